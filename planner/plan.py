@@ -1,0 +1,337 @@
+"""The plan (FORMATS.md "Plan"): frozen dataclasses, JSON load/save, a pandas view.
+
+A plan is a list of waves; every migration of a wave runs at once, and a wave starts
+when the previous one has ended. `est_seconds` are whole seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planner.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from planner.inventory.model import Inventory
+
+FORMAT_NAME = "xen-planner/plan"
+FORMAT_VERSION = 1
+KINDS = ("live", "storage", "move")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A reason code (see docs/rules.md) with a human message."""
+
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class DiskMove:
+    vdi: str
+    from_sr: str
+    to_sr: str
+
+
+@dataclass(frozen=True, slots=True)
+class VifMap:
+    device: str
+    to_network: str
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    id: str
+    vm: str
+    kind: str  # "live" | "storage" | "move"
+    from_host: str | None
+    to_host: str | None
+    from_pool: str
+    to_pool: str
+    disks: tuple[DiskMove, ...] = ()
+    vifs: tuple[VifMap, ...] = ()
+    est_seconds: int = 0
+    depends_on: tuple[str, ...] = ()
+    # added key (FORMATS.md allows additions): why a move exists beyond the goal, e.g.
+    # "temporary" for a hop that breaks a placement cycle.
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    index: int
+    migrations: tuple[Migration, ...]
+
+    @property
+    def seconds(self) -> int:
+        """The wave lasts as long as its longest migration."""
+        return max((m.est_seconds for m in self.migrations), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    vm: str
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    inventory_digest: str
+    goal: dict[str, Any]
+    options: dict[str, Any]
+    solver: dict[str, Any]
+    bounds: dict[str, Any]
+    waves: tuple[Wave, ...]
+    unplaced: tuple[Unplaced, ...] = ()
+    warnings: tuple[Reason, ...] = ()
+    estimate: dict[str, Any] = field(default_factory=dict)
+
+    def migrations(self) -> Iterator[Migration]:
+        """Every migration, in wave order."""
+        for w in self.waves:
+            yield from w.migrations
+
+    @property
+    def status(self) -> str:
+        return str(self.solver.get("status", ""))
+
+    def to_frame(self, inv: Inventory | None = None) -> pd.DataFrame:
+        """One row per migration: wave, id, vm, kind, from, to, memory, disk bytes, seconds.
+
+        With an inventory, names replace uuids and memory/disk sizes are filled in.
+        """
+        import pandas as pd
+
+        rows = []
+        for w in self.waves:
+            for m in w.migrations:
+                vm = inv.vm_by_uuid.get(m.vm) if inv else None
+                disk_bytes = 0
+                if vm is not None and m.disks:
+                    moved = {d.vdi for d in m.disks}
+                    disk_bytes = sum(d.size_bytes for d in vm.disks if d.uuid in moved)
+                name = inv.label if inv else (lambda u: u)
+                rows.append(
+                    {
+                        "wave": w.index,
+                        "id": m.id,
+                        "vm": name(m.vm),
+                        "kind": m.kind,
+                        "from_host": name(m.from_host) if m.from_host else None,
+                        "to_host": name(m.to_host) if m.to_host else None,
+                        "from_pool": name(m.from_pool),
+                        "to_pool": name(m.to_pool),
+                        "memory_bytes": vm.memory_bytes if vm else None,
+                        "disk_bytes": disk_bytes,
+                        "est_seconds": m.est_seconds,
+                        "reason": m.reason,
+                    }
+                )
+        columns = [
+            "wave", "id", "vm", "kind", "from_host", "to_host", "from_pool", "to_pool",
+            "memory_bytes", "disk_bytes", "est_seconds", "reason",
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
+
+
+def estimate_of(waves: tuple[Wave, ...] | list[Wave]) -> dict[str, int]:
+    """FORMATS.md rule 12: the number of waves and the sum of each wave's longest move."""
+    return {"waves": len(waves), "seconds": sum(w.seconds for w in waves)}
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _migration_json(m: Migration) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": m.id,
+        "vm": m.vm,
+        "kind": m.kind,
+        "from_host": m.from_host,
+        "to_host": m.to_host,
+        "from_pool": m.from_pool,
+        "to_pool": m.to_pool,
+        "disks": [{"vdi": d.vdi, "from_sr": d.from_sr, "to_sr": d.to_sr} for d in m.disks],
+        "vifs": [{"device": v.device, "to_network": v.to_network} for v in m.vifs],
+        "est_seconds": m.est_seconds,
+        "depends_on": list(m.depends_on),
+    }
+    if m.reason is not None:
+        out["reason"] = m.reason
+    return out
+
+
+def to_dict(plan: Plan) -> dict[str, Any]:
+    """The FORMATS.md plan document."""
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "inventory_digest": plan.inventory_digest,
+        "goal": plan.goal,
+        "options": plan.options,
+        "solver": plan.solver,
+        "bounds": plan.bounds,
+        "waves": [
+            {"index": w.index, "migrations": [_migration_json(m) for m in w.migrations]}
+            for w in plan.waves
+        ],
+        "unplaced": [
+            {"vm": u.vm, "reasons": [r.to_json() for r in u.reasons]} for u in plan.unplaced
+        ],
+        "warnings": [r.to_json() for r in plan.warnings],
+        "estimate": plan.estimate,
+    }
+
+
+class _Reader:
+    """Reads a plan document, collecting every fault with its JSON path."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def get(self, d: Any, key: str, path: str, types: type | tuple[type, ...], *,
+            nullable: bool = False, default: Any = ...) -> Any:  # fmt: skip
+        if not isinstance(d, dict):
+            self.errors.append(f"{path}: must be an object")
+            return None
+        if key not in d:
+            if default is not ...:
+                return default
+            self.errors.append(f"{path}.{key}: missing")
+            return None
+        v = d[key]
+        if v is None and nullable:
+            return None
+        ok = isinstance(v, types) and not (isinstance(v, bool) and bool not in _tuple(types))
+        if not ok:
+            names = "/".join(t.__name__ for t in _tuple(types))
+            self.errors.append(f"{path}.{key}: must be {names}, got {type(v).__name__}")
+            return None
+        return v
+
+
+def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
+    return t if isinstance(t, tuple) else (t,)
+
+
+def _reasons(r: _Reader, items: Any, path: str) -> tuple[Reason, ...]:
+    if not isinstance(items, list):
+        return ()
+    out = []
+    for i, x in enumerate(items):
+        code = r.get(x, "code", f"{path}[{i}]", str)
+        msg = r.get(x, "message", f"{path}[{i}]", str, default="")
+        if code is not None:
+            out.append(Reason(code, msg or ""))
+    return tuple(out)
+
+
+def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
+    n_before = len(r.errors)
+    mid = r.get(d, "id", path, str)
+    kind = r.get(d, "kind", path, str)
+    if kind is not None and kind not in KINDS:
+        r.errors.append(f"{path}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+    est = r.get(d, "est_seconds", path, (int, float))
+    if est is not None and est < 0:
+        r.errors.append(f"{path}.est_seconds: must not be negative, got {est}")
+    disks = []
+    for j, x in enumerate(r.get(d, "disks", path, list, default=[]) or []):
+        p = f"{path}.disks[{j}]"
+        disks.append(DiskMove(r.get(x, "vdi", p, str), r.get(x, "from_sr", p, str),
+                              r.get(x, "to_sr", p, str)))  # fmt: skip
+    vifs = []
+    for j, x in enumerate(r.get(d, "vifs", path, list, default=[]) or []):
+        p = f"{path}.vifs[{j}]"
+        vifs.append(VifMap(r.get(x, "device", p, str), r.get(x, "to_network", p, str)))
+    deps = r.get(d, "depends_on", path, list, default=[]) or []
+    for j, x in enumerate(deps):
+        if not isinstance(x, str):
+            r.errors.append(f"{path}.depends_on[{j}]: must be a migration id string")
+    m = Migration(
+        id=mid,
+        vm=r.get(d, "vm", path, str),
+        kind=kind,
+        from_host=r.get(d, "from_host", path, str, nullable=True),
+        to_host=r.get(d, "to_host", path, str, nullable=True),
+        from_pool=r.get(d, "from_pool", path, str),
+        to_pool=r.get(d, "to_pool", path, str),
+        disks=tuple(disks),
+        vifs=tuple(vifs),
+        est_seconds=est if est is not None else 0,
+        depends_on=tuple(x for x in deps if isinstance(x, str)),
+        reason=r.get(d, "reason", path, str, nullable=True, default=None),
+    )
+    return m if len(r.errors) == n_before else None
+
+
+def from_dict(doc: Any, where: str = "plan") -> Plan:
+    """Build a Plan from a parsed document; every structural fault raises one InputError."""
+    r = _Reader()
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: must be a JSON object with format {FORMAT_NAME!r}")
+    fmt = doc.get("format")
+    if fmt != FORMAT_NAME:
+        raise InputError(f"{where}: format must be {FORMAT_NAME!r}, got {fmt!r}")
+    if doc.get("version") != FORMAT_VERSION:
+        raise InputError(f"{where}: unsupported plan version {doc.get('version')!r}")
+    waves = []
+    ids: set[str] = set()
+    for i, w in enumerate(r.get(doc, "waves", "plan", list) or []):
+        path = f"waves[{i}]"
+        index = r.get(w, "index", path, int)
+        migs = []
+        for j, m in enumerate(r.get(w, "migrations", path, list) or []):
+            mig = _migration(r, m, f"{path}.migrations[{j}]")
+            if mig is None:
+                continue
+            if mig.id in ids:
+                r.errors.append(f"{path}.migrations[{j}].id: duplicate migration id {mig.id!r}")
+            ids.add(mig.id)
+            migs.append(mig)
+        waves.append(Wave(index if index is not None else i, tuple(migs)))
+    unplaced = []
+    for i, u in enumerate(r.get(doc, "unplaced", "plan", list, default=[]) or []):
+        vm = r.get(u, "vm", f"unplaced[{i}]", str)
+        reasons = _reasons(r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]),
+                           f"unplaced[{i}].reasons")  # fmt: skip
+        if vm is not None:
+            unplaced.append(Unplaced(vm, reasons))
+    plan = Plan(
+        inventory_digest=r.get(doc, "inventory_digest", "plan", str) or "",
+        goal=r.get(doc, "goal", "plan", dict) or {},
+        options=r.get(doc, "options", "plan", dict, default={}) or {},
+        solver=r.get(doc, "solver", "plan", dict, default={}) or {},
+        bounds=r.get(doc, "bounds", "plan", dict, default={}) or {},
+        waves=tuple(waves),
+        unplaced=tuple(unplaced),
+        warnings=_reasons(r, r.get(doc, "warnings", "plan", list, default=[]), "warnings"),
+        estimate=r.get(doc, "estimate", "plan", dict, default={}) or {},
+    )
+    if r.errors:
+        n = len(r.errors)
+        raise InputError(f"{where}: {n} problem{'s' if n != 1 else ''}", r.errors)
+    return plan
+
+
+def load(path: str | Path) -> Plan:
+    """Read a plan file. Raises `InputError` (one line per fault) when it is unusable."""
+    from planner.inventory.io import read_json
+
+    return from_dict(read_json(path, "plan"), where=str(path))
+
+
+def save(plan: Plan, path: str | Path) -> None:
+    """Write a plan file; large plans are written without indentation."""
+    from planner.inventory.io import write_json
+
+    n = sum(len(w.migrations) for w in plan.waves)
+    write_json(path, to_dict(plan), indent=None if n > 2000 else 1)

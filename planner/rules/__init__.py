@@ -1,0 +1,117 @@
+"""Eligibility rules: pure checks that return reason codes (see docs/rules.md).
+
+One module per concern; `target_reasons` combines the rules that do not depend on the
+moment (FORMATS.md rules 5-9 and reachability). Capacity at a moment (memory, SR space,
+concurrency) is answered by `memory` and `storage` with the free amounts the caller
+tracks: the problem builder, the replay checker, `explain` and the executor's pre-flight
+all call these same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from planner.inventory.model import VM, Inventory
+from planner.options import PlanOptions
+from planner.plan import Reason, VifMap
+from planner.rules import codes
+from planner.rules.cpu import cpu_reasons
+from planner.rules.exclusions import exclusion_reasons
+from planner.rules.network import map_vifs, networks_attached_reasons
+from planner.rules.port80 import port80_reasons
+from planner.rules.storage import sr_attached_reasons, sr_pool_reasons
+from planner.rules.version import source_version, version_reasons
+
+__all__ = [
+    "codes",
+    "exclusion_reasons",
+    "expected_kind",
+    "kind_reasons",
+    "target_reasons",
+]
+
+
+def expected_kind(vm: VM, to_pool: str, moves_disks: bool) -> str:
+    """The migration kind a move needs: live within a pool without disk copies, storage
+    for a VM that is up and copies disks or changes pool, move for a halted VM."""
+    if vm.power_state == "Halted":
+        return "move"
+    if vm.is_running and to_pool == vm.pool and not moves_disks:
+        return "live"
+    return "storage"
+
+
+def kind_reasons(vm: VM, kind: str, to_pool: str, moves_disks: bool) -> list[Reason]:
+    """Why `kind` does not fit this VM's power state and this move (WRONG_KIND)."""
+    want = expected_kind(vm, to_pool, moves_disks)
+    if kind == want:
+        return []
+    # a live-capable move may also be done as a storage migration within the pool
+    if kind == "storage" and want == "live":
+        return []
+    return [Reason(codes.WRONG_KIND,
+                   f"{vm.name} ({vm.power_state}) cannot make a {kind} migration here; "
+                   f"it needs {want}")]  # fmt: skip
+
+
+def target_reasons(
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    to_host: str | None,
+    to_pool: str,
+    disk_targets: Mapping[str, str],
+    options: PlanOptions,
+    vifs: tuple[VifMap, ...] | None = None,
+) -> list[Reason]:
+    """Every static reason why `vm` cannot make this migration.
+
+    `disk_targets` maps the uuid of each disk that moves to its target SR (empty for a
+    live migration). `vifs` is the plan's VIF mapping across pools; None computes it by
+    name and `options.network_map`. Capacity is not checked here.
+    """
+    out = kind_reasons(vm, kind, to_pool, bool(disk_targets))
+    out += exclusion_reasons(inv, vm, kind)
+    pool_name = inv.label(to_pool)
+    host = inv.host_by_uuid.get(to_host) if to_host else None
+    if host is not None:
+        if host.pool != to_pool:
+            out.append(Reason(codes.WRONG_KIND, f"{host.name} is not in pool {pool_name}"))
+        if not host.enabled:
+            out.append(Reason(codes.HOST_DISABLED, f"{host.name} is disabled"))
+        if vm.is_running:
+            out += cpu_reasons(vm, host)
+        out += version_reasons(vm, source_version(inv, vm), host)
+    elif to_pool != vm.pool:
+        # a halted VM moving pools without a named host lands on the pool master's version
+        master = inv.master_of(to_pool)
+        out += version_reasons(vm, source_version(inv, vm), master)
+    for disk in vm.disks:
+        to_sr = disk_targets.get(disk.uuid, disk.sr)
+        sr = inv.sr_by_uuid[to_sr]
+        out += sr_pool_reasons(sr, to_pool, pool_name)
+        if host is not None:
+            out += sr_attached_reasons(sr, host, f"disk {disk.uuid[:8]} of {vm.name}")
+    if to_pool != vm.pool:
+        out += port80_reasons(inv, vm.pool, to_pool)
+        if vifs is None:
+            vifs, unmapped = map_vifs(inv, vm, to_pool, options.network_map)
+            out += unmapped
+        else:
+            mapped = {v.device for v in vifs}
+            for vif in vm.vifs:
+                if vif.device not in mapped:
+                    out.append(Reason(codes.NETWORK_UNMAPPED,
+                                      f"{vm.name} VIF {vif.device} has no target network"))  # fmt: skip
+        for v in vifs:
+            net = inv.network_by_uuid.get(v.to_network)
+            if net is None or net.pool != to_pool:
+                out.append(Reason(codes.NETWORK_UNMAPPED,
+                                  f"{vm.name} VIF {v.device}: network {v.to_network} is not "
+                                  f"in pool {pool_name}"))  # fmt: skip
+        networks = [v.to_network for v in vifs]
+    else:
+        networks = [v.network for v in vm.vifs]
+    if host is not None:
+        out += networks_attached_reasons(inv, vm, networks, host)
+    return out

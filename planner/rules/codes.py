@@ -1,0 +1,76 @@
+"""Every reason code a rule, the checker or the solver can give, with a short meaning.
+
+docs/rules.md documents each with its source in the XenServer documentation.
+"""
+
+from __future__ import annotations
+
+# Exclusions (FORMATS.md rule 8): the VM cannot migrate at all (for the given kind).
+HA_PROTECTED = "HA_PROTECTED"
+SRIOV = "SRIOV"
+PCI = "PCI"
+VGPU = "VGPU"
+ON_BOOT_RESET = "ON_BOOT_RESET"
+NO_TOOLS = "NO_TOOLS"
+CBT = "CBT"
+MCS = "MCS"
+# Target rules (FORMATS.md rules 5-7, 9).
+CPU_VENDOR = "CPU_VENDOR"
+CPU_FEATURES = "CPU_FEATURES"
+VERSION = "VERSION"
+HOST_DISABLED = "HOST_DISABLED"
+SR_NOT_ATTACHED = "SR_NOT_ATTACHED"
+SR_WRONG_POOL = "SR_WRONG_POOL"
+NETWORK_UNMAPPED = "NETWORK_UNMAPPED"
+NETWORK_NOT_ATTACHED = "NETWORK_NOT_ATTACHED"
+PORT80 = "PORT80"
+WRONG_KIND = "WRONG_KIND"
+# Capacity at a moment of the replay (FORMATS.md rules 1-4).
+MEMORY = "MEMORY"
+SR_SPACE = "SR_SPACE"
+HALTED_MEMORY = "HALTED_MEMORY"
+CONCURRENCY = "CONCURRENCY"
+# Plan-level rules of the checker (FORMATS.md rules 10-12 and file integrity).
+CONTINUITY = "CONTINUITY"
+GOAL = "GOAL"
+ESTIMATE = "ESTIMATE"
+UNKNOWN_OBJECT = "UNKNOWN_OBJECT"
+DEPENDENCY = "DEPENDENCY"
+# Solver outcomes for a VM that must move but cannot be placed.
+NO_CAPACITY = "NO_CAPACITY"
+NO_TARGET = "NO_TARGET"
+# Warnings
+MANAGEMENT_NETWORK = "MANAGEMENT_NETWORK"
+
+MEANING: dict[str, str] = {
+    HA_PROTECTED: "VM is HA-protected (restart) in a pool with HA enabled",
+    SRIOV: "VM has a VIF on an SR-IOV network",
+    PCI: "VM has a PCI passthrough device",
+    VGPU: "VM has a vGPU",
+    ON_BOOT_RESET: "VM has a disk with on-boot=reset",
+    NO_TOOLS: "Windows VM without VM tools",
+    CBT: "VM has a disk with changed block tracking (storage moves only)",
+    MCS: "VM was created by Machine Creation Services (storage moves only)",
+    CPU_VENDOR: "target host CPU vendor differs from the VM's",
+    CPU_FEATURES: "VM CPU features are not a subset of the target host's",
+    VERSION: "target host runs an older version than the source",
+    HOST_DISABLED: "target host is disabled",
+    SR_NOT_ATTACHED: "a disk's SR is not attached to the target host",
+    SR_WRONG_POOL: "a target SR is not in the target pool",
+    NETWORK_UNMAPPED: "a VIF's network has no counterpart in the target pool",
+    NETWORK_NOT_ATTACHED: "a VIF's network has no PIF on the target host",
+    PORT80: "source pool needs port 80, target pool is HTTPS-only",
+    WRONG_KIND: "migration kind does not fit the VM's state or the move",
+    MEMORY: "target host lacks free memory",
+    SR_SPACE: "an SR lacks the space a storage migration reserves",
+    HALTED_MEMORY: "no enabled host of the pool could start the halted VM",
+    CONCURRENCY: "more than max_per_pool migrations from one pool in a wave",
+    CONTINUITY: "migration does not start where the VM is, or moves a VM twice in a wave",
+    GOAL: "the goal does not hold after the last wave",
+    ESTIMATE: "the plan's estimate does not match its waves",
+    UNKNOWN_OBJECT: "the plan names an object the inventory lacks",
+    DEPENDENCY: "depends_on names a migration that is not in an earlier wave",
+    NO_CAPACITY: "eligible targets exist but none has room",
+    NO_TARGET: "no host or SR passes the rules",
+    MANAGEMENT_NETWORK: "migration traffic uses the management network",
+}

@@ -1,0 +1,30 @@
+"""Memory (FORMATS.md rules 2 and 4): what a VM commits and what a host can hold."""
+
+from __future__ import annotations
+
+from planner.inventory.model import VM, Host
+from planner.plan import Reason
+from planner.rules import codes
+from planner.rules.storage import gib
+
+
+def host_capacity(host: Host, headroom_fraction: float) -> int:
+    """Bytes guests may commit on `host`: total - overhead - headroom * total (floored)."""
+    return int(
+        host.memory_total_bytes
+        - host.memory_overhead_bytes
+        - headroom_fraction * host.memory_total_bytes
+    )
+
+
+def vm_memory(vm: VM, dmc: bool) -> int:
+    """Bytes a running VM commits: `memory_min_bytes` under DMC, else `memory_bytes`."""
+    return vm.memory_min_bytes if dmc else vm.memory_bytes
+
+
+def memory_reasons(vm: VM, host: Host, need: int, free: int) -> list[Reason]:
+    """Why `host` with `free` bytes cannot take `need` more bytes for `vm`."""
+    if need <= free:
+        return []
+    return [Reason(codes.MEMORY,
+                   f"{host.name} needs {gib(need)} for {vm.name}, {gib(free)} free")]  # fmt: skip

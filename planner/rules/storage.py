@@ -1,0 +1,50 @@
+"""Storage (FORMATS.md rules 3 and 7): SR reachability and the space a storage move reserves.
+
+During a storage migration the target SR must have 3x the disk's virtual size free and
+the source SR 2x (XenServer's documented requirement for snapshot chains and mirrors).
+"""
+
+from __future__ import annotations
+
+from planner.inventory.model import SR, Disk, Host
+from planner.plan import Reason
+from planner.rules import codes
+
+TARGET_FACTOR = 3
+SOURCE_FACTOR = 2
+
+
+def sr_attached_reasons(sr: SR, host: Host, what: str) -> list[Reason]:
+    """Why `host` cannot see `sr` (`what` names the disk for the message)."""
+    if host.uuid in sr.hosts:
+        return []
+    return [Reason(codes.SR_NOT_ATTACHED, f"SR {sr.name} ({what}) is not attached to {host.name}")]
+
+
+def sr_pool_reasons(sr: SR, to_pool: str, pool_name: str) -> list[Reason]:
+    if sr.pool == to_pool:
+        return []
+    return [Reason(codes.SR_WRONG_POOL, f"SR {sr.name} is not in pool {pool_name}")]
+
+
+def reserve_on_target(disk: Disk) -> int:
+    """Bytes reserved on the target SR while `disk` moves."""
+    return TARGET_FACTOR * disk.size_bytes
+
+
+def reserve_on_source(disk: Disk) -> int:
+    """Bytes reserved on the source SR while `disk` moves."""
+    return SOURCE_FACTOR * disk.size_bytes
+
+
+def sr_space_reasons(sr: SR, need: int, free: int) -> list[Reason]:
+    """Why `sr` cannot take a reservation of `need` bytes with `free` bytes free."""
+    if need <= free:
+        return []
+    return [Reason(codes.SR_SPACE,
+                   f"SR {sr.name} needs {gib(need)} free, {gib(free)} free")]  # fmt: skip
+
+
+def gib(n: int | float) -> str:
+    """Bytes as GiB with one decimal, for messages."""
+    return f"{n / 2**30:.1f} GiB"
