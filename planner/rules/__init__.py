@@ -101,8 +101,8 @@ def target_reasons(
             mapped = {v.device for v in vifs}
             for vif in vm.vifs:
                 if vif.device not in mapped:
-                    out.append(Reason(codes.NETWORK_UNMAPPED,
-                                      f"{vm.name} VIF {vif.device} has no target network"))  # fmt: skip
+                    msg = f"{vm.name} VIF {vif.device} has no target network"
+                    out.append(Reason(codes.NETWORK_UNMAPPED, msg))
         for v in vifs:
             net = inv.network_by_uuid.get(v.to_network)
             if net is None or net.pool != to_pool:

@@ -25,8 +25,8 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
     nets = inv.network_by_uuid
     sriov = [x.device for x in vm.vifs if (n := nets.get(x.network)) is not None and n.sriov]
     if sriov:
-        out.append(Reason(codes.SRIOV,
-                          f"{vm.name} has VIF {', '.join(sriov)} on an SR-IOV network"))  # fmt: skip
+        msg = f"{vm.name} has VIF {', '.join(sriov)} on an SR-IOV network"
+        out.append(Reason(codes.SRIOV, msg))
     if vm.pci:
         out.append(Reason(codes.PCI, f"{vm.name} has a PCI passthrough device"))
     if vm.vgpu:
