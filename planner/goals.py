@@ -1,0 +1,152 @@
+"""Goals: what a campaign must achieve, and the per-VM test of whether it holds.
+
+A goal names objects by uuid; `parse_*` helpers resolve names given on the command line.
+`must_move(goal, inv, vm)` says whether a VM has to move at all; `satisfied(goal, inv, vm,
+where)` says whether the VM's final position meets the goal (FORMATS.md rule 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.errors import InputError
+from planner.inventory.model import VM, Inventory
+
+
+@dataclass(frozen=True)
+class Evacuate:
+    """No Running or Paused VM may remain on `hosts` (maintenance)."""
+
+    hosts: tuple[str, ...]
+    kind: str = field(default="evacuate", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "hosts": list(self.hosts)}
+
+
+@dataclass(frozen=True)
+class MovePool:
+    """Every VM of `from_pools` ends in one of `to_pools`."""
+
+    from_pools: tuple[str, ...]
+    to_pools: tuple[str, ...]
+    kind: str = field(default="move-pool", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "from": list(self.from_pools), "to": list(self.to_pools)}
+
+
+@dataclass(frozen=True)
+class RetireSR:
+    """No disk may remain on `srs`."""
+
+    srs: tuple[str, ...]
+    kind: str = field(default="retire-sr", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "srs": list(self.srs)}
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    """Even out memory utilisation within each pool, with at most `max_moves` moves."""
+
+    max_moves: int | None = None
+    tolerance: float = 0.10
+    kind: str = field(default="rebalance", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "max_moves": self.max_moves}
+        out["tolerance"] = self.tolerance
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """Each named VM ends on its named host."""
+
+    placements: Mapping[str, str]
+    kind: str = field(default="target", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "placements": dict(self.placements)}
+
+
+Goal = Evacuate | MovePool | RetireSR | Rebalance | Target
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a VM is: resident host (None unless running), pool, and each disk's SR."""
+
+    host: str | None
+    pool: str
+    disks: Mapping[str, str]
+
+    @classmethod
+    def of(cls, vm: VM) -> Position:
+        return cls(vm.host if vm.is_running else None, vm.pool, {d.uuid: d.sr for d in vm.disks})
+
+
+def satisfied(goal: Goal, inv: Inventory, vm: VM, where: Position) -> bool:
+    """Whether `vm`, at `where`, meets `goal` (VMs the goal does not concern always do)."""
+    if isinstance(goal, Evacuate):
+        return not (vm.is_running and where.host in goal.hosts)
+    if isinstance(goal, MovePool):
+        return vm.pool not in goal.from_pools or where.pool in goal.to_pools
+    if isinstance(goal, RetireSR):
+        return not any(sr in goal.srs for sr in where.disks.values())
+    if isinstance(goal, Target):
+        want = goal.placements.get(vm.uuid)
+        return want is None or where.host == want
+    return True  # Rebalance has no per-VM condition
+
+
+def must_move(goal: Goal, inv: Inventory, vm: VM) -> bool:
+    """Whether `vm` has to move for `goal` to hold (False for Rebalance: optional moves)."""
+    return not satisfied(goal, inv, vm, Position.of(vm))
+
+
+def _uuids(inv: Inventory, kind: str, values: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(x, str) for x in values):
+        raise InputError(f"{path}: must be a list of {kind} uuids")
+    index = getattr(inv, f"{kind}_by_uuid")
+    for x in values:
+        if x not in index:
+            raise InputError(f"{path}: no {kind} with uuid {x}")
+    return tuple(values)
+
+
+def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
+    """Goal from a plan's `goal` object; every uuid must exist in `inv`."""
+    if not isinstance(d, dict) or "kind" not in d:
+        raise InputError(f"{where}: must be an object with a 'kind'")
+    kind = d["kind"]
+    if kind == "evacuate":
+        return Evacuate(_uuids(inv, "host", d.get("hosts"), f"{where}.hosts"))
+    if kind == "move-pool":
+        return MovePool(_uuids(inv, "pool", d.get("from"), f"{where}.from"),
+                        _uuids(inv, "pool", d.get("to"), f"{where}.to"))  # fmt: skip
+    if kind == "retire-sr":
+        return RetireSR(_uuids(inv, "sr", d.get("srs"), f"{where}.srs"))
+    if kind == "rebalance":
+        mm = d.get("max_moves")
+        if mm is not None and (not isinstance(mm, int) or isinstance(mm, bool) or mm < 0):
+            raise InputError(f"{where}.max_moves: must be a non-negative integer or null")
+        tol = d.get("tolerance", 0.10)
+        if not isinstance(tol, int | float) or isinstance(tol, bool) or not 0 <= tol <= 1:
+            raise InputError(f"{where}.tolerance: must be a number in [0, 1]")
+        return Rebalance(mm, float(tol))
+    if kind == "target":
+        pl = d.get("placements")
+        if not isinstance(pl, dict):
+            raise InputError(f"{where}.placements: must be an object {{vm: host}}")
+        _uuids(inv, "vm", list(pl), f"{where}.placements")
+        _uuids(inv, "host", list(pl.values()), f"{where}.placements")
+        return Target(dict(pl))
+    raise InputError(
+        f"{where}.kind: unknown goal {kind!r}; "
+        "expected evacuate, move-pool, retire-sr, rebalance or target"
+    )
