@@ -72,6 +72,14 @@ def _run_failure(inv: Inventory, sc: Scenario) -> dict[str, Any]:
 
     pool = inv.host_by_uuid[sc.hosts[0]].pool
     affected = [v.uuid for h in sc.hosts for v in inv.vms_on_host.get(h, [])]
+    if {h.uuid for h in inv.hosts_in_pool[pool]} <= set(sc.hosts):
+        # the whole pool is gone: nothing is left to restart on
+        return _row(
+            inv, sc, pool=inv.label(pool), feasible=not affected, vms=len(affected),
+            unplaced=len(affected), reasons=f"NO_TARGET:{len(affected)}" if affected else "",
+            unplaced_vms=", ".join(sorted(inv.label(u) for u in affected)),
+            max_utilisation=0.0, exact=True,
+        )  # fmt: skip
     after = remove_hosts(inv, sc.hosts)
     res = place_restarts(after, [after.vm_by_uuid[u] for u in affected], sc.options)
     return _row(

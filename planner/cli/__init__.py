@@ -55,9 +55,12 @@ def _register() -> None:
         inventory_cmd,
         sim_cmd,
         solve_cmd,
+        whatif_cmd,
     )
 
-    for module in (inventory_cmd, solve_cmd, check_cmd, collect_cmd, sim_cmd, execute_cmd):
+    for module in (
+        inventory_cmd, solve_cmd, check_cmd, collect_cmd, sim_cmd, execute_cmd, whatif_cmd,
+    ):  # fmt: skip
         module.register(app)
 
 

@@ -1,0 +1,155 @@
+"""`planner whatif`: scenario sweeps (N-1, N-k, rolling maintenance, growth)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
+from planner.errors import InputError
+
+
+class Sweep(StrEnum):
+    n_1 = "n-1"
+    n_k = "n-k"
+    maintenance = "maintenance"
+    growth = "growth"
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("whatif")(whatif)
+
+
+def whatif(
+    inventory: Annotated[Path | None, typer.Argument(help=INVENTORY_HELP)] = None,
+    scenario: Annotated[Sweep, typer.Option("--scenario", "-s", help=(
+        "n-1: every host fails in turn (can HA restart its VMs?); n-k: the --hosts fail "
+        "together; maintenance: every host (or each of --hosts) is evacuated in turn; "
+        "growth: VM memory grows by --step until a pool no longer fits."))] = Sweep.n_1,
+    hosts: Annotated[list[str] | None, typer.Option("--hosts", help=(
+        "Hosts (names or uuids, comma-separated or repeated) to limit n-1/maintenance "
+        "to, or the set that fails together for n-k."))] = None,
+    step: Annotated[float, typer.Option(help="growth: memory growth per step (0.05 = 5%).")
+                    ] = 0.05,
+    max_factor: Annotated[float, typer.Option(help="growth: stop at this factor.")] = 3.0,
+    headroom: Annotated[float, typer.Option(help="Share of each host's memory kept free.")
+                        ] = 0.0,
+    dmc: Annotated[bool, typer.Option("--dmc", help="Count VMs at their dynamic minimum.")
+                   ] = False,
+    solver: Annotated[str, typer.Option(help="maintenance: greedy or cpsat.")] = "greedy",
+    time_limit: Annotated[float, typer.Option(help="maintenance: seconds per plan.")] = 10.0,
+    dask: Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help=(
+        "Run the scenarios on this Dask scheduler (e.g. tcp://127.0.0.1:8786)."))] = None,
+    processes: Annotated[int | None, typer.Option(help=(
+        "Local worker processes (default: one per CPU; 1 runs in this process)."))] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Sweep what-if scenarios over an inventory; one row per scenario.
+
+    Examples:
+
+      planner whatif --scenario n-1
+
+      planner whatif fleet.json -s maintenance --hosts xs-01,xs-02
+
+      planner whatif fleet.json -s n-1 --dask tcp://127.0.0.1:8786 --format csv
+    """
+    from planner import whatif as wi
+    from planner.options import PlanOptions
+
+    if processes is not None and processes < 1:
+        raise InputError(f"--processes: must be at least 1, got {processes}")
+    inv = load_inventory(inventory)
+    opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
+    host_refs = split_refs(hosts) or None
+    fanout: dict = {"processes": processes, "progress": _progress()}
+    client = None
+    if dask:
+        client = _connect(dask)
+        fanout = {"client": client, "progress": _progress()}
+    try:
+        if scenario is Sweep.n_1:
+            df = wi.n_minus_1(inv, opts, hosts=host_refs, **fanout)
+        elif scenario is Sweep.n_k:
+            if not host_refs:
+                raise InputError("--scenario n-k needs --hosts (the hosts that fail together)")
+            df = wi.n_minus_k(inv, [host_refs], opts, **fanout)
+        elif scenario is Sweep.maintenance:
+            if solver not in ("greedy", "cpsat"):
+                raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
+            df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
+                                time_limit=time_limit, **fanout)  # fmt: skip
+        else:
+            df = wi.growth(inv, opts, step=step, max_factor=max_factor)
+    finally:
+        if client is not None:
+            client.close()
+    _print(df, fmt)
+    if not df.empty and not df["feasible"].all():
+        raise typer.Exit(1)
+
+
+def _connect(address: str):  # -> distributed.Client
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--dask needs the dask extra: pip install 'xen-planner[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise InputError(f"--dask {address}: cannot reach the scheduler ({e})") from None
+
+
+def _progress():
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\rscenarios {done}/{total}{end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _print(df, fmt: Format) -> None:
+    if fmt is Format.csv:
+        typer.echo(df.to_csv(index=False), nl=False)
+        return
+    if fmt is Format.json:
+        typer.echo(df.to_json(orient="records", indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    hidden = {"kind", "exact", "hosts", "factor", "vms" if "growth" in set(df["kind"]) else ""}
+    shown = [c for c in df.columns if df[c].notna().any() and c not in hidden]
+    table = Table(show_lines=False)
+    for c in shown:
+        table.add_column(c, overflow="fold")
+    for _, row in df.iterrows():
+        cells = []
+        for c in shown:
+            v = row[c]
+            if c == "feasible":
+                cells.append("[green]yes[/]" if v else "[red]no[/]")
+            elif c == "max_utilisation" and v == v:
+                cells.append(f"{v:.0%}")
+            else:
+                cells.append("" if v is None or v != v else str(v))
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    bad = int((~df["feasible"].astype(bool)).sum()) if not df.empty else 0
+    console.print(f"{len(df)} scenarios, {bad} infeasible")
