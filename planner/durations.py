@@ -11,7 +11,8 @@ Estimates are whole seconds, at least 1: CP-SAT and the plan file count in secon
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from planner.errors import InputError
@@ -38,7 +39,8 @@ class DurationModel:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (ok and math.isfinite(value) and value > 0):
                 raise InputError(f"duration model {name}: must be a positive number, got {value}")
         if self.dirty_factor < 1 or self.compression_gain < 1:
             raise InputError("duration model: dirty_factor and compression_gain must be >= 1")
@@ -46,13 +48,24 @@ class DurationModel:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> DurationModel:
+        """A model from `to_json`'s keys; missing keys keep their defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"duration model: unknown parameter {', '.join(unknown)}; "
+                             f"expected {', '.join(sorted(known))}")  # fmt: skip
+        return cls(**dict(d))
+
     def memory_seconds(self, memory_bytes: int, compressed: bool) -> float:
         """Seconds to copy `memory_bytes` of guest memory."""
         rate = self.network_bytes_per_s * (self.compression_gain if compressed else 1.0)
         return memory_bytes * self.dirty_factor / rate
 
-    def estimate(self, inv: Inventory, vm: VM, kind: str, moved_disks: set[str]) -> int:
-        """Whole seconds for `vm` to make a migration of `kind` moving `moved_disks`."""
+    def estimate(self, inv: Inventory, vm: VM, kind: str, moved_disks: Collection[str]) -> int:
+        """Whole seconds for `vm` to make a migration of `kind` moving `moved_disks`
+        (disk uuids), rounded up, at least 1. Compression is the VM's pool's setting."""
         compressed = inv.pool_by_uuid[vm.pool].migration_compression
         disk_bytes = sum(d.used_bytes for d in vm.disks if d.uuid in moved_disks)
         if kind == "live":

@@ -227,6 +227,9 @@ def _reasons(r: _Reader, items: Any, path: str) -> tuple[Reason, ...]:
         return ()
     out = []
     for i, x in enumerate(items):
+        if not isinstance(x, dict):
+            r.errors.append(f"{path}[{i}]: must be an object")
+            continue
         code = r.get(x, "code", f"{path}[{i}]", str)
         msg = r.get(x, "message", f"{path}[{i}]", str, default="")
         if code is not None:
@@ -235,6 +238,9 @@ def _reasons(r: _Reader, items: Any, path: str) -> tuple[Reason, ...]:
 
 
 def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
+    if not isinstance(d, dict):
+        r.errors.append(f"{path}: must be an object")  # once, not once per key
+        return None
     n_before = len(r.errors)
     mid = r.get(d, "id", path, str)
     kind = r.get(d, "kind", path, str)
@@ -246,11 +252,17 @@ def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
     disks = []
     for j, x in enumerate(r.get(d, "disks", path, list, default=[]) or []):
         p = f"{path}.disks[{j}]"
+        if not isinstance(x, dict):
+            r.errors.append(f"{p}: must be an object")
+            continue
         disks.append(DiskMove(r.get(x, "vdi", p, str), r.get(x, "from_sr", p, str),
                               r.get(x, "to_sr", p, str)))  # fmt: skip
     vifs = []
     for j, x in enumerate(r.get(d, "vifs", path, list, default=[]) or []):
         p = f"{path}.vifs[{j}]"
+        if not isinstance(x, dict):
+            r.errors.append(f"{p}: must be an object")
+            continue
         vifs.append(VifMap(r.get(x, "device", p, str), r.get(x, "to_network", p, str)))
     deps = r.get(d, "depends_on", path, list, default=[]) or []
     for j, x in enumerate(deps):
@@ -287,6 +299,9 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
     ids: set[str] = set()
     for i, w in enumerate(r.get(doc, "waves", "plan", list) or []):
         path = f"waves[{i}]"
+        if not isinstance(w, dict):
+            r.errors.append(f"{path}: must be an object")
+            continue
         index = r.get(w, "index", path, int)
         migs = []
         for j, m in enumerate(r.get(w, "migrations", path, list) or []):
@@ -300,6 +315,9 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
         waves.append(Wave(index if index is not None else i, tuple(migs)))
     unplaced = []
     for i, u in enumerate(r.get(doc, "unplaced", "plan", list, default=[]) or []):
+        if not isinstance(u, dict):
+            r.errors.append(f"unplaced[{i}]: must be an object")
+            continue
         vm = r.get(u, "vm", f"unplaced[{i}]", str)
         reasons = _reasons(r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]),
                            f"unplaced[{i}].reasons")  # fmt: skip

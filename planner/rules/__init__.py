@@ -74,6 +74,11 @@ def target_reasons(
     out += exclusion_reasons(inv, vm, kind)
     pool_name = inv.label(to_pool)
     host = inv.host_by_uuid.get(to_host) if to_host else None
+    if vm.is_running and to_host is None:
+        # a running VM always lands on a host: XAPI's migrate calls need a destination
+        out.append(Reason(codes.WRONG_KIND,
+                          f"{vm.name} is {vm.power_state}: its {kind} migration needs a "
+                          "to_host"))  # fmt: skip
     if host is not None:
         if host.pool != to_pool:
             out.append(Reason(codes.WRONG_KIND, f"{host.name} is not in pool {pool_name}"))
@@ -103,13 +108,15 @@ def target_reasons(
                 if vif.device not in mapped:
                     msg = f"{vm.name} VIF {vif.device} has no target network"
                     out.append(Reason(codes.NETWORK_UNMAPPED, msg))
+        networks = []
         for v in vifs:
             net = inv.network_by_uuid.get(v.to_network)
             if net is None or net.pool != to_pool:
                 out.append(Reason(codes.NETWORK_UNMAPPED,
                                   f"{vm.name} VIF {v.device}: network {v.to_network} is not "
                                   f"in pool {pool_name}"))  # fmt: skip
-        networks = [v.to_network for v in vifs]
+            else:
+                networks.append(v.to_network)  # unmapped ones are reported once, above
     else:
         networks = [v.network for v in vm.vifs]
     if host is not None:

@@ -74,3 +74,31 @@ MEANING: dict[str, str] = {
     NO_TARGET: "no host or SR passes the rules",
     MANAGEMENT_NETWORK: "migration traffic uses the management network",
 }
+
+# What the operator can do about a code (shown by `planner explain` and in docs/rules.md).
+REMEDY: dict[str, str] = {
+    HA_PROTECTED: "set the VM's HA restart priority to best-effort (or disable HA on the "
+    "pool) for the campaign, then restore it",
+    SRIOV: "move the VIF to a non-SR-IOV network, or shut the VM down and move it cold",
+    PCI: "detach the PCI device (or shut down and re-create the assignment on the target)",
+    VGPU: "shut the VM down, move it, then re-attach a vGPU on the target",
+    ON_BOOT_RESET: "set on-boot=persist on the disk (xe vdi-param-set on-boot=persist)",
+    NO_TOOLS: "install the XenServer VM Tools for Windows in the guest, or shut it down",
+    CBT: "disable changed block tracking on the disk (xe vdi-disable-cbt) before the move",
+    MCS: "let Citrix Virtual Apps and Desktops re-provision the VM in the target pool",
+    CPU_VENDOR: "pick a host with the same CPU vendor, or shut the VM down first",
+    CPU_FEATURES: "pick a host whose CPU has the VM's features, or reboot the VM on the "
+    "pool's common feature set first",
+    VERSION: "upgrade the target host first, or pick a host at the same version or newer",
+    HOST_DISABLED: "enable the host (xe host-enable) or pick another",
+    SR_NOT_ATTACHED: "plug the SR into the host, or move the disks with a storage migration",
+    SR_WRONG_POOL: "choose an SR of the target pool for every disk",
+    NETWORK_UNMAPPED: "create a network of the same name in the target pool, or map it with "
+    "--network-map SRC=DST",
+    NETWORK_NOT_ATTACHED: "add a PIF on the network to the host, or pick another host",
+    PORT80: "apply hotfix XS82ECU1033 to the source pool, or open port 80 on the target",
+    WRONG_KIND: "use the migration kind that fits the VM's power state",
+    MEMORY: "free memory on the host first (move or shut down VMs), or pick another host",
+    SR_SPACE: "free space on the SR, or pick another SR",
+    HALTED_MEMORY: "free memory on an enabled host of the source pool",
+}

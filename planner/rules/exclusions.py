@@ -31,7 +31,7 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
         out.append(Reason(codes.PCI, f"{vm.name} has a PCI passthrough device"))
     if vm.vgpu:
         out.append(Reason(codes.VGPU, f"{vm.name} has a vGPU"))
-    reset = [d.uuid[:8] for d in vm.disks if d.on_boot == "reset"]
+    reset = [d.uuid for d in vm.disks if d.on_boot == "reset"]
     if reset:
         out.append(Reason(codes.ON_BOOT_RESET,
                           f"{vm.name} has disk {', '.join(reset)} with on-boot=reset: set "
@@ -41,7 +41,7 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
                           f"{vm.name} is a Windows VM running without VM tools: install "
                           "the XenServer VM Tools"))  # fmt: skip
     if kind in STORAGE_KINDS:
-        cbt = [d.uuid[:8] for d in vm.disks if d.cbt]
+        cbt = [d.uuid for d in vm.disks if d.cbt]
         if cbt:
             out.append(Reason(codes.CBT,
                               f"{vm.name} has disk {', '.join(cbt)} with changed block "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from planner.inventory.model import VM, Host
 from planner.plan import Reason
 from planner.rules import codes
-from planner.rules.storage import gib
+from planner.rules.storage import amounts
 
 
 def host_capacity(host: Host, headroom_fraction: float) -> int:
@@ -26,5 +26,6 @@ def memory_reasons(vm: VM, host: Host, need: int, free: int) -> list[Reason]:
     """Why `host` with `free` bytes cannot take `need` more bytes for `vm`."""
     if need <= free:
         return []
+    need_s, free_s = amounts(need, free)
     return [Reason(codes.MEMORY,
-                   f"{host.name} needs {gib(need)} for {vm.name}, {gib(free)} free")]  # fmt: skip
+                   f"{host.name} needs {need_s} for {vm.name}, {free_s} free")]  # fmt: skip

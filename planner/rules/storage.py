@@ -41,10 +41,19 @@ def sr_space_reasons(sr: SR, need: int, free: int) -> list[Reason]:
     """Why `sr` cannot take a reservation of `need` bytes with `free` bytes free."""
     if need <= free:
         return []
-    return [Reason(codes.SR_SPACE,
-                   f"SR {sr.name} needs {gib(need)} free, {gib(free)} free")]  # fmt: skip
+    need_s, free_s = amounts(need, free)
+    return [Reason(codes.SR_SPACE, f"SR {sr.name} needs {need_s}, {free_s} free")]
 
 
 def gib(n: int | float) -> str:
     """Bytes as GiB with one decimal, for messages."""
     return f"{n / 2**30:.1f} GiB"
+
+
+def amounts(need: int, free: int) -> tuple[str, str]:
+    """`need` and `free` for a message: GiB, with exact bytes when the GiB figures look
+    equal (one byte over would otherwise read "needs 4.0 GiB, 4.0 GiB free")."""
+    a, b = gib(need), gib(free)
+    if a == b:
+        return f"{a} ({need} bytes)", f"{b} ({free} bytes)"
+    return a, b

@@ -1,0 +1,347 @@
+"""The replay checker: proves a plan keeps FORMATS.md's promises ("What a plan promises").
+
+`check_plan` replays the plan wave by wave from the inventory. State is kept
+incrementally (memory committed per host, bytes used per SR, where each VM and disk is),
+so each migration costs O(its disks + VIFs) and 50,000 migrations replay in seconds.
+Every violation is reported, not just the first; a migration that breaks a rule is still
+applied to the replay state (its VM is where the plan says it went) so that one mistake
+does not cascade into a violation for every later move of the same VM.
+
+Where FORMATS.md is silent the decisions are in docs/check.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from planner.errors import InputError
+from planner.goals import Goal, Position, Rebalance, goal_from_json, satisfied
+from planner.inventory.io import digest
+from planner.inventory.model import VM, Inventory, Vif
+from planner.options import PlanOptions
+from planner.plan import Migration, Plan, estimate_of
+from planner.rules import codes, target_reasons
+from planner.rules.memory import host_capacity, memory_reasons, vm_memory
+from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken promise: its reason code, a message with the numbers involved, and
+    where it happened (wave index, migration id and VM name, when they apply)."""
+
+    code: str
+    message: str
+    wave: int | None = None
+    migration: str | None = None
+    vm: str | None = None
+    # added for display: "db-07 -> xs-03" (VM name -> target host, SR or pool name)
+    move: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.wave is not None:
+            where.append(f"wave {self.wave}")
+        if self.migration is not None:
+            where.append(f"{self.migration} ({self.move})" if self.move else self.migration)
+        prefix = f"{', '.join(where)}: " if where else ""
+        return f"{prefix}{self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of a replay: every violation, and the size of the plan checked."""
+
+    violations: tuple[Violation, ...]
+    waves: int
+    migrations: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def codes(self) -> set[str]:
+        """The distinct codes found (handy in tests and summaries)."""
+        return {v.code for v in self.violations}
+
+    def lines(self) -> list[str]:
+        return [str(v) for v in self.violations]
+
+
+def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
+    """Replay `plan` from `inv` and report every violation of FORMATS.md rules 1-12.
+
+    Raises `InputError` when the plan was made for another inventory (its
+    `inventory_digest` differs) or its `options` are unusable: such a plan cannot be
+    checked at all.
+    """
+    want = digest(inv)
+    if plan.inventory_digest != want:
+        raise InputError(
+            f"plan was made for another inventory: its inventory_digest "
+            f"{plan.inventory_digest[:12] or '(empty)'}... is not this inventory's "
+            f"{want[:12]}..."
+        )
+    options = PlanOptions.from_json(plan.options)
+    replay = _Replay(inv, options)
+    for wave in plan.waves:
+        replay.wave(wave.index, wave.migrations)
+    out = replay.out
+    out += _goal_violations(inv, plan, replay)
+    out += _estimate_violations(plan)
+    n = sum(len(w.migrations) for w in plan.waves)
+    return CheckReport(tuple(out), len(plan.waves), n)
+
+
+class _Replay:
+    """The moving state of a replay; `wave()` checks one wave, then applies it."""
+
+    def __init__(self, inv: Inventory, options: PlanOptions) -> None:
+        self.inv = inv
+        self.options = options
+        self.vms: dict[str, VM] = dict(inv.vm_by_uuid)  # each VM where it is now
+        self.committed: dict[str, int] = defaultdict(int)  # host -> bytes of running VMs
+        for v in inv.vms:
+            if v.is_running and v.host is not None:
+                self.committed[v.host] += vm_memory(v, options.dmc)
+        self.sr_used: dict[str, int] = {s.uuid: s.used_bytes for s in inv.srs}
+        self.capacity: dict[str, int] = {
+            h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts
+        }
+        self.done: set[str] = set()  # ids of migrations of earlier waves
+        self.out: list[Violation] = []
+
+    # ------------------------------------------------------------ one wave
+    def wave(self, index: int, migrations: tuple[Migration, ...]) -> None:
+        inv = self.inv
+        incoming: dict[str, int] = defaultdict(int)  # host -> bytes arriving this wave
+        reserved: dict[str, int] = defaultdict(int)  # sr -> bytes reserved this wave
+        per_pool: dict[str, list[str]] = defaultdict(list)
+        seen_vms: set[str] = set()
+        apply: list[tuple[Migration, VM]] = []
+        halted: list[tuple[Migration, VM]] = []
+        for m in migrations:
+            per_pool[m.from_pool].append(m.id)
+            bad = self._unknown(m)
+            vm = self.vms.get(m.vm)
+            if bad or vm is None:
+                for what in bad:
+                    self._add(codes.UNKNOWN_OBJECT, f"names {what}, not in the inventory",
+                              index, m)  # fmt: skip
+                continue
+            if m.vm in seen_vms:
+                self._add(codes.CONTINUITY, f"{vm.name} already moves in this wave", index, m)
+                continue
+            seen_vms.add(m.vm)
+            self._continuity(index, m, vm)
+            for dep in m.depends_on:
+                if dep not in self.done:
+                    self._add(codes.DEPENDENCY,
+                              f"depends on {dep}, which is not a migration of an earlier "
+                              "wave", index, m)  # fmt: skip
+            at = {d.uuid: d.sr for d in vm.disks}
+            moving = {d.vdi: d.to_sr for d in m.disks if d.to_sr != at[d.vdi]}
+            for r in target_reasons(inv, vm, m.kind, m.to_host, m.to_pool, moving,
+                                    self.options, m.vifs if m.to_pool != vm.pool else None):
+                self._add(r.code, r.message, index, m)  # fmt: skip
+            # Memory (rule 2): the VM's memory is committed on to_host from the wave start.
+            if vm.is_running and m.to_host is not None and m.to_host != vm.host:
+                need = vm_memory(vm, self.options.dmc)
+                free = (self.capacity[m.to_host] - self.committed[m.to_host]
+                        - incoming[m.to_host])  # fmt: skip
+                for r in memory_reasons(vm, inv.host_by_uuid[m.to_host], need, free):
+                    self._add(r.code, r.message, index, m)
+                incoming[m.to_host] += need
+            # Storage (rule 3): 3x on the target SR, 2x on the source SR, for the wave.
+            disks = {d.uuid: d for d in vm.disks}
+            for vdi, to_sr in moving.items():
+                disk = disks[vdi]
+                for sr_uuid, need in ((to_sr, reserve_on_target(disk)),
+                                      (disk.sr, reserve_on_source(disk))):  # fmt: skip
+                    sr = inv.sr_by_uuid[sr_uuid]
+                    free = sr.size_bytes - self.sr_used[sr_uuid] - reserved[sr_uuid]
+                    for r in sr_space_reasons(sr, need, free):
+                        self._add(r.code, f"{r.message} (disk {inv.label(vdi)})", index, m)
+                    reserved[sr_uuid] += need
+            if not vm.is_running and moving:
+                halted.append((m, vm))
+            apply.append((m, vm))
+        # Rule 4 needs the whole wave's incoming memory, so it runs after the loop.
+        best = self._best_free(incoming)
+        for m, vm in halted:
+            pool = vm.pool
+            have = best(pool)
+            if have < vm.memory_bytes:
+                need_s, free_s = amounts(vm.memory_bytes, max(have, 0))
+                self._add(codes.HALTED_MEMORY,
+                          f"{vm.name} ({vm.power_state}) needs an enabled host of pool "
+                          f"{inv.label(pool)} with {need_s} free; the most free is "
+                          f"{free_s}", index, m)  # fmt: skip
+        # Concurrency (rule 1)
+        for pool, ids in per_pool.items():
+            if len(ids) > self.options.max_per_pool:
+                self.out.append(Violation(
+                    codes.CONCURRENCY,
+                    f"{len(ids)} migrations from pool {inv.label(pool)} "
+                    f"({', '.join(ids)}), at most {self.options.max_per_pool}",
+                    wave=index))  # fmt: skip
+        for m, vm in apply:
+            self._apply(m, vm)
+        self.done.update(m.id for m in migrations)
+
+    # ------------------------------------------------------------ helpers
+    def _add(self, code: str, message: str, wave: int, m: Migration) -> None:
+        inv = self.inv
+        vm = inv.vm_by_uuid.get(m.vm)
+        name = vm.name if vm is not None else m.vm
+        dest = m.to_host or (m.disks[0].to_sr if m.disks else None) or m.to_pool
+        move = f"{name} -> {inv.label(dest)}"
+        self.out.append(Violation(code, message, wave, m.id, name, move))
+
+    def _unknown(self, m: Migration) -> list[str]:
+        """Descriptions of every object the migration names that the inventory lacks."""
+        inv = self.inv
+        bad = []
+        vm = inv.vm_by_uuid.get(m.vm)
+        if vm is None:
+            bad.append(f"vm {m.vm}")
+        for what, uuid in (("from_host", m.from_host), ("to_host", m.to_host)):
+            if uuid is not None and uuid not in inv.host_by_uuid:
+                bad.append(f"{what} {uuid}")
+        for what, uuid in (("from_pool", m.from_pool), ("to_pool", m.to_pool)):
+            if uuid not in inv.pool_by_uuid:
+                bad.append(f"{what} {uuid}")
+        for d in m.disks:
+            hit = inv.disk_by_uuid.get(d.vdi)
+            if hit is None or hit[0].uuid != m.vm:
+                bad.append(f"vdi {d.vdi}" + (f" (a disk of {hit[0].name})" if hit else ""))
+            for what, uuid in (("from_sr", d.from_sr), ("to_sr", d.to_sr)):
+                if uuid not in inv.sr_by_uuid:
+                    bad.append(f"{what} {uuid}")
+        for v in m.vifs:
+            if v.to_network not in inv.network_by_uuid:
+                bad.append(f"to_network {v.to_network}")
+            if vm is not None and v.device not in {x.device for x in vm.vifs}:
+                bad.append(f"vif device {v.device!r} ({vm.name} has no such VIF)")
+        return bad
+
+    def _continuity(self, index: int, m: Migration, vm: VM) -> None:
+        """Rule 10: the migration starts where the replay has the VM."""
+        inv = self.inv
+        here = vm.host if vm.is_running else None
+        if m.from_pool != vm.pool:
+            self._add(codes.CONTINUITY,
+                      f"from_pool is {inv.label(m.from_pool)}, but {vm.name} is in pool "
+                      f"{inv.label(vm.pool)}", index, m)  # fmt: skip
+        if m.from_host != here:
+            self._add(codes.CONTINUITY,
+                      f"from_host is {inv.label(m.from_host)}, but {vm.name} is on "
+                      f"{inv.label(here)}", index, m)  # fmt: skip
+        at = {d.uuid: d.sr for d in vm.disks}
+        for d in m.disks:
+            if at.get(d.vdi, d.from_sr) != d.from_sr:
+                self._add(codes.CONTINUITY,
+                          f"disk {inv.label(d.vdi)} from_sr is {inv.label(d.from_sr)}, but it "
+                          f"is on {inv.label(at[d.vdi])}", index, m)  # fmt: skip
+
+    def _best_free(self, incoming: dict[str, int]) -> Callable[[str], int]:
+        """Most free memory on an enabled host of a pool during this wave (rule 4)."""
+        cache: dict[str, int] = {}
+
+        def best(pool: str) -> int:
+            if pool not in cache:
+                cache[pool] = max(
+                    (self.capacity[h.uuid] - self.committed[h.uuid] - incoming[h.uuid]
+                     for h in self.inv.hosts_in_pool.get(pool, []) if h.enabled),
+                    default=0,
+                )  # fmt: skip
+            return cache[pool]
+
+        return best
+
+    def _apply(self, m: Migration, vm: VM) -> None:
+        """The end of the migration's wave: the VM, its memory and its disks have moved."""
+        host = vm.host
+        if vm.is_running and m.to_host is not None and m.to_host != vm.host:
+            mem = vm_memory(vm, self.options.dmc)
+            if vm.host is not None:
+                self.committed[vm.host] -= mem
+            self.committed[m.to_host] += mem
+            host = m.to_host
+        moving = {d.vdi: d.to_sr for d in m.disks}
+        disks = vm.disks
+        if moving:
+            new = []
+            for d in vm.disks:
+                to_sr = moving.get(d.uuid, d.sr)
+                if to_sr != d.sr:
+                    self.sr_used[d.sr] -= d.used_bytes
+                    self.sr_used[to_sr] += d.used_bytes
+                    d = replace(d, sr=to_sr)
+                new.append(d)
+            disks = tuple(new)
+        vifs = vm.vifs
+        if m.to_pool != vm.pool and m.vifs:
+            to_net = {v.device: v.to_network for v in m.vifs}
+            vifs = tuple(Vif(x.device, to_net.get(x.device, x.network)) for x in vm.vifs)
+        self.vms[vm.uuid] = replace(vm, host=host, pool=m.to_pool, disks=disks, vifs=vifs)
+
+
+def _goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violation]:
+    """Rule 11: after the last wave the goal holds, except for VMs listed as unplaced
+    with the reason codes that stop them."""
+    out: list[Violation] = []
+    excused: set[str] = set()
+    for u in plan.unplaced:
+        vm = inv.vm_by_uuid.get(u.vm)
+        if vm is None:
+            out.append(Violation(codes.UNKNOWN_OBJECT, f"unplaced names vm {u.vm}, not in "
+                                 "the inventory"))  # fmt: skip
+        elif not u.reasons:
+            out.append(Violation(codes.GOAL, f"{vm.name} is listed as unplaced without a "
+                                 "reason", vm=vm.name))  # fmt: skip
+        else:
+            excused.add(u.vm)
+    try:
+        goal: Goal = goal_from_json(plan.goal, inv)
+    except InputError as e:
+        code = codes.UNKNOWN_OBJECT if "uuid" in e.message else codes.GOAL
+        out.append(Violation(code, f"the plan's goal is unusable: {e.message}"))
+        return out
+    if isinstance(goal, Rebalance):
+        n = sum(len(w.migrations) for w in plan.waves)
+        if goal.max_moves is not None and n > goal.max_moves:
+            out.append(Violation(codes.GOAL, f"rebalance allows {goal.max_moves} moves, the "
+                                 f"plan makes {n}"))  # fmt: skip
+        return out
+    for vm in inv.vms:
+        if vm.uuid in excused:
+            continue
+        now = replay.vms[vm.uuid]
+        where = Position(now.host if now.is_running else None, now.pool,
+                         {d.uuid: d.sr for d in now.disks})  # fmt: skip
+        if not satisfied(goal, inv, vm, where):
+            out.append(Violation(codes.GOAL,
+                                 f"{vm.name} does not meet the {goal.kind} goal after the "
+                                 f"last wave (on {inv.label(where.host)}, pool "
+                                 f"{inv.label(where.pool)}) and is not listed as unplaced",
+                                 vm=vm.name))  # fmt: skip
+    return out
+
+
+def _estimate_violations(plan: Plan) -> list[Violation]:
+    """Rule 12: the estimate is the number of waves and the sum of each wave's longest."""
+    want = estimate_of(plan.waves)
+    out = []
+    for key in ("waves", "seconds"):
+        have = plan.estimate.get(key)
+        ok = (isinstance(have, int | float) and not isinstance(have, bool)
+              and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6))  # fmt: skip
+        if not ok:
+            out.append(Violation(codes.ESTIMATE,
+                                 f"estimate.{key} is {have!r}, the waves give "
+                                 f"{want[key]}"))  # fmt: skip
+    return out
