@@ -1,0 +1,153 @@
+"""JSON Schemas (draft 2020-12) of the two FORMATS.md documents: `planner schema inventory|plan`.
+
+They state the contract's shape: required keys, types, enums and simple formats. Extra
+keys are allowed everywhere, since readers ignore unknown keys. What a schema cannot say
+(references between objects, duplicate uuids, sums) is checked by
+`planner.inventory.validate` and, for plans, `planner check`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.inventory.model import (
+    CPU_VENDORS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ON_BOOT,
+    OS_KINDS,
+    POWER_STATES,
+)
+from planner.plan import FORMAT_NAME as PLAN_FORMAT
+from planner.plan import FORMAT_VERSION as PLAN_VERSION
+from planner.plan import KINDS
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+UUID_REF = {"type": "string", "minLength": 1}
+NULLABLE_REF = {"type": ["string", "null"]}
+SIZE = {"type": "integer", "minimum": 0}
+POSITIVE = {"type": "integer", "minimum": 1}
+BOOL = {"type": "boolean"}
+STRING = {"type": "string"}
+FEATURES = {"type": "string", "pattern": "^[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*$"}
+VERSION = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)*$"}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None,
+         description: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """An object schema requiring every listed property (all of them by default)."""
+    out: dict[str, Any] = {
+        "type": "object",
+        "required": list(props) if required is None else required,
+        "properties": props,
+    }
+    if description:
+        out["description"] = description
+    return out
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def inventory_schema() -> dict[str, Any]:
+    """The inventory snapshot (FORMATS.md "Inventory snapshot")."""
+    pool = _obj({
+        "uuid": UUID_REF, "name": STRING, "master": UUID_REF, "ha_enabled": BOOL,
+        "migration_compression": BOOL, "https_only": BOOL, "default_sr": NULLABLE_REF,
+    })  # fmt: skip
+    cpu = _obj({
+        "vendor": {"enum": list(CPU_VENDORS)}, "features": FEATURES, "model": STRING,
+        "count": POSITIVE,
+    })  # fmt: skip
+    host = _obj({
+        "uuid": UUID_REF, "name": STRING, "pool": UUID_REF, "enabled": BOOL,
+        "version": VERSION, "hotfixes": _array(STRING), "cpu": cpu,
+        "memory_total_bytes": POSITIVE, "memory_overhead_bytes": SIZE,
+    }, description="memory_overhead_bytes must be less than memory_total_bytes")  # fmt: skip
+    sr = _obj({
+        "uuid": UUID_REF, "name": STRING, "pool": UUID_REF, "type": STRING, "shared": BOOL,
+        "size_bytes": SIZE, "used_bytes": SIZE, "hosts": _array(UUID_REF),
+    }, description="used_bytes must not exceed size_bytes")  # fmt: skip
+    network = _obj({
+        "uuid": UUID_REF, "name": STRING, "pool": UUID_REF, "management": BOOL, "sriov": BOOL,
+        "hosts": _array(UUID_REF),
+    })  # fmt: skip
+    disk = _obj({
+        "uuid": UUID_REF, "sr": UUID_REF, "size_bytes": SIZE, "used_bytes": SIZE, "cbt": BOOL,
+        "on_boot": {"enum": list(ON_BOOT)},
+    })  # fmt: skip
+    vif = _obj({"device": STRING, "network": UUID_REF})
+    vm = _obj({
+        "uuid": UUID_REF, "name": STRING, "pool": UUID_REF,
+        "power_state": {"enum": list(POWER_STATES)},
+        "host": NULLABLE_REF, "affinity": NULLABLE_REF,
+        "memory_bytes": SIZE, "memory_min_bytes": SIZE, "vcpus": POSITIVE,
+        "cpu_vendor": {"enum": [*CPU_VENDORS, None]},
+        "cpu_features": {"anyOf": [FEATURES, {"type": "null"}]},
+        "ha_protected": BOOL, "os": {"enum": list(OS_KINDS)}, "tools": BOOL, "mcs": BOOL,
+        "pci": BOOL, "vgpu": BOOL, "tags": _array(STRING), "disks": _array(disk),
+        "vifs": _array(vif),
+    }, description="host is set exactly when power_state is Running or Paused; "
+                   "memory_min_bytes <= memory_bytes")  # fmt: skip
+    return {
+        "$schema": DRAFT,
+        "$id": "https://xen-planner.invalid/schema/inventory-1.json",
+        "title": "xen-planner inventory snapshot, version 1",
+        **_obj({
+            "format": {"const": FORMAT_NAME}, "version": {"const": FORMAT_VERSION},
+            "taken_at": {"type": "string", "description": "RFC 3339 UTC time"},
+            "source": STRING, "pools": _array(pool), "hosts": _array(host),
+            "srs": _array(sr), "networks": _array(network), "vms": _array(vm),
+        }),
+    }
+
+
+def plan_schema() -> dict[str, Any]:
+    """The plan (FORMATS.md "Plan")."""
+    refs = _array(UUID_REF)
+    goal = {
+        "oneOf": [
+            _obj({"kind": {"const": "evacuate"}, "hosts": refs}),
+            _obj({"kind": {"const": "move-pool"}, "from": refs, "to": refs}),
+            _obj({"kind": {"const": "retire-sr"}, "srs": refs}),
+            _obj({"kind": {"const": "rebalance"},
+                  "max_moves": {"type": ["integer", "null"], "minimum": 0}}),
+            _obj({"kind": {"const": "target"},
+                  "placements": {"type": "object", "additionalProperties": UUID_REF}}),
+        ]
+    }  # fmt: skip
+    options = _obj({
+        "headroom_fraction": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "dmc": BOOL, "max_per_pool": {"type": "integer", "minimum": 1, "maximum": 3},
+    })  # fmt: skip
+    seconds = {"type": "number", "minimum": 0}
+    count = {"type": "integer", "minimum": 0}
+    migration = _obj({
+        "id": STRING, "vm": UUID_REF, "kind": {"enum": list(KINDS)},
+        "from_host": NULLABLE_REF, "to_host": NULLABLE_REF,
+        "from_pool": UUID_REF, "to_pool": UUID_REF,
+        "disks": _array(_obj({"vdi": UUID_REF, "from_sr": UUID_REF, "to_sr": UUID_REF})),
+        "vifs": _array(_obj({"device": STRING, "to_network": UUID_REF})),
+        "est_seconds": seconds, "depends_on": _array(STRING),
+    })  # fmt: skip
+    reason = _obj({"code": STRING, "message": STRING})
+    return {
+        "$schema": DRAFT,
+        "$id": "https://xen-planner.invalid/schema/plan-1.json",
+        "title": "xen-planner plan, version 1",
+        **_obj({
+            "format": {"const": PLAN_FORMAT}, "version": {"const": PLAN_VERSION},
+            "inventory_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "goal": goal, "options": options,
+            "solver": _obj({"name": STRING, "status": STRING, "wall_seconds": seconds}),
+            "bounds": _obj({"waves": count, "seconds": seconds}),
+            "waves": _array(_obj({"index": count, "migrations": _array(migration)})),
+            "unplaced": _array(_obj({"vm": UUID_REF, "reasons": _array(reason)})),
+            "warnings": _array(reason),
+            "estimate": _obj({"waves": count, "seconds": seconds}),
+        }),
+    }
+
+
+SCHEMAS = {"inventory": inventory_schema, "plan": plan_schema}

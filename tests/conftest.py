@@ -1,0 +1,33 @@
+"""Shared fixtures: the bundled inventories and a writable copy of one.
+
+Kept small and stable: other test modules rely on these names.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from planner.inventory import Inventory, load, sample_path
+
+
+@pytest.fixture(scope="session")
+def sample_inv() -> Inventory:
+    """The bundled one-pool "lab" inventory (planner/data/sample.json)."""
+    return load(sample_path("sample"))
+
+
+@pytest.fixture(scope="session")
+def two_pools_inv() -> Inventory:
+    """The bundled "old" -> "new" inventory (planner/data/two-pools.json)."""
+    return load(sample_path("two-pools"))
+
+
+@pytest.fixture
+def tmp_inventory(tmp_path: Path) -> Path:
+    """A private copy of sample.json that a test may edit or overwrite."""
+    dst = tmp_path / "inventory.json"
+    shutil.copyfile(sample_path("sample"), dst)
+    return dst
