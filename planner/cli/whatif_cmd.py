@@ -50,7 +50,8 @@ def whatif(
     dask: Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help=(
         "Run the scenarios on this Dask scheduler (e.g. tcp://127.0.0.1:8786)."))] = None,
     processes: Annotated[int | None, typer.Option(help=(
-        "Local worker processes (default: one per CPU; 1 runs in this process)."))] = None,
+        "Local worker processes (default: one per CPU for CP-SAT maintenance sweeps and "
+        "fleets over 20,000 VMs, else 1)."))] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Sweep what-if scenarios over an inventory; one row per scenario.
