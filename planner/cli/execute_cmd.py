@@ -1,9 +1,585 @@
-"""Placeholder: filled in by its issue."""
+"""`planner execute` (carry a plan out through XenAPI) and `planner export` (xe / CSV).
+
+Heavy modules (XenAPI, rich, the executor) are imported inside the commands.
+Credentials: the password comes from the environment variable named by --password-env
+(default XAPI_PASSWORD) or a hidden prompt; it is never echoed, logged or journaled.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from planner.execute.journal import Entry, Journal
+    from planner.execute.runner import RunConfig, Summary
+    from planner.inventory.model import Inventory
+    from planner.plan import Migration, Plan
+
+DEFAULT_PASSWORD_ENV = "XAPI_PASSWORD"
+
+
+def _password(var: str | None) -> str:
+    name = var or DEFAULT_PASSWORD_ENV
+    value = os.environ.get(name)
+    if value:
+        return value
+    if var is not None:
+        raise InputError(f"--password-env: environment variable {name} is not set")
+    if sys.stdin.isatty():
+        return str(typer.prompt("XAPI password", hide_input=True))
+    raise InputError(f"no password: set {name} or name a variable with --password-env")
+
+
+def _journal_path(plan_path: Path, journal: Path | None) -> Path:
+    return journal if journal is not None else plan_path.with_name(plan_path.name + ".journal")
+
+
+def _label(inv: Inventory | None, uuid: str | None) -> str:
+    if uuid is None:
+        return "-"
+    return inv.label(uuid) if inv is not None else uuid
+
+
+def _describe(m: Migration, inv: Inventory | None) -> str:
+    dest = _label(inv, m.to_host) if m.to_host else f"pool {_label(inv, m.to_pool)}"
+    src = _label(inv, m.from_host) if m.from_host else f"pool {_label(inv, m.from_pool)}"
+    disks = f", {len(m.disks)} disk(s)" if m.disks else ""
+    return f"{m.kind} {_label(inv, m.vm)}: {src} -> {dest}{disks}"
+
+
+# ---------------------------------------------------------------- progress
+
+
+class _Progress:
+    """Per-pool progress: rich bars on a terminal, plain log lines otherwise.
+
+    ETA per pool: the estimated seconds still to run, spread over the pool's slots, times
+    the observed/estimated ratio of the migrations done so far in this run.
+    """
+
+    def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool) -> None:
+        self.plan = plan
+        self.inv = inv
+        self.slots = max_per_pool
+        self.by_pool: dict[str, list[Migration]] = {}
+        for m in plan.migrations():
+            self.by_pool.setdefault(m.from_pool, []).append(m)
+        self.done: set[str] = set()
+        self.flying: dict[str, float] = {}
+        self.est_done = 0.0
+        self.real_done = 0.0
+        self.tty = tty
+        self._live: Any = None
+        self._ids: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._live = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                transient=False,
+            )
+            self._live.__enter__()
+            for pool, migs in self.by_pool.items():
+                self._ids[pool] = self._live.add_task(
+                    f"pool {_label(self.inv, pool)}", total=len(migs), info=""
+                )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._refresh()
+            self._live.__exit__(None, None, None)
+
+    def seed(self, entries: list[Entry]) -> None:
+        """Count what earlier runs finished."""
+        from planner.execute.journal import DONE
+
+        self.done |= {e.id for e in entries if e.state == DONE}
+        self._refresh()
+
+    def _eta(self, pool: str) -> float:
+        left = [m for m in self.by_pool[pool] if m.id not in self.done]
+        ratio = self.real_done / self.est_done if self.est_done > 0 else 1.0
+        return sum(m.est_seconds for m in left) / self.slots * ratio
+
+    def _refresh(self) -> None:
+        if self._live is None:
+            return
+        for pool, tid in self._ids.items():
+            n_done = sum(1 for m in self.by_pool[pool] if m.id in self.done)
+            flying = sum(1 for m in self.by_pool[pool] if m.id in self.flying)
+            eta = self._eta(pool)
+            self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {eta:,.0f}s")
+
+    def event(self, kind: str, m: Migration, detail: str) -> None:
+        now = time.monotonic()
+        if kind in ("start", "resume"):
+            self.flying[m.id] = now
+        elif kind == "done":
+            t0 = self.flying.pop(m.id, None)
+            self.done.add(m.id)
+            if t0 is not None and m.est_seconds > 0:
+                self.est_done += m.est_seconds
+                self.real_done += now - t0
+        elif kind in ("failed", "held", "retry"):
+            self.flying.pop(m.id, None)
+        if kind == "note":
+            line = detail
+        else:
+            line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
+        if self._live is not None:
+            if kind not in ("start", "done", "resume"):
+                self._live.console.log(line)
+            self._refresh()
+        else:
+            typer.echo(f"{time.strftime('%H:%M:%S')} {line}")
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[str]:
+    from planner.execute import journal as J
+
+    by_id = {m.id: m for m in plan.migrations()}
+    counts = {
+        "done": summary.count(J.DONE),
+        "failed": summary.count(J.FAILED),
+        "held": summary.count(J.HELD),
+        "not started": sum(1 for e in summary.entries if e.state in (J.PENDING, J.INTENT)),
+        "in flight": summary.count(J.STARTED),
+    }
+    out = ["", "summary: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "done")]
+    rows = [e for e in summary.entries if e.state != J.DONE]
+    if rows:
+        out.append(f"{'id':<14} {'state':<11} {'tries':>5}  migration / why")
+        for e in rows:
+            m = by_id.get(e.id)
+            state = "not started" if e.state in (J.PENDING, J.INTENT) else e.state
+            what = _describe(m, inv) if m is not None else e.vm
+            out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  {what}")
+            if e.error:
+                out.append(f"{'':<14} {'':<11} {'':>5}  {e.error}")
+    return out
+
+
+def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
+    from planner.execute import journal as J
+
+    info = journal.info()
+    entries = journal.entries()
+    counts = journal.counts()
+    typer.echo(f"journal {journal.path}: run {info.run_id}, {info.runs} run(s)")
+    typer.echo(
+        f"plan digest {info.plan_digest[:16]}  inventory digest {info.inventory_digest[:16]}"
+    )
+    typer.echo("  ".join(f"{s} {counts[s]}" for s in J.STATES))
+    by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
+    for e in entries:
+        if e.state == J.DONE:
+            continue
+        m = by_id.get(e.id)
+        what = _describe(m, inv) if m is not None else f"{e.kind} {e.vm}"
+        tail = f"  [{e.error}]" if e.error else ""
+        task = f"  task {','.join(e.tasks)}" if e.tasks else ""
+        typer.echo(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
+    return 0 if all(e.state == J.DONE for e in entries) else 1
+
+
+# ---------------------------------------------------------------- commands
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `execute` and `export` to `app`."""
+
+    @app.command("execute")
+    def execute(
+        plan_path: Annotated[
+            Path | None, typer.Argument(metavar="PLAN", help="Plan JSON file.")
+        ] = None,
+        url: Annotated[
+            list[str] | None,
+            typer.Option("--url", help="URL of a pool master (one per pool; repeat)."),
+        ] = None,
+        user: Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")] = "root",
+        password_env: Annotated[
+            str | None,
+            typer.Option(
+                "--password-env",
+                help="Environment variable holding the password "
+                f"(default {DEFAULT_PASSWORD_ENV}; else a prompt).",
+            ),
+        ] = None,
+        insecure: Annotated[
+            bool, typer.Option("--insecure", help="Skip TLS verification.")
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run", help="Pre-flight and print what would happen; change nothing."
+            ),
+        ] = False,
+        mode: Annotated[str, typer.Option("--mode", help="waves (lock-step) or flow.")] = "flow",
+        journal: Annotated[
+            Path | None,
+            typer.Option(
+                "--journal", help="Journal file (default: PLAN.journal next to the plan)."
+            ),
+        ] = None,
+        max_per_pool: Annotated[
+            int, typer.Option("--max-per-pool", help="Migrations in flight per source pool (1..3).")
+        ] = 3,
+        retries: Annotated[
+            int, typer.Option("--retries", help="Retries of a transient fault.")
+        ] = 3,
+        backoff: Annotated[
+            float,
+            typer.Option("--backoff", help="Seconds before the first retry (doubles each time)."),
+        ] = 5.0,
+        poll: Annotated[
+            float, typer.Option("--poll", help="Longest wait between task checks (seconds).")
+        ] = 1.0,
+        inventory: Annotated[
+            Path | None,
+            typer.Option(
+                "--inventory",
+                help="The inventory the plan was made from: enables the precise drift check "
+                "of memory, free space and enabled hosts.",
+            ),
+        ] = None,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+        ] = False,
+        replan: Annotated[
+            bool,
+            typer.Option(
+                "--replan",
+                help="On drift, solve again from the live state (keeping what is done) and "
+                "run the new plan (written next to PLAN, with its own journal).",
+            ),
+        ] = False,
+        replan_solver: Annotated[
+            str, typer.Option("--solver", help="Solver for --replan: cpsat or greedy.")
+        ] = "cpsat",
+        time_limit: Annotated[
+            float, typer.Option("--time-limit", help="Seconds for --replan's solver.")
+        ] = 30.0,
+        status: Annotated[
+            bool, typer.Option("--status", help="Show where the run recorded in --journal stands.")
+        ] = False,
+    ) -> None:
+        """Carry out PLAN through XenAPI, journaled and resumable.
+
+        Re-running the same command resumes: tasks left in flight are looked up in XAPI and no migration is started twice. Ctrl-C once stops starting new migrations and waits for those in flight; twice cancels them.
+
+        Exit status: 0 all done, 1 something is left (see the summary) or the pre-flight refused, 2 bad input or unreachable pools.
+
+        Example: planner execute plan.json --url https://pool-a --url https://pool-b --password-env XAPI_PASSWORD --mode flow
+        """  # noqa: E501
+        from planner.execute import journal as J
+        from planner.plan import load as load_plan
+
+        if status:
+            if journal is None and plan_path is None:
+                raise InputError("--status needs --journal FILE (or PLAN)")
+            jpath = journal if journal is not None else _journal_path(plan_path, None)
+            plan = load_plan(plan_path) if plan_path is not None else None
+            inv = _load_base(inventory)
+            with J.Journal.read(jpath) as j:
+                raise typer.Exit(_status(j, plan, inv))
+        if plan_path is None:
+            raise InputError("missing PLAN (the plan JSON file)")
+        problems = []
+        if not url:
+            problems.append("--url: give the URL of each pool master (repeat --url)")
+        if mode not in ("waves", "flow"):
+            problems.append(f"--mode: must be waves or flow, got {mode!r}")
+        if not 1 <= max_per_pool <= 3:
+            problems.append(f"--max-per-pool: must be 1..3, got {max_per_pool}")
+        if retries < 0:
+            problems.append(f"--retries: must be >= 0, got {retries}")
+        if replan_solver not in ("cpsat", "greedy"):
+            problems.append(f"--solver: must be cpsat or greedy, got {replan_solver!r}")
+        if backoff < 0 or poll <= 0:
+            problems.append("--backoff must be >= 0 and --poll > 0")
+        if problems:
+            raise InputError("cannot execute", problems)
+        plan = load_plan(plan_path)
+        base = _load_base(inventory)
+        if base is not None:
+            from planner.inventory.io import digest
+
+            if digest(base) != plan.inventory_digest:
+                raise InputError(
+                    f"--inventory {inventory}: not the inventory the plan was made for "
+                    f"(digest {digest(base)[:12]}, plan {plan.inventory_digest[:12]})"
+                )
+        jpath = _journal_path(plan_path, journal)
+        password = _password(password_env)
+        from planner.execute.runner import RunConfig
+
+        config = RunConfig(
+            mode=mode,
+            max_per_pool=max_per_pool,
+            retries=retries,
+            backoff_seconds=backoff,
+            poll_seconds=poll,
+        )
+        code = _execute(
+            plan,
+            plan_path,
+            base,
+            jpath,
+            url,
+            user,
+            password,
+            insecure=insecure,
+            dry_run=dry_run,
+            config=config,
+            yes=yes,
+            replan=(replan_solver, time_limit) if replan else None,
+        )
+        raise typer.Exit(code)
+
+    @app.command("export")
+    def export(
+        plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan JSON file.")],
+        to: Annotated[str, typer.Option("--to", help="xe (POSIX shell script) or csv (runbook).")],
+        output: Annotated[
+            Path | None, typer.Option("-o", "--output", help="Output file (default stdout).")
+        ] = None,
+        inventory: Annotated[
+            Path | None,
+            typer.Option(
+                "--inventory", help="The plan's inventory, for names in comments and CSV."
+            ),
+        ] = None,
+        password_env: Annotated[
+            str,
+            typer.Option("--password-env", help="Variable the script reads the password from."),
+        ] = "XE_PASSWORD",
+        user_env: Annotated[
+            str, typer.Option("--user-env", help="Variable the script reads the user name from.")
+        ] = "XE_USER",
+    ) -> None:
+        """Write PLAN for other executors: an `xe vm-migrate` script or a CSV runbook.
+
+        The script runs wave by wave (each wave's migrations in the background, then waits) and stops at the first failed wave. Set XE_PASSWORD and POOL_n_MASTER (listed at the top of the script) before running it; the password is never written to the file.
+
+        Example: planner export plan.json --to xe -o campaign.sh
+        """  # noqa: E501
+        from planner.execute.export import to_csv, to_xe_script
+        from planner.plan import load as load_plan
+
+        if to not in ("xe", "csv"):
+            raise InputError(f"--to: must be xe or csv, got {to!r}")
+        plan = load_plan(plan_path)
+        inv = _load_base(inventory)
+        if to == "xe":
+            text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
+        else:
+            text = to_csv(plan, inv)
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        output.write_text(text)
+        if to == "xe":
+            output.chmod(0o755)
+        typer.echo(f"wrote {output}", err=True)
+
+
+def _load_base(path: Path | None) -> Inventory | None:
+    if path is None:
+        return None
+    from planner.inventory import load
+
+    return load(path)
+
+
+def _execute(
+    plan: Plan,
+    plan_path: Path,
+    base: Inventory | None,
+    jpath: Path,
+    urls: list[str],
+    user: str,
+    password: str,
+    *,
+    insecure: bool,
+    dry_run: bool,
+    config: RunConfig,
+    yes: bool,
+    replan: tuple[str, float] | None,
+) -> int:
+    from planner.execute import journal as J
+    from planner.execute.preflight import preflight
+    from planner.execute.runner import reconcile
+    from planner.execute.xapi_backend import XapiBackend
+
+    backend = XapiBackend(
+        urls, user, password, insecure=insecure, poll_seconds=min(config.poll_seconds, 0.5)
+    )
+    try:
+        missing = {m.from_pool for m in plan.migrations()} | {m.to_pool for m in plan.migrations()}
+        missing -= set(backend.pools)
+        if missing:
+            raise InputError("no --url for pool(s) the plan uses", sorted(missing))
+        if dry_run:
+            states = {}
+            if jpath.exists():
+                with J.Journal.read(jpath) as j:
+                    if j.info().plan_digest != J.plan_digest(plan):
+                        raise InputError(f"{jpath}: journal belongs to another plan")
+                    states = {e.id: e.state for e in j.entries()}
+            live = backend.inventory()
+            report = preflight(plan, live, states, base)
+            _print_preflight(report)
+            if not report.ok and replan is not None:
+                new = _replan(plan, live, replan)
+                typer.echo(
+                    f"replan: {sum(1 for _ in new.migrations())} migration(s) from the "
+                    "live state (not saved: dry run)"
+                )
+                _print_would(new, {}, live)
+                return 0
+            _print_would(plan, states, live)
+            return 0 if report.ok else 1
+        with J.Journal.open(jpath, plan) as j:
+            for line in reconcile(plan, j, backend):
+                typer.echo(f"resume: {line}")
+            live = backend.inventory()
+            states = {e.id: e.state for e in j.entries()}
+            report = preflight(plan, live, states, base)
+            _print_preflight(report)
+            if report.ok:
+                return _run(plan, j, backend, live, base, report, config, yes)
+            if replan is None:
+                typer.echo(
+                    "planner: refusing to execute: the pools changed since the plan was made "
+                    "(use --replan, or make a new plan from a fresh inventory)",
+                    err=True,
+                )
+                return 1
+            flying = [e.id for e in j.entries() if e.state in J.IN_FLIGHT]
+            if flying:
+                typer.echo(
+                    f"planner: cannot re-plan while {len(flying)} migration(s) are in "
+                    "flight; re-run when they have ended",
+                    err=True,
+                )
+                return 1
+        # re-plan from the live state: what is done stays done (it is in the live state);
+        # the new plan gets its own file, inventory and journal, the old journal is kept
+        plan = _replan(plan, live, replan)
+        new_path = _free_name(plan_path)
+        _save_replan(plan, live, new_path)
+        jpath = new_path.with_name(new_path.name + ".journal")
+        typer.echo(
+            f"replan: {sum(1 for _ in plan.migrations())} migration(s) in "
+            f"{len(plan.waves)} wave(s) written to {new_path}; journal {jpath}"
+        )
+        with J.Journal.open(jpath, plan) as j:
+            report = preflight(plan, live, {}, live)
+            return _run(plan, j, backend, live, live, report, config, yes)
+    finally:
+        backend.close()
+
+
+def _replan(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
+    from planner.goals import goal_from_json
+    from planner.options import PlanOptions
+    from planner.solve import solve
+
+    goal = goal_from_json(plan.goal, live, where="plan goal (live inventory)")
+    solver, time_limit = how
+    return solve(
+        live, goal, PlanOptions.from_json(plan.options), solver=solver, time_limit=time_limit
+    )
+
+
+def _free_name(plan_path: Path) -> Path:
+    for k in range(1, 1000):
+        p = plan_path.with_name(f"{plan_path.stem}.replan-{k}{plan_path.suffix or '.json'}")
+        if not p.exists():
+            return p
+    raise InputError(f"{plan_path}: too many re-plans next to this plan")
+
+
+def _save_replan(plan: Plan, live: Inventory, path: Path) -> None:
+    from planner.inventory.io import save as save_inv
+    from planner.plan import save as save_plan
+
+    save_plan(plan, path)
+    # the inventory the new plan was made from, so `planner check` can replay it
+    save_inv(live, path.with_name(path.stem + ".inventory.json"))
+
+
+def _run(
+    plan: Plan,
+    j: Journal,
+    backend: Any,
+    live: Inventory,
+    base: Inventory | None,
+    report: Any,
+    config: RunConfig,
+    yes: bool,
+) -> int:
+    from planner.execute.runner import Runner
+
+    if not report.pending:
+        typer.echo("nothing to do: every migration of the plan is done")
+        return 0
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("confirm with --yes (no terminal to ask on)")
+        if not typer.confirm(f"start {len(report.pending)} migration(s)?"):
+            return 1
+    tty = sys.stdout.isatty()
+    with _Progress(plan, base or live, config.max_per_pool, tty) as progress:
+        progress.seed(j.entries())
+        runner = Runner(plan, j, backend, live, config, on_event=progress.event)
+        summary = runner.run()
+    for line in _summary_lines(summary, plan, base or live):
+        typer.echo(line)
+    return 0 if summary.complete else 1
+
+
+def _print_preflight(report: Any) -> None:
+    if report.same_digest:
+        typer.echo("pre-flight: the live inventory matches the plan's (same digest)")
+    elif report.ok:
+        typer.echo(
+            f"pre-flight: {len(report.pending)} migration(s) to run still fit the live state"
+        )
+    else:
+        typer.echo(f"pre-flight: {len(report.drift)} change(s) since the plan was made:", err=True)
+        for d in report.drift:
+            typer.echo(f"  {d.line()}", err=True)
+
+
+def _print_would(plan: Plan, states: dict[str, str], live: Inventory) -> None:
+    from planner.execute import journal as J
+
+    n = 0
+    for w in plan.waves:
+        todo = [m for m in w.migrations if states.get(m.id, J.PENDING) != J.DONE]
+        if not todo:
+            continue
+        typer.echo(f"wave {w.index}:")
+        for m in todo:
+            n += 1
+            typer.echo(f"  would start {m.id}: {_describe(m, live)} (~{m.est_seconds}s)")
+    typer.echo(f"dry run: {n} migration(s) would run; nothing was changed")

@@ -1,0 +1,334 @@
+"""The executor's SQLite journal: what was intended, started and finished, durably.
+
+One journal belongs to one plan (its digest) made from one inventory (its digest). Every
+migration of the plan has a row that moves through
+
+    pending -> intent -> started(task refs) -> done | failed(error) | held(reason)
+
+`intent` is written and committed (WAL, ``synchronous=FULL``) *before* the XAPI call and
+`started` right after it returns its task refs, so a crash at any moment leaves enough to
+ask XAPI what became of the call. Times are Unix seconds (float). The journal never
+stores credentials: only plan ids, uuids, task refs, XAPI error codes and messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+import uuid as uuidlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import InputError
+from planner.plan import Plan, to_dict
+
+PENDING = "pending"
+INTENT = "intent"
+STARTED = "started"
+DONE = "done"
+FAILED = "failed"
+HELD = "held"
+STATES = (PENDING, INTENT, STARTED, DONE, FAILED, HELD)
+IN_FLIGHT = (INTENT, STARTED)
+FINAL = (DONE, FAILED, HELD)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    schema_version INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    plan_digest TEXT NOT NULL,
+    inventory_digest TEXT NOT NULL,
+    created REAL NOT NULL,
+    runs INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS migration (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    wave INTEGER NOT NULL,
+    vm TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    from_pool TEXT NOT NULL,
+    to_pool TEXT NOT NULL,
+    est_seconds INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    tasks TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    intent_at REAL,
+    started_at REAL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS event (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    migration TEXT,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+def plan_digest(plan: Plan) -> str:
+    """sha256 hex of the plan document (canonical JSON, as for the inventory digest)."""
+    text = json.dumps(to_dict(plan), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One migration's row. `tasks` are XAPI task refs (several for per-disk moves)."""
+
+    id: str
+    seq: int
+    wave: int
+    vm: str
+    kind: str
+    from_pool: str
+    to_pool: str
+    est_seconds: int
+    state: str
+    tasks: tuple[str, ...]
+    attempts: int
+    error: str | None
+    intent_at: float | None
+    started_at: float | None
+    ended_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    plan_digest: str
+    inventory_digest: str
+    created: float
+    runs: int
+
+
+class Journal:
+    """A journal file. Open with `Journal.open(path, plan)` (creates or resumes) or
+    `Journal.read(path)` (status only, the plan not needed)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._db = conn
+        self.path = path
+
+    # ------------------------------------------------------------ opening
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # every commit reaches the disk before the XAPI call it announces
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @classmethod
+    def open(cls, path: str | Path, plan: Plan) -> Journal:
+        """Create the journal for `plan`, or reopen it to resume.
+
+        Raises InputError when `path` holds a journal for another plan, or is not a
+        journal at all.
+        """
+        p = Path(path)
+        digest = plan_digest(plan)
+        try:
+            conn = cls._connect(p)
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{p}: not an executor journal ({e})") from None
+        j = cls(conn, p)
+        if row is not None:
+            if row["plan_digest"] != digest:
+                conn.close()
+                raise InputError(
+                    f"{p}: journal belongs to another plan (plan digest "
+                    f"{row['plan_digest'][:12]}, this plan {digest[:12]}); "
+                    "use another --journal file"
+                )
+            return j
+        with j._tx():
+            conn.execute(
+                "INSERT INTO run (id, schema_version, run_id, plan_digest, inventory_digest,"
+                " created) VALUES (1, ?, ?, ?, ?, ?)",
+                (SCHEMA_VERSION, str(uuidlib.uuid4()), digest, plan.inventory_digest, time.time()),
+            )
+            seq = 0
+            for w in plan.waves:
+                for m in w.migrations:
+                    conn.execute(
+                        "INSERT INTO migration (id, seq, wave, vm, kind, from_pool, to_pool,"
+                        " est_seconds, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            m.id,
+                            seq,
+                            w.index,
+                            m.vm,
+                            m.kind,
+                            m.from_pool,
+                            m.to_pool,
+                            int(m.est_seconds),
+                            PENDING,
+                        ),
+                    )
+                    seq += 1
+            j._event(None, "created", f"{seq} migrations")
+        return j
+
+    @classmethod
+    def read(cls, path: str | Path) -> Journal:
+        """Open an existing journal read-mostly (for --status). InputError if absent."""
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: no such journal")
+        try:
+            conn = cls._connect(p)
+            row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{p}: not an executor journal ({e})") from None
+        if row is None:
+            raise InputError(f"{p}: not an executor journal (no run record)")
+        return cls(conn, p)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reading
+
+    def info(self) -> RunInfo:
+        r = self._db.execute("SELECT * FROM run WHERE id = 1").fetchone()
+        return RunInfo(
+            r["run_id"], r["plan_digest"], r["inventory_digest"], r["created"], r["runs"]
+        )
+
+    def entries(self) -> list[Entry]:
+        """Every migration, in plan order."""
+        rows = self._db.execute("SELECT * FROM migration ORDER BY seq").fetchall()
+        return [_entry(r) for r in rows]
+
+    def entry(self, mid: str) -> Entry:
+        r = self._db.execute("SELECT * FROM migration WHERE id = ?", (mid,)).fetchone()
+        if r is None:
+            raise KeyError(mid)
+        return _entry(r)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for r in self._db.execute("SELECT state, COUNT(*) AS n FROM migration GROUP BY state"):
+            out[r["state"]] = r["n"]
+        return out
+
+    def events(self, migration: str | None = None) -> list[tuple[float, str | None, str, str]]:
+        q = "SELECT at, migration, state, detail FROM event"
+        args: tuple[str, ...] = ()
+        if migration is not None:
+            q += " WHERE migration = ?"
+            args = (migration,)
+        return [tuple(r) for r in self._db.execute(q + " ORDER BY n", args)]  # type: ignore[misc]
+
+    # ------------------------------------------------------------ writing
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _event(self, mid: str | None, state: str, detail: str = "") -> None:
+        self._db.execute(
+            "INSERT INTO event (at, migration, state, detail) VALUES (?, ?, ?, ?)",
+            (time.time(), mid, state, detail),
+        )
+
+    def begin_run(self) -> int:
+        """Count one more executor run on this journal; returns its number (1-based)."""
+        with self._tx():
+            self._db.execute("UPDATE run SET runs = runs + 1 WHERE id = 1")
+            n = self._db.execute("SELECT runs FROM run WHERE id = 1").fetchone()[0]
+            self._event(None, "run", f"run {n}")
+        return int(n)
+
+    def _set(self, mid: str, state: str, detail: str, **cols: object) -> None:
+        sets = ", ".join(f"{k} = ?" for k in ("state", *cols))
+        with self._tx():
+            cur = self._db.execute(
+                f"UPDATE migration SET {sets} WHERE id = ?", (state, *cols.values(), mid)
+            )
+            if cur.rowcount != 1:
+                raise KeyError(mid)
+            self._event(mid, state, detail)
+
+    def intent(self, mid: str) -> None:
+        """Before the XAPI call: durable proof that a call may have gone out."""
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE migration SET state = ?, attempts = attempts + 1, intent_at = ?,"
+                " tasks = '', error = NULL WHERE id = ? AND state IN (?, ?)",
+                (INTENT, time.time(), mid, PENDING, FAILED),
+            )
+            if cur.rowcount != 1:
+                raise ValueError(f"migration {mid}: intent from state {self.entry(mid).state}")
+            self._event(mid, INTENT)
+
+    def started(self, mid: str, tasks: Iterable[str]) -> None:
+        """After the XAPI call returned its task ref(s)."""
+        refs = tuple(tasks)
+        self._set(mid, STARTED, ",".join(refs), tasks=",".join(refs), started_at=time.time())
+
+    def done(self, mid: str, detail: str = "") -> None:
+        self._set(mid, DONE, detail, ended_at=time.time(), error=None)
+
+    def failed(self, mid: str, error: str) -> None:
+        """The migration ended without moving the VM; `error` is XAPI's code and params."""
+        self._set(mid, FAILED, error, ended_at=time.time(), error=error)
+
+    def held(self, mid: str, reason: str) -> None:
+        """Not started on purpose: a permanent refusal, or a dependency that did not happen."""
+        self._set(mid, HELD, reason, error=reason)
+
+    def pending(self, mid: str, detail: str) -> None:
+        """Back to pending: a call that never reached XAPI, or a retry after a fault."""
+        self._set(mid, PENDING, detail, tasks="")
+
+    def note(self, mid: str | None, detail: str) -> None:
+        """A free-form event (retries, reconciliation) that does not change the state."""
+        with self._tx():
+            self._event(mid, "note", detail)
+
+
+def _entry(r: sqlite3.Row) -> Entry:
+    return Entry(
+        id=r["id"],
+        seq=r["seq"],
+        wave=r["wave"],
+        vm=r["vm"],
+        kind=r["kind"],
+        from_pool=r["from_pool"],
+        to_pool=r["to_pool"],
+        est_seconds=r["est_seconds"],
+        state=r["state"],
+        tasks=tuple(t for t in r["tasks"].split(",") if t),
+        attempts=r["attempts"],
+        error=r["error"],
+        intent_at=r["intent_at"],
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+    )

@@ -1,0 +1,288 @@
+"""Pre-flight: does the plan still fit the pools as they are now?
+
+Before anything starts (and again on every resume) the executor collects the live
+inventory and compares it with what the plan expects:
+
+1. the digest: when the live inventory's digest equals the plan's, nothing changed;
+2. otherwise a precise diff of what matters to the migrations still to run: where each
+   of their VMs is (host, pool, each disk's SR) and its power state, against the plan's
+   inventory with the migrations already done applied; and, when that inventory is at
+   hand (`base`), each VM's memory, the target hosts' free memory and enabled flag and
+   the target SRs' free space (a drop below what the plan counted on is drift; more
+   room is not);
+3. the rules (`planner.rules.target_reasons`) re-run on the live inventory for the next
+   pending migration of every VM.
+
+Later hops of a VM that moves more than once (temporary moves) are checked when they
+become its next migration, that is on a later resume; the runner's room check and XAPI's
+own assert_can_migrate cover them meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.errors import InputError
+from planner.execute import journal as J
+from planner.execute.room import Room
+from planner.inventory.io import digest
+from planner.inventory.model import VM, Inventory
+from planner.options import PlanOptions
+from planner.plan import Migration, Plan
+from planner.rules import target_reasons
+from planner.rules.storage import gib
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One thing that changed (or a rule now broken), with the migration it concerns."""
+
+    code: str
+    message: str
+    migration: str | None = None
+
+    def line(self) -> str:
+        where = f"{self.migration}: " if self.migration else ""
+        return f"{where}{self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    drift: tuple[Drift, ...]
+    pending: tuple[str, ...]  # migration ids still to run, plan order
+    done: tuple[str, ...]
+    same_digest: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift
+
+
+@dataclass(frozen=True, slots=True)
+class _Pos:
+    pool: str
+    host: str | None
+    power_state: str
+    disks: dict[str, str]
+
+
+def _pos(vm: VM) -> _Pos:
+    return _Pos(
+        vm.pool,
+        vm.host if vm.is_running else None,
+        vm.power_state,
+        {d.uuid: d.sr for d in vm.disks},
+    )
+
+
+def _after(p: _Pos, m: Migration) -> _Pos:
+    disks = dict(p.disks)
+    for d in m.disks:
+        disks[d.vdi] = d.to_sr
+    host = m.to_host if p.power_state in ("Running", "Paused") else None
+    return _Pos(m.to_pool, host, p.power_state, disks)
+
+
+def _from_plan(m: Migration, live_vm: VM | None) -> _Pos:
+    """Where the plan says a VM starts, when the plan's inventory is not at hand."""
+    state = live_vm.power_state if live_vm is not None else "Running"
+    if m.kind == "move":
+        state = "Halted"
+    disks = {d.uuid: d.sr for d in live_vm.disks} if live_vm is not None else {}
+    for d in m.disks:
+        disks[d.vdi] = d.from_sr
+    return _Pos(m.from_pool, m.from_host, state, disks)
+
+
+def preflight(
+    plan: Plan, live: Inventory, states: dict[str, str], base: Inventory | None = None
+) -> PreflightReport:
+    """Compare `live` with what `plan` expects, given the journal `states` (id -> state;
+    missing ids are pending). `base` is the plan's own inventory, if the user gave it."""
+    if base is not None and digest(base) != plan.inventory_digest:
+        raise InputError(
+            "--inventory: this is not the inventory the plan was made for "
+            f"(digest {digest(base)[:12]}, plan {plan.inventory_digest[:12]})"
+        )
+    options = PlanOptions.from_json(plan.options)
+    order = list(plan.migrations())
+    done = tuple(m.id for m in order if states.get(m.id) == J.DONE)
+    pending = tuple(m.id for m in order if states.get(m.id, J.PENDING) != J.DONE)
+    same = digest(live) == plan.inventory_digest
+    out: list[Drift] = []
+    if same or not pending:
+        return PreflightReport((), pending, done, same)
+
+    # where each VM should be now: its start, with the done migrations applied
+    expected: dict[str, _Pos] = {}
+    nxt: dict[str, Migration] = {}
+    for m in order:
+        if m.vm not in expected:
+            if base is not None and m.vm in base.vm_by_uuid:
+                expected[m.vm] = _pos(base.vm_by_uuid[m.vm])
+            else:
+                expected[m.vm] = _from_plan(m, live.vm_by_uuid.get(m.vm))
+        if states.get(m.id) == J.DONE:
+            expected[m.vm] = _after(expected[m.vm], m)
+        elif m.vm not in nxt:
+            nxt[m.vm] = m
+
+    for vm_uuid, m in nxt.items():
+        if states.get(m.id, J.PENDING) in J.IN_FLIGHT:
+            # XAPI is moving it right now: it may be at either end; the runner waits
+            continue
+        vm = live.vm_by_uuid.get(vm_uuid)
+        name = base.label(vm_uuid) if base is not None else vm_uuid
+        if vm is None:
+            out.append(Drift("VM_GONE", f"VM {name} is not in any pool", m.id))
+            continue
+        want, have = expected[vm_uuid], _pos(vm)
+        if have.pool != want.pool:
+            out.append(
+                Drift(
+                    "VM_MOVED",
+                    f"{vm.name} is in pool {live.label(have.pool)}, "
+                    f"the plan expects {live.label(want.pool)}",
+                    m.id,
+                )
+            )
+        elif have.host != want.host and m.kind != "move":
+            out.append(
+                Drift(
+                    "VM_MOVED",
+                    f"{vm.name} is on {live.label(have.host)}, "
+                    f"the plan expects {live.label(want.host)}",
+                    m.id,
+                )
+            )
+        if _state_class(have.power_state) != _state_class(want.power_state):
+            out.append(
+                Drift(
+                    "POWER_STATE",
+                    f"{vm.name} is {have.power_state}, the plan expects {want.power_state}",
+                    m.id,
+                )
+            )
+        for vdi, sr in want.disks.items():
+            now = have.disks.get(vdi)
+            if now is not None and now != sr:
+                out.append(
+                    Drift(
+                        "DISK_MOVED",
+                        f"{vm.name} disk {vdi[:8]} is on SR "
+                        f"{live.label(now)}, the plan expects "
+                        f"{live.label(sr)}",
+                        m.id,
+                    )
+                )
+        if base is not None and vm_uuid in base.vm_by_uuid:
+            old = base.vm_by_uuid[vm_uuid]
+            if vm.memory_bytes != old.memory_bytes or vm.memory_min_bytes != old.memory_min_bytes:
+                out.append(
+                    Drift(
+                        "VM_MEMORY",
+                        f"{vm.name} memory {gib(vm.memory_bytes)} (was {gib(old.memory_bytes)})",
+                        m.id,
+                    )
+                )
+        if vm.pool != m.from_pool:
+            continue  # the rules would only repeat VM_MOVED
+        disk_targets = {d.vdi: d.to_sr for d in m.disks if d.from_sr != d.to_sr}
+        vifs = m.vifs if m.to_pool != m.from_pool else None
+        for r in target_reasons(
+            live, vm, m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
+        ):
+            out.append(Drift(r.code, r.message, m.id))
+
+    if base is not None:
+        out += _capacity_drift(plan, base, live, states, options, nxt)
+    else:
+        for m in nxt.values():
+            h = live.host_by_uuid.get(m.to_host or "")
+            if m.to_host is not None and h is None:
+                out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
+    return PreflightReport(tuple(_dedupe(out)), pending, done, same)
+
+
+def _capacity_drift(
+    plan: Plan,
+    base: Inventory,
+    live: Inventory,
+    states: dict[str, str],
+    options: PlanOptions,
+    nxt: dict[str, Migration],
+) -> list[Drift]:
+    """Target hosts and SRs with less room than the plan counted on, and disabled hosts."""
+    out: list[Drift] = []
+    want = Room.of(base, options)
+    have = Room.of(live, options)
+    for m in plan.migrations():
+        state = states.get(m.id, J.PENDING)
+        if state == J.DONE:
+            want.start(m)
+            want.done(m)
+        elif state in J.IN_FLIGHT:
+            # in flight now: count it as arrived if the live inventory already shows it
+            # there, else as under way, on both sides alike
+            want.start(m)
+            if _arrived(m, live):
+                want.done(m)
+            else:
+                have.start(m)
+    hosts = {
+        m.to_host for m in plan.migrations() if m.to_host is not None and states.get(m.id) != J.DONE
+    }
+    srs = {d.to_sr for m in plan.migrations() if states.get(m.id) != J.DONE for d in m.disks}
+    for h in sorted(hosts):
+        host = live.host_by_uuid.get(h)
+        if host is None:
+            out.append(Drift("HOST_GONE", f"target host {base.label(h)} is in no pool"))
+            continue
+        old = base.host_by_uuid.get(h)
+        if old is not None and old.enabled and not host.enabled:
+            out.append(Drift("HOST_DISABLED", f"target host {host.name} has been disabled"))
+        if have.host_free.get(h, 0) < want.host_free.get(h, 0):
+            out.append(
+                Drift(
+                    "HOST_MEMORY",
+                    f"{host.name} has {gib(have.host_free[h])} free, "
+                    f"the plan counted on "
+                    f"{gib(want.host_free.get(h, 0))}",
+                )
+            )
+    for s in sorted(srs):
+        sr = live.sr_by_uuid.get(s)
+        if sr is None:
+            out.append(Drift("SR_GONE", f"target SR {base.label(s)} is in no pool"))
+            continue
+        if have.sr_free.get(s, 0) < want.sr_free.get(s, 0):
+            out.append(
+                Drift(
+                    "SR_FREE",
+                    f"SR {sr.name} has {gib(have.sr_free[s])} free, "
+                    f"the plan counted on {gib(want.sr_free.get(s, 0))}",
+                )
+            )
+    return out
+
+
+def _arrived(m: Migration, live: Inventory) -> bool:
+    vm = live.vm_by_uuid.get(m.vm)
+    if vm is None or vm.pool != m.to_pool:
+        return False
+    return not (vm.is_running and m.to_host is not None and vm.host != m.to_host)
+
+
+def _state_class(power_state: str) -> str:
+    """Running and Paused migrate alike (live); Suspended and Halted each differently."""
+    return "up" if power_state in ("Running", "Paused") else power_state
+
+
+def _dedupe(items: list[Drift]) -> list[Drift]:
+    seen: set[Drift] = set()
+    out = []
+    for d in items:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out

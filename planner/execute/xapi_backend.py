@@ -1,0 +1,378 @@
+"""The real `Backend`: XenAPI sessions, one per pool master (see /work/shared/XAPI.md).
+
+- live: ``Async.VM.pool_migrate(vm, host, {"live": "true"})``;
+- storage (running VM, its disks move, in its pool or to another):
+  ``host.migrate_receive`` on the target pool, then ``Async.VM.migrate_send(vm, dest,
+  live=True, vdi_map, vif_map, {})``; the vdi_map maps every moved VDI to its target SR
+  (within a pool, the others to their own SR) and, across pools, the vif_map maps every
+  VIF (by device, as the plan says) to its target network;
+- move (halted VM), within its pool or across: ``Async.VM.migrate_send(..., live=False,
+  ...)``. Not ``VDI.pool_migrate``: XAPI refuses that for a VDI whose VM is not running
+  (VDI_NEEDS_VM_FOR_MIGRATE), and the simulator, like XAPI, does too.
+
+Every storage or halted move is checked first with ``VM.assert_can_migrate``; a live
+one with ``VM.assert_can_boot_here`` (XAPI's own check for `pool_migrate`, which needs no
+migrate_receive token). Tasks are awaited with ``event.from`` on a watcher thread per pool
+(its own session, so the main session is never blocked), falling back to polling
+``task.get_record`` when ``event.from`` is not offered.
+
+Sessions: the client logs in again by itself on SESSION_INVALID (3 tries); when that is
+not enough we open a new session once and repeat the call. TLS is verified unless
+`insecure`. The password lives only in this object's memory (and the XenAPI client's,
+which keeps it for re-login); it is never logged or written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import xmlrpc.client
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from planner.errors import ConnectionFailed
+from planner.execute.backend import Location, MigrationFault, TaskState
+
+if TYPE_CHECKING:
+    from planner.inventory.model import Inventory
+    from planner.plan import Migration
+
+MIGRATE_TASKS = frozenset(
+    {"Async.VM.pool_migrate", "Async.VM.migrate_send", "Async.VDI.pool_migrate"}
+)
+MIGRATE_OPS = frozenset({"pool_migrate", "migrate_send", "migrate", "migrate_receive"})
+ORIGINATOR = "xen-planner-executor"
+
+
+CALL_TIMEOUT = 60.0  # seconds a single XAPI call may take before we call it a fault
+
+
+def _open_session(
+    url: str, user: str, password: str, insecure: bool, timeout: float = CALL_TIMEOUT
+) -> Any:
+    """A logged-in XenAPI session; ConnectionFailed (one line) when that is impossible.
+
+    The transport (the collector's) has a socket timeout: XenAPI's default has none, and
+    a master that stops answering must not hang the executor.
+    """
+    import XenAPI
+
+    from planner.inventory.collect import _transport
+
+    try:
+        s = XenAPI.Session(url, transport=_transport(url, insecure, timeout))
+        s.xenapi.login_with_password(user, password, "2.0", ORIGINATOR)
+        return s
+    except XenAPI.Failure as e:
+        d = list(e.details)
+        if d and d[0] == "HOST_IS_SLAVE":
+            master = d[1] if len(d) > 1 else "?"
+            raise ConnectionFailed(
+                f"{url}: is a pool member, not its master; use the master's address {master}"
+            ) from None
+        if d and d[0] == "SESSION_AUTHENTICATION_FAILED":
+            raise ConnectionFailed(f"{url}: wrong user name or password") from None
+        raise ConnectionFailed(f"{url}: login refused: {' '.join(map(str, d))}") from None
+    except (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault) as e:
+        text = str(e).replace(password, "***") if password else str(e)
+        raise ConnectionFailed(f"{url}: cannot connect: {text}") from None
+
+
+class _Pool:
+    """One pool: its URL, its session and the refs we looked up (they never change)."""
+
+    def __init__(self, url: str, session: Any, uuid: str) -> None:
+        self.url = url
+        self.session = session
+        self.uuid = uuid
+        self.refs: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+
+
+class XapiBackend:
+    """`Backend` over XenAPI. `urls` are pool masters' URLs (one per pool)."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        user: str,
+        password: str,
+        *,
+        insecure: bool = False,
+        use_events: bool = True,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        from planner.inventory.collect import normalize_url
+
+        self._urls = [normalize_url(u) for u in urls]
+        self._user = user
+        self._password = password
+        self._insecure = insecure
+        self._poll = poll_seconds
+        self.pools: dict[str, _Pool] = {}
+        for url in self._urls:
+            s = _open_session(url, user, password, insecure)
+            try:
+                pref = s.xenapi.pool.get_all()[0]
+                puuid = s.xenapi.pool.get_uuid(pref)
+            except Exception as e:  # a master that logs in but cannot name its pool
+                raise ConnectionFailed(f"{url}: cannot read the pool: {e}") from None
+            if puuid in self.pools:
+                raise ConnectionFailed(f"{url}: same pool as {self.pools[puuid].url}")
+            self.pools[puuid] = _Pool(url, s, puuid)
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self._watchers: list[threading.Thread] = []
+        self.events_ok: dict[str, bool] = {}
+        if use_events:
+            for p in self.pools.values():
+                t = threading.Thread(
+                    target=self._watch, args=(p,), daemon=True, name=f"xapi-events-{p.uuid[:8]}"
+                )
+                self.events_ok[p.uuid] = True
+                t.start()
+                self._watchers.append(t)
+
+    # ------------------------------------------------------------ calls
+
+    def _pool(self, uuid: str) -> _Pool:
+        p = self.pools.get(uuid)
+        if p is None:
+            raise MigrationFault(("CONNECTION", f"no --url given for pool {uuid}"))
+        return p
+
+    def _call(self, pool: str, fn: Callable[[Any], Any]) -> Any:
+        """Run `fn(session.xenapi)` on `pool`'s master, turning every failure into a
+        MigrationFault (XAPI's details, or CONNECTION / SESSION_INVALID)."""
+        import XenAPI
+
+        p = self._pool(pool)
+        for attempt in (1, 2):
+            try:
+                with p.lock:
+                    return fn(p.session.xenapi)
+            except XenAPI.Failure as e:
+                raise MigrationFault(tuple(map(str, e.details))) from None
+            except xmlrpc.client.Fault as e:
+                # the client's own re-login gave up: open a new session, once
+                if attempt == 1:
+                    self._relogin(p)
+                    continue
+                raise MigrationFault(("SESSION_INVALID", str(e.faultString))) from None
+            except (TimeoutError, OSError, xmlrpc.client.ProtocolError) as e:
+                raise MigrationFault(("CONNECTION", f"{p.url}: {e}")) from None
+        raise AssertionError("unreachable")
+
+    def _relogin(self, p: _Pool) -> None:
+        try:
+            s = _open_session(p.url, self._user, self._password, self._insecure)
+        except ConnectionFailed as e:
+            raise MigrationFault(("CONNECTION", e.message)) from None
+        with p.lock:
+            p.session = s
+
+    def _ref(self, pool: str, cls: str, uuid: str) -> str:
+        p = self._pool(pool)
+        key = (cls, uuid)
+        if key not in p.refs:
+            p.refs[key] = self._call(pool, lambda x: getattr(x, cls).get_by_uuid(uuid))
+        return p.refs[key]
+
+    # ------------------------------------------------------------ inventory
+
+    def inventory(self) -> Inventory:
+        from planner.inventory.collect import collect
+
+        return collect(self._urls, self._user, self._password, insecure=self._insecure)
+
+    # ------------------------------------------------------------ migrations
+
+    def _dest(self, m: Migration) -> tuple[str, dict[str, Any]]:
+        """(dest host ref in the target pool, migrate_receive token)."""
+        tp = m.to_pool
+        if m.to_host is not None:
+            host = self._ref(tp, "host", m.to_host)
+        else:
+            host = self._call(tp, lambda x: x.pool.get_master(x.pool.get_all()[0]))
+        net = self._call(tp, lambda x: _management_network(x, host))
+        token = self._call(tp, lambda x: x.host.migrate_receive(host, net, {}))
+        return host, token
+
+    def _maps(self, m: Migration) -> tuple[dict[str, str], dict[str, str]]:
+        """vdi_map {VDI ref: SR ref} and vif_map {VIF ref: network ref} for migrate_send."""
+        sp, tp = m.from_pool, m.to_pool
+        vm = self._ref(sp, "VM", m.vm)
+        moved = {d.vdi: d.to_sr for d in m.disks}
+        vdi_map: dict[str, str] = {}
+        vbds = self._call(sp, lambda x: [x.VBD.get_record(r) for r in x.VM.get_VBDs(vm)])
+        for vbd in vbds:
+            if vbd.get("type") != "Disk" or vbd.get("VDI") in (None, "", "OpaqueRef:NULL"):
+                continue
+            vdi_ref = vbd["VDI"]
+            vdi_uuid = self._call(sp, lambda x, r=vdi_ref: x.VDI.get_uuid(r))
+            if vdi_uuid in moved:
+                vdi_map[vdi_ref] = self._ref(tp, "SR", moved[vdi_uuid])
+            elif sp == tp:
+                # within the pool a disk that stays is mapped to its own SR (no copy)
+                vdi_map[vdi_ref] = self._call(sp, lambda x, r=vdi_ref: x.VDI.get_SR(r))
+        vif_map: dict[str, str] = {}
+        if sp != tp:
+            by_device = {v.device: v.to_network for v in m.vifs}
+            vifs = self._call(sp, lambda x: [(r, x.VIF.get_device(r)) for r in x.VM.get_VIFs(vm)])
+            for ref, device in vifs:
+                if device in by_device:
+                    vif_map[ref] = self._ref(tp, "network", by_device[device])
+        return vdi_map, vif_map
+
+    def check(self, m: Migration) -> None:
+        sp = m.from_pool
+        vm = self._ref(sp, "VM", m.vm)
+        if m.kind == "live":
+            host = self._ref(sp, "host", m.to_host or "")
+            self._call(sp, lambda x: x.VM.assert_can_boot_here(vm, host))
+            return
+        _host, dest = self._dest(m)
+        vdi_map, vif_map = self._maps(m)
+        live = m.kind == "storage"
+        self._call(sp, lambda x: x.VM.assert_can_migrate(vm, dest, live, vdi_map, vif_map, {}))
+
+    def start(self, m: Migration) -> list[str]:
+        sp = m.from_pool
+        vm = self._ref(sp, "VM", m.vm)
+        if m.kind == "live":
+            host = self._ref(sp, "host", m.to_host or "")
+            return [self._call(sp, lambda x: x.Async.VM.pool_migrate(vm, host, {"live": "true"}))]
+        _host, dest = self._dest(m)
+        vdi_map, vif_map = self._maps(m)
+        live = m.kind == "storage"
+        return [
+            self._call(sp, lambda x: x.Async.VM.migrate_send(vm, dest, live, vdi_map, vif_map, {}))
+        ]
+
+    # ------------------------------------------------------------ tasks
+
+    def task_state(self, pool: str, task: str) -> TaskState:
+        try:
+            rec = self._call(pool, lambda x: x.task.get_record(task))
+        except MigrationFault as f:
+            if f.code == "HANDLE_INVALID":
+                return TaskState("gone")
+            raise
+        status = str(rec.get("status", "pending"))
+        err = tuple(str(e) for e in rec.get("error_info") or ())
+        try:
+            progress = float(rec.get("progress", 0.0))
+        except (TypeError, ValueError):
+            progress = 0.0
+        return TaskState(status, err, progress)
+
+    def cancel(self, pool: str, task: str) -> None:
+        self._call(pool, lambda x: x.task.cancel(task))
+
+    def migration_tasks(self, pool: str) -> set[str]:
+        # task.get_all_records is far cheaper than reading every VM's current_operations
+        recs = self._call(pool, lambda x: x.task.get_all_records())
+        return {
+            ref
+            for ref, r in recs.items()
+            if r.get("status") == "pending" and r.get("name_label") in MIGRATE_TASKS
+        }
+
+    def busy(self, pool: str) -> dict[str, str]:
+        recs = self._call(pool, lambda x: x.VM.get_all_records())
+        out: dict[str, str] = {}
+        for rec in recs.values():
+            if rec.get("is_a_template") or rec.get("is_control_domain"):
+                continue
+            for ref, op in (rec.get("current_operations") or {}).items():
+                if op in MIGRATE_OPS:
+                    out[rec["uuid"]] = ref
+        return out
+
+    def locate(self, vm: str) -> Location | None:
+        for puuid in self.pools:
+            try:
+                ref = self._call(puuid, lambda x: x.VM.get_by_uuid(vm))
+            except MigrationFault as f:
+                if f.code in ("UUID_INVALID", "HANDLE_INVALID"):
+                    continue
+                raise
+            return self._call(puuid, lambda x, r=ref, p=puuid: _location(x, r, p))
+        return None
+
+    def wait(self, tasks: Mapping[str, Sequence[str]], timeout: float) -> None:
+        if not tasks or not any(self.events_ok.get(p, False) for p in tasks):
+            time.sleep(max(0.0, min(timeout, self._poll)))
+            return
+        self._changed.wait(timeout)
+        self._changed.clear()
+
+    def _watch(self, p: _Pool) -> None:
+        """Watcher thread: blocks in event.from on its own session; sets `_changed`."""
+        import XenAPI
+
+        try:
+            s = _open_session(p.url, self._user, self._password, self._insecure)
+        except ConnectionFailed:
+            self.events_ok[p.uuid] = False
+            return
+        token = ""
+        while not self._stop.is_set():
+            try:
+                res = getattr(s.xenapi.event, "from")(["task", "vm"], token, 5.0)
+                token = res["token"]
+                if res.get("events"):
+                    self._changed.set()
+            except XenAPI.Failure as e:
+                if e.details and e.details[0] in (
+                    "MESSAGE_METHOD_UNKNOWN",
+                    "EVENT_SUBSCRIPTION_PARSE_FAILURE",
+                ):
+                    self.events_ok[p.uuid] = False  # fall back to polling
+                    self._changed.set()
+                    return
+                token = ""
+                time.sleep(self._poll)
+            except Exception:
+                # connection trouble: keep the runner polling meanwhile, try again later
+                self._changed.set()
+                if self._stop.wait(self._poll):
+                    break
+                with contextlib.suppress(ConnectionFailed):
+                    s = _open_session(p.url, self._user, self._password, self._insecure)
+        with contextlib.suppress(Exception):
+            s.xenapi.session.logout()
+
+    def close(self) -> None:
+        self._stop.set()
+        for p in self.pools.values():
+            with contextlib.suppress(Exception), p.lock:
+                p.session.xenapi.session.logout()
+
+
+def _management_network(x: Any, host: str) -> str:
+    """The network of `host`'s management PIF (migrate_receive's stream network)."""
+    for pif in x.host.get_PIFs(host):
+        if x.PIF.get_management(pif):
+            return x.PIF.get_network(pif)
+    pifs = x.host.get_PIFs(host)
+    if pifs:
+        return x.PIF.get_network(pifs[0])
+    return "OpaqueRef:NULL"
+
+
+def _location(x: Any, ref: str, pool: str) -> Location:
+    rec = x.VM.get_record(ref)
+    state = rec.get("power_state", "Halted")
+    host = None
+    if state in ("Running", "Paused") and rec.get("resident_on") not in (None, "OpaqueRef:NULL"):
+        host = x.host.get_uuid(rec["resident_on"])
+    disks: dict[str, str] = {}
+    for vbd in rec.get("VBDs", []):
+        v = x.VBD.get_record(vbd)
+        if v.get("type") != "Disk" or v.get("VDI") in (None, "", "OpaqueRef:NULL"):
+            continue
+        vdi = x.VDI.get_record(v["VDI"])
+        disks[vdi["uuid"]] = x.SR.get_uuid(vdi["SR"])
+    return Location(pool, host, state, disks)
