@@ -150,3 +150,71 @@ def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
         f"{where}.kind: unknown goal {kind!r}; "
         "expected evacuate, move-pool, retire-sr, rebalance or target"
     )
+
+
+# ---------------------------------------------------------------- command-line parsing
+
+SOLVABLE = ("evacuate", "move-pool", "retire-sr")
+
+
+def _resolve(inv: Inventory, kind: str, refs: list[str], option: str,
+             problems: list[str]) -> tuple[str, ...]:  # fmt: skip
+    """Resolve names/uuids (comma-separated or repeated); each bad one is one problem."""
+    from planner.errors import LookupFailed
+
+    out: list[str] = []
+    for ref in refs:
+        for part in ref.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                uuid = inv.find(kind, part)
+            except LookupFailed as e:
+                problems.append(f"{option}: {e.message}")
+                continue
+            if uuid not in out:
+                out.append(uuid)
+    return tuple(out)
+
+
+def parse_goal(
+    inv: Inventory,
+    *,
+    evacuate: list[str] | None = None,
+    move_pool: list[str] | None = None,
+    to: list[str] | None = None,
+    retire_sr: list[str] | None = None,
+) -> Goal:
+    """The goal the CLI options name: exactly one of evacuate, move-pool (with `to`) or
+    retire-sr. Objects are named by name, uuid or unique uuid prefix; every bad name,
+    and every conflict, is one line of the `InputError` raised."""
+    given = [name for name, v in (("--evacuate", evacuate), ("--move-pool", move_pool),
+                                   ("--retire-sr", retire_sr)) if v]  # fmt: skip
+    if len(given) > 1:
+        raise InputError(f"give one goal at a time, not {' and '.join(given)}")
+    if to and not move_pool:
+        raise InputError("--to only goes with --move-pool")
+    if not given:
+        raise InputError("no goal: give --evacuate HOST, --move-pool POOL --to POOL or "
+                         "--retire-sr SR")  # fmt: skip
+    problems: list[str] = []
+    goal: Goal
+    if evacuate:
+        goal = Evacuate(_resolve(inv, "host", evacuate, "--evacuate", problems))
+    elif retire_sr:
+        goal = RetireSR(_resolve(inv, "sr", retire_sr, "--retire-sr", problems))
+    else:
+        if not to:
+            problems.append("--move-pool needs --to POOL (the pools that receive the VMs)")
+        src = _resolve(inv, "pool", move_pool or [], "--move-pool", problems)
+        dst = _resolve(inv, "pool", to or [], "--to", problems)
+        both = [inv.label(p) for p in src if p in dst]
+        if both:
+            problems.append(f"--to: pool {', '.join(both)} is also given to --move-pool")
+        goal = MovePool(src, dst)
+    if problems:
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        raise InputError(f"{len(problems)} problems with the goal", problems)
+    return goal

@@ -1,9 +1,196 @@
-"""Placeholder: filled in by its issue."""
+"""`planner solve`: plan a campaign (evacuate hosts, move pools, retire SRs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from planner.cli.common import INVENTORY_HELP, load_inventory
+
+if TYPE_CHECKING:
+    from planner.inventory.model import Inventory
+    from planner.plan import Plan
+
+DEMO_HOST = "xs-02"  # the bundled sample's maintenance scenario
+FORMATS = ("table", "json", "csv")
+TABLE_ROWS = 300  # migrations shown in the table; the file and csv have them all
+
+EPILOG = """\b
+Examples:
+  planner solve                                   # the bundled sample: evacuate xs-02
+  planner solve fleet.json --evacuate xs-01,xs-02 -o plan.json
+  planner solve fleet.json --move-pool old --to new-a,new-b --network-map vm-net=prod
+  planner solve fleet.json --retire-sr nfs-old --solver greedy --format csv
+Exit status: 0 goal met in full (or nothing to do), 1 some VMs unplaced, 2 bad input."""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `solve` to `app`."""
+    app.command("solve", epilog=EPILOG)(solve_command)
+
+
+def solve_command(
+    inventory: Annotated[Path | None, typer.Argument(help=INVENTORY_HELP)] = None,
+    evacuate: Annotated[list[str] | None, typer.Option(
+        "--evacuate", metavar="HOST[,HOST]",
+        help="Hosts to empty of running VMs (maintenance). Repeatable.")] = None,
+    move_pool: Annotated[list[str] | None, typer.Option(
+        "--move-pool", metavar="POOL[,POOL]",
+        help="Pools whose every VM moves into the --to pools. Repeatable.")] = None,
+    to: Annotated[list[str] | None, typer.Option(
+        "--to", metavar="POOL[,POOL]", help="Pools that receive --move-pool's VMs.")] = None,
+    retire_sr: Annotated[list[str] | None, typer.Option(
+        "--retire-sr", metavar="SR[,SR]",
+        help="SRs to empty of every disk. Repeatable.")] = None,
+    solver: Annotated[str, typer.Option(help="cpsat (optimising) or greedy (baseline).")] = "cpsat",
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", help="Seconds CP-SAT may spend in all.")] = 30.0,
+    workers: Annotated[int | None, typer.Option(
+        help="CP-SAT worker threads (default 2).")] = None,
+    seed: Annotated[int, typer.Option(help="CP-SAT random seed.")] = 0,
+    headroom: Annotated[float, typer.Option(
+        help="Share of each host's memory kept free, 0 <= F < 1.")] = 0.0,
+    dmc: Annotated[bool, typer.Option(
+        "--dmc", help="Count running VMs at their dynamic minimum memory.")] = False,
+    network_map: Annotated[list[str] | None, typer.Option(
+        "--network-map", metavar="SRC=DST",
+        help="Map a source network to a target-pool network (names or uuids). "
+             "Repeatable.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Write the plan JSON here.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
+) -> None:  # fmt: skip
+    """Plan the shortest safe migration campaign for a goal.
+
+    With no inventory and no goal it plans the bundled sample's maintenance scenario
+    (evacuate host xs-02). The footer compares the plan with its proven lower bound and
+    with the greedy baseline."""
+    import sys
+
+    from planner.errors import InputError
+    from planner.goals import parse_goal
+    from planner.options import PlanOptions
+
+    if fmt not in FORMATS:
+        raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 0.0 <= headroom < 1.0:
+        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    no_goal = not (evacuate or move_pool or retire_sr or to)
+    if no_goal and inventory is not None:
+        raise InputError("no goal: give --evacuate HOST, --move-pool POOL --to POOL or "
+                         "--retire-sr SR")  # fmt: skip
+    inv = load_inventory(inventory)
+    if no_goal:
+        evacuate = [DEMO_HOST]
+    goal = parse_goal(inv, evacuate=evacuate, move_pool=move_pool, to=to, retire_sr=retire_sr)
+    nmap: dict[str, str] = {}
+    if network_map:
+        from planner.rules.network import resolve_network_map
+
+        nmap = resolve_network_map(inv, network_map)
+    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
+
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
+
+    from planner.solve import solve
+
+    plan = solve(inv, goal, options, solver=solver, time_limit=time_limit, workers=workers,
+                 seed=seed, progress=progress)  # fmt: skip
+    if output is not None:
+        from planner.plan import save
+
+        save(plan, output)
+    if fmt == "json":
+        import json
+
+        from planner.plan import to_dict
+
+        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
+    elif fmt == "csv":
+        typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
+    else:
+        _table(inv, plan, output)
+    raise typer.Exit(1 if plan.unplaced else 0)
+
+
+def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from solvers.bounds import gap
+
+    out = Console(width=max(100, Console().width))
+    goal = plan.goal
+    what = {"evacuate": "hosts", "move-pool": "from", "retire-sr": "srs"}[goal["kind"]]
+    names = ", ".join(inv.label(u) for u in goal[what])
+    if goal["kind"] == "move-pool":
+        names += " -> " + ", ".join(inv.label(u) for u in goal["to"])
+    out.print(f"[bold]{goal['kind']}[/bold] {names}")
+    if plan.waves:
+        t = Table(show_lines=False, header_style="bold")
+        for col in ("wave", "id", "VM", "kind", "from", "to", "disks to", "est"):
+            t.add_column(col, justify="right" if col in ("wave", "est") else "left")
+        shown = 0
+        for w in plan.waves:
+            for i, m in enumerate(w.migrations):
+                if shown >= TABLE_ROWS:
+                    break
+                shown += 1
+                frm = inv.label(m.from_host) if m.from_host else inv.label(m.from_pool)
+                dst = inv.label(m.to_host) if m.to_host else inv.label(m.to_pool)
+                disks = ", ".join(sorted({inv.label(d.to_sr) for d in m.disks})) or "-"
+                t.add_row(str(w.index) if i == 0 else "", m.id, inv.label(m.vm), m.kind,
+                          frm, dst, disks, _hms(m.est_seconds),
+                          end_section=i == len(w.migrations) - 1)  # fmt: skip
+        out.print(t)
+        total = sum(len(w.migrations) for w in plan.waves)
+        if total > shown:
+            out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
+    if plan.unplaced:
+        t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
+        t.add_column("VM")
+        t.add_column("reasons")
+        for u in plan.unplaced[:TABLE_ROWS]:
+            t.add_row(inv.label(u.vm), "\n".join(f"{r.code}: {r.message}" for r in u.reasons))
+        out.print(t)
+        if len(plan.unplaced) > TABLE_ROWS:
+            out.print(f"... and {len(plan.unplaced) - TABLE_ROWS} more unplaced VMs")
+    est, b, s = plan.estimate, plan.bounds, plan.solver
+    g = s.get("greedy", {})
+    n = sum(len(w.migrations) for w in plan.waves)
+    pb = s.get("placed_bound", b)
+    lines = [
+        f"Plan: {n} migrations in {est['waves']} waves, {_hms(est['seconds'])} "
+        f"({est['seconds']} s); lower bound {b['waves']} waves, {_hms(b['seconds'])} "
+        + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
+           f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
+           f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
+        f"Greedy: {g.get('waves', 0)} waves, {_hms(g.get('seconds', 0))} "
+        f"({g.get('seconds', 0)} s)"
+        + (f", {g['unplaced']} VMs unplaced" if g.get("unplaced") else ""),
+        f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
+        + (f", {s['components']} independent parts" if s.get("components", 1) > 1 else ""),
+    ]
+    if plan.unplaced:
+        lines.append(f"Unplaced: {len(plan.unplaced)} VMs (exit status 1)")
+    for w in plan.warnings:
+        if w.code == "SOLVER":
+            lines.append(f"Note: {w.message}")
+    if output is not None:
+        lines.append(f"Plan written to {output}")
+    for line in lines:
+        out.print(line, highlight=False)
+
+
+def _hms(seconds: Any) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x == float("inf") else f"{x:.1f}%"

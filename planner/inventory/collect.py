@@ -16,12 +16,17 @@ never appears in a message.
 
 from __future__ import annotations
 
+import base64
+import gc
 import http.client
 import socket
 import ssl
 import time
+import xml.etree.ElementTree as ET
 import xmlrpc.client
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +38,7 @@ from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, I
 NULL_REF = "OpaqueRef:NULL"
 DEFAULT_TIMEOUT = 120.0  # seconds for one XML-RPC call (a 40,000-VM VM table is large)
 MAX_REDIRECTS = 3  # HOST_IS_SLAVE hops followed before giving up
+WORKERS = 3  # pools read at once
 
 # Classes read from each pool master, one get_all_records call each. VLAN,
 # network_sriov and pool_update are newer than some hosts: a pool without them reads
@@ -172,9 +178,8 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
         return out
     if len(pools) > 1:
         warn(f"{len(pools)} pool objects in one database; using the first")
-    pool_ref, pool = next(iter(pools.items()))
+    pool = next(iter(pools.values()))
     pool_uuid = pool["uuid"]
-    del pool_ref
 
     def uuid_in(tab: Mapping[str, Record], ref: Any) -> str | None:
         rec = tab.get(ref) if ref else None
@@ -277,7 +282,7 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
         })  # fmt: skip
 
     # ---- VMs
-    for vref, v in vms.items():
+    for v in vms.values():
         if _skipped_vm(v):
             continue
         name = v.get("name_label", "")
@@ -337,7 +342,6 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             "vgpu": bool(v.get("VGPUs")), "tags": list(v.get("tags") or []),
             "disks": disks, "vifs": vm_vifs,
         })  # fmt: skip
-        del vref
     return out
 
 
@@ -358,30 +362,85 @@ def assemble(parts: list[PoolDoc], *, source: str, taken_at: str | None = None,
 # ---------------------------------------------------------------- talking to XAPI
 
 
-class _Transport(xmlrpc.client.Transport):
+def _value(v: ET.Element) -> Any:
+    """One XML-RPC `<value>` element as xmlrpc.client would decode it."""
+    if len(v) == 0:
+        return v.text or ""  # untyped: a string (XAPI's usual form)
+    c = v[0]
+    tag = c.tag
+    if tag == "string":
+        return c.text or ""
+    if tag == "struct":
+        # members holding an untyped string (most XAPI fields) skip the recursion
+        return {(m[0].text or ""): (m[1].text or "") if not len(m[1]) else _value(m[1])
+                for m in c}
+    if tag == "array":
+        return [(x.text or "") if not len(x) else _value(x) for x in c[0]] if len(c) else []
+    if tag == "boolean":
+        return (c.text or "").strip() == "1"
+    if tag in ("int", "i4", "i8"):
+        return int((c.text or "").strip())
+    if tag == "double":
+        return float((c.text or "").strip())
+    if tag == "dateTime.iso8601":
+        return xmlrpc.client.DateTime((c.text or "").strip())
+    if tag == "nil":
+        return None
+    if tag == "base64":
+        return xmlrpc.client.Binary(base64.b64decode(c.text or ""))
+    raise xmlrpc.client.ResponseError(f"unknown XML-RPC type <{tag}>")
+
+
+def fast_loads(body: bytes) -> tuple[Any, ...]:
+    """Decode a methodResponse like `xmlrpc.client.loads(body)[0]`, several times faster.
+
+    xmlrpc.client's pure-Python unmarshaller costs a Python call per XML event; the C
+    ElementTree parser builds the tree at C speed and one small recursion converts it.
+    On a fault it raises `xmlrpc.client.Fault` as xmlrpc.client does.
+    """
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise xmlrpc.client.ResponseError(f"malformed XML-RPC answer: {e}") from None
+    if len(root) and root[0].tag == "fault":
+        f = _value(root[0][0])
+        raise xmlrpc.client.Fault(f.get("faultCode", 0), f.get("faultString", ""))
+    if len(root) == 0 or root[0].tag != "params":
+        raise xmlrpc.client.ResponseError("XML-RPC answer without params")
+    return tuple(_value(p[0]) for p in root[0])
+
+
+class _FastParse:
+    """Transport mixin: a socket timeout and `fast_loads` for answers."""
+
+    _timeout: float
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        conn = super().make_connection(host)  # type: ignore[misc]
+        conn.timeout = self._timeout
+        return conn
+
+    def parse_response(self, response: http.client.HTTPResponse) -> tuple[Any, ...]:
+        body = response.read()
+        if response.getheader("Content-Encoding", "") == "gzip":
+            body = xmlrpc.client.gzip_decode(body, max_decode=-1)
+        return fast_loads(body)
+
+
+class _Transport(_FastParse, xmlrpc.client.Transport):
     """HTTP transport with a socket timeout (XenAPI's default has none)."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self._timeout = timeout
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
 
-
-class _SafeTransport(xmlrpc.client.SafeTransport):
+class _SafeTransport(_FastParse, xmlrpc.client.SafeTransport):
     """HTTPS transport with a socket timeout and the given TLS context."""
 
     def __init__(self, timeout: float, context: ssl.SSLContext) -> None:
         super().__init__(context=context)
         self._timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
 
 
 def normalize_url(url: str) -> str:
@@ -487,11 +546,27 @@ def _read_pool(url: str, user: str, password: str, insecure: bool, timeout: floa
         except Exception as e:
             raise ConnectionFailed(_scrub(_describe(current, e, user, timeout), password)) from None
         finally:
-            try:
+            # always log out; best effort, as an unreachable server ends the session itself
+            with suppress(Exception):
                 session.xenapi.session.logout()
-            except Exception:  # noqa: S110 - best effort: the session expires on its own
-                pass
     raise ConnectionFailed(f"{url}: more than {MAX_REDIRECTS} HOST_IS_SLAVE redirects")
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (restoring its state after).
+
+    Decoded records are millions of small acyclic dicts and lists, freed by reference
+    counting; the cyclic collector's passes over them cost more than the parsing (40,000
+    VMs: 69 s with it, 33 s without). Nothing built here forms a cycle.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def collect_with_warnings(
@@ -510,14 +585,24 @@ def collect_with_warnings(
     """
     if not urls:
         raise ConnectionFailed("no pool URL given")
+    norm = [normalize_url(u) for u in urls]
+
+    def one(url: str) -> tuple[PoolDoc, list[str]]:
+        notes: list[str] = []
+        where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        part = convert_pool(tables, mcs=mcs, where=where)
+        del tables  # the raw records are the big part: free them before the next pool
+        return part, notes + part.warnings
+
+    # Pools are read by a few threads: while one parses an answer another waits for the
+    # next (the server marshals meanwhile). Results keep the order of `urls`.
+    with gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(norm)))) as pool:
+        results = list(pool.map(one, norm))
     warnings: list[str] = []
     parts: list[PoolDoc] = []
     seen: dict[str, str] = {}
-    for raw in urls:
-        url = normalize_url(raw)
-        where, tables = _read_pool(url, user, password, insecure, timeout, warnings)
-        part = convert_pool(tables, mcs=mcs, where=where)
-        warnings.extend(part.warnings)
+    for raw, (part, notes) in zip(urls, results, strict=True):
+        warnings.extend(notes)
         if not part.pools:
             continue
         pu = part.pools[0]["uuid"]

@@ -1,0 +1,425 @@
+"""Inventory + goal + options -> an immutable `Problem` of integer numpy arrays.
+
+The solvers never see inventory objects: they see jobs (one per VM that must move), each
+with its candidate targets (host, SR) that pass every static rule, and integer demands and
+capacities. Scaling is done here and only here:
+
+- memory and disk amounts are MiB (2**20 bytes): demands are rounded **up**, capacities
+  **down**, and amounts that are *freed* (a VM leaving a host, a disk leaving an SR) are
+  rounded **down**, so a plan that is feasible in MiB is feasible in bytes;
+- durations are whole seconds (`planner.durations` already returns integers).
+
+Decisions (docs/solving.md):
+- One job per VM, one kind per job: the disks that must move are fixed by the goal (a
+  disk on a retired SR; a disk on an SR only the evacuated hosts see; every disk when
+  the pool changes) and all of them go to one target SR. Disks that need not move stay.
+- retire-sr keeps a running VM on its host (storage migration onto the same host) when
+  that host sees a target SR; only otherwise are the pool's other hosts candidates.
+- Halted and Suspended VMs have no target host (`to_host` null).
+- Rules are evaluated once per VM "signature" (everything the static rules read), so
+  40,000 similar VMs cost a few thousand rule calls, not 40,000 x hosts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.durations import DEFAULT_MODEL, DurationModel
+from planner.errors import InputError
+from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
+from planner.inventory.model import VM, Inventory
+from planner.options import PlanOptions
+from planner.plan import Reason, Unplaced
+from planner.rules import codes, expected_kind, target_reasons
+from planner.rules.exclusions import exclusion_reasons
+from planner.rules.memory import host_capacity, vm_memory
+from planner.rules.storage import reserve_on_source, reserve_on_target
+from planner.rules.version import source_version
+
+MIB = 2**20
+KINDS = ("live", "storage", "move")
+
+
+def mib_up(n: int) -> int:
+    """Bytes -> MiB rounded up (demands)."""
+    return -(-int(n) // MIB)
+
+
+def mib_down(n: int) -> int:
+    """Bytes -> MiB rounded down (capacities, and amounts a move frees)."""
+    return int(n) // MIB
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything a solver needs, as arrays. `j` indexes jobs, `c` candidates, `h` hosts,
+    `s` SRs, `p` pools. Candidates of job j are `cand_start[j]:cand_start[j+1]`; a
+    candidate's `cand_host` (-1: no target host) and `cand_sr` (-1: no disk moves).
+    Source-SR demands of job j are `src_start[j]:src_start[j+1]`.
+    Memory and disk amounts in MiB, durations in whole seconds."""
+
+    max_per_pool: int
+    # jobs
+    job_vm: tuple[str, ...]
+    job_kind: np.ndarray  # int8, index into KINDS
+    job_pool: np.ndarray  # int32 source pool
+    job_from_host: np.ndarray  # int32, -1 when the VM is not running
+    job_seconds: np.ndarray  # int64 est_seconds
+    job_mem_up: np.ndarray  # int64 MiB committed on a new target host (0 if not running)
+    job_mem_down: np.ndarray  # int64 MiB freed on the source host when it leaves
+    job_halted_mem: np.ndarray  # int64 MiB rule 4 needs free in the source pool (0: none)
+    job_reserve: np.ndarray  # int64 MiB reserved on the target SR during the wave (3x)
+    job_used_up: np.ndarray  # int64 MiB the moved disks hold on the target SR afterwards
+    job_moved: tuple[tuple[str, ...], ...]  # disk uuids that move
+    cand_start: np.ndarray  # int64, len J+1
+    cand_host: np.ndarray  # int32
+    cand_sr: np.ndarray  # int32
+    cand_pool: np.ndarray  # int32 target pool
+    src_start: np.ndarray  # int64, len J+1
+    src_sr: np.ndarray  # int32
+    src_reserve: np.ndarray  # int64 MiB reserved on the source SR during the wave (2x)
+    src_used_down: np.ndarray  # int64 MiB freed on the source SR afterwards
+    # hosts, SRs, pools (the whole inventory: indexes are global)
+    host_uuid: tuple[str, ...]
+    host_pool: np.ndarray  # int32
+    host_enabled: np.ndarray  # bool
+    host_cap: np.ndarray  # int64 MiB guests may commit (headroom applied), rounded down
+    host_init: np.ndarray  # int64 MiB committed by running VMs now, rounded up
+    sr_uuid: tuple[str, ...]
+    sr_pool: np.ndarray  # int32
+    sr_size: np.ndarray  # int64 MiB, rounded down
+    sr_used: np.ndarray  # int64 MiB, rounded up
+    pool_uuid: tuple[str, ...]
+    unplaced: tuple[Unplaced, ...] = ()
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_jobs(self) -> int:
+        return len(self.job_vm)
+
+    def cands(self, j: int) -> range:
+        return range(int(self.cand_start[j]), int(self.cand_start[j + 1]))
+
+    def srcs(self, j: int) -> range:
+        return range(int(self.src_start[j]), int(self.src_start[j + 1]))
+
+    def keep_candidates(self, keep: np.ndarray) -> Problem:
+        """The same problem with only the candidates where `keep` (a bool per candidate)
+        is true; every job must keep at least one. Map a new candidate index `c` back
+        with `np.flatnonzero(keep)[c]`."""
+        from dataclasses import replace
+
+        counts = np.add.reduceat(keep.astype(np.int64), self.cand_start[:-1]) if len(
+            keep) else np.zeros(self.n_jobs, dtype=np.int64)  # fmt: skip
+        start = np.zeros(self.n_jobs + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        return replace(self, cand_start=start, cand_host=self.cand_host[keep],
+                       cand_sr=self.cand_sr[keep], cand_pool=self.cand_pool[keep])  # fmt: skip
+
+    def subset(self, jobs: list[int] | np.ndarray) -> Problem:
+        """The same problem restricted to `jobs` (in that order); hosts, SRs and pools
+        keep their global indexes. Unplaced VMs are not carried over."""
+        jobs = np.asarray(jobs, dtype=np.int64)
+
+        def ragged(start: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+            lens = start[jobs + 1] - start[jobs]
+            new_start = np.zeros(len(jobs) + 1, dtype=np.int64)
+            np.cumsum(lens, out=new_start[1:])
+            idx = (np.concatenate([np.arange(start[j], start[j + 1]) for j in jobs])
+                   if len(jobs) else np.zeros(0, dtype=np.int64))  # fmt: skip
+            return (new_start, *(a[idx] for a in arrays))
+
+        cs, ch, csr, cp = ragged(self.cand_start, self.cand_host, self.cand_sr, self.cand_pool)
+        ss, ssr, sres, sused = ragged(self.src_start, self.src_sr, self.src_reserve,
+                                      self.src_used_down)  # fmt: skip
+        return Problem(
+            max_per_pool=self.max_per_pool,
+            job_vm=tuple(self.job_vm[j] for j in jobs),
+            job_kind=self.job_kind[jobs], job_pool=self.job_pool[jobs],
+            job_from_host=self.job_from_host[jobs], job_seconds=self.job_seconds[jobs],
+            job_mem_up=self.job_mem_up[jobs], job_mem_down=self.job_mem_down[jobs],
+            job_halted_mem=self.job_halted_mem[jobs], job_reserve=self.job_reserve[jobs],
+            job_used_up=self.job_used_up[jobs],
+            job_moved=tuple(self.job_moved[j] for j in jobs),
+            cand_start=cs, cand_host=ch, cand_sr=csr, cand_pool=cp,
+            src_start=ss, src_sr=ssr, src_reserve=sres, src_used_down=sused,
+            host_uuid=self.host_uuid, host_pool=self.host_pool, host_enabled=self.host_enabled,
+            host_cap=self.host_cap, host_init=self.host_init, sr_uuid=self.sr_uuid,
+            sr_pool=self.sr_pool, sr_size=self.sr_size, sr_used=self.sr_used,
+            pool_uuid=self.pool_uuid,
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- building
+
+
+@dataclass
+class _Job:
+    vm: VM
+    kind: str
+    moved: tuple[str, ...]
+    cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
+
+
+def _moved_disks(inv: Inventory, goal: Goal, vm: VM) -> tuple[str, ...]:
+    """The disks the goal forces to move (see the module docstring)."""
+    if isinstance(goal, MovePool):
+        return tuple(d.uuid for d in vm.disks)
+    if isinstance(goal, RetireSR):
+        return tuple(d.uuid for d in vm.disks if d.sr in goal.srs)
+    evac = set(goal.hosts)  # Evacuate
+    return tuple(d.uuid for d in vm.disks if set(inv.sr_by_uuid[d.sr].hosts) <= evac)
+
+
+def _target_pools(goal: Goal, vm: VM) -> tuple[str, ...]:
+    return goal.to_pools if isinstance(goal, MovePool) else (vm.pool,)
+
+
+def _signature(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ...]) -> tuple:
+    """Everything `target_reasons` and the goal read about a VM, except its identity."""
+    stay = tuple(sorted(d.sr for d in vm.disks if d.uuid not in moved))
+    host = vm.host if isinstance(goal, RetireSR | Evacuate) else None
+    return (kind, vm.pool, vm.power_state, source_version(inv, vm), vm.cpu_vendor,
+            vm.cpu_features, tuple(sorted({v.network for v in vm.vifs})), stay,
+            bool(moved), host)  # fmt: skip
+
+
+def build_problem(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions | None = None,
+    durations: DurationModel = DEFAULT_MODEL,
+) -> Problem:
+    """The `Problem` for `goal` on `inv`. VMs with no eligible target, or none with room
+    even on an otherwise empty campaign, go to `Problem.unplaced` with every reason."""
+    if not isinstance(goal, Evacuate | MovePool | RetireSR):
+        raise InputError(f"solve handles evacuate, move-pool and retire-sr goals, not "
+                         f"{goal.kind}")  # fmt: skip
+    options = options or PlanOptions()
+    pool_ix = {p.uuid: i for i, p in enumerate(inv.pools)}
+    host_ix = {h.uuid: i for i, h in enumerate(inv.hosts)}
+    sr_ix = {s.uuid: i for i, s in enumerate(inv.srs)}
+
+    jobs: list[_Job] = []
+    unplaced: list[Unplaced] = []
+    cache: dict[tuple, list[tuple[int, int, int]]] = {}
+    rule_calls = 0
+    for vm in inv.vms:
+        if not must_move(goal, inv, vm):
+            continue
+        moved = _moved_disks(inv, goal, vm)
+        pools = _target_pools(goal, vm)
+        kind = expected_kind(vm, pools[0], bool(moved))
+        excl = exclusion_reasons(inv, vm, kind)
+        if excl:
+            unplaced.append(Unplaced(vm.uuid, _dedupe(excl)))
+            continue
+        sig = _signature(inv, goal, vm, kind, moved)
+        cands = cache.get(sig)
+        if cands is None:
+            cands, calls = _candidates(inv, goal, vm, kind, moved, pools, options,
+                                       host_ix, sr_ix, pool_ix)  # fmt: skip
+            rule_calls += calls
+            cache[sig] = cands
+        if not cands:
+            unplaced.append(Unplaced(vm.uuid, _why_not(inv, goal, vm, kind, moved, pools,
+                                                       options)))  # fmt: skip
+            continue
+        jobs.append(_Job(vm, kind, moved, cands))
+
+    # ---- hosts, SRs
+    host_cap = np.array([mib_down(host_capacity(h, options.headroom_fraction))
+                         for h in inv.hosts], dtype=np.int64)  # fmt: skip
+    committed: dict[str, int] = defaultdict(int)
+    for v in inv.vms:
+        if v.is_running and v.host is not None:
+            committed[v.host] += vm_memory(v, options.dmc)
+    host_init = np.array([mib_up(committed[h.uuid]) for h in inv.hosts], dtype=np.int64)
+    disk_used: dict[str, int] = defaultdict(int)
+    for v in inv.vms:
+        for d in v.disks:
+            disk_used[d.sr] += d.used_bytes
+    sr_size = np.array([mib_down(s.size_bytes) for s in inv.srs], dtype=np.int64)
+    # the SR's own figure, or its disks' sum when that is larger: the safe side either way
+    sr_used = np.array([mib_up(max(s.used_bytes, disk_used[s.uuid])) for s in inv.srs],
+                       dtype=np.int64)  # fmt: skip
+
+    # ---- per-job demands; then drop candidates that can never have room
+    dep_host: dict[int, int] = defaultdict(int)
+    dep_sr: dict[int, int] = defaultdict(int)
+    rows = []
+    for jb in jobs:
+        vm = jb.vm
+        disks = {d.uuid: d for d in vm.disks}
+        moved = [disks[u] for u in jb.moved]
+        running = vm.is_running
+        mem = vm_memory(vm, options.dmc) if running else 0
+        src: dict[int, list[int]] = {}
+        for d in moved:
+            acc = src.setdefault(sr_ix[d.sr], [0, 0])
+            acc[0] += reserve_on_source(d)
+            acc[1] += d.used_bytes
+        row = {
+            "from_host": host_ix[vm.host] if running and vm.host else -1,
+            "mem_up": mib_up(mem), "mem_down": mib_down(mem),
+            "halted": mib_up(vm.memory_bytes) if (not running and moved) else 0,
+            "reserve": mib_up(sum(reserve_on_target(d) for d in moved)),
+            "used_up": mib_up(sum(d.used_bytes for d in moved)),
+            "src": [(s, mib_up(r), mib_down(u)) for s, (r, u) in src.items()],
+            "seconds": durations.estimate(inv, vm, jb.kind, set(jb.moved)),
+        }  # fmt: skip
+        rows.append(row)
+        if row["from_host"] >= 0:
+            dep_host[row["from_host"]] += row["mem_down"]
+        for s, _, u in row["src"]:
+            dep_sr[s] += u
+
+    keep_jobs: list[int] = []
+    for i, (jb, row) in enumerate(zip(jobs, rows, strict=True)):
+        ok = []
+        src_ok = all(
+            row_r <= sr_size[s] - sr_used[s] + dep_sr[s] - u for s, row_r, u in row["src"]
+        )
+        for h, s, p in jb.cands:
+            if h >= 0 and h != row["from_host"]:
+                room = host_cap[h] - host_init[h] + dep_host[h]
+                if row["mem_up"] > room:
+                    continue
+            if s >= 0 and max(row["reserve"], row["used_up"]) > sr_size[s] - sr_used[s] + dep_sr[s]:
+                continue
+            ok.append((h, s, p))
+        halted_ok = True
+        if row["halted"]:
+            pool_hosts = [host_ix[h.uuid] for h in inv.hosts_in_pool.get(jb.vm.pool, [])
+                          if h.enabled]  # fmt: skip
+            halted_ok = any(row["halted"] <= host_cap[h] - host_init[h] + dep_host[h]
+                            for h in pool_hosts)  # fmt: skip
+        if ok and src_ok and halted_ok:
+            jb.cands = ok
+            keep_jobs.append(i)
+            continue
+        vm = jb.vm
+        if not halted_ok:
+            r = Reason(codes.HALTED_MEMORY, f"no enabled host of pool {inv.label(vm.pool)} "
+                       f"can ever have {vm.memory_bytes / 2**30:.1f} GiB free for "
+                       f"{vm.name} while its disks move")  # fmt: skip
+        elif not src_ok:
+            r = Reason(codes.NO_CAPACITY, f"the SRs {vm.name}'s disks leave cannot hold the "
+                       "2x reservation a storage migration needs")  # fmt: skip
+        else:
+            r = Reason(codes.NO_CAPACITY, f"eligible targets exist for {vm.name} but none "
+                       "can ever have room for it (memory or SR space)")  # fmt: skip
+        unplaced.append(Unplaced(vm.uuid, (r,)))
+
+    jobs = [jobs[i] for i in keep_jobs]
+    rows = [rows[i] for i in keep_jobs]
+    n_c = [len(jb.cands) for jb in jobs]
+    n_s = [len(r["src"]) for r in rows]
+    cand = [c for jb in jobs for c in jb.cands]
+    src = [x for r in rows for x in r["src"]]
+
+    def starts(lens: list[int]) -> np.ndarray:
+        out = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(np.asarray(lens, dtype=np.int64), out=out[1:])
+        return out
+
+    def col(items: list[tuple], k: int, dtype: Any) -> np.ndarray:
+        return np.array([x[k] for x in items], dtype=dtype)
+
+    def jcol(key: str) -> np.ndarray:
+        return np.array([r[key] for r in rows], dtype=np.int64)
+
+    return Problem(
+        max_per_pool=options.max_per_pool,
+        job_vm=tuple(jb.vm.uuid for jb in jobs),
+        job_kind=np.array([KINDS.index(jb.kind) for jb in jobs], dtype=np.int8),
+        job_pool=np.array([pool_ix[jb.vm.pool] for jb in jobs], dtype=np.int32),
+        job_from_host=np.array([r["from_host"] for r in rows], dtype=np.int32),
+        job_seconds=jcol("seconds"), job_mem_up=jcol("mem_up"), job_mem_down=jcol("mem_down"),
+        job_halted_mem=jcol("halted"), job_reserve=jcol("reserve"), job_used_up=jcol("used_up"),
+        job_moved=tuple(jb.moved for jb in jobs),
+        cand_start=starts(n_c), cand_host=col(cand, 0, np.int32),
+        cand_sr=col(cand, 1, np.int32), cand_pool=col(cand, 2, np.int32),
+        src_start=starts(n_s), src_sr=col(src, 0, np.int32),
+        src_reserve=col(src, 1, np.int64), src_used_down=col(src, 2, np.int64),
+        host_uuid=tuple(h.uuid for h in inv.hosts),
+        host_pool=np.array([pool_ix[h.pool] for h in inv.hosts], dtype=np.int32),
+        host_enabled=np.array([h.enabled for h in inv.hosts], dtype=bool),
+        host_cap=host_cap, host_init=host_init,
+        sr_uuid=tuple(s.uuid for s in inv.srs),
+        sr_pool=np.array([pool_ix[s.pool] for s in inv.srs], dtype=np.int32),
+        sr_size=sr_size, sr_used=sr_used,
+        pool_uuid=tuple(p.uuid for p in inv.pools),
+        unplaced=tuple(unplaced),
+        stats={"signatures": len(cache), "rule_calls": rule_calls},
+    )  # fmt: skip
+
+
+def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
+                 pools: tuple[str, ...]) -> list[tuple[str | None, str | None, str]]:  # fmt: skip
+    """Every (host, target SR, pool) the goal would accept, before the rules."""
+    out: list[tuple[str | None, str | None, str]] = []
+    for pool in pools:
+        hosts: list[str | None] = [None]
+        if vm.is_running:
+            hosts = [h.uuid for h in inv.hosts_in_pool.get(pool, [])]
+            if isinstance(goal, RetireSR) and vm.host in hosts:
+                # keep the VM on its host when a target SR is reachable from it (below)
+                hosts.remove(vm.host)
+                hosts.insert(0, vm.host)
+        srs: list[str | None] = [None]
+        if moved:
+            srs = [s.uuid for s in inv.srs_in_pool.get(pool, [])]
+        for h in hosts:
+            for s in srs:
+                where = Position(h, pool, {d.uuid: (s if d.uuid in moved and s else d.sr)
+                                           for d in vm.disks})  # fmt: skip
+                if satisfied(goal, inv, vm, where):
+                    out.append((h, s, pool))
+    return out
+
+
+def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ...],
+                pools: tuple[str, ...], options: PlanOptions, host_ix: dict[str, int],
+                sr_ix: dict[str, int], pool_ix: dict[str, int],
+                ) -> tuple[list[tuple[int, int, int]], int]:  # fmt: skip
+    """Targets of `vm` that pass every static rule, as index triples; and the rule calls."""
+    out: list[tuple[int, int, int]] = []
+    calls = 0
+    for h, s, pool in _options_for(inv, goal, vm, moved, pools):
+        calls += 1
+        targets = {u: s for u in moved} if s else {}
+        if not target_reasons(inv, vm, kind, h, pool, targets, options):
+            out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
+    if isinstance(goal, RetireSR) and vm.is_running:
+        own = host_ix.get(vm.host or "")
+        mine = [c for c in out if c[0] == own]
+        if mine:
+            out = mine
+    return out, calls
+
+
+def _why_not(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ...],
+             pools: tuple[str, ...], options: PlanOptions) -> tuple[Reason, ...]:  # fmt: skip
+    """Every reason that stops every target, deduplicated by code (first message kept)."""
+    options_ = _options_for(inv, goal, vm, moved, pools)
+    if not options_:
+        what = ", ".join(inv.label(p) for p in pools)
+        return (Reason(codes.NO_TARGET, f"no host or SR of pool {what} meets the goal for "
+                       f"{vm.name}"),)  # fmt: skip
+    reasons: list[Reason] = []
+    for h, s, pool in options_:
+        targets = {u: s for u in moved} if s else {}
+        reasons += target_reasons(inv, vm, kind, h, pool, targets, options)
+    return _dedupe(reasons) or (Reason(codes.NO_TARGET, f"no target for {vm.name}"),)
+
+
+def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
+    seen: dict[str, Reason] = {}
+    for r in reasons:
+        seen.setdefault(r.code, r)
+    return tuple(seen.values())

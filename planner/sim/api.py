@@ -1,0 +1,570 @@
+"""XenAPI methods of the simulator: dispatch, arities, sessions and every call it serves.
+
+`Api.call(url_host, method, params)` returns the value of a call or raises `XapiError`;
+the server wraps either in XAPI's envelope. Method names are `<Class>.<message>` (the
+class part is case-insensitive, as in XAPI); `Async.<Class>.<message>` returns a task.
+Parameter counts include the session, as XAPI counts them; calls with older arities
+(trailing parameters left out) are accepted and filled with their defaults.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from planner.inventory.model import VM, Host
+from planner.rules.cpu import cpu_reasons
+from planner.rules.exclusions import exclusion_reasons
+from planner.rules.memory import vm_memory
+from planner.rules.network import networks_attached_reasons
+from planner.rules.storage import sr_attached_reasons
+from planner.rules.version import version_at_least
+from planner.sim import events as ev
+from planner.sim import migrate as mig
+from planner.sim.db import CANONICAL
+from planner.sim.state import MAX_PER_POOL, SimState
+from planner.sim.wire import NULL_REF, XapiError, i
+
+API_VERSION = ("2", "21")
+
+
+@dataclass
+class Ctx:
+    """What a handler knows about its call."""
+
+    pool: str  # the session's pool
+    session: str
+    is_async: bool = False
+
+
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Method:
+    fn: Handler
+    nmin: int  # parameters after the session
+    nmax: int
+    can_async: bool = True
+
+
+def result_fragment(value: Any) -> str:
+    """A task's `result`: the XML-RPC `<value>` of the return value ("" for void)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return f"<value>{escape(value)}</value>"
+    body = xmlrpc.client.dumps((value,), allow_none=True)
+    start, stop = body.index("<value>"), body.rindex("</value>") + len("</value>")
+    return body[start:stop]
+
+
+class Api:
+    def __init__(self, st: SimState) -> None:
+        self.st = st
+        self.methods: dict[str, Method] = {
+            "VM.pool_migrate": Method(self.vm_pool_migrate, 3, 3),
+            "VM.migrate_send": Method(self.vm_migrate_send, 6, 8),
+            "VM.assert_can_migrate": Method(self.vm_assert_can_migrate, 6, 7),
+            "VM.assert_can_boot_here": Method(self.vm_assert_can_boot_here, 2, 2),
+            "VDI.pool_migrate": Method(self.vdi_pool_migrate, 3, 3),
+            "host.migrate_receive": Method(self.host_migrate_receive, 3, 3),
+            "host.evacuate": Method(self.host_evacuate, 1, 3),
+            "host.get_vms_which_prevent_evacuation": Method(self.host_prevent_evacuation, 1, 1),
+            "host.disable": Method(self.host_disable, 1, 1),
+            "host.enable": Method(self.host_enable, 1, 1),
+            "host.compute_free_memory": Method(self.host_free_memory, 1, 1),
+            "task.cancel": Method(self.task_cancel, 1, 1, can_async=False),
+            "task.destroy": Method(self.task_destroy, 1, 1, can_async=False),
+            "event.from": Method(self.event_from, 3, 3, can_async=False),
+            "session.logout": Method(self.session_logout, 0, 0, can_async=False),
+            "session.get_this_host": Method(self.session_this_host, 1, 1, can_async=False),
+        }
+
+    # ---------------------------------------------------------------- dispatch
+    def call(self, url_host: str | None, method: str, params: tuple[Any, ...]) -> Any:
+        st = self.st
+        delay = 0.0
+        if st.faults.delays:
+            with st.lock:  # counted delays are shared by all request threads
+                delay = st.faults.delay_for(method)
+        if delay:
+            time.sleep(delay)
+        if method in ("session.login_with_password", "session.login"):
+            if not 2 <= len(params) <= 4:
+                raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, "4", str(len(params)))
+            with st.lock:
+                return st.login(url_host or self.default_host(), str(params[0]), str(params[1]))
+        if method == "debug.audit":
+            with st.lock:
+                return [dict(e) for e in st.audit_log]
+        is_async = method.startswith("Async.")
+        name = method[len("Async."):] if is_async else method
+        cls, _, msg = name.partition(".")
+        cls = CANONICAL.get(cls.lower(), cls) if cls.lower() != "event" else "event"
+        if cls.lower() == "session":
+            cls = "session"
+        key = f"{cls}.{msg}"
+        spec = self.methods.get(key)
+        if spec is None:
+            spec = self.generic(cls, msg)
+        if spec is None or (is_async and not spec.can_async):
+            raise XapiError("MESSAGE_METHOD_UNKNOWN", method)
+        nargs = len(params) - 1
+        if not spec.nmin <= nargs <= spec.nmax:
+            raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, str(spec.nmax + 1),
+                            str(len(params)))  # fmt: skip
+        session = params[0]
+        with st.lock:
+            pool = st.session_pool(session)
+        ctx = Ctx(pool, str(session), is_async)
+        if is_async and key not in ("VM.pool_migrate", "VM.migrate_send", "VDI.pool_migrate"):
+            return self.run_async(ctx, key, spec, params[1:])
+        return spec.fn(ctx, *params[1:])
+
+    def default_host(self) -> str:
+        """`/` and `/RPC2` reach the first pool's master."""
+        st = self.st
+        return st.db.get(st.db.get(st.ref_of[st.pool_order[0]])["master"])["uuid"]
+
+    def run_async(self, ctx: Ctx, key: str, spec: Method, args: tuple[Any, ...]) -> str:
+        st = self.st
+        with st.lock:
+            task = st.new_task(ctx.pool, f"Async.{key}")
+        sync = Ctx(ctx.pool, ctx.session, False)
+
+        def work() -> None:
+            try:
+                value = spec.fn(sync, *args)
+            except XapiError as e:
+                with st.lock:
+                    st.finish_task(task, error=e)
+            except Exception as e:  # a simulator bug must still end the task
+                with st.lock:
+                    st.finish_task(task, error=XapiError("INTERNAL_ERROR", repr(e)))
+            else:
+                with st.lock:
+                    st.finish_task(task, result_fragment(value))
+
+        threading.Thread(target=work, name=f"sim-{key}", daemon=True).start()
+        return task
+
+    # ---------------------------------------------------------------- generic getters
+    def generic(self, cls: str, msg: str) -> Method | None:
+        if cls not in CANONICAL.values():
+            return None
+        st = self.st
+
+        def get_all_records(ctx: Ctx) -> dict[str, Any]:
+            with st.lock:
+                table = st.db.table(ctx.pool, cls)
+                if cls == "task":
+                    for ref in table:
+                        st.task_progress(ref)
+                return dict(table)
+
+        def get_all(ctx: Ctx) -> list[str]:
+            with st.lock:
+                return list(st.db.table(ctx.pool, cls))
+
+        def get_record(ctx: Ctx, ref: Any) -> dict[str, Any]:
+            with st.lock:
+                if cls == "task":
+                    st.task_progress(str(ref))
+                return st.db.lookup(ctx.pool, cls, str(ref))
+
+        def get_by_uuid(ctx: Ctx, uuid: Any) -> str:
+            with st.lock:
+                ref = st.db.by_uuid[cls].get(str(uuid))
+                if ref is None or st.db.where[ref] != (ctx.pool, cls):
+                    raise XapiError("UUID_INVALID", cls, str(uuid))
+                return ref
+
+        def get_by_name_label(ctx: Ctx, label: Any) -> list[str]:
+            with st.lock:
+                return [r for r, rec in st.db.table(ctx.pool, cls).items()
+                        if rec.get("name_label") == label]  # fmt: skip
+
+        fixed = {"get_all_records": Method(get_all_records, 0, 0, False),
+                 "get_all": Method(get_all, 0, 0, False),
+                 "get_record": Method(get_record, 1, 1, False),
+                 "get_by_uuid": Method(get_by_uuid, 1, 1, False),
+                 "get_by_name_label": Method(get_by_name_label, 1, 1, False)}  # fmt: skip
+        if msg in fixed:
+            return fixed[msg]
+        if msg.startswith("get_"):
+            fname = msg[4:]
+
+            def get_field(ctx: Ctx, ref: Any) -> Any:
+                with st.lock:
+                    if cls == "task":
+                        st.task_progress(str(ref))
+                    rec = st.db.lookup(ctx.pool, cls, str(ref))
+                    if fname not in rec:
+                        raise XapiError("MESSAGE_METHOD_UNKNOWN", f"{cls}.{msg}")
+                    return rec[fname]
+
+            return Method(get_field, 1, 1, False)
+        return None
+
+    # ---------------------------------------------------------------- helpers
+    def _vm(self, ctx: Ctx, ref: Any) -> VM:
+        st = self.st
+        rec = st.db.lookup(ctx.pool, "VM", str(ref))
+        if rec["is_a_template"] or rec["is_a_snapshot"]:
+            raise XapiError("VM_IS_TEMPLATE", str(ref))
+        if rec["is_control_domain"]:
+            raise XapiError("OPERATION_NOT_ALLOWED", "the control domain cannot be migrated")
+        return st.pool_view(ctx.pool).vm_by_uuid[rec["uuid"]]
+
+    def _host(self, ctx: Ctx | None, ref: Any) -> Host:
+        st = self.st
+        rec = (st.db.lookup(ctx.pool, "host", str(ref)) if ctx is not None
+               else st.db.get(str(ref), "host"))  # fmt: skip
+        return st.pool_view(st.db.pool_of(str(ref))).host_by_uuid[rec["uuid"]]
+
+    def _failed_or_raise(self, ctx: Ctx, name: str, err: XapiError) -> str:
+        """Async calls report a refusal in a failed task, as XAPI does; sync calls raise."""
+        if not ctx.is_async:
+            raise err
+        task = self.st.new_task(ctx.pool, name)
+        self.st.finish_task(task, error=err)
+        return task
+
+    def _finish(self, ctx: Ctx, task: str, value: Any) -> Any:
+        if ctx.is_async:
+            return task
+        mig.wait(self.st, task)
+        return value
+
+    # ---------------------------------------------------------------- migrations
+    def vm_pool_migrate(self, ctx: Ctx, vm_ref: Any, host_ref: Any, options: Any) -> Any:
+        st = self.st
+        name = "Async.VM.pool_migrate"
+        with st.lock:
+            vm = self._vm(ctx, vm_ref)
+            host = self._host(ctx, host_ref)
+            force = str((options or {}).get("force", "")).lower() == "true"
+            try:
+                if not vm.is_running:
+                    raise mig.bad_power_state(st, vm, "running")
+                mem = mig.check_migration(
+                    st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs],
+                    force=force, version_code="NOT_SUPPORTED_DURING_UPGRADE")
+            except XapiError as e:
+                mig.refuse(st, vm, "live", host.uuid, vm.pool, e)
+                return self._failed_or_raise(ctx, name, e)
+            m = mig.begin(st, ctx.pool, vm, "live", host, vm.pool, {}, {}, mem, name, "")
+        return self._finish(ctx, m.task, "")
+
+    def _send_args(self, ctx: Ctx, vm: VM, dest: Any, vdi_map: Any, vif_map: Any
+                   ) -> tuple[Host, str, dict[str, str], dict[str, str], list[str]]:  # fmt: skip
+        """Resolve migrate_send's dest token and maps to (host, pool, disks, vifs, nets)."""
+        st = self.st
+        if not isinstance(dest, dict) or "host" not in dest:
+            raise XapiError("INTERNAL_ERROR", "dest: expected the map host.migrate_receive returns")
+        host = self._host(None, dest["host"])
+        to_pool = host.pool
+        vdi_map = vdi_map if isinstance(vdi_map, dict) else {}
+        vif_map = vif_map if isinstance(vif_map, dict) else {}
+        disk_to_sr: dict[str, str] = {}
+        for d in vm.disks:
+            vdi_ref = st.ref_of[d.uuid]
+            sr_ref = vdi_map.get(vdi_ref)
+            if sr_ref is None:
+                if to_pool != vm.pool:
+                    raise XapiError("VDI_NOT_IN_MAP", vdi_ref)
+                continue
+            disk_to_sr[d.uuid] = st.db.get(str(sr_ref), "SR")["uuid"]
+        vm_rec = st.db.get(st.ref_of[vm.uuid])
+        nets: list[str] = []
+        vif_to_net: dict[str, str] = {}
+        for vif_ref in vm_rec["VIFs"]:
+            own = st.db.get(vif_ref)["network"]
+            target = vif_map.get(vif_ref)
+            if to_pool != vm.pool:
+                if target is None:
+                    raise XapiError("VIF_NOT_IN_MAP", vif_ref)
+                net = st.db.get(str(target), "network")
+                vif_to_net[vif_ref] = str(target)
+                nets.append(net["uuid"])
+            else:
+                if target is not None and target != own:
+                    raise XapiError("OPERATION_NOT_ALLOWED",
+                                    "vif_map must be empty for a migration within a pool")
+                nets.append(st.db.get(own)["uuid"])
+        return host, to_pool, disk_to_sr, vif_to_net, nets
+
+    def _check_send(self, ctx: Ctx, vm_ref: Any, dest: Any, vdi_map: Any, vif_map: Any,
+                    audit: bool = True) -> tuple[VM, str, Host, str, dict[str, str],
+                                                 dict[str, str], int]:  # fmt: skip
+        st = self.st
+        vm = self._vm(ctx, vm_ref)
+        kind = "move" if vm.power_state == "Halted" else "storage"
+        try:
+            host, to_pool, disks, vifs, nets = self._send_args(ctx, vm, dest, vdi_map, vif_map)
+        except XapiError as e:
+            if audit:
+                mig.refuse(st, vm, kind, None, vm.pool, e)
+            raise
+        try:
+            mem = mig.check_migration(st, vm, kind, host, to_pool, disks, nets,
+                                      check_concurrency=audit)
+        except XapiError as e:
+            if audit:
+                mig.refuse(st, vm, kind, host.uuid if vm.is_running else None, to_pool, e)
+            raise
+        return vm, kind, host, to_pool, disks, vifs, mem
+
+    def vm_migrate_send(self, ctx: Ctx, vm_ref: Any, dest: Any, live: Any, vdi_map: Any,
+                        vif_map: Any, options: Any, vgpu_map: Any = None,
+                        vdi_format_map: Any = None) -> Any:  # fmt: skip
+        st = self.st
+        name = "Async.VM.migrate_send"
+        with st.lock:
+            try:
+                vm, kind, host, to_pool, disks, vifs, mem = self._check_send(
+                    ctx, vm_ref, dest, vdi_map, vif_map)
+            except XapiError as e:
+                return self._failed_or_raise(ctx, name, e)
+            vref = st.ref_of[vm.uuid]
+            m = mig.begin(st, ctx.pool, vm, kind, host, to_pool, disks, vifs, mem, name,
+                          f"<value>{vref}</value>")
+        return self._finish(ctx, m.task, vref)
+
+    def vm_assert_can_migrate(self, ctx: Ctx, vm_ref: Any, dest: Any, live: Any, vdi_map: Any,
+                              vif_map: Any, options: Any, vgpu_map: Any = None) -> str:
+        with self.st.lock:
+            self._check_send(ctx, vm_ref, dest, vdi_map, vif_map, audit=False)
+        return ""
+
+    def vdi_pool_migrate(self, ctx: Ctx, vdi_ref: Any, sr_ref: Any, options: Any) -> Any:
+        st = self.st
+        name = "Async.VDI.pool_migrate"
+        with st.lock:
+            vdi = st.db.lookup(ctx.pool, "VDI", str(vdi_ref))
+            sr = st.db.lookup(ctx.pool, "SR", str(sr_ref))
+            inv = st.pool_view(ctx.pool)
+            hit = inv.disk_by_uuid.get(vdi["uuid"])
+            if hit is None or not hit[0].is_running:
+                err = XapiError("VDI_NEEDS_VM_FOR_MIGRATE", str(vdi_ref))
+                return self._failed_or_raise(ctx, name, err)
+            vm, disk = hit
+            host = inv.host_by_uuid[vm.host] if vm.host else None
+            try:
+                if disk.cbt:
+                    raise XapiError("VDI_CBT_ENABLED", str(vdi_ref))
+                mem = mig.check_migration(st, vm, "storage", host, vm.pool,
+                                          {disk.uuid: sr["uuid"]}, [x.network for x in vm.vifs])
+            except XapiError as e:
+                mig.refuse(st, vm, "storage", vm.host, vm.pool, e)
+                return self._failed_or_raise(ctx, name, e)
+            m = mig.begin(st, ctx.pool, vm, "storage", host, vm.pool, {disk.uuid: sr["uuid"]},
+                          {}, mem, name, f"<value>{vdi_ref}</value>")
+        return self._finish(ctx, m.task, str(vdi_ref))
+
+    def vm_assert_can_boot_here(self, ctx: Ctx, vm_ref: Any, host_ref: Any) -> str:
+        st = self.st
+        with st.lock:
+            vm = self._vm(ctx, vm_ref)
+            host = self._host(ctx, host_ref)
+            inv = st.pool_view(ctx.pool)
+            vref, href = st.ref_of[vm.uuid], st.ref_of[host.uuid]
+            if not st.live[host.uuid]:
+                raise XapiError("HOST_NOT_LIVE")
+            if not host.enabled and vm.host != host.uuid:
+                raise XapiError("HOST_DISABLED", href)
+            if vm.power_state != "Halted":
+                for r in cpu_reasons(vm, host):
+                    raise XapiError("VM_INCOMPATIBLE_WITH_THIS_HOST", vref, href, r.message)
+            for d in vm.disks:
+                if sr_attached_reasons(inv.sr_by_uuid[d.sr], host, d.uuid):
+                    raise XapiError("VM_REQUIRES_SR", vref, st.ref_of[d.sr])
+            nets = [x.network for x in vm.vifs]
+            if networks_attached_reasons(inv, vm, nets, host):
+                missing = next(n for n in nets if host.uuid not in inv.network_by_uuid[n].hosts)
+                raise XapiError("VM_REQUIRES_NETWORK", vref, st.ref_of[missing])
+            if vm.host != host.uuid:
+                need, free = vm_memory(vm, False), st.free_memory(host.uuid)
+                if need > free:
+                    raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(need), i(max(0, free)))
+        return ""
+
+    def host_migrate_receive(self, ctx: Ctx, host_ref: Any, network: Any, options: Any) -> Any:
+        st = self.st
+        with st.lock:
+            host = self._host(ctx, host_ref)
+            if network != NULL_REF:
+                st.db.lookup(ctx.pool, "network", str(network))
+            if not st.live[host.uuid]:
+                raise XapiError("HOST_OFFLINE", str(host_ref))
+            master = f"http://{st.master_address(host.pool)}/"
+            return {"host": str(host_ref), "master": master, "session_id": ctx.session,
+                    "xenops": f"{master}services/xenops?session_id={ctx.session}",
+                    "SM": f"{master}services/SM?session_id={ctx.session}",
+                    "SM_url": f"{master}services/SM"}  # fmt: skip
+
+    # ---------------------------------------------------------------- hosts
+    def host_disable(self, ctx: Ctx, host_ref: Any) -> str:
+        return self._set_enabled(ctx, host_ref, False)
+
+    def host_enable(self, ctx: Ctx, host_ref: Any) -> str:
+        return self._set_enabled(ctx, host_ref, True)
+
+    def _set_enabled(self, ctx: Ctx, host_ref: Any, enabled: bool) -> str:
+        st = self.st
+        with st.lock:
+            st.db.lookup(ctx.pool, "host", str(host_ref))
+            st.update(str(host_ref), enabled=enabled)
+            st.changed(ctx.pool)
+        return ""
+
+    def host_free_memory(self, ctx: Ctx, host_ref: Any) -> str:
+        with self.st.lock:
+            host = self._host(ctx, host_ref)
+            return i(max(0, self.st.free_memory(host.uuid)))
+
+    def _evacuation_plan(self, ctx: Ctx, host_ref: Any
+                         ) -> tuple[list[tuple[VM, Host]], dict[str, list[str]]]:  # fmt: skip
+        """XAPI's evacuation plan: (VM, target) pairs, and errors per VM ref."""
+        st = self.st
+        src = self._host(ctx, host_ref)
+        inv = st.pool_view(ctx.pool)
+        targets = [h for h in inv.hosts_in_pool[src.pool]
+                   if h.uuid != src.uuid and h.enabled and st.live[h.uuid]
+                   and version_at_least(h.version, src.version)]  # fmt: skip
+        free = {h.uuid: st.free_memory(h.uuid) for h in targets}
+        moves: list[tuple[VM, Host]] = []
+        errors: dict[str, list[str]] = {}
+        vms = sorted(inv.vms_on_host.get(src.uuid, []), key=lambda v: -v.memory_bytes)
+        for vm in vms:
+            vref = st.ref_of[vm.uuid]
+            excl = exclusion_reasons(inv, vm, "live")
+            if excl:
+                errors[vref] = mig._exclusion_error(st, vm, excl[0]).description
+                continue
+            static_ok = []
+            first_err: list[str] | None = None
+            for h in targets:
+                bad = cpu_reasons(vm, h)
+                bad += [r for d in vm.disks
+                        for r in sr_attached_reasons(inv.sr_by_uuid[d.sr], h, d.uuid)]
+                bad += networks_attached_reasons(inv, vm, [x.network for x in vm.vifs], h)
+                if bad:
+                    first_err = first_err or ["VM_INCOMPATIBLE_WITH_THIS_HOST", vref,
+                                              st.ref_of[h.uuid], bad[0].message]
+                else:
+                    static_ok.append(h)
+            need = vm_memory(vm, False)
+            fit = next((h for h in static_ok if free[h.uuid] >= need), None)
+            if fit is not None:
+                free[fit.uuid] -= need
+                moves.append((vm, fit))
+            elif static_ok:
+                errors[vref] = ["HOST_NOT_ENOUGH_FREE_MEMORY", vref]
+            else:
+                errors[vref] = first_err or ["NO_HOSTS_AVAILABLE"]
+        return moves, errors
+
+    def host_prevent_evacuation(self, ctx: Ctx, host_ref: Any) -> dict[str, list[str]]:
+        with self.st.lock:
+            return self._evacuation_plan(ctx, host_ref)[1]
+
+    def host_evacuate(self, ctx: Ctx, host_ref: Any, network: Any = NULL_REF,
+                      batch_size: Any = "0") -> str:  # fmt: skip
+        """Plan, then migrate the VMs in batches of at most three; the first error wins."""
+        st = self.st
+        with st.lock:
+            moves, errors = self._evacuation_plan(ctx, host_ref)
+            if errors:
+                raise XapiError(*next(iter(errors.values())))
+        size = min(MAX_PER_POOL, int(batch_size or 0) or MAX_PER_POOL)
+        for start in range(0, len(moves), size):
+            tasks = []
+            failure: XapiError | None = None
+            with st.lock:
+                for vm, host in moves[start:start + size]:
+                    vm = st.pool_view(ctx.pool).vm_by_uuid[vm.uuid]
+                    try:
+                        mem = mig.check_migration(st, vm, "live", host, vm.pool,
+                                                  {}, [x.network for x in vm.vifs])
+                    except XapiError as e:
+                        mig.refuse(st, vm, "live", host.uuid, vm.pool, e)
+                        failure = failure or e
+                        continue
+                    m = mig.begin(st, ctx.pool, vm, "live", host, vm.pool, {}, {}, mem,
+                                  "Async.VM.pool_migrate", "")
+                    tasks.append(m.task)
+            for t in tasks:
+                try:
+                    mig.wait(st, t)
+                except XapiError as e:
+                    failure = failure or e
+            if failure is not None:
+                raise failure
+        return ""
+
+    # ---------------------------------------------------------------- tasks, events, session
+    def task_cancel(self, ctx: Ctx, task: Any) -> str:
+        st = self.st
+        with st.lock:
+            rec = st.db.lookup(ctx.pool, "task", str(task))
+            info = st.tasks.get(str(task))
+            if rec["status"] != "pending" or info is None or info.cancel is None:
+                raise XapiError("OPERATION_NOT_ALLOWED", "the task cannot be cancelled now")
+            info.cancel()
+        return ""
+
+    def task_destroy(self, ctx: Ctx, task: Any) -> str:
+        st = self.st
+        with st.lock:
+            rec = st.db.lookup(ctx.pool, "task", str(task))
+            if rec["status"] == "pending":
+                raise XapiError("OPERATION_NOT_ALLOWED", "the task is still pending")
+            st.emit("del", str(task))
+            st.db.remove(str(task))
+            st.tasks.pop(str(task), None)
+        return ""
+
+    def event_from(self, ctx: Ctx, classes: Any, token: Any, timeout: Any) -> dict[str, Any]:
+        st = self.st
+        subs = ev.parse_classes(classes)
+        after = ev.parse_token(token)
+        try:
+            wait_s = max(0.0, float(timeout))
+        except (TypeError, ValueError):
+            raise XapiError("INTERNAL_ERROR", f"timeout: not a number: {timeout!r}") from None
+        with st.cond:
+            if after is None:
+                out = []
+                now = time.time()
+                for cls, table in st.db.tables[ctx.pool].items():
+                    for ref, rec in table.items():
+                        if ev.matches(subs, cls, ref):
+                            out.append({"id": "0", "timestamp": f"{now:.6f}",
+                                        "class": cls.lower(), "operation": "add", "ref": ref,
+                                        "snapshot": rec})  # fmt: skip
+                return {"events": out, "valid_ref_counts": {}, "token": str(st.events.last_id)}
+            deadline = time.monotonic() + wait_s
+            while True:
+                found = st.events.since(ctx.pool, subs, after)
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    break
+                st.cond.wait(left)
+            return {"events": [ev.to_wire(e) for e in found], "valid_ref_counts": {},
+                    "token": str(st.events.last_id)}  # fmt: skip
+
+    def session_logout(self, ctx: Ctx) -> str:
+        with self.st.lock:
+            self.st.sessions.pop(ctx.session, None)
+        return ""
+
+    def session_this_host(self, ctx: Ctx, session: Any) -> str:
+        with self.st.lock:
+            return str(self.st.db.get(self.st.ref_of[ctx.pool])["master"])

@@ -1,0 +1,360 @@
+"""Migrations in the simulator: XAPI's refusals, the task that does the work, the outcome.
+
+Checks call `planner.rules` (the single source of truth) and translate each reason into
+the error XAPI raises for it. An accepted migration becomes a pending task lasting
+`DEFAULT_MODEL.estimate(...) / speed` wall seconds; at its start memory is reserved on
+the target host and 3x / 2x each moved disk's size on the target / source SR; at its end
+the VM and its disks move and the reservations are released. The state therefore never
+breaks a capacity rule: the simulator is the referee for the executor's tests.
+
+All functions here run under the state lock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.durations import DEFAULT_MODEL
+from planner.inventory.model import VM, Host, Inventory
+from planner.plan import Reason
+from planner.rules import codes
+from planner.rules.cpu import cpu_reasons
+from planner.rules.exclusions import exclusion_reasons
+from planner.rules.memory import memory_reasons, vm_memory
+from planner.rules.network import networks_attached_reasons
+from planner.rules.port80 import port80_reasons
+from planner.rules.storage import (
+    reserve_on_source,
+    reserve_on_target,
+    sr_attached_reasons,
+    sr_pool_reasons,
+    sr_space_reasons,
+)
+from planner.rules.version import source_version, version_reasons
+from planner.sim.state import MAX_PER_POOL, SimState
+from planner.sim.wire import NULL_REF, XapiError, i
+
+SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")
+MCS_MESSAGE = "VM was created by Machine Creation Services: its storage cannot be migrated"
+
+
+@dataclass
+class Migration:
+    """One migration in flight (or just refused, for the audit)."""
+
+    task: str
+    vm: str  # uuid
+    kind: str  # live | storage | move
+    from_host: str | None
+    to_host: str | None
+    from_pool: str
+    to_pool: str
+    dest_host: str | None  # uuid of the host named by the call (also for halted moves)
+    disk_to_sr: dict[str, str] = field(default_factory=dict)  # moved disk uuid -> sr uuid
+    vif_to_net: dict[str, str] = field(default_factory=dict)  # VIF ref -> network ref
+    memory: int = 0  # bytes reserved on to_host
+    sr_holds: list[tuple[str, int]] = field(default_factory=list)
+    result: str = ""  # task result on success
+    entry: dict[str, Any] = field(default_factory=dict)
+    timer: int | None = None
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _vm_ref(st: SimState, vm: VM) -> str:
+    return st.ref_of[vm.uuid]
+
+
+def _exclusion_error(st: SimState, vm: VM, r: Reason) -> XapiError:
+    ref = _vm_ref(st, vm)
+    if r.code == codes.HA_PROTECTED:
+        return XapiError("HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN")
+    if r.code == codes.SRIOV:
+        return XapiError("VM_HAS_SRIOV_VIF", ref)
+    if r.code == codes.PCI:
+        return XapiError("VM_HAS_PCI_ATTACHED", ref)
+    if r.code == codes.VGPU:
+        return XapiError("VM_HAS_VGPU", ref)
+    if r.code == codes.ON_BOOT_RESET:
+        return XapiError("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION")
+    if r.code == codes.NO_TOOLS:
+        return XapiError("VM_LACKS_FEATURE", ref)
+    if r.code == codes.CBT:
+        disk = next(d for d in vm.disks if d.cbt)
+        return XapiError("VDI_CBT_ENABLED", st.ref_of[disk.uuid])
+    if r.code == codes.MCS:
+        return XapiError("OPERATION_NOT_ALLOWED", MCS_MESSAGE)
+    return XapiError("INTERNAL_ERROR", r.message)
+
+
+def check_migration(
+    st: SimState,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+    networks: list[str],
+    *,
+    force: bool = False,
+    version_code: str = "VM_HOST_INCOMPATIBLE_VERSION_MIGRATE",
+    check_concurrency: bool = True,
+) -> int:
+    """Raise the XapiError XAPI would raise for this migration; else return the memory
+    (bytes) to reserve on `host`. `disk_to_sr` holds only the disks that move."""
+    inv = st.pool_view(vm.pool, to_pool)
+    vref = _vm_ref(st, vm)
+    if vm.uuid in st.busy:
+        raise XapiError("OTHER_OPERATION_IN_PROGRESS", "VM", vref, "migrate", st.busy[vm.uuid])
+    for r in exclusion_reasons(inv, vm, kind):
+        raise _exclusion_error(st, vm, r)
+    target = host if host is not None else inv.master_of(to_pool)
+    href = st.ref_of[target.uuid]
+    if not st.live.get(target.uuid, True):
+        raise XapiError("HOST_OFFLINE", href)
+    if host is not None and vm.is_running and vm.host == host.uuid and not disk_to_sr:
+        raise XapiError("OPERATION_NOT_ALLOWED", "the VM is already resident on that host")
+    if host is not None and not host.enabled:
+        raise XapiError("HOST_DISABLED", href)
+    if host is not None and vm.is_running and not force:
+        for r in cpu_reasons(vm, host):
+            raise XapiError("VM_INCOMPATIBLE_WITH_THIS_HOST", vref, href, r.message)
+    if version_reasons(vm, source_version(inv, vm), target):
+        if version_code == "NOT_SUPPORTED_DURING_UPGRADE":
+            raise XapiError(version_code)
+        raise XapiError(version_code, href, vref)
+    if to_pool != vm.pool and port80_reasons(inv, vm.pool, to_pool):
+        raise XapiError("VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED")
+    pool_name = inv.label(to_pool)
+    for d in vm.disks:
+        sr = inv.sr_by_uuid[disk_to_sr.get(d.uuid, d.sr)]
+        bad = sr_pool_reasons(sr, to_pool, pool_name)
+        if host is not None:
+            bad += sr_attached_reasons(sr, host, d.uuid)
+        if bad:
+            raise XapiError("VM_REQUIRES_SR", vref, st.ref_of[sr.uuid])
+    if host is not None and networks_attached_reasons(inv, vm, networks, host):
+        missing = next(n for n in networks if host.uuid not in inv.network_by_uuid[n].hosts)
+        raise XapiError("VM_REQUIRES_NETWORK", vref, st.ref_of[missing])
+    in_flight = sum(1 for m in st.in_flight.values() if m.from_pool == vm.pool)
+    if check_concurrency and in_flight >= MAX_PER_POOL:
+        raise XapiError("TOO_MANY_STORAGE_MIGRATES", str(MAX_PER_POOL))
+    need = 0
+    if vm.is_running and host is not None and host.uuid != vm.host:
+        need = vm_memory(vm, False)
+        free = st.free_memory(host.uuid)
+        if memory_reasons(vm, host, need, free):
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(need), i(max(0, free)))
+    elif not vm.is_running and disk_to_sr:
+        # FORMATS.md rule 4: some enabled host of the source pool could start the VM
+        frees = [st.free_memory(h.uuid) for h in inv.hosts_in_pool.get(vm.pool, [])
+                 if h.enabled and st.live.get(h.uuid, True)]  # fmt: skip
+        best = max(frees, default=0)
+        if best < vm.memory_bytes:
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(vm.memory_bytes), i(max(0, best)))
+    for sr_uuid, need_b in _sr_needs(inv, vm, disk_to_sr).items():
+        if sr_space_reasons(inv.sr_by_uuid[sr_uuid], need_b, st.free_space(sr_uuid)):
+            raise XapiError(*SPACE_ERROR)
+    return need
+
+
+def _sr_needs(inv: Inventory, vm: VM, disk_to_sr: Mapping[str, str]) -> dict[str, int]:
+    """Bytes each SR must hold free while the disks copy (3x on target, 2x on source)."""
+    need: dict[str, int] = defaultdict(int)
+    for d in vm.disks:
+        to = disk_to_sr.get(d.uuid)
+        if to is not None and to != d.sr:
+            need[to] += reserve_on_target(d)
+            need[d.sr] += reserve_on_source(d)
+    return dict(need)
+
+
+def bad_power_state(st: SimState, vm: VM, expected: str) -> XapiError:
+    return XapiError("VM_BAD_POWER_STATE", _vm_ref(st, vm), expected, vm.power_state.lower())
+
+
+# ---------------------------------------------------------------- running migrations
+
+
+def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None, to_pool: str,
+          disk_to_sr: dict[str, str], vif_to_net: dict[str, str], memory: int,
+          name: str, result: str) -> Migration:  # fmt: skip
+    """Start an accepted migration: task, reservations, the timer for its end."""
+    inv = st.pool_view(vm.pool, to_pool)
+    moved = {d for d, s in disk_to_sr.items() if s != inv.disk_by_uuid[d][1].sr}
+    est = DEFAULT_MODEL.estimate(inv, vm, kind, moved)
+    wall = est / st.speed
+    task = st.new_task(session_pool, name, wall)
+    to_host = host.uuid if host is not None and vm.is_running else None
+    m = Migration(task=task, vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
+                  to_host=to_host, from_pool=vm.pool, to_pool=to_pool,
+                  dest_host=host.uuid if host is not None else None,
+                  disk_to_sr={d: s for d, s in disk_to_sr.items() if d in moved},
+                  vif_to_net=vif_to_net, memory=memory, result=result)  # fmt: skip
+    if to_host is not None and memory:
+        st.incoming[to_host] = st.incoming.get(to_host, 0) + memory
+    for sr_uuid, need in _sr_needs(inv, vm, m.disk_to_sr).items():
+        st.sr_reserved[sr_uuid] = st.sr_reserved.get(sr_uuid, 0) + need
+        m.sr_holds.append((sr_uuid, need))
+    st.in_flight[task] = m
+    st.busy[vm.uuid] = task
+    n = sum(1 for x in st.in_flight.values() if x.from_pool == vm.pool)
+    st.max_conc[vm.pool] = max(st.max_conc.get(vm.pool, 0), n)
+    vref = st.ref_of[vm.uuid]
+    op = "pool_migrate" if kind == "live" else "migrate_send"
+    st.update(vref, current_operations={task: op},
+              scheduled_to_be_resident_on=st.ref_of[to_host] if to_host else NULL_REF)
+    m.entry = st.audit_start(_entry(st, m, "pending"))
+    st.tasks[task].cancel = lambda: end(st, m, XapiError("TASK_CANCELLED", task))
+    code = st.faults.take_vm_fault(vm.uuid)
+    if code is None and st.fail_rate > 0 and st.rng.random() < st.fail_rate:
+        code = "VM_MIGRATE_FAILED"
+    if code == "STALL":
+        st.tasks[task].stalled = True
+    elif code is not None:
+        err = _fault_error(st, m, code)
+        m.timer = st.clock.schedule(wall / 2, lambda: end(st, m, err))
+    else:
+        m.timer = st.clock.schedule(wall, lambda: end(st, m, None))
+    return m
+
+
+def _fault_error(st: SimState, m: Migration, code: str) -> XapiError:
+    vref = st.ref_of[m.vm]
+    if code == "VM_MIGRATE_FAILED":
+        src = st.ref_of.get(m.from_host or "", NULL_REF)
+        dst = st.ref_of.get(m.dest_host or "", NULL_REF)
+        return XapiError(code, vref, src, dst, "injected fault: migration stream broken")
+    if code == "MIRROR_FAILED" and m.disk_to_sr:
+        return XapiError(code, st.ref_of[next(iter(m.disk_to_sr))])
+    return XapiError(code, vref)
+
+
+def refuse(st: SimState, vm: VM, kind: str, to_host: str | None, to_pool: str,
+           err: XapiError) -> None:  # fmt: skip
+    """Record a refused attempt in the audit (start == end)."""
+    now = round(st.sim_now(), 3)
+    st.audit_refused({
+        "vm": vm.uuid, "kind": kind, "from_host": vm.host if vm.is_running else None,
+        "to_host": to_host, "from_pool": vm.pool, "to_pool": to_pool, "start": now,
+        "end": now, "result": err.code, "task": None,
+    })  # fmt: skip
+
+
+def _entry(st: SimState, m: Migration, result: str) -> dict[str, Any]:
+    return {"vm": m.vm, "kind": m.kind, "from_host": m.from_host, "to_host": m.to_host,
+            "from_pool": m.from_pool, "to_pool": m.to_pool,
+            "start": round(st.sim_now(), 3), "end": None, "result": result,
+            "task": m.task}  # fmt: skip
+
+
+def end(st: SimState, m: Migration, error: XapiError | None) -> None:
+    """Finish a migration: apply it (success) or leave the VM where it was; free holds."""
+    if st.in_flight.get(m.task) is not m:
+        return
+    if m.timer is not None:
+        st.clock.cancel(m.timer)
+    del st.in_flight[m.task]
+    st.busy.pop(m.vm, None)
+    if m.to_host is not None and m.memory:
+        st.incoming[m.to_host] -= m.memory
+    for sr_uuid, need in m.sr_holds:
+        st.sr_reserved[sr_uuid] -= need
+    vref = st.ref_of[m.vm]
+    st.update(vref, current_operations={}, scheduled_to_be_resident_on=NULL_REF)
+    if error is None:
+        _apply(st, m)
+    st.changed(m.from_pool, m.to_pool)
+    st.refresh_memory_free([h for h in (m.from_host, m.to_host) if h])
+    st.audit_end(m.entry, "success" if error is None else error.code)
+    st.finish_task(m.task, m.result if error is None else "", error)
+
+
+def fail_migrations_on_host(st: SimState, host_uuid: str) -> None:
+    for m in list(st.in_flight.values()):
+        if host_uuid in (m.from_host, m.to_host, m.dest_host):
+            end(st, m, XapiError("HOST_OFFLINE", st.ref_of[host_uuid]))
+
+
+def _apply(st: SimState, m: Migration) -> None:
+    """Move the VM (and its disks, VIFs) in the database."""
+    db = st.db
+    vref = st.ref_of[m.vm]
+    vm = db.get(vref, "VM")
+    if m.from_host != m.to_host:
+        if m.from_host is not None:
+            h = db.get(st.ref_of[m.from_host])
+            st.update(st.ref_of[m.from_host], resident_VMs=[x for x in h["resident_VMs"]
+                                                            if x != vref])  # fmt: skip
+        if m.to_host is not None:
+            h = db.get(st.ref_of[m.to_host])
+            st.update(st.ref_of[m.to_host], resident_VMs=[*h["resident_VMs"], vref])
+    if m.to_host is not None:
+        st.update(vref, resident_on=st.ref_of[m.to_host])
+    for disk_uuid, sr_uuid in m.disk_to_sr.items():
+        vdi_ref = st.ref_of[disk_uuid]
+        vdi = db.get(vdi_ref, "VDI")
+        old, new = vdi["SR"], st.ref_of[sr_uuid]
+        used, size = int(vdi["physical_utilisation"]), int(vdi["virtual_size"])
+        o, n = db.get(old), db.get(new)
+        st.update(old, VDIs=[x for x in o["VDIs"] if x != vdi_ref],
+                  physical_utilisation=i(int(o["physical_utilisation"]) - used),
+                  virtual_allocation=i(int(o["virtual_allocation"]) - size))
+        st.update(new, VDIs=[*n["VDIs"], vdi_ref],
+                  physical_utilisation=i(int(n["physical_utilisation"]) + used),
+                  virtual_allocation=i(int(n["virtual_allocation"]) + size))
+        st.update(vdi_ref, SR=new)
+    if m.to_pool != m.from_pool:
+        _move_pool(st, m, vref, vm)
+
+
+def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> None:
+    """Cross-pool: the VM and its devices leave one pool's database for the other's."""
+    db = st.db
+    for vif_ref in vm["VIFs"]:
+        vif = db.get(vif_ref)
+        old, new = vif["network"], m.vif_to_net.get(vif_ref, NULL_REF)
+        if db.maybe(old) is not None:
+            st.update(old, VIFs=[x for x in db.get(old)["VIFs"] if x != vif_ref])
+        if db.maybe(new) is not None:
+            st.update(new, VIFs=[*db.get(new)["VIFs"], vif_ref])
+        st.update(vif_ref, network=new)
+    for vbd_ref in vm["VBDs"]:
+        vbd = db.get(vbd_ref)
+        if vbd["type"] == "CD" and not vbd["empty"]:
+            # the source pool's ISO does not travel: the drive arrives empty
+            iso = vbd["VDI"]
+            st.update(iso, VBDs=[x for x in db.get(iso)["VBDs"] if x != vbd_ref])
+            st.update(vbd_ref, VDI=NULL_REF, empty=True)
+        elif vbd["VDI"] != NULL_REF:
+            _move(st, vbd["VDI"], m.to_pool)
+        _move(st, vbd_ref, m.to_pool)
+    for ref in [*vm["VIFs"], *vm["attached_PCIs"], *vm["VGPUs"]]:
+        _move(st, ref, m.to_pool)
+    for ref in (vm["metrics"], vm["guest_metrics"]):
+        if ref != NULL_REF:
+            _move(st, ref, m.to_pool)
+    affinity = NULL_REF
+    if vm["affinity"] != NULL_REF and m.dest_host is not None:
+        affinity = st.ref_of[m.dest_host]  # the old home host is not in the new pool
+    st.update(vref, affinity=affinity, snapshots=[])
+    _move(st, vref, m.to_pool)
+
+
+def _move(st: SimState, ref: str, to_pool: str) -> None:
+    st.emit("del", ref)
+    st.db.move(ref, to_pool)
+    st.emit("add", ref)
+
+
+def wait(st: SimState, task: str) -> None:
+    """Block (call without the lock) until `task` has finished; raise its error if it failed."""
+    st.tasks[task].done.wait()
+    with st.lock:
+        rec = st.db.maybe(task)
+        if rec is not None and rec["status"] != "success":
+            raise XapiError(*rec["error_info"])

@@ -1,0 +1,496 @@
+"""Build XAPI records (with opaque refs) from an inventory, so the collector can map back.
+
+Every FORMATS.md key is recoverable by the table in XAPI.md (docs/simulator.md lists the
+choices where XAPI has no single field):
+
+- host `memory_overhead_bytes` = `host.memory_overhead` + the control domain's
+  `memory_static_max` + its `memory_overhead`; the simulator gives 1/8 to the host
+  (Xen), 1/64 to dom0's own overhead and the rest to dom0's memory.
+- vm `memory_bytes` = `memory_static_max` + `memory_overhead` and `memory_min_bytes` =
+  `memory_dynamic_min` + `memory_overhead`; the VM overhead is 1/128 of `memory_bytes`
+  (about what XAPI's shadow and page-table estimate gives), never above `memory_min_bytes`.
+- vm `os`: guest metrics `os_version` when tools run; the `platform:viridian` flag
+  (Windows) and `other_config:base_template_name` otherwise.
+- vm `mcs`: `other_config:mcs = "true"` (the collector's default MCS rule).
+
+To exercise the collector's filtering each pool also gets: a control domain per host,
+two default templates, one snapshot, the tools ISO SR with its ISO (as a CD of every
+Windows VM), the host-internal management network, unattached PBDs of shared SRs on
+hosts missing from `sr.hosts`, and PCI / VGPU objects for VMs that have them.
+"""
+
+from __future__ import annotations
+
+from planner.inventory.model import SR, VM, Host, Inventory, Network, Pool
+from planner.sim.db import Db, Record
+from planner.sim.wire import NULL_REF, RefMaker, i, xapi_datetime
+
+MCS_KEY = "mcs"
+OS_TEMPLATES = {
+    "windows": "Windows Server 2019 (64-bit)",
+    "linux": "Ubuntu Jammy Jellyfish 22.04",
+    "other": "Other install media",
+}
+OS_VERSION = {
+    "windows": {"name": "Microsoft Windows Server 2019 Standard|C:\\Windows|\\Device\\Harddisk0"
+                        "\\Partition2", "distro": "windows", "major": "10", "minor": "0"},
+    "linux": {"name": "Ubuntu 22.04.3 LTS", "uname": "5.15.0-91-generic", "distro": "ubuntu",
+              "major": "22", "minor": "04"},
+    "other": {"name": "FreeBSD 13.2-RELEASE", "uname": "13.2-RELEASE", "distro": "freebsd",
+              "major": "13", "minor": "2"},
+}  # fmt: skip
+RUNNING_OPS = ["pool_migrate", "migrate_send", "clean_shutdown", "suspend"]
+HALTED_OPS = ["start", "migrate_send", "export", "destroy"]
+SUSPENDED_OPS = ["resume", "migrate_send", "hard_shutdown"]
+PAUSED_OPS = ["unpause", "pool_migrate", "migrate_send", "hard_shutdown"]
+ALLOWED_OPS = {"Running": RUNNING_OPS, "Paused": PAUSED_OPS, "Suspended": SUSPENDED_OPS,
+               "Halted": HALTED_OPS}  # fmt: skip
+
+
+def split_host_overhead(overhead: int) -> tuple[int, int, int]:
+    """(host.memory_overhead, dom0 memory_static_max, dom0 memory_overhead), summing exactly."""
+    host_ov = overhead // 8
+    dom0_ov = overhead // 64
+    return host_ov, overhead - host_ov - dom0_ov, dom0_ov
+
+
+def split_vm_memory(memory: int, memory_min: int) -> tuple[int, int, int]:
+    """(memory_static_max, memory_dynamic_min, memory_overhead) for a VM's footprint."""
+    ov = max(0, min(memory // 128, memory_min))
+    return memory - ov, memory_min - ov, ov
+
+
+def platform_version(product: str) -> str:
+    """XenServer 8.x runs platform 3.x (product major - 5); used only as a fallback."""
+    parts = product.split(".")
+    if parts and parts[0].isdigit() and int(parts[0]) >= 5:
+        parts[0] = str(int(parts[0]) - 5)
+    return ".".join(parts)
+
+
+class Builder:
+    """Fills a `Db` with the records of an inventory. Use `build(inv, seed)`."""
+
+    def __init__(self, inv: Inventory, seed: int) -> None:
+        self.inv = inv
+        self.refs = RefMaker(seed)
+        self.db = Db()
+        self.now = xapi_datetime()
+        self.ref: dict[str, str] = {}  # inventory uuid -> ref
+        self.pif_of: dict[tuple[str, str], str] = {}  # (host, network) -> PIF ref
+
+    def new(self, pool: str, cls: str, rec: Record, ref: str | None = None,
+            uuid: str | None = None) -> str:  # fmt: skip
+        ref = ref or self.refs.ref()
+        rec["uuid"] = uuid or self.refs.uuid()
+        self.db.add(pool, cls, ref, rec)
+        return ref
+
+    def r(self, uuid: str | None) -> str:
+        return self.ref.get(uuid, NULL_REF) if uuid else NULL_REF
+
+    # ------------------------------------------------------------------ pools and hosts
+    def build(self) -> Db:
+        for p in self.inv.pools:
+            self.db.add_pool(p.uuid)
+            self.ref[p.uuid] = self.refs.ref()
+        for kind in (self.inv.hosts, self.inv.srs, self.inv.networks, self.inv.vms):
+            for obj in kind:
+                self.ref[obj.uuid] = self.refs.ref()
+        for p in self.inv.pools:
+            self.pool(p)
+        for h in self.inv.hosts:
+            self.host(h)
+        for s in self.inv.srs:
+            self.sr(s)
+        for n in self.inv.networks:
+            self.network(n)
+        for v in self.inv.vms:
+            self.vm(v)
+        for p in self.inv.pools:
+            self.extras(p)
+        return self.db
+
+    def pool(self, p: Pool) -> None:
+        rec = {
+            "name_label": p.name, "name_description": "", "master": self.r(p.master),
+            "default_SR": self.r(p.default_sr), "suspend_image_SR": self.r(p.default_sr),
+            "crash_dump_SR": self.r(p.default_sr), "ha_enabled": p.ha_enabled,
+            "ha_configuration": {}, "ha_statefiles": [],
+            "ha_host_failures_to_tolerate": i(1 if p.ha_enabled else 0),
+            "ha_plan_exists_for": i(1 if p.ha_enabled else 0), "ha_allow_overcommit": False,
+            "ha_overcommitted": False, "blobs": {}, "tags": [], "gui_config": {},
+            "other_config": {}, "cpu_info": {}, "wlb_enabled": False,
+            "migration_compression": p.migration_compression, "tls_verification_enabled": True,
+            "allowed_operations": [], "current_operations": {},
+        }  # fmt: skip
+        self.new(p.uuid, "pool", rec, ref=self.ref[p.uuid], uuid=p.uuid)
+        # hotfixes become pool_update objects shared by the hosts that carry them
+        names = sorted({x for h in self.inv.hosts_in_pool.get(p.uuid, []) for x in h.hotfixes})
+        for name in names:
+            upd = {"name_label": name, "name_description": f"Hotfix {name}", "version": "1.0",
+                   "installation_size": i(2**20), "key": "", "after_apply_guidance": [],
+                   "vdi": NULL_REF, "hosts": [], "other_config": {},
+                   "enforce_homogeneity": False}  # fmt: skip
+            self.ref[f"update:{p.uuid}:{name}"] = self.new(p.uuid, "pool_update", upd)
+
+    def host(self, h: Host) -> None:
+        pool = self.inv.pool_by_uuid[h.pool]
+        host_ov, dom0_mem, dom0_ov = split_host_overhead(h.memory_overhead_bytes)
+        metrics = self.new(h.pool, "host_metrics", {
+            "memory_total": i(h.memory_total_bytes), "memory_free": i(0), "live": True,
+            "last_updated": self.now, "other_config": {},
+        })  # fmt: skip
+        ref = self.ref[h.uuid]
+        f = h.cpu.features
+        cpu_info = {
+            "cpu_count": i(h.cpu.count), "socket_count": i(2 if h.cpu.count >= 16 else 1),
+            "threads_per_core": "2", "nr_nodes": "1", "vendor": h.cpu.vendor,
+            "speed": "2999.998", "modelname": h.cpu.model, "family": "6", "model": "85",
+            "stepping": "7", "flags": "fpu de tsc msr pae mce cx8 apic sep mtrr", "features": f,
+            "features_pv": f, "features_hvm": f, "features_pv_host": f, "features_hvm_host": f,
+        }  # fmt: skip
+        brand = "Citrix Hypervisor" if h.version.startswith("8.2") else "XenServer"
+        software = {
+            "product_version": h.version, "product_version_text": h.version,
+            "product_version_text_short": h.version, "product_brand": brand,
+            "platform_name": "XCP", "platform_version": platform_version(h.version),
+            "build_number": "release/yangtze/master/8", "xapi": "24.19", "xapi_build": "24.19.1",
+            "xen": "4.17.3-4", "linux": "4.19.0+1", "hostname": h.name, "date": "2026-01-15",
+            "db_schema": "5.780",
+        }  # fmt: skip
+        updates = [self.ref[f"update:{h.pool}:{x}"] for x in h.hotfixes]
+        for u in updates:
+            self.db.get(u)["hosts"].append(ref)
+        dom0 = self.refs.ref()
+        rec = {
+            "name_label": h.name, "name_description": "", "memory_overhead": i(host_ov),
+            "allowed_operations": ["provision", "evacuate", "vm_start", "vm_resume",
+                                   "vm_migrate"],
+            "current_operations": {}, "API_version_major": "2", "API_version_minor": "21",
+            "API_version_vendor": "XenSource", "API_version_vendor_implementation": {},
+            "enabled": h.enabled, "software_version": software, "other_config": {},
+            "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_64"],
+            "cpu_configuration": {}, "sched_policy": "credit", "supported_bootloaders": ["pygrub"],
+            "resident_VMs": [dom0], "logging": {}, "PIFs": [], "suspend_image_sr": NULL_REF,
+            "crash_dump_sr": NULL_REF, "crashdumps": [], "patches": [], "updates": updates,
+            "PBDs": [], "host_CPUs": [], "cpu_info": cpu_info, "hostname": h.name,
+            "address": "127.0.0.1", "metrics": metrics, "license_params": {},
+            "ha_statefiles": [], "ha_network_peers": [], "blobs": {}, "tags": [],
+            "external_auth_type": "", "external_auth_service_name": "",
+            "external_auth_configuration": {}, "edition": "xenserver-premium",
+            "license_server": {}, "bios_strings": {}, "power_on_mode": "",
+            "power_on_config": {}, "local_cache_sr": NULL_REF, "chipset_info": {},
+            "PCIs": [], "PGPUs": [], "PUSBs": [], "ssl_legacy": False, "guest_VCPUs_params": {},
+            "display": "enabled", "virtual_hardware_platform_versions": ["0", "1", "2"],
+            "control_domain": dom0, "updates_requiring_reboot": [], "features": [],
+            "iscsi_iqn": f"iqn.2026-01.com.example:{h.name}", "multipathing": False,
+            "uefi_certificates": "", "certificates": [], "editions": ["xenserver-premium"],
+            "pending_guidances": [], "tls_verification_enabled": True,
+            "https_only": pool.https_only,
+        }  # fmt: skip
+        self.new(h.pool, "host", rec, ref=ref, uuid=h.uuid)
+        self.control_domain(h, dom0, dom0_mem, dom0_ov)
+
+    def control_domain(self, h: Host, ref: str, mem: int, ov: int) -> None:
+        rec = self.vm_base(f"Control domain on host: {h.name}", "Running", mem, mem, ov, 16)
+        rec.update({
+            "is_control_domain": True, "resident_on": self.ref[h.uuid], "domid": "0",
+            "domain_type": "pv", "allowed_operations": [],
+            "other_config": {"storage_driver_domain": ref, "is_system_domain": "true"},
+            "last_boot_CPU_flags": {"vendor": h.cpu.vendor, "features": h.cpu.features},
+        })  # fmt: skip
+        rec["metrics"] = self.vm_metrics(h.pool, mem + ov, 16, "Running")
+        self.new(h.pool, "VM", rec, ref=ref)
+
+    # ------------------------------------------------------------------ storage
+    def sr(self, s: SR) -> None:
+        ref = self.ref[s.uuid]
+        rec = {
+            "name_label": s.name, "name_description": "", "allowed_operations": [
+                "vdi_create", "vdi_destroy", "vdi_snapshot", "vdi_clone", "vdi_resize",
+                "vdi_mirror", "vdi_enable_cbt", "vdi_disable_cbt", "scan", "update"],
+            "current_operations": {}, "VDIs": [], "PBDs": [], "virtual_allocation": i(0),
+            "physical_utilisation": i(s.used_bytes), "physical_size": i(s.size_bytes),
+            "type": s.type, "content_type": "user", "shared": s.shared, "other_config": {},
+            "tags": [], "sm_config": {}, "blobs": {}, "local_cache_enabled": False,
+            "introduced_by": NULL_REF, "clustered": False, "is_tools_sr": False,
+        }  # fmt: skip
+        self.new(s.pool, "SR", rec, ref=ref, uuid=s.uuid)
+        attached = list(s.hosts)
+        others = [h.uuid for h in self.inv.hosts_in_pool.get(s.pool, []) if h.uuid not in s.hosts]
+        for hu in attached + (others if s.shared else []):
+            self.pbd(s.pool, ref, self.ref[hu], hu in s.hosts)
+
+    def pbd(self, pool: str, sr: str, host: str, attached: bool) -> None:
+        pbd = self.new(pool, "PBD", {
+            "host": host, "SR": sr, "device_config": {}, "currently_attached": attached,
+            "other_config": {},
+        })  # fmt: skip
+        self.db.get(sr)["PBDs"].append(pbd)
+        self.db.get(host)["PBDs"].append(pbd)
+
+    def vdi(self, pool: str, sr: str, name: str, *, size: int, used: int, uuid: str | None = None,
+            cbt: bool = False, on_boot: str = "persist", type: str = "user",
+            snapshot_of: str = NULL_REF, read_only: bool = False,
+            is_tools_iso: bool = False) -> str:  # fmt: skip
+        rec = {
+            "name_label": name, "current_operations": {}, "SR": sr, "VBDs": [],
+            "virtual_size": i(size), "physical_utilisation": i(used), "type": type,
+            "sharable": False, "read_only": read_only, "other_config": {},
+            "location": uuid or "", "managed": True, "is_a_snapshot": snapshot_of != NULL_REF,
+            "snapshot_of": snapshot_of, "snapshots": [], "allow_caching": False,
+            "on_boot": on_boot, "is_tools_iso": is_tools_iso, "cbt_enabled": cbt,
+        }  # fmt: skip
+        ref = self.new(pool, "VDI", rec, uuid=uuid)
+        if not rec["location"]:
+            rec["location"] = rec["uuid"]
+        srec = self.db.get(sr)
+        srec["VDIs"].append(ref)
+        srec["virtual_allocation"] = i(int(srec["virtual_allocation"]) + size)
+        return ref
+
+    def vbd(self, pool: str, vm: str, vdi: str, userdevice: int, *, type: str = "Disk",
+            attached: bool = True) -> str:  # fmt: skip
+        empty = vdi == NULL_REF
+        rec = {
+            "VM": vm, "VDI": vdi, "device": f"xvd{chr(ord('a') + userdevice % 26)}",
+            "userdevice": str(userdevice), "bootable": userdevice == 0,
+            "mode": "RO" if type == "CD" else "RW", "type": type, "empty": empty,
+            "other_config": {}, "currently_attached": attached,
+        }  # fmt: skip
+        ref = self.new(pool, "VBD", rec)
+        self.db.get(vm)["VBDs"].append(ref)
+        if not empty:
+            self.db.get(vdi)["VBDs"].append(ref)
+        return ref
+
+    # ------------------------------------------------------------------ networks
+    def network(self, n: Network) -> None:
+        ref = self.ref[n.uuid]
+        idx = [x.uuid for x in self.inv.networks_in_pool[n.pool]].index(n.uuid)
+        rec = {
+            "name_label": n.name, "name_description": "", "allowed_operations": [],
+            "current_operations": {}, "VIFs": [], "PIFs": [], "MTU": i(1500), "other_config": {},
+            "bridge": f"xenbr{idx}", "managed": True, "blobs": {}, "tags": [],
+            "default_locking_mode": "unlocked", "assigned_ips": {}, "purpose": [],
+        }  # fmt: skip
+        self.new(n.pool, "network", rec, ref=ref, uuid=n.uuid)
+        for hu in n.hosts:
+            pif = self.pif(n.pool, ref, self.ref[hu], f"eth{idx}", n.management, not n.sriov)
+            self.pif_of[(hu, n.uuid)] = pif
+            if n.sriov:
+                sriov = self.new(n.pool, "network_sriov", {
+                    "physical_PIF": pif, "logical_PIF": pif, "requires_reboot": False,
+                    "configuration_mode": "sysfs",
+                })  # fmt: skip
+                self.db.get(pif)["sriov_logical_PIF_of"] = [sriov]
+                self.db.get(pif)["sriov_physical_PIF_of"] = [sriov]
+
+    def pif(self, pool: str, net: str, host: str, device: str, management: bool,
+            physical: bool) -> str:  # fmt: skip
+        n = len(self.pif_of) + 1
+        rec = {
+            "device": device, "network": net, "host": host,
+            "MAC": f"02:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}:01",
+            "MTU": i(1500), "VLAN": i(-1), "metrics": NULL_REF, "physical": physical,
+            "currently_attached": True,
+            "ip_configuration_mode": "Static" if management else "None",
+            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if management else "",
+            "netmask": "255.0.0.0" if management else "", "gateway": "", "DNS": "",
+            "bond_slave_of": NULL_REF, "bond_master_of": [], "VLAN_master_of": NULL_REF,
+            "VLAN_slave_of": [], "management": management, "other_config": {},
+            "disallow_unplug": management, "tunnel_access_PIF_of": [],
+            "tunnel_transport_PIF_of": [], "ipv6_configuration_mode": "None", "IPv6": [],
+            "ipv6_gateway": "", "primary_address_type": "IPv4", "managed": True,
+            "properties": {}, "capabilities": [], "igmp_snooping_status": "unknown",
+            "sriov_physical_PIF_of": [], "sriov_logical_PIF_of": [], "PCI": NULL_REF,
+        }  # fmt: skip
+        ref = self.new(pool, "PIF", rec)
+        self.db.get(net)["PIFs"].append(ref)
+        self.db.get(host)["PIFs"].append(ref)
+        return ref
+
+    # ------------------------------------------------------------------ VMs
+    def vm_base(self, name: str, state: str, static_max: int, dyn_min: int, ov: int,
+                vcpus: int) -> Record:  # fmt: skip
+        # A subset of XAPI's ~100 VM fields: the ones clients of a migration planner read
+        # (docs/simulator.md). Fewer fields keep get_all_records of 40,000 VMs fast.
+        return {
+            "name_label": name, "name_description": "",
+            "allowed_operations": list(ALLOWED_OPS[state]), "current_operations": {},
+            "power_state": state, "is_a_template": False, "is_default_template": False,
+            "is_a_snapshot": False, "snapshot_of": NULL_REF, "snapshots": [],
+            "suspend_VDI": NULL_REF, "resident_on": NULL_REF,
+            "scheduled_to_be_resident_on": NULL_REF, "affinity": NULL_REF,
+            "memory_overhead": i(ov), "memory_target": i(static_max),
+            "memory_static_max": i(static_max), "memory_dynamic_max": i(static_max),
+            "memory_dynamic_min": i(dyn_min), "memory_static_min": i(min(dyn_min, static_max)),
+            "VCPUs_max": i(vcpus), "VCPUs_at_startup": i(vcpus), "VIFs": [], "VBDs": [],
+            "VUSBs": [], "platform": {}, "other_config": {}, "domid": "-1",
+            "last_boot_CPU_flags": {}, "is_control_domain": False, "metrics": NULL_REF,
+            "guest_metrics": NULL_REF, "ha_always_run": False, "ha_restart_priority": "",
+            "VGPUs": [], "attached_PCIs": [], "domain_type": "hvm", "tags": [],
+            "blocked_operations": {},
+        }  # fmt: skip
+
+    def vm_metrics(self, pool: str, memory: int, vcpus: int, state: str) -> str:
+        up = state in ("Running", "Paused")
+        return self.new(pool, "VM_metrics", {
+            "memory_actual": i(memory if up else 0), "VCPUs_number": i(vcpus if up else 0),
+            "start_time": self.now, "last_updated": self.now, "other_config": {},
+            "hvm": True, "nomigrate": False,
+            "current_domain_type": "hvm" if up else "unspecified",
+        })  # fmt: skip
+
+    def guest_metrics(self, pool: str, os: str) -> str:
+        return self.new(pool, "VM_guest_metrics", {
+            "os_version": dict(OS_VERSION[os]),
+            "PV_drivers_version": {"major": "9", "minor": "3", "micro": "3", "build": "83"},
+            "PV_drivers_up_to_date": True, "PV_drivers_detected": True,
+            "last_updated": self.now, "other_config": {}, "live": True,
+        })  # fmt: skip
+
+    def vm(self, v: VM) -> None:
+        ref = self.ref[v.uuid]
+        static_max, dyn_min, ov = split_vm_memory(v.memory_bytes, v.memory_min_bytes)
+        rec = self.vm_base(v.name, v.power_state, static_max, dyn_min, ov, v.vcpus)
+        up = v.power_state in ("Running", "Paused")
+        master = self.inv.master_of(v.pool)
+        if v.cpu_vendor:
+            flags = {"vendor": v.cpu_vendor, "features": v.cpu_features or ""}
+        elif v.power_state == "Halted":
+            # a halted VM keeps the flags of its last boot; the collector must ignore them
+            flags = {"vendor": master.cpu.vendor, "features": master.cpu.features}
+        else:
+            flags = {}
+        other = {"base_template_name": OS_TEMPLATES.get(v.os, OS_TEMPLATES["other"])}
+        if v.mcs:
+            other[MCS_KEY] = "true"
+        platform = {"acpi": "1", "viridian": "true" if v.os == "windows" else "false"}
+        rec.update({
+            "resident_on": self.r(v.host) if up and v.host else NULL_REF,
+            "affinity": self.r(v.affinity), "domid": str(len(self.db.where) % 4000 + 1)
+            if up else "-1", "last_boot_CPU_flags": flags, "other_config": other,
+            "platform": platform, "tags": list(v.tags), "ha_always_run": v.ha_protected,
+            "ha_restart_priority": "restart" if v.ha_protected else "",
+        })  # fmt: skip
+        rec["metrics"] = self.vm_metrics(v.pool, v.memory_bytes, v.vcpus, v.power_state)
+        if v.tools:
+            rec["guest_metrics"] = self.guest_metrics(v.pool, v.os if v.os in OS_VERSION
+                                                      else "other")  # fmt: skip
+        self.new(v.pool, "VM", rec, ref=ref, uuid=v.uuid)
+        if up and v.host:
+            self.db.get(self.ref[v.host])["resident_VMs"].append(ref)
+        for n, d in enumerate(v.disks):
+            vdi = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n}", size=d.size_bytes,
+                           used=d.used_bytes, uuid=d.uuid, cbt=d.cbt, on_boot=d.on_boot)
+            self.ref[d.uuid] = vdi
+            self.vbd(v.pool, ref, vdi, n, attached=up)
+        for x in v.vifs:
+            vif = self.new(v.pool, "VIF", {
+                "device": x.device, "network": self.r(x.network), "VM": ref,
+                "MAC": f"16:3e:{int(x.device) if x.device.isdigit() else 0:02x}:"
+                       f"{ref[-6:-4]}:{ref[-4:-2]}:{ref[-2:]}", "MTU": i(1500),
+                "other_config": {}, "currently_attached": up,
+                "locking_mode": "network_default",
+            })  # fmt: skip
+            rec["VIFs"].append(vif)
+            net = self.db.maybe(self.r(x.network))
+            if net is not None:
+                net["VIFs"].append(vif)
+        host_ref = self.r(v.host) if up and v.host else self.ref[master.uuid]
+        if v.pci:
+            pci = self.new(v.pool, "PCI", {
+                "class_name": "Network controller", "vendor_name": "Intel Corporation",
+                "device_name": "Ethernet Controller X710", "host": host_ref,
+                "dependencies": [], "other_config": {}, "subsystem_vendor_name": "",
+                "subsystem_device_name": "", "driver_name": "vfio-pci", "pci_id": "0000:3b:00.0",
+            })  # fmt: skip
+            rec["attached_PCIs"] = [pci]
+        if v.vgpu:
+            vgpu = self.new(v.pool, "VGPU", {
+                "VM": ref, "GPU_group": NULL_REF, "device": "0", "currently_attached": up,
+                "other_config": {}, "type": NULL_REF, "resident_on": NULL_REF,
+                "scheduled_to_be_resident_on": NULL_REF, "compatibility_metadata": {},
+                "extra_args": "", "PCI": NULL_REF,
+            })  # fmt: skip
+            rec["VGPUs"] = [vgpu]
+
+    # ------------------------------------------------------------------ filler objects
+    def extras(self, p: Pool) -> None:
+        """Objects a real pool has that are not inventory objects (the collector drops them)."""
+        hosts = self.inv.hosts_in_pool.get(p.uuid, [])
+        tools_sr = self.new(p.uuid, "SR", {
+            "name_label": "XenServer Tools", "name_description": "XenServer Tools ISOs",
+            "allowed_operations": [], "current_operations": {}, "VDIs": [], "PBDs": [],
+            "virtual_allocation": i(0), "physical_utilisation": i(0), "physical_size": i(0),
+            "type": "iso", "content_type": "iso", "shared": True, "other_config": {},
+            "tags": [], "sm_config": {}, "blobs": {}, "local_cache_enabled": False,
+            "introduced_by": NULL_REF, "clustered": False, "is_tools_sr": True,
+        })  # fmt: skip
+        for h in hosts:
+            self.pbd(p.uuid, tools_sr, self.ref[h.uuid], True)
+        iso = self.vdi(p.uuid, tools_sr, "guest-tools.iso", size=60 * 2**20, used=60 * 2**20,
+                       type="user", read_only=True, is_tools_iso=True)
+        for v in self.inv.vms_in_pool.get(p.uuid, []):
+            if v.os == "windows":
+                self.vbd(p.uuid, self.ref[v.uuid], iso, 3, type="CD", attached=v.is_running)
+            elif v.os == "other":
+                self.vbd(p.uuid, self.ref[v.uuid], NULL_REF, 3, type="CD")
+        self.new(p.uuid, "network", {
+            "name_label": "Host internal management network", "name_description": "",
+            "allowed_operations": [], "current_operations": {}, "VIFs": [], "PIFs": [],
+            "MTU": i(1500), "other_config": {"is_guest_installer_network": "true",
+                                             "is_host_internal_management_network": "true",
+                                             "ip_begin": "169.254.0.1",
+                                             "ip_end": "169.254.255.254"},
+            "bridge": "xenapi", "managed": True, "blobs": {}, "tags": [],
+            "default_locking_mode": "unlocked", "assigned_ips": {}, "purpose": [],
+        })  # fmt: skip
+        for name in ("Windows Server 2019 (64-bit)", "Ubuntu Jammy Jellyfish 22.04"):
+            rec = self.vm_base(name, "Halted", 2 * 2**30, 2 * 2**30, 0, 2)
+            rec.update({"is_a_template": True, "is_default_template": True,
+                        "other_config": {"default_template": "true"}})  # fmt: skip
+            rec["metrics"] = self.vm_metrics(p.uuid, 0, 2, "Halted")
+            self.new(p.uuid, "VM", rec)
+        self.snapshot(p)
+
+    def snapshot(self, p: Pool) -> None:
+        """A snapshot of the pool's first VM with a disk (a VM record the collector skips)."""
+        vm = next((v for v in self.inv.vms_in_pool.get(p.uuid, []) if v.disks), None)
+        if vm is None:
+            return
+        static_max, dyn_min, ov = split_vm_memory(vm.memory_bytes, vm.memory_min_bytes)
+        rec = self.vm_base(f"{vm.name} before upgrade", "Halted", static_max, dyn_min, ov,
+                           vm.vcpus)  # fmt: skip
+        src = self.ref[vm.uuid]
+        rec.update({"is_a_snapshot": True, "snapshot_of": src, "tags": list(vm.tags)})
+        rec["metrics"] = self.vm_metrics(p.uuid, 0, vm.vcpus, "Halted")
+        ref = self.new(p.uuid, "VM", rec)
+        self.db.get(src)["snapshots"].append(ref)
+        d = vm.disks[0]
+        vdi = self.vdi(p.uuid, self.ref[d.sr], f"{vm.name} disk 0 snapshot", size=d.size_bytes,
+                       used=d.used_bytes // 10, snapshot_of=self.ref[d.uuid])
+        self.db.get(self.ref[d.uuid])["snapshots"].append(vdi)
+        self.vbd(p.uuid, ref, vdi, 0, attached=False)
+
+
+def build(inv: Inventory, seed: int = 0) -> tuple[Db, dict[str, str]]:
+    """The records of `inv` and the map inventory uuid -> ref."""
+    from planner.inventory.collect import gc_paused
+
+    b = Builder(inv, seed)
+    with gc_paused():  # millions of acyclic records: collector passes would only cost time
+        db = b.build()
+    return db, b.ref
+
+
+def host_address(base: str, host_uuid: str) -> str:
+    """What `host.address` holds in the simulator: `127.0.0.1:PORT/host/<uuid>`.
+
+    A real address is an IP; the simulator's also carries the path of the host's URL so
+    that HOST_IS_SLAVE [address] can be followed (`http://` + address + `/`).
+    """
+    return f"{base}/host/{host_uuid}"
+

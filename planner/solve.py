@@ -1,0 +1,364 @@
+"""`solve`: goal in, checked-ready `Plan` out.
+
+Stages: build the problem (rules prune targets) -> split into independent components ->
+per component: greedy, then CP-SAT warm-started from it unless greedy already meets the
+lower bound -> keep the better of the two -> merge the components' waves side by side ->
+assemble the FORMATS.md plan (ids, disks, VIF maps, dependencies, estimate, bounds).
+
+Merging: wave i of the plan is wave i of every component (they share no pool, host or
+SR). The campaign lasts the sum over waves of the longest migration of any component, so
+each component's waves are sorted longest first before merging (long waves line up with
+long waves) -- but only when the reordered component still passes the replay in the
+problem's units; otherwise its order is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.durations import DEFAULT_MODEL, DurationModel
+from planner.errors import InputError
+from planner.goals import Goal
+from planner.inventory.io import digest
+from planner.inventory.model import Inventory
+from planner.options import PlanOptions
+from planner.plan import DiskMove, Migration, Plan, Reason, Unplaced, Wave, estimate_of
+from planner.problem import KINDS, Problem, build_problem
+from planner.rules import codes
+from planner.rules.network import map_vifs
+from solvers.base import Solution, Status, balance, compact, replay, wave_seconds
+from solvers.bounds import lower_bounds
+from solvers.decompose import components, split_time
+from solvers.greedy import solve_greedy
+
+SOLVERS = ("cpsat", "greedy")
+SOLVER_NOTE = "SOLVER"  # warning code for what the solver wants the reader to know
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One component: its job indexes (global), the kept and the greedy solutions."""
+
+    jobs: np.ndarray
+    sub: Problem
+    kept: Solution
+    greedy: Solution
+    status: Status
+    notes: tuple[str, ...]
+
+
+def solve(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions | None = None,
+    *,
+    solver: str = "cpsat",
+    time_limit: float = 30.0,
+    workers: int | None = None,
+    seed: int = 0,
+    durations: DurationModel = DEFAULT_MODEL,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """A plan that meets `goal` on `inv` as far as it can (the rest is `unplaced`).
+
+    `solver` is "cpsat" (greedy first, then CP-SAT within `time_limit` seconds shared by
+    the components) or "greedy". `workers` and `seed` go to CP-SAT. `progress` receives
+    one-line messages while solving."""
+    t0 = time.perf_counter()
+    if solver not in SOLVERS:
+        raise InputError(f"--solver: must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    if not time_limit > 0:
+        raise InputError(f"--time-limit: must be a positive number of seconds, got {time_limit}")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers: must be at least 1, got {workers}")
+    options = options or PlanOptions()
+    say = progress or (lambda _msg: None)
+    p = build_problem(inv, goal, options, durations)
+    say(f"problem: {p.n_jobs} migrations to plan, {len(p.unplaced)} VMs without a target")
+    bounds = lower_bounds(p)
+    parts_idx = components(p)
+    sizes = [len(a) for a in parts_idx]
+    parts: list[_Part] = []
+    deadline = t0 + time_limit
+    for i, idx in enumerate(parts_idx):
+        sub = p.subset(idx)
+        budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
+        parts.append(_solve_part(sub, idx, solver, budget, workers, seed, say))
+        if len(parts_idx) > 1:
+            say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
+                f"{parts[-1].status.value}")  # fmt: skip
+
+    choice, wave = _merge(p, [(pt.jobs, pt.sub, pt.kept) for pt in parts])
+    g_choice, g_wave = _merge(p, [(pt.jobs, pt.sub, pt.greedy) for pt in parts])
+    if _key(p, g_choice, g_wave) < _key(p, choice, wave):
+        # each part was better alone but their waves line up worse than greedy's do
+        choice, wave = g_choice, g_wave
+        parts = [_Part(pt.jobs, pt.sub, pt.greedy, pt.greedy, pt.greedy.status, ())
+                 for pt in parts]  # fmt: skip
+        parts[0] = _Part(parts[0].jobs, parts[0].sub, parts[0].kept, parts[0].greedy,
+                         parts[0].status, ("CP-SAT's parts merged into a longer campaign "
+                                           "than greedy's; greedy's plan is kept",))  # fmt: skip
+
+    plan_seconds = wave_seconds(p, wave)
+    placed = np.flatnonzero(choice >= 0)
+    # for a partial plan, the bound over the VMs it does move says how good it is at that
+    placed_bound = lower_bounds(p.subset(placed)) if len(placed) < p.n_jobs else bounds
+    status = _overall(p, parts, choice, plan_seconds, bounds.seconds)
+    warnings = [Reason(SOLVER_NOTE, n) for pt in parts for n in pt.notes]
+    cp_bounds = [pt.kept.bound for pt in parts if pt.kept.bound is not None]
+    solver_info = {
+        "name": solver,
+        "status": status.value,
+        "wall_seconds": 0.0,
+        "objective": plan_seconds,
+        "best_bound": max([bounds.seconds, *cp_bounds]) if p.n_jobs else 0,
+        "greedy": {"waves": int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
+                   "seconds": wave_seconds(p, g_wave),
+                   "unplaced": len(p.unplaced) + int((g_choice < 0).sum())},
+        "placed_bound": placed_bound.to_json(),
+        "components": len(parts),
+        "time_limit": time_limit,
+        "workers": workers,
+        "seed": seed,
+    }
+    plan = _assemble(inv, goal, options, p, choice, wave, warnings, bounds.to_json(),
+                     solver_info)  # fmt: skip
+    solver_info["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    say(f"done: {status.value}, {plan.estimate['waves']} waves, {plan.estimate['seconds']} s "
+        f"(bound {bounds.seconds} s) in {solver_info['wall_seconds']} s")  # fmt: skip
+    return plan
+
+
+def _solve_part(sub: Problem, idx: np.ndarray, solver: str, budget: float,
+                workers: int | None, seed: int, say: Callable[[str], None]) -> _Part:  # fmt: skip
+    g = solve_greedy(sub)
+    b = lower_bounds(sub)
+    meets_bound = g.n_unplaced == 0 and g.seconds(sub) <= b.seconds
+    if solver == "greedy" or meets_bound:
+        st = Status.OPTIMAL if meets_bound else g.status
+        return _Part(idx, sub, g, g, st, ())
+    from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
+
+    c = solve_cpsat(sub, time_limit=budget, workers=workers, seed=seed, hint=g,
+                    min_waves=b.waves, min_seconds=b.seconds, progress=say)  # fmt: skip
+    if c.status == Status.NO_PLAN:
+        st = g.status if c.info.get("skipped") else Status.NO_PLAN
+        return _Part(idx, sub, g, g, st, c.notes)
+    c_key = (*c.key(sub), balance(sub, c.choice))
+    g_key = (*g.key(sub), balance(sub, g.choice))
+    if c_key < g_key:
+        return _Part(idx, sub, c, g, c.status, ())
+    # CP-SAT proved (or could not beat) a plan no better than greedy's: keep greedy's
+    st = Status.OPTIMAL if c.status == Status.OPTIMAL else g.status
+    kept = Solution("greedy", st, g.choice, g.wave, g.wall_seconds + c.wall_seconds,
+                    bound=c.bound)  # fmt: skip
+    note = ("CP-SAT's plan is no better than greedy's; greedy's plan is kept"
+            + (" (and proven optimal)" if st == Status.OPTIMAL else ""))  # fmt: skip
+    return _Part(idx, sub, kept, g, st, (note,))
+
+
+def _key(p: Problem, choice: np.ndarray, wave: np.ndarray) -> tuple[int, int]:
+    return (int((choice < 0).sum()), wave_seconds(p, wave))
+
+
+def _merge(p: Problem, parts: list[tuple[np.ndarray, Problem, Solution]],
+           ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Global (choice, wave) from the parts' solutions.
+
+    Candidate indexes are mapped back from each part's arrays to the whole problem's.
+    Waves: the global wave i holds wave slots of every part, and lasts as long as the
+    longest of them, so long waves of different parts should share a slot. Parts whose
+    waves cannot be reordered (the replay fails, e.g. SR space freed by an earlier wave)
+    keep their order and are placed first, each at the start slot (0 or later: empty
+    slots before a part change nothing) where its waves add least, revised a few times
+    (`_offsets`); every other part, longest first, puts its longest wave in the slot
+    that is already longest, its next in the next, and so on
+    (pairing long with long minimises the sum of maxima), as long as the replay accepts
+    the resulting order; failing that, its waves go longest first from slot 0."""
+    choice = np.full(p.n_jobs, -1, dtype=np.int64)
+    wave = np.full(p.n_jobs, -1, dtype=np.int64)
+    prepared = []
+    for jobs, sub, sol in parts:
+        local = sol.choice - sub.cand_start[:-1]  # offset within the job's candidates
+        choice[jobs] = np.where(sol.choice >= 0, p.cand_start[jobs] + local, -1)
+        lengths = [0] * sol.n_waves
+        for j, w in enumerate(sol.wave.tolist()):
+            if w >= 0:
+                lengths[w] = max(lengths[w], int(sub.job_seconds[j]))
+        desc = sorted(range(len(lengths)), key=lambda w: (-lengths[w], w))
+        free = bool(lengths) and not replay(sub, sol.choice, _renumber(sol.wave, desc))
+        prepared.append((jobs, sub, sol, lengths, desc, free))
+    fixed = [x for x in prepared if not x[5]]
+    fixed.sort(key=lambda x: -max(x[3], default=0))
+    offsets = _offsets([x[3] for x in fixed])
+    slots: list[int] = []  # longest wave in each global slot so far
+    placed: list[tuple[tuple, list[int]]] = []
+    for x, offset in zip(fixed, offsets, strict=True):
+        placed.append((x, [offset + w for w in range(len(x[3]))]))
+        _fill(slots, x[3], placed[-1][1])
+    free = [x for x in prepared if x[5]]
+    free.sort(key=lambda x: -max(x[3], default=0))
+    for x in free:
+        _, sub, sol, lengths, desc, _ = x
+        n = len(lengths)
+        room = max(len(slots), n)
+        best = sorted(range(room), key=lambda i: (-(slots[i] if i < len(slots) else 0), i))
+        at = [0] * n
+        for w, slot in zip(desc, best[:n], strict=True):
+            at[w] = slot
+        order = sorted(range(n), key=lambda w: at[w])  # the part's waves in slot order
+        if replay(sub, sol.choice, _renumber(sol.wave, order)):
+            at = [0] * n
+            for i, w in enumerate(desc):
+                at[w] = i
+        _fill(slots, lengths, at)
+        placed.append((x, at))
+    for (jobs, _, sol, _, _, _), at in placed:
+        wave[jobs] = [at[w] if w >= 0 else -1 for w in sol.wave.tolist()]
+    return choice, compact(wave)
+
+
+def _fill(slots: list[int], lengths: list[int], at: list[int]) -> None:
+    """Put waves of `lengths` into slots `at`, growing `slots` as needed."""
+    slots.extend([0] * (max(at, default=-1) + 1 - len(slots)))
+    for w, slot in enumerate(at):
+        slots[slot] = max(slots[slot], lengths[w])
+
+
+def _offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
+    """Start slots for parts whose wave order is fixed (wave lengths each), so that the
+    sum over slots of the longest wave is small: each part in turn takes the offset that
+    adds least to the others, repeated a few passes (coordinate descent)."""
+    offsets = [0] * len(parts)
+
+    def slots_without(k: int) -> list[int]:
+        out: list[int] = []
+        for i, lengths in enumerate(parts):
+            if i != k:
+                _fill(out, lengths, [offsets[i] + w for w in range(len(lengths))])
+        return out
+
+    def added(slots: list[int], lengths: list[int], o: int) -> int:
+        ext = slots + [0] * max(0, o + len(lengths) - len(slots))
+        return sum(max(ext[o + w], x) - ext[o + w] for w, x in enumerate(lengths))
+
+    for sweep in range(passes):
+        changed = False
+        for k, lengths in enumerate(parts):
+            slots = slots_without(k) if sweep else slots_without_prefix(parts, offsets, k)
+            best = min(range(len(slots) + 1), key=lambda o: (added(slots, lengths, o), o))
+            if best != offsets[k]:
+                offsets[k], changed = best, True
+        if not changed and sweep:
+            break
+    return offsets
+
+
+def slots_without_prefix(parts: list[list[int]], offsets: list[int], k: int) -> list[int]:
+    """Slots filled by the parts before `k` (the first sweep places parts one by one)."""
+    out: list[int] = []
+    for i in range(k):
+        _fill(out, parts[i], [offsets[i] + w for w in range(len(parts[i]))])
+    return out
+
+
+def _renumber(wave: np.ndarray, order: list[int]) -> np.ndarray:
+    """Waves renumbered so that wave `order[i]` becomes wave i."""
+    rank = {w: i for i, w in enumerate(order)}
+    return np.array([rank[int(w)] if w >= 0 else -1 for w in wave.tolist()], dtype=np.int64)
+
+
+def _overall(p: Problem, parts: list[_Part], choice: np.ndarray, seconds: int,
+             bound: int) -> Status:  # fmt: skip
+    if p.n_jobs == 0 and not p.unplaced:
+        return Status.NOTHING_TO_DO
+    if p.unplaced or (choice < 0).any():
+        return Status.PARTIAL
+    if any(pt.status == Status.NO_PLAN for pt in parts):
+        return Status.NO_PLAN
+    all_optimal = all(pt.status == Status.OPTIMAL for pt in parts)
+    if seconds <= bound or (len(parts) == 1 and all_optimal):
+        return Status.OPTIMAL
+    return Status.FEASIBLE
+
+
+def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
+              choice: np.ndarray, wave: np.ndarray, warnings: list[Reason],
+              bounds: dict, solver_info: dict) -> Plan:  # fmt: skip
+    """The FORMATS.md plan of a merged solution."""
+    by_wave: dict[int, list[int]] = defaultdict(list)
+    for j, w in enumerate(wave.tolist()):
+        if w >= 0:
+            by_wave[w].append(j)
+    left_host: dict[str, list[str]] = defaultdict(list)  # host -> ids that left it
+    left_sr: dict[str, list[str]] = defaultdict(list)  # SR -> ids whose disks left it
+    waves: list[Wave] = []
+    n = 0
+    for w in sorted(by_wave):
+        migs = []
+        leaving: list[tuple[str, Migration]] = []
+        for j in sorted(by_wave[w], key=lambda j: (-int(p.job_seconds[j]), j)):
+            n += 1
+            m = _migration(inv, options, p, j, int(choice[j]), f"m{n}", left_host, left_sr)
+            migs.append(m)
+            leaving.append((m.id, m))
+        for mid, m in leaving:
+            if m.from_host and m.to_host != m.from_host:
+                left_host[m.from_host].append(mid)
+            for d in m.disks:
+                left_sr[d.from_sr].append(mid)
+        waves.append(Wave(len(waves), tuple(migs)))
+    unplaced = list(p.unplaced)
+    for j in np.flatnonzero(choice < 0).tolist():
+        vm = inv.vm_by_uuid[p.job_vm[j]]
+        unplaced.append(Unplaced(vm.uuid, (Reason(
+            codes.NO_CAPACITY,
+            f"eligible targets exist for {vm.name}, but no wave of this plan has room for "
+            "it (host memory, SR space or, for a halted VM, a host to start it on)"),)))
+    all_migs = [m for w in waves for m in w.migrations]
+    try:
+        from planner.rules.network import management_network_warnings
+
+        warnings = warnings + list(management_network_warnings(inv, all_migs))
+    except ImportError:  # pragma: no cover - older rules module
+        pass
+    return Plan(
+        inventory_digest=digest(inv),
+        goal=goal.to_json(),
+        options=options.to_json(),
+        solver=solver_info,
+        bounds=bounds,
+        waves=tuple(waves),
+        unplaced=tuple(unplaced),
+        warnings=tuple(warnings),
+        estimate=estimate_of(waves),
+    )
+
+
+def _migration(inv: Inventory, options: PlanOptions, p: Problem, j: int, c: int, mid: str,
+               left_host: dict[str, list[str]],
+               left_sr: dict[str, list[str]]) -> Migration:  # fmt: skip
+    vm = inv.vm_by_uuid[p.job_vm[j]]
+    h, s = int(p.cand_host[c]), int(p.cand_sr[c])
+    to_host = p.host_uuid[h] if h >= 0 else None
+    to_sr = p.sr_uuid[s] if s >= 0 else None
+    to_pool = p.pool_uuid[int(p.cand_pool[c])]
+    from_host = vm.host if vm.is_running else None
+    disks = {d.uuid: d for d in vm.disks}
+    moves = tuple(DiskMove(u, disks[u].sr, to_sr) for u in p.job_moved[j] if to_sr)
+    vifs = map_vifs(inv, vm, to_pool, options.network_map)[0] if to_pool != vm.pool else ()
+    deps: list[str] = []
+    if to_host is not None and to_host != from_host:
+        deps += left_host.get(to_host, [])
+    if to_sr is not None:
+        deps += left_sr.get(to_sr, [])
+    return Migration(
+        id=mid, vm=vm.uuid, kind=KINDS[int(p.job_kind[j])], from_host=from_host,
+        to_host=to_host, from_pool=vm.pool, to_pool=to_pool, disks=moves, vifs=vifs,
+        est_seconds=int(p.job_seconds[j]), depends_on=tuple(dict.fromkeys(deps)),
+    )  # fmt: skip

@@ -1,0 +1,193 @@
+"""Proven lower bounds on the number of waves and the campaign seconds.
+
+Every plan that moves all the problem's jobs (the VMs that must move and have an
+eligible target) has at least `waves` waves and lasts at least `seconds` (sum over waves
+of the longest migration). The arguments are in docs/bounds.md; in short:
+
+- A group of jobs of which at most `c` can share a wave needs ceil(n / c) waves, and its
+  seconds are at least the sum of every c-th duration sorted longest first (the i-th
+  longest wave must hold a job at least as long as the (c*(i-1)+1)-th longest job).
+  A plan's waves restricted to the group are such a schedule, and each wave of the plan
+  lasts at least as long as the group's jobs in it, so the bound holds for the plan.
+- Groups: the jobs of each source pool (c = max_per_pool); the jobs forced onto one
+  target SR, or moving disks off one SR, when that SR's free space admits fewer than c
+  reservations at once (c = the most reservations, smallest first, that fit in the most
+  space the SR can ever have free).
+- Groups run side by side: the i-th longest wave of the plan lasts at least the
+  (c*(i-1)+1)-th longest job of every group, so the campaign lasts at least the sum over
+  i of the maximum over groups (`joint_bound`); with one group this is the group bound.
+- Jobs of one SR that pairwise cannot share a wave (a clique) take a wave each, and the
+  rest of their pool can fill at most max_per_pool - 1 slots beside each.
+- The campaign bound is the largest of these.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from planner.problem import Problem
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Lower bounds and, for each, the group that gives it (for the table footer)."""
+
+    waves: int
+    seconds: int
+    waves_by: str = ""
+    seconds_by: str = ""
+
+    def to_json(self) -> dict[str, int]:
+        return {"waves": self.waves, "seconds": self.seconds}
+
+
+def group_bound(durations: list[int], c: int) -> tuple[int, int]:
+    """(waves, seconds) for jobs of `durations` when at most `c` share a wave."""
+    if not durations:
+        return 0, 0
+    c = max(1, c)
+    d = sorted(durations, reverse=True)
+    return -(-len(d) // c), sum(d[::c])
+
+
+def joint_bound(groups: list[tuple[list[int], int]]) -> int:
+    """Seconds for several groups (durations, concurrency) running side by side.
+
+    Sort the plan's waves longest first. A group's c*(i-1)+1 longest jobs cannot all fit
+    in i-1 waves, so the i-th longest wave lasts at least that job: the group's
+    (c*(i-1)+1)-th longest duration. It holds for every group at once, so the i-th wave
+    lasts at least the maximum over groups, and the plan at least the sum over i."""
+    columns: list[int] = []
+    for durations, c in groups:
+        d = sorted(durations, reverse=True)[:: max(1, c)]
+        for i, x in enumerate(d):
+            if i == len(columns):
+                columns.append(x)
+            elif x > columns[i]:
+                columns[i] = x
+    return sum(columns)
+
+
+def _concurrency(reserves: list[int], free: int) -> int:
+    """How many of `reserves` fit together in `free` at most (smallest first)."""
+    total, n = 0, 0
+    for r in sorted(reserves):
+        total += r
+        if total > free:
+            break
+        n += 1
+    return n
+
+
+def lower_bounds(p: Problem) -> Bounds:
+    """The strongest of the pool and SR-space bounds for problem `p`."""
+    groups: list[tuple[str, list[int], int]] = []
+    secs = p.job_seconds.tolist()
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    for j in range(p.n_jobs):
+        by_pool[int(p.job_pool[j])].append(j)
+    for pool, jobs in by_pool.items():
+        groups.append((f"pool {p.pool_uuid[pool]}", jobs, p.max_per_pool))
+
+    # SR space: what each SR can ever have free, and who must reserve on it
+    departs: dict[int, int] = defaultdict(int)
+    src_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sr -> (job, reserve)
+    for j in range(p.n_jobs):
+        for k in p.srcs(j):
+            s = int(p.src_sr[k])
+            departs[s] += int(p.src_used_down[k])
+            src_of[s].append((j, int(p.src_reserve[k])))
+    forced: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for j in range(p.n_jobs):
+        srs = {int(p.cand_sr[c]) for c in p.cands(j)}
+        if len(srs) == 1 and (s := srs.pop()) >= 0:
+            forced[s].append((j, int(p.job_reserve[j])))
+    for label, table in (("target SR", forced), ("source SR", src_of)):
+        for s, items in table.items():
+            free = int(p.sr_size[s] - p.sr_used[s]) + departs[s]
+            pools = {int(p.job_pool[j]) for j, _ in items}
+            c = max(1, _concurrency([r for _, r in items], free))
+            if c < p.max_per_pool * len(pools):
+                groups.append((f"{label} {p.sr_uuid[s]} ({c} at a time)",
+                               [j for j, _ in items], c))  # fmt: skip
+
+    waves, seconds, waves_by, seconds_by = 0, 0, "", ""
+    for label, jobs, c in groups:
+        w, s = group_bound([secs[j] for j in jobs], c)
+        if w > waves:
+            waves, waves_by = w, label
+        if s > seconds:
+            seconds, seconds_by = s, label
+
+    # SRs where some jobs pairwise cannot share a wave (a clique): each takes its own
+    # wave; the pool's other jobs fill at most max_per_pool - 1 slots beside each.
+    cliques: list[tuple[str, list[int]]] = []
+    for s_ix, items in src_of.items():
+        # at a wave start the jobs in it have not left yet: their own used bytes are still
+        # there, so a job "weighs" its reservation plus its used bytes on the SR
+        free = int(p.sr_size[s_ix] - p.sr_used[s_ix]) + departs[s_ix]
+        used_on = {j: u for j, u in _src_used(p, s_ix)}
+        weights = {j: r + used_on.get(j, 0) for j, r in items}
+        cliques.append((f"source SR {p.sr_uuid[s_ix]}", _clique(weights, free, secs)))
+    for s_ix, items in forced.items():
+        free = int(p.sr_size[s_ix] - p.sr_used[s_ix]) + departs[s_ix]
+        weights = dict(items)
+        cliques.append((f"target SR {p.sr_uuid[s_ix]}", _clique(weights, free, secs)))
+    for label, clique in cliques:
+        if len(clique) < 2:
+            continue
+        w, s = _clique_bound(p, clique, by_pool, secs)
+        if w > waves:
+            waves, waves_by = w, f"{label} ({len(clique)} moves one at a time)"
+        if s > seconds:
+            seconds, seconds_by = s, f"{label} ({len(clique)} moves one at a time)"
+        groups.append((label, clique, 1))
+    joint = joint_bound([([secs[j] for j in jobs], c) for _, jobs, c in groups])
+    if joint > seconds:
+        seconds, seconds_by = joint, f"{len(groups)} groups side by side"
+    return Bounds(waves, seconds, waves_by, seconds_by)
+
+
+def _src_used(p: Problem, s: int) -> list[tuple[int, int]]:
+    return [(j, int(p.src_used_down[k])) for j in range(p.n_jobs) for k in p.srcs(j)
+            if int(p.src_sr[k]) == s]  # fmt: skip
+
+
+def _clique(weights: dict[int, int], free: int, secs: list[int]) -> list[int]:
+    """Jobs that pairwise do not fit together in `free`: every job heavier than half of
+    it, plus the longest lighter job that still clashes with the lightest of those."""
+    heavy = [j for j, w in weights.items() if 2 * w > free]
+    if not heavy:
+        return []
+    lightest = min(weights[j] for j in heavy)
+    light = [j for j, w in weights.items() if 2 * w <= free and w + lightest > free]
+    if light:
+        heavy.append(max(light, key=lambda j: secs[j]))
+    return heavy
+
+
+def _clique_bound(p: Problem, clique: list[int], by_pool: dict[int, list[int]],
+                  secs: list[int]) -> tuple[int, int]:  # fmt: skip
+    """(waves, seconds) when `clique`'s jobs need a wave each. With one source pool the
+    pool's other jobs can fill at most max_per_pool - 1 slots beside each clique job;
+    removing the longest of them gives the least the rest can cost."""
+    base = sum(secs[j] for j in clique)
+    pools = {int(p.job_pool[j]) for j in clique}
+    if len(pools) != 1:
+        return len(clique), base
+    inside = set(clique)
+    rest = sorted((secs[j] for j in by_pool[pools.pop()] if j not in inside), reverse=True)
+    rest = rest[(p.max_per_pool - 1) * len(clique):]
+    w, s = group_bound(rest, p.max_per_pool)
+    return len(clique) + w, base + s
+
+
+def gap(value: float, bound: float) -> float:
+    """Relative gap of `value` over `bound`, in percent (0 when both are 0)."""
+    if bound <= 0:
+        return 0.0 if value <= 0 else float("inf")
+    return 100.0 * (value - bound) / bound
+
+
+__all__ = ["Bounds", "gap", "group_bound", "lower_bounds"]

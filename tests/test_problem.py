@@ -1,0 +1,195 @@
+"""The problem builder: jobs, candidates from the rules, scaling, unplaced reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.errors import InputError
+from planner.goals import Evacuate, MovePool, Rebalance, RetireSR
+from planner.inventory.builder import AMD, GIB, Builder
+from planner.options import PlanOptions
+from planner.problem import KINDS, MIB, build_problem, mib_down, mib_up
+
+
+def _lab(n_hosts: int = 3, **host_kw):
+    b = Builder()
+    p = b.pool("lab")
+    hosts = [b.host(p, f"xs-{i + 1:02d}", **host_kw) for i in range(n_hosts)]
+    sr = b.sr(p, "nfs", size_gib=2000)
+    net = b.network(p, "vm-net")
+    return b, p, hosts, sr, net
+
+
+def _targets(p, j):
+    return {(int(p.cand_host[c]), int(p.cand_sr[c])) for c in p.cands(j)}
+
+
+def test_rounding_is_conservative():
+    assert mib_up(MIB + 1) == 2 and mib_up(MIB) == 1 and mib_up(0) == 0
+    assert mib_down(2 * MIB - 1) == 1 and mib_down(MIB) == 1
+
+
+def test_evacuate_live_jobs_exclude_the_evacuated_host():
+    b, pool, hosts, sr, net = _lab()
+    vm = b.vm(pool, "web", host=hosts[0], memory_gib=4, disks=[(sr, 10)], networks=[net])
+    b.vm(pool, "other", host=hosts[1], memory_gib=4, disks=[(sr, 10)], networks=[net])
+    b.vm(pool, "off", memory_gib=4, disks=[(sr, 10)])  # halted: evacuate ignores it
+    inv = b.build()
+    p = build_problem(inv, Evacuate((hosts[0],)))
+    assert p.job_vm == (vm,)
+    assert KINDS[p.job_kind[0]] == "live"
+    ix = {u: i for i, u in enumerate(p.host_uuid)}
+    assert _targets(p, 0) == {(ix[hosts[1]], -1), (ix[hosts[2]], -1)}
+    assert p.job_mem_up[0] == 4 * 1024 and p.job_reserve[0] == 0
+    assert p.unplaced == ()
+
+
+def test_local_disk_moves_to_a_shared_sr_with_storage_migration():
+    b, pool, hosts, sr, net = _lab()
+    local = b.sr(pool, "local-1", size_gib=500, shared=False, host=hosts[0])
+    vm = b.vm(pool, "db", host=hosts[0], memory_gib=8, disks=[(local, 40), (sr, 10)],
+              networks=[net])  # fmt: skip
+    inv = b.build()
+    p = build_problem(inv, Evacuate((hosts[0],)))
+    assert KINDS[p.job_kind[0]] == "storage"
+    local_disk = next(d.uuid for d in inv.vm_by_uuid[vm].disks if d.sr == local)
+    assert p.job_moved[0] == (local_disk,)  # the disk on the shared SR stays
+    sr_ix = p.sr_uuid.index(sr)
+    assert {s for _, s in _targets(p, 0)} == {sr_ix}
+    # 3x the 40 GiB virtual size on the target, 2x on the source, used bytes after
+    assert p.job_reserve[0] == 3 * 40 * 1024
+    assert list(p.src_reserve[p.srcs(0).start:p.srcs(0).stop]) == [2 * 40 * 1024]
+    assert p.job_used_up[0] == 20 * 1024
+
+
+def test_capacities_round_down_and_demands_up():
+    b, pool, hosts, sr, net = _lab(memory_gib=64, overhead_gib=2)
+    b.vm(pool, "odd", host=hosts[0], memory_gib=1 + 1 / GIB, disks=[(sr, 10)], networks=[net])
+    inv = b.build()
+    p = build_problem(inv, Evacuate((hosts[0],)), PlanOptions(headroom_fraction=0.1))
+    assert p.job_mem_up[0] == 1025  # one byte over 1 GiB counts as a whole extra MiB
+    assert p.job_mem_down[0] == 1024  # what leaves is rounded down
+    # 64 GiB - 2 GiB - 10% of 64 GiB = 55.6 GiB = 56934.4 MiB, rounded down
+    assert p.host_cap[1] == 56934
+    assert p.host_init[0] == 1025
+
+
+def test_dmc_counts_dynamic_minimum():
+    b, pool, hosts, sr, net = _lab()
+    b.vm(pool, "squeezable", host=hosts[0], memory_gib=8, memory_min_gib=2, disks=[(sr, 10)],
+         networks=[net])  # fmt: skip
+    inv = b.build()
+    assert build_problem(inv, Evacuate((hosts[0],))).job_mem_up[0] == 8 * 1024
+    p = build_problem(inv, Evacuate((hosts[0],)), PlanOptions(dmc=True))
+    assert p.job_mem_up[0] == 2 * 1024 and p.host_init[0] == 2 * 1024
+
+
+def test_exclusions_go_to_unplaced_with_every_code():
+    b, pool, hosts, sr, net = _lab()
+    vm = b.vm(pool, "gpu", host=hosts[0], pci=True, vgpu=True, disks=[(sr, 10)],
+              networks=[net])  # fmt: skip
+    inv = b.build()
+    p = build_problem(inv, Evacuate((hosts[0],)))
+    assert p.n_jobs == 0
+    (u,) = p.unplaced
+    assert u.vm == vm and {r.code for r in u.reasons} == {"PCI", "VGPU"}
+
+
+def test_no_target_reasons_are_the_union_over_targets():
+    b = Builder()
+    pool = b.pool("lab")
+    src = b.host(pool, "src")
+    b.host(pool, "amd", vendor=AMD)
+    b.host(pool, "off", enabled=False)
+    sr = b.sr(pool, "nfs")
+    net = b.network(pool, "vm-net")
+    b.vm(pool, "web", host=src, disks=[(sr, 10)], networks=[net])
+    inv = b.build()
+    p = build_problem(inv, Evacuate((src,)))
+    (u,) = p.unplaced
+    codes = [r.code for r in u.reasons]
+    assert set(codes) == {"CPU_VENDOR", "HOST_DISABLED"}
+    assert len(codes) == len(set(codes))  # deduplicated by code
+
+
+def test_no_other_host_is_no_target():
+    b, pool, hosts, sr, net = _lab(n_hosts=1)
+    b.vm(pool, "web", host=hosts[0], disks=[(sr, 10)], networks=[net])
+    p = build_problem(b.build(), Evacuate((hosts[0],)))
+    assert [r.code for r in p.unplaced[0].reasons] == ["NO_TARGET"]
+
+
+def test_vm_too_large_for_any_host_is_no_capacity():
+    b, pool, hosts, sr, net = _lab(memory_gib=32)
+    b.vm(pool, "huge", host=hosts[0], memory_gib=28, disks=[(sr, 10)], networks=[net])
+    b.vm(pool, "filler", host=hosts[1], memory_gib=8, disks=[(sr, 10)], networks=[net])
+    b.vm(pool, "filler2", host=hosts[2], memory_gib=8, disks=[(sr, 10)], networks=[net])
+    p = build_problem(b.build(), Evacuate((hosts[0],)))
+    assert p.n_jobs == 0
+    assert [r.code for r in p.unplaced[0].reasons] == ["NO_CAPACITY"]
+
+
+def test_signature_cache_shares_rule_calls():
+    b, pool, hosts, sr, net = _lab(n_hosts=5)
+    for i in range(40):
+        b.vm(pool, f"web-{i}", host=hosts[0], memory_gib=1, disks=[(sr, 5)], networks=[net])
+    p = build_problem(b.build(), Evacuate((hosts[0],)))
+    assert p.n_jobs == 40
+    assert p.stats["signatures"] == 1
+    assert p.stats["rule_calls"] == 4  # one per other host, not 40 x 4
+
+
+def test_move_pool_halted_vm_moves_disks_without_a_host():
+    b = Builder()
+    old, new = b.pool("old"), b.pool("new")
+    b.host(old, "o1")
+    b.host(new, "n1")
+    s_old = b.sr(old, "o-nfs")
+    s_new = b.sr(new, "n-nfs")
+    n_old, _ = b.network(old, "vm-net"), b.network(new, "vm-net")
+    vm = b.vm(old, "cold", disks=[(s_old, 10)], networks=[n_old])
+    inv = b.build()
+    p = build_problem(inv, MovePool((old,), (new,)))
+    assert p.job_vm == (vm,) and KINDS[p.job_kind[0]] == "move"
+    assert _targets(p, 0) == {(-1, p.sr_uuid.index(s_new))}
+    assert p.job_mem_up[0] == 0 and p.job_halted_mem[0] == 4 * 1024
+
+
+def test_retire_sr_keeps_running_vm_on_its_host():
+    b, pool, hosts, sr, net = _lab()
+    old = b.sr(pool, "old")
+    vm = b.vm(pool, "web", host=hosts[1], disks=[(old, 10)], networks=[net])
+    inv = b.build()
+    p = build_problem(inv, RetireSR((old,)))
+    assert p.job_vm == (vm,)
+    assert _targets(p, 0) == {(1, p.sr_uuid.index(sr))}
+
+
+def test_sr_used_takes_the_larger_of_sr_and_disks():
+    b, pool, hosts, sr, net = _lab()
+    b.vm(pool, "web", host=hosts[0], disks=[(sr, 100)], networks=[net])
+    doc = b.document()
+    doc["srs"][0]["used_bytes"] = 10 * GIB  # less than the 50 GiB its disk uses
+    from planner.inventory import from_dict
+
+    p = build_problem(from_dict(doc), Evacuate((hosts[0],)))
+    assert p.sr_used[0] == 50 * 1024
+
+
+def test_subset_keeps_candidates_aligned():
+    b, pool, hosts, sr, net = _lab(n_hosts=4)
+    local = b.sr(pool, "local", shared=False, host=hosts[0])
+    b.vm(pool, "a", host=hosts[0], disks=[(local, 10)], networks=[net])
+    b.vm(pool, "b", host=hosts[0], disks=[(sr, 10)], networks=[net])
+    p = build_problem(b.build(), Evacuate((hosts[0],)))
+    sub = p.subset([1, 0])
+    assert sub.job_vm == (p.job_vm[1], p.job_vm[0])
+    assert _targets(sub, 0) == _targets(p, 1) and _targets(sub, 1) == _targets(p, 0)
+    assert np.array_equal(sub.src_sr, p.src_sr)
+
+
+def test_unsupported_goal_is_input_error():
+    b, *_ = _lab()
+    with pytest.raises(InputError, match="rebalance"):
+        build_problem(b.build(), Rebalance())
