@@ -436,8 +436,8 @@ def test_bad_fault_specs_and_options_are_input_errors():
         Simulator(INV, faults=["nosuchvm:VM_MIGRATE_FAILED", "web:lowercase", "offline:zz"])
     assert len(e.value.problems) == 3
     with pytest.raises(InputError) as e:
-        Simulator(INV, speed=0, fail_rate=2)
-    assert len(e.value.problems) == 2
+        Simulator(INV, speed=0, fail_rate=2, faults=["web:STALL", "delay:x"])
+    assert len(e.value.problems) == 3  # every problem at once, one line each
 
 
 def test_halted_vm_moves_pool_with_its_disks_and_space_follows(lab_sim):

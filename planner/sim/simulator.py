@@ -53,9 +53,12 @@ class Simulator:
             problems.append(f"--port must be 0..65535, got {port}")
         if not inv.pools:
             problems.append("the inventory has no pool to serve")
+        try:
+            parsed = parse_faults(list(faults), inv)
+        except InputError as e:
+            problems += e.problems
         if problems:
             raise InputError("cannot start the simulator", problems)
-        parsed = parse_faults(list(faults), inv)
         self._bind = (host, port)
         self._tls = tls
         self._scheme = "https" if tls else "http"
