@@ -15,7 +15,7 @@ from planner.options import PlanOptions
 from planner.plan import Reason
 from planner.rules import codes, exclusion_reasons, target_reasons
 from planner.rules.exclusions import STORAGE_KINDS
-from planner.rules.memory import host_capacity, memory_reasons, vm_memory
+from planner.rules.memory import free_memory, memory_reasons, vm_memory
 from planner.rules.network import map_vifs
 from planner.rules.storage import (
     amounts,
@@ -83,14 +83,6 @@ class Explanation:
     def eligible(self) -> tuple[Candidate, ...]:
         return tuple(c for c in self.candidates if c.eligible)
 
-
-def free_memory(inv: Inventory, options: PlanOptions) -> dict[str, int]:
-    """Bytes free on every host now (may be negative on an overcommitted host)."""
-    free = {h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts}
-    for v in inv.vms:
-        if v.is_running and v.host in free:
-            free[v.host] -= vm_memory(v, options.dmc)
-    return free
 
 
 def _resolve_to(inv: Inventory, vm: VM, to: str | None) -> tuple[str, str | None]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan
-from planner.rules.memory import host_capacity, vm_memory
+from planner.rules.memory import host_capacity, memory_after
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,25 +61,6 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, ax: Axes | None = None) -
     ax.legend(handles=[Patch(color=c, label=k) for k, c in KIND_COLOURS.items()],
               loc="lower right", fontsize="small")  # fmt: skip
     return fig
-
-
-def memory_after(inv: Inventory, plan: Plan | None, options: PlanOptions | None = None
-                 ) -> dict[str, int]:  # fmt: skip
-    """Committed memory per host (bytes) once `plan` has run (now, without a plan)."""
-    opts = options or (PlanOptions.from_json(plan.options) if plan else PlanOptions())
-    used = {h.uuid: 0 for h in inv.hosts}
-    for v in inv.vms:
-        if v.is_running and v.host in used:
-            used[v.host] += vm_memory(v, opts.dmc)
-    for m in plan.migrations() if plan else ():
-        vm = inv.vm_by_uuid[m.vm]
-        if not vm.is_running:
-            continue
-        if m.from_host in used:
-            used[m.from_host] -= vm_memory(vm, opts.dmc)
-        if m.to_host in used:
-            used[m.to_host] += vm_memory(vm, opts.dmc)
-    return used
 
 
 def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = None,

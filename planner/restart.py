@@ -18,7 +18,7 @@ from planner.inventory.model import VM, Host, Inventory
 from planner.options import PlanOptions
 from planner.plan import Reason
 from planner.rules import codes
-from planner.rules.memory import host_capacity, vm_memory
+from planner.rules.memory import committed_memory, free_memory, host_capacity, vm_memory
 from planner.rules.network import networks_attached_reasons
 from planner.rules.storage import sr_attached_reasons
 
@@ -69,11 +69,8 @@ def place_restarts(
     pool = vms[0].pool
     hosts = list(inv.hosts_in_pool.get(pool, []))
     moving = {v.uuid for v in vms}
-    free = {h.uuid: host_capacity(h, options.headroom_fraction) for h in hosts}
-    for h in hosts:
-        for v in inv.vms_on_host.get(h.uuid, []):
-            if v.uuid not in moving:
-                free[h.uuid] -= vm_memory(v, options.dmc)
+    everywhere = free_memory(inv, options, exclude=moving)
+    free = {h.uuid: everywhere[h.uuid] for h in hosts}
     need = {v.uuid: vm_memory(v, options.dmc) for v in vms}
     eligible: dict[str, list[str]] = {}
     unplaced: dict[str, tuple[Reason, ...]] = {}
@@ -158,12 +155,11 @@ def _utilisation(inv: Inventory, pool: str | None, placed: dict[str, str],
     if pool is None:
         return 0.0
     worst = 0.0
+    committed = committed_memory(inv, options.dmc, exclude=need)
     for h in inv.hosts_in_pool.get(pool, []):
         cap = host_capacity(h, options.headroom_fraction)
         if cap <= 0:
             continue
-        used = sum(vm_memory(v, options.dmc) for v in inv.vms_on_host.get(h.uuid, [])
-                   if v.uuid not in need)
-        used += sum(need[u] for u, hh in placed.items() if hh == h.uuid)
+        used = committed[h.uuid] + sum(need[u] for u, hh in placed.items() if hh == h.uuid)
         worst = max(worst, used / cap)
     return worst

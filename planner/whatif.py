@@ -92,20 +92,13 @@ def _run_failure(inv: Inventory, sc: Scenario) -> dict[str, Any]:
 
 def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
     from planner.goals import Evacuate
-    from planner.rules.memory import host_capacity, vm_memory
+    from planner.rules.memory import host_capacity, memory_after
     from planner.solve import solve
 
     plan = solve(inv, Evacuate(sc.hosts), sc.options, solver=sc.solver,
                  time_limit=sc.time_limit, workers=1, seed=0)  # fmt: skip
     pool = inv.host_by_uuid[sc.hosts[0]].pool
-    used = {h.uuid: sum(vm_memory(v, sc.options.dmc) for v in inv.vms_on_host.get(h.uuid, []))
-            for h in inv.hosts_in_pool[pool]}  # fmt: skip
-    for m in plan.migrations():
-        vm = inv.vm_by_uuid[m.vm]
-        if vm.is_running and m.from_host in used:
-            used[m.from_host] -= vm_memory(vm, sc.options.dmc)
-        if vm.is_running and m.to_host in used:
-            used[m.to_host] += vm_memory(vm, sc.options.dmc)
+    used = memory_after(inv, plan, sc.options)
     util = max((used[h.uuid] / cap for h in inv.hosts_in_pool[pool]
                 if (cap := host_capacity(h, sc.options.headroom_fraction)) > 0),
                default=0.0)  # fmt: skip

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from planner.inventory.model import Disk, Inventory
 from planner.options import PlanOptions
 from planner.plan import Migration, Reason
-from planner.rules.memory import host_capacity, memory_reasons, vm_memory
+from planner.rules.memory import free_memory, memory_reasons, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target, sr_space_reasons
 
 
@@ -30,10 +30,7 @@ class Room:
 
     @classmethod
     def of(cls, inv: Inventory, options: PlanOptions) -> Room:
-        r = cls(inv, options)
-        for h in inv.hosts:
-            used = sum(vm_memory(v, options.dmc) for v in inv.vms_on_host.get(h.uuid, []))
-            r.host_free[h.uuid] = host_capacity(h, options.headroom_fraction) - used
+        r = cls(inv, options, host_free=free_memory(inv, options))
         for s in inv.srs:
             r.sr_free[s.uuid] = s.size_bytes - s.used_bytes
         return r

@@ -58,10 +58,10 @@ def _open_session(
     """
     import XenAPI
 
-    from planner.inventory.collect import _transport
+    from planner.inventory.collect import make_transport
 
     try:
-        s = XenAPI.Session(url, transport=_transport(url, insecure, timeout))
+        s = XenAPI.Session(url, transport=make_transport(url, insecure, timeout))
         s.xenapi.login_with_password(user, password, "2.0", ORIGINATOR)
         return s
     except XenAPI.Failure as e:

@@ -459,7 +459,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _transport(url: str, insecure: bool, timeout: float) -> xmlrpc.client.Transport:
+def make_transport(url: str, insecure: bool, timeout: float) -> xmlrpc.client.Transport:
+    """An XML-RPC transport with a socket `timeout` (seconds); TLS verified unless
+    `insecure`. The collector and the executor's XenAPI sessions both use it."""
     if url.startswith("https://"):
         ctx = ssl._create_unverified_context() if insecure else ssl.create_default_context()
         return _SafeTransport(timeout, ctx)
@@ -513,7 +515,7 @@ def _read_pool(url: str, user: str, password: str, insecure: bool, timeout: floa
 
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
-        session = XenAPI.Session(current, transport=_transport(current, insecure, timeout))
+        session = XenAPI.Session(current, transport=make_transport(current, insecure, timeout))
         try:
             session.xenapi.login_with_password(user, password, "2.21", "xen-planner")
         except XenAPI.Failure as e:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from planner.inventory.model import VM, Host
-from planner.plan import Reason
+from collections.abc import Collection
+
+from planner.inventory.model import VM, Host, Inventory
+from planner.options import PlanOptions
+from planner.plan import Plan, Reason
 from planner.rules import codes
 from planner.rules.storage import amounts
 
@@ -29,3 +32,38 @@ def memory_reasons(vm: VM, host: Host, need: int, free: int) -> list[Reason]:
     need_s, free_s = amounts(need, free)
     return [Reason(codes.MEMORY,
                    f"{host.name} needs {need_s} for {vm.name}, {free_s} free")]  # fmt: skip
+
+
+def committed_memory(
+    inv: Inventory, dmc: bool, *, exclude: Collection[str] = ()
+) -> dict[str, int]:
+    """Bytes committed on every host by its Running/Paused VMs (VMs in `exclude` left out)."""
+    used = {h.uuid: 0 for h in inv.hosts}
+    for host, vms in inv.vms_on_host.items():
+        if host in used:
+            used[host] = sum(vm_memory(v, dmc) for v in vms if v.uuid not in exclude)
+    return used
+
+
+def free_memory(
+    inv: Inventory, options: PlanOptions, *, exclude: Collection[str] = ()
+) -> dict[str, int]:
+    """Bytes free on every host now (negative on an overcommitted host)."""
+    used = committed_memory(inv, options.dmc, exclude=exclude)
+    return {h.uuid: host_capacity(h, options.headroom_fraction) - used[h.uuid] for h in inv.hosts}
+
+
+def memory_after(inv: Inventory, plan: Plan | None, options: PlanOptions | None = None
+                 ) -> dict[str, int]:  # fmt: skip
+    """Committed memory per host (bytes) once `plan` has run (now, without a plan)."""
+    opts = options or (PlanOptions.from_json(plan.options) if plan else PlanOptions())
+    used = committed_memory(inv, opts.dmc)
+    for m in plan.migrations() if plan else ():
+        vm = inv.vm_by_uuid[m.vm]
+        if not vm.is_running:
+            continue
+        if m.from_host in used:
+            used[m.from_host] -= vm_memory(vm, opts.dmc)
+        if m.to_host in used:
+            used[m.to_host] += vm_memory(vm, opts.dmc)
+    return used
