@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from planner.cli.common import read_password
 
 
 def collect(
@@ -18,7 +19,8 @@ def collect(
                                          show_default=False)],
     user: Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")] = "root",
     password_env: Annotated[str | None, typer.Option(
-        help="Environment variable holding the password (default: prompt for it).")] = None,
+        help="Environment variable holding the password (default XAPI_PASSWORD; else a "
+        "prompt on a terminal).")] = None,
     insecure: Annotated[bool, typer.Option(
         help="Do not verify TLS certificates (self-signed hosts).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one call.")] = 120.0,
@@ -36,12 +38,7 @@ def collect(
     from planner.inventory import save
     from planner.inventory.collect import DEFAULT_MCS, McsRule, collect_with_warnings
 
-    if password_env is not None:
-        password = os.environ.get(password_env)
-        if password is None:
-            raise InputError(f"--password-env: environment variable {password_env} is not set")
-    else:
-        password = typer.prompt(f"password for {user}", hide_input=True)
+    password = read_password(password_env)
     if timeout <= 0:
         raise InputError(f"--timeout: must be positive, got {timeout:g}")
     rule = McsRule(tuple(mcs_key) if mcs_key else DEFAULT_MCS.other_config_keys,

@@ -18,6 +18,35 @@ def load_inventory(path: Path | None) -> Inventory:
     return load(path if path is not None else sample_path())
 
 
+DEFAULT_PASSWORD_ENV = "XAPI_PASSWORD"
+
+
+def read_password(var: str | None) -> str:
+    """The XAPI password: from environment variable `var` (default XAPI_PASSWORD), else
+    a hidden prompt on stderr. Never from an argument, so it stays out of argv."""
+    import os
+
+    import click
+    import typer
+
+    from planner.errors import InputError
+
+    name = var or DEFAULT_PASSWORD_ENV
+    value = os.environ.get(name)
+    if value:
+        return value
+    if var is not None:
+        raise InputError(f"--password-env: environment variable {name} is not set")
+    # prompt (hidden on a terminal; a pipe works too); no input at all is an error
+    try:
+        return str(typer.prompt("XAPI password", hide_input=True, err=True))
+    except (typer.Abort, click.exceptions.Abort, EOFError):
+        raise InputError(
+            f"no password: set {name}, name a variable with --password-env, or type it "
+            "at the prompt"
+        ) from None
+
+
 def split_refs(values: list[str] | None) -> list[str]:
     """`--opt a,b --opt c` -> ["a", "b", "c"] (blank items dropped)."""
     out: list[str] = []

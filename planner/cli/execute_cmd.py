@@ -7,7 +7,6 @@ Credentials: the password comes from the environment variable named by --passwor
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from planner.cli.common import DEFAULT_PASSWORD_ENV, read_password
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -22,20 +22,6 @@ if TYPE_CHECKING:
     from planner.execute.runner import RunConfig, Summary
     from planner.inventory.model import Inventory
     from planner.plan import Migration, Plan
-
-DEFAULT_PASSWORD_ENV = "XAPI_PASSWORD"
-
-
-def _password(var: str | None) -> str:
-    name = var or DEFAULT_PASSWORD_ENV
-    value = os.environ.get(name)
-    if value:
-        return value
-    if var is not None:
-        raise InputError(f"--password-env: environment variable {name} is not set")
-    if sys.stdin.isatty():
-        return str(typer.prompt("XAPI password", hide_input=True))
-    raise InputError(f"no password: set {name} or name a variable with --password-env")
 
 
 def _journal_path(plan_path: Path, journal: Path | None) -> Path:
@@ -328,7 +314,7 @@ def register(app: typer.Typer) -> None:
                     f"(digest {digest(base)[:12]}, plan {plan.inventory_digest[:12]})"
                 )
         jpath = _journal_path(plan_path, journal)
-        password = _password(password_env)
+        password = read_password(password_env)
         from planner.execute.runner import RunConfig
 
         config = RunConfig(

@@ -296,10 +296,14 @@ def write_json(path: str | Path, doc: Any, *, indent: int | None = None) -> None
     tmp = p.with_name(f".{p.name}.tmp")
     # json.dumps runs the C encoder; json.dump to a file does not (5x slower on big fleets)
     text = json.dumps(doc, indent=indent, ensure_ascii=False)
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.write("\n")
-    tmp.replace(p)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.write("\n")
+        tmp.replace(p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{p}: cannot write: {e.strerror or e}") from None
 
 
 def save(inv: Inventory, path: str | Path, *, indent: int | None = 1) -> None:
