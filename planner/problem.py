@@ -97,6 +97,12 @@ class Problem:
     unplaced: tuple[Unplaced, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # immutable in fact, not only by convention: solvers share one Problem
+        for value in self.__dict__.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+
     @property
     def n_jobs(self) -> int:
         return len(self.job_vm)

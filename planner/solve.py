@@ -93,8 +93,21 @@ def solve(
             say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
                 f"{parts[-1].status.value}")  # fmt: skip
 
-    choice, wave = _merge(p, [(pt.jobs, pt.sub, pt.kept) for pt in parts])
-    g_choice, g_wave = _merge(p, [(pt.jobs, pt.sub, pt.greedy) for pt in parts])
+    pairs = []
+    for pt in parts:
+        g = _prepare(pt.jobs, pt.sub, pt.greedy)
+        k = g if pt.kept is pt.greedy else _prepare(pt.jobs, pt.sub, pt.kept)
+        pairs.append((k, g))
+    selected, flipped = _select(p, pairs)
+    if flipped:
+        for i, (x, (_, g)) in enumerate(zip(selected, pairs, strict=True)):
+            if x is g and parts[i].kept is not parts[i].greedy:
+                pt = parts[i]
+                parts[i] = _Part(pt.jobs, pt.sub, pt.greedy, pt.greedy, pt.greedy.status,
+                                 ("CP-SAT's plan of a part lines up worse with the other "
+                                  "parts than greedy's; greedy's is used there",))  # fmt: skip
+    choice, wave = _assemble_merge(p, selected)
+    g_choice, g_wave = _assemble_merge(p, [g for _, g in pairs])
     if _key(p, g_choice, g_wave) < _key(p, choice, wave):
         # each part was better alone but their waves line up worse than greedy's do
         choice, wave = g_choice, g_wave
@@ -109,7 +122,13 @@ def solve(
     # for a partial plan, the bound over the VMs it does move says how good it is at that
     placed_bound = lower_bounds(p.subset(placed)) if len(placed) < p.n_jobs else bounds
     status = _overall(p, parts, choice, plan_seconds, bounds.seconds)
-    warnings = [Reason(SOLVER_NOTE, n) for pt in parts for n in pt.notes]
+    notes: dict[str, int] = {}
+    for pt in parts:
+        for n in pt.notes:
+            notes[n] = notes.get(n, 0) + 1
+    warnings = [Reason(SOLVER_NOTE, n if k == 1 or len(parts) == 1 else
+                       f"{n} ({k} of {len(parts)} independent parts)")
+                for n, k in notes.items()]  # fmt: skip
     cp_bounds = [pt.kept.bound for pt in parts if pt.kept.bound is not None]
     solver_info = {
         "name": solver,
@@ -166,61 +185,117 @@ def _key(p: Problem, choice: np.ndarray, wave: np.ndarray) -> tuple[int, int]:
     return (int((choice < 0).sum()), wave_seconds(p, wave))
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A part's solution as the merge sees it: wave lengths, longest-first order, and
+    whether that order passes the replay (a "free" part can be reordered)."""
+
+    jobs: np.ndarray
+    sub: Problem
+    sol: Solution
+    lengths: list[int]
+    desc: list[int]
+    free: bool
+
+
+def _prepare(jobs: np.ndarray, sub: Problem, sol: Solution) -> _Prepared:
+    lengths = [0] * sol.n_waves
+    for j, w in enumerate(sol.wave.tolist()):
+        if w >= 0:
+            lengths[w] = max(lengths[w], int(sub.job_seconds[j]))
+    desc = sorted(range(len(lengths)), key=lambda w: (-lengths[w], w))
+    free = bool(lengths) and not replay(sub, sol.choice, _renumber(sol.wave, desc))
+    return _Prepared(jobs, sub, sol, lengths, desc, free)
+
+
 def _merge(p: Problem, parts: list[tuple[np.ndarray, Problem, Solution]],
            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Global (choice, wave) from the parts' solutions.
+    """Global (choice, wave) from the parts' solutions (see `_layout`)."""
+    return _assemble_merge(p, [_prepare(*x) for x in parts])
 
-    Candidate indexes are mapped back from each part's arrays to the whole problem's.
-    Waves: the global wave i holds wave slots of every part, and lasts as long as the
-    longest of them, so long waves of different parts should share a slot. Parts whose
-    waves cannot be reordered (the replay fails, e.g. SR space freed by an earlier wave)
-    keep their order and are placed first, each at the start slot (0 or later: empty
-    slots before a part change nothing) where its waves add least, revised a few times
-    (`_offsets`); every other part, longest first, puts its longest wave in the slot
-    that is already longest, its next in the next, and so on
-    (pairing long with long minimises the sum of maxima), as long as the replay accepts
-    the resulting order; failing that, its waves go longest first from slot 0."""
+
+def _assemble_merge(p: Problem, prepared: list[_Prepared]) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate indexes mapped back from each part's arrays to the whole problem's;
+    waves laid out by `_layout` (with the replay checking each reordered part)."""
     choice = np.full(p.n_jobs, -1, dtype=np.int64)
     wave = np.full(p.n_jobs, -1, dtype=np.int64)
-    prepared = []
-    for jobs, sub, sol in parts:
-        local = sol.choice - sub.cand_start[:-1]  # offset within the job's candidates
-        choice[jobs] = np.where(sol.choice >= 0, p.cand_start[jobs] + local, -1)
-        lengths = [0] * sol.n_waves
-        for j, w in enumerate(sol.wave.tolist()):
-            if w >= 0:
-                lengths[w] = max(lengths[w], int(sub.job_seconds[j]))
-        desc = sorted(range(len(lengths)), key=lambda w: (-lengths[w], w))
-        free = bool(lengths) and not replay(sub, sol.choice, _renumber(sol.wave, desc))
-        prepared.append((jobs, sub, sol, lengths, desc, free))
-    fixed = [x for x in prepared if not x[5]]
-    fixed.sort(key=lambda x: -max(x[3], default=0))
-    offsets = _offsets([x[3] for x in fixed])
+    for x, at in _layout(prepared, check=True):
+        local = x.sol.choice - x.sub.cand_start[:-1]  # offset within the job's candidates
+        choice[x.jobs] = np.where(x.sol.choice >= 0, p.cand_start[x.jobs] + local, -1)
+        wave[x.jobs] = [at[w] if w >= 0 else -1 for w in x.sol.wave.tolist()]
+    return choice, compact(wave)
+
+
+def _layout(prepared: list[_Prepared], check: bool) -> list[tuple[_Prepared, list[int]]]:
+    """The global slot of every wave of every part.
+
+    The global wave i holds wave slots of every part and lasts as long as the longest of
+    them, so long waves of different parts should share a slot. Parts whose waves cannot
+    be reordered (the replay fails, e.g. SR space freed by an earlier wave) keep their
+    order and are placed first, each at the start slot (0 or later: empty slots before a
+    part change nothing) where its waves add least, revised a few times (`_offsets`);
+    every other part, longest first, puts its longest wave in the slot that is already
+    longest, its next in the next, and so on (pairing long with long minimises the sum
+    of maxima), as long as the replay accepts the resulting order (`check`; without it
+    this is the quick estimate the part selection uses); failing that, its waves go
+    longest first from slot 0."""
+    fixed = sorted((x for x in prepared if not x.free), key=lambda x: -max(x.lengths, default=0))
+    offsets = _offsets([x.lengths for x in fixed])
     slots: list[int] = []  # longest wave in each global slot so far
-    placed: list[tuple[tuple, list[int]]] = []
+    placed: list[tuple[_Prepared, list[int]]] = []
     for x, offset in zip(fixed, offsets, strict=True):
-        placed.append((x, [offset + w for w in range(len(x[3]))]))
-        _fill(slots, x[3], placed[-1][1])
-    free = [x for x in prepared if x[5]]
-    free.sort(key=lambda x: -max(x[3], default=0))
+        placed.append((x, [offset + w for w in range(len(x.lengths))]))
+        _fill(slots, x.lengths, placed[-1][1])
+    free = sorted((x for x in prepared if x.free), key=lambda x: -max(x.lengths, default=0))
     for x in free:
-        _, sub, sol, lengths, desc, _ = x
-        n = len(lengths)
+        n = len(x.lengths)
         room = max(len(slots), n)
         best = sorted(range(room), key=lambda i: (-(slots[i] if i < len(slots) else 0), i))
         at = [0] * n
-        for w, slot in zip(desc, best[:n], strict=True):
+        for w, slot in zip(x.desc, best[:n], strict=True):
             at[w] = slot
         order = sorted(range(n), key=lambda w: at[w])  # the part's waves in slot order
-        if replay(sub, sol.choice, _renumber(sol.wave, order)):
+        if check and replay(x.sub, x.sol.choice, _renumber(x.sol.wave, order)):
             at = [0] * n
-            for i, w in enumerate(desc):
+            for i, w in enumerate(x.desc):
                 at[w] = i
-        _fill(slots, lengths, at)
+        _fill(slots, x.lengths, at)
         placed.append((x, at))
-    for (jobs, _, sol, _, _, _), at in placed:
-        wave[jobs] = [at[w] if w >= 0 else -1 for w in sol.wave.tolist()]
-    return choice, compact(wave)
+    return placed
+
+
+def _layout_seconds(prepared: list[_Prepared]) -> int:
+    slots: list[int] = []
+    for x, at in _layout(prepared, check=False):
+        _fill(slots, x.lengths, at)
+    return sum(slots)
+
+
+def _select(p: Problem, options: list[tuple[_Prepared, _Prepared]],
+            ) -> tuple[list[_Prepared], bool]:  # fmt: skip
+    """Per part, CP-SAT's or greedy's solution (`options[i] = (kept, greedy)`), so that
+    the merged campaign is shortest: start from each part's own best, then flip parts
+    to greedy's while the quick estimate improves. Fewer unplaced always wins. Returns
+    the choice and whether any part was flipped."""
+    chosen = [k for k, _ in options]
+
+    def key(sel: list[_Prepared]) -> tuple[int, int]:
+        return (sum(x.sol.n_unplaced for x in sel), _layout_seconds(sel))
+
+    best = key(chosen)
+    flipped = False
+    for _ in range(2):
+        improved = False
+        for i, (kept, greedy) in enumerate(options):
+            if chosen[i] is greedy or kept is greedy:
+                continue
+            trial = [*chosen[:i], greedy, *chosen[i + 1:]]
+            k = key(trial)
+            if k < best:
+                chosen, best, improved, flipped = trial, k, True, True
+        if not improved:
+            break
+    return chosen, flipped
 
 
 def _fill(slots: list[int], lengths: list[int], at: list[int]) -> None:
@@ -233,14 +308,15 @@ def _fill(slots: list[int], lengths: list[int], at: list[int]) -> None:
 def _offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
     """Start slots for parts whose wave order is fixed (wave lengths each), so that the
     sum over slots of the longest wave is small: each part in turn takes the offset that
-    adds least to the others, repeated a few passes (coordinate descent)."""
+    adds least to the others (the first pass: to the parts before it), repeated a few
+    passes (coordinate descent). Shifting a part later only inserts empty slots before
+    it."""
     offsets = [0] * len(parts)
 
-    def slots_without(k: int) -> list[int]:
+    def slots_of(ks: range | list[int]) -> list[int]:
         out: list[int] = []
-        for i, lengths in enumerate(parts):
-            if i != k:
-                _fill(out, lengths, [offsets[i] + w for w in range(len(lengths))])
+        for i in ks:
+            _fill(out, parts[i], [offsets[i] + w for w in range(len(parts[i]))])
         return out
 
     def added(slots: list[int], lengths: list[int], o: int) -> int:
@@ -250,21 +326,14 @@ def _offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
     for sweep in range(passes):
         changed = False
         for k, lengths in enumerate(parts):
-            slots = slots_without(k) if sweep else slots_without_prefix(parts, offsets, k)
+            others = [i for i in range(len(parts)) if i != k] if sweep else range(k)
+            slots = slots_of(others)
             best = min(range(len(slots) + 1), key=lambda o: (added(slots, lengths, o), o))
             if best != offsets[k]:
                 offsets[k], changed = best, True
-        if not changed and sweep:
+        if sweep and not changed:
             break
     return offsets
-
-
-def slots_without_prefix(parts: list[list[int]], offsets: list[int], k: int) -> list[int]:
-    """Slots filled by the parts before `k` (the first sweep places parts one by one)."""
-    out: list[int] = []
-    for i in range(k):
-        _fill(out, parts[i], [offsets[i] + w for w in range(len(parts[i]))])
-    return out
 
 
 def _renumber(wave: np.ndarray, order: list[int]) -> np.ndarray:

@@ -193,3 +193,11 @@ def test_unsupported_goal_is_input_error():
     b, *_ = _lab()
     with pytest.raises(InputError, match="rebalance"):
         build_problem(b.build(), Rebalance())
+
+
+def test_problem_arrays_are_read_only():
+    b, pool, hosts, sr, net = _lab()
+    b.vm(pool, "web", host=hosts[0], disks=[(sr, 10)], networks=[net])
+    p = build_problem(b.build(), Evacuate((hosts[0],)))
+    with pytest.raises(ValueError, match="read-only"):
+        p.host_cap[0] = 0

@@ -151,3 +151,23 @@ def test_fixed_order_parts_shift_so_long_waves_line_up():
     assert _offsets([[1, 10], [10, 1]]) == [0, 1]
     # nothing to gain: no shift
     assert _offsets([[5, 1], [4, 1]]) == [0, 0]
+
+
+@pytest.mark.slow
+def test_ten_generated_pools_in_time_and_checked():
+    """Scale: 4,000 generated VMs, evacuate two hosts per pool, both solvers."""
+    import time
+
+    from planner.inventory import from_dict
+    from planner.inventory.generate import generate
+
+    inv = from_dict(generate(10, 16, 400, seed=3))
+    hosts = tuple(h.uuid for hs in inv.hosts_in_pool.values() for h in hs[:2])
+    plans = {}
+    for solver in ("greedy", "cpsat"):
+        t0 = time.perf_counter()
+        plans[solver] = solve(inv, Evacuate(hosts), solver=solver, time_limit=10, workers=2)
+        assert time.perf_counter() - t0 < 15
+        assert_checked(inv, plans[solver])
+    g, c = plans["greedy"], plans["cpsat"]
+    assert (len(c.unplaced), c.estimate["seconds"]) <= (len(g.unplaced), g.estimate["seconds"])
