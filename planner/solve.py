@@ -99,6 +99,9 @@ def solve(
         k = g if pt.kept is pt.greedy else _prepare(pt.jobs, pt.sub, pt.kept)
         pairs.append((k, g))
     selected, flipped = _select(p, pairs)
+    aware = _slot_aware(selected)
+    if _layout_seconds(aware) < _layout_seconds(selected):
+        selected = aware
     if flipped:
         for i, (x, (_, g)) in enumerate(zip(selected, pairs, strict=True)):
             if x is g and parts[i].kept is not parts[i].greedy:
@@ -107,7 +110,11 @@ def solve(
                                  ("CP-SAT's plan of a part lines up worse with the other "
                                   "parts than greedy's; greedy's is used there",))  # fmt: skip
     choice, wave = _assemble_merge(p, selected)
-    g_choice, g_wave = _assemble_merge(p, [g for _, g in pairs])
+    greedy_parts = [g for _, g in pairs]
+    aware = _slot_aware(greedy_parts)
+    if _layout_seconds(aware) < _layout_seconds(greedy_parts):
+        greedy_parts = aware
+    g_choice, g_wave = _assemble_merge(p, greedy_parts)
     if _key(p, g_choice, g_wave) < _key(p, choice, wave):
         # each part was better alone but their waves line up worse than greedy's do
         choice, wave = g_choice, g_wave
@@ -196,6 +203,7 @@ class _Prepared:
     lengths: list[int]
     desc: list[int]
     free: bool
+    pinned: bool = False  # its waves already sit in their global slots (offset 0)
 
 
 def _prepare(jobs: np.ndarray, sub: Problem, sol: Solution) -> _Prepared:
@@ -239,14 +247,20 @@ def _layout(prepared: list[_Prepared], check: bool) -> list[tuple[_Prepared, lis
     of maxima), as long as the replay accepts the resulting order (`check`; without it
     this is the quick estimate the part selection uses); failing that, its waves go
     longest first from slot 0."""
-    fixed = sorted((x for x in prepared if not x.free), key=lambda x: -max(x.lengths, default=0))
-    offsets = _offsets([x.lengths for x in fixed])
     slots: list[int] = []  # longest wave in each global slot so far
     placed: list[tuple[_Prepared, list[int]]] = []
+    for x in prepared:
+        if x.pinned:
+            placed.append((x, list(range(len(x.lengths)))))
+            _fill(slots, x.lengths, placed[-1][1])
+    fixed = sorted((x for x in prepared if not x.free and not x.pinned),
+                   key=lambda x: -max(x.lengths, default=0))  # fmt: skip
+    offsets = _offsets([x.lengths for x in fixed])
     for x, offset in zip(fixed, offsets, strict=True):
         placed.append((x, [offset + w for w in range(len(x.lengths))]))
         _fill(slots, x.lengths, placed[-1][1])
-    free = sorted((x for x in prepared if x.free), key=lambda x: -max(x.lengths, default=0))
+    free = sorted((x for x in prepared if x.free and not x.pinned),
+                  key=lambda x: -max(x.lengths, default=0))  # fmt: skip
     for x in free:
         n = len(x.lengths)
         room = max(len(slots), n)
@@ -269,6 +283,34 @@ def _layout_seconds(prepared: list[_Prepared]) -> int:
     for x, at in _layout(prepared, check=False):
         _fill(slots, x.lengths, at)
     return sum(slots)
+
+
+def _slot_aware(prepared: list[_Prepared]) -> list[_Prepared]:
+    """An alternative layout: parts whose order is fixed, longest first, are list
+    scheduled again into the global slots the parts before them fill (`greedy.schedule`
+    with `slots`: a long job waits for a slot that is long anyway), then pinned there;
+    the other parts fill in as usual. A part whose new schedule leaves a job out, or
+    fails the replay, keeps its own."""
+    from solvers.greedy import schedule
+
+    out: list[_Prepared] = []
+    slots: list[int] = []
+    for x in sorted(prepared, key=lambda x: -max(x.lengths, default=0)):
+        if x.free:
+            out.append(x)
+            continue
+        wave = schedule(x.sub, x.sol.choice, slots=slots)
+        same = np.array_equal(wave < 0, x.sol.wave < 0)
+        if not same or replay(x.sub, x.sol.choice, wave):
+            out.append(x)  # laid out by offsets, as before
+            continue
+        sol = Solution(x.sol.solver, x.sol.status, x.sol.choice, wave, x.sol.wall_seconds,
+                       x.sol.objective, x.sol.bound, x.sol.notes, x.sol.info)  # fmt: skip
+        y = _prepare(x.jobs, x.sub, sol)
+        y = _Prepared(y.jobs, y.sub, y.sol, y.lengths, y.desc, False, pinned=True)
+        _fill(slots, y.lengths, list(range(len(y.lengths))))
+        out.append(y)
+    return out
 
 
 def _select(p: Problem, options: list[tuple[_Prepared, _Prepared]],

@@ -71,9 +71,18 @@ def place(p: Problem) -> np.ndarray:
     return choice
 
 
-def schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None) -> np.ndarray:
-    """Step 2: a wave per placed job (-1 when it never fits), longest first."""
+def schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
+             slots: list[int] | None = None) -> np.ndarray:  # fmt: skip
+    """Step 2: a wave per placed job (-1 when it never fits), longest first.
+
+    `slots` (optional) are the lengths of waves other parts of the campaign already have
+    at each index: a job longer than wave w's slot waits when a later slot is long
+    enough to hide it, so parts that share waves line up their long migrations."""
     J = p.n_jobs
+    slots = slots or []
+    later = [0] * (len(slots) + 1)  # longest slot after index w
+    for i in range(len(slots) - 1, -1, -1):
+        later[i] = max(later[i + 1], slots[i + 1] if i + 1 < len(slots) else 0)
     wave = np.full(J, -1, dtype=np.int64)
     if order is None:
         placed = [j for j in range(J) if choice[j] >= 0]
@@ -95,10 +104,18 @@ def schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None) -> 
         full = 0
         started: list[int] = []
         rest: list[int] = []
+        here = slots[w] if w < len(slots) else 0
+        after = later[w] if w < len(slots) else 0
+        waited = False
         for i, j in enumerate(remaining):
             if full == len(pools_with_work):
                 rest.extend(remaining[i:])
                 break
+            d = int(p.job_seconds[j])
+            if here < d <= after:
+                rest.append(j)  # a later wave is long anyway: start it there
+                waited = True
+                continue
             pool = int(p.job_pool[j])
             if per_pool[pool] >= k or not _fits(p, j, int(choice[j]), load, used, incoming,
                                                 reserved, cap, size, pool_hosts):  # fmt: skip
@@ -117,7 +134,7 @@ def schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None) -> 
                 full += 1
             started.append(j)
             wave[j] = w
-        if not started:
+        if not started and not waited:
             break  # nothing fits and nothing will change: the rest stays unplaced
         for j in started:
             apply_job(p, j, int(choice[j]), load, used)

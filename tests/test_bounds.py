@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from solvehelp import assert_checked, parallel_pools, serial_sr
+
 from planner.goals import Evacuate, RetireSR
 from planner.problem import build_problem
 from planner.solve import solve
 from solvers.bounds import gap, group_bound, lower_bounds
-from tests.solvehelp import assert_checked, parallel_pools, serial_sr
 
 
 def test_group_bound_sums_every_cth_longest():

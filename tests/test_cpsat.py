@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from solvehelp import (
+    assert_checked,
+    binpacking_trap,
+    gib_seconds_live,
+    one_good_pool,
+    parallel_pools,
+    serial_sr,
+)
 
 from planner.goals import Evacuate, MovePool, RetireSR
 from planner.problem import build_problem
@@ -12,14 +20,6 @@ from solvers.base import Status, replay
 from solvers.bounds import lower_bounds
 from solvers.cpsat import solve_cpsat
 from solvers.greedy import solve_greedy
-from tests.solvehelp import (
-    assert_checked,
-    binpacking_trap,
-    gib_seconds_live,
-    one_good_pool,
-    parallel_pools,
-    serial_sr,
-)
 
 
 def _both(inv, goal):

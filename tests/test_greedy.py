@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from solvehelp import assert_checked, binpacking_trap, gib_seconds_live, serial_sr
 
 from planner.goals import Evacuate, RetireSR
 from planner.inventory.builder import Builder
@@ -10,7 +11,6 @@ from planner.problem import build_problem
 from planner.solve import solve
 from solvers.base import Status, replay
 from solvers.greedy import place, schedule, solve_greedy
-from tests.solvehelp import assert_checked, binpacking_trap, gib_seconds_live, serial_sr
 
 
 def test_largest_vm_goes_to_the_host_with_most_free_memory():

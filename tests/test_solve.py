@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from solvehelp import assert_checked, binpacking_trap
 
 from planner.errors import InputError
 from planner.goals import Evacuate, MovePool, RetireSR
@@ -11,7 +12,6 @@ from planner.inventory.builder import Builder
 from planner.options import PlanOptions
 from planner.plan import estimate_of, from_dict, to_dict
 from planner.solve import solve
-from tests.solvehelp import assert_checked, binpacking_trap
 
 
 def _two_pools(n_vms: int = 4):
@@ -124,7 +124,7 @@ def test_retire_sr_with_halted_and_running_vms():
 def test_progress_messages_and_bad_arguments():
     inv, src, _ = binpacking_trap()
     seen: list[str] = []
-    solve(inv, Evacuate((src,)), workers=1, progress=seen.append)
+    assert_checked(inv, solve(inv, Evacuate((src,)), workers=1, progress=seen.append))
     assert seen[0].startswith("problem:") and seen[-1].startswith("done:")
     with pytest.raises(InputError, match="--solver"):
         solve(inv, Evacuate((src,)), solver="magic")
@@ -137,6 +137,7 @@ def test_progress_messages_and_bad_arguments():
 def test_greedy_figures_are_reported_beside_cpsat():
     inv, src, _ = binpacking_trap()
     plan = solve(inv, Evacuate((src,)), workers=1)
+    assert_checked(inv, plan)
     g = plan.solver["greedy"]
     assert g["unplaced"] == 1 and g["waves"] == 2
     assert plan.solver["objective"] == plan.estimate["seconds"]

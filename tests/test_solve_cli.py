@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from solvehelp import assert_checked, binpacking_trap
 from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.inventory import load, save
 from planner.inventory.builder import Builder
 from planner.plan import load as load_plan
-from tests.solvehelp import assert_checked, binpacking_trap
 
 runner = CliRunner()
 
@@ -57,15 +57,20 @@ def test_names_comma_separated_or_repeated(tmp_path):
     assert ga == gb and len(ga["hosts"]) == 2
     plan = json.loads(a.stdout)
     inv = load(inv_path)
+    from planner.plan import from_dict
+
+    assert_checked(inv, from_dict(plan))
     assert {m["to_host"] for w in plan["waves"] for m in w["migrations"]} == {
         inv.find("host", "xs-03")}
 
 
 def test_csv_has_a_row_per_migration(tmp_path):
     inv_path = _fleet(tmp_path)
+    out = tmp_path / "plan.json"
     r = runner.invoke(app, ["solve", str(inv_path), "--retire-sr", "nfs-old", "--solver",
-                            "greedy", "--format", "csv"])  # fmt: skip
+                            "greedy", "--format", "csv", "-o", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
+    assert_checked(load(inv_path), load_plan(out))
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith("wave,id,vm,kind")
     assert len(lines) == 1 + 4 and all(",storage," in x for x in lines[1:])
@@ -73,17 +78,22 @@ def test_csv_has_a_row_per_migration(tmp_path):
 
 def test_unplaced_vms_exit_1_and_are_listed(tmp_path):
     inv_path = _fleet(tmp_path, ha=True)
-    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01"])
+    out = tmp_path / "plan.json"
+    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "-o", str(out)])
     assert r.exit_code == 1
     assert "Unplaced VMs" in r.stdout and "HA_PROTECTED" in r.stdout
+    assert_checked(load(inv_path), load_plan(out))
 
 
 def test_cpsat_beats_greedy_in_the_footer(tmp_path):
     inv, _, _ = binpacking_trap()
     path = tmp_path / "trap.json"
     save(inv, path)
-    r = runner.invoke(app, ["solve", str(path), "--evacuate", "src", "--workers", "1"])
+    out = tmp_path / "plan.json"
+    r = runner.invoke(app, ["solve", str(path), "--evacuate", "src", "--workers", "1",
+                            "-o", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
+    assert_checked(inv, load_plan(out))
     assert "1 VMs unplaced" in r.stdout  # greedy's figures
     assert "OPTIMAL" in r.stdout
 

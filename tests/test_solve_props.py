@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from solvehelp import assert_checked
 
 from planner.goals import Evacuate, MovePool, RetireSR
 from planner.inventory.builder import AMD, INTEL, Builder
 from planner.problem import build_problem
 from planner.solve import solve
-from tests.solvehelp import assert_checked
 
 
 @st.composite
