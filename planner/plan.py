@@ -103,6 +103,25 @@ class Plan:
     def status(self) -> str:
         return str(self.solver.get("status", ""))
 
+    def summary(self) -> str:
+        """One line: goal, status, migrations, waves, seconds, and the gap to the bound."""
+        n = sum(len(w.migrations) for w in self.waves)
+        secs = int(self.estimate.get("seconds", 0))
+        bound = self.bounds.get("seconds")
+        gap = f", {100 * (secs - bound) / bound:.1f}% above the bound" if bound else ""
+        return (
+            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, {n} migrations "
+            f"in {len(self.waves)} waves, {secs} s estimated{gap}, "
+            f"{len(self.unplaced)} unplaced"
+        )
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a plan as its summary line and one table row per migration."""
+        import html
+
+        table = self.to_frame().to_html(index=False, max_rows=200, na_rep="")
+        return f"<p><b>Plan</b> {html.escape(self.summary())}</p>{table}"
+
     def to_frame(self, inv: Inventory | None = None) -> pd.DataFrame:
         """One row per migration: wave, id, vm, kind, from, to, memory, disk bytes, seconds.
 

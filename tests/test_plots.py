@@ -54,3 +54,11 @@ def test_n1_heatmap_grid():
     assert grid.shape == (2, 2)  # pools x most hosts in a pool
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any(t.startswith("xs-01") for t in texts)
+
+
+def test_plan_renders_as_html_in_jupyter():
+    _, plan, _ = _inv_and_plan()
+    html = plan._repr_html_()
+    assert html.count("<tr>") == 3  # header + two migrations
+    assert "evacuate" in html and "2 migrations in 1 waves, 70 s estimated" in html
+    assert plan.summary().endswith("0 unplaced")
