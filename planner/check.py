@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planner.errors import InputError
-from planner.goals import Goal, Position, Rebalance, goal_from_json, satisfied
+from planner.goals import Goal, Position, Rebalance, RollingUpgrade, goal_from_json, satisfied
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory, Vif
 from planner.options import PlanOptions
-from planner.plan import Migration, Plan, estimate_of
+from planner.plan import Migration, Plan, Step, estimate_of
 from planner.rules import codes, target_reasons
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
 from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
+from planner.rules.version import version_at_least
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
     options = PlanOptions.from_json(plan.options)
     replay = _Replay(inv, options)
     for wave in plan.waves:
+        replay.steps(wave.index, [s for s in wave.steps if s.when == "before"])
         replay.wave(wave.index, wave.migrations)
+        replay.steps(wave.index, [s for s in wave.steps if s.when != "before"])
     out = replay.out
     out += _goal_violations(inv, plan, replay)
     out += _estimate_violations(plan)
@@ -113,6 +116,40 @@ class _Replay:
         }
         self.done: set[str] = set()  # ids of migrations of earlier waves
         self.out: list[Violation] = []
+
+    # ------------------------------------------------------------ host steps
+    def steps(self, index: int, steps: list[Step]) -> None:
+        """Apply a wave's host steps (docs/plan-extensions.md). The replay's inventory is
+        rebuilt with the host's new `enabled`/`version`, so every later rule (HOST_DISABLED,
+        VERSION, halted-VM room) sees it."""
+        for st in steps:
+            host = self.inv.host_by_uuid.get(st.host)
+            where = f"{st.kind} {self.inv.label(st.host)}"
+            if host is None:
+                self.out.append(Violation(codes.UNKNOWN_OBJECT, f"step names host {st.host}, "
+                                          "not in the inventory", wave=index, move=where))
+                continue
+            if st.kind == "host-upgrade":
+                running = sorted(v.name for v in self.vms.values()
+                                 if v.is_running and v.host == st.host)  # fmt: skip
+                if running:
+                    self.out.append(Violation(
+                        codes.HOST_NOT_EMPTY,
+                        f"{host.name} is upgraded while {len(running)} running VM(s) are on "
+                        f"it: {', '.join(running[:5])}", wave=index, move=where))  # fmt: skip
+                master = self.inv.master_of(host.pool)
+                ver = st.to_version or host.version
+                if master.uuid != host.uuid and not version_at_least(master.version, ver):
+                    self.out.append(Violation(
+                        codes.UPGRADE_ORDER,
+                        f"{host.name} is upgraded to {ver} while the pool master "
+                        f"{master.name} runs {master.version}", wave=index,
+                        move=where))  # fmt: skip
+                new = replace(host, version=ver)
+            else:
+                new = replace(host, enabled=st.kind == "host-enable")
+            hosts = tuple(new if h.uuid == host.uuid else h for h in self.inv.hosts)
+            self.inv = replace(self.inv, hosts=hosts)
 
     # ------------------------------------------------------------ one wave
     def wave(self, index: int, migrations: tuple[Migration, ...]) -> None:
@@ -316,7 +353,13 @@ def _goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violat
         if goal.max_moves is not None and n > goal.max_moves:
             out.append(Violation(codes.GOAL, f"rebalance allows {goal.max_moves} moves, the "
                                  f"plan makes {n}"))  # fmt: skip
+        if "tolerance" in plan.goal:
+            # the planner always writes the tolerance; a goal without it (older plans,
+            # hand-made ones) is held to max_moves only, as before
+            out += _rebalance_violations(inv, plan, goal, replay)
         return out
+    if isinstance(goal, RollingUpgrade):
+        return out + _rolling_violations(goal, replay, excused)
     for vm in inv.vms:
         if vm.uuid in excused:
             continue
@@ -329,6 +372,50 @@ def _goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violat
                                  f"last wave (on {inv.label(where.host)}, pool "
                                  f"{inv.label(where.pool)}) and is not listed as unplaced",
                                  vm=vm.name))  # fmt: skip
+    return out
+
+
+def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
+                          replay: _Replay) -> list[Violation]:  # fmt: skip
+    """Rebalance: live moves within a pool only; no moves in a pool that was within the
+    tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
+    from planner.campaigns.common import spread_points
+
+    out: list[Violation] = []
+    moved_pools: set[str] = set()
+    for m in plan.migrations():
+        moved_pools.add(m.from_pool)
+        if m.kind != "live" or m.from_pool != m.to_pool:
+            vm = inv.vm_by_uuid.get(m.vm)
+            out.append(Violation(codes.GOAL, "rebalance moves are live migrations within a "
+                                 "pool", migration=m.id, vm=vm.name if vm else m.vm))
+    end_vms = list(replay.vms.values())
+    for pool in inv.pools:
+        before = spread_points(inv, inv.vms, pool.uuid, replay.options)
+        after = spread_points(inv, end_vms, pool.uuid, replay.options)
+        if pool.uuid in moved_pools and before <= goal.tolerance * 100 + 1e-9:
+            out.append(Violation(codes.GOAL, f"pool {pool.name} was within the tolerance "
+                                 f"({before:.1f} points) but the plan moves VMs in it"))
+        if after > before + 1e-9:
+            out.append(Violation(codes.GOAL, f"pool {pool.name} ends less balanced "
+                                 f"({after:.1f} points) than it began ({before:.1f})"))
+    return out
+
+
+def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
+                        excused: set[str]) -> list[Violation]:  # fmt: skip
+    """Rolling upgrade: every host of the pool ends at `to_version`, except a host that
+    still holds a VM the plan lists as unplaced (it could not be evacuated)."""
+    out: list[Violation] = []
+    held = {v.host for u, v in replay.vms.items() if u in excused and v.is_running}
+    master = replay.inv.master_of(goal.pool)
+    if master.uuid in held and not version_at_least(master.version, goal.to_version):
+        return out  # a pinned master blocks the whole pool (UPGRADE_ORDER): excused
+    for h in replay.inv.hosts_in_pool.get(goal.pool, []):
+        if version_at_least(h.version, goal.to_version) or h.uuid in held:
+            continue
+        out.append(Violation(codes.GOAL, f"{h.name} runs {h.version} after the last wave, "
+                             f"not {goal.to_version}"))
     return out
 
 

@@ -74,7 +74,29 @@ class Target:
         return {"kind": self.kind, "placements": dict(self.placements)}
 
 
-Goal = Evacuate | MovePool | RetireSR | Rebalance | Target
+@dataclass(frozen=True)
+class RollingUpgrade:
+    """Every host of `pool` ends at `to_version`, each upgraded while empty of running
+    VMs, the master first (docs/plan-extensions.md). `order` is the operator's host order
+    (empty: the planner chooses); `return_home` adds the moves back home afterwards."""
+
+    pool: str
+    to_version: str
+    order: tuple[str, ...] = ()
+    return_home: bool = False
+    kind: str = field(default="rolling-upgrade", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "pool": self.pool,
+                               "to_version": self.to_version}
+        if self.order:
+            out["order"] = list(self.order)
+        if self.return_home:
+            out["return_home"] = True
+        return out
+
+
+Goal = Evacuate | MovePool | RetireSR | Rebalance | Target | RollingUpgrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +168,16 @@ def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
         _uuids(inv, "vm", list(pl), f"{where}.placements")
         _uuids(inv, "host", list(pl.values()), f"{where}.placements")
         return Target(dict(pl))
+    if kind == "rolling-upgrade":
+        pool = _uuids(inv, "pool", [d.get("pool")], f"{where}.pool")[0]
+        ver = d.get("to_version")
+        if not isinstance(ver, str) or not ver:
+            raise InputError(f"{where}.to_version: must be a version string")
+        order = _uuids(inv, "host", d.get("order", []), f"{where}.order")
+        return RollingUpgrade(pool, ver, order, bool(d.get("return_home", False)))
     raise InputError(
         f"{where}.kind: unknown goal {kind!r}; "
-        "expected evacuate, move-pool, retire-sr, rebalance or target"
+        "expected evacuate, move-pool, retire-sr, rebalance, target or rolling-upgrade"
     )
 
 

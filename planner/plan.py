@@ -65,10 +65,33 @@ class Migration:
     reason: str | None = None
 
 
+STEP_KINDS = ("host-disable", "host-upgrade", "host-enable")
+STEP_WHEN = ("before", "after")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """An added key (docs/plan-extensions.md): a host operation a wave runs `when`
+    ("before" or "after") its migrations. `to_version` is set for a host-upgrade."""
+
+    kind: str  # "host-disable" | "host-upgrade" | "host-enable"
+    host: str
+    when: str = "after"
+    to_version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "host": self.host, "when": self.when}
+        if self.to_version is not None:
+            out["to_version"] = self.to_version
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class Wave:
     index: int
     migrations: tuple[Migration, ...]
+    # added key: host operations of the wave (empty for the classic goals)
+    steps: tuple[Step, ...] = ()
 
     @property
     def seconds(self) -> int:
@@ -188,6 +211,36 @@ def _migration_json(m: Migration) -> dict[str, Any]:
     return out
 
 
+def _wave_json(w: Wave) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": w.index,
+                           "migrations": [_migration_json(m) for m in w.migrations]}
+    if w.steps:  # only when present: plans of the classic goals are unchanged
+        out["steps"] = [s.to_json() for s in w.steps]
+    return out
+
+
+def _steps(r: _Reader, items: Any, path: str) -> tuple[Step, ...]:
+    out = []
+    for i, x in enumerate(items or []):
+        p = f"{path}[{i}]"
+        if not isinstance(x, dict):
+            r.errors.append(f"{p}: must be an object")
+            continue
+        kind = r.get(x, "kind", p, str)
+        host = r.get(x, "host", p, str)
+        when = r.get(x, "when", p, str, default="after")
+        ver = r.get(x, "to_version", p, str, nullable=True, default=None)
+        if kind is not None and kind not in STEP_KINDS:
+            r.errors.append(f"{p}.kind: must be one of {', '.join(STEP_KINDS)}, got {kind!r}")
+        elif kind == "host-upgrade" and ver is None:
+            r.errors.append(f"{p}.to_version: a host-upgrade step needs a version string")
+        if when is not None and when not in STEP_WHEN:
+            r.errors.append(f"{p}.when: must be before or after, got {when!r}")
+        if kind is not None and host is not None:
+            out.append(Step(kind, host, when or "after", ver))
+    return tuple(out)
+
+
 def to_dict(plan: Plan) -> dict[str, Any]:
     """The FORMATS.md plan document."""
     return {
@@ -198,10 +251,7 @@ def to_dict(plan: Plan) -> dict[str, Any]:
         "options": plan.options,
         "solver": plan.solver,
         "bounds": plan.bounds,
-        "waves": [
-            {"index": w.index, "migrations": [_migration_json(m) for m in w.migrations]}
-            for w in plan.waves
-        ],
+        "waves": [_wave_json(w) for w in plan.waves],
         "unplaced": [
             {"vm": u.vm, "reasons": [r.to_json() for r in u.reasons]} for u in plan.unplaced
         ],
@@ -331,7 +381,8 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
                 r.errors.append(f"{path}.migrations[{j}].id: duplicate migration id {mig.id!r}")
             ids.add(mig.id)
             migs.append(mig)
-        waves.append(Wave(index if index is not None else i, tuple(migs)))
+        steps = _steps(r, r.get(w, "steps", path, list, default=[]), f"{path}.steps")
+        waves.append(Wave(index if index is not None else i, tuple(migs), steps))
     unplaced = []
     for i, u in enumerate(r.get(doc, "unplaced", "plan", list, default=[]) or []):
         if not isinstance(u, dict):

@@ -115,6 +115,8 @@ def plan_schema() -> dict[str, Any]:
                   "max_moves": {"type": ["integer", "null"], "minimum": 0}}),
             _obj({"kind": {"const": "target"},
                   "placements": {"type": "object", "additionalProperties": UUID_REF}}),
+            _obj({"kind": {"const": "rolling-upgrade"}, "pool": UUID_REF,
+                  "to_version": STRING}),  # docs/plan-extensions.md
         ]
     }  # fmt: skip
     options = _obj({
@@ -142,7 +144,14 @@ def plan_schema() -> dict[str, Any]:
             "goal": goal, "options": options,
             "solver": _obj({"name": STRING, "status": STRING, "wall_seconds": seconds}),
             "bounds": _obj({"waves": count, "seconds": seconds}),
-            "waves": _array(_obj({"index": count, "migrations": _array(migration)})),
+            "waves": _array(_obj({
+                "index": count, "migrations": _array(migration),
+                # added key (docs/plan-extensions.md), optional
+                "steps": _array(_obj({"kind": {"enum": ["host-disable", "host-upgrade",
+                                                        "host-enable"]},
+                                      "host": UUID_REF, "when": {"enum": ["before", "after"]},
+                                      "to_version": STRING}, required=["kind", "host"])),
+            }, required=["index", "migrations"])),
             "unplaced": _array(_obj({"vm": UUID_REF, "reasons": _array(reason)})),
             "warnings": _array(reason),
             "estimate": _obj({"waves": count, "seconds": seconds}),

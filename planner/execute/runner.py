@@ -121,6 +121,7 @@ class Runner:
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
+        refuse_steps(self.plan, self.live)
         self.by_id: dict[str, Migration] = {m.id: m for m in self.plan.migrations()}
         self.order: list[Migration] = list(self.plan.migrations())
         self.wave_of: dict[str, int] = {
@@ -599,6 +600,19 @@ def reconcile(plan: Plan, journal: J.Journal, backend: Backend) -> list[str]:
     return notes
 
 
+def refuse_steps(plan: Plan, inv: Inventory | None = None) -> None:
+    """Raise InputError when `plan` has host steps (docs/plan-extensions.md): upgrades
+    need an operator or an upgrade tool the executor does not drive. Such a plan runs
+    as an xe script (`planner export --to xe` pauses at each upgrade)."""
+    label = inv.label if inv is not None else (lambda u: u)
+    steps = [f"wave {w.index}: {s.kind} {label(s.host)}" for w in plan.waves for s in w.steps]
+    if steps:
+        raise InputError(
+            f"the plan has {len(steps)} host step(s) (first: {steps[0]}); the executor "
+            "does not run host steps: use `planner export --to xe`, which pauses for "
+            "the operator at each upgrade")
+
+
 # a stand-in migration for run-level notes sent through the listener
 _NOTE = Migration(
     id="-", vm="-", kind="live", from_host=None, to_host=None, from_pool="-", to_pool="-"
@@ -626,5 +640,6 @@ __all__ = [
     "Summary",
     "arrived",
     "reconcile",
+    "refuse_steps",
     "run_plan",
 ]

@@ -41,6 +41,12 @@ NO_CAPACITY = "NO_CAPACITY"
 NO_TARGET = "NO_TARGET"
 # Warnings
 MANAGEMENT_NETWORK = "MANAGEMENT_NETWORK"
+# Campaigns of issue 9 (docs/plan-extensions.md)
+CYCLE = "CYCLE"
+NOTHING_TO_DO = "NOTHING_TO_DO"
+HOST_NOT_EMPTY = "HOST_NOT_EMPTY"
+UPGRADE_ORDER = "UPGRADE_ORDER"
+REBALANCE_INCOMPLETE = "REBALANCE_INCOMPLETE"
 
 MEANING: dict[str, str] = {
     HA_PROTECTED: "VM is HA-protected (restart) in a pool with HA enabled",
@@ -73,6 +79,11 @@ MEANING: dict[str, str] = {
     NO_CAPACITY: "eligible targets exist but none has room",
     NO_TARGET: "no host or SR passes the rules",
     MANAGEMENT_NETWORK: "migration traffic uses the management network",
+    CYCLE: "target moves wait on each other in a cycle and no spare host can break it",
+    NOTHING_TO_DO: "the pool is already within the rebalance tolerance",
+    HOST_NOT_EMPTY: "a host is upgraded while running VMs are still on it",
+    UPGRADE_ORDER: "a pool member is upgraded before its master",
+    REBALANCE_INCOMPLETE: "a pool stays outside the rebalance tolerance",
 }
 
 # What the operator can do about a code (shown by `planner explain` and in docs/rules.md).
@@ -101,4 +112,8 @@ REMEDY: dict[str, str] = {
     MEMORY: "free memory on the host first (move or shut down VMs), or pick another host",
     SR_SPACE: "free space on the SR, or pick another SR",
     HALTED_MEMORY: "free memory on an enabled host of the source pool",
+    CYCLE: "free the memory the message names on one host of the cycle, or add a spare "
+    "host with that much free, so one VM can step aside",
+    HOST_NOT_EMPTY: "evacuate the host (host-disable, migrate its VMs) before upgrading it",
+    UPGRADE_ORDER: "upgrade the pool master first",
 }
