@@ -9,17 +9,28 @@ per problem on stderr and its exit status (2 for bad input); `OSError` likewise.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from planner.errors import PlannerError
 
+if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0.1 s
+    import click
+
+try:  # typer 0.2x parses with its own vendored copy of click, not the installed one
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
 
 class _Group(TyperGroup):
     """Turns library errors into clean messages for every (sub)command, runner included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reflow_help(self)  # the sub-commands exist already: typer builds them first
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,6 +39,19 @@ class _Group(TyperGroup):
             for line in e.lines():
                 typer.echo(f"planner: {line}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except NoArgsIsHelpError:
+            raise  # `planner inventory` alone: click prints the group's help
+        except UsageError as e:
+            # a mistyped option or a bad choice is bad input like any other: one line,
+            # exit 2 (typer would draw a five-line box)
+            where = e.ctx.command_path if e.ctx is not None else "planner"
+            message = " ".join(e.format_message().split())
+            typer.echo(f"planner: {message} (see '{where} --help')", err=True)
+            raise typer.Exit(2) from None
+        except BrokenPipeError:
+            # `planner ... | head` closed the pipe: not an error worth a message
+            sys.stderr.close()
+            raise typer.Exit(1) from None
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""
             typer.echo(f"planner: {where}{e.strerror or e}", err=True)
@@ -64,9 +88,37 @@ def _register() -> None:
         module.register(app)
 
 
+def _reflow(text: str) -> str:
+    """Join the hard-wrapped lines of each help paragraph.
+
+    typer's rich help keeps single newlines after the first paragraph, so docstrings
+    wrapped at 88 columns come out ragged at 80 or 120. Paragraphs with an indented line
+    (example lists) keep their layout.
+    """
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p if p.startswith("\b") or any(line[:1].isspace() for line in p.splitlines())
+        else " ".join(line.strip() for line in p.splitlines())
+        for p in paragraphs
+    )
+
+
+def reflow_help(command: click.Command) -> None:
+    """Apply `_reflow` to the help of `command` and of every sub-command, in place."""
+    if command.help:
+        command.help = _reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        reflow_help(sub)
+
+
 @app.command("version")
 def version() -> None:
-    """Print the planner's version."""
+    """Print the planner's version.
+
+    Example: planner version
+    """
     from planner import __version__
 
     typer.echo(__version__)

@@ -98,6 +98,10 @@ def explain(
 
     inv = load_inventory(inventory)
     nmap = resolve_network_map(inv, network_map or [])
+    if not 0.0 <= headroom < 1.0:
+        from planner.errors import InputError
+
+        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
     render(inv, explain_vm(inv, vm, to=to, options=options))
 

@@ -14,7 +14,7 @@ from planner.cli.common import read_password
 def collect(
     urls: Annotated[list[str], typer.Argument(
         help="Pool master URLs (https://host; http:// for the simulator; a bare host name "
-        "means https).", show_default=False)],
+        "means https).", show_default=False, metavar="URL")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Inventory file to write.",
                                          show_default=False)],
     user: Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")] = "root",
@@ -26,9 +26,9 @@ def collect(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one call.")] = 120.0,
     mcs_key: Annotated[list[str] | None, typer.Option(
         help="other_config key marking a VM made by Machine Creation Services (repeatable; "
-        "default: mcs).")] = None,
+        "default: mcs).", metavar="KEY")] = None,
     mcs_tag: Annotated[list[str] | None, typer.Option(
-        help="VM tag marking an MCS VM (repeatable; default: none).")] = None,
+        help="VM tag marking an MCS VM (repeatable; default: none).", metavar="TAG")] = None,
 ) -> None:
     """Collect an inventory from XenServer pool masters (one get_all_records per class).
 
@@ -38,6 +38,11 @@ def collect(
     from planner.inventory import save
     from planner.inventory.collect import DEFAULT_MCS, McsRule, collect_with_warnings
 
+    # before minutes of collecting: a path that cannot be written now fails the same later
+    if output.is_dir():
+        raise InputError(f"{output}: cannot write: Is a directory")
+    if not output.absolute().parent.is_dir():
+        raise InputError(f"{output}: cannot write: no directory {output.absolute().parent}")
     password = read_password(password_env)
     if timeout <= 0:
         raise InputError(f"--timeout: must be positive, got {timeout:g}")

@@ -38,6 +38,18 @@ def read_password(var: str | None) -> str:
     if var is not None:
         raise InputError(f"--password-env: environment variable {name} is not set")
     # prompt (hidden on a terminal; a pipe works too); no input at all is an error
+    import sys
+
+    if not sys.stdin.isatty():
+        # getpass on a pipe warns "Can not control echo" over three lines of stderr:
+        # nothing is echoed from a pipe, so read the line directly
+        line = sys.stdin.readline().rstrip("\r\n")
+        if line:
+            return line
+        raise InputError(
+            f"no password: set {name}, name a variable with --password-env, or pipe it "
+            "on stdin"
+        )
     try:
         return str(typer.prompt("XAPI password", hide_input=True, err=True))
     except (typer.Abort, click.exceptions.Abort, EOFError):

@@ -125,6 +125,8 @@ class _Progress:
         if kind == "note":
             line = detail
         else:
+            if kind == "done" and detail.replace(".", "", 1).isdigit():
+                detail = f"{detail} s"  # the runner reports wall seconds as a bare number
             line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
         if self._live is not None:
             if kind not in ("start", "done", "resume"):
@@ -149,6 +151,16 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[
         "in flight": summary.count(J.STARTED),
     }
     out = ["", "summary: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "done")]
+    if summary.steps:
+        left = [e for e in summary.steps if e.state != J.DONE]
+        out.append(f"host steps: done {len(summary.steps) - len(left)} of {len(summary.steps)}")
+        for e in left:
+            state = "pending" if e.state in (J.PENDING, J.INTENT) else e.state
+            ver = f" to {e.to_version}" if e.to_version else ""
+            out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  wave {e.wave}: {e.kind} "
+                       f"{_label(inv, e.host)}{ver}")  # fmt: skip
+            if e.error:
+                out.append(f"{'':<14} {'':<11} {'':>5}  {e.error}")
     rows = [e for e in summary.entries if e.state != J.DONE]
     if rows:
         out.append(f"{'id':<14} {'state':<11} {'tries':>5}  migration / why")
@@ -182,7 +194,15 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
         tail = f"  [{e.error}]" if e.error else ""
         task = f"  task {','.join(e.tasks)}" if e.tasks else ""
         typer.echo(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
-    return 0 if all(e.state == J.DONE for e in entries) else 1
+    steps = journal.steps()
+    for st in steps:
+        if st.state == J.DONE:
+            continue
+        ver = f" to {st.to_version}" if st.to_version else ""
+        tail = f"  [{st.error}]" if st.error else ""
+        typer.echo(f"{st.id:<14} {st.state:<8} tries {st.attempts}  wave {st.wave}: {st.kind} "
+                   f"{_label(inv, st.host)}{ver}{tail}")  # fmt: skip
+    return 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
 
 
 # ---------------------------------------------------------------- commands
@@ -198,7 +218,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         url: Annotated[
             list[str] | None,
-            typer.Option("--url", help="URL of a pool master (one per pool; repeat)."),
+            typer.Option(
+                "--url", help="URL of a pool master (one per pool; repeat).", metavar="URL"
+            ),
         ] = None,
         user: Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")] = "root",
         password_env: Annotated[
@@ -266,6 +288,20 @@ def register(app: typer.Typer) -> None:
         status: Annotated[
             bool, typer.Option("--status", help="Show where the run recorded in --journal stands.")
         ] = False,
+        step_poll: Annotated[
+            float,
+            typer.Option(
+                "--step-poll", help="Seconds between two looks at a host being upgraded."
+            ),
+        ] = 10.0,
+        step_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--step-timeout",
+                help="Give up waiting for a host upgrade after this many seconds (exit 1; "
+                "re-run to resume). Default: wait as long as it takes.",
+            ),
+        ] = None,
     ) -> None:
         """Carry out PLAN through XenAPI, journaled and resumable.
 
@@ -301,9 +337,16 @@ def register(app: typer.Typer) -> None:
             problems.append(f"--solver: must be cpsat or greedy, got {replan_solver!r}")
         if backoff < 0 or poll <= 0:
             problems.append("--backoff must be >= 0 and --poll > 0")
+        if not step_poll > 0:
+            problems.append(f"--step-poll: must be > 0, got {step_poll}")
+        if step_timeout is not None and not step_timeout > 0:
+            problems.append(f"--step-timeout: must be > 0, got {step_timeout}")
         if problems:
             raise InputError("cannot execute", problems)
         plan = load_plan(plan_path)
+        from planner.execute.runner import refuse_steps
+
+        refuse_steps(plan)  # before anything is opened or written
         base = _load_base(inventory)
         if base is not None:
             from planner.inventory.io import digest
@@ -323,6 +366,8 @@ def register(app: typer.Typer) -> None:
             retries=retries,
             backoff_seconds=backoff,
             poll_seconds=poll,
+            step_poll_seconds=step_poll,
+            step_timeout_seconds=step_timeout,
         )
         code = _execute(
             plan,
@@ -374,6 +419,15 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--to: must be xe or csv, got {to!r}")
         plan = load_plan(plan_path)
         inv = _load_base(inventory)
+        if inv is not None:
+            from planner.inventory.io import digest
+
+            # names from another inventory would label the wrong VMs (or none at all)
+            if digest(inv) != plan.inventory_digest:
+                raise InputError(
+                    f"--inventory {inventory}: not the inventory the plan was made for "
+                    f"(digest {digest(inv)[:12]}, plan {plan.inventory_digest[:12]})"
+                )
         if to == "xe":
             text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
         else:
@@ -430,6 +484,7 @@ def _execute(
                     if j.info().plan_digest != J.plan_digest(plan):
                         raise InputError(f"{jpath}: journal belongs to another plan")
                     states = {e.id: e.state for e in j.entries()}
+                    states.update({st.id: st.state for st in j.steps()})
             live = backend.inventory()
             report = preflight(plan, live, states, base)
             _print_preflight(report)
@@ -523,20 +578,24 @@ def _run(
     config: RunConfig,
     yes: bool,
 ) -> int:
+    from planner.execute import journal as J
     from planner.execute.runner import Runner
 
-    if not report.pending:
+    steps_left = [e for e in j.steps() if e.state != J.DONE]
+    if not report.pending and not steps_left:
         typer.echo("nothing to do: every migration of the plan is done")
         return 0
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("confirm with --yes (no terminal to ask on)")
-        if not typer.confirm(f"start {len(report.pending)} migration(s)?"):
+        extra = f" and {len(steps_left)} host step(s)" if steps_left else ""
+        if not typer.confirm(f"start {len(report.pending)} migration(s){extra}?"):
             return 1
     tty = sys.stdout.isatty()
     with _Progress(plan, base or live, config.max_per_pool, tty) as progress:
         progress.seed(j.entries())
-        runner = Runner(plan, j, backend, live, config, on_event=progress.event)
+        runner = Runner(plan, j, backend, live, config, on_event=progress.event,
+                        step_wait=_enter_waiter() if sys.stdin.isatty() else None)  # fmt: skip
         summary = runner.run()
     for line in _summary_lines(summary, plan, base or live):
         typer.echo(line)
@@ -560,12 +619,48 @@ def _print_would(plan: Plan, states: dict[str, str], live: Inventory) -> None:
     from planner.execute import journal as J
 
     n = 0
+    sids = {id(st): sid for sid, _, st in J.step_ids(plan)}
     for w in plan.waves:
         todo = [m for m in w.migrations if states.get(m.id, J.PENDING) != J.DONE]
-        if not todo:
+        steps = [(sids[id(st)], st) for st in w.steps
+                 if states.get(sids[id(st)], J.PENDING) != J.DONE]  # fmt: skip
+        if not todo and not steps:
             continue
         typer.echo(f"wave {w.index}:")
+        for sid, st in steps:
+            if st.when == "before":
+                typer.echo(f"  would run   {sid}: {_step_line(st, live)} (before the moves)")
         for m in todo:
             n += 1
             typer.echo(f"  would start {m.id}: {_describe(m, live)} (~{m.est_seconds}s)")
-    typer.echo(f"dry run: {n} migration(s) would run; nothing was changed")
+        for sid, st in steps:
+            if st.when != "before":
+                typer.echo(f"  would run   {sid}: {_step_line(st, live)} (after the moves)")
+    n_steps = sum(1 for sid, _, _ in J.step_ids(plan) if states.get(sid, J.PENDING) != J.DONE)
+    more = f" and {n_steps} host step(s)" if n_steps else ""
+    typer.echo(f"dry run: {n} migration(s){more} would run; nothing was changed")
+
+
+def _step_line(st: Any, inv: Inventory | None) -> str:
+    if st.kind == "host-upgrade":
+        return (f"host-upgrade {_label(inv, st.host)} to {st.to_version}: wait for the "
+                "operator to upgrade and reboot it")  # fmt: skip
+    return f"{st.kind} {_label(inv, st.host)}"
+
+
+def _enter_waiter() -> Any:
+    """On a terminal: wait up to N seconds for the operator to press Enter (True)."""
+    import select
+
+    def wait(seconds: float) -> bool:
+        try:
+            ready, _, _ = select.select([sys.stdin], [], [], seconds)
+        except (OSError, ValueError):
+            time.sleep(seconds)
+            return False
+        if ready:
+            sys.stdin.readline()
+            return True
+        return False
+
+    return wait

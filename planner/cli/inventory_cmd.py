@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 inventory_app = typer.Typer(
     name="inventory",
-    help="Look at and check an inventory snapshot.",
+    help="Look at and check an inventory snapshot.\n\n"
+    "Examples: planner inventory show;  planner inventory validate fleet.json",
     no_args_is_help=True,
 )
 

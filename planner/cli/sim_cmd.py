@@ -16,7 +16,8 @@ DEFAULT_PASSWORD_ENV = "XP_SIM_PASSWORD"
 
 sim_app = typer.Typer(
     name="sim",
-    help="XAPI simulator: serve an inventory as XenServer pools for tests and rehearsals.",
+    help="XAPI simulator: serve an inventory as XenServer pools for tests and rehearsals.\n\n"
+    "Example: XP_SIM_PASSWORD=pw planner sim serve fleet.json --speed 600",
     no_args_is_help=True,
 )
 
@@ -35,7 +36,7 @@ def serve(
     seed: Annotated[int, typer.Option(help="Seed of the failure draws and of the refs.")] = 0,
     fault: Annotated[list[str] | None, typer.Option(
         help="Scripted fault, repeatable: VM:CODE, VM:STALL, offline:HOST@S, sessions:S, "
-        "expire@S, delay:METHOD:S:N (see docs/simulator.md).")] = None,
+        "expire@S, delay:METHOD:S:N (see docs/simulator.md).", metavar="SPEC")] = None,
     user: Annotated[str, typer.Option(help="User name the pools accept.")] = "root",
     password_env: Annotated[str, typer.Option(
         help="Environment variable holding the password (unset: the password is "

@@ -37,7 +37,7 @@ def whatif(
         "growth: VM memory grows by --step until a pool no longer fits."))] = Sweep.n_1,
     hosts: Annotated[list[str] | None, typer.Option("--hosts", help=(
         "Hosts (names or uuids, comma-separated or repeated) to limit n-1/maintenance "
-        "to, or the set that fails together for n-k."))] = None,
+        "to, or the set that fails together for n-k."), metavar="HOST[,HOST]")] = None,
     step: Annotated[float, typer.Option(help="growth: memory growth per step (0.05 = 5%).")
                     ] = 0.05,
     max_factor: Annotated[float, typer.Option(help="growth: stop at this factor.")] = 3.0,
@@ -70,6 +70,8 @@ def whatif(
     if processes is not None and processes < 1:
         raise InputError(f"--processes: must be at least 1, got {processes}")
     inv = load_inventory(inventory)
+    if not 0.0 <= headroom < 1.0:
+        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
     host_refs = split_refs(hosts) or None
     fanout: dict = {"processes": processes, "progress": _progress()}
@@ -136,9 +138,20 @@ def _print(df, fmt: Format) -> None:
 
     hidden = {"kind", "exact", "hosts", "factor", "vms" if "growth" in set(df["kind"]) else ""}
     shown = [c for c in df.columns if df[c].notna().any() and c not in hidden]
-    table = Table(show_lines=False)
+    from rich import box
+
+    # at 80 columns a boxed table of ten columns folds every cell letter by letter: no
+    # vertical rules, short headers, figures never wrap, only the free text does
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False, collapse_padding=True)
+    headers = {"feasible": "ok", "unplaced": "unpl", "unplaced_vms": "unplaced VMs",
+               "max_utilisation": "max util", "seconds": "s"}  # fmt: skip
+    wrap = {"scenario": 8, "reasons": 9, "unplaced_vms": 9}  # min widths of free text
     for c in shown:
-        table.add_column(c, overflow="fold")
+        table.add_column(
+            headers.get(c, c), overflow="fold", no_wrap=c not in wrap,
+            min_width=wrap.get(c),
+            justify="right" if c in ("vms", "unplaced", "waves", "seconds") else "left",
+        )  # fmt: skip
     for _, row in df.iterrows():
         cells = []
         for c in shown:
