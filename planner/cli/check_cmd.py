@@ -19,7 +19,7 @@ def check(
         bool, typer.Option("--json", help="Print the report as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Replay PLAN against INV and report every broken promise (FORMATS.md rules 1-12).
+    """Replay PLAN against INV and report every broken promise (docs/check.md).
 
     Exit status: 0 the plan is safe, 1 it has violations (one line each: wave, migration,
     VM -> target, rule code and the numbers), 2 the inputs are unusable, including a

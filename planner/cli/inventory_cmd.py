@@ -52,7 +52,7 @@ def validate(
         Path | None, typer.Argument(help=INVENTORY_HELP, show_default=False)
     ] = None,
 ) -> None:
-    """Check INV against FORMATS.md: types, enums, references, pools, power states.
+    """Check INV against the inventory format: types, enums, references, power states.
 
     Prints "ok: N pools, N hosts, N VMs" and any warnings (exit 0), or one line per
     fault with its JSON path (exit 2), e.g. "vms[12].disks[0].sr: no SR with uuid ...".
@@ -107,7 +107,7 @@ def generate(
     vms: Annotated[int, typer.Option("--vms", help="VMs in each pool.")] = 150,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same file.")] = 0,
 ) -> None:
-    """Write a realistic synthetic fleet (a FORMATS.md inventory) for trying things out.
+    """Write a realistic synthetic fleet (an inventory file) for trying things out.
 
     Counts are per pool: --pools 100 --hosts 16 --vms 400 makes 1,600 hosts and 40,000
     VMs. Pools differ in age (8.2.1 with and without XS82ECU1033, 8.4.0), CPU
