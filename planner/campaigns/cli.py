@@ -162,8 +162,12 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                 if s.when == "before":
                     rows.append(("", f"{s.kind} {inv.label(s.host)}", "", "", "before", ""))
             for m in w.migrations:
+                note = [m.reason] if m.reason else []
+                if m.disks:
+                    srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
+                    note.insert(0, f"storage to {srs}")
                 rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                             inv.label(m.to_host), m.reason or "", str(m.est_seconds)))
+                             inv.label(m.to_host), "; ".join(note), str(m.est_seconds)))
             for s in w.steps:
                 if s.when != "before":
                     what = f"{s.kind} {inv.label(s.host)}"
@@ -174,8 +178,9 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                 t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
         out.print(t)
     for u in plan.unplaced:
-        for r in u.reasons:
-            out.print(f"unplaced {inv.label(u.vm)}: {r.code} {r.message}", highlight=False)
+        # one line per VM: its reasons, one per code (the planners already dedupe)
+        why = "; ".join(f"{r.code} {r.message}" for r in u.reasons)
+        out.print(f"unplaced {inv.label(u.vm)}: {why}", highlight=False)
     for r in plan.warnings:
         out.print(f"{r.code}: {r.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
