@@ -13,7 +13,6 @@ from planner.check import check_plan
 from planner.cli import app
 from planner.errors import InputError
 from planner.execute.export import to_xe_script
-from planner.execute.runner import Runner
 from planner.goals import RollingUpgrade
 from planner.inventory.builder import Builder
 from planner.inventory.io import digest, save
@@ -160,11 +159,10 @@ def test_checker_catches_move_from_upgraded_to_older_host_and_disabled_target():
     assert by_mig == {"m4": codes.VERSION, "m5": codes.HOST_DISABLED}
 
 
-def test_executor_refuses_steps_and_export_emits_them():
+def test_export_emits_the_host_steps():
+    # the executor's handling of steps is tested in test_execute_steps.py
     inv, p, _ = six_hosts()
     plan = plan_rolling_upgrade(inv, RollingUpgrade(p, NEW), PlanOptions())
-    with pytest.raises(InputError, match="host step"):
-        Runner(plan, None, None, inv)  # type: ignore[arg-type]
     script = to_xe_script(plan, inv)
     master = inv.pool_by_uuid[p].master
     assert f"host-disable uuid={master}" in script
@@ -207,7 +205,7 @@ def test_goal_json_round_trip():
     assert replace(g, return_home=False).to_json().get("return_home") is None
 
 
-def test_cli_execute_refuses_a_plan_with_steps(tmp_path):
+def test_cli_export_of_a_rolling_plan(tmp_path):
     inv, _p, _ = six_hosts()
     ip, pp = tmp_path / "inv.json", tmp_path / "plan.json"
     save(inv, ip)
@@ -215,10 +213,6 @@ def test_cli_execute_refuses_a_plan_with_steps(tmp_path):
     r = runner.invoke(app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version",
                             NEW, "-o", str(pp)])  # fmt: skip
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["execute", str(pp), "--url", "https://127.0.0.1:1"])
-    assert r.exit_code == 2, r.output
-    assert "host step" in r.stderr and "Traceback" not in r.output
-    assert not (tmp_path / "plan.json.journal").exists()
     r = runner.invoke(app, ["export", str(pp), "--to", "xe"])
     assert r.exit_code == 0, r.output
     assert "host-upgrade" in r.output and "host-disable uuid=" in r.output

@@ -90,6 +90,17 @@ class Location:
     disks: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """What XAPI says of a host: its pool, `enabled`, whether the master sees it live
+    (`host_metrics.live`) and its `software_version["product_version"]`."""
+
+    pool: str
+    enabled: bool
+    live: bool
+    version: str
+
+
 class Backend(Protocol):
     """Everything the runner needs from the pools.
 
@@ -131,6 +142,16 @@ class Backend(Protocol):
 
     def locate(self, vm: str) -> Location | None:
         """Where the VM is now (searched in every pool), or None if no pool has it."""
+        ...
+
+    def host_state(self, host: str) -> HostState:
+        """The host's state, asked of its pool's master (searched in every pool).
+        MigrationFault UUID_INVALID when no pool has it; CONNECTION while the master
+        does not answer (it may be rebooting for its upgrade)."""
+        ...
+
+    def set_host_enabled(self, host: str, enabled: bool) -> None:
+        """`host.enable` / `host.disable` on the host's pool master."""
         ...
 
     def close(self) -> None: ...

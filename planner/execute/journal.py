@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import InputError
-from planner.plan import Plan, to_dict
+from planner.plan import Plan, Step, to_dict
 
 PENDING = "pending"
 INTENT = "intent"
@@ -65,6 +65,21 @@ CREATE TABLE IF NOT EXISTS migration (
     started_at REAL,
     ended_at REAL
 );
+CREATE TABLE IF NOT EXISTS step (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    wave INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    host TEXT NOT NULL,
+    at TEXT NOT NULL,
+    to_version TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    disabled_by_us INTEGER NOT NULL DEFAULT 0,
+    intent_at REAL,
+    ended_at REAL
+);
 CREATE TABLE IF NOT EXISTS event (
     n INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -100,6 +115,41 @@ class Entry:
     intent_at: float | None
     started_at: float | None
     ended_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepEntry:
+    """One host step's row (docs/plan-extensions.md). States: pending -> intent (the
+    call is being made, or the upgrade is awaited) -> done | held(reason). `at` is the
+    step's `when` ("before"/"after" its wave's migrations). `disabled_by_us`: the
+    executor disabled the host for an upgrade the plan did not disable it for, and
+    enables it again once the upgrade is seen."""
+
+    id: str
+    seq: int
+    wave: int
+    kind: str
+    host: str
+    at: str
+    to_version: str | None
+    state: str
+    attempts: int
+    error: str | None
+    disabled_by_us: bool
+    intent_at: float | None
+    ended_at: float | None
+
+
+def step_ids(plan: Plan) -> list[tuple[str, int, Step]]:
+    """(id, wave index, step) for every host step in the order they run: per wave, its
+    `before` steps, then (after its migrations) its `after` steps; ids s1, s2, ..."""
+    out: list[tuple[str, int, Step]] = []
+    for w in plan.waves:
+        for first in (True, False):
+            for st in w.steps:
+                if (st.when == "before") == first:
+                    out.append((f"s{len(out) + 1}", w.index, st))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +204,7 @@ class Journal:
                     f"{row['plan_digest'][:12]}, this plan {digest[:12]}); "
                     "use another --journal file"
                 )
+            j._add_steps(plan)
             return j
         with j._tx():
             conn.execute(
@@ -181,7 +232,19 @@ class Journal:
                     )
                     seq += 1
             j._event(None, "created", f"{seq} migrations")
+        j._add_steps(plan)
         return j
+
+    def _add_steps(self, plan: Plan) -> None:
+        """A row per host step (idempotent: a journal made before steps existed gets
+        its step table filled on the next open)."""
+        with self._tx():
+            for seq, (sid, wave, st) in enumerate(step_ids(plan)):
+                self._db.execute(
+                    "INSERT OR IGNORE INTO step (id, seq, wave, kind, host, at, to_version,"
+                    " state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sid, seq, wave, st.kind, st.host, st.when, st.to_version, PENDING),
+                )
 
     @classmethod
     def read(cls, path: str | Path) -> Journal:
@@ -225,6 +288,20 @@ class Journal:
         if r is None:
             raise KeyError(mid)
         return _entry(r)
+
+    def steps(self) -> list[StepEntry]:
+        """Every host step, in plan order (none for a plan without steps)."""
+        try:
+            rows = self._db.execute("SELECT * FROM step ORDER BY seq").fetchall()
+        except sqlite3.OperationalError:
+            return []  # a journal written before host steps existed (read-only open)
+        return [_step_entry(r) for r in rows]
+
+    def step(self, sid: str) -> StepEntry:
+        r = self._db.execute("SELECT * FROM step WHERE id = ?", (sid,)).fetchone()
+        if r is None:
+            raise KeyError(sid)
+        return _step_entry(r)
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
@@ -308,6 +385,48 @@ class Journal:
         """Back to pending: a call that never reached XAPI, or a retry after a fault."""
         self._set(mid, PENDING, detail, tasks="")
 
+    # ------------------------------------------------------------ host steps
+
+    def _set_step(self, sid: str, state: str, detail: str, **cols: object) -> None:
+        sets = ", ".join(f"{k} = ?" for k in ("state", *cols))
+        with self._tx():
+            cur = self._db.execute(
+                f"UPDATE step SET {sets} WHERE id = ?", (state, *cols.values(), sid)
+            )
+            if cur.rowcount != 1:
+                raise KeyError(sid)
+            self._event(sid, state, detail)
+
+    def step_intent(self, sid: str, detail: str = "") -> None:
+        """Before the step's XAPI call (or before waiting for an upgrade)."""
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE step SET state = ?, attempts = attempts + 1, intent_at = ?,"
+                " error = NULL WHERE id = ?",
+                (INTENT, time.time(), sid),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(sid)
+            self._event(sid, INTENT, detail)
+
+    def step_disabled_by_us(self, sid: str) -> None:
+        """Record (before the call) that the executor disables the host for an upgrade."""
+        self._set_step(sid, INTENT, "executor disables the host for the upgrade",
+                       disabled_by_us=1)  # fmt: skip
+
+    def step_waiting(self, sid: str, why: str) -> None:
+        """Still in progress (an upgrade not seen yet, a timeout): stays `intent`."""
+        self._set_step(sid, INTENT, why, error=why)
+
+    def step_done(self, sid: str, detail: str = "") -> None:
+        self._set_step(sid, DONE, detail, ended_at=time.time(), error=None)
+
+    def step_held(self, sid: str, reason: str) -> None:
+        self._set_step(sid, HELD, reason, error=reason)
+
+    def step_pending(self, sid: str, detail: str) -> None:
+        self._set_step(sid, PENDING, detail)
+
     def note(self, mid: str | None, detail: str) -> None:
         """A free-form event (retries, reconciliation) that does not change the state."""
         with self._tx():
@@ -330,5 +449,23 @@ def _entry(r: sqlite3.Row) -> Entry:
         error=r["error"],
         intent_at=r["intent_at"],
         started_at=r["started_at"],
+        ended_at=r["ended_at"],
+    )
+
+
+def _step_entry(r: sqlite3.Row) -> StepEntry:
+    return StepEntry(
+        id=r["id"],
+        seq=r["seq"],
+        wave=r["wave"],
+        kind=r["kind"],
+        host=r["host"],
+        at=r["at"],
+        to_version=r["to_version"],
+        state=r["state"],
+        attempts=r["attempts"],
+        error=r["error"],
+        disabled_by_us=bool(r["disabled_by_us"]),
+        intent_at=r["intent_at"],
         ended_at=r["ended_at"],
     )

@@ -20,7 +20,7 @@ own assert_can_migrate cover them meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.errors import InputError
 from planner.execute import journal as J
@@ -28,9 +28,10 @@ from planner.execute.room import Room
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory
 from planner.options import PlanOptions
-from planner.plan import Migration, Plan
+from planner.plan import Migration, Plan, Step
 from planner.rules import target_reasons
 from planner.rules.storage import gib
+from planner.rules.version import version_at_least
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,8 @@ def preflight(
     if same or not pending:
         return PreflightReport((), pending, done, same)
 
+    at_wave = hosts_by_wave(plan, live)
+    wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
     # where each VM should be now: its start, with the done migrations applied
     expected: dict[str, _Pos] = {}
     nxt: dict[str, Migration] = {}
@@ -189,19 +192,56 @@ def preflight(
             continue  # the rules would only repeat VM_MOVED
         disk_targets = {d.vdi: d.to_sr for d in m.disks if d.from_sr != d.to_sr}
         vifs = m.vifs if m.to_pool != m.from_pool else None
+        at = at_wave[wave_of[m.id]]  # the hosts as the plan's steps leave them by then
         for r in target_reasons(
-            live, vm, m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
+            at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
         ):
             out.append(Drift(r.code, r.message, m.id))
 
     if base is not None:
-        out += _capacity_drift(plan, base, live, states, options, nxt)
+        out += _capacity_drift(plan, base, live, states, options, nxt, _step_hosts(plan))
     else:
         for m in nxt.values():
             h = live.host_by_uuid.get(m.to_host or "")
             if m.to_host is not None and h is None:
                 out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
     return PreflightReport(tuple(_dedupe(out)), pending, done, same)
+
+
+def _apply_steps(inv: Inventory, steps: list[Step]) -> Inventory:
+    """`inv` with each step's host as the step leaves it (enabled flag, version)."""
+    if not steps:
+        return inv
+    hosts = {h.uuid: h for h in inv.hosts}
+    for st in steps:
+        h = hosts.get(st.host)
+        if h is None:
+            continue
+        if st.kind == "host-upgrade":
+            if st.to_version and not version_at_least(h.version, st.to_version):
+                hosts[st.host] = replace(h, version=st.to_version)
+        else:
+            hosts[st.host] = replace(h, enabled=st.kind == "host-enable")
+    return replace(inv, hosts=tuple(hosts[h.uuid] for h in inv.hosts))
+
+
+def hosts_by_wave(plan: Plan, live: Inventory) -> dict[int, Inventory]:
+    """Wave index -> `live` with the plan's host steps that run before that wave's
+    migrations applied. The executor runs each step before anything planned after it
+    (docs/executor.md "Host steps"), so the rules of a later migration must see the
+    host disabled, enabled or upgraded as the plan says, whatever the live state is
+    now (on a resume, a host may be disabled and awaiting its upgrade)."""
+    out: dict[int, Inventory] = {}
+    inv = live
+    for w in plan.waves:
+        inv = _apply_steps(inv, [s for s in w.steps if s.when == "before"])
+        out[w.index] = inv
+        inv = _apply_steps(inv, [s for s in w.steps if s.when != "before"])
+    return out
+
+
+def _step_hosts(plan: Plan) -> set[str]:
+    return {s.host for w in plan.waves for s in w.steps}
 
 
 def _capacity_drift(
@@ -211,6 +251,7 @@ def _capacity_drift(
     states: dict[str, str],
     options: PlanOptions,
     nxt: dict[str, Migration],
+    step_hosts: frozenset[str] | set[str] = frozenset(),
 ) -> list[Drift]:
     """Target hosts and SRs with less room than the plan counted on, and disabled hosts."""
     out: list[Drift] = []
@@ -239,7 +280,8 @@ def _capacity_drift(
             out.append(Drift("HOST_GONE", f"target host {base.label(h)} is in no pool"))
             continue
         old = base.host_by_uuid.get(h)
-        if old is not None and old.enabled and not host.enabled:
+        # a host the plan's own steps disable and enable is not drift
+        if old is not None and old.enabled and not host.enabled and h not in step_hosts:
             out.append(Drift("HOST_DISABLED", f"target host {host.name} has been disabled"))
         if have.host_free.get(h, 0) < want.host_free.get(h, 0):
             out.append(

@@ -21,6 +21,14 @@ it is. A migration is never started while XAPI shows it running or after it arri
 Failures: a transient fault (`backend.TRANSIENT_CODES`) is retried up to `retries`
 times with exponential back-off; a permanent refusal holds the migration (and, through
 the dependency rule, its dependants) while the rest goes on.
+
+Host steps (docs/plan-extensions.md, docs/executor.md "Host steps") are barriers, in
+both modes: a step starts only when every migration planned before it (earlier waves,
+and its own wave's for an `after` step) has ended done, and nothing planned after it
+starts until it is done. If one of those migrations failed or was held, the step is
+held, and so is everything after it. host-disable / host-enable call XAPI on the host's
+pool master (after asking whether the host already is so: resume-safe); host-upgrade
+waits, polling the host, until it runs the target version and is live again.
 """
 
 from __future__ import annotations
@@ -38,13 +46,15 @@ from planner.execute.backend import (
     CANCELLED,
     Backend,
     ExecutorError,
+    HostState,
     Location,
     MigrationFault,
 )
 from planner.execute.room import Room
 from planner.inventory.model import Inventory
 from planner.options import MAX_PER_POOL, PlanOptions
-from planner.plan import Migration, Plan
+from planner.plan import STEP_KINDS, STEP_WHEN, Migration, Plan, Step
+from planner.rules.version import version_at_least
 
 MODES = ("waves", "flow")
 LOST_CONTACT_SECONDS = 300.0  # how long a master may stay silent before the run stops
@@ -69,6 +79,8 @@ class RunConfig:
     poll_seconds: float = 1.0
     task_timeout_factor: float = 10.0
     task_timeout_min: float = 600.0
+    step_poll_seconds: float = 10.0
+    step_timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -77,6 +89,10 @@ class RunConfig:
             raise InputError(f"--max-per-pool: must be 1..{MAX_PER_POOL}, got {self.max_per_pool}")
         if self.retries < 0:
             raise InputError(f"--retries: must be >= 0, got {self.retries}")
+        if not self.step_poll_seconds > 0:
+            raise InputError(f"--step-poll: must be > 0, got {self.step_poll_seconds}")
+        if self.step_timeout_seconds is not None and not self.step_timeout_seconds > 0:
+            raise InputError(f"--step-timeout: must be > 0, got {self.step_timeout_seconds}")
 
 
 @dataclass(frozen=True)
@@ -85,13 +101,14 @@ class Summary:
 
     entries: tuple[J.Entry, ...]
     interrupted: bool = False
+    steps: tuple[J.StepEntry, ...] = ()
 
     def count(self, state: str) -> int:
         return sum(1 for e in self.entries if e.state == state)
 
     @property
     def complete(self) -> bool:
-        return all(e.state == J.DONE for e in self.entries)
+        return all(e.state == J.DONE for e in (*self.entries, *self.steps))
 
 
 Listener = Callable[[str, Migration, str], None]
@@ -119,9 +136,13 @@ class Runner:
     config: RunConfig = field(default_factory=RunConfig)
     on_event: Listener | None = None
     clock: Callable[[], float] = time.monotonic
+    # waits up to the given seconds while a host upgrade is awaited; True when the
+    # operator asked to check now (the CLI: Enter on a terminal). None: plain sleep.
+    step_wait: Callable[[float], bool] | None = None
 
     def __post_init__(self) -> None:
         refuse_steps(self.plan, self.live)
+        self._init_steps()
         self.by_id: dict[str, Migration] = {m.id: m for m in self.plan.migrations()}
         self.order: list[Migration] = list(self.plan.migrations())
         self.wave_of: dict[str, int] = {
@@ -143,6 +164,47 @@ class Runner:
         self._cancelled_sent: set[str] = set()
         self._misses: dict[str, float] = {}  # pool -> when its polls began to fail
 
+    def _init_steps(self) -> None:
+        """Place each host step in the plan's order: `gate` maps a migration to the last
+        step before it; `before_step` maps a step to the migrations since the previous
+        step (the earlier ones were done when that step ran)."""
+        self.steps: list[tuple[str, int, Step]] = J.step_ids(self.plan)
+        self.gate: dict[str, str] = {}
+        self.before_step: dict[str, list[str]] = {}
+        self.prev_step: dict[str, str] = {}
+        by_wave: dict[int, list[tuple[str, Step]]] = {}
+        for sid, wave, st in self.steps:
+            by_wave.setdefault(wave, []).append((sid, st))
+        last: str | None = None
+        since: list[str] = []
+
+        def place(sid: str) -> None:
+            nonlocal last, since
+            self.before_step[sid] = since
+            if last is not None:
+                self.prev_step[sid] = last
+            last, since = sid, []
+
+        for w in self.plan.waves:
+            mine = by_wave.pop(w.index, [])
+            for sid, st in mine:
+                if st.when == "before":
+                    place(sid)
+            for m in w.migrations:
+                if last is not None:
+                    self.gate[m.id] = last
+                since.append(m.id)
+            for sid, st in mine:
+                if st.when != "before":
+                    place(sid)
+        self.step_state: dict[str, str] = {}
+        self._step_silent: set[str] = set()  # steps whose host stopped answering
+        self.halted = False  # a host step is still awaited (timeout, Ctrl-C): stop the run
+        unknown = sorted({st.host for _, _, st in self.steps} - set(self.live.host_by_uuid))
+        if unknown:
+            raise InputError(f"host step(s) name host {unknown[0]}, which no pool given by "
+                             "--url has")  # fmt: skip
+
     # ------------------------------------------------------------ events
 
     def _emit(self, kind: str, m: Migration, detail: str = "") -> None:
@@ -163,6 +225,14 @@ class Runner:
         migrations another chance (the pre-flight has re-checked the rules)."""
         notes = []
         now = self.clock()
+        for se in self.journal.steps():
+            self.step_state[se.id] = se.state
+            if se.state == J.HELD:
+                self._step_set(se.id, J.PENDING, f"new run: retrying after held ({se.error})")
+                notes.append(f"{se.id}: was held ({se.error}); will try again")
+            elif se.state == J.INTENT:
+                notes.append(f"{se.id}: {se.kind} {self.live.label(se.host)} was under way; "
+                             "asking XAPI where it stands")  # fmt: skip
         for e in self.journal.entries():
             m = self.by_id.get(e.id)
             if m is None:
@@ -204,6 +274,13 @@ class Runner:
         if m.id in self.prev_same_vm:
             deps.append(self.prev_same_vm[m.id])
         ready = True
+        gate = self.gate.get(m.id)
+        if gate is not None:
+            gs = self.step_state.get(gate, J.PENDING)
+            if gs == J.HELD:
+                return False, f"{gate} ({self._step_text(gate)}) did not happen"
+            if gs != J.DONE:
+                ready = False
         for d in deps:
             s = states.get(d)
             if s is None:
@@ -417,6 +494,177 @@ class Runner:
             for t in fl.tasks:
                 self._cancel(fl.m, t)
 
+    # ------------------------------------------------------------ host steps
+
+    def _step_text(self, sid: str) -> str:
+        st = next(st for i, _, st in self.steps if i == sid)
+        extra = f" to {st.to_version}" if st.to_version else ""
+        return f"{st.kind} {self.live.label(st.host)}{extra}"
+
+    def _step_set(self, sid: str, state: str, detail: str) -> None:
+        """Journal a step's new state (and keep the in-memory copy the gates read)."""
+        if state == J.DONE:
+            self.journal.step_done(sid, detail)
+        elif state == J.HELD:
+            self.journal.step_held(sid, detail)
+        elif state == J.PENDING:
+            self.journal.step_pending(sid, detail)
+        elif state == J.INTENT:
+            self.journal.step_intent(sid, detail)
+        self.step_state[sid] = state
+
+    def _note(self, line: str, sid: str | None = None) -> None:
+        self.journal.note(sid, line)
+        self._emit("note", _NOTE, line)
+
+    def _advance_steps(self) -> bool:
+        """Nothing is in flight: run every host step whose turn has come, in order.
+        True when a step ended (done or held), so migrations may have been released."""
+        states = {e.id: e.state for e in self.journal.entries()}
+        progressed = False
+        for sid, _, st in self.steps:
+            state = self.step_state.get(sid, J.PENDING)
+            if state in (J.DONE, J.HELD):
+                continue
+            prev = self.prev_step.get(sid)
+            if prev is not None and self.step_state.get(prev) == J.HELD:
+                why = f"{prev} ({self._step_text(prev)}) did not happen"
+                self._step_set(sid, J.HELD, why)
+                self._note(f"held    {sid} {self._step_text(sid)} ({why})", sid)
+                progressed = True
+                continue
+            before = self.before_step.get(sid, [])
+            if any(states.get(m) not in J.FINAL for m in before):
+                return progressed  # its migrations are still to run
+            bad = next((m for m in before if states.get(m) != J.DONE), None)
+            if bad is not None:
+                why = f"{bad} did not happen ({states.get(bad)})"
+                self._step_set(sid, J.HELD, why)
+                self._note(f"held    {sid} {self._step_text(sid)} ({why})", sid)
+                progressed = True
+                continue
+            if self.stopping:
+                return progressed
+            self._run_step(sid, st)
+            progressed = True
+            if self.step_state.get(sid) not in (J.DONE, J.HELD):
+                self.halted = True
+                return progressed
+        return progressed
+
+    def _host_state(self, sid: str, host: str) -> HostState | None:
+        """The host's state, or None while its master does not answer (rebooting)."""
+        try:
+            return self.backend.host_state(host)
+        except MigrationFault as f:
+            if f.code in ("CONNECTION", "SESSION_INVALID"):
+                if sid not in self._step_silent:
+                    self._step_silent.add(sid)
+                    self._note(f"no answer about {self.live.label(host)} ({f.describe()}); "
+                               "it may be rebooting: still waiting", sid)  # fmt: skip
+                return None
+            raise
+
+    def _run_step(self, sid: str, st: Step) -> None:
+        """Carry out one host step; its journal row ends done, held, or (an upgrade not
+        seen before the timeout or Ctrl-C) intent."""
+        text = self._step_text(sid)
+        try:
+            if st.kind == "host-upgrade":
+                self._upgrade(sid, st)
+                return
+            want = st.kind == "host-enable"
+            hs = self.backend.host_state(st.host)
+            if hs.enabled == want:
+                self._step_set(sid, J.DONE, f"already {'enabled' if want else 'disabled'}")
+                self._note(f"done    {sid} {text} (it already was)", sid)
+                return
+            self._step_set(sid, J.INTENT, "calling XAPI")
+            self.backend.set_host_enabled(st.host, want)
+        except MigrationFault as f:
+            if f.code in ("CONNECTION", "SESSION_INVALID"):
+                # whether the call landed is unknown: the journal keeps the intent and a
+                # re-run asks XAPI first
+                raise ExecutorError(f"{sid} ({text}): lost the connection to the pool master; "
+                                    f"re-run to resume ({f.describe()})") from None  # fmt: skip
+            self._step_set(sid, J.HELD, f"refused: {f.describe()}")
+            self._note(f"held    {sid} {text} (refused: {f.describe()})", sid)
+            return
+        self._step_set(sid, J.DONE, "")
+        self._note(f"done    {sid} {text}", sid)
+
+    def _upgrade(self, sid: str, st: Step) -> None:
+        want = st.to_version or ""
+        name = self.live.label(st.host)
+        entry = self.journal.step(sid)
+        hs = self._host_state(sid, st.host)
+        if (
+            entry.state == J.PENDING
+            and hs is not None
+            and hs.live
+            and version_at_least(hs.version, want)
+        ):
+            self._step_set(sid, J.DONE, f"already runs {hs.version}")
+            self._note(f"done    {sid} {name} already runs {hs.version}", sid)
+            return
+        if entry.state == J.PENDING:
+            self._step_set(sid, J.INTENT, "waiting for the upgrade")
+        by_us = entry.disabled_by_us
+        if hs is not None and hs.enabled and not version_at_least(hs.version, want):
+            # the plan left it enabled: nothing may land on it while it is upgraded
+            self.journal.step_disabled_by_us(sid)
+            self.backend.set_host_enabled(st.host, False)
+            by_us = True
+            self._note(f"disabled {name} for its upgrade (the plan did not)", sid)
+        c = self.config
+        limit = c.step_timeout_seconds
+        hint = "; press Enter to check now" if self.step_wait is not None else ""
+        self._note(
+            f"OPERATOR: upgrade host {name} ({st.host}) to {want} and reboot it. Waiting "
+            f"until it runs {want} and is live (checking every {c.step_poll_seconds:g}s"
+            + (f", for at most {limit:g}s" if limit else "") + f"{hint}; Ctrl-C stops, "
+            "re-running resumes here)", sid)  # fmt: skip
+        since = self.clock()
+        while not (hs is not None and hs.live and version_at_least(hs.version, want)):
+            waited = self.clock() - since
+            if self.stopping:
+                self.journal.step_waiting(sid, f"stopped while waiting for {name} to run {want}")
+                return
+            if limit is not None and waited >= limit:
+                now_at = hs.version if hs is not None else "(no answer)"
+                why = (
+                    f"TIMEOUT after {waited:.0f}s: {name} runs {now_at}"
+                    f"{'' if hs is None or hs.live else ' and is not live'}, wants {want}"
+                )
+                self.journal.step_waiting(sid, why)
+                self._note(f"pending {sid} {self._step_text(sid)} ({why})", sid)
+                return
+            pause = c.step_poll_seconds if limit is None else min(c.step_poll_seconds,
+                                                                  limit - waited)  # fmt: skip
+            self._step_sleep(pause)
+            hs = self._host_state(sid, st.host)
+        assert hs is not None  # the loop ends only on an answer
+        if by_us:
+            self.backend.set_host_enabled(st.host, True)
+            self._note(f"enabled {name} again (the executor had disabled it)", sid)
+        self._step_set(sid, J.DONE, f"runs {hs.version}")
+        self._note(f"done    {sid} {name} runs {hs.version}", sid)
+
+    def _step_sleep(self, seconds: float) -> None:
+        """Wait up to `seconds` in short slices, so Ctrl-C and the operator's Enter are
+        noticed at once."""
+        end = self.clock() + max(0.0, seconds)
+        while not self.stopping:
+            left = end - self.clock()
+            if left <= 0:
+                return
+            chunk = min(0.2, left)
+            if self.step_wait is not None:
+                if self.step_wait(chunk):
+                    return
+            else:
+                time.sleep(chunk)
+
     # ------------------------------------------------------------ the loop
 
     def _wait(self) -> None:
@@ -469,7 +717,13 @@ class Runner:
                                 self._cancel(fl.m, t)
                 self._start_ready()
                 if not self.flights:
-                    if self.stopping or self._stuck():
+                    if self.stopping:
+                        break
+                    if self.steps and self._advance_steps():
+                        if self.halted:
+                            break
+                        continue
+                    if self._stuck():
                         break
                     self._idle()
                     continue
@@ -478,7 +732,8 @@ class Runner:
         finally:
             if handle_sigint and old is not None:
                 signal.signal(signal.SIGINT, old)
-        return Summary(tuple(self.journal.entries()), interrupted=self.stopping)
+        return Summary(tuple(self.journal.entries()), interrupted=self.stopping,
+                       steps=tuple(self.journal.steps()))  # fmt: skip
 
     def _idle(self) -> None:
         """Nothing of ours in flight but work remains (a retry back-off, or slots taken by
@@ -601,16 +856,21 @@ def reconcile(plan: Plan, journal: J.Journal, backend: Backend) -> list[str]:
 
 
 def refuse_steps(plan: Plan, inv: Inventory | None = None) -> None:
-    """Raise InputError when `plan` has host steps (docs/plan-extensions.md): upgrades
-    need an operator or an upgrade tool the executor does not drive. Such a plan runs
-    as an xe script (`planner export --to xe` pauses at each upgrade)."""
+    """Raise InputError (one line) for the first host step the executor cannot run: an
+    unknown kind or `when`, or a host-upgrade without `to_version`. Called before
+    anything is opened or written. (`plan.from_dict` refuses these already; a Plan made
+    in Python has not been through it.)"""
     label = inv.label if inv is not None else (lambda u: u)
-    steps = [f"wave {w.index}: {s.kind} {label(s.host)}" for w in plan.waves for s in w.steps]
-    if steps:
-        raise InputError(
-            f"the plan has {len(steps)} host step(s) (first: {steps[0]}); the executor "
-            "does not run host steps: use `planner export --to xe`, which pauses for "
-            "the operator at each upgrade")
+    for w in plan.waves:
+        for s in w.steps:
+            where = f"wave {w.index}: step {s.kind!r} on {label(s.host)}"
+            if s.kind not in STEP_KINDS:
+                raise InputError(f"{where}: the executor does not know this kind of host "
+                                 f"step (it runs {', '.join(STEP_KINDS)})")  # fmt: skip
+            if s.when not in STEP_WHEN:
+                raise InputError(f"{where}: `when` must be before or after, got {s.when!r}")
+            if s.kind == "host-upgrade" and not s.to_version:
+                raise InputError(f"{where}: a host-upgrade needs to_version")
 
 
 # a stand-in migration for run-level notes sent through the listener

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import ConnectionFailed
-from planner.execute.backend import Location, MigrationFault, TaskState
+from planner.execute.backend import HostState, Location, MigrationFault, TaskState
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -300,6 +300,54 @@ class XapiBackend:
                 raise
             return self._call(puuid, lambda x, r=ref, p=puuid: _location(x, r, p))
         return None
+
+    # ------------------------------------------------------------ hosts
+
+    def _host_pool(self, host: str) -> str:
+        """The pool holding `host` (remembered: a host does not change pools during a
+        run, and its master may be rebooting the next time we ask)."""
+        key = ("host-pool", host)
+        for p in self.pools.values():
+            if key in p.refs:
+                return p.uuid
+        unreachable: MigrationFault | None = None
+        for puuid, p in self.pools.items():
+            try:
+                ref = self._call(puuid, lambda x: x.host.get_by_uuid(host))
+            except MigrationFault as f:
+                if f.code in ("UUID_INVALID", "HANDLE_INVALID"):
+                    continue
+                unreachable = f
+                continue
+            p.refs[("host", host)] = ref
+            p.refs[key] = puuid
+            return puuid
+        if unreachable is not None:
+            raise unreachable
+        raise MigrationFault(("UUID_INVALID", "host", host), "no pool given by --url has it")
+
+    def host_state(self, host: str) -> HostState:
+        pool = self._host_pool(host)
+        ref = self._ref(pool, "host", host)
+
+        def read(x: Any) -> HostState:
+            rec = x.host.get_record(ref)
+            live = True
+            metrics = rec.get("metrics")
+            if metrics not in (None, "", "OpaqueRef:NULL"):
+                live = bool(x.host_metrics.get_live(metrics))
+            version = str((rec.get("software_version") or {}).get("product_version", ""))
+            return HostState(pool, bool(rec.get("enabled")), live, version)
+
+        return self._call(pool, read)
+
+    def set_host_enabled(self, host: str, enabled: bool) -> None:
+        pool = self._host_pool(host)
+        ref = self._ref(pool, "host", host)
+        if enabled:
+            self._call(pool, lambda x: x.host.enable(ref))
+        else:
+            self._call(pool, lambda x: x.host.disable(ref))
 
     def wait(self, tasks: Mapping[str, Sequence[str]], timeout: float) -> None:
         if not tasks or not any(self.events_ok.get(p, False) for p in tasks):

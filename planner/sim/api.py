@@ -103,6 +103,14 @@ class Api:
         if method == "debug.audit":
             with st.lock:
                 return [dict(e) for e in st.audit_log]
+        if method == "debug.upgrade_host":
+            # test hook (not XAPI): an operator's upgrade; params host uuid, version[, after]
+            if len(params) not in (2, 3) or str(params[0]) not in st.live:
+                raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, "3", str(len(params)))
+            with st.lock:
+                st.upgrade_host_later(str(params[0]), str(params[1]),
+                                      float(params[2]) if len(params) == 3 else 0.0)
+            return ""
         is_async = method.startswith("Async.")
         name = method[len("Async."):] if is_async else method
         cls, _, msg = name.partition(".")

@@ -166,6 +166,18 @@ class Simulator:
         with self.state.lock:
             self.state.set_live(host_uuid, live)
 
+    def upgrade_host(self, host_uuid: str, version: str, after_seconds: float = 0.0) -> None:
+        """Debug entry point (not XAPI): "upgrade" a host to `version`, as an operator
+        would. With `after_seconds` (wall seconds) > 0 the host reboots: it is not live
+        (its URL drops calls, `host_metrics.live` is false) from now until the new
+        version comes up `after_seconds` later, live again. With 0 the version changes
+        at once and the host stays live. Also reachable over the wire as
+        `debug.upgrade_host(host_uuid, version, after_seconds)`."""
+        if host_uuid not in self.state.live:
+            raise InputError(f"no host with uuid {host_uuid!r}")
+        with self.state.lock:
+            self.state.upgrade_host_later(host_uuid, version, after_seconds)
+
     def expire_sessions(self) -> None:
         """Invalidate every open session (clients see SESSION_INVALID)."""
         with self.state.lock:

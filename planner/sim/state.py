@@ -279,6 +279,34 @@ class SimState:
 
             fail_migrations_on_host(self, host_uuid)
 
+    def upgrade_host(self, host_uuid: str, version: str) -> None:
+        """Debug (not XAPI): the host now runs `version`. Its `software_version` changes
+        (product and platform version), so the collector's view and the simulator's
+        VERSION rule see the new version at once. Caller holds the lock."""
+        from planner.sim.objects import platform_version
+
+        ref = self.ref_of[host_uuid]
+        sv = dict(self.db.get(ref)["software_version"])
+        sv.update(product_version=version, product_version_text=version,
+                  product_version_text_short=version,
+                  platform_version=platform_version(version))  # fmt: skip
+        self.update(ref, software_version=sv)
+        self.changed(self.db.pool_of(ref))
+
+    def upgrade_host_later(self, host_uuid: str, version: str, after_seconds: float) -> None:
+        """`upgrade_host` now (after_seconds <= 0), or a reboot: not live from now until
+        the new version comes up `after_seconds` wall seconds later. Caller holds the lock."""
+        if after_seconds <= 0:
+            self.upgrade_host(host_uuid, version)
+            return
+
+        def back() -> None:
+            self.upgrade_host(host_uuid, version)
+            self.set_live(host_uuid, True)
+
+        self.set_live(host_uuid, False)
+        self.clock.schedule(after_seconds, back)
+
     # ---------------------------------------------------------------- tasks
     def new_task(self, pool: str, name: str, duration: float = 0.0) -> str:
         ref = self.refs.ref()
