@@ -193,6 +193,10 @@ def preflight(
         disk_targets = {d.vdi: d.to_sr for d in m.disks if d.from_sr != d.to_sr}
         vifs = m.vifs if m.to_pool != m.from_pool else None
         at = at_wave[wave_of[m.id]]  # the hosts as the plan's steps leave them by then
+        gone = _missing_targets(at, m, disk_targets)
+        if gone:
+            out += gone
+            continue  # the rules need every object the migration names
         for r in target_reasons(
             at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
         ):
@@ -206,6 +210,19 @@ def preflight(
             if m.to_host is not None and h is None:
                 out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
     return PreflightReport(tuple(_dedupe(out)), pending, done, same)
+
+
+def _missing_targets(live: Inventory, m: Migration, disk_targets: dict[str, str]) -> list[Drift]:
+    """Drift for a target pool, host or SR the live pools no longer have."""
+    out = []
+    if m.to_pool not in live.pool_by_uuid:
+        out.append(Drift("POOL_GONE", f"target pool {m.to_pool} is not among the live pools",
+                         m.id))  # fmt: skip
+    if m.to_host is not None and m.to_host not in live.host_by_uuid:
+        out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
+    for sr in sorted(set(disk_targets.values()) - set(live.sr_by_uuid)):
+        out.append(Drift("SR_GONE", f"target SR {sr} is in no pool", m.id))
+    return out
 
 
 def _apply_steps(inv: Inventory, steps: list[Step]) -> Inventory:
