@@ -241,3 +241,4 @@ def test_execute_plan_naming_objects_the_live_pools_lack_is_refused_cleanly(tmp_
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.exit_code == 1  # refused as drift, one line per problem
     assert "_GONE" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "j").exists()  # a refused run writes nothing

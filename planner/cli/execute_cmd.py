@@ -498,6 +498,8 @@ def _execute(
                 return 0
             _print_would(plan, states, live)
             return 0 if report.ok else 1
+        fresh = not jpath.exists()
+        refused = False
         with J.Journal.open(jpath, plan) as j:
             for line in reconcile(plan, j, backend):
                 typer.echo(f"resume: {line}")
@@ -513,15 +515,19 @@ def _execute(
                     "(use --replan, or make a new plan from a fresh inventory)",
                     err=True,
                 )
-                return 1
-            flying = [e.id for e in j.entries() if e.state in J.IN_FLIGHT]
-            if flying:
+                refused = True
+            elif flying := [e.id for e in j.entries() if e.state in J.IN_FLIGHT]:
                 typer.echo(
                     f"planner: cannot re-plan while {len(flying)} migration(s) are in "
                     "flight; re-run when they have ended",
                     err=True,
                 )
                 return 1
+        if refused:
+            if fresh:  # a first run that was refused leaves nothing behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{jpath}{suffix}").unlink(missing_ok=True)
+            return 1
         # re-plan from the live state: what is done stays done (it is in the live state);
         # the new plan gets its own file, inventory and journal, the old journal is kept
         plan = _replan(plan, live, replan)
