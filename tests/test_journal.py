@@ -140,3 +140,9 @@ def test_begin_run_counts_runs(tmp_path):
         assert j.begin_run() == 1
         assert j.begin_run() == 2
         assert j.info().runs == 2
+
+
+def test_journal_in_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(InputError, match=r"no directory .*missing"):
+        J.Journal.open(tmp_path / "missing" / "j.db", _plan())
+    assert not (tmp_path / "missing").exists()

@@ -185,6 +185,8 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
         f"plan digest {info.plan_digest[:16]}  inventory digest {info.inventory_digest[:16]}"
     )
     typer.echo("  ".join(f"{s} {counts[s]}" for s in J.STATES))
+    if inv is None and any(e.state != J.DONE for e in entries):
+        typer.echo("(uuids below: add --inventory INV to see names)")
     by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
     for e in entries:
         if e.state == J.DONE:

@@ -189,6 +189,8 @@ class Journal:
         """
         p = Path(path)
         digest = plan_digest(plan)
+        if not p.parent.is_dir():
+            raise InputError(f"{p}: cannot create the journal: no directory {p.parent}")
         try:
             conn = cls._connect(p)
             conn.executescript(_SCHEMA)
