@@ -146,3 +146,13 @@ def test_journal_in_a_missing_directory_is_named(tmp_path):
     with pytest.raises(InputError, match=r"no directory .*missing"):
         J.Journal.open(tmp_path / "missing" / "j.db", _plan())
     assert not (tmp_path / "missing").exists()
+
+
+def test_operator_sees_xapi_errors_without_opaque_refs():
+    from planner.cli.execute_cmd import _readable
+    from planner.execute.backend import MigrationFault
+
+    f = MigrationFault(["VM_MIGRATE_FAILED", "OpaqueRef:a-1", "OpaqueRef:b-2", "injected"])
+    assert f.describe() == "VM_MIGRATE_FAILED injected"
+    assert f.describe(refs=True) == "VM_MIGRATE_FAILED OpaqueRef:a-1, OpaqueRef:b-2, injected"
+    assert _readable(f.describe(refs=True)) == "VM_MIGRATE_FAILED injected"

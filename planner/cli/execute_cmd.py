@@ -160,7 +160,7 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[
             out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  wave {e.wave}: {e.kind} "
                        f"{_label(inv, e.host)}{ver}")  # fmt: skip
             if e.error:
-                out.append(f"{'':<14} {'':<11} {'':>5}  {e.error}")
+                out.append(f"{'':<14} {'':<11} {'':>5}  {_readable(e.error)}")
     rows = [e for e in summary.entries if e.state != J.DONE]
     if rows:
         out.append(f"{'id':<14} {'state':<11} {'tries':>5}  migration / why")
@@ -170,8 +170,15 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[
             what = _describe(m, inv) if m is not None else e.vm
             out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  {what}")
             if e.error:
-                out.append(f"{'':<14} {'':<11} {'':>5}  {e.error}")
+                out.append(f"{'':<14} {'':<11} {'':>5}  {_readable(e.error)}")
     return out
+
+
+def _readable(error: str) -> str:
+    """A journaled XAPI error without its opaque refs (they stay in the journal)."""
+    import re
+
+    return re.sub(r"OpaqueRef:[0-9A-Za-z-]+(,\s*)?", "", error).strip().rstrip(",")
 
 
 def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
@@ -193,7 +200,7 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
             continue
         m = by_id.get(e.id)
         what = _describe(m, inv) if m is not None else f"{e.kind} {e.vm}"
-        tail = f"  [{e.error}]" if e.error else ""
+        tail = f"  [{_readable(e.error)}]" if e.error else ""
         task = f"  task {','.join(e.tasks)}" if e.tasks else ""
         typer.echo(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
     steps = journal.steps()

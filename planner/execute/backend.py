@@ -59,10 +59,11 @@ class MigrationFault(PlannerError):
     def transient(self) -> bool:
         return self.code in TRANSIENT_CODES
 
-    def describe(self) -> str:
-        """XAPI's error as the journal and the summary show it: CODE param, param."""
-        params = ", ".join(self.details[1:])
-        return f"{self.code} {params}".strip()
+    def describe(self, *, refs: bool = False) -> str:
+        """XAPI's error as people read it: CODE param, param. Opaque refs mean nothing to
+        an operator, so they are left out unless `refs` (the journal keeps them)."""
+        shown = [d for d in self.details[1:] if refs or not d.startswith("OpaqueRef:")]
+        return f"{self.code} {', '.join(shown)}".strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -384,7 +384,7 @@ class Runner:
             used += 1
             self.tries[m.id] = used
         if f.code == CANCELLED and self.cancelling:
-            self.journal.failed(m.id, f.describe())
+            self.journal.failed(m.id, f.describe(refs=True))
             self._emit("failed", m, f.describe())
             return
         if f.transient and used <= self.config.retries:
@@ -396,10 +396,10 @@ class Runner:
             self._emit("retry", m, f.describe())
             return
         if f.transient or f.code == CANCELLED:
-            self.journal.failed(m.id, f.describe())
+            self.journal.failed(m.id, f.describe(refs=True))
             self._emit("failed", m, f.describe())
         else:
-            self.journal.held(m.id, f"refused: {f.describe()}")
+            self.journal.held(m.id, f"refused: {f.describe(refs=True)}")
             self._emit("held", m, f"refused: {f.describe()}")
 
     # ------------------------------------------------------------ waiting
