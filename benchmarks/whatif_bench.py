@@ -56,7 +56,7 @@ def main() -> None:
           f"VMs left without room: {int(serial['unplaced'].sum())}")
     print(f"{'how':<48} {'seconds':>8} {'same result':>12}")
     for how, secs, same in rows:
-        print(f"{how:<48} {secs:>8.2f} {str(same):>12}")
+        print(f"{how:<48} {secs:>8.2f} {same!s:>12}")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ problem's units; otherwise its order is kept.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +40,7 @@ from solvers.greedy import solve_greedy
 
 SOLVERS = ("cpsat", "greedy")
 SOLVER_NOTE = "SOLVER"  # warning code for what the solver wants the reader to know
+SELECT_WORK = 50_000  # _select: most (flip trials x parts) it may lay out (speed cap)
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,15 @@ def solve(
     seed: int = 0,
     durations: DurationModel = DEFAULT_MODEL,
     progress: Callable[[str], None] | None = None,
+    client: Any = None,
 ) -> Plan:
     """A plan that meets `goal` on `inv` as far as it can (the rest is `unplaced`).
 
     `solver` is "cpsat" (greedy first, then CP-SAT within `time_limit` seconds shared by
     the components) or "greedy". `workers` and `seed` go to CP-SAT. `progress` receives
-    one-line messages while solving."""
+    one-line messages while solving. With a `distributed.Client` as `client`, the
+    independent components are solved on its workers, CP-SAT single-threaded there
+    (`planner.distributed`)."""
     t0 = time.perf_counter()
     if solver not in SOLVERS:
         raise InputError(f"--solver: must be one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -85,6 +91,11 @@ def solve(
     sizes = [len(a) for a in parts_idx]
     parts: list[_Part] = []
     deadline = t0 + time_limit
+    if client is not None:
+        from planner.distributed import solve_parts
+
+        parts = solve_parts(client, p, parts_idx, solver, time_limit, seed, say)
+        parts_idx, workers = [], 1  # solved; CP-SAT ran single-threaded on the workers
     for i, idx in enumerate(parts_idx):
         sub = p.subset(idx)
         budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
@@ -109,6 +120,9 @@ def solve(
                 parts[i] = _Part(pt.jobs, pt.sub, pt.greedy, pt.greedy, pt.greedy.status,
                                  ("CP-SAT's plan of a part lines up worse with the other "
                                   "parts than greedy's; greedy's is used there",))  # fmt: skip
+    aligned = _realign(selected)
+    if _layout_seconds(aligned) < _layout_seconds(selected):
+        selected = aligned
     choice, wave = _assemble_merge(p, selected)
     greedy_parts = [g for _, g in pairs]
     aware = _slot_aware(greedy_parts)
@@ -313,6 +327,99 @@ def _slot_aware(prepared: list[_Prepared]) -> list[_Prepared]:
     return out
 
 
+def _realign(prepared: list[_Prepared], passes: int = 3) -> list[_Prepared]:
+    """The layout of `prepared`, then every part list-scheduled again against the global
+    slots all the other parts fill (`greedy.schedule` with `slots`: a long migration
+    waits for a slot that is long anyway), longest part first, a few passes; a part's
+    new schedule is kept when it places the same jobs, passes the replay and shortens
+    the campaign. Every part comes back pinned to its slots (waves renumbered to them).
+
+    Why: parts are solved alone, so their long migrations land in different waves; one
+    forced order (a big disk that can only leave after another) makes a long slot that
+    the other parts' long migrations should share (the 40,000-VM evacuation: 23% above
+    the bound before, 9% after). Per-slot sorted lengths keep each step O(slots).
+
+    Two starts are tried, the shorter result kept: the usual layout, and one where the
+    fixed-order parts are shifted so that their longest waves share one slot (moving
+    any one of them alone never pays, so the offset search cannot get there)."""
+    best: list[_Prepared] = []
+    best_s = -1
+    for start in (prepared, _peaks_aligned(prepared)):
+        out = _realign_from(start, passes)
+        s = _layout_seconds(out)
+        if best_s < 0 or s < best_s:
+            best, best_s = out, s
+    return best
+
+
+def _peaks_aligned(prepared: list[_Prepared]) -> list[_Prepared]:
+    """`prepared` with every fixed-order part pinned so its longest wave (the first of
+    equal ones) falls in the same global slot; free parts unchanged."""
+    peak = {id(x): max(range(len(x.lengths)), key=lambda w: (x.lengths[w], -w))
+            for x in prepared if not x.free and x.lengths}  # fmt: skip
+    top = max(peak.values(), default=0)
+    return [x if id(x) not in peak else
+            _pin(x, [top - peak[id(x)] + w for w in range(len(x.lengths))])
+            for x in prepared]  # fmt: skip
+
+
+def _realign_from(prepared: list[_Prepared], passes: int) -> list[_Prepared]:
+    """`_realign` from the layout of `prepared`."""
+    from solvers.greedy import schedule
+
+    placed = _layout(prepared, check=True)
+    # pin every part where the layout put it: wave w of part x -> global slot at[w]
+    out = [_pin(x, at) for x, at in placed]
+    bags: list[list[int]] = []
+
+    def put(y: _Prepared, sign: int) -> None:
+        bags.extend([] for _ in range(len(y.lengths) - len(bags)))
+        for slot, x in enumerate(y.lengths):
+            if x:  # an empty slot of a part adds nothing (every job lasts >= 1 s)
+                if sign > 0:
+                    insort(bags[slot], x)
+                else:
+                    del bags[slot][bisect_left(bags[slot], x)]
+
+    def total_with(y: _Prepared) -> int:
+        n = max(len(bags), len(y.lengths))
+        return sum(max(bags[i][-1] if i < len(bags) and bags[i] else 0,
+                       y.lengths[i] if i < len(y.lengths) else 0) for i in range(n))  # fmt: skip
+
+    for y in out:
+        put(y, 1)
+    order = sorted(range(len(out)), key=lambda i: -max(out[i].lengths, default=0))
+    for _ in range(passes):
+        improved = False
+        for i in order:
+            y = out[i]
+            put(y, -1)
+            slots = [b[-1] if b else 0 for b in bags]
+            wave = schedule(y.sub, y.sol.choice, slots=slots)
+            if np.array_equal(wave < 0, y.sol.wave < 0) and not replay(y.sub, y.sol.choice, wave):
+                sol = Solution(y.sol.solver, y.sol.status, y.sol.choice, wave,
+                               y.sol.wall_seconds, y.sol.objective, y.sol.bound, y.sol.notes,
+                               y.sol.info)  # fmt: skip
+                z = _pin(_prepare(y.jobs, y.sub, sol), None)
+                if total_with(z) < total_with(y):
+                    out[i], y, improved = z, z, True
+            put(y, 1)
+        if not improved:
+            break
+    return out
+
+
+def _pin(x: _Prepared, at: list[int] | None) -> _Prepared:
+    """`x` with its waves renumbered to global slots `at` (None: as they are), pinned."""
+    sol = x.sol
+    if at is not None and at != list(range(len(at))):
+        wave = np.array([at[w] if w >= 0 else -1 for w in sol.wave.tolist()], dtype=np.int64)
+        sol = Solution(sol.solver, sol.status, sol.choice, wave, sol.wall_seconds,
+                       sol.objective, sol.bound, sol.notes, sol.info)  # fmt: skip
+    y = _prepare(x.jobs, x.sub, sol)
+    return _Prepared(y.jobs, y.sub, y.sol, y.lengths, y.desc, False, pinned=True)
+
+
 def _select(p: Problem, options: list[tuple[_Prepared, _Prepared]],
             ) -> tuple[list[_Prepared], bool]:  # fmt: skip
     """Per part, CP-SAT's or greedy's solution (`options[i] = (kept, greedy)`), so that
@@ -326,11 +433,16 @@ def _select(p: Problem, options: list[tuple[_Prepared, _Prepared]],
 
     best = key(chosen)
     flipped = False
+    # each trial lays out every part: cap trials x parts so 1,000 parts stay linear-ish
+    trials = SELECT_WORK // max(1, len(options))
     for _ in range(2):
         improved = False
         for i, (kept, greedy) in enumerate(options):
             if chosen[i] is greedy or kept is greedy:
                 continue
+            if trials <= 0:
+                break
+            trials -= 1
             trial = [*chosen[:i], greedy, *chosen[i + 1:]]
             k = key(trial)
             if k < best:
@@ -354,12 +466,27 @@ def _offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
     passes (coordinate descent). Shifting a part later only inserts empty slots before
     it."""
     offsets = [0] * len(parts)
+    # per slot, the sorted wave lengths of the parts placed there: taking one part out
+    # and reading the others' slots is then O(slots), not O(parts) (1,000 parts at
+    # 400,000 VMs made the rebuild-every-time version quadratic)
+    bags: list[list[int]] = []
 
-    def slots_of(ks: range | list[int]) -> list[int]:
-        out: list[int] = []
-        for i in ks:
-            _fill(out, parts[i], [offsets[i] + w for w in range(len(parts[i]))])
-        return out
+    def put(k: int) -> None:
+        need = offsets[k] + len(parts[k])
+        bags.extend([] for _ in range(need - len(bags)))
+        for w, x in enumerate(parts[k]):
+            insort(bags[offsets[k] + w], x)
+
+    def take(k: int) -> None:
+        for w, x in enumerate(parts[k]):
+            bag = bags[offsets[k] + w]
+            del bag[bisect_left(bag, x)]
+
+    def slots_now() -> list[int]:
+        n = len(bags)
+        while n and not bags[n - 1]:
+            n -= 1
+        return [b[-1] if b else 0 for b in bags[:n]]
 
     def added(slots: list[int], lengths: list[int], o: int) -> int:
         ext = slots + [0] * max(0, o + len(lengths) - len(slots))
@@ -368,11 +495,13 @@ def _offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
     for sweep in range(passes):
         changed = False
         for k, lengths in enumerate(parts):
-            others = [i for i in range(len(parts)) if i != k] if sweep else range(k)
-            slots = slots_of(others)
+            if sweep:  # the others: every part but k (the first pass: those before k)
+                take(k)
+            slots = slots_now()
             best = min(range(len(slots) + 1), key=lambda o: (added(slots, lengths, o), o))
             if best != offsets[k]:
                 offsets[k], changed = best, True
+            put(k)
         if sweep and not changed:
             break
     return offsets

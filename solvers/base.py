@@ -105,9 +105,10 @@ def replay(p: Problem, choice: np.ndarray, wave: np.ndarray) -> list[str]:
     used = p.sr_used.astype(np.int64).copy()
     by_wave: dict[int, list[int]] = defaultdict(list)
     pool_hosts: dict[int, list[int]] = defaultdict(list)
-    for h in range(len(load)):
-        if p.host_enabled[h]:
-            pool_hosts[int(p.host_pool[h])].append(h)
+    # only the jobs' pools are looked up; a component's sub-problem keeps every host of
+    # the fleet, so a Python loop over all of them made each replay O(fleet)
+    for h in np.flatnonzero(p.host_enabled & np.isin(p.host_pool, p.job_pool)).tolist():
+        pool_hosts[int(p.host_pool[h])].append(h)
     for j in range(p.n_jobs):
         c, w = int(choice[j]), int(wave[j])
         if (c < 0) != (w < 0):

@@ -93,11 +93,14 @@ def lower_bounds(p: Problem) -> Bounds:
     # SR space: what each SR can ever have free, and who must reserve on it
     departs: dict[int, int] = defaultdict(int)
     src_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sr -> (job, reserve)
+    # sr -> (job, used bytes leaving), built once: one scan per SR was O(jobs x SRs)
+    used_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for j in range(p.n_jobs):
         for k in p.srcs(j):
             s = int(p.src_sr[k])
             departs[s] += int(p.src_used_down[k])
             src_of[s].append((j, int(p.src_reserve[k])))
+            used_of[s].append((j, int(p.src_used_down[k])))
     forced: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for j in range(p.n_jobs):
         srs = {int(p.cand_sr[c]) for c in p.cands(j)}
@@ -127,7 +130,7 @@ def lower_bounds(p: Problem) -> Bounds:
         # at a wave start the jobs in it have not left yet: their own used bytes are still
         # there, so a job "weighs" its reservation plus its used bytes on the SR
         free = int(p.sr_size[s_ix] - p.sr_used[s_ix]) + departs[s_ix]
-        used_on = {j: u for j, u in _src_used(p, s_ix)}
+        used_on = {j: u for j, u in used_of[s_ix]}  # as _src_used(p, s_ix) gives
         weights = {j: r + used_on.get(j, 0) for j, r in items}
         cliques.append((f"source SR {p.sr_uuid[s_ix]}", _clique(weights, free, secs)))
     for s_ix, items in forced.items():

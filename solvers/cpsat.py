@@ -276,8 +276,8 @@ class _Builder:
             if not need:
                 continue
             pool = int(p.job_pool[j])
-            hosts = [h for h in range(len(p.host_uuid))
-                     if p.host_pool[h] == pool and p.host_enabled[h]]  # fmt: skip
+            # numpy, not a loop over every host of the fleet (parts keep global hosts)
+            hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
             safe = [h for h in hosts
                     if p.host_cap[h] - p.host_init[h] - self._potential(h) >= need]  # fmt: skip
             if safe:

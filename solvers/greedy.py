@@ -91,7 +91,8 @@ def schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
     used = p.sr_used.astype(np.int64).copy()
     cap, size = p.host_cap, p.sr_size
     pool_hosts: dict[int, list[int]] = defaultdict(list)
-    for h in np.flatnonzero(p.host_enabled).tolist():
+    # only the jobs' pools are looked up (a part's sub-problem holds the fleet's hosts)
+    for h in np.flatnonzero(p.host_enabled & np.isin(p.host_pool, p.job_pool)).tolist():
         pool_hosts[int(p.host_pool[h])].append(h)
     pools_with_work = {int(p.job_pool[j]) for j in order}
     remaining = list(order)

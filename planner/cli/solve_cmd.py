@@ -50,6 +50,10 @@ def solve_command(
     workers: Annotated[int | None, typer.Option(
         help="CP-SAT worker threads (default 2).")] = None,
     seed: Annotated[int, typer.Option(help="CP-SAT random seed.")] = 0,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", metavar="ADDRESS",
+        help="Solve independent parts on this Dask scheduler (tcp://host:port); "
+             "CP-SAT runs single-threaded per part there.")] = None,
     headroom: Annotated[float, typer.Option(
         help="Share of each host's memory kept free, 0 <= F < 1.")] = 0.0,
     dmc: Annotated[bool, typer.Option(
@@ -61,6 +65,27 @@ def solve_command(
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Write the plan JSON here.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
+    # campaigns of issue 9 (planner/campaigns, docs/plan-extensions.md)
+    rebalance: Annotated[bool, typer.Option(
+        "--rebalance", help="Even out memory utilisation within each pool.")] = False,
+    max_moves: Annotated[int | None, typer.Option(
+        "--max-moves", help="--rebalance: at most this many migrations.")] = None,
+    tolerance: Annotated[float | None, typer.Option(
+        "--tolerance", help="--rebalance: max - min utilisation accepted, as a fraction "
+        "(default 0.10 = 10 points).")] = None,
+    target: Annotated[Path | None, typer.Option(
+        "--target", metavar="FILE", help="Reach the placement of a JSON {vm: host}.")] = None,
+    rolling_upgrade: Annotated[str | None, typer.Option(
+        "--rolling-upgrade", metavar="POOL",
+        help="Upgrade every host of POOL in turn (master first).")] = None,
+    order: Annotated[list[str] | None, typer.Option(
+        "--order", metavar="HOST[,HOST]",
+        help="--rolling-upgrade: host order (default: the planner's).")] = None,
+    to_version: Annotated[str | None, typer.Option(
+        "--to-version", help="--rolling-upgrade: the version (default: the newest in the "
+        "inventory).")] = None,
+    return_home: Annotated[bool, typer.Option(
+        "--return-home", help="--rolling-upgrade: move VMs back home afterwards.")] = False,
 ) -> None:  # fmt: skip
     """Plan the shortest safe migration campaign for a goal.
 
@@ -78,6 +103,14 @@ def solve_command(
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     no_goal = not (evacuate or move_pool or retire_sr or to)
+    if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
+            tolerance is not None or order or to_version or return_home:  # fmt: skip
+        from planner.campaigns.cli import run_campaign
+
+        run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
+                     other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
+                     tolerance=tolerance, target=target, rolling_upgrade=rolling_upgrade,
+                     order=order, to_version=to_version, return_home=return_home)
     if no_goal and inventory is not None:
         raise InputError("no goal: give --evacuate HOST, --move-pool POOL --to POOL or "
                          "--retire-sr SR")  # fmt: skip
@@ -99,8 +132,17 @@ def solve_command(
 
     from planner.solve import solve
 
-    plan = solve(inv, goal, options, solver=solver, time_limit=time_limit, workers=workers,
-                 seed=seed, progress=progress)  # fmt: skip
+    client = None
+    if dask is not None:
+        from planner.distributed import connect
+
+        client = connect(dask)
+    try:
+        plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
+                     workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
+    finally:
+        if client is not None:
+            client.close()
     if output is not None:
         from planner.plan import save
 
