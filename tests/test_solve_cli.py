@@ -94,7 +94,7 @@ def test_cpsat_beats_greedy_in_the_footer(tmp_path):
                             "-o", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert_checked(inv, load_plan(out))
-    assert "1 VMs unplaced" in r.stdout  # greedy's figures
+    assert "1 VM unplaced" in r.stdout  # greedy's figures
     assert "OPTIMAL" in r.stdout
 
 

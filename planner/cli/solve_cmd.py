@@ -23,6 +23,9 @@ Examples:
   planner solve fleet.json --evacuate xs-01,xs-02 -o plan.json
   planner solve fleet.json --move-pool old --to new-a,new-b --network-map vm-net=prod
   planner solve fleet.json --retire-sr nfs-old --solver greedy --format csv
+  planner solve --rebalance --max-moves 5
+  planner solve fleet.json --target placement.json
+  planner solve fleet.json --rolling-upgrade old --to-version 8.4.0 -o upgrade.json
 Exit status: 0 goal met in full (or nothing to do), 1 some VMs unplaced, 2 bad input."""
 
 
@@ -111,10 +114,12 @@ def solve_command(
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
                      tolerance=tolerance, target=target, rolling_upgrade=rolling_upgrade,
                      order=order, to_version=to_version, return_home=return_home)
+    inv = load_inventory(inventory)  # a bad file is reported before a missing goal
     if no_goal and inventory is not None:
-        raise InputError("no goal: give --evacuate HOST, --move-pool POOL --to POOL or "
-                         "--retire-sr SR")  # fmt: skip
-    inv = load_inventory(inventory)
+        raise InputError(
+            "no goal: give --evacuate HOST, --move-pool POOL --to POOL, --retire-sr SR, "
+            "--rebalance, --target FILE or --rolling-upgrade POOL"
+        )
     if no_goal:
         evacuate = [DEMO_HOST]
     goal = parse_goal(inv, evacuate=evacuate, move_pool=move_pool, to=to, retire_sr=retire_sr)
@@ -214,19 +219,24 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
         f"Greedy: {g.get('waves', 0)} waves, {_hms(g.get('seconds', 0))} "
         f"({g.get('seconds', 0)} s)"
-        + (f", {g['unplaced']} VMs unplaced" if g.get("unplaced") else ""),
+        + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
         f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
         + (f", {s['components']} independent parts" if s.get("components", 1) > 1 else ""),
     ]
     if plan.unplaced:
-        lines.append(f"Unplaced: {len(plan.unplaced)} VMs (exit status 1)")
+        lines.append(f"Unplaced: {_vms(len(plan.unplaced))} (exit status 1)")
     for w in plan.warnings:
         if w.code == "SOLVER":
             lines.append(f"Note: {w.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
     for line in lines:
-        out.print(line, highlight=False)
+        # the table may be wider than the terminal; the summary lines never hard-wrap
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _vms(n: int) -> str:
+    return f"{n} VM" if n == 1 else f"{n} VMs"
 
 
 def _hms(seconds: Any) -> str:
