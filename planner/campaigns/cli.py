@@ -195,24 +195,11 @@ def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headr
                  dmc: bool, other_goal: bool, **opts: Any) -> None:
     """`planner solve` with a campaign goal: plan, write, print; exit 1 when VMs are
     unplaced (typer.Exit), 0 otherwise."""
-    import json
-
-    import typer
-
-    from planner.cli.common import load_inventory
-    from planner.plan import save, to_dict
+    from planner.cli.common import emit_plan, load_inventory
 
     inv = load_inventory(inventory)
     goal = campaign_goal(inv, other_goal=other_goal, **opts)
     if goal is None:  # pragma: no cover - solve_cmd calls this only with a campaign option
         raise InputError("no campaign goal")
     plan = plan_campaign(inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc))
-    if output is not None:
-        save(plan, output)
-    if fmt == "json":
-        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
-    elif fmt == "csv":
-        typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
-    else:
-        show(inv, plan, output)
-    raise typer.Exit(1 if plan.unplaced else 0)
+    emit_plan(inv, plan, fmt, output, show)

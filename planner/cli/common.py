@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
+    from planner.plan import Plan
 
 INVENTORY_HELP = "Inventory JSON file (default: the bundled sample inventory)."
 
@@ -65,3 +67,24 @@ def split_refs(values: list[str] | None) -> list[str]:
     for v in values or []:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out
+
+
+def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
+              table: Callable[[Inventory, Plan, Path | None], None]) -> NoReturn:  # fmt: skip
+    """Save `plan` to `output` (if given), print it as `fmt` (json, csv, or `table`), and
+    exit 1 when VMs are unplaced, else 0."""
+    import json
+
+    import typer
+
+    from planner.plan import save, to_dict
+
+    if output is not None:
+        save(plan, output)
+    if fmt == "json":
+        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
+    elif fmt == "csv":
+        typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
+    else:
+        table(inv, plan, output)
+    raise typer.Exit(1 if plan.unplaced else 0)

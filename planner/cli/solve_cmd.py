@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.common import INVENTORY_HELP, load_inventory
+from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -148,21 +148,7 @@ def solve_command(
     finally:
         if client is not None:
             client.close()
-    if output is not None:
-        from planner.plan import save
-
-        save(plan, output)
-    if fmt == "json":
-        import json
-
-        from planner.plan import to_dict
-
-        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
-    elif fmt == "csv":
-        typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
-    else:
-        _table(inv, plan, output)
-    raise typer.Exit(1 if plan.unplaced else 0)
+    emit_plan(inv, plan, fmt, output, _table)
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
