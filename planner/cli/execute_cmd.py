@@ -328,7 +328,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--status needs --journal FILE (or PLAN)")
             jpath = journal if journal is not None else _journal_path(plan_path, None)
             plan = load_plan(plan_path) if plan_path is not None else None
-            inv = _load_base(inventory)
+            inv = _load_base(inventory, plan)
             with J.Journal.read(jpath) as j:
                 raise typer.Exit(_status(j, plan, inv))
         if plan_path is None:
@@ -356,15 +356,7 @@ def register(app: typer.Typer) -> None:
         from planner.execute.runner import refuse_steps
 
         refuse_steps(plan)  # before anything is opened or written
-        base = _load_base(inventory)
-        if base is not None:
-            from planner.inventory.io import digest
-
-            if digest(base) != plan.inventory_digest:
-                raise InputError(
-                    f"--inventory {inventory}: not the inventory the plan was made for "
-                    f"(digest {digest(base)[:12]}, plan {plan.inventory_digest[:12]})"
-                )
+        base = _load_base(inventory, plan)
         jpath = _journal_path(plan_path, journal)
         password = read_password(password_env)
         from planner.execute.runner import RunConfig
@@ -427,16 +419,7 @@ def register(app: typer.Typer) -> None:
         if to not in ("xe", "csv"):
             raise InputError(f"--to: must be xe or csv, got {to!r}")
         plan = load_plan(plan_path)
-        inv = _load_base(inventory)
-        if inv is not None:
-            from planner.inventory.io import digest
-
-            # names from another inventory would label the wrong VMs (or none at all)
-            if digest(inv) != plan.inventory_digest:
-                raise InputError(
-                    f"--inventory {inventory}: not the inventory the plan was made for "
-                    f"(digest {digest(inv)[:12]}, plan {plan.inventory_digest[:12]})"
-                )
+        inv = _load_base(inventory, plan)
         if to == "xe":
             text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
         else:
@@ -450,12 +433,20 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {output}", err=True)
 
 
-def _load_base(path: Path | None) -> Inventory | None:
+def _load_base(path: Path | None, plan: Plan | None = None) -> Inventory | None:
+    """The `--inventory` file, if given; with `plan`, it must be the plan's inventory
+    (names from another one would label the wrong VMs, or none at all)."""
     if path is None:
         return None
-    from planner.inventory import load
+    from planner.inventory import digest, load
 
-    return load(path)
+    inv = load(path)
+    if plan is not None and digest(inv) != plan.inventory_digest:
+        raise InputError(
+            f"--inventory {path}: not the inventory the plan was made for "
+            f"(digest {digest(inv)[:12]}, plan {plan.inventory_digest[:12]})"
+        )
+    return inv
 
 
 def _execute(
