@@ -428,6 +428,8 @@ def mutated(draw: st.DrawFn) -> Doc:
             parent[key]  # the path may have been removed by an earlier mutation
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, dict | list):  # an earlier mutation made it a scalar
+            continue
         op = draw(st.sampled_from(("delete", "value", "reference", "duplicate")))
         if op == "delete":
             del parent[key]
