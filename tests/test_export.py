@@ -141,6 +141,14 @@ def _fake_xe(tmp_path, fail_vm: str | None = None):
     )
     xe.write_text(f"""#!/bin/sh
 echo "$*" >> {log}
+# record the password file xe was given: its mode and its two lines
+record_pwf() {{
+  while [ $# -gt 1 ]; do
+    if [ "$1" = "-pwf" ]; then stat -c '%a' "$2" >> {log}.pwf; cat "$2" >> {log}.pwf; fi
+    shift
+  done
+}}
+record_pwf "$@"
 case "$*" in *vif-list*) echo vif-uuid-for-device; exit 0;; esac
 {fail}
 sleep 0.05
@@ -171,8 +179,15 @@ def test_script_runs_waves_in_order_and_reads_password_from_env(tmp_path):
     # wave 0's two migrations are logged before any of wave 1's
     order = [next(m.id for m in plan.migrations() if f"uuid={m.vm} " in ln) for ln in migrates]
     assert set(order[:2]) == {"m-live", "m-sxm"} and set(order[2:]) == {"m-halt", "m-cold"}
-    assert all("-pw pw-from-env" in ln for ln in lines)
+    # the password reaches xe through a private file, never through its -pw argument;
+    # only cross-pool remote-password= (xe has no file form for it) carries it in argv
+    assert all(" -pwf " in f" {ln} " and " -pw " not in f" {ln} " for ln in lines)
+    assert all("remote-password=" in ln for ln in lines if "pw-from-env" in ln)
     assert any("remote-password=pw-from-env" in ln for ln in migrates)
+    pwf = (tmp_path / "xe.log.pwf").read_text().splitlines()
+    # (a wave's migrations run in parallel, so their records may interleave)
+    assert set(pwf) == {"600", "root", "pw-from-env"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("tmp.")]
     sxm = next(ln for ln in migrates if "vif:" in ln and "live=true" in ln)
     assert "vif:vif-uuid-for-device=" in sxm and "remote-master=10.0.0.2" in sxm
 

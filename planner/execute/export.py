@@ -141,9 +141,17 @@ def to_xe_script(
         out.append(f': "${{{var}:?set {var} to the address of the master of pool {p}}}"')
     out += [
         "",
+        "# xe reads the user and password from a private file (-pwf), so they stay out of",
+        "# the process list; printf is a shell builtin and puts them in no argv either",
+        "umask 077",
+        '_pwf=$(mktemp) || exit 2',
+        "trap 'rm -f \"$_pwf\"' EXIT",
+        "trap 'exit 130' INT TERM",
+        f'printf \'%s\\n%s\\n\' "${user_var}" "${password_var}" > "$_pwf"',
+        "",
         "xe_at() {",
         "    _addr=$1; shift",
-        f'    xe -s "$_addr" -u "${user_var}" -pw "${password_var}" "$@"',
+        '    xe -s "$_addr" -pwf "$_pwf" "$@"',
         "}",
         "",
     ]
