@@ -573,7 +573,8 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
     try:
         from planner.rules.network import management_network_warnings
 
-        warnings = warnings + list(management_network_warnings(inv, all_migs))
+        warnings = warnings + list(management_network_warnings(inv, all_migs,
+                                                                options.migration_network))
     except ImportError:  # pragma: no cover - older rules module
         pass
     return Plan(

@@ -4,12 +4,29 @@ MIGRATION_NETWORK_NO_IP rule."""
 
 from __future__ import annotations
 
-from planner.inventory import to_dict
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.check import check_plan
+from planner.cli import app
+from planner.errors import InputError
+from planner.explain import explain
+from planner.goals import MovePool
+from planner.inventory import save, to_dict
 from planner.inventory.builder import Builder
 from planner.inventory.collect import collect, pif_has_ip
 from planner.inventory.io import from_dict
 from planner.inventory.validate import validate_document
+from planner.options import PlanOptions
+from planner.plan import Migration
+from planner.plan import load as load_plan
+from planner.rules import codes, target_reasons
+from planner.rules.migration_network import migration_network_reasons, resolve_migration_networks
+from planner.rules.network import management_network_warnings
 from planner.sim import Simulator
+from planner.solve import solve
 
 PW = "m1gr4te-Net-pw"
 
@@ -100,3 +117,119 @@ def test_ip_hosts_validation_names_each_bad_entry():
     doc = to_dict(inv)
     doc["networks"][i]["ip_hosts"] = "b1"
     assert any(e.startswith(f"networks[{i}].ip_hosts: must be a list") for e in _errors(doc))
+
+
+# ------------------------------------------------------------------ options and the rule
+
+
+def _vm(inv, name):
+    return inv.vm_by_uuid[inv.find("vm", name)]
+
+
+def test_resolve_migration_networks_by_name_or_uuid_within_the_pool():
+    inv, _ = storage_fleet()
+    pb, storage = inv.find("pool", "b"), inv.find("network", "storage")
+    assert resolve_migration_networks(inv, ["b=storage"]) == {pb: storage}
+    assert resolve_migration_networks(inv, [f"{pb}={storage}"]) == {pb: storage}
+    # "mgmt" is a name in both pools: the pool decides which one
+    got = resolve_migration_networks(inv, ["a=mgmt"])
+    assert inv.network_by_uuid[got[inv.find("pool", "a")]].pool == inv.find("pool", "a")
+    with pytest.raises(InputError) as e:
+        resolve_migration_networks(inv, ["b", "a=storage", "c=x", "b=storage", "b=mgmt"])
+    assert e.value.message == "4 bad migration networks"
+    text = "\n".join(e.value.problems)
+    assert "'b': expected POOL=NETWORK" in text
+    assert "no network named or with uuid 'storage' in pool a" in text
+    assert "no pool named or with uuid 'c'" in text
+    assert "'b=mgmt': pool b already has storage" in text
+
+
+def test_rule_refuses_a_host_without_an_ip_on_the_migration_network():
+    inv, h = storage_fleet()
+    pb, storage = inv.find("pool", "b"), inv.find("network", "storage")
+    named = {pb: storage}
+    for kind in ("storage", "move"):
+        assert migration_network_reasons(inv, kind, h["b1"], pb, named) == []
+        r = migration_network_reasons(inv, kind, h["b3"], pb, named)
+        assert [x.code for x in r] == [codes.MIGRATION_NETWORK_NO_IP]
+        assert "b3" in r[0].message and "no IP" in r[0].message
+    # a live migration does not go through host.migrate_receive
+    assert migration_network_reasons(inv, "live", h["b3"], pb, named) == []
+    # without a named network the management network (an IP on every host) carries it
+    assert migration_network_reasons(inv, "storage", h["b3"], pb, {}) == []
+    # a halted move without a to_host is received by the pool master (b1)
+    assert migration_network_reasons(inv, "move", None, pb, named) == []
+    # a network of another pool is refused
+    bad = {pb: _net(inv, "a", "vm-net")}
+    assert [x.code for x in migration_network_reasons(inv, "storage", h["b1"], pb, bad)] \
+        == [codes.MIGRATION_NETWORK_NO_IP]
+    # the same function decides for target_reasons (the problem builder, check, explain,
+    # pre-flight)
+    vm = _vm(inv, "vm0")
+    opts = PlanOptions(migration_network=named)
+    assert codes.MIGRATION_NETWORK_NO_IP in {
+        x.code for x in target_reasons(inv, vm, "storage", h["b3"], pb,
+                                       {vm.disks[0].uuid: _sr(inv, "b-nfs")}, opts)}  # fmt: skip
+    cands = explain(inv, "vm0", to="b3", options=opts).candidates
+    assert cands and all(codes.MIGRATION_NETWORK_NO_IP in {r.code for r in c.reasons}
+                         for c in cands)  # fmt: skip
+
+
+def _net(inv, pool, name):
+    p = inv.find("pool", pool)
+    return next(n.uuid for n in inv.networks_in_pool[p] if n.name == name)
+
+
+def _sr(inv, name):
+    return inv.find("sr", name)
+
+
+def test_solver_avoids_hosts_without_an_ip_and_check_catches_a_plan_that_does_not():
+    inv, h = storage_fleet()
+    pb, storage = inv.find("pool", "b"), inv.find("network", "storage")
+    opts = PlanOptions(migration_network={pb: storage})
+    plan = solve(inv, MovePool((inv.find("pool", "a"),), (pb,)), opts, solver="greedy",
+                 time_limit=10, seed=0)  # fmt: skip
+    assert not plan.unplaced
+    assert {m.to_host for m in plan.migrations() if m.to_host} <= {h["b1"], h["b2"]}
+    assert check_plan(inv, plan).ok
+    assert plan.options["migration_network"] == {pb: storage}
+    # the named network silences the target pool's MANAGEMENT_NETWORK warning
+    warned = [w.message for w in plan.warnings if w.code == codes.MANAGEMENT_NETWORK]
+    assert len(warned) == 1 and warned[0].startswith("pool a:")
+    # the same moves sent to b3 break the rule, and the checker says so
+    m = next(m for m in plan.migrations() if m.to_host)
+    bad = replace(plan, waves=tuple(
+        replace(w, migrations=tuple(replace(x, to_host=h["b3"]) if x.id == m.id else x
+                                    for x in w.migrations)) for w in plan.waves))  # fmt: skip
+    assert codes.MIGRATION_NETWORK_NO_IP in check_plan(inv, bad).codes()
+
+
+def test_management_warning_counts_live_moves_even_with_a_named_network():
+    inv, h = storage_fleet()
+    pb, storage = inv.find("pool", "b"), inv.find("network", "storage")
+    live = Migration("m1", "v", "live", h["b1"], h["b2"], pb, pb)
+    store = Migration("m2", "v", "storage", h["b1"], h["b2"], pb, pb)
+    named = {pb: storage}
+    assert len(management_network_warnings(inv, [live], named)) == 1
+    assert management_network_warnings(inv, [store], named) == ()
+    assert len(management_network_warnings(inv, [store], {})) == 1
+
+
+def test_cli_solve_takes_migration_networks_and_reports_bad_ones(tmp_path):
+    inv, h = storage_fleet()
+    path = tmp_path / "inv.json"
+    save(inv, path)
+    out = tmp_path / "plan.json"
+    r = CliRunner().invoke(app, ["solve", str(path), "--move-pool", "a", "--to", "b",
+                                 "--migration-network", "b=storage", "--solver", "greedy",
+                                 "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plan = load_plan(out)
+    assert plan.options["migration_network"] == {inv.find("pool", "b"):
+                                                 inv.find("network", "storage")}
+    assert h["b3"] not in {m.to_host for m in plan.migrations()}
+    r = CliRunner().invoke(app, ["solve", str(path), "--move-pool", "a", "--to", "b",
+                                 "--migration-network", "b=nope"])  # fmt: skip
+    assert r.exit_code == 2
+    assert "bad migration network" in r.output and "Traceback" not in r.output
