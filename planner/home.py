@@ -9,8 +9,9 @@ handler). Within a pool the affinity survives a migration unchanged.
 `assign_homes(inv, plan, mode)` writes `home_host` on the *last* migration of every VM
 (an earlier one may be a step aside; the VM's home is where it ends up):
 
-- "same-host": the host the VM lands on (its last `to_host`), for every migrated VM that
-  lands on a host (a halted VM moved without a `to_host` gets none);
+- "same-host": the host the VM lands on (its last `to_host`; for a halted VM moved
+  without one, the host that receives it: the target pool's master), for every
+  migrated VM;
 - "keep" (the default): a VM that had a home keeps one: within its pool the old home is
   still valid and XAPI keeps it, so nothing is written; across pools the old home is in
   the other pool, so the new home is the host it lands on (as "same-host"). A VM without
@@ -30,6 +31,7 @@ from dataclasses import replace
 from planner.errors import InputError
 from planner.inventory.model import Inventory
 from planner.plan import Migration, Plan
+from planner.rules.migration_network import receiving_host
 
 HOME_MODES: tuple[str, ...] = ("keep", "same-host", "none")
 
@@ -40,12 +42,12 @@ def home_for(inv: Inventory, m: Migration, mode: str) -> str | None:
     vm = inv.vm_by_uuid.get(m.vm)
     if mode == "none" or vm is None:
         return None
-    if mode == "same-host":
-        return m.to_host
     # keep: only a VM that had a home, and only where XAPI drops it (another pool)
-    if vm.affinity is None or m.to_pool == vm.pool:
+    if mode == "keep" and (vm.affinity is None or m.to_pool == vm.pool):
         return None
-    return m.to_host
+    # the host it lands on; a halted VM moved without a to_host: the host that receives
+    # it (the target pool's master, see planner.rules.migration_network)
+    return receiving_host(inv, m.to_host, m.to_pool)
 
 
 def assign_homes(inv: Inventory, plan: Plan, mode: str = "keep") -> Plan:

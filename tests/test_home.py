@@ -58,7 +58,8 @@ def test_keep_gives_a_new_home_only_to_vms_that_had_one_and_changed_pool():
     homes = _homes(inv, plan)
     assert homes["homed"] == to["homed"] and to["homed"] in ("b1", "b2")
     assert homes["free"] is None
-    assert homes["cold-homed"] is None  # a halted move without to_host lands on no host
+    # a halted move without to_host: the host that receives it, the pool master
+    assert homes["cold-homed"] == inv.label(inv.pool_by_uuid[inv.find("pool", "b")].master)
     assert check_plan(inv, plan).ok
 
 
@@ -66,10 +67,8 @@ def test_same_host_homes_every_vm_that_lands_on_a_host():
     inv = fleet()
     plan = assign_homes(inv, _cross(inv), "same-host")
     for m in plan.migrations():
-        assert m.home_host == m.to_host
-        if m.home_host:
-            assert inv.host_by_uuid[m.home_host].pool == m.to_pool
-    assert sum(1 for m in plan.migrations() if m.home_host) == 2
+        assert m.home_host == (m.to_host or inv.pool_by_uuid[m.to_pool].master)
+        assert inv.host_by_uuid[m.home_host].pool == m.to_pool
     assert check_plan(inv, plan).ok
 
 
@@ -109,7 +108,7 @@ def test_checker_refuses_a_home_outside_the_new_pool():
                                     for m in w.migrations)) for w in plan.waves))  # fmt: skip
     report = check_plan(inv, bad)
     assert report.codes() == {codes.HOME_HOST}
-    assert len(report.violations) == 2
+    assert len(report.violations) == 3
     assert all("a1 is in pool a, not in the VM's new pool b" in v.message
                for v in report.violations)  # fmt: skip
     unknown = replace(plan, waves=tuple(
@@ -128,6 +127,7 @@ def test_cli_set_home(tmp_path):
     r = CliRunner().invoke(app, [*args, "--set-home", "same-host"])
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
-    assert all(m.home_host == m.to_host for m in plan.migrations())
+    assert all(m.home_host == m.to_host for m in plan.migrations() if m.to_host)
+    assert all(inv.host_by_uuid[m.home_host].pool == m.to_pool for m in plan.migrations())
     r = CliRunner().invoke(app, [*args, "--set-home", "bogus"])
     assert r.exit_code == 2 and "--set-home: must be one of keep, same-host, none" in r.output

@@ -49,6 +49,7 @@ def storage_fleet():
     b.network(pb, "mgmt", management=True)
     b.network(pb, "vm-net")
     b.network(pb, "storage", ip_hosts=[b1, b2])
+    b.network(pb, "backup", hosts=[b1], ip_hosts=[b1])
     for i in range(4):
         b.vm(pa, f"vm{i}", host=a1, memory_gib=2, disks=[(sra, 10)], networks=[na],
              affinity=a1 if i % 2 else None)  # fmt: skip

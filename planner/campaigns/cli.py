@@ -189,6 +189,10 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
               f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
     if output is not None:
         out.print(f"Plan written to {output}", highlight=False)
+    from planner.advice import advice_lines
+
+    for line in advice_lines(inv, plan):
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headroom: float,

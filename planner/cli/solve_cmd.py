@@ -238,6 +238,9 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
             lines.append(f"Note: {w.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
+    from planner.advice import advice_lines
+
+    lines += advice_lines(inv, plan)
     for line in lines:
         # the table may be wider than the terminal; the summary lines never hard-wrap
         out.print(line, highlight=False, soft_wrap=True)
