@@ -18,7 +18,7 @@ from planner.advice import restart_advice
 from planner.check import check_plan
 from planner.cli import app
 from planner.execute.export import pool_variables, to_xe_script
-from planner.inventory.io import save
+from planner.inventory.io import from_dict, save, to_dict
 from planner.plan import Migration, Plan, Step, Wave
 from planner.plan import load as load_plan
 from planner.sim import Simulator
@@ -186,3 +186,21 @@ def test_restart_advice_replays_host_upgrades():
     # moved back to a1 (8.2.1) at the end: nothing to restart for
     home = Plan("x", {}, {}, {}, {}, (Wave(0, (go,), (up,)), Wave(1, (back,))))
     assert restart_advice(inv, home) == []
+
+
+def test_preflight_refuses_when_a_target_lost_its_ip_on_the_migration_network(tmp_path,
+                                                                            campaign):
+    """The live pools serve the fleet with b1's storage PIF unconfigured since the plan
+    was made: the pre-flight's rules (MIGRATION_NETWORK_NO_IP) stop the run."""
+    inv, hosts, plan, inf, pf = campaign
+    storage = inv.find("network", "storage")
+    doc = to_dict(inv)
+    for n in doc["networks"]:
+        if n["uuid"] == storage:
+            n["ip_hosts"] = [h for h in n["ip_hosts"] if h != hosts["b1"]]
+    assert any(m.to_host == hosts["b1"] for m in plan.migrations())
+    with Simulator(from_dict(doc), speed=1000, password=PASSWORD) as sim:
+        r = _invoke(cli_args(pf, sim, tmp_path / "run.journal", "--inventory", str(inf)))
+        assert r.exit_code == 1, r.output
+        assert "MIGRATION_NETWORK_NO_IP" in r.stderr and "b1" in r.stderr
+        assert sim.audit() == []
