@@ -234,3 +234,16 @@ def test_cli_solve_takes_migration_networks_and_reports_bad_ones(tmp_path):
                                  "--migration-network", "b=nope"])  # fmt: skip
     assert r.exit_code == 2
     assert "bad migration network" in r.output and "Traceback" not in r.output
+
+
+def test_cli_explain_shows_the_rule_with_its_remedy(tmp_path):
+    inv, _ = storage_fleet()
+    path = tmp_path / "inv.json"
+    save(inv, path)
+    r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3",
+                                 "--migration-network", "b=storage"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "MIGRATION_NETWORK_NO_IP" in r.output
+    r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3"],
+                           env={"COLUMNS": "200"})  # fmt: skip
+    assert "MIGRATION_NETWORK_NO_IP" not in r.output
