@@ -78,20 +78,21 @@ def _quiet(_msg: str) -> None:
     """Progress sink on the workers: their messages would only clutter worker logs."""
 
 
-def run_part(sub: Problem, solver: str, budget: float, seed: int,
+def run_part(sub: Problem, solver: str, budget: float, seed: int, good_enough: int = 0,
              ) -> tuple[PartResult, float]:  # fmt: skip
     """One component, on a worker: its `PartResult` (not its sub-problem: the client
     has it) and the seconds spent solving it. CP-SAT runs single-threaded there."""
     from solvers.decompose import solve_component
 
     t0 = time.perf_counter()
-    result = solve_component(sub, solver, budget, 1, seed, _quiet)
+    result = solve_component(sub, solver, budget, 1, seed, _quiet, good_enough)
     return result, time.perf_counter() - t0
 
 
 def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: str,
                 time_limit: float, seed: int, say: Callable[[str], None],
-                stats: dict[str, float] | None = None) -> list[PartResult]:  # fmt: skip
+                stats: dict[str, float] | None = None, good_enough: int = 0,
+                ) -> list[PartResult]:  # fmt: skip
     """Every component solved on the cluster, in `parts_idx` order.
 
     Results stream back as they finish (`say` gets one line per part). `stats`, when
@@ -107,7 +108,8 @@ def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: st
     run = f"{time.time_ns():x}"  # unique task keys per solve
     futures = {}
     for i, idx in enumerate(parts_idx):
-        f = client.submit(run_part, p.subset(idx), solver, secs[i], seed, pure=False,
+        f = client.submit(run_part, p.subset(idx), solver, secs[i], seed, good_enough,
+                          pure=False,
                           retries=RETRIES, key=f"planner-part-{run}-{i}")  # fmt: skip
         futures[f] = i
     t1 = time.perf_counter()

@@ -107,6 +107,9 @@ class Problem:
     max_per_host: int | None = None
     unit: int = 1  # bytes per amount unit
     cand_split: Mapping[int, Split] = field(default_factory=dict)
+    # some job's target reservation was raised above 3x to what arrives (huge
+    # snapshots): the solvers' account is then stricter than rule 14, not equal to it
+    reserve_raised: bool = False
 
     def __post_init__(self) -> None:
         # immutable in fact, not only by convention: solvers share one Problem
@@ -179,7 +182,7 @@ class Problem:
                                          self.src_used_down)  # fmt: skip
         return Problem(
             max_per_pool=self.max_per_pool, max_per_host=self.max_per_host, unit=self.unit,
-            cand_split=_remap_split(self.cand_split, cidx),
+            cand_split=_remap_split(self.cand_split, cidx), reserve_raised=self.reserve_raised,
             job_vm=tuple(self.job_vm[j] for j in jobs),
             job_kind=self.job_kind[jobs], job_pool=self.job_pool[jobs],
             job_from_host=self.job_from_host[jobs], job_seconds=self.job_seconds[jobs],
@@ -317,6 +320,7 @@ def build_problem(
             # never raise an SR's usage (a start that fits then fits for good)
             "reserve": max(sum(reserve_on_target(d) for d in moved),
                            sum(_moved_used(d) for d in moved)),
+            "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved),
             "used_up": sum(_moved_used(d) for d in moved),
             "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d))
                           for d in moved],
@@ -379,6 +383,7 @@ def build_problem(
                        "can ever have room for it (memory or SR space)")  # fmt: skip
         unplaced.append(Unplaced(vm.uuid, (r,)))
 
+    raised = any(rows[i]["raised"] for i in keep_jobs)
     # ---- the common unit: every amount divides by it, so nothing is rounded
     amounts = [host_cap, host_init, sr_size, sr_used]
     for i in keep_jobs:
@@ -428,7 +433,7 @@ def build_problem(
 
     return Problem(
         max_per_pool=options.max_per_pool, max_per_host=options.max_per_host, unit=unit,
-        cand_split=split_of,
+        cand_split=split_of, reserve_raised=raised,
         job_vm=tuple(jb.vm.uuid for jb in jobs),
         job_kind=np.array([KINDS.index(jb.kind) for jb in jobs], dtype=np.int8),
         job_pool=np.array([pool_ix[jb.vm.pool] for jb in jobs], dtype=np.int32),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -89,21 +90,31 @@ def solve(
     sizes = [len(a) for a in parts_idx]
     results: list[PartResult] = []
     deadline = t0 + time_limit
+    # a component no longer than this bound on the whole campaign is not worth CP-SAT's
+    # time: the campaign lasts as long as its longest component. Fixed before solving
+    # (not raised as parts finish) so that a Dask solve makes the very same choices
+    good_enough = bounds.seconds
     if client is not None:
         from planner.distributed import solve_parts
 
-        results = solve_parts(client, p, parts_idx, solver, time_limit, seed, say)
+        results = solve_parts(client, p, parts_idx, solver, time_limit, seed, say,
+                              good_enough=good_enough)  # fmt: skip
         workers = 1  # CP-SAT ran single-threaded on the workers
     else:
         for i, idx in enumerate(parts_idx):
             budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
             results.append(solve_component(p.subset(idx), solver, budget, workers, seed,
-                                           say))  # fmt: skip
+                                           say, good_enough))  # fmt: skip
             if len(parts_idx) > 1:
                 say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
                     f"{results[-1].status.value}")  # fmt: skip
 
     choice, start = _combine(p, parts_idx, [r.kept for r in results])
+    if p.n_jobs:  # the campaign lasts at least as long as any of its components must
+        campaign_bound = max(bounds.seconds, *(r.bound for r in results))
+        bounds = replace(bounds, seconds=campaign_bound,
+                         seconds_by=bounds.seconds_by if campaign_bound == bounds.seconds
+                         else "CP-SAT's proof on the longest component")  # fmt: skip
     g_choice, g_start = _combine(p, parts_idx, [r.greedy for r in results])
     length = makespan(p, choice, start)
     wave = derive_waves(p, choice, start)
@@ -118,15 +129,14 @@ def solve(
     warnings = [Reason(SOLVER_NOTE, n if k == 1 or len(results) == 1 else
                        f"{n} ({k} of {len(results)} independent parts)")
                 for n, k in notes.items()]  # fmt: skip
-    cp_bounds = [_part_bound(p, idx, r) for idx, r in zip(parts_idx, results, strict=True)]
+    cp_bounds = [r.kept.bound for r in results if r.kept.bound is not None]
     g_wave = derive_waves(p, g_choice, g_start)
     solver_info = {
         "name": solver,
         "status": status.value,
         "wall_seconds": 0.0,
         "objective": length,
-        "best_bound": max([bounds.seconds, *[b for b in cp_bounds if b is not None]])
-        if p.n_jobs else 0,
+        "best_bound": max([bounds.seconds, *[int(b) for b in cp_bounds]]) if p.n_jobs else 0,
         "bound_assumes": BOUND_ASSUMES,
         "greedy": {"seconds": makespan(p, g_choice, g_start),
                    "waves": int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
@@ -160,11 +170,6 @@ def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
         choice[jobs] = np.where(sol.choice >= 0, p.cand_start[jobs] + local, -1)
         start[jobs] = np.where(sol.choice >= 0, sol.start, -1)
     return choice, start
-
-
-def _part_bound(p: Problem, idx: np.ndarray, r: PartResult) -> int | None:
-    """CP-SAT's own bound for a part (valid within its model), when it gave one."""
-    return int(r.kept.bound) if r.kept.bound is not None else None
 
 
 def _overall(p: Problem, parts_idx: list[np.ndarray], results: list[PartResult],

@@ -347,10 +347,10 @@ def wave_replay(p: Problem, choice: np.ndarray, wave: np.ndarray) -> list[str]:
 def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Waves for a lock-step run, derived from a schedule: jobs in start order (then
     longest first), each added to the current wave while the wave still passes rules
-    1-4 at its start (everything earlier has ended) and no job of the wave ended before
-    this one's start (that one may depend on it); otherwise a new wave begins. A job
-    alone always fits (its schedule start saw at least as much in use), so every job
-    gets a wave."""
+    1-4 at its start (everything earlier has ended) and no job of the wave is one this
+    job depends on (it left this job's target host or SR and ended by this job's start:
+    the plan's `depends_on`); otherwise a new wave begins. A job alone always fits (its
+    schedule start saw at least as much in use), so every job gets a wave."""
     J = p.n_jobs
     wave = np.full(J, -1, dtype=np.int64)
     jobs = sorted((j for j in range(J) if choice[j] >= 0),
@@ -359,45 +359,43 @@ def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarra
     led = acc.ledger
     w = -1
     current: list[tuple[int, Delta]] = []
-    first_end = None  # earliest end in the current wave
+    left_host: dict[int, int] = {}  # host -> earliest end of a job of the wave leaving it
+    left_sr: dict[int, int] = {}  # SR -> earliest end of a job of the wave leaving it
 
-    def close() -> None:
-        for _, e in current:
-            led.apply(e)
-        current.clear()
+    def depends(j: int, c: int, s: int) -> bool:
+        to = int(p.cand_host[c])
+        if to >= 0 and to != int(p.job_from_host[j]) and left_host.get(to, s + 1) <= s:
+            return True
+        return any(left_sr.get(x, s + 1) <= s for x, _, _ in p.targets(j, c))
+
+    def join(j: int, c: int, d: tuple[Delta, Delta]) -> None:
+        current.append((j, d[1]))
+        wave[j] = w
+        end = int(start[j]) + int(p.job_seconds[j])
+        to, f = int(p.cand_host[c]), int(p.job_from_host[j])
+        if f >= 0 and to != f:
+            left_host[f] = min(left_host.get(f, end), end)
+        for k in p.srcs(j):
+            x = int(p.src_sr[k])
+            left_sr[x] = min(left_sr.get(x, end), end)
 
     for j in jobs:
         c = int(choice[j])
         d = acc.deltas(j, c)
-        s = int(start[j])
-        ok = bool(current) and first_end is not None and first_end > s and led.fits(d[0])
-        need = int(p.job_halted_mem[j])
-        if ok and need:
+        if current and not depends(j, c, int(start[j])) and led.fits(d[0]):
             led.apply(d[0])
-            free = max((led.cap[x] - led.used.get(x, 0)
-                        for x in acc.pool_hosts.get(int(p.job_pool[j]), ())), default=-1)
-            ok = free >= need and _halted_ok(p, acc, current)
-            if not ok:
-                led.apply(tuple((k, -n) for k, n in d[0]))
-            else:
-                current.append((j, d[1]))
-                wave[j] = w
-                first_end = min(first_end, s + int(p.job_seconds[j]))
-                continue
-        if ok and not need:
-            led.apply(d[0])
-            if _halted_ok(p, acc, current):
-                current.append((j, d[1]))
-                wave[j] = w
-                first_end = min(first_end, s + int(p.job_seconds[j]))
+            if _halted_ok(p, acc, [*current, (j, d[1])]):
+                join(j, c, d)
                 continue
             led.apply(tuple((k, -n) for k, n in d[0]))
-        close()
+        for _, e in current:  # the wave ends: everything in it has moved
+            led.apply(e)
+        current.clear()
+        left_host.clear()
+        left_sr.clear()
         w += 1
         led.apply(d[0])
-        current.append((j, d[1]))
-        wave[j] = w
-        first_end = s + int(p.job_seconds[j])
+        join(j, c, d)
     return wave
 
 

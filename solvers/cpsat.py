@@ -175,6 +175,11 @@ def solve_cpsat(
         # CP-SAT's bound holds within its model; with pruned targets it says nothing
         bound = None if kept is not None else b.seconds_bound(solver.BestObjectiveBound())
         info["objective_raw"] = solver.ObjectiveValue()
+        # the model is rule 14 itself (not a stricter account) when no halted VM books a
+        # witness host and no reservation was raised: its bound is then a proven lower
+        # bound on every complete plan over these candidates
+        info["exact"] = bool(kept is None and not b.witness and not p.reserve_raised
+                             and b.hint is not None and b.hint.n_unplaced == 0)
         return Solution("cpsat", status, choice, start, wall,
                         objective=float(makespan(p, choice, start)), bound=bound,
                         info=info, witness=b.witness_array())  # fmt: skip
