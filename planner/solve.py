@@ -117,7 +117,7 @@ def solve(
                          else "CP-SAT's proof on the longest component")  # fmt: skip
     g_choice, g_start = _combine(p, parts_idx, [r.greedy for r in results])
     length = makespan(p, choice, start)
-    wave = derive_waves(p, choice, start)
+    wave = _waves(p, parts_idx, [r.kept for r in results])
     placed = np.flatnonzero(choice >= 0)
     # for a partial plan, the bound over the VMs it does move says how good it is at that
     placed_bound = lower_bounds(p.subset(placed)) if len(placed) < p.n_jobs else bounds
@@ -130,7 +130,7 @@ def solve(
                        f"{n} ({k} of {len(results)} independent parts)")
                 for n, k in notes.items()]  # fmt: skip
     cp_bounds = [r.kept.bound for r in results if r.kept.bound is not None]
-    g_wave = derive_waves(p, g_choice, g_start)
+    g_wave = _waves(p, parts_idx, [r.greedy for r in results])
     solver_info = {
         "name": solver,
         "status": status.value,
@@ -170,6 +170,17 @@ def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
         choice[jobs] = np.where(sol.choice >= 0, p.cand_start[jobs] + local, -1)
         start[jobs] = np.where(sol.choice >= 0, sol.start, -1)
     return choice, start
+
+
+def _waves(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution]) -> np.ndarray:
+    """Waves for lock-step runs: each component's derived from its own schedule (in start
+    order, so its longest moves come first), and wave i of the plan is wave i of every
+    component -- they share no pool, host or SR, so the rules hold wave by wave, and long
+    waves of different components line up as their schedules do."""
+    wave = np.full(p.n_jobs, -1, dtype=np.int64)
+    for jobs, sol in zip(parts_idx, sols, strict=True):
+        wave[jobs] = derive_waves(p.subset(jobs), sol.choice, sol.start)
+    return wave
 
 
 def _overall(p: Problem, parts_idx: list[np.ndarray], results: list[PartResult],

@@ -7,9 +7,9 @@ from solvehelp import assert_checked, binpacking_trap, gib_seconds_live, serial_
 
 from planner.goals import Evacuate, RetireSR
 from planner.inventory.builder import Builder
+from planner.options import PlanOptions
 from planner.problem import build_problem
 from planner.solve import solve
-from planner.options import PlanOptions
 from solvers.base import Status, derive_waves, flow_replay, list_schedule, wave_replay
 from solvers.greedy import place, solve_greedy
 
