@@ -247,3 +247,14 @@ def test_cli_explain_shows_the_rule_with_its_remedy(tmp_path):
     r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3"],
                            env={"COLUMNS": "200"})  # fmt: skip
     assert "MIGRATION_NETWORK_NO_IP" not in r.output
+
+
+def test_ip_hosts_check_survives_malformed_neighbours():
+    """Regression (found by the mutation test): an unhashable `pool` or `hosts` item next
+    to `ip_hosts` is reported by its own check, not a TypeError."""
+    inv, _ = storage_fleet()
+    doc = to_dict(inv)
+    n = next(x for x in doc["networks"] if x["name"] == "storage")
+    n["pool"], n["hosts"] = [], [[], *n["hosts"]]
+    errs = _errors(doc)
+    assert errs and all(e.startswith("networks[") for e in errs)

@@ -510,14 +510,16 @@ def _ip_hosts(c: _Checker, networks: list[tuple[int, dict[str, Any]]], refs: _Re
         ips, hosts = d.get("ip_hosts"), d.get("hosts")
         if type(ips) is not list:
             continue
-        on = set(hosts) if type(hosts) is list else None
+        # bad items of `hosts` and `pool` were reported by their own checks
+        on = {x for x in hosts if type(x) is str} if type(hosts) is list else None
+        pool = d.get("pool") if type(d.get("pool")) is str else None
         for j, h in enumerate(ips):
             if type(h) is not str:
                 continue
             path = f"networks[{i}].ip_hosts[{j}]"
             if h not in refs.host_pool:
                 c.err(path, f"no host with uuid {h!r}")
-            elif refs.host_pool[h] != d.get("pool") and d.get("pool") in refs.pools:
+            elif pool in refs.pools and refs.host_pool[h] != pool:
                 c.err(path, f"host {h!r} ({refs.host_path[h]}) is in another pool than "
                             "this network")  # fmt: skip
             elif on is not None and h not in on:
