@@ -406,6 +406,14 @@ def register(app: typer.Typer) -> None:
         user_env: Annotated[
             str, typer.Option("--user-env", help="Variable the script reads the user name from.")
         ] = "XE_USER",
+        remote_password: Annotated[
+            str,
+            typer.Option(
+                "--remote-password",
+                help="env or prompt: where remote-password= of storage and halted moves comes "
+                "from (xe has no file form for it, so it is in xe's argv; docs/security.md).",
+            ),
+        ] = "env",
     ) -> None:
         """Write PLAN for other executors: an `xe vm-migrate` script or a CSV runbook.
 
@@ -421,7 +429,8 @@ def register(app: typer.Typer) -> None:
         plan = load_plan(plan_path)
         inv = _load_base(inventory, plan)
         if to == "xe":
-            text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
+            text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env,
+                                remote_password=remote_password)  # fmt: skip
         else:
             text = to_csv(plan, inv)
         if output is None:
