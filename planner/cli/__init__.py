@@ -31,6 +31,7 @@ class _Group(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         reflow_help(self)  # the sub-commands exist already: typer builds them first
+        guard_options(self)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -111,6 +112,34 @@ def reflow_help(command: click.Command) -> None:
         command.help = _reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
         reflow_help(sub)
+
+
+def guard_options(command: click.Command) -> None:
+    """Check every option value of every sub-command against `planner.limits` before the
+    command runs: finite numbers in range, no empty or unprintable texts (one line,
+    exit 2)."""
+    import functools
+
+    subs = getattr(command, "commands", None)
+    if subs is not None:
+        for sub in subs.values():
+            guard_options(sub)
+        return
+    inner = command.callback
+    if inner is None or getattr(inner, "_guarded", False):
+        return
+    flags = {p.name: (p.opts[0] if getattr(p, "opts", None) else p.name) for p in command.params}
+
+    @functools.wraps(inner)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from planner.limits import check_option
+
+        for name, value in kwargs.items():
+            check_option(name, str(flags.get(name, name)), value)
+        return inner(*args, **kwargs)
+
+    checked._guarded = True  # type: ignore[attr-defined]
+    command.callback = checked
 
 
 @app.command("version")

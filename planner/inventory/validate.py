@@ -29,8 +29,9 @@ from planner.inventory.model import (
     OS_KINDS,
     POWER_STATES,
 )
+from planner.limits import MAX_BYTES, bad_text
 
-VERSION_RE = re.compile(r"\d+(\.\d+)*")
+VERSION_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,15}")  # ASCII digits; int()-safe parts
 FEATURES_RE = re.compile(r"[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*")
 KINDS = ("pools", "hosts", "srs", "networks", "vms")
 _KIND_NAME = {"pools": "pool", "hosts": "host", "srs": "SR", "networks": "network", "vms": "VM"}
@@ -96,6 +97,11 @@ class _Checker:
             if nonempty and not v:
                 self.err(f"{path}.{key}", "must not be empty")
                 return None
+            why = bad_text(v, controls=False)
+            if why is not None:
+                # (a name XAPI gave may hold a newline; exports quote it, see export.py)
+                self.err(f"{path}.{key}", why)
+                return None
             return v
         if v is None and nullable:
             return None
@@ -118,9 +124,11 @@ class _Checker:
         v = self.get(d, key, path)
         if v is _MISSING:
             return None
-        if type(v) is int and (v > 0 if positive else v >= 0):
+        if type(v) is int and (v > 0 if positive else v >= 0) and v <= MAX_BYTES:
             return v
         what = "a positive integer" if positive else "a non-negative integer"
+        if type(v) is int and v > MAX_BYTES:
+            what += " of at most 2**62"
         self.err(f"{path}.{key}", f"must be {what}, got {_show(v)}")
         return None
 
