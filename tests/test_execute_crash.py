@@ -73,9 +73,9 @@ def _backend(sim):
 
 def test_killed_after_the_call_before_its_record(tmp_path):
     """The worst moment: XAPI accepted the call but the task ref never reached the
-    journal. The resumed run finds the task through the VM's current operations and
-    waits for it instead of starting the migration again."""
-    from planner.execute.runner import RunConfig, Runner, reconcile
+    journal. The resumed run finds the task by the marker it carries and waits for
+    it instead of starting the migration again."""
+    from planner.execute.runner import RunConfig, Runner, intent_record, new_marker, reconcile
 
     inv, hosts = fleet(3)
     plan = evacuation_plan(inv, hosts)
@@ -84,8 +84,9 @@ def test_killed_after_the_call_before_its_record(tmp_path):
         be = _backend(sim)
         try:
             with J.Journal.open(tmp_path / "j.db", plan) as j:
-                j.intent(first.id)
-                task = be.start(first)[0]  # ... and the process dies here
+                marker = new_marker(j, first)
+                j.intent(first.id, intent_record(first, marker))
+                task = be.start(first, marker)[0]  # ... and the process dies here
                 notes = reconcile(plan, j, be)
                 assert j.entry(first.id).tasks == (task,)
                 assert any("had landed" in n for n in notes)
@@ -104,7 +105,7 @@ def test_killed_after_the_call_before_its_record(tmp_path):
 def test_killed_after_intent_before_the_call(tmp_path):
     """Intent committed, the call never sent: the VM did not move and is not busy, so
     the migration goes back to pending and runs (once)."""
-    from planner.execute.runner import RunConfig, Runner, reconcile
+    from planner.execute.runner import RunConfig, Runner, intent_record, new_marker, reconcile
 
     inv, hosts = fleet(3)
     plan = evacuation_plan(inv, hosts)
@@ -113,10 +114,10 @@ def test_killed_after_intent_before_the_call(tmp_path):
         be = _backend(sim)
         try:
             with J.Journal.open(tmp_path / "j.db", plan) as j:
-                j.intent(first.id)
+                j.intent(first.id, intent_record(first, new_marker(j, first)))
                 notes = reconcile(plan, j, be)
                 assert j.entry(first.id).state == J.PENDING
-                assert any("did not move" in n for n in notes)
+                assert any("never left" in n for n in notes)
                 cfg = RunConfig(poll_seconds=0.02, backoff_seconds=0.02)
                 summary = Runner(plan, j, be, be.inventory(), cfg).run(handle_sigint=False)
                 # the journal counts both attempts: the one that never reached XAPI too

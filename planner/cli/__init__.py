@@ -132,10 +132,19 @@ def guard_options(command: click.Command) -> None:
 
     @functools.wraps(inner)
     def checked(*args: Any, **kwargs: Any) -> Any:
+        from planner.errors import InputError
         from planner.limits import check_option
 
+        problems = []
         for name, value in kwargs.items():
-            check_option(name, str(flags.get(name, name)), value)
+            try:
+                check_option(name, str(flags.get(name, name)), value)
+            except InputError as e:
+                problems.append(e.message)
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        if problems:
+            raise InputError("bad options", problems)
         return inner(*args, **kwargs)
 
     checked._guarded = True  # type: ignore[attr-defined]

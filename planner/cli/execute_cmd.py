@@ -311,6 +311,14 @@ def register(app: typer.Typer) -> None:
                 "re-run to resume). Default: wait as long as it takes.",
             ),
         ] = None,
+        settle: Annotated[
+            float,
+            typer.Option(
+                "--settle",
+                help="On resume, how long after its intent a start call that may still be "
+                "in transit is waited for before it is sent again (docs/reliability.md).",
+            ),
+        ] = 90.0,
     ) -> None:
         """Carry out PLAN through XenAPI, journaled and resumable.
 
@@ -330,6 +338,10 @@ def register(app: typer.Typer) -> None:
             plan = load_plan(plan_path) if plan_path is not None else None
             inv = _load_base(inventory, plan)
             with J.Journal.read(jpath) as j:
+                if plan is not None and j.info().plan_digest != J.plan_digest(plan):
+                    raise InputError(f"{jpath}: journal belongs to another plan than "
+                                     f"{plan_path} (plan digest {j.info().plan_digest[:12]}, "
+                                     f"this plan {J.plan_digest(plan)[:12]})")  # fmt: skip
                 raise typer.Exit(_status(j, plan, inv))
         if plan_path is None:
             raise InputError("missing PLAN (the plan JSON file)")
@@ -383,6 +395,7 @@ def register(app: typer.Typer) -> None:
             config=config,
             yes=yes,
             replan=(replan_solver, time_limit) if replan else None,
+            settle=settle,
         )
         raise typer.Exit(code)
 
@@ -472,6 +485,7 @@ def _execute(
     config: RunConfig,
     yes: bool,
     replan: tuple[str, float] | None,
+    settle: float = 90.0,
 ) -> int:
     from planner.execute import journal as J
     from planner.execute.preflight import preflight
@@ -510,7 +524,7 @@ def _execute(
         fresh = not jpath.exists()
         refused = False
         with J.Journal.open(jpath, plan) as j:
-            for line in reconcile(plan, j, backend):
+            for line in reconcile(plan, j, backend, settle_seconds=settle):
                 typer.echo(f"resume: {line}")
             live = backend.inventory()
             states = {e.id: e.state for e in j.entries()}
@@ -534,7 +548,7 @@ def _execute(
                 return 1
         if refused:
             if fresh:  # a first run that was refused leaves nothing behind
-                for suffix in ("", "-wal", "-shm"):
+                for suffix in ("", "-wal", "-shm", ".lock"):
                     Path(f"{jpath}{suffix}").unlink(missing_ok=True)
             return 1
         # re-plan from the live state: what is done stays done (it is in the live state);
