@@ -16,7 +16,8 @@ from planner.errors import InputError
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: a 100,000-VM inventory is about 150 MB
 MAX_JSON_DEPTH = 64  # planner documents nest at most 6 deep
-MAX_SECONDS = 10**8  # about 3 years: any duration read from a plan
+# a campaign longer than a year is a data error, not a plan: it bounds every duration
+MAX_SECONDS = 366 * 24 * 3600
 MAX_INDEX = 10**6  # wave indexes
 MAX_BYTES = 1 << 62  # memory, disk and SR sizes (SQLite and NumPy keep int64)
 MAX_COUNT = 1 << 31  # vCPUs, CPU counts

@@ -367,10 +367,6 @@ class _Reader:
         return int(v)
 
 
-# a campaign longer than a year is a data error, not a plan: it bounds every duration
-MAX_SECONDS = 366 * 24 * 3600
-
-
 def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
     return t if isinstance(t, tuple) else (t,)
 

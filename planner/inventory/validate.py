@@ -258,7 +258,42 @@ def validate_document(doc: Any) -> ValidationReport:
     refs = _Refs()
     _pass1(c, lists, refs)
     _pass2(c, lists, refs)
+    _v2_shapes(c, doc, lists)
     return ValidationReport(c.errors, c.warnings)
+
+
+def _v2_shapes(c: _Checker, doc: dict[str, Any], lists: dict[str, Any]) -> None:
+    """The optional (v2) keys, when present, have the shape the reader expects: a
+    suspend image object, string lists, VM group objects, integer snapshot bytes."""
+    for i, d in lists["networks"]:
+        if "ip_hosts" in d:
+            c.strings(d, "ip_hosts", f"networks[{i}]")
+    for i, d in lists["vms"]:
+        path = f"vms[{i}]"
+        if "groups" in d:
+            c.strings(d, "groups", path)
+        sv = d.get("suspend_vdi")
+        if sv is not None:
+            if type(sv) is not dict:
+                c.err(f"{path}.suspend_vdi", f"must be an object or null, got {_show(sv)}")
+            else:
+                for key in ("uuid", "sr"):
+                    c.string(sv, key, f"{path}.suspend_vdi")
+                for key in ("size_bytes", "used_bytes"):
+                    c.integer(sv, key, f"{path}.suspend_vdi")
+        for j, x in enumerate(d.get("disks") if type(d.get("disks")) is list else ()):
+            if type(x) is dict and "snapshot_used_bytes" in x:
+                c.integer(x, "snapshot_used_bytes", f"{path}.disks[{j}]")
+    groups = doc.get("vm_groups", [])
+    if type(groups) is not list:
+        c.err("vm_groups", f"must be a list, got {_show(groups)}")
+        return
+    for i, g in enumerate(groups):
+        if type(g) is not dict:
+            c.err(f"vm_groups[{i}]", f"must be an object, got {_show(g)}")
+            continue
+        for key in ("uuid", "name", "pool", "placement"):
+            c.string(g, key, f"vm_groups[{i}]")
 
 
 def _claim(c: _Checker, refs: _Refs, uuid: str | None, path: str) -> bool:
