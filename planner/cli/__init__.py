@@ -128,7 +128,7 @@ def guard_options(command: click.Command) -> None:
     inner = command.callback
     if inner is None or getattr(inner, "_guarded", False):
         return
-    flags = {p.name: (p.opts[0] if getattr(p, "opts", None) else p.name) for p in command.params}
+    flags = {p.name: _flag(p) for p in command.params}
 
     @functools.wraps(inner)
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -141,6 +141,7 @@ def guard_options(command: click.Command) -> None:
                 check_option(name, str(flags.get(name, name)), value)
             except InputError as e:
                 problems.append(e.message)
+        problems += _overwrites(kwargs, flags)
         if len(problems) == 1:
             raise InputError(problems[0])
         if problems:
@@ -149,6 +150,37 @@ def guard_options(command: click.Command) -> None:
 
     checked._guarded = True  # type: ignore[attr-defined]
     command.callback = checked
+
+
+def _flag(p: Any) -> str:
+    """How people name a parameter: an option's first flag, an argument's metavar."""
+    opts = getattr(p, "opts", None) or []
+    if getattr(p, "param_type_name", "") == "option" and opts:
+        return str(opts[0])
+    return str(getattr(p, "metavar", None) or str(p.name).upper())
+
+
+def _overwrites(kwargs: dict[str, Any], flags: dict[str, Any]) -> list[str]:
+    """`-o FILE` naming a file that is also an input of the command (`solve INV -o INV`):
+    writing would destroy the input, so it is refused before anything is read."""
+    import os
+    from pathlib import Path
+
+    out = kwargs.get("output")
+    if not isinstance(out, Path) or not out.exists():
+        return []
+    for name, value in kwargs.items():
+        if name == "output":
+            continue
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            try:
+                same = isinstance(v, Path) and v.exists() and os.path.samefile(out, v)
+            except OSError:
+                same = False
+            if same:
+                return [f"-o {out}: is also an input ({flags.get(name, name)}); refusing to "
+                        "overwrite it"]
+    return []
 
 
 @app.command("version")

@@ -509,7 +509,7 @@ def _execute(
                     states = {e.id: e.state for e in j.entries()}
                     states.update({st.id: st.state for st in j.steps()})
             live = backend.inventory()
-            report = preflight(plan, live, states, base)
+            report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
             if not report.ok and replan is not None:
                 new = _replan(plan, live, replan)
@@ -528,7 +528,7 @@ def _execute(
                 typer.echo(f"resume: {line}")
             live = backend.inventory()
             states = {e.id: e.state for e in j.entries()}
-            report = preflight(plan, live, states, base)
+            report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
             if report.ok:
                 return _run(plan, j, backend, live, base, report, config, yes)
@@ -566,6 +566,35 @@ def _execute(
             return _run(plan, j, backend, live, live, report, config, yes)
     finally:
         backend.close()
+
+
+def _host_live(backend: Any) -> Any:
+    """host uuid -> whether its master shows it live (no answer counts as not live)."""
+    from planner.execute.backend import MigrationFault
+
+    def live(host: str) -> bool:
+        try:
+            return bool(backend.host_state(host).live)
+        except MigrationFault:
+            return False
+
+    return live
+
+
+def _goal_lines(plan: Plan, live: Inventory) -> list[str]:
+    """Where the live pools differ from the plan's end state (each VM where its last
+    migration takes it): one line per VM, empty when the goal holds."""
+    from planner.execute.runner import _live_location, arrived
+
+    last: dict[str, Migration] = {}
+    for m in plan.migrations():
+        last[m.vm] = m
+    out = []
+    for vm, m in last.items():
+        if not arrived(m, _live_location(live, vm)):
+            out.append(f"goal: {_label(live, vm)} is not where {m.id} takes it "
+                       f"({_describe(m, live)})")  # fmt: skip
+    return out
 
 
 def _replan(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
@@ -613,7 +642,11 @@ def _run(
     steps_left = [e for e in j.steps() if e.state != J.DONE]
     if not report.pending and not steps_left:
         typer.echo("nothing to do: every migration of the plan is done")
-        return 0
+        # ... but the pools may have changed since: the exit status says if the goal holds
+        problems = _goal_lines(plan, live)
+        for line in problems:
+            typer.echo(line, err=True)
+        return 1 if problems else 0
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("confirm with --yes (no terminal to ask on)")
@@ -628,11 +661,16 @@ def _run(
         summary = runner.run()
     for line in _summary_lines(summary, plan, base or live):
         typer.echo(line)
-    return 0 if summary.complete else 1
+    if not summary.complete:
+        return 1
+    problems = _goal_lines(plan, backend.inventory())  # re-checked on the live pools
+    for line in problems:
+        typer.echo(line, err=True)
+    return 1 if problems else 0
 
 
 def _print_preflight(report: Any) -> None:
-    if report.same_digest:
+    if report.same_digest and report.ok:
         typer.echo("pre-flight: the live inventory matches the plan's (same digest)")
     elif report.ok:
         typer.echo(

@@ -283,14 +283,20 @@ class Journal:
     def _open_locked(cls, p: Path, plan: Plan, digest: str, lock: Lock) -> Journal:
         _refuse_non_journal(p)
         try:
+            if p.exists():
+                # read-only first: another application's database is not touched at all
+                # (not even switched to WAL)
+                ro = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    tables = {r[0] for r in ro.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+                finally:
+                    ro.close()
+                if (tables and "run" not in tables) or tables - OUR_TABLES:
+                    raise InputError(f"{p}: not an executor journal (an SQLite database "
+                                     f"with tables {', '.join(sorted(tables)[:5])}); refusing "
+                                     "to write to it: use another --journal file")  # fmt: skip
             conn = cls._connect(p)
-            tables = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
-            if (tables and "run" not in tables) or tables - OUR_TABLES:
-                conn.close()
-                raise InputError(f"{p}: not an executor journal (an SQLite database with "
-                                 f"tables {', '.join(sorted(tables)[:5])}); refusing to "
-                                 "write to it: use another --journal file")  # fmt: skip
             conn.executescript(_SCHEMA)
             cols = {r[1] for r in conn.execute("PRAGMA table_info(migration)")}
             if "intent" not in cols:  # a journal written before intent records
