@@ -38,7 +38,7 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except PlannerError as e:
             for line in e.lines():
-                typer.echo(f"planner: {line}", err=True)
+                typer.echo(f"planner: {_printable(line)}", err=True)
             raise typer.Exit(e.exit_code) from None
         except NoArgsIsHelpError:
             raise  # `planner inventory` alone: click prints the group's help
@@ -112,6 +112,23 @@ def reflow_help(command: click.Command) -> None:
         command.help = _reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
         reflow_help(sub)
+
+
+MAX_MESSAGE = 400  # characters of one error line: a hostile value is not echoed in full
+
+
+def _printable(line: str) -> str:
+    """An error line safe for a terminal: control characters (an ESC sequence in a name
+    could rewrite the screen) and lone surrogates shown escaped, and at most
+    MAX_MESSAGE characters."""
+    import unicodedata
+
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in line):
+        line = "".join(c if unicodedata.category(c) not in ("Cc", "Cs")
+                       else repr(c)[1:-1] for c in line)  # fmt: skip
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 20] + f"... ({len(line)} chars)"
+    return line
 
 
 def guard_options(command: click.Command) -> None:
