@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
+from planner.describe import describe_goal, hmm, migration_starts, name_of
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan
@@ -98,17 +99,6 @@ def _figure(width: float, height: float) -> PlannerFigure:
 # ---------------------------------------------------------------- time
 
 
-def hmm(seconds: float, *, with_seconds: bool = False) -> str:
-    """Seconds as h:mm (hours are not wrapped at 24), or h:mm:ss; rounded to the unit."""
-    if seconds < 0:
-        return "-" + hmm(-seconds, with_seconds=with_seconds)
-    s = round(seconds)
-    if not with_seconds:
-        m = round(s / 60)
-        return f"{m // 60}:{m % 60:02d}"
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
 _TICK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
                86400)  # fmt: skip
 
@@ -139,59 +129,7 @@ def _short(text: str, n: int) -> str:
     return text[:head] + "…" + text[-(n - 1 - head):]
 
 
-def _label(inv: Inventory | None, uuid: str | None) -> str:
-    if uuid is None:
-        return "-"
-    return inv.label(uuid) if inv is not None else uuid[:8]
-
-
-def describe_goal(goal: dict[str, Any], inv: Inventory | None = None) -> str:
-    """A plan's goal in words, with names when an inventory is given."""
-
-    def names(key: str) -> str:
-        items = goal.get(key) or []
-        shown = [_label(inv, u) for u in items[:4]]
-        more = f" and {len(items) - 4} more" if len(items) > 4 else ""
-        return ", ".join(shown) + more
-
-    kind = goal.get("kind", "?")
-    if kind == "evacuate":
-        return f"Evacuate {names('hosts')}"
-    if kind == "move-pool":
-        return f"Move pool {names('from')} into {names('to')}"
-    if kind == "retire-sr":
-        return f"Retire SR {names('srs')}"
-    if kind == "rebalance":
-        most = goal.get("max_moves")
-        return "Rebalance" + (f" (at most {most} moves)" if most is not None else "")
-    if kind == "target":
-        return f"Reach a target placement of {len(goal.get('placements') or {})} VMs"
-    if kind == "rolling-upgrade":
-        return f"Rolling upgrade of pool {_label(inv, goal.get('pool'))} to " \
-               f"{goal.get('to_version', '?')}"  # fmt: skip
-    return str(kind)
-
-
 # ---------------------------------------------------------------- schedule
-
-
-def migration_starts(plan: Plan) -> dict[str, int]:
-    """Planned start (seconds from the campaign's start) of every migration, by id.
-
-    A v2 plan carries `start_s`; a v1 plan (or one whose starts are all zero) runs in
-    waves, so a migration starts when its wave does: after every earlier wave's longest
-    migration.
-    """
-    given = {m.id: getattr(m, "start_s", None) for m in plan.migrations()}
-    if any(v for v in given.values()):
-        return {k: int(v or 0) for k, v in given.items()}
-    out: dict[str, int] = {}
-    t = 0
-    for w in plan.waves:
-        for m in w.migrations:
-            out[m.id] = t
-        t += w.seconds
-    return out
 
 
 def _wave_starts(plan: Plan, starts: dict[str, int]) -> list[int]:
@@ -232,7 +170,7 @@ def _step_bars(plan: Plan, inv: Inventory | None) -> dict[str, list[_Bar]]:
             if secs <= 0 or inv is None or s.host not in inv.host_by_uuid:
                 continue
             pool = inv.host_by_uuid[s.host].pool
-            text = f"{s.kind.removeprefix('host-')} {_label(inv, s.host)}"
+            text = f"{s.kind.removeprefix('host-')} {name_of(inv, s.host)}"
             out.setdefault(pool, []).append(
                 _Bar(float(getattr(s, "start_s", 0) or 0), secs, STEP_COLOUR, text))
     return out
@@ -294,13 +232,13 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
     starts = migration_starts(plan)
     by_pool: dict[str, list[_Bar]] = {}
     for m in plan.migrations():
-        vm = _label(inv, m.vm)
+        vm = name_of(inv, m.vm)
         by_pool.setdefault(m.from_pool, []).append(
             _Bar(starts[m.id], m.est_seconds, KIND_COLOURS.get(m.kind, "grey"), vm))
     for pool, bars in _step_bars(plan, inv).items():
         by_pool.setdefault(pool, []).extend(bars)
     end = max((b.start + b.seconds for bs in by_pool.values() for b in bs), default=0)
-    keys = sorted(by_pool, key=lambda p: _label(inv, p))
+    keys = sorted(by_pool, key=lambda p: name_of(inv, p))
     weight = {p: sum(b.seconds for b in by_pool[p]) for p in keys}
     shown, left_out = _pick(keys, weight, _resolve_pools(inv, pools), max_pools)
     lanes = {p: _lanes(by_pool[p]) for p in shown}
@@ -338,10 +276,10 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         if ax is None:
             a.set_ylim(len(rows) - 0.5, -0.5)
             a.set_yticks([])
-            a.set_ylabel("from " + _short(_label(inv, p), 18), rotation=0, ha="right", va="center",
+            a.set_ylabel("from " + _short(name_of(inv, p), 18), rotation=0, ha="right", va="center",
                          fontsize=9)  # fmt: skip
         else:
-            ticks.append((offset + (len(rows) - 1) / 2, _label(inv, p)))
+            ticks.append((offset + (len(rows) - 1) / 2, name_of(inv, p)))
             offset += len(rows) + 1
         if len(plan.waves) <= 30:
             labelled = -span
@@ -378,7 +316,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
              f"{len(plan.waves)} wave{'s' * (len(plan.waves) != 1)}, {hmm(secs)} "
              f"estimated{gap}")  # fmt: skip
     if left_out:
-        title += _left_out([_label(inv, p) for p in keys if p not in shown],
+        title += _left_out([name_of(inv, p) for p in keys if p not in shown],
                            "less migration time")  # fmt: skip
     kinds = sorted({m.kind for m in plan.migrations()}, key=list(KIND_COLOURS).index)
     handles = [Patch(color=KIND_COLOURS[k], label=KIND_LABELS[k]) for k in kinds]
@@ -466,7 +404,7 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
         fs = 9 if len(hosts) <= 20 else 7
         a.set_xticks(x, [_short(h.name, 16) for h in hosts], rotation=45 if len(hosts) > 8
                      else 0, ha="right" if len(hosts) > 8 else "center", fontsize=fs)  # fmt: skip
-        a.set_xlim(-0.6, max(len(hosts), 3 if side else 4) - 0.4)
+        a.set_xlim(-0.6, max(len(hosts), 2) - 0.4)
         a.set_ylim(0, top * 1.05)
         if a is axes[0] or not side:
             a.set_ylabel("GiB committed")

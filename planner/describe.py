@@ -1,0 +1,78 @@
+"""Plans in words and times, without matplotlib: shared by the figures, the report and
+anything else that shows a plan to a person."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from planner.plan import Plan
+
+if TYPE_CHECKING:
+    from planner.inventory.model import Inventory
+
+
+def hmm(seconds: float, *, with_seconds: bool = False) -> str:
+    """Seconds as h:mm (hours are not wrapped at 24), or h:mm:ss; rounded to the unit."""
+    if seconds < 0:
+        return "-" + hmm(-seconds, with_seconds=with_seconds)
+    s = round(seconds)
+    if not with_seconds:
+        m = round(s / 60)
+        return f"{m // 60}:{m % 60:02d}"
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def name_of(inv: Inventory | None, uuid: str | None, *, short: bool = True) -> str:
+    """An object's name from `inv`; without an inventory its uuid (the first 8 characters
+    when `short`); "-" for None."""
+    if uuid is None:
+        return "-"
+    if inv is not None:
+        return inv.label(uuid)
+    return uuid[:8] if short else uuid
+
+
+def describe_goal(goal: dict[str, Any], inv: Inventory | None = None) -> str:
+    """A plan's goal in words, with names when an inventory is given."""
+
+    def names(key: str) -> str:
+        items = goal.get(key) or []
+        shown = [name_of(inv, u) for u in items[:4]]
+        more = f" and {len(items) - 4} more" if len(items) > 4 else ""
+        return ", ".join(shown) + more
+
+    kind = goal.get("kind", "?")
+    if kind == "evacuate":
+        return f"Evacuate {names('hosts')}"
+    if kind == "move-pool":
+        return f"Move pool {names('from')} into {names('to')}"
+    if kind == "retire-sr":
+        return f"Retire SR {names('srs')}"
+    if kind == "rebalance":
+        most = goal.get("max_moves")
+        return "Rebalance" + (f" (at most {most} moves)" if most is not None else "")
+    if kind == "target":
+        return f"Reach a target placement of {len(goal.get('placements') or {})} VMs"
+    if kind == "rolling-upgrade":
+        return f"Rolling upgrade of pool {name_of(inv, goal.get('pool'))} to " \
+               f"{goal.get('to_version', '?')}"  # fmt: skip
+    return str(kind)
+
+
+def migration_starts(plan: Plan) -> dict[str, int]:
+    """Planned start (seconds from the campaign's start) of every migration, by id.
+
+    A v2 plan carries `start_s`; a v1 plan (or one whose starts are all zero) runs in
+    waves, so a migration starts when its wave does: after every earlier wave's longest
+    migration.
+    """
+    given = {m.id: getattr(m, "start_s", None) for m in plan.migrations()}
+    if any(v for v in given.values()):
+        return {k: int(v or 0) for k, v in given.items()}
+    out: dict[str, int] = {}
+    t = 0
+    for w in plan.waves:
+        for m in w.migrations:
+            out[m.id] = t
+        t += w.seconds
+    return out
