@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from planner.plan import Plan
+from planner.plan import Plan, Wave, lockstep
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -59,20 +59,19 @@ def describe_goal(goal: dict[str, Any], inv: Inventory | None = None) -> str:
     return str(kind)
 
 
-def migration_starts(plan: Plan) -> dict[str, int]:
-    """Planned start (seconds from the campaign's start) of every migration, by id.
+def scheduled_waves(plan: Plan) -> tuple[Wave, ...]:
+    """The plan's waves with every migration's and step's planned `start_s`.
 
-    A v2 plan carries `start_s`; a v1 plan (or one whose starts are all zero) runs in
-    waves, so a migration starts when its wave does: after every earlier wave's longest
-    migration.
+    A v2 plan carries its schedule. A v1 plan (or a hand-made one whose starts are all
+    zero) runs in lock step, as `planner.plan.lockstep` stamps it: a wave starts when
+    the previous one has ended, its "before" steps first and its "after" steps last.
     """
-    given = {m.id: getattr(m, "start_s", None) for m in plan.migrations()}
-    if any(v for v in given.values()):
-        return {k: int(v or 0) for k, v in given.items()}
-    out: dict[str, int] = {}
-    t = 0
-    for w in plan.waves:
-        for m in w.migrations:
-            out[m.id] = t
-        t += w.seconds
-    return out
+    items = [*plan.migrations(), *(s for w in plan.waves for s in w.steps)]
+    if plan.has_schedule and any(x.start_s for x in items):
+        return plan.waves
+    return lockstep(plan.waves)
+
+
+def migration_starts(plan: Plan) -> dict[str, int]:
+    """Planned start (seconds from the campaign's start) of every migration, by id."""
+    return {m.id: m.start_s for w in scheduled_waves(plan) for m in w.migrations}

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
-from planner.describe import describe_goal, hmm, migration_starts, name_of
+from planner.describe import describe_goal, hmm, migration_starts, name_of, scheduled_waves
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan
@@ -162,17 +162,15 @@ def _lanes(bars: Sequence[_Bar]) -> list[list[_Bar]]:
 
 
 def _step_bars(plan: Plan, inv: Inventory | None) -> dict[str, list[_Bar]]:
-    """Host steps that take time (v2 `start_s`/`est_seconds`), by the host's pool."""
+    """Host steps that take time (an upgrade's `est_seconds`), by the host's pool."""
     out: dict[str, list[_Bar]] = {}
-    for w in plan.waves:
+    for w in scheduled_waves(plan):
         for s in w.steps:
-            secs = getattr(s, "est_seconds", 0) or 0
-            if secs <= 0 or inv is None or s.host not in inv.host_by_uuid:
+            if s.est_seconds <= 0 or inv is None or s.host not in inv.host_by_uuid:
                 continue
             pool = inv.host_by_uuid[s.host].pool
             text = f"{s.kind.removeprefix('host-')} {name_of(inv, s.host)}"
-            out.setdefault(pool, []).append(
-                _Bar(float(getattr(s, "start_s", 0) or 0), secs, STEP_COLOUR, text))
+            out.setdefault(pool, []).append(_Bar(s.start_s, s.est_seconds, STEP_COLOUR, text))
     return out
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planner.describe import describe_goal, hmm, migration_starts, name_of
+from planner.describe import describe_goal, hmm, migration_starts, name_of, scheduled_waves
 from planner.plan import Migration, Plan
 
 if TYPE_CHECKING:
@@ -304,13 +304,12 @@ def _short_plan(c: _Context) -> bool:
 
 def _steps(c: _Context) -> list[list[str]]:
     out = []
-    for w in c.plan.waves:
+    short = _short_plan(c)
+    for w in scheduled_waves(c.plan):
         for s in w.steps:
-            secs = getattr(s, "est_seconds", 0) or 0
-            start = getattr(s, "start_s", None)
             out.append([str(w.index + 1), s.when, s.kind, _name(c.inv, s.host),
-                        s.to_version or "", hmm(start) if start is not None and secs else "",
-                        hmm(secs) if secs else ""])  # fmt: skip
+                        s.to_version or "", _clock(s.start_s, short),
+                        hmm(s.est_seconds, with_seconds=short) if s.est_seconds else ""])
     return out
 
 

@@ -15,7 +15,7 @@ from planner.check import check_plan
 from planner.inventory.builder import GIB, Builder
 from planner.inventory.generate import generate
 from planner.inventory.io import digest, from_dict
-from planner.plan import Migration, Plan, Wave, estimate_of
+from planner.plan import Migration, Plan, Wave, estimate_of, lockstep
 from tests.pngcheck import assert_not_blank
 
 
@@ -36,6 +36,7 @@ def _inv_and_plan():
         )),
         Wave(1, (Migration("m3", v3, "live", h1, h2, p, p, est_seconds=300),)),
     )
+    waves = lockstep(waves)  # planned starts: wave 2 when wave 1 has ended
     plan = Plan(digest(inv), {"kind": "evacuate", "hosts": [h1]}, {"max_per_pool": 3}, {},
                 {"seconds": 900}, waves, estimate=estimate_of(waves))  # fmt: skip
     report = check_plan(inv, plan)
@@ -213,3 +214,28 @@ def test_the_blank_check_rejects_an_empty_canvas():
     blank = plots.png_bytes(plots.PlannerFigure(figsize=(4, 3)))
     with pytest.raises(AssertionError):
         assert_not_blank(blank)
+
+
+def test_gantt_follows_the_planned_starts_of_a_flow_schedule_and_derives_v1_ones():
+    import dataclasses
+
+    from planner.plan import from_dict, to_dict
+
+    inv, plan, _ = _inv_and_plan()
+    # flow mode: m3 starts when m1 has ended (400 s), not when the whole wave has
+    w0, w1 = plan.waves
+    m3 = dataclasses.replace(w1.migrations[0], start_s=400)
+    waves = (w0, dataclasses.replace(w1, migrations=(m3,)))
+    flow = dataclasses.replace(plan, waves=waves, estimate=estimate_of(waves))
+    assert check_plan(inv, flow).ok, check_plan(inv, flow).violations
+    spans = sorted((round(b.get_x()), round(b.get_width())) for b in _bars(plots.gantt(flow, inv)))
+    assert spans == [(0, 400), (0, 700), (400, 300)]
+    assert "0:12 estimated" in plots.gantt(flow, inv)._suptitle.get_text()
+    # a v1 file has no starts: the waves run in lock step
+    doc = to_dict(flow)
+    doc["version"] = 1
+    for w in doc["waves"]:
+        for m in w["migrations"]:
+            m.pop("start_s", None)
+    v1 = from_dict(doc)
+    assert plots.migration_starts(v1) == {"m1": 0, "m2": 0, "m3": 700}
