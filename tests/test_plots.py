@@ -239,3 +239,23 @@ def test_gantt_follows_the_planned_starts_of_a_flow_schedule_and_derives_v1_ones
             m.pop("start_s", None)
     v1 = from_dict(doc)
     assert plots.migration_starts(v1) == {"m1": 0, "m2": 0, "m3": 700}
+
+
+def test_gantt_draws_host_steps_that_take_time():
+    import dataclasses
+
+    from planner.plan import Step
+
+    inv, plan, (h1, _) = _inv_and_plan()
+    last = plan.waves[-1]
+    steps = (Step("host-disable", h1, "before"), Step("host-upgrade", h1, "after", "8.4.1",
+                                                     est_seconds=1800))  # fmt: skip
+    waves = lockstep((*plan.waves[:-1], dataclasses.replace(last, steps=steps)))
+    upgraded = dataclasses.replace(plan, waves=waves, estimate=estimate_of(waves))
+    report = check_plan(inv, upgraded)
+    assert report.ok, report.violations
+    fig = plots.gantt(upgraded, inv)
+    grey = [b for b in _bars(fig) if b.get_facecolor()[:3] == pytest.approx(
+        to_rgb(plots.STEP_COLOUR))]  # fmt: skip
+    assert [(round(b.get_x()), round(b.get_width())) for b in grey] == [(1000, 1800)]
+    assert "host step" in {t.get_text() for t in fig.legends[0].get_texts()}
