@@ -260,11 +260,15 @@ def _summary_items(c: _Context) -> list[tuple[str, str]]:
 
 def _digest_items(c: _Context) -> list[tuple[str, str]]:
     from planner import __version__
+    from planner.plan import to_dict
 
-    items = [
-        ("Plan digest", c.plan_digest),
-        ("Inventory digest (the plan's)", c.plan.inventory_digest or "(empty)"),
-    ]
+    items = [("Plan digest", c.plan_digest)]
+    # the executor's journal digests the plan as this planner writes it: the same for a
+    # file it wrote, different for an older version's file or one with unknown keys
+    journal = plan_file_digest(to_dict(c.plan))
+    if journal != c.plan_digest:
+        items.append(("Plan digest in the executor's journal", journal))
+    items.append(("Inventory digest (the plan's)", c.plan.inventory_digest or "(empty)"))
     if c.inv is not None:
         from planner.inventory.io import digest
 
@@ -438,7 +442,8 @@ def _html(c: _Context) -> str:
                   "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in advice) + "</ul>"]
     parts += [
         "<h2 id=digests>Digests</h2>",
-        _kv(_digest_items(c), mono=("Plan digest", "Inventory digest (the plan's)")),
+        _kv(_digest_items(c), mono=("Plan digest", "Plan digest in the executor's journal",
+                                    "Inventory digest (the plan's)")),
         f"<p class=note>{_e(DIGEST_NOTE)}<br><code>{_e(DIGEST_COMMAND)}</code></p>",
         "</body></html>",
     ]  # fmt: skip

@@ -176,3 +176,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
     dom = _chromium("--dump-dom", probe.as_uri(), tmp_path=tmp_path)
     assert "PROBE images 2/2" in dom.stdout, dom.stdout[:500]
     assert "Unplaced VMs by reason" in dom.stdout and "HA_PROTECTED" in dom.stdout
+
+
+def test_digest_of_a_file_with_unknown_keys_shows_the_journal_digest_too(tmp_path):
+    from planner.execute.journal import plan_digest
+
+    _, plan_path, inv, plan = _files(tmp_path)
+    doc = json.loads(plan_path.read_text())
+    same = render(plan, inv, plan_doc=doc, figures=False)
+    assert "executor&#x27;s journal" not in same and plan_digest(plan) in same
+    doc["x-reviewed-by"] = "change board"  # an added key: the file differs, the plan not
+    text = render(plan, inv, plan_doc=doc, figures=False)
+    assert "executor&#x27;s journal" in text and plan_digest(plan) in text
