@@ -32,13 +32,16 @@ def name_of(inv: Inventory | None, uuid: str | None, *, short: bool = True) -> s
     return uuid[:8] if short else uuid
 
 
-def describe_goal(goal: dict[str, Any], inv: Inventory | None = None) -> str:
-    """A plan's goal in words, with names when an inventory is given."""
+def describe_goal(goal: dict[str, Any], inv: Inventory | None = None, *,
+                  most: int | None = 4) -> str:  # fmt: skip
+    """A plan's goal in words, with names when an inventory is given; at most `most`
+    names of a list ("and 3 more"), every one when `most` is None."""
 
     def names(key: str) -> str:
         items = goal.get(key) or []
-        shown = [name_of(inv, u) for u in items[:4]]
-        more = f" and {len(items) - 4} more" if len(items) > 4 else ""
+        cut = len(items) if most is None else most
+        shown = [name_of(inv, u) for u in items[:cut]]
+        more = f" and {len(items) - cut} more" if len(items) > cut else ""
         return ", ".join(shown) + more
 
     kind = goal.get("kind", "?")

@@ -294,7 +294,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         a.set_axisbelow(True)
     if ax is not None and ticks:
         ax.set_yticks([t for t, _ in ticks], [n for _, n in ticks])
-        ax.set_ylim(offset - 0.5, -0.5)
+        ax.set_ylim(offset - 1.5, -0.5)  # no gap after the last pool
     for a in axes:
         _time_axis(a, span, label=a is axes[-1])
         if a is not axes[-1]:
@@ -330,7 +330,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
             fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
                        fontsize=8, frameon=False)  # fmt: skip
     else:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, pad=14)  # above the wave labels
         if handles:
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
                       fontsize=8, frameon=False)  # fmt: skip
@@ -406,7 +406,8 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
         a.set_ylim(0, top * 1.05)
         if a is axes[0] or not side:
             a.set_ylabel("GiB committed")
-        a.set_title(f"pool {inv.label(p)}", fontsize=10, loc="left")
+        if ax is None:  # on a given axes the pool goes into the one title
+            a.set_title(f"pool {inv.label(p)}", fontsize=10, loc="left")
         a.grid(axis="y", color="#E6E6E6", linewidth=0.6)
         a.set_axisbelow(True)
     what = "before and after the plan" if plan is not None else "now"
@@ -421,7 +422,8 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
         fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8,
                    frameon=False)  # fmt: skip
     else:
-        ax.set_title(title, fontsize=10)
+        pool_name = f": pool {inv.label(panels[0][0])}" if panels else ""
+        ax.set_title(title + pool_name, fontsize=10)
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
                   frameon=False)  # fmt: skip
     return fig
@@ -501,6 +503,7 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     for i, (_, row) in enumerate(rows):
         for j, (_, cls, _) in enumerate(row):
             grid[i, j] = classes.index(cls)
+    given = ax is not None
     if ax is not None:
         fig = ax.figure
     else:
@@ -535,7 +538,7 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     present = [c for c in classes if c in {cls for _, r in rows for _, cls, _ in r}]
     handles = [Patch(facecolor=REASON_COLOURS[c], edgecolor="#999999",
                      label=c if c == "all restart" else f"unplaced: {c}") for c in present]
-    if fig.get_layout_engine() is not None:
+    if not given:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
                    fontsize=8, frameon=False)  # fmt: skip
     else:

@@ -139,7 +139,8 @@ def restart_advice(plan: Plan) -> list[str]:
 
 @dataclass(frozen=True)
 class Summary:
-    goal: str
+    goal: str  # short: at most four names of a list
+    goal_in_full: str
     status: str
     solver: str
     migrations: int
@@ -163,7 +164,8 @@ def summary(plan: Plan, inv: Inventory | None = None,
     wall = plan.solver.get("wall_seconds")
     if isinstance(wall, int | float):
         solver += f", {wall:.1f} s"
-    return Summary(describe_goal(plan.goal, inv), plan.status or "no status", solver, n,
+    return Summary(describe_goal(plan.goal, inv), describe_goal(plan.goal, inv, most=None),
+                   plan.status or "no status", solver, n,
                    dict(Counter(m.kind for m in plan.migrations())), len(plan.waves), secs,
                    int(bound) if bound is not None else None, gap, len(plan.unplaced),
                    check)  # fmt: skip
@@ -238,7 +240,7 @@ def _summary_items(c: _Context) -> list[tuple[str, str]]:
     s = c.summary
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(s.by_kind.items()))
     items = [
-        ("Goal", s.goal),
+        ("Goal", s.goal_in_full),
         ("Solver", f"{s.solver}; status {s.status}"),
         ("Schedule length", f"{hmm(s.seconds)} (h:mm, {s.seconds:,} s estimated)"),
         ("Lower bound", f"{hmm(s.bound)} ({s.bound:,} s)" if s.bound is not None
