@@ -46,7 +46,7 @@ def describe_goal(goal: dict[str, Any], inv: Inventory | None = None, *,
 
     kind = goal.get("kind", "?")
     if kind == "evacuate":
-        return f"Evacuate {names('hosts')}"
+        return f"Evacuate {names('hosts')}".rstrip()
     if kind == "move-pool":
         return f"Move pool {names('from')} into {names('to')}"
     if kind == "retire-sr":

@@ -222,7 +222,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
     Bars are packed into rows that never overlap, so a pool has as many rows as it runs
     migrations at once. Dotted lines mark where waves start (up to 30 waves). With more
     than `max_pools` source pools, the pools with the most migration time are drawn
-    (the title says how many were left out); `pools` (names or uuids) picks them.
+    (the title names the others); `pools` (names or uuids) picks them.
     `ax` draws every pool on one given axes (rows stacked, pool names as tick labels).
     """
     from matplotlib.patches import Patch
@@ -242,6 +242,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
     lanes = {p: _lanes(by_pool[p]) for p in shown}
 
     n_rows = sum(len(v) for v in lanes.values())
+    n_bars = sum(len(r) for v in lanes.values() for r in v)
     row_in = max(0.16, min(0.34, (MAX_HEIGHT_IN - 1.6 - 0.3 * len(shown)) / max(n_rows, 1)))
     height = 1.6 + 0.3 * len(shown) + row_in * n_rows
     if ax is not None:
@@ -264,9 +265,11 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         rows = lanes[p]
         for i, row in enumerate(rows):
             y = offset + i
+            # one collection per row: a campaign of 30,000 migrations draws in seconds
+            a.broken_barh([(b.start, b.seconds) for b in row], (y - 0.39, 0.78),
+                          facecolors=[b.colour for b in row], edgecolor="white",
+                          linewidth=0.5 if n_bars <= 2000 else 0)  # fmt: skip
             for b in row:
-                a.barh(y, b.seconds, left=b.start, height=0.78, color=b.colour,
-                       edgecolor="white", linewidth=0.5)  # fmt: skip
                 width_in = b.seconds / span * axes_in
                 if len(shown) <= 12 and n_rows <= 40 and width_in > 0.09 * min(len(b.text), 14):
                     a.text(b.start + span * 0.004, y, _short(b.text, 14), va="center",
@@ -279,7 +282,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         else:
             ticks.append((offset + (len(rows) - 1) / 2, name_of(inv, p)))
             offset += len(rows) + 1
-        if len(plan.waves) <= 30:
+        if len(plan.waves) <= 30 and (ax is None or p == shown[0]):  # once per axes
             labelled = -span
             for k, t in enumerate(_wave_starts(plan, starts)):
                 if k:

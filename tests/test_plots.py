@@ -3,6 +3,7 @@ labels, colours, sizes), they display in Jupyter, and their pixels are a picture
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
@@ -44,8 +45,26 @@ def _inv_and_plan():
     return inv, plan, (h1, h2)
 
 
-def _bars(fig):
-    return [p for a in fig.axes for p in a.patches]
+@dataclasses.dataclass(frozen=True)
+class _Bar:
+    x: float
+    width: float
+    y: float  # the row's centre
+    colour: tuple[float, float, float]
+
+
+def _bars(fig) -> list[_Bar]:
+    """Every schedule bar: the Gantt draws one collection of rectangles per row."""
+    out = []
+    for a in fig.axes:
+        for coll in a.collections:
+            colours = coll.get_facecolors()
+            for i, path in enumerate(coll.get_paths()):
+                v = path.vertices
+                out.append(_Bar(float(v[:, 0].min()), float(v[:, 0].max() - v[:, 0].min()),
+                                float((v[:, 1].min() + v[:, 1].max()) / 2),
+                                tuple(colours[i % len(colours)][:3])))  # fmt: skip
+    return out
 
 
 def test_hmm_formats_hours_and_minutes():
@@ -60,10 +79,10 @@ def test_hmm_formats_hours_and_minutes():
 def test_gantt_places_each_migration_at_its_wave_start_for_its_duration():
     inv, plan, _ = _inv_and_plan()
     fig = plots.gantt(plan, inv)
-    spans = sorted((round(b.get_x()), round(b.get_width())) for b in _bars(fig))
+    spans = sorted((round(b.x), round(b.width)) for b in _bars(fig))
     # wave 2 starts when wave 1's longest migration (700 s) ends
     assert spans == [(0, 400), (0, 700), (700, 300)]
-    assert _bars(fig)[0].get_facecolor()[:3] == pytest.approx(
+    assert _bars(fig)[0].colour == pytest.approx(
         to_rgb(plots.KIND_COLOURS["live"]))
     assert plots.migration_starts(plan) == {"m1": 0, "m2": 0, "m3": 700}
     fig.canvas.draw()
@@ -82,7 +101,7 @@ def test_gantt_rows_never_overlap_and_legend_covers_no_axes():
     fig = plots.gantt(plan, inv)
     rows: dict[float, list[tuple[float, float]]] = {}
     for b in _bars(fig):
-        rows.setdefault(round(b.get_y(), 3), []).append((b.get_x(), b.get_x() + b.get_width()))
+        rows.setdefault(round(b.y, 3), []).append((b.x, b.x + b.width))
     for spans in rows.values():
         spans.sort()
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
@@ -217,8 +236,6 @@ def test_the_blank_check_rejects_an_empty_canvas():
 
 
 def test_gantt_follows_the_planned_starts_of_a_flow_schedule_and_derives_v1_ones():
-    import dataclasses
-
     from planner.plan import from_dict, to_dict
 
     inv, plan, _ = _inv_and_plan()
@@ -228,7 +245,7 @@ def test_gantt_follows_the_planned_starts_of_a_flow_schedule_and_derives_v1_ones
     waves = (w0, dataclasses.replace(w1, migrations=(m3,)))
     flow = dataclasses.replace(plan, waves=waves, estimate=estimate_of(waves))
     assert check_plan(inv, flow).ok, check_plan(inv, flow).violations
-    spans = sorted((round(b.get_x()), round(b.get_width())) for b in _bars(plots.gantt(flow, inv)))
+    spans = sorted((round(b.x), round(b.width)) for b in _bars(plots.gantt(flow, inv)))
     assert spans == [(0, 400), (0, 700), (400, 300)]
     assert "0:12 estimated" in plots.gantt(flow, inv)._suptitle.get_text()
     # a v1 file has no starts: the waves run in lock step
@@ -242,7 +259,6 @@ def test_gantt_follows_the_planned_starts_of_a_flow_schedule_and_derives_v1_ones
 
 
 def test_gantt_draws_host_steps_that_take_time():
-    import dataclasses
 
     from planner.plan import Step
 
@@ -255,7 +271,6 @@ def test_gantt_draws_host_steps_that_take_time():
     report = check_plan(inv, upgraded)
     assert report.ok, report.violations
     fig = plots.gantt(upgraded, inv)
-    grey = [b for b in _bars(fig) if b.get_facecolor()[:3] == pytest.approx(
-        to_rgb(plots.STEP_COLOUR))]  # fmt: skip
-    assert [(round(b.get_x()), round(b.get_width())) for b in grey] == [(1000, 1800)]
+    grey = [b for b in _bars(fig) if b.colour == pytest.approx(to_rgb(plots.STEP_COLOUR))]
+    assert [(round(b.x), round(b.width)) for b in grey] == [(1000, 1800)]
     assert "host step" in {t.get_text() for t in fig.legends[0].get_texts()}
