@@ -541,7 +541,10 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     present = [c for c in classes if c in {cls for _, r in rows for _, cls, _ in r}]
     handles = [Patch(facecolor=REASON_COLOURS[c], edgecolor="#999999",
                      label=c if c == "all restart" else f"unplaced: {c}") for c in present]
-    if not given:
+    if not rows:
+        ax.text(0.5, 0.5, "no failure scenarios", ha="center", va="center",
+                transform=ax.transAxes, fontsize=12, color="#555555")  # fmt: skip
+    elif not given:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
                    fontsize=8, frameon=False)  # fmt: skip
     else:

@@ -274,3 +274,9 @@ def test_gantt_draws_host_steps_that_take_time():
     grey = [b for b in _bars(fig) if b.colour == pytest.approx(to_rgb(plots.STEP_COLOUR))]
     assert [(round(b.x), round(b.width)) for b in grey] == [(1000, 1800)]
     assert "host step" in {t.get_text() for t in fig.legends[0].get_texts()}
+
+
+def test_empty_inputs_say_so_instead_of_failing():
+    fig = plots.n1_heatmap(pd.DataFrame(columns=whatif.COLUMNS))
+    assert any("no failure scenarios" in t.get_text() for t in fig.axes[0].texts)
+    assert plots.png_bytes(fig).startswith(b"\x89PNG")
