@@ -178,7 +178,7 @@ def _figures(plan: Plan, inv: Inventory | None) -> dict[str, str | None]:
     """Base64 PNGs of the schedule and memory figures; None where a figure cannot be drawn
     (matplotlib missing, or no inventory for the memory figure)."""
     try:
-        from planner import plots
+        import planner.plots as plots
     except ImportError:  # the `notebook` extra is not installed
         return {"gantt": None, "memory": None}
     import base64

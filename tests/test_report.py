@@ -189,3 +189,13 @@ def test_digest_of_a_file_with_unknown_keys_shows_the_journal_digest_too(tmp_pat
     doc["x-reviewed-by"] = "change board"  # an added key: the file differs, the plan not
     text = render(plan, inv, plan_doc=doc, figures=False)
     assert "executor&#x27;s journal" in text and plan_digest(plan) in text
+
+
+def test_without_matplotlib_the_report_says_where_the_figures_would_be(tmp_path, monkeypatch):
+    import sys
+
+    _, _, inv, plan = _files(tmp_path)
+    monkeypatch.setitem(sys.modules, "planner.plots", None)  # import fails: no extra
+    text = render(plan, inv)
+    assert "data:image" not in text and text.count("Figures need matplotlib") == 2
+    assert ">Migrations (" in text
