@@ -337,6 +337,7 @@ code,.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.8rem
 figure{margin:.5rem 0} figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
 figcaption{color:#57606a;font-size:.85rem}
 .note{color:#57606a;font-size:.85rem}
+nav{font-size:.9rem;margin:.6rem 0} nav a{color:#0969da;text-decoration:none}
 details{margin:.3rem 0} summary{cursor:pointer}
 @media print{body{margin:0;max-width:none} h2{break-after:avoid} figure{break-inside:avoid}}
 """
@@ -372,6 +373,19 @@ def _figure_html(b64: str | None, alt: str, caption: str, missing: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")  # fmt: skip
 
 
+def _nav(c: _Context) -> str:
+    """Links to the sections (plain anchors: no script)."""
+    links = [("summary", "Summary"), ("unplaced", "Unplaced"), ("schedule", "Schedule"),
+             ("memory", "Memory"), ("migrations", "Migrations")]  # fmt: skip
+    if any(w.steps for w in c.plan.waves):
+        links.append(("steps", "Host steps"))
+    links.append(("warnings", "Warnings"))
+    if restart_advice(c.plan):
+        links.append(("restart-advice", "Restart advice"))
+    links.append(("digests", "Digests"))
+    return "<nav>" + " · ".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in links) + "</nav>"
+
+
 def _html(c: _Context) -> str:
     s = c.summary
     verdict = ""
@@ -388,6 +402,7 @@ def _html(c: _Context) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>Plan report: {_e(s.goal)}</h1>",
         f'<p class=sub>{_e(_headline(s))}.{verdict}</p>',
+        _nav(c),
         "<h2 id=summary>Summary</h2>",
         _kv(_summary_items(c)),
         "<p class=note>Times are h:mm (h:mm:ss for a plan under ten minutes) from the "

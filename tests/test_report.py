@@ -69,6 +69,8 @@ def test_html_report_has_every_section_and_no_outside_resource(tmp_path):
     assert want in text and plan.inventory_digest in text
     # self-contained: no script, no link, nothing fetched from elsewhere
     assert not re.search(r"<script|<link|@import|url\(|src=\"(?!data:)|https?://", text)
+    for anchor in re.findall(r'href="#([^"]+)"', text):  # the section links lead somewhere
+        assert f"id={anchor}>" in text, anchor
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
     assert len(images) == 2  # schedule and memory
     for b64 in images:
