@@ -200,9 +200,12 @@ def _pick(keys: list[str], weight: dict[str, float], wanted: Iterable[str] | Non
     return chosen, len(keys) - len(chosen)
 
 
-def _left_out(names: Sequence[str], how: str) -> str:
-    """The title line naming what a capped figure left out."""
+def _left_out(names: Sequence[str], how: str | None) -> str:
+    """The title line naming what a figure left out: `how` it chose, or None when the
+    caller picked the pools."""
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    if how is None:
+        return f"\nthe pools picked; not shown: {shown}"
     return f"\nnot shown ({how}): {shown}; pick pools with pools="
 
 
@@ -318,7 +321,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
              f"estimated{gap}")  # fmt: skip
     if left_out:
         title += _left_out([name_of(inv, p) for p in keys if p not in shown],
-                           "less migration time")  # fmt: skip
+                           None if pools is not None else "less migration time")  # fmt: skip
     kinds = sorted({m.kind for m in plan.migrations()}, key=list(KIND_COLOURS).index)
     handles = [Patch(color=KIND_COLOURS[k], label=KIND_LABELS[k]) for k in kinds]
     if any(_step_bars(plan, inv).values()):
@@ -536,7 +539,8 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     title = (f"N-1: can each pool restart a failed host's VMs? {n_bad} of {n_all} single "
              "failures leave VMs without a host")  # fmt: skip
     if left_out:
-        title += _left_out([p for p in keys if p not in shown], "fewer failing hosts")
+        title += _left_out([p for p in keys if p not in shown],
+                           None if pools is not None else "fewer failing hosts")  # fmt: skip
     ax.set_title(title, fontsize=10)
     present = [c for c in classes if c in {cls for _, r in rows for _, cls, _ in r}]
     handles = [Patch(facecolor=REASON_COLOURS[c], edgecolor="#999999",

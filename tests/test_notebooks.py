@@ -19,7 +19,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # the figure each notebook's figure cells end with (the cell's last line names it)
 FIGURES = {
     "01-evacuate-a-host.ipynb": ["gantt", "memory"],
-    "02-n-minus-1.ipynb": ["heat", "heat_after"],
+    "02-n-minus-1.ipynb": ["heat", "heat_after", "two_pools"],
     "03-new-hardware.ipynb": ["gantt", "memory"],
 }
 

@@ -203,7 +203,10 @@ def test_a_320_host_fleet_stays_slide_sized_and_names_what_it_left_out():
     w, h = heat.get_size_inches()
     assert w <= plots.MAX_WIDTH_IN and h <= plots.MAX_HEIGHT_IN
     assert heat.axes[0].images[0].get_array().shape[1] == 12  # 40 hosts wrap at 12
-    assert "not shown" in heat.axes[0].get_title()
+    assert "not shown (fewer failing hosts)" in heat.axes[0].get_title()
+    picked = plots.n1_heatmap(pd.DataFrame(rows), pools=["pool-03"])
+    assert picked.axes[0].get_yticklabels()[0].get_text() == "pool-03"
+    assert "the pools picked; not shown: pool-00" in picked.axes[0].get_title()
 
 
 def test_figures_display_in_jupyter_as_png_and_are_not_blank():
