@@ -367,33 +367,38 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
     if wanted is None and plan is not None:
         touched = {m.from_pool for m in plan.migrations()} | {m.to_pool for m in plan.migrations()}
         wanted = [p for p in keys if p in touched] or None
-    weight = {p: float(sum(before[h.uuid] for h in inv.hosts_in_pool.get(p, []))) for p in keys}
-    chosen, _ = _pick(keys, weight, wanted, len(keys))
-    panels: list[tuple[str, list[Any]]] = []
+    chosen = [p for p in keys if wanted is None or p in set(wanted)]
+    panels: list[tuple[str, list[Any], str]] = []  # pool, hosts, which part
     for p in chosen:
         hosts = inv.hosts_in_pool.get(p, [])
         for i in range(0, max(len(hosts), 1), hosts_per_panel):
-            panels.append((p, list(hosts[i:i + hosts_per_panel])))
+            part = f" (hosts {i + 1}-{min(i + hosts_per_panel, len(hosts))} of {len(hosts)})"
+            panels.append((p, list(hosts[i:i + hosts_per_panel]),
+                           part if len(hosts) > hosts_per_panel else ""))  # fmt: skip
     keep = max_panels if ax is None else 1
-    left_out = [inv.label(p) for p in dict.fromkeys(p for p, _ in panels[keep:])
-                if p not in {q for q, _ in panels[:keep]}]  # fmt: skip
+    drawn = {q for q, _, _ in panels[:keep]}
+    left_out = [inv.label(p) + (" in part" if p in drawn else "")
+                for p in dict.fromkeys(p for p, _, _ in panels[keep:])]  # fmt: skip
     panels = panels[:keep]
-    widest = max((len(h) for _, h in panels), default=1)
+    widest = max((len(h) for _, h, _ in panels), default=1)
     # a few small pools side by side (a slide is wide), else one pool under the other
-    side = 1 < len(panels) <= 4 and sum(len(h) for _, h in panels) <= 24
+    side = 1 < len(panels) <= 4 and sum(len(h) for _, h, _ in panels) <= 24
     if ax is not None:
         fig, axes = ax.figure, [ax]
     elif side:
-        total = sum(max(len(h), 3) for _, h in panels)
+        total = sum(max(len(h), 3) for _, h, _ in panels)
         fig = _figure(max(6.0, 1.2 + 0.7 * total + 0.8 * len(panels)), 4.2)
         axes = list(fig.subplots(1, len(panels), sharey=True, squeeze=False,
-                                 width_ratios=[max(len(h), 3) for _, h in panels])[0])
+                                 width_ratios=[max(len(h), 3) for _, h, _ in panels])[0])
     else:
         fig = _figure(max(6.0, 1.4 + 0.3 * widest), 0.6 + 2.9 * len(panels))
         axes = list(fig.subplots(len(panels), 1, squeeze=False)[:, 0]) if panels else \
             [fig.add_subplot()]  # fmt: skip
-    top = max([h.memory_total_bytes / GIB for _, hs in panels for h in hs] or [1.0])
-    for (p, hosts), a in zip(panels, axes, strict=False):
+    top = max([h.memory_total_bytes / GIB for _, hs, _ in panels for h in hs] or [1.0])
+    # every panel of a stacked figure has the same bar width and label size
+    slots = max(widest if not side else 0, 2)
+    fs = 9 if widest <= 20 else 7
+    for (p, hosts, part), a in zip(panels, axes, strict=False):
         x = np.arange(len(hosts))
         width = 0.4 if plan is not None else 0.7
         a.bar(x - (0.2 if plan is not None else 0), [before[h.uuid] / GIB for h in hosts],
@@ -405,15 +410,14 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
         caps = [host_capacity(h, opts.headroom_fraction) / GIB for h in hosts]
         a.hlines(caps, x - 0.45, x + 0.45, color=MEMORY_COLOURS["capacity"], linewidth=1.6,
                  label="capacity (total - overhead - headroom)", zorder=3)  # fmt: skip
-        fs = 9 if len(hosts) <= 20 else 7
         a.set_xticks(x, [_short(h.name, 16) for h in hosts], rotation=45 if len(hosts) > 8
                      else 0, ha="right" if len(hosts) > 8 else "center", fontsize=fs)  # fmt: skip
-        a.set_xlim(-0.6, max(len(hosts), 2) - 0.4)
+        a.set_xlim(-0.6, max(len(hosts), slots) - 0.4)
         a.set_ylim(0, top * 1.05)
         if a is axes[0] or not side:
             a.set_ylabel("GiB committed")
         if ax is None:  # on a given axes the pool goes into the one title
-            a.set_title(f"pool {inv.label(p)}", fontsize=10, loc="left")
+            a.set_title(f"pool {inv.label(p)}{part}", fontsize=10, loc="left")
         a.grid(axis="y", color="#E6E6E6", linewidth=0.6)
         a.set_axisbelow(True)
     what = "before and after the plan" if plan is not None else "now"

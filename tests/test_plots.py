@@ -196,6 +196,10 @@ def test_a_320_host_fleet_stays_slide_sized_and_names_what_it_left_out():
     assert "pool-07" in fig._suptitle.get_text()
     one = plots.host_memory(big, pools=["pool-07"])
     assert [a.get_title(loc="left") for a in one.axes] == ["pool pool-07"]
+    split = plots.host_memory(big, pools=["pool-07"], hosts_per_panel=16)
+    assert [a.get_title(loc="left") for a in split.axes] == [
+        f"pool pool-07 (hosts {r} of 40)" for r in ("1-16", "17-32", "33-40")]
+    assert len({a.get_xlim() for a in split.axes}) == 1  # same bar width on every panel
     rows = [{"pool": f"pool-{p:02d}", "hosts": f"p{p:02d}-xs-{i:02d}", "vms": 9,
              "unplaced": int(i % 3 == 0), "reasons": "NO_CAPACITY:1" if i % 3 == 0 else ""}
             for p in range(8) for i in range(40)]  # fmt: skip
