@@ -10,8 +10,8 @@ handler). Within a pool the affinity survives a migration unchanged.
 (an earlier one may be a step aside; the VM's home is where it ends up):
 
 - "same-host": the host the VM lands on (its last `to_host`; for a halted VM moved
-  without one, the host that receives it: the target pool's master), for every
-  migrated VM;
+  without one, the host that receives it: the target pool's master, or the first
+  enabled host that sees every target SR), for every migrated VM;
 - "keep" (the default): a VM that had a home keeps one: within its pool the old home is
   still valid and XAPI keeps it, so nothing is written; across pools the old home is in
   the other pool, so the new home is the host it lands on (as "same-host"). A VM without
@@ -46,8 +46,9 @@ def home_for(inv: Inventory, m: Migration, mode: str) -> str | None:
     if mode == "keep" and (vm.affinity is None or m.to_pool == vm.pool):
         return None
     # the host it lands on; a halted VM moved without a to_host: the host that receives
-    # it (the target pool's master, see planner.rules.migration_network)
-    return receiving_host(inv, m.to_host, m.to_pool)
+    # it (the target pool's master if it sees every target SR; see
+    # planner.rules.migration_network.receiving_host)
+    return receiving_host(inv, m.to_host, m.to_pool, [d.to_sr for d in m.disks])
 
 
 def assign_homes(inv: Inventory, plan: Plan, mode: str = "keep") -> Plan:

@@ -23,7 +23,11 @@ from planner.options import PlanOptions
 from planner.plan import Migration
 from planner.plan import load as load_plan
 from planner.rules import codes, target_reasons
-from planner.rules.migration_network import migration_network_reasons, resolve_migration_networks
+from planner.rules.migration_network import (
+    migration_network_reasons,
+    receiving_host,
+    resolve_migration_networks,
+)
 from planner.rules.network import management_network_warnings
 from planner.sim import Simulator
 from planner.solve import solve
@@ -258,3 +262,27 @@ def test_ip_hosts_check_survives_malformed_neighbours():
     n["pool"], n["hosts"] = [], [[], *n["hosts"]]
     errs = _errors(doc)
     assert errs and all(e.startswith("networks[") for e in errs)
+
+
+def test_receiving_host_of_a_move_without_to_host_follows_the_target_srs():
+    """As the executor picks it: the master if it sees every target SR, else the first
+    enabled host that does (a local SR): that host needs the IP."""
+    b = Builder()
+    pa = b.pool("a")
+    b.host(pa, "a1")
+    sra = b.sr(pa, "a-nfs")
+    pb = b.pool("b")
+    b1 = b.host(pb, "b1")
+    b2 = b.host(pb, "b2")
+    b.sr(pb, "b-nfs")
+    local = b.sr(pb, "b2-local", shared=False, host=b2)
+    b.network(pb, "storage", ip_hosts=[b1])
+    b.vm(pa, "cold", disks=[(sra, 5)])
+    inv = b.build()
+    named = {pb: inv.find("network", "storage")}
+    assert receiving_host(inv, None, pb, [inv.find("sr", "b-nfs")]) == b1
+    assert receiving_host(inv, None, pb, [local]) == b2
+    assert migration_network_reasons(inv, "move", None, pb, named,
+                                     [inv.find("sr", "b-nfs")]) == []  # fmt: skip
+    r = migration_network_reasons(inv, "move", None, pb, named, [local])
+    assert [x.code for x in r] == [codes.MIGRATION_NETWORK_NO_IP] and "b2" in r[0].message

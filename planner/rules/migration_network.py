@@ -22,10 +22,10 @@ the streams into it; a pool it does not name uses its management network, as XAP
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from planner.errors import InputError, LookupFailed
-from planner.inventory.model import Inventory, Network
+from planner.inventory.model import Host, Inventory, Network
 from planner.plan import Reason
 from planner.rules import codes
 
@@ -43,21 +43,39 @@ def stream_network(inv: Inventory, to_pool: str, named: Mapping[str, str]) -> Ne
     return next((n for n in inv.networks_in_pool.get(to_pool, []) if n.management), None)
 
 
-def receiving_host(inv: Inventory, to_host: str | None, to_pool: str) -> str | None:
-    """The host whose `migrate_receive` takes the stream: `to_host`, or for a halted VM
-    moved without one, the target pool's master (what the executor and xe use)."""
+def receiving_host(inv: Inventory, to_host: str | None, to_pool: str,
+                   srs: Iterable[str] = ()) -> str | None:  # fmt: skip
+    """The host whose `migrate_receive` takes the stream: `to_host`; for a VM moved
+    without one, as the executor picks it: the target pool's master when it has every
+    target SR in `srs` attached, else the first enabled host of the pool that has (a
+    local SR is attached to one host only), else the master."""
     if to_host is not None:
         return to_host
     pool = inv.pool_by_uuid.get(to_pool)
-    return pool.master if pool is not None else None
+    if pool is None:
+        return None
+    want = set(srs)
+
+    def sees(h: Host) -> bool:
+        return all(h.uuid in inv.sr_by_uuid[s].hosts for s in want if s in inv.sr_by_uuid)
+
+    master = inv.host_by_uuid.get(pool.master)
+    if master is None or sees(master):
+        return pool.master
+    other = next((h for h in inv.hosts_in_pool.get(to_pool, [])
+                  if h.uuid != pool.master and h.enabled and sees(h)), None)  # fmt: skip
+    return other.uuid if other is not None else pool.master
 
 
 def migration_network_reasons(
-    inv: Inventory, kind: str, to_host: str | None, to_pool: str, named: Mapping[str, str]
+    inv: Inventory, kind: str, to_host: str | None, to_pool: str, named: Mapping[str, str],
+    srs: Iterable[str] = (),
 ) -> list[Reason]:
     """Why the migration network cannot carry this migration's stream
-    (MIGRATION_NETWORK_NO_IP): the destination host has no IP on it, or the network
-    named for `to_pool` is not a network of that pool. Empty for a live migration."""
+    (MIGRATION_NETWORK_NO_IP): the receiving host has no IP on it, or the network
+    named for `to_pool` is not a network of that pool. `srs`: the target SR of every
+    disk (they decide the receiving host of a move without `to_host`). Empty for a
+    live migration."""
     if kind not in RECEIVING_KINDS:
         return []
     uuid = named.get(to_pool)
@@ -67,7 +85,7 @@ def migration_network_reasons(
         return [Reason(codes.MIGRATION_NETWORK_NO_IP,
                        f"migration network {inv.label(uuid)} is not a network of pool "
                        f"{pool_name}")]  # fmt: skip
-    host = receiving_host(inv, to_host, to_pool)
+    host = receiving_host(inv, to_host, to_pool, srs)
     if net is None or host is None or host in net.ip_hosts:
         return []
     why = "has no PIF on it" if host not in net.hosts else "its PIF on it has no IP"
