@@ -23,7 +23,7 @@ fits for good: the schedule only has to ask "does it fit now" at each start.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -204,14 +204,19 @@ class Account:
 
 
 def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                  fifo: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Start times for the placed jobs of `choice`: a time sweep over the account that,
     at each instant (0, then every end), starts in `order` (default: longest first)
-    every waiting job that fits now (parallel schedule generation; a job never waits for
-    a later one). Returns (start, witness); a job that never fits keeps start -1.
+    every waiting job that fits now (parallel schedule generation). Returns (start,
+    witness); a job that never fits keeps start -1.
 
     Longest first is the LPT rule: with `max_per_pool` identical slots per pool it stays
-    within 4/3 of the optimum and, with many jobs per pool, close to work / slots."""
+    within 4/3 of the optimum and, with many jobs per pool, close to work / slots.
+
+    `fifo`: a job also waits until every job before it in `order` that takes memory or
+    SR space on a key it takes has started (slots are not FIFO). Given the order of a
+    feasible schedule, that is a left shift that keeps every job: the first waiting job
+    of each key always fits once everything before it has ended."""
     J = p.n_jobs
     start = np.full(J, -1, dtype=np.int64)
     witness = np.full(J, -1, dtype=np.int64)
@@ -225,6 +230,15 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
     ends: list[tuple[int, int, int]] = []  # (end time, job, tie) heap
     end_delta: dict[int, Delta] = {}
     waiting = list(order)
+    queues: dict[int, deque[int]] = defaultdict(deque)
+    fifo_keys: dict[int, list[int]] = {}
+    if fifo:
+        slot_keys = acc.pool0
+        for j in waiting:
+            d = cache.setdefault(j, acc.deltas(j, int(choice[j])))
+            fifo_keys[j] = [k for k, n in d[0] if n > 0 and k < slot_keys]  # type: ignore[operator]
+            for k in fifo_keys[j]:
+                queues[k].append(j)
     t = 0
     while waiting:
         rest: list[int] = []
@@ -239,6 +253,9 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
                 rest.append(j)
                 continue
             c = int(choice[j])
+            if fifo and any(queues[k][0] != j for k in fifo_keys[j]):
+                rest.append(j)
+                continue
             w = acc.witness(j)
             if w == -1:
                 rest.append(j)
@@ -251,6 +268,8 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
                 rest.append(j)
                 continue
             led.apply(d[0])
+            for k in fifo_keys.get(j, ()):
+                queues[k].popleft()
             start[j] = t
             witness[j] = max(w, -1)
             end_delta[j] = d[1]
@@ -265,6 +284,18 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
             _, j, _ = heapq.heappop(ends)
             led.apply(end_delta.pop(j))
     return start, witness
+
+
+def compact(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray | None:
+    """A schedule of the same jobs and targets, each started as early as the account
+    allows in the given schedule's start order (`list_schedule` with `fifo`); None when
+    that leaves a job out (a halted VM's witness can break the FIFO argument)."""
+    placed = [j for j in range(p.n_jobs) if choice[j] >= 0]
+    order = sorted(placed, key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))
+    new, _ = list_schedule(p, choice, order, fifo=True)
+    if any(new[j] < 0 for j in placed):
+        return None
+    return new
 
 
 # ---------------------------------------------------------------- replays
