@@ -87,6 +87,7 @@ def _register() -> None:
         inventory_cmd, solve_cmd, check_cmd, collect_cmd, sim_cmd, execute_cmd, whatif_cmd,
     ):  # fmt: skip
         module.register(app)
+    __import__("planner.cli.report_cmd", fromlist=["register"]).register(app)  # issue 14
 
 
 def _reflow(text: str) -> str:
