@@ -180,7 +180,10 @@ def solve(
     solver_info["wall_seconds"] = round(time.perf_counter() - t0, 3)
     say(f"done: {status.value}, {plan.estimate['waves']} waves, {plan.estimate['seconds']} s "
         f"(bound {bounds.seconds} s) in {solver_info['wall_seconds']} s")  # fmt: skip
-    return plan
+    from planner.stepaside import after_solve  # issue 13 item 11, docs/solving.md
+
+    return after_solve(inv, goal, options, plan, dict(
+        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations))
 
 
 def _solve_part(sub: Problem, idx: np.ndarray, solver: str, budget: float,

@@ -124,6 +124,10 @@ class _Oracle:
         self.start = tuple(self._pos_of(v) for v in self.vms)
         self.must = [not self._ok(i, p) for i, p in enumerate(self.start)]
         self.budget = sum(self.must) + extra
+        # extra == 0: the planner's freedom before item 11 -- only the VMs the goal
+        # moves move, each once
+        self.max_moves = MAX_MOVES_PER_VM if extra else 1
+        self.movable = [m or extra > 0 for m in self.must]
         self.positions = [self._positions(i) for i in range(len(self.vms))]
         self.cap = {h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts}
         self._moves: dict[tuple[int, Pos], list[Move]] = {}
@@ -300,7 +304,7 @@ class _Oracle:
                     yield list(chosen)
                 return
             yield from rec(i + 1)  # VM i stays
-            if len(chosen) >= left or count[i] >= MAX_MOVES_PER_VM:
+            if len(chosen) >= left or count[i] >= self.max_moves or not self.movable[i]:
                 return
             for m in self.moves(i, pos[i]):
                 if not fits(m):
@@ -476,7 +480,8 @@ def oracle(inv: Inventory, goal: Goal, options: PlanOptions | None = None, *,
            durations: DurationModel = DEFAULT_MODEL, extra: int = EXTRA_MOVES,
            per_disk: bool = True, max_states: int = 200_000) -> OracleResult:  # fmt: skip
     """The best plan of a tiny instance (module docstring). `extra`: moves allowed beyond
-    one per VM the goal moves (0: no step-asides or second moves); `per_disk`: False
+    one per VM the goal moves (0: no step-asides and no second moves: only the VMs the
+    goal moves move, once each); `per_disk`: False
     sends the disks a move copies to one SR (the planner's model before issue 13 item
     9); `max_states` bounds the search (`complete` false when it was hit)."""
     if len(inv.vms) > 6:
