@@ -49,6 +49,7 @@ from planner.rules.storage import reserve_on_target
 
 MAX_ROUNDS = 2  # relocations added to one plan (each must place more VMs)
 MAX_TRIES = 12  # relocations tried per round (each costs a quick re-solve)
+PLACES = 8  # waves of the re-solved plan a step-aside may join or precede
 STUCK_CODES = (codes.NO_CAPACITY, codes.HALTED_MEMORY)
 NOTE = "SOLVER"  # the warning code solve.py uses for what the solver tells the reader
 
@@ -97,13 +98,18 @@ def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
     args.pop("progress", None)
     args.pop("client", None)
 
+    limit = float(args.get("time_limit", 30.0))
+    deadline = time.perf_counter() + limit
+
     def resolve(after: Inventory, quick: bool) -> Plan:
-        return solve(after, goal, options, **{**args, **({"solver": "greedy"} if quick
-                                                         else {})})  # fmt: skip
+        # each re-solve gets what is left of the budget (at least a moment)
+        left = max(0.2, min(limit, deadline - time.perf_counter()))
+        extra = {"solver": "greedy"} if quick else {"time_limit": left}
+        return solve(after, goal, options, **{**args, **extra})
 
     durations = args.get("durations", DEFAULT_MODEL)
     return step_aside(inv, goal, options, plan, resolve, durations=durations,
-                      time_budget=float(args.get("time_limit", 30.0)))  # fmt: skip
+                      time_budget=limit)
 
 
 def _stuck(plan: Plan) -> list[str]:
@@ -121,20 +127,26 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         if not stuck or time.perf_counter() > deadline:
             break
         moved = {r.vm for r in chosen}
-        tries = sorted(_relocations(now, goal, options, stuck, durations, moved,
+        parked = {u.vm for u in best.unplaced}
+        tries = sorted(_relocations(now, goal, options, stuck, parked, durations, moved,
                                     f"s{len(chosen) + 1}."),
                        key=lambda r: (r.migration.est_seconds, r.migration.id))[:MAX_TRIES]
         winner: tuple[tuple[int, int], Relocation, Inventory] | None = None
-        for rel in tries:
-            if time.perf_counter() > deadline:
+        # greedy trials first; when none helps, the caller's solver (greedy may pack the
+        # inventory after the step-aside worse than CP-SAT does)
+        for quick in (True, False):
+            for rel in tries:
+                if time.perf_counter() > deadline:
+                    break
+                after = apply(now, rel.migration)
+                trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, quick))
+                if trial is None:
+                    continue
+                key = (len(trial.unplaced), trial.schedule_seconds)
+                if key[0] < len(best.unplaced) and (winner is None or key < winner[0]):
+                    winner = (key, rel, after)
+            if winner is not None:
                 break
-            after = apply(now, rel.migration)
-            trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, True))
-            if trial is None:
-                continue
-            key = (len(trial.unplaced), trial.schedule_seconds)
-            if key[0] < len(best.unplaced) and (winner is None or key < winner[0]):
-                winner = (key, rel, after)
         if winner is None:
             break
         _, rel, now = winner
@@ -152,10 +164,11 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 
 
 def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[str],
-                 durations: DurationModel, moved: set[str],
+                 parked: set[str], durations: DurationModel, moved: set[str],
                  prefix: str) -> Iterator[Relocation]:  # fmt: skip
     """Every statically valid step-aside of a blocker of a stuck VM (module docstring,
-    step 1), each blocker and target once."""
+    step 1), each blocker and target once. A VM the plan leaves unplaced (`parked`)
+    stays where the goal does not hold anyway, so it may step aside too."""
     free = free_memory(inv, options)
     seen: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
     n = 0
@@ -167,29 +180,59 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
         if not vm.is_running:  # rule 4: a host of its own pool to start it on
             hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
         srs = {s.uuid for p in pools for s in inv.srs_in_pool.get(p, [])}
-        for b in inv.vms:
-            if b.uuid == u or b.uuid in moved or must_move(goal, inv, b):
+        found = [m for b in inv.vms
+                 if b.uuid != u and b.uuid not in moved
+                 and (b.uuid in parked or not must_move(goal, inv, b))
+                 for m in _moves_of(inv, goal, options, b, hosts, srs, free, durations,
+                                    keep_goal=b.uuid not in parked)]  # fmt: skip
+        found += _own_disks(inv, options, vm, durations)
+        for m in found:
+            key = (m.vm, m.to_host, tuple((d.vdi, d.to_sr) for d in m.disks))
+            if key in seen:
                 continue
-            for m in _moves_of(inv, goal, options, b, hosts, srs, free, durations):
-                key = (m.vm, m.to_host, tuple((d.vdi, d.to_sr) for d in m.disks))
-                if key in seen:
-                    continue
-                seen.add(key)
-                n += 1
-                yield Relocation(replace(m, id=f"{prefix}{n}"), u)
+            seen.add(key)
+            n += 1
+            yield Relocation(replace(m, id=f"{prefix}{n}"), u)
+
+
+def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,
+               durations: DurationModel) -> list[Migration]:  # fmt: skip
+    """A stuck VM with several disks may move one of them first, within its pool (an SR
+    that cannot hold the 2x source reservation of all its disks at once can of one):
+    each single-disk move to another SR of its pool that passes the static rules and
+    has 3x the disk free now. The VM moves again later: the move is "temporary"."""
+    if len(vm.disks) < 2:
+        return []
+    out = []
+    kind = expected_kind(vm, vm.pool, True)
+    hosts: list[str | None] = [vm.host] if vm.is_running else [None]
+    if vm.power_state == "Suspended":  # XAPI's migrate_send names a host
+        hosts += [h.uuid for h in inv.hosts_in_pool.get(vm.pool, [])]
+    for d in vm.disks:
+        for s in inv.srs_in_pool.get(vm.pool, []):
+            if s.uuid == d.sr or s.size_bytes - s.used_bytes < reserve_on_target(d):
+                continue
+            for h in hosts:
+                if not target_reasons(inv, vm, kind, h, vm.pool, {d.uuid: s.uuid}, options):
+                    out.append(_migration(inv, vm, kind, h, {d.uuid: s.uuid}, durations))
+                    break
+    return out
 
 
 def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: set[str],
-              srs: set[str], free: dict[str, int],
-              durations: DurationModel) -> Iterator[Migration]:  # fmt: skip
+              srs: set[str], free: dict[str, int], durations: DurationModel, *,
+              keep_goal: bool = True) -> Iterator[Migration]:  # fmt: skip
     """Moves of blocker `b` off a host in `hosts` (live) or off an SR in `srs` (its disks
     there, to one other SR of its pool) that pass the static rules, keep the goal for
-    `b`, and fit now (memory on the new host, 3x on the new SR)."""
+    `b` (unless `keep_goal` is false: a VM left unplaced), and fit now (memory on the
+    new host, 3x on the new SR)."""
+    def keeps(host: str | None, targets: dict[str, str]) -> bool:
+        return not keep_goal or _keeps_goal(inv, goal, b, host, targets)
+
     if b.is_running and b.host in hosts:
         need = vm_memory(b, options.dmc)
         for h in inv.hosts_in_pool.get(b.pool, []):
-            if h.uuid == b.host or free[h.uuid] < need or not _keeps_goal(inv, goal, b, h.uuid,
-                                                                          {}):  # fmt: skip
+            if h.uuid == b.host or free[h.uuid] < need or not keeps(h.uuid, {}):
                 continue
             if not target_reasons(inv, b, "live", h.uuid, b.pool, {}, options):
                 yield _migration(inv, b, "live", h.uuid, {}, durations)
@@ -203,7 +246,7 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
             if room < sum(reserve_on_target(d) for d in disks):
                 continue
             targets = {d.uuid: s.uuid for d in disks}
-            if not _keeps_goal(inv, goal, b, b.host if b.is_running else None, targets):
+            if not keeps(b.host if b.is_running else None, targets):
                 continue
             kind = expected_kind(b, b.pool, True)
             hosts_: list[str | None] = [b.host] if b.is_running else [None]
@@ -262,26 +305,29 @@ def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Reloca
              post: Plan) -> Plan | None:  # fmt: skip
     """The step-asides `rels` followed by `post` (a plan of the inventory after them),
     as one plan of `inv` that the checker accepts, or None. Each step-aside goes into the
-    earliest wave of `post` where the whole plan still checks (the first one: in a wave
-    of its own before the others)."""
+    first of these places where the whole plan checks: alongside the moves of one of
+    `post`'s first waves (no extra wave), else in a wave of its own before one of them
+    (before every wave is what `post` assumes; later, once moves of `post` have freed
+    what it needs). At most `PLACES` of each are tried (each is a replay)."""
     waves = [list(w.migrations) for w in post.waves]
-    ahead = 0  # waves of their own put before post's
     for rel in rels:
         m = rel.migration
-        placed = False
-        for k in range(ahead, len(waves)):
-            if any(x.vm == m.vm for x in waves[k]):
+        places = [("with", k) for k in range(min(PLACES, len(waves)))]
+        places += [("own", k) for k in range(min(PLACES, len(waves)) + 1)]
+        for how, k in places:
+            if how == "with" and any(x.vm == m.vm for x in waves[k]):
                 continue
             trial = [list(w) for w in waves]
-            trial[k].append(m)
+            if how == "with":
+                trial[k].append(m)
+            else:
+                trial.insert(k, [m])
             if _checks(inv, goal, options, rels, trial, post):
-                waves, placed = trial, True
+                waves = trial
                 break
-        if not placed:
-            waves.insert(ahead, [m])
-            ahead += 1
-    plan = _plan(inv, goal, options, rels, waves, post)
-    return plan if check_plan(inv, plan).ok else None
+        else:
+            return None
+    return _plan(inv, goal, options, rels, waves, post)
 
 
 def _checks(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
@@ -296,12 +342,15 @@ def _checks(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocat
 def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
           waves: list[list[Migration]], post: Plan) -> Plan:  # fmt: skip
     ids = {r.migration.id for r in rels}
+    again = {m.vm for w in waves for m in w if m.id not in ids}
     out: list[Wave] = []
     for w in waves:
         if not w:
             continue
         migs = []
         for m in w:
+            if m.id in ids and m.vm in again:
+                m = replace(m, reason="temporary")  # FORMATS.md: it moves again later
             if m.id not in ids:
                 # the room a step-aside frees is used after it ends (flow mode)
                 deps = [r.migration.id for r in rels if _frees_for(inv, r.migration, m)]
@@ -309,8 +358,9 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
             migs.append(m)
         out.append(Wave(len(out), tuple(migs)))
     staged = lockstep(out)
-    notes = [Reason(NOTE, f"step-aside: {inv.label(r.vm)} moves "
-                    f"({_where(inv, r.migration)}) to make room for {inv.label(r.for_vm)}")
+    notes = [Reason(NOTE, f"step-aside: {inv.label(r.vm)} moves ({_where(inv, r.migration)}) "
+                    + (f"to make room for {inv.label(r.for_vm)}" if r.vm != r.for_vm else
+                       "first, so that the SRs its other disks leave have room for them"))
              for r in rels]  # fmt: skip
     solver: dict[str, Any] = dict(post.solver)
     solver["step_aside"] = [{"migration": r.migration.id, "vm": r.vm, "for": r.for_vm}
@@ -326,7 +376,10 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
 
 def _frees_for(inv: Inventory, step: Migration, m: Migration) -> bool:
     """Whether `m` may use what `step` frees: memory on its host (or, for a VM that is
-    not running, in its pool: rule 4) or space on an SR its disks leave."""
+    not running, in its pool: rule 4) or space on an SR its disks leave; or it is the
+    same VM's next move."""
+    if m.vm == step.vm:
+        return True
     if step.from_host is not None and step.from_host != step.to_host:
         if m.to_host == step.from_host:
             return True

@@ -128,6 +128,7 @@ class _Oracle:
         # moves move, each once
         self.max_moves = MAX_MOVES_PER_VM if extra else 1
         self.movable = [m or extra > 0 for m in self.must]
+        self.direct = extra == 0  # ... and only to where the goal holds
         self.positions = [self._positions(i) for i in range(len(self.vms))]
         self.cap = {h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts}
         self._moves: dict[tuple[int, Pos], list[Move]] = {}
@@ -307,7 +308,7 @@ class _Oracle:
             if len(chosen) >= left or count[i] >= self.max_moves or not self.movable[i]:
                 return
             for m in self.moves(i, pos[i]):
-                if not fits(m):
+                if (self.direct and not self._ok(i, m.to)) or not fits(m):
                     continue
                 apply(m, +1)
                 chosen.append(m)
@@ -481,7 +482,7 @@ def oracle(inv: Inventory, goal: Goal, options: PlanOptions | None = None, *,
            per_disk: bool = True, max_states: int = 200_000) -> OracleResult:  # fmt: skip
     """The best plan of a tiny instance (module docstring). `extra`: moves allowed beyond
     one per VM the goal moves (0: no step-asides and no second moves: only the VMs the
-    goal moves move, once each); `per_disk`: False
+    goal moves move, once each, to where the goal holds); `per_disk`: False
     sends the disks a move copies to one SR (the planner's model before issue 13 item
     9); `max_states` bounds the search (`complete` false when it was hit)."""
     if len(inv.vms) > 6:
@@ -649,18 +650,22 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
         return Comparison(**base, kind="better", why="outside the oracle's bounds or an "
                           "oracle bug")  # fmt: skip
     if pp < r.placed:
-        return Comparison(**base, kind="fewer", why=_why(inv, goal, pp, plan))
+        return Comparison(**base, kind="fewer", why=_why(inv, goal, pp, plan, r))
     if plan.schedule_seconds > r.seconds:
         if plan.status == "OPTIMAL":
-            return Comparison(**base, kind="optimal-longer", why=_why(inv, goal, pp, plan))
-        return Comparison(**base, kind="longer", why=_why(inv, goal, pp, plan))
+            return Comparison(**base, kind="optimal-longer", why=_why(inv, goal, pp, plan, r))
+        return Comparison(**base, kind="longer", why=_why(inv, goal, pp, plan, r))
     return Comparison(**base, kind="agree")
 
 
-def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan) -> str:
+def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult) -> str:
     """Which oracle freedom the planner lacks here: the oracle is re-run without
     step-asides and second moves (extra=0) and with one target SR per move
-    (per_disk=False); the first variant the planner matches names the cause."""
+    (per_disk=False); the first variant the planner matches names the cause. For item
+    11 the oracle's plan says which: a VM the goal does not move moves (a step-aside of
+    another VM), or a VM moves twice (e.g. its disks one at a time)."""
+    from planner.goals import must_move
+
     seconds = plan.schedule_seconds
 
     def matches(**kw: Any) -> bool:  # the planner is at least as good as this variant
@@ -668,7 +673,15 @@ def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan) -> str:
         return placed > r.placed or (placed == r.placed and seconds <= r.seconds)
 
     if matches(extra=0, per_disk=True):
-        return "step-aside or second move (item 11)"
+        migs = list(best.plan.migrations()) if best.plan else []
+        moved = defaultdict(int)
+        for m in migs:
+            moved[m.vm] += 1
+        other = any(not must_move(goal, inv, inv.vm_by_uuid[v]) for v in moved)
+        twice = any(n > 1 for n in moved.values())
+        what = " and ".join(x for x, on in (("step-aside of another VM", other),
+                                            ("second move of a VM", twice)) if on)
+        return f"{what} (item 11)"
     if matches(extra=0, per_disk=False):
         return "per-disk SRs (item 9)"
     return "other: candidate scope (items 7/8), an unforced disk move, or the horizon"
