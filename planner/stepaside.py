@@ -42,10 +42,11 @@ from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_mov
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory
 from planner.options import PlanOptions
-from planner.plan import DiskMove, Migration, Plan, Reason, Wave, estimate_of, lockstep
+from planner.plan import DiskMove, Migration, Plan, Reason, Wave, estimate_of
 from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.memory import free_memory, vm_memory
 from planner.rules.storage import reserve_on_target
+from planner.schedule import schedule
 
 MAX_ROUNDS = 2  # relocations added to one plan (each must place more VMs)
 MAX_TRIES = 12  # relocations tried per round (each costs a quick re-solve)
@@ -357,7 +358,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
                 m = replace(m, depends_on=tuple(dict.fromkeys([*m.depends_on, *deps])))
             migs.append(m)
         out.append(Wave(len(out), tuple(migs)))
-    staged = lockstep(out)
+    # real start times, as every planner gives its waves (the list scheduler)
+    staged = schedule(inv, options, out)
     notes = [Reason(NOTE, f"step-aside: {inv.label(r.vm)} moves ({_where(inv, r.migration)}) "
                     + (f"to make room for {inv.label(r.for_vm)}" if r.vm != r.for_vm else
                        "first, so that the SRs its other disks leave have room for them"))

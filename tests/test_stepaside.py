@@ -61,7 +61,7 @@ def test_issue13_case11_evacuate_steps_aside() -> None:
     # the oracle: one VM placed, and no plan is shorter
     r = oracle(inv, goal)
     assert r.complete and r.placed == 1
-    assert plan.schedule_seconds == r.seconds
+    assert plan.estimate["wave_seconds"] == r.seconds
     # without step-asides nothing fits: the oracle agrees that the move is needed
     assert oracle(inv, goal, extra=0).placed == 0
 
@@ -89,7 +89,7 @@ def test_issue13_case11_move_pool_steps_aside() -> None:
     assert (main[1].kind, main[1].to_host, main[1].to_pool) == ("storage", hb1, pb)
     assert main[0] > step[0]
     r = oracle(inv, goal)
-    assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds
+    assert r.complete and r.placed == 1 and plan.estimate["wave_seconds"] == r.seconds
 
 
 def test_issue13_case11_retire_sr_steps_aside() -> None:
@@ -119,7 +119,7 @@ def test_issue13_case11_retire_sr_steps_aside() -> None:
     assert main[1].kind == "storage" and [d.to_sr for d in main[1].disks] == [a]
     assert main[0] > step[0] and step[1].id in main[1].depends_on
     r = oracle(inv, goal)
-    assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds
+    assert r.complete and r.placed == 1 and plan.estimate["wave_seconds"] == r.seconds
 
 
 def test_step_aside_leaves_a_plan_without_stuck_vms_alone() -> None:
