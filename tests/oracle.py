@@ -547,7 +547,8 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
     for u, _, _ in srs:
         size_of[u] = next(s["size_bytes"] for s in b.doc["srs"] if s["uuid"] == u)
     for k in range(min(max_vms, rng.choice((1, 2, 3, 4, 4, 4)))):
-        p = rng.choice(pools)
+        # most VMs where the goal will look (pool p0, host h0, SR s0): more VMs to move
+        p = pools[0] if rng.random() < 0.6 else rng.choice(pools)
         state = rng.choices(("Running", "Halted", "Suspended", "Paused"), (8, 2, 2, 1))[0]
         mem_gib = rng.choice((1, 2, 3, 4, 6))
         host = None
@@ -555,7 +556,7 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
             fit = [h for h, hp in zip(hosts, host_pool, strict=True)
                    if hp == p and used_mem[h] + mem_gib * 2**30 <= cap[h]]  # fmt: skip
             if fit:
-                host = rng.choice(fit)
+                host = hosts[0] if hosts[0] in fit and rng.random() < 0.5 else rng.choice(fit)
                 used_mem[host] += mem_gib * 2**30
             else:
                 state = "Halted"
@@ -564,7 +565,7 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
             ok = [u for u, sp, sh in srs if sp == p and (host is None or host in sh)]
             if not ok:
                 break
-            sr = rng.choice(ok)
+            sr = srs[0][0] if srs[0][0] in ok and rng.random() < 0.5 else rng.choice(ok)
             size = rng.choice((10, 20, 40))
             if used_sr[sr] + size * 2**30 // 2 > size_of[sr]:
                 continue
@@ -583,16 +584,29 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
         busy = sorted({v.host for v in inv.vms if v.is_running and v.host})
         # mostly a host whose pool has another host (else every VM is NO_TARGET)
         spare = [h for h in busy if len(inv.hosts_in_pool[inv.host_by_uuid[h].pool]) > 1]
+        if hosts[0] in spare and rng.random() < 0.7:
+            spare = [hosts[0]]
         goal = Evacuate((rng.choice((spare if rng.random() < 0.8 else []) or busy
                                     or [hosts[0]]),))  # fmt: skip
     elif kind == "retire-sr":
         full = sorted({d.sr for v in inv.vms for d in v.disks})
         spare = [s for s in full if len(inv.srs_in_pool[inv.sr_by_uuid[s].pool]) > 1]
+        if srs[0][0] in spare and rng.random() < 0.7:
+            spare = [srs[0][0]]
         goal = RetireSR((rng.choice((spare if rng.random() < 0.8 else []) or full
                                     or [srs[0][0]]),))  # fmt: skip
     else:
         goal = MovePool((pools[0],), (pools[1],))
     return inv, goal
+
+
+def random_options(seed: int) -> PlanOptions:
+    """Options for instance `seed`: the pool limit drawn from 1-3 (with at most 4 VMs the
+    default 3 rarely binds; 1 and 2 make orders and wave packing matter)."""
+    import random
+
+    rng = random.Random(f"options-{seed}")
+    return PlanOptions(max_per_pool=rng.choices((1, 2, 3), (3, 3, 4))[0])
 
 
 # ---------------------------------------------------------------- planner vs oracle
@@ -642,8 +656,9 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
     from planner.solve import solve
 
     inv, goal = random_instance(seed, goal_kind, **gen)
-    r = oracle(inv, goal)
-    plan = solve(inv, goal, solver=solver, time_limit=time_limit, seed=0)
+    options = random_options(seed)
+    r = oracle(inv, goal, options)
+    plan = solve(inv, goal, options, solver=solver, time_limit=time_limit, seed=0)
     pp = _placed(plan, r.must)
     # the oracle minimises the lock-step length (its plans' estimate.seconds); the
     # planner's plan is compared by the same figure (its `wave_seconds`), which stays
@@ -667,7 +682,7 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
             # OPTIMAL is the solver's claim within its model: each VM the goal moves
             # moves once, where the goal holds. Held to that, it must be exact; a
             # shorter plan with extra moves is counted apart (issue 13 item 11)
-            direct = oracle(inv, goal, extra=0)
+            direct = oracle(inv, goal, options, extra=0)
             kind = "optimal-in-model" if direct.complete and secs == direct.seconds \
                 else "optimal-longer"  # fmt: skip
             return Comparison(**base, kind=kind, why=_why(inv, goal, pp, plan, r))
@@ -686,7 +701,7 @@ def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult
     seconds = _wave_seconds(plan)
 
     def matches(**kw: Any) -> bool:  # the planner is at least as good as this variant
-        r = oracle(inv, goal, **kw)
+        r = oracle(inv, goal, PlanOptions.from_json(plan.options), **kw)
         return placed > r.placed or (placed == r.placed and seconds <= r.seconds)
 
     if matches(extra=0, per_disk=True):
