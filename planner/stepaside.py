@@ -30,6 +30,7 @@ migration is an ordinary one (no `reason`); the plan's warnings (code SOLVER) an
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -50,7 +51,10 @@ from planner.schedule import schedule
 
 MAX_ROUNDS = 2  # relocations added to one plan (each must place more VMs)
 MAX_TRIES = 12  # relocations tried per round (each costs a quick re-solve)
-PLACES = 8  # waves of the re-solved plan a step-aside may join or precede
+STUCK_PER_ROUND = 4  # stuck VMs whose blockers are looked for in one round
+PER_BLOCKER = 3  # relocations of one blocker (roomiest hosts first)
+MAX_CANDIDATES = 200  # relocations collected per stuck VM before the cheapest are tried
+PLACES = 4  # waves of the re-solved plan a step-aside may join or precede
 STUCK_CODES = (codes.NO_CAPACITY, codes.HALTED_MEMORY)
 NOTE = "SOLVER"  # the warning code solve.py uses for what the solver tells the reader
 
@@ -99,6 +103,8 @@ def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
     args.pop("progress", None)
     args.pop("client", None)
 
+    # the trials get half the solve's time limit; the final re-solve what is left of
+    # the whole limit (so a solve with step-asides takes at most about twice as long)
     limit = float(args.get("time_limit", 30.0))
     deadline = time.perf_counter() + limit
 
@@ -110,7 +116,7 @@ def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 
     durations = args.get("durations", DEFAULT_MODEL)
     return step_aside(inv, goal, options, plan, resolve, durations=durations,
-                      time_budget=limit)
+                      time_budget=limit / 2)
 
 
 def _stuck(plan: Plan) -> list[str]:
@@ -140,7 +146,8 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
                 if time.perf_counter() > deadline:
                     break
                 after = apply(now, rel.migration)
-                trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, quick))
+                trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, quick),
+                                 deadline)
                 if trial is None:
                     continue
                 key = (len(trial.unplaced), trial.schedule_seconds)
@@ -167,13 +174,19 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[str],
                  parked: set[str], durations: DurationModel, moved: set[str],
                  prefix: str) -> Iterator[Relocation]:  # fmt: skip
-    """Every statically valid step-aside of a blocker of a stuck VM (module docstring,
-    step 1), each blocker and target once. A VM the plan leaves unplaced (`parked`)
-    stays where the goal does not hold anyway, so it may step aside too."""
+    """Statically valid step-asides of blockers of stuck VMs (module docstring, step 1),
+    each blocker and target once. A VM the plan leaves unplaced (`parked`) stays where
+    the goal does not hold anyway, so it may step aside too. Bounded for large fleets:
+    the first `STUCK_PER_ROUND` stuck VMs, at most `PER_BLOCKER` moves of a blocker
+    (roomiest hosts first), `MAX_CANDIDATES` in all."""
     free = free_memory(inv, options)
+    on_sr: dict[str, list[VM]] = {}
+    for v in inv.vms:
+        for sr in {d.sr for d in v.disks}:
+            on_sr.setdefault(sr, []).append(v)
     seen: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
     n = 0
-    for u in stuck:
+    for u in stuck[:STUCK_PER_ROUND]:
         vm = inv.vm_by_uuid[u]
         pools = goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools \
             else (vm.pool,)  # fmt: skip
@@ -181,11 +194,18 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
         if not vm.is_running:  # rule 4: a host of its own pool to start it on
             hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
         srs = {s.uuid for p in pools for s in inv.srs_in_pool.get(p, [])}
-        found = [m for b in inv.vms
-                 if b.uuid != u and b.uuid not in moved
-                 and (b.uuid in parked or not must_move(goal, inv, b))
-                 for m in _moves_of(inv, goal, options, b, hosts, srs, free, durations,
-                                    keep_goal=b.uuid not in parked)]  # fmt: skip
+        near = {b.uuid: b for h in sorted(hosts) for b in inv.vms_on_host.get(h, [])}
+        near.update({b.uuid: b for s in sorted(srs) for b in on_sr.get(s, [])})
+        found: list[Migration] = []
+        for b in near.values():
+            if b.uuid == u or b.uuid in moved or not (b.uuid in parked
+                                                      or not must_move(goal, inv, b)):
+                continue
+            moves = _moves_of(inv, goal, options, b, hosts, srs, free, durations,
+                              keep_goal=b.uuid not in parked)  # fmt: skip
+            found += itertools.islice(moves, PER_BLOCKER)
+            if len(found) >= MAX_CANDIDATES:
+                break
         found += _own_disks(inv, options, vm, durations)
         for m in found:
             key = (m.vm, m.to_host, tuple((d.vdi, d.to_sr) for d in m.disks))
@@ -232,7 +252,7 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
 
     if b.is_running and b.host in hosts:
         need = vm_memory(b, options.dmc)
-        for h in inv.hosts_in_pool.get(b.pool, []):
+        for h in sorted(inv.hosts_in_pool.get(b.pool, []), key=lambda h: -free[h.uuid]):
             if h.uuid == b.host or free[h.uuid] < need or not keeps(h.uuid, {}):
                 continue
             if not target_reasons(inv, b, "live", h.uuid, b.pool, {}, options):
@@ -303,19 +323,22 @@ def apply(inv: Inventory, m: Migration) -> Inventory:
 
 
 def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
-             post: Plan) -> Plan | None:  # fmt: skip
+             post: Plan, deadline: float | None = None) -> Plan | None:  # fmt: skip
     """The step-asides `rels` followed by `post` (a plan of the inventory after them),
     as one plan of `inv` that the checker accepts, or None. Each step-aside goes into the
     first of these places where the whole plan checks: alongside the moves of one of
     `post`'s first waves (no extra wave), else in a wave of its own before one of them
     (before every wave is what `post` assumes; later, once moves of `post` have freed
-    what it needs). At most `PLACES` of each are tried (each is a replay)."""
+    what it needs). At most `PLACES` of each are tried (each is a replay), and none
+    once `deadline` (a `time.perf_counter()` value) has passed."""
     waves = [list(w.migrations) for w in post.waves]
     for rel in rels:
         m = rel.migration
         places = [("with", k) for k in range(min(PLACES, len(waves)))]
         places += [("own", k) for k in range(min(PLACES, len(waves)) + 1)]
         for how, k in places:
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
             if how == "with" and any(x.vm == m.vm for x in waves[k]):
                 continue
             trial = [list(w) for w in waves]

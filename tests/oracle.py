@@ -44,7 +44,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -690,6 +690,9 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
     return Comparison(**base, kind="agree")
 
 
+CHOICE = "the planner's choice of VMs or waves (no extra move needed)"
+
+
 def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult) -> str:
     """Which oracle freedom the planner lacks here: the oracle is re-run without
     step-asides and second moves (extra=0) and with one target SR per move
@@ -713,7 +716,30 @@ def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult
         twice = any(n > 1 for n in moved.values())
         what = " and ".join(x for x, on in (("step-aside of another VM", other),
                                             ("second move of a VM", twice)) if on)
-        return f"{what} (item 11)" if what else "the planner's waves (no extra move needed)"
+        return f"{what} (item 11)" if what else CHOICE
     if matches(extra=0, per_disk=False):
         return "per-disk SRs (item 9)"
+    if placed == best.placed:
+        return CHOICE
     return "other: candidate scope (items 7/8), an unforced disk move, or the horizon"
+
+
+def counts(seeds: range, **gen: Any) -> Counter[tuple[str, str]]:
+    """(kind, why) -> instances, over `seeds` (the figures of docs/rules.md "Oracle")."""
+    return Counter((c.kind, c.why) for c in (compare(s, time_limit=5, **gen) for s in seeds))
+
+
+if __name__ == "__main__":  # python tests/oracle.py [N]: the counts, both generators
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    for label, seeds, gen in (
+        ("restricted (one disk per VM, shared SRs)", range(1000, 1000 + n),
+         {"max_disks": 1, "local_srs": False}),
+        ("full", range(n), {}),
+    ):  # fmt: skip
+        t0 = time.perf_counter()
+        got = counts(seeds, **gen)
+        print(f"{label}: {n} instances in {time.perf_counter() - t0:.0f} s")
+        for (kind, why), k in got.most_common():
+            print(f"  {k:5d} {kind} {why}".rstrip())
