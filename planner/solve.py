@@ -161,7 +161,10 @@ def solve(
     say(f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
         f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
         f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s")  # fmt: skip
-    return plan
+    from planner.stepaside import after_solve  # issue 13 item 11, docs/solving.md
+
+    return after_solve(inv, goal, options, plan, dict(
+        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations))
 
 
 def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
