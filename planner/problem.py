@@ -171,14 +171,45 @@ class _Job:
     cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
 
 
-def _moved_disks(inv: Inventory, goal: Goal, vm: VM) -> tuple[str, ...]:
-    """The disks the goal forces to move (see the module docstring)."""
+def _moved_disks(inv: Inventory, goal: Goal, vm: VM,
+                 options: PlanOptions | None = None) -> tuple[str, ...]:  # fmt: skip
+    """The disks that move (see the module docstring): those the goal forces, and, when
+    a Running VM's live move is blocked on every host (no host passes the rules or none
+    can ever have room), the disks a storage migration takes to reach another host
+    (`_storage_fallback`)."""
     if isinstance(goal, MovePool):
         return tuple(d.uuid for d in vm.disks)
     if isinstance(goal, RetireSR):
         return tuple(d.uuid for d in vm.disks if d.sr in goal.srs)
     evac = set(goal.hosts)  # Evacuate
-    return tuple(d.uuid for d in vm.disks if set(inv.sr_by_uuid[d.sr].hosts) <= evac)
+    moved = tuple(d.uuid for d in vm.disks if set(inv.sr_by_uuid[d.sr].hosts) <= evac)
+    if not moved and vm.power_state == "Running" and options is not None:
+        return _storage_fallback(inv, goal, vm, options)
+    return moved
+
+
+def _storage_fallback(inv: Inventory, goal: Evacuate, vm: VM,
+                      options: PlanOptions) -> tuple[str, ...]:  # fmt: skip
+    """Disks to move when no live target of `vm` passes the rules or can ever have room
+    (issue 13 case 7: its disk is on an SR only full or evacuated hosts see): every disk
+    on an SR that some enabled host staying in the pool does not see. Empty when live is
+    not blocked, when a storage migration is excluded (CBT, MCS) or when nothing would
+    move."""
+    pool = vm.pool
+    hosts = [h for h in inv.hosts_in_pool.get(pool, []) if h.uuid not in goal.hosts]
+    if exclusion_reasons(inv, vm, "storage"):
+        return ()
+    mem = vm_memory(vm, options.dmc)
+    for h in hosts:
+        # as the builder's pruning sees it: the VMs of a host that is not evacuated stay
+        stay = sum(vm_memory(v, options.dmc) for v in inv.vms_on_host.get(h.uuid, []))
+        if mem > host_capacity(h, options.headroom_fraction) - stay:
+            continue
+        if not target_reasons(inv, vm, "live", h.uuid, pool, {}, options):
+            return ()  # live is possible on h
+    enabled = [h for h in hosts if h.enabled]
+    return tuple(d.uuid for d in vm.disks
+                 if any(h.uuid not in inv.sr_by_uuid[d.sr].hosts for h in enabled))  # fmt: skip
 
 
 def _target_pools(goal: Goal, vm: VM) -> tuple[str, ...]:
@@ -217,7 +248,7 @@ def build_problem(
     for vm in inv.vms:
         if not must_move(goal, inv, vm):
             continue
-        moved = _moved_disks(inv, goal, vm)
+        moved = _moved_disks(inv, goal, vm, options)
         pools = _target_pools(goal, vm)
         kind = expected_kind(vm, pools[0], bool(moved))
         excl = exclusion_reasons(inv, vm, kind)
@@ -371,10 +402,13 @@ def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
     out: list[tuple[str | None, str | None, str]] = []
     for pool in pools:
         hosts: list[str | None] = [None]
-        if vm.is_running:
+        if vm.power_state != "Halted":
+            # a Suspended VM's storage migration names a destination host too (XAPI's
+            # migrate_send takes the receiving host's token): every host of the pool
             hosts = [h.uuid for h in inv.hosts_in_pool.get(pool, [])]
             if isinstance(goal, RetireSR) and vm.host in hosts:
-                # keep the VM on its host when a target SR is reachable from it (below)
+                # the VM's own host first (no memory moves), but every host of the pool
+                # stays a candidate: its own host may see only a small SR (case 8)
                 hosts.remove(vm.host)
                 hosts.insert(0, vm.host)
         srs: list[str | None] = [None]
@@ -401,11 +435,6 @@ def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str,
         targets = {u: s for u in moved} if s else {}
         if not target_reasons(inv, vm, kind, h, pool, targets, options):
             out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
-    if isinstance(goal, RetireSR) and vm.is_running:
-        own = host_ix.get(vm.host or "")
-        mine = [c for c in out if c[0] == own]
-        if mine:
-            out = mine
     return out, calls
 
 

@@ -259,8 +259,8 @@ class Api:
             host = self._host(ctx, host_ref)
             force = str((options or {}).get("force", "")).lower() == "true"
             try:
-                if not vm.is_running:
-                    raise mig.bad_power_state(st, vm, "running")
+                if vm.power_state != "Running":  # Paused too (xapi_vm_lifecycle.ml)
+                    raise mig.bad_power_state(st, vm, mig.POOL_MIGRATE_STATES)
                 mem = mig.check_migration(
                     st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs],
                     force=force, version_code="NOT_SUPPORTED_DURING_UPGRADE")
@@ -315,6 +315,8 @@ class Api:
         vm = self._vm(ctx, vm_ref)
         kind = "move" if vm.power_state == "Halted" else "storage"
         try:
+            if vm.power_state == "Paused":  # xapi_vm_lifecycle.ml: Halted/Suspended/Running
+                raise mig.bad_power_state(st, vm, mig.SEND_STATES)
             host, to_pool, disks, vifs, nets = self._send_args(ctx, vm, dest, vdi_map, vif_map)
         except XapiError as e:
             if audit:

@@ -38,6 +38,10 @@ from planner.sim.state import MAX_PER_POOL, SimState
 from planner.sim.wire import NULL_REF, XapiError, i
 
 SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")
+# xapi_vm_lifecycle.ml allowed_power_states: the `expected` parameter of
+# VM_BAD_POWER_STATE, lowercase and joined by ", " as XAPI's report_power_state_error does
+SEND_STATES = "halted, suspended, running"  # migrate_send
+POOL_MIGRATE_STATES = "running"  # pool_migrate
 MCS_MESSAGE = "VM was created by Machine Creation Services: its storage cannot be migrated"
 
 
@@ -88,6 +92,8 @@ def _exclusion_error(st: SimState, vm: VM, r: Reason) -> XapiError:
         return XapiError("VDI_CBT_ENABLED", st.ref_of[disk.uuid])
     if r.code == codes.MCS:
         return XapiError("OPERATION_NOT_ALLOWED", MCS_MESSAGE)
+    if r.code == codes.PAUSED:
+        return bad_power_state(st, vm, SEND_STATES)
     return XapiError("INTERNAL_ERROR", r.message)
 
 
@@ -120,7 +126,9 @@ def check_migration(
         raise XapiError("OPERATION_NOT_ALLOWED", "the VM is already resident on that host")
     if host is not None and not host.enabled:
         raise XapiError("HOST_DISABLED", href)
-    if host is not None and vm.is_running and not force:
+    if host is not None and not force:
+        # every power state but Halted (cpuid_helpers.ml assert_vm_is_compatible;
+        # cpu_reasons skips Halted VMs)
         for r in cpu_reasons(vm, host):
             raise XapiError("VM_INCOMPATIBLE_WITH_THIS_HOST", vref, href, r.message)
     if version_reasons(vm, source_version(inv, vm), target):
