@@ -151,3 +151,56 @@ def test_issue13_case2_suspended_storage_migration_names_to_host():
     # without to_host the checker says the storage migration lacks its destination
     bad = plan_of(inv, [[mig(inv, "m1", vm, to_pool=o["pb"], to_sr=o["sb"])]], goal.to_json())
     assert codes.WRONG_KIND in check_plan(inv, bad).codes()
+
+
+# ------------------------------------------------------------------ case 3
+
+
+def _case3_lab():
+    b = Builder()
+    p = b.pool("a", ha=True)
+    h1, h2 = b.host(p, "a1"), b.host(p, "a2", vendor=AMD)
+    sr = b.sr(p, "nfs")
+    net = b.network(p, "vm-net")
+    web = b.vm(p, "web", host=h1, disks=[(sr, 10)], networks=[net])
+    ha = b.vm(p, "ha", host=h1, ha_protected=True, disks=[(sr, 10)], networks=[net])
+    return b.build(), dict(p=p, h1=h1, h2=h2, web=web, ha=ha)
+
+
+def test_issue13_case3_unplaced_reasons_are_checked():
+    inv, o = _case3_lab()
+    goal = Evacuate((o["h1"],)).to_json()
+    # an empty plan excusing every VM with a made-up code: UNKNOWN_REASON
+    whatever = plan_of(inv, [], goal, unplaced={o["web"]: ["WHATEVER"], o["ha"]: ["WHATEVER"]})
+    report = check_plan(inv, whatever)
+    assert not report.ok and codes.UNKNOWN_REASON in report.codes()
+    # a false HA_PROTECTED: web is not HA-protected
+    false_ha = plan_of(inv, [], goal, unplaced={o["web"]: ["HA_PROTECTED"],
+                                                o["ha"]: ["HA_PROTECTED"]})
+    lines = check_plan(inv, false_ha).lines()
+    assert len(lines) == 1 and "web is unplaced with HA_PROTECTED" in lines[0]
+    # the true exclusion and a true target rule (a2 is AMD: CPU_VENDOR on every target)
+    true = plan_of(inv, [], goal, unplaced={o["web"]: ["CPU_VENDOR"], o["ha"]: ["HA_PROTECTED"]})
+    assert check_plan(inv, true).ok
+    # a target rule that does not stop web: a2 is enabled
+    wrong = plan_of(inv, [], goal, unplaced={o["web"]: ["HOST_DISABLED"],
+                                             o["ha"]: ["HA_PROTECTED"]})
+    assert "no target fails that rule" in check_plan(inv, wrong).lines()[0]
+    # a capacity code is the solver's claim: accepted, counted apart
+    claim = plan_of(inv, [], goal, unplaced={o["web"]: ["NO_CAPACITY"], o["ha"]: ["HA_PROTECTED"]})
+    report = check_plan(inv, claim)
+    assert report.ok and report.claimed == 1
+
+
+def test_issue13_case3_target_claim_false_when_a_target_passes():
+    b = Builder()
+    p = b.pool("a")
+    h1 = b.host(p, "a1")
+    b.host(p, "a2")
+    sr = b.sr(p, "nfs")
+    net = b.network(p, "vm-net")
+    web = b.vm(p, "web", host=h1, disks=[(sr, 10)], networks=[net])
+    inv = b.build()
+    plan = plan_of(inv, [], Evacuate((h1,)).to_json(), unplaced={web: ["CPU_VENDOR"]})
+    lines = check_plan(inv, plan).lines()
+    assert len(lines) == 1 and "passes every rule" in lines[0]
