@@ -276,14 +276,10 @@ def build_problem(
         if v.is_running and v.host is not None:
             committed[v.host] += vm_memory(v, options.dmc)
     host_init = np.array([mib_up(committed[h.uuid]) for h in inv.hosts], dtype=np.int64)
-    disk_used: dict[str, int] = defaultdict(int)
-    for v in inv.vms:
-        for d in v.disks:
-            disk_used[d.sr] += d.used_bytes
     sr_size = np.array([mib_down(s.size_bytes) for s in inv.srs], dtype=np.int64)
-    # the SR's own figure, or its disks' sum when that is larger: the safe side either way
-    sr_used = np.array([mib_up(max(s.used_bytes, disk_used[s.uuid])) for s in inv.srs],
-                       dtype=np.int64)  # fmt: skip
+    # the SR's used_bytes as XAPI reports it (physical_utilisation), as the checker reads
+    # it (FORMATS.md; `inventory validate` warns when it is below its disks' sum)
+    sr_used = np.array([mib_up(s.used_bytes) for s in inv.srs], dtype=np.int64)
 
     # ---- per-job demands; then drop candidates that can never have room
     dep_host: dict[int, int] = defaultdict(int)

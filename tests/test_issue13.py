@@ -8,9 +8,10 @@ import pytest
 import XenAPI
 
 from planner.check import check_plan
-from planner.goals import Evacuate, MovePool
+from planner.goals import Evacuate, MovePool, RetireSR
 from planner.inventory.builder import AMD, Builder
 from planner.options import PlanOptions
+from planner.problem import build_problem
 from planner.rules import codes, target_reasons
 from planner.sim import Simulator
 from planner.solve import solve
@@ -204,3 +205,69 @@ def test_issue13_case3_target_claim_false_when_a_target_passes():
     plan = plan_of(inv, [], Evacuate((h1,)).to_json(), unplaced={web: ["CPU_VENDOR"]})
     lines = check_plan(inv, plan).lines()
     assert len(lines) == 1 and "passes every rule" in lines[0]
+
+
+# ------------------------------------------------------------------ case 4
+
+
+def _case4_doc():
+    """One pool, two hosts, SR `full` (1,000 GiB) whose disks use 900 GiB but whose
+    used_bytes says 0; a 40 GiB disk on `old` must move (retire-sr old)."""
+    b = Builder()
+    p = b.pool("a")
+    h1 = b.host(p, "a1")
+    b.host(p, "a2")
+    full = b.sr(p, "full", size_gib=1000, used_gib=0)
+    old = b.sr(p, "old", size_gib=1000)
+    net = b.network(p, "vm-net")
+    for i in range(9):
+        b.vm(p, f"fat-{i}", disks=[(full, 100)], disk_used_fraction=1.0)
+    vm = b.vm(p, "mover", host=h1, disks=[(old, 40)], networks=[net])
+    return b, dict(p=p, full=full, old=old, vm=vm)
+
+
+def test_issue13_case4_sr_used_bytes_as_xapi_reports_it():
+    from planner.inventory.validate import validate_document as validate
+
+    b, o = _case4_doc()
+    inv = b.build()
+    goal = RetireSR((o["old"],))
+    # the solver and the checker read the same figure: 0 used, so 3 x 40 GiB fit
+    p = build_problem(inv, goal)
+    assert p.sr_used[p.sr_uuid.index(o["full"])] == 0
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    (m,) = plan.migrations()
+    assert {d.to_sr for d in m.disks} == {o["full"]}
+    assert check_plan(inv, plan).ok
+    hand = plan_of(inv, [[mig(inv, "m1", o["vm"], to_sr=o["full"], to_host=inv.vm_by_uuid[
+        o["vm"]].host)]], goal.to_json())  # fmt: skip
+    assert check_plan(inv, hand).ok
+    # and `inventory validate` says the figure is below its disks' sum
+    warnings = validate(b.document()).warnings
+    assert any(w.startswith("srs[0].used_bytes") and "less than" in w for w in warnings)
+
+
+def test_issue13_v2_keys_validated():
+    from planner.inventory.validate import validate_document as validate
+
+    b = Builder()
+    p, q = b.pool("a"), b.pool("b")
+    h = b.host(p, "a1")
+    b.host(q, "b1")
+    sr, sq = b.sr(p, "nfs"), b.sr(q, "nfs-b")
+    g, gq = b.vm_group(p, "web"), b.vm_group(q, "other")
+    b.vm(p, "ok", host=h, disks=[(sr, 10)], groups=[g])
+    b.vm(p, "s", power_state="Suspended", disks=[(sr, 10)], suspend_sr=sr, groups=[g])
+    doc = b.document()
+    assert validate(doc).ok
+    vms = doc["vms"]
+    vms[0]["groups"] = ["nope", gq]
+    vms[0]["suspend_vdi"] = {"uuid": "sv", "sr": sq, "size_bytes": -1, "used_bytes": 1}
+    vms[1]["disks"][0]["snapshot_used_bytes"] = 1.5
+    doc["vm_groups"][0]["placement"] = "anti_affinity"  # XAPI's spelling, not the file's
+    errors = validate(doc).errors
+    for want in ("vms[0].groups[0]: no VM group", "vms[0].groups[1]: VM group",
+                 "vms[0].suspend_vdi: only a Suspended VM", "vms[0].suspend_vdi.sr: SR",
+                 "vms[0].suspend_vdi.size_bytes: must be a non-negative integer",
+                 "vms[1].disks[0].snapshot_used_bytes", "vm_groups[0].placement"):
+        assert any(e.startswith(want) for e in errors), (want, errors)
