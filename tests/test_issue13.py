@@ -271,3 +271,45 @@ def test_issue13_v2_keys_validated():
                  "vms[0].suspend_vdi.size_bytes: must be a non-negative integer",
                  "vms[1].disks[0].snapshot_used_bytes", "vm_groups[0].placement"):
         assert any(e.startswith(want) for e in errors), (want, errors)
+
+
+# ------------------------------------------------------------------ case 5
+
+
+def test_issue13_case5_export_maps_every_vdi():
+    from planner.execute.export import to_xe_script
+
+    b = Builder()
+    p = b.pool("a")
+    h1 = b.host(p, "a1")
+    b.host(p, "a2")
+    old, keep, new = b.sr(p, "old"), b.sr(p, "keep"), b.sr(p, "new")
+    assert new not in (old, keep)
+    net = b.network(p, "vm-net")
+    vm = b.vm(p, "two-disks", host=h1, disks=[(old, 10), (keep, 10)], networks=[net])
+    inv = b.build()
+    d_old, d_keep = (d.uuid for d in inv.vm_by_uuid[vm].disks)
+    goal = RetireSR((old,))
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    assert check_plan(inv, plan).ok
+    (m,) = plan.migrations()
+    to_sr = {d.vdi: d.to_sr for d in m.disks}[d_old]
+    assert to_sr != old
+    (line,) = [x for x in to_xe_script(plan, inv).splitlines() if "vm-migrate" in x]
+    # both disks named: the one that moves and the one that stays on its SR
+    assert f"vdi:{d_old}={to_sr}" in line
+    assert f"vdi:{d_keep}={keep}" in line
+
+
+def test_issue13_case5_export_maps_the_suspend_image():
+    from planner.execute.export import to_xe_script
+
+    b, o = _two_pools(vendor_b="GenuineIntel")
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
+              networks=[o["na"]], suspend_sr=o["sa"])  # fmt: skip
+    inv = b.build()
+    plan = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
+                   MovePool((o["pa"],), (o["pb"],)).to_json())  # fmt: skip
+    sv = inv.vm_by_uuid[vm].suspend_vdi
+    (line,) = [x for x in to_xe_script(plan, inv).splitlines() if "vm-migrate" in x]
+    assert f"vdi:{sv.uuid}={o['sb']}" in line

@@ -6,7 +6,9 @@ the source SR 2x (XenServer's documented requirement for snapshot chains and mir
 
 from __future__ import annotations
 
-from planner.inventory.model import SR, Disk, Host
+from collections.abc import Mapping
+
+from planner.inventory.model import SR, VM, Disk, Host, Inventory
 from planner.plan import Reason
 from planner.rules import codes
 
@@ -57,3 +59,24 @@ def amounts(need: int, free: int) -> tuple[str, str]:
     if a == b:
         return f"{a} ({need} bytes)", f"{b} ({free} bytes)"
     return a, b
+
+
+def suspend_target(inv: Inventory, vm: VM, at: str, to_host: str | None, to_pool: str,
+                   disk_to_sr: Mapping[str, str]) -> str | None:  # fmt: skip
+    """The SR a Suspended VM's memory image ends on after a migration (None: no image).
+
+    XAPI (xapi_vm_migrate.ml, the suspend VDIs of `migrate_send`) leaves the image where
+    it is when the VM stays in its pool and `to_host` sees its SR (`at`); otherwise it
+    copies it. The planner then names its SR explicitly (the executor and `export --to
+    xe` map it, so XAPI's fallback to the pool's suspend-image or default SR never
+    applies): the target SR of the VM's first disk, which `to_host` sees (rule 7), else
+    the target pool's default SR.
+    """
+    if vm.suspend_vdi is None:
+        return None
+    sr = inv.sr_by_uuid.get(at)
+    if to_pool == vm.pool and sr is not None and (to_host is None or to_host in sr.hosts):
+        return at
+    for d in vm.disks:
+        return disk_to_sr.get(d.uuid, d.sr)
+    return inv.pool_by_uuid[to_pool].default_sr
