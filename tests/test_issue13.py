@@ -313,3 +313,48 @@ def test_issue13_case5_export_maps_the_suspend_image():
     sv = inv.vm_by_uuid[vm].suspend_vdi
     (line,) = [x for x in to_xe_script(plan, inv).splitlines() if "vm-migrate" in x]
     assert f"vdi:{sv.uuid}={o['sb']}" in line
+
+
+# ------------------------------------------------------------------ cases 7 and 8
+
+
+def test_issue13_case7_evacuate_storage_migrates_when_live_is_blocked():
+    b = Builder()
+    p = b.pool("a")
+    ha = b.host(p, "a")  # evacuated
+    hb = b.host(p, "b", memory_gib=10)  # full: 8 GiB for guests, all taken
+    hc = b.host(p, "c")
+    pair = b.sr(p, "pair", shared=False, host=ha)  # seen by a and b only
+    next(s for s in b.doc["srs"] if s["uuid"] == pair)["hosts"].append(hb)
+    shared = b.sr(p, "shared")
+    net = b.network(p, "vm-net")
+    b.vm(p, "filler", host=hb, memory_gib=8, disks=[(shared, 10)], networks=[net])
+    vm = b.vm(p, "web", host=ha, disks=[(pair, 10)], networks=[net])
+    inv = b.build()
+    goal = Evacuate((ha,))
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    assert not plan.unplaced
+    (m,) = plan.migrations()
+    assert (m.vm, m.kind, m.to_host) == (vm, "storage", hc)
+    assert [(d.from_sr, d.to_sr) for d in m.disks] == [(pair, shared)]
+    assert check_plan(inv, plan).ok
+
+
+def test_issue13_case8_retire_sr_considers_other_hosts():
+    b = Builder()
+    p = b.pool("a")
+    h1, h2 = b.host(p, "a1"), b.host(p, "a2")
+    old = b.sr(p, "old")
+    small = b.sr(p, "small-local", shared=False, host=h1, size_gib=20)  # too small for 3x
+    big = b.sr(p, "big-local", shared=False, host=h2, size_gib=1000)
+    net = b.network(p, "vm-net")
+    vm = b.vm(p, "web", host=h1, disks=[(old, 30)], networks=[net])
+    inv = b.build()
+    assert small != big
+    goal = RetireSR((old,))
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    assert not plan.unplaced
+    (m,) = plan.migrations()
+    assert (m.vm, m.kind, m.to_host) == (vm, "storage", h2)
+    assert {d.to_sr for d in m.disks} == {big}
+    assert check_plan(inv, plan).ok
