@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from planner.errors import InputError
@@ -22,8 +22,9 @@ from planner.goals import Goal, Position, Rebalance, RollingUpgrade, goal_from_j
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory, Vif
 from planner.options import PlanOptions
-from planner.plan import Migration, Plan, Step, estimate_of
+from planner.plan import Migration, Plan, Reason, Step, estimate_of
 from planner.rules import codes, target_reasons
+from planner.rules.affinity import anti_affinity_reasons, group_members
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
 from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
@@ -165,6 +166,7 @@ class _Replay:
         seen_vms: set[str] = set()
         apply: list[tuple[Migration, VM]] = []
         halted: list[tuple[Migration, VM]] = []
+        affinity = self._affinity_check(migrations)
         for m in migrations:
             per_pool[m.from_pool].append(m.id)
             bad = self._unknown(m)
@@ -189,6 +191,8 @@ class _Replay:
             for r in target_reasons(inv, vm, m.kind, m.to_host, m.to_pool, moving,
                                     self.options, m.vifs if m.to_pool != vm.pool else None):
                 self._add(r.code, r.message, index, m)  # fmt: skip
+            for r in affinity(vm, m):
+                self._add(r.code, r.message, index, m)
             # Memory (rule 2): the VM's memory is committed on to_host from the wave start.
             if vm.is_running and m.to_host is not None and m.to_host != vm.host:
                 need = vm_memory(vm, self.options.dmc)
@@ -235,6 +239,29 @@ class _Replay:
         self.done.update(m.id for m in migrations)
 
     # ------------------------------------------------------------ helpers
+    def _affinity_check(self, migrations: tuple[Migration, ...]
+                        ) -> Callable[[VM, Migration], list[Reason]]:  # fmt: skip
+        """Rule 8 (v2) in wave mode: a VM arriving on a host during a wave shares it with
+        the members of its anti-affinity groups there at the wave's start and with those
+        arriving in the same wave. Soft mode (warnings, not violations) and inventories
+        without groups check nothing."""
+        inv = self.inv
+        if self.options.anti_affinity != "strict" or not group_members(inv):
+            return lambda vm, m: []
+        start = _HostsOf(self.vms)
+        arriving = {m.vm: m.to_host for m in migrations
+                    if m.to_host is not None and m.vm in self.vms
+                    and self.vms[m.vm].power_state == "Running"}  # fmt: skip
+
+        def check(vm: VM, m: Migration) -> list[Reason]:
+            if m.vm not in arriving or m.to_host == vm.host:
+                return []
+            others = {u: h for u, h in arriving.items() if u != vm.uuid}
+            return (anti_affinity_reasons(inv, vm, m.to_host, start)
+                    or anti_affinity_reasons(inv, vm, m.to_host, others))  # fmt: skip
+
+        return check
+
     def _add(self, code: str, message: str, wave: int, m: Migration) -> None:
         inv = self.inv
         vm = inv.vm_by_uuid.get(m.vm)
@@ -330,6 +357,24 @@ class _Replay:
             to_net = {v.device: v.to_network for v in m.vifs}
             vifs = tuple(Vif(x.device, to_net.get(x.device, x.network)) for x in vm.vifs)
         self.vms[vm.uuid] = replace(vm, host=host, pool=m.to_pool, disks=disks, vifs=vifs)
+
+
+class _HostsOf(Mapping[str, str | None]):
+    """VM uuid -> the host it runs on in the replay (None unless running), read lazily so
+    a wave asks only about the members it concerns."""
+
+    def __init__(self, vms: dict[str, VM]) -> None:
+        self._vms = vms
+
+    def __getitem__(self, key: str) -> str | None:
+        v = self._vms[key]
+        return v.host if v.is_running else None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vms)
+
+    def __len__(self) -> int:
+        return len(self._vms)
 
 
 def _goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violation]:

@@ -35,6 +35,13 @@ from planner.inventory.model import VM, Inventory
 from planner.options import PlanOptions
 from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
+from planner.rules.affinity import (
+    anti_affinity_reasons,
+    anti_groups,
+    current_hosts,
+    group_members,
+    member_hosts,
+)
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target
@@ -96,6 +103,11 @@ class Problem:
     pool_uuid: tuple[str, ...]
     unplaced: tuple[Unplaced, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
+    # (v2) anti-affinity (FORMATS.md rule 8): per anti-affinity VM group with two or more
+    # moving members, the job indexes of those members. In strict mode no two of them may
+    # be on one host at once (candidates next to members that stay are already pruned);
+    # in soft mode each overlap is a warning the solver minimises. Empty: no constraint.
+    job_groups: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         # immutable in fact, not only by convention: solvers share one Problem
@@ -157,7 +169,14 @@ class Problem:
             host_cap=self.host_cap, host_init=self.host_init, sr_uuid=self.sr_uuid,
             sr_pool=self.sr_pool, sr_size=self.sr_size, sr_used=self.sr_used,
             pool_uuid=self.pool_uuid,
+            job_groups=self._groups_of(jobs),
         )  # fmt: skip
+
+    def _groups_of(self, jobs: np.ndarray) -> tuple[tuple[int, ...], ...]:
+        """`job_groups` renumbered for `subset(jobs)` (groups left with one job dropped)."""
+        pos = {int(j): k for k, j in enumerate(jobs)}
+        out = (tuple(pos[j] for j in g if j in pos) for g in self.job_groups)
+        return tuple(g for g in out if len(g) >= 2)
 
 
 # ---------------------------------------------------------------- building
@@ -222,7 +241,27 @@ def _signature(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, 
     host = vm.host if isinstance(goal, RetireSR | Evacuate) else None
     return (kind, vm.pool, vm.power_state, source_version(inv, vm), vm.cpu_vendor,
             vm.cpu_features, tuple(sorted({v.network for v in vm.vifs})), stay,
-            bool(moved), host)  # fmt: skip
+            bool(moved), host, anti_groups(inv, vm))  # fmt: skip
+
+
+def _staying_members(inv: Inventory, goal: Goal, vm: VM) -> dict[str, str | None]:
+    """VM uuid -> host of the other members of `vm`'s anti-affinity groups that run and do
+    not move for `goal`: they hold their host for the whole campaign."""
+    out: dict[str, str | None] = {}
+    for host, members in member_hosts(inv, vm, current_hosts(inv)).items():
+        for u in members:
+            if not must_move(goal, inv, inv.vm_by_uuid[u]):
+                out[u] = host
+    return out
+
+
+def _affinity_reasons(inv: Inventory, goal: Goal, vm: VM, host: str | None,
+                      options: PlanOptions) -> list[Reason]:  # fmt: skip
+    """Strict anti-affinity, statically: `host` holds a member that stays (FORMATS.md rule
+    8, v2). Members that move too are the solver's to keep apart (`Problem.job_groups`)."""
+    if options.anti_affinity != "strict" or host is None or not vm.groups:
+        return []
+    return anti_affinity_reasons(inv, vm, host, _staying_members(inv, goal, vm))
 
 
 def build_problem(
@@ -389,7 +428,20 @@ def build_problem(
         pool_uuid=tuple(p.uuid for p in inv.pools),
         unplaced=tuple(unplaced),
         stats={"signatures": len(cache), "rule_calls": rule_calls},
+        job_groups=_job_groups(inv, [jb.vm.uuid for jb in jobs]),
     )  # fmt: skip
+
+
+def _job_groups(inv: Inventory, job_vms: list[str]) -> tuple[tuple[int, ...], ...]:
+    """`Problem.job_groups`: for each anti-affinity group, the jobs of its moving members
+    (groups with fewer than two moving members constrain nothing among jobs)."""
+    index = {u: j for j, u in enumerate(job_vms)}
+    out = []
+    for members in group_members(inv).values():
+        jobs = tuple(index[u] for u in members if u in index)
+        if len(jobs) >= 2:
+            out.append(jobs)
+    return tuple(out)
 
 
 def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
@@ -429,8 +481,11 @@ def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str,
     for h, s, pool in _options_for(inv, goal, vm, moved, pools):
         calls += 1
         targets = {u: s for u in moved} if s else {}
-        if not target_reasons(inv, vm, kind, h, pool, targets, options):
-            out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
+        if target_reasons(inv, vm, kind, h, pool, targets, options):
+            continue
+        if _affinity_reasons(inv, goal, vm, h, options):
+            continue
+        out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
     return out, calls
 
 
@@ -446,6 +501,7 @@ def _why_not(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ..
     for h, s, pool in options_:
         targets = {u: s for u in moved} if s else {}
         reasons += target_reasons(inv, vm, kind, h, pool, targets, options)
+        reasons += _affinity_reasons(inv, goal, vm, h, options)
     return _dedupe(reasons) or (Reason(codes.NO_TARGET, f"no target for {vm.name}"),)
 
 

@@ -65,6 +65,10 @@ def solve_command(
         "--network-map", metavar="SRC=DST",
         help="Map a source network to a target-pool network (names or uuids). "
              "Repeatable.")] = None,
+    anti_affinity: Annotated[str, typer.Option(
+        "--anti-affinity", metavar="MODE",
+        help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
+             "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Write the plan JSON here.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
@@ -105,6 +109,8 @@ def solve_command(
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    if anti_affinity not in ("strict", "soft"):
+        raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
@@ -128,7 +134,8 @@ def solve_command(
         from planner.rules.network import resolve_network_map
 
         nmap = resolve_network_map(inv, network_map)
-    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
+    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
+                          anti_affinity=anti_affinity)
 
     from rich.console import Console
 

@@ -30,7 +30,7 @@ from planner.sim.events import EventLog
 from planner.sim.faults import Faults
 from planner.sim.wire import NULL_REF, RefMaker, XapiError, i, xapi_datetime
 
-KINDS = ("pools", "hosts", "srs", "networks", "vms")
+KINDS = ("pools", "hosts", "srs", "networks", "vms", "vm_groups")
 MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 
 
