@@ -27,7 +27,14 @@ from planner.rules import codes, target_reasons
 from planner.rules.affinity import anti_affinity_reasons, group_members
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
-from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
+from planner.rules.storage import (
+    amounts,
+    moved_bytes,
+    reserve_on_source,
+    reserve_on_target,
+    sr_space_reasons,
+    vdi_moves,
+)
 from planner.rules.version import version_at_least
 
 
@@ -201,12 +208,12 @@ class _Replay:
                 for r in memory_reasons(vm, inv.host_by_uuid[m.to_host], need, free):
                     self._add(r.code, r.message, index, m)
                 incoming[m.to_host] += need
-            # Storage (rule 3): 3x on the target SR, 2x on the source SR, for the wave.
-            disks = {d.uuid: d for d in vm.disks}
-            for vdi, to_sr in moving.items():
-                disk = disks[vdi]
+            # Storage (rule 3): 3x on the target SR, 2x on the source SR, for the wave;
+            # (v2) a Suspended VM's memory image too, when it moves
+            for disk, from_sr, to_sr in vdi_moves(inv, vm, m.to_host, m.to_pool, moving):
+                vdi = disk.uuid
                 for sr_uuid, need in ((to_sr, reserve_on_target(disk)),
-                                      (disk.sr, reserve_on_source(disk))):  # fmt: skip
+                                      (from_sr, reserve_on_source(disk))):  # fmt: skip
                     sr = inv.sr_by_uuid[sr_uuid]
                     free = sr.size_bytes - self.sr_used[sr_uuid] - reserved[sr_uuid]
                     for r in sr_space_reasons(sr, need, free):
@@ -342,21 +349,21 @@ class _Replay:
             host = m.to_host
         moving = {d.vdi: d.to_sr for d in m.disks}
         disks = vm.disks
+        suspend = vm.suspend_vdi
+        for disk, from_sr, to_sr in vdi_moves(self.inv, vm, m.to_host, m.to_pool, moving):
+            # (v2) the disk's snapshots travel with it (moved_bytes)
+            self.sr_used[from_sr] -= moved_bytes(disk)
+            self.sr_used[to_sr] += moved_bytes(disk)
+            if suspend is not None and disk.uuid == suspend.uuid:
+                suspend = replace(suspend, sr=to_sr)
         if moving:
-            new = []
-            for d in vm.disks:
-                to_sr = moving.get(d.uuid, d.sr)
-                if to_sr != d.sr:
-                    self.sr_used[d.sr] -= d.used_bytes
-                    self.sr_used[to_sr] += d.used_bytes
-                    d = replace(d, sr=to_sr)
-                new.append(d)
-            disks = tuple(new)
+            disks = tuple(replace(d, sr=moving.get(d.uuid, d.sr)) for d in vm.disks)
         vifs = vm.vifs
         if m.to_pool != vm.pool and m.vifs:
             to_net = {v.device: v.to_network for v in m.vifs}
             vifs = tuple(Vif(x.device, to_net.get(x.device, x.network)) for x in vm.vifs)
-        self.vms[vm.uuid] = replace(vm, host=host, pool=m.to_pool, disks=disks, vifs=vifs)
+        self.vms[vm.uuid] = replace(vm, host=host, pool=m.to_pool, disks=disks, vifs=vifs,
+                                    suspend_vdi=suspend)
 
 
 class _HostsOf(Mapping[str, str | None]):

@@ -31,7 +31,7 @@ import numpy as np
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
-from planner.inventory.model import VM, Inventory
+from planner.inventory.model import VM, Inventory, SuspendVdi
 from planner.options import PlanOptions
 from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
@@ -44,7 +44,7 @@ from planner.rules.affinity import (
 )
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity, vm_memory
-from planner.rules.storage import reserve_on_source, reserve_on_target
+from planner.rules.storage import moved_bytes, reserve_on_source, reserve_on_target
 from planner.rules.version import source_version
 
 MIB = 2**20
@@ -334,13 +334,20 @@ def build_problem(
         for d in moved:
             acc = src.setdefault(sr_ix[d.sr], [0, 0])
             acc[0] += reserve_on_source(d)
-            acc[1] += d.used_bytes
+            acc[1] += moved_bytes(d)  # (v2) with the disk's snapshots
+        image = _suspend_image(vm, moved)
+        if image is not None:
+            # (v2) the memory image may follow the disks (rules.storage.suspend_target):
+            # reserved and counted on the target, but never counted as freed on its SR,
+            # so the solver is on the safe side whether or not XAPI copies it
+            src.setdefault(sr_ix[image.sr], [0, 0])[0] += reserve_on_source(image)
+        extra = [image] if image is not None else []
         row = {
             "from_host": host_ix[vm.host] if running and vm.host else -1,
             "mem_up": mib_up(mem), "mem_down": mib_down(mem),
             "halted": mib_up(vm.memory_bytes) if (not running and moved) else 0,
-            "reserve": mib_up(sum(reserve_on_target(d) for d in moved)),
-            "used_up": mib_up(sum(d.used_bytes for d in moved)),
+            "reserve": mib_up(sum(reserve_on_target(d) for d in [*moved, *extra])),
+            "used_up": mib_up(sum(moved_bytes(d) for d in [*moved, *extra])),
             "src": [(s, mib_up(r), mib_down(u)) for s, (r, u) in src.items()],
             "seconds": durations.estimate(inv, vm, jb.kind, set(jb.moved)),
         }  # fmt: skip
@@ -430,6 +437,13 @@ def build_problem(
         stats={"signatures": len(cache), "rule_calls": rule_calls},
         job_groups=_job_groups(inv, [jb.vm.uuid for jb in jobs]),
     )  # fmt: skip
+
+
+def _suspend_image(vm: VM, moved: list) -> SuspendVdi | None:
+    """A Suspended VM's memory image when its disks move (it may travel with them)."""
+    if vm.power_state == "Suspended" and vm.suspend_vdi is not None and moved:
+        return vm.suspend_vdi
+    return None
 
 
 def _job_groups(inv: Inventory, job_vms: list[str]) -> tuple[tuple[int, ...], ...]:

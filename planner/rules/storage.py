@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from planner.inventory.model import SR, VM, Disk, Host, Inventory
+from planner.inventory.model import SR, VM, Disk, Host, Inventory, SuspendVdi
 from planner.plan import Reason
 from planner.rules import codes
 
@@ -29,14 +29,21 @@ def sr_pool_reasons(sr: SR, to_pool: str, pool_name: str) -> list[Reason]:
     return [Reason(codes.SR_WRONG_POOL, f"SR {sr.name} is not in pool {pool_name}")]
 
 
-def reserve_on_target(disk: Disk) -> int:
-    """Bytes reserved on the target SR while `disk` moves."""
+def reserve_on_target(disk: Disk | SuspendVdi) -> int:
+    """Bytes reserved on the target SR while `disk` (or a suspend image) moves."""
     return TARGET_FACTOR * disk.size_bytes
 
 
-def reserve_on_source(disk: Disk) -> int:
-    """Bytes reserved on the source SR while `disk` moves."""
+def reserve_on_source(disk: Disk | SuspendVdi) -> int:
+    """Bytes reserved on the source SR while `disk` (or a suspend image) moves."""
     return SOURCE_FACTOR * disk.size_bytes
+
+
+def moved_bytes(disk: Disk | SuspendVdi) -> int:
+    """Bytes that leave the source SR and land on the target SR once `disk` has moved:
+    its `used_bytes` plus (v2) its snapshots' `snapshot_used_bytes`, which a storage
+    migration copies with it."""
+    return disk.used_bytes + getattr(disk, "snapshot_used_bytes", 0)
 
 
 def sr_space_reasons(sr: SR, need: int, free: int) -> list[Reason]:
@@ -80,3 +87,25 @@ def suspend_target(inv: Inventory, vm: VM, at: str, to_host: str | None, to_pool
     for d in vm.disks:
         return disk_to_sr.get(d.uuid, d.sr)
     return inv.pool_by_uuid[to_pool].default_sr
+
+
+Moved = tuple[Disk | SuspendVdi, str, str]
+
+
+def vdi_moves(inv: Inventory, vm: VM, to_host: str | None, to_pool: str,
+              disk_to_sr: Mapping[str, str]) -> list[Moved]:  # fmt: skip
+    """Every VDI of `vm` that changes SR in this migration, as (disk or suspend image,
+    from SR, to SR): the disks whose target differs from their SR (`disk_to_sr` maps disk
+    uuid -> target SR; absent: it stays) and (v2) a Suspended VM's memory image when
+    `suspend_target` moves it. FORMATS.md rule 3 reserves 3x / 2x `size_bytes` for each."""
+    out: list[Moved] = []
+    full = {d.uuid: disk_to_sr.get(d.uuid, d.sr) for d in vm.disks}
+    for d in vm.disks:
+        if full[d.uuid] != d.sr:
+            out.append((d, d.sr, full[d.uuid]))
+    sv = vm.suspend_vdi
+    if sv is not None and vm.power_state == "Suspended":
+        to = suspend_target(inv, vm, sv.sr, to_host, to_pool, full)
+        if to is not None and to != sv.sr:
+            out.append((sv, sv.sr, to))
+    return out
