@@ -21,6 +21,10 @@ def check(
 ) -> None:
     """Replay PLAN against INV and report every broken promise (docs/check.md).
 
+    A plan is replayed both ways: in waves (rules 1-12) and, for a v2 plan, as its
+    schedule (flow mode, rules 13-15); a violation that breaks only one way is tagged
+    [waves] or [flow].
+
     Exit status: 0 the plan is safe, 1 it has violations (one line each: wave, migration,
     VM -> target, rule code and the numbers), 2 the inputs are unusable, including a
     plan made for another inventory.
@@ -43,7 +47,7 @@ def check(
             "unplaced_claimed": report.claimed,
             "violations": [
                 {"code": v.code, "message": v.message, "wave": v.wave,
-                 "migration": v.migration, "vm": v.vm}
+                 "migration": v.migration, "vm": v.vm, "mode": v.mode}
                 for v in report.violations
             ],
         }
