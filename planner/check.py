@@ -423,7 +423,7 @@ def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     every static rule). None when the checker cannot enumerate the goal's targets
     (campaign goals): then a target-rule claim is accepted."""
     from planner.goals import Evacuate, MovePool, RetireSR
-    from planner.problem import _moved_disks, _options_for, _target_pools
+    from planner.problem import _affinity_reasons, _moved_disks, _options_for, _target_pools
     from planner.rules import expected_kind
 
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
@@ -438,6 +438,7 @@ def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     for h, s, pool in targets:
         disk_targets = {u: s for u in moved} if s else {}
         reasons = target_reasons(inv, vm, kind, h, pool, disk_targets, options)
+        reasons += _affinity_reasons(inv, goal, vm, h, options)  # strict mode, static
         if not reasons:
             return set()
         out |= {x.code for x in reasons}

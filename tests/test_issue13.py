@@ -358,3 +358,180 @@ def test_issue13_case8_retire_sr_considers_other_hosts():
     assert (m.vm, m.kind, m.to_host) == (vm, "storage", h2)
     assert {d.to_sr for d in m.disks} == {big}
     assert check_plan(inv, plan).ok
+
+
+# ------------------------------------------------------------------ case 13
+
+
+def _group_lab(c_enabled: bool = True):
+    """Pool a: hosts a (evacuated, runs x), b (runs y, same anti-affinity group), c
+    (enabled or not); x and y are in group `spread`."""
+    b = Builder()
+    p = b.pool("a")
+    ha, hb = b.host(p, "a"), b.host(p, "b")
+    hc = b.host(p, "c", enabled=c_enabled)
+    sr = b.sr(p, "nfs")
+    net = b.network(p, "vm-net")
+    g = b.vm_group(p, "spread")
+    x = b.vm(p, "x", host=ha, disks=[(sr, 10)], networks=[net], groups=[g])
+    y = b.vm(p, "y", host=hb, disks=[(sr, 10)], networks=[net], groups=[g])
+    return b, dict(p=p, ha=ha, hb=hb, hc=hc, sr=sr, g=g, x=x, y=y)
+
+
+def test_issue13_case13_anti_affinity_rule_function():
+    from planner.rules.affinity import anti_affinity_reasons, current_hosts, member_hosts
+
+    b, o = _group_lab()
+    b.vm_group(o["p"], "loose", placement="normal")
+    inv = b.build()
+    x = inv.vm_by_uuid[o["x"]]
+    now = current_hosts(inv)
+    assert member_hosts(inv, x, now) == {o["hb"]: [o["y"]]}
+    (r,) = anti_affinity_reasons(inv, x, o["hb"], now)
+    assert r.code == codes.ANTI_AFFINITY and "spread" in r.message
+    assert anti_affinity_reasons(inv, x, o["hc"], now) == []
+    # y gone from b at that instant: no conflict
+    assert anti_affinity_reasons(inv, x, o["hb"], {**now, o["y"]: None}) == []
+
+
+def test_issue13_case13_strict_keeps_members_apart():
+    b, o = _group_lab()
+    inv = b.build()
+    goal = Evacuate((o["ha"],))
+    p = build_problem(inv, goal)
+    hosts = {p.host_uuid[int(p.cand_host[c])] for c in p.cands(0)}
+    assert hosts == {o["hc"]}  # b holds y, which stays
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    (m,) = plan.migrations()
+    assert m.to_host == o["hc"] and check_plan(inv, plan).ok
+    # a hand-made move next to y is an ANTI_AFFINITY violation in strict mode
+    bad = plan_of(inv, [[mig(inv, "m1", o["x"], to_host=o["hb"])]], goal.to_json())
+    assert codes.ANTI_AFFINITY in check_plan(inv, bad).codes()
+
+
+def test_issue13_case13_moving_members_listed_for_the_solver():
+    b, o = _group_lab()
+    g = o["g"]
+    z = b.vm(o["p"], "z", host=o["ha"], disks=[(o["sr"], 10)], groups=[g])
+    inv = b.build()
+    p = build_problem(inv, Evacuate((o["ha"],)))
+    assert set(p.job_vm) == {o["x"], z}
+    assert [sorted(p.job_vm[j] for j in grp) for grp in p.job_groups] == [sorted([o["x"], z])]
+    assert p.subset([1]).job_groups == ()
+
+
+def test_issue13_case13_soft_mode_warns():
+    b, o = _group_lab(c_enabled=False)  # c is disabled: only b remains
+    inv = b.build()
+    goal = Evacuate((o["ha"],))
+    strict = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    assert [(u.vm, {r.code for r in u.reasons}) for u in strict.unplaced] == [
+        (o["x"], {codes.ANTI_AFFINITY, codes.HOST_DISABLED})]
+    report = check_plan(inv, strict)
+    assert report.ok and report.claimed == 0  # HOST_DISABLED holds: statically verified
+    soft = solve(inv, goal, PlanOptions(anti_affinity="soft"), solver="greedy", time_limit=5,
+                 seed=0)  # fmt: skip
+    (m,) = soft.migrations()
+    assert m.to_host == o["hb"]
+    assert [w.code for w in soft.warnings if w.code == codes.ANTI_AFFINITY] == [
+        codes.ANTI_AFFINITY]
+    assert check_plan(inv, soft).ok
+
+
+def test_issue13_case13_explain_shows_anti_affinity():
+    from planner.explain import explain
+
+    b, o = _group_lab()
+    inv = b.build()
+    e = explain(inv, o["x"])
+    by_host = {c.host: {r.code for r in c.reasons} for c in e.candidates if c.kind == "live"}
+    assert codes.ANTI_AFFINITY in by_host[o["hb"]] and not by_host[o["hc"]]
+
+
+def test_issue13_case13_collector_and_simulator():
+    from planner.inventory.collect import collect
+
+    b, o = _group_lab()
+    inv = b.build()
+    with Simulator(inv, speed=2000) as sim:
+        x = _session(sim, o["p"])
+        (gref,) = x.VM_group.get_all()
+        assert x.VM_group.get_placement(gref) == "anti_affinity"  # XAPI's enum spelling
+        got = collect(list(sim.urls.values()), "root", "secret")
+        assert got.vm_groups == inv.vm_groups
+        assert got.vm_by_uuid[o["x"]].groups == (o["g"],)
+        # XAPI does not refuse a migration next to a member: accepted, and a warning kept
+        x.VM.pool_migrate(x.VM.get_by_uuid(o["x"]), x.host.get_by_uuid(o["hb"]), {})
+        assert sim.inventory().vm_by_uuid[o["x"]].host == o["hb"]
+        (w,) = sim.state.affinity_warnings
+        assert "spread" in w
+
+
+# ------------------------------------------------------------------ case 14
+
+
+def test_issue13_case14_suspend_image_and_snapshots_collected():
+    from planner.inventory.collect import collect
+
+    b, o = _two_pools(vendor_b="GenuineIntel")
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
+              networks=[o["na"]], suspend_sr=o["sa"], suspend_gib=3, snapshot_gib=2)  # fmt: skip
+    inv = b.build()
+    with Simulator(inv, speed=2000) as sim:
+        got = collect(list(sim.urls.values()), "root", "secret").vm_by_uuid[vm]
+    assert got.suspend_vdi == inv.vm_by_uuid[vm].suspend_vdi
+    assert got.suspend_vdi.size_bytes == 3 * GIB
+    assert got.disks[0].snapshot_used_bytes == 2 * GIB
+
+
+def test_issue13_case14_suspend_image_takes_space_and_time():
+    from planner.durations import DEFAULT_MODEL
+
+    b, o = _two_pools(vendor_b="GenuineIntel")
+    # b-nfs has 1,000 GiB; 3 x (300 GiB disk) = 900 GiB fits, with the 8 GiB image's 24
+    # GiB reservation it does not
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", memory_gib=8,
+              disks=[(o["sa"], 300)], networks=[o["na"]], suspend_sr=o["sa"])  # fmt: skip
+    b.vm(o["pb"], "resident", disks=[(o["sb"], 160)], disk_used_fraction=0.5)  # 80 GiB used
+    inv = b.build()
+    goal = MovePool((o["pa"],), (o["pb"],))
+    plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
+    assert [u.vm for u in plan.unplaced] == [vm]
+    assert check_plan(inv, plan).ok
+    hand = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]], goal.to_json())
+    assert codes.SR_SPACE in check_plan(inv, hand).codes()
+    # copying the image (and snapshots) takes time
+    v = inv.vm_by_uuid[vm]
+    bare = DEFAULT_MODEL.estimate(inv, v.__class__(**{**_fields(v), "suspend_vdi": None}),
+                                  "storage", {v.disks[0].uuid})  # fmt: skip
+    assert DEFAULT_MODEL.estimate(inv, v, "storage", {v.disks[0].uuid}) > bare
+
+
+def test_issue13_case14_snapshots_move_with_the_disk_in_the_simulator():
+    b, o = _two_pools(vendor_b="GenuineIntel")
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
+              networks=[o["na"]], suspend_sr=o["sa"], snapshot_gib=2)  # fmt: skip
+    inv = b.build()
+    before = inv.sr_by_uuid[o["sb"]].used_bytes
+    v = inv.vm_by_uuid[vm]
+    with Simulator(inv, speed=2000) as sim:
+        xa, xb = _session(sim, o["pa"]), _session(sim, o["pb"])
+        vref = xa.VM.get_by_uuid(vm)
+        net = xb.network.get_by_name_label("vm-net")[0]
+        dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]), net, {})
+        sr = xb.SR.get_by_uuid(o["sb"])
+        vdis = {xa.VBD.get_VDI(x): sr for x in xa.VM.get_VBDs(vref)
+                if xa.VBD.get_type(x) == "Disk"}  # fmt: skip
+        vdis[xa.VM.get_suspend_VDI(vref)] = sr
+        xa.VM.migrate_send(vref, dest, True, vdis, {x: net for x in xa.VM.get_VIFs(vref)}, {})
+        after = sim.inventory()
+    moved = after.vm_by_uuid[vm]
+    assert moved.pool == o["pb"] and moved.suspend_vdi.sr == o["sb"]
+    want = v.disks[0].used_bytes + 2 * GIB + v.suspend_vdi.used_bytes
+    assert after.sr_by_uuid[o["sb"]].used_bytes - before == want
+
+
+def _fields(v):
+    from dataclasses import fields
+
+    return {f.name: getattr(v, f.name) for f in fields(v)}
