@@ -535,3 +535,22 @@ def _fields(v):
     from dataclasses import fields
 
     return {f.name: getattr(v, f.name) for f in fields(v)}
+
+
+def test_issue13_case13_whatif_maintenance_honours_groups():
+    from planner.whatif import Scenario, run_scenario
+
+    b = Builder()
+    p = b.pool("a")
+    ha, hb = b.host(p, "a"), b.host(p, "b")
+    sr = b.sr(p, "nfs")
+    net = b.network(p, "vm-net")
+    g = b.vm_group(p, "spread")
+    b.vm(p, "x", host=ha, disks=[(sr, 10)], networks=[net], groups=[g])
+    b.vm(p, "y", host=hb, disks=[(sr, 10)], networks=[net], groups=[g])
+    inv = b.build()
+    strict = run_scenario(inv, Scenario("maintenance", (ha,)))
+    assert not strict["feasible"] and strict["reasons"] == "ANTI_AFFINITY:1"
+    soft = run_scenario(inv, Scenario("maintenance", (ha,),
+                                      options=PlanOptions(anti_affinity="soft")))
+    assert soft["feasible"]
