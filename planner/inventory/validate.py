@@ -31,8 +31,9 @@ from planner.inventory.model import (
     POWER_STATES,
     READ_VERSIONS,
 )
+from planner.limits import MAX_BYTES, bad_text
 
-VERSION_RE = re.compile(r"\d+(\.\d+)*")
+VERSION_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,15}")  # ASCII digits; int()-safe parts
 FEATURES_RE = re.compile(r"[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*")
 KINDS = ("pools", "hosts", "srs", "networks", "vms")
 _KIND_NAME = {"pools": "pool", "hosts": "host", "srs": "SR", "networks": "network", "vms": "VM"}
@@ -98,6 +99,11 @@ class _Checker:
             if nonempty and not v:
                 self.err(f"{path}.{key}", "must not be empty")
                 return None
+            why = bad_text(v, controls=False)
+            if why is not None:
+                # (a name XAPI gave may hold a newline; exports quote it, see export.py)
+                self.err(f"{path}.{key}", why)
+                return None
             return v
         if v is None and nullable:
             return None
@@ -120,9 +126,11 @@ class _Checker:
         v = self.get(d, key, path)
         if v is _MISSING:
             return None
-        if type(v) is int and (v > 0 if positive else v >= 0):
+        if type(v) is int and (v > 0 if positive else v >= 0) and v <= MAX_BYTES:
             return v
         what = "a positive integer" if positive else "a non-negative integer"
+        if type(v) is int and v > MAX_BYTES:
+            what += " of at most 2**62"
         self.err(f"{path}.{key}", f"must be {what}, got {_show(v)}")
         return None
 
@@ -264,7 +272,42 @@ def validate_document(doc: Any) -> ValidationReport:
     refs = _Refs()
     _pass1(c, lists, refs)
     _pass2(c, lists, refs)
+    _v2_shapes(c, doc, lists)
     return ValidationReport(c.errors, c.warnings)
+
+
+def _v2_shapes(c: _Checker, doc: dict[str, Any], lists: dict[str, Any]) -> None:
+    """The optional (v2) keys, when present, have the shape the reader expects: a
+    suspend image object, string lists, VM group objects, integer snapshot bytes."""
+    for i, d in lists["networks"]:
+        if "ip_hosts" in d:
+            c.strings(d, "ip_hosts", f"networks[{i}]")
+    for i, d in lists["vms"]:
+        path = f"vms[{i}]"
+        if "groups" in d:
+            c.strings(d, "groups", path)
+        sv = d.get("suspend_vdi")
+        if sv is not None:
+            if type(sv) is not dict:
+                c.err(f"{path}.suspend_vdi", f"must be an object or null, got {_show(sv)}")
+            else:
+                for key in ("uuid", "sr"):
+                    c.string(sv, key, f"{path}.suspend_vdi")
+                for key in ("size_bytes", "used_bytes"):
+                    c.integer(sv, key, f"{path}.suspend_vdi")
+        for j, x in enumerate(d.get("disks") if type(d.get("disks")) is list else ()):
+            if type(x) is dict and "snapshot_used_bytes" in x:
+                c.integer(x, "snapshot_used_bytes", f"{path}.disks[{j}]")
+    groups = doc.get("vm_groups", [])
+    if type(groups) is not list:
+        c.err("vm_groups", f"must be a list, got {_show(groups)}")
+        return
+    for i, g in enumerate(groups):
+        if type(g) is not dict:
+            c.err(f"vm_groups[{i}]", f"must be an object, got {_show(g)}")
+            continue
+        for key in ("uuid", "name", "pool", "placement"):
+            c.string(g, key, f"vm_groups[{i}]")
 
 
 def _claim(c: _Checker, refs: _Refs, uuid: str | None, path: str) -> bool:
@@ -562,7 +605,8 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                       f"network {net!r} is in another pool than the VM")  # fmt: skip
 
     for i, d in lists["srs"]:
-        sr_used, listed = d.get("used_bytes"), disk_used.get(d.get("uuid"), 0)  # type: ignore[arg-type]
+        uuid, sr_used = d.get("uuid"), d.get("used_bytes")
+        listed = disk_used.get(uuid, 0) if type(uuid) is str else 0
         if type(sr_used) is int and sr_used < listed:
             # FORMATS.md: used_bytes is XAPI's physical_utilisation and every reader takes
             # it as it is; a figure below its own disks usually means a stale collection
