@@ -105,6 +105,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
         out = _merge_modes(out, _flow_violations(inv, plan, options))
     out += _goal_violations(inv, plan, replay)
     out += _estimate_violations(plan)
+    out += _home_violations(inv, plan)
     n = sum(len(w.migrations) for w in plan.waves)
     return CheckReport(tuple(out), len(plan.waves), n)
 
@@ -401,6 +402,16 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
     return out
 
 
+def _home_violations(inv: Inventory, plan: Plan) -> list[Violation]:
+    """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
+    from planner.home import home_violations
+
+    wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
+    return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
+                      f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
+            for m, msg in home_violations(inv, plan)]  # fmt: skip
+
+
 def _estimate_violations(plan: Plan) -> list[Violation]:
     """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
     longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
@@ -531,19 +542,26 @@ def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions) -> list[V
 def _merge_modes(waves: list[Violation], flow: list[Violation]) -> list[Violation]:
     """One violation per broken promise: a flow violation with the code, wave and
     migration of a wave-mode one (or the code and wave of a wave-level one, e.g.
-    CONCURRENCY) breaks both modes: the wave one is kept with mode None."""
+    CONCURRENCY) breaks both modes: the wave one is kept with mode None. Further flow
+    violations of an already matched wave-level kind (one excess seen at two keys, e.g.
+    both hosts of a move over max_per_host) add nothing."""
     exact: dict[tuple[str, int | None, str | None], int] = {}
-    level: dict[tuple[str, int | None], int] = {}
+    level: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     for i, v in enumerate(waves):
         if v.mode == WAVES:
             exact.setdefault((v.code, v.wave, v.migration), i)
             if v.migration is None:
-                level.setdefault((v.code, v.wave), i)
+                level[(v.code, v.wave)].append(i)
     out = list(waves)
     for f in flow:
         hit = exact.get((f.code, f.wave, f.migration))
         if hit is None:
-            hit = level.get((f.code, f.wave))
+            # a wave-level one (a pool's or host's slots) not yet matched: the flow replay
+            # reports the same excess at the migration that tips it over
+            same = level.get((f.code, f.wave))
+            hit = same.pop(0) if same else None
+            if hit is None and (f.code, f.wave) in level:
+                continue  # every wave-level one of this kind is matched already
         if hit is None:
             out.append(f)
         else:
