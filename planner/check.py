@@ -110,6 +110,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
     reason_out, claimed = _unplaced_reason_violations(inv, plan)
     out += reason_out
     out += _estimate_violations(plan)
+    out += _home_violations(inv, plan)
     n = sum(len(w.migrations) for w in plan.waves)
     return CheckReport(tuple(out), len(plan.waves), n, claimed)
 
@@ -401,7 +402,10 @@ def _unplaced_reason_violations(inv: Inventory, plan: Plan) -> tuple[list[Violat
                                          f"{codes.MEANING[r.code].lower()}", vm=vm.name))
             elif cls == "target":
                 why = _static_reasons(inv, goal, vm, options)
-                if why is None or r.code in why:
+                # NO_TARGET says only that every target fails some rule; another planner
+                # may have tried more kinds of target (storage moves to any SR)
+                if why is None or r.code in why or (r.code == codes.NO_TARGET and why) or (
+                        why and r.code in _broad_reasons(inv, goal, vm, options)):
                     held = True
                 elif not why:
                     out.append(Violation(codes.GOAL,
@@ -442,6 +446,30 @@ def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
         if not reasons:
             return set()
         out |= {x.code for x in reasons}
+    return out
+
+
+def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM,
+                   options: PlanOptions) -> set[str]:  # fmt: skip
+    """The codes that stop `vm` on any host (or none, for a Halted VM) and any SR of the
+    goal's target pools with all its disks moving there: the widest scope a planner may
+    have tried. Asked only when the builder's scope lacks a claimed code."""
+    from planner.goals import Evacuate, MovePool, RetireSR
+    from planner.problem import _target_pools
+    from planner.rules import expected_kind
+
+    if not isinstance(goal, Evacuate | MovePool | RetireSR):
+        return set()
+    out: set[str] = set()
+    for pool in _target_pools(goal, vm):
+        kind = expected_kind(vm, pool, True)
+        hosts: list[str | None] = [None]
+        if vm.power_state != "Halted":
+            hosts = [h.uuid for h in inv.hosts_in_pool.get(pool, [])]
+        for h in hosts:
+            for sr in inv.srs_in_pool.get(pool, []):
+                moving = {d.uuid: sr.uuid for d in vm.disks}
+                out |= {x.code for x in target_reasons(inv, vm, kind, h, pool, moving, options)}
     return out
 
 
@@ -487,6 +515,16 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
         out.append(Violation(codes.GOAL, f"{h.name} runs {h.version} after the last wave, "
                              f"not {goal.to_version}"))
     return out
+
+
+def _home_violations(inv: Inventory, plan: Plan) -> list[Violation]:
+    """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
+    from planner.home import home_violations
+
+    wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
+    return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
+                      f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
+            for m, msg in home_violations(inv, plan)]  # fmt: skip
 
 
 def _estimate_violations(plan: Plan) -> list[Violation]:

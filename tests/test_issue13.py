@@ -30,10 +30,12 @@ def _two_pools(vendor_b: str = AMD):
     b.host(pa, "a2")
     sa = b.sr(pa, "a-nfs")
     na = b.network(pa, "vm-net")
+    b.network(pa, "mgmt", management=True)  # carries migration streams (has IPs)
     pb = b.pool("b")
     b1 = b.host(pb, "b1", vendor=vendor_b)
     sb = b.sr(pb, "b-nfs")
     b.network(pb, "vm-net")
+    b.network(pb, "mgmt", management=True)
     return b, dict(pa=pa, a1=a1, sa=sa, na=na, pb=pb, b1=b1, sb=sb)
 
 
@@ -78,7 +80,7 @@ def test_issue13_case1_simulator_checks_suspended_cpu():
         xa, xb = _session(sim, o["pa"]), _session(sim, o["pb"])
         vref = xa.VM.get_by_uuid(vm)
         dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]),
-                                       xb.network.get_by_name_label("vm-net")[0], {})
+                                       xb.network.get_by_name_label("mgmt")[0], {})
         vdis = {xa.VBD.get_VDI(x): xb.SR.get_by_uuid(o["sb"]) for x in xa.VM.get_VBDs(vref)
                 if xa.VBD.get_type(x) == "Disk"}  # fmt: skip
         vifs = {x: xb.network.get_by_name_label("vm-net")[0] for x in xa.VM.get_VIFs(vref)}
@@ -103,6 +105,7 @@ def _paused_lab():
     sr = b.sr(p, "nfs")
     other = b.sr(p, "nfs2")
     net = b.network(p, "vm-net")
+    b.network(p, "mgmt", management=True)
     vm = b.vm(p, "frozen", host=h1, power_state="Paused", disks=[(sr, 10)], networks=[net])
     return b.build(), dict(p=p, h1=h1, h2=h2, sr=sr, other=other, vm=vm)
 
@@ -130,7 +133,7 @@ def test_issue13_case2_simulator_refuses_paused_vm():
             x.VM.pool_migrate(vref, x.host.get_by_uuid(o["h2"]), {"live": "true"})
         assert e.value.details == ["VM_BAD_POWER_STATE", vref, "running", "paused"]
         dest = x.host.migrate_receive(x.host.get_by_uuid(o["h2"]),
-                                      x.network.get_by_name_label("vm-net")[0], {})
+                                      x.network.get_by_name_label("mgmt")[0], {})
         vdis = {x.VBD.get_VDI(v): x.SR.get_by_uuid(o["other"]) for v in x.VM.get_VBDs(vref)
                 if x.VBD.get_type(v) == "Disk"}  # fmt: skip
         with pytest.raises(XenAPI.Failure) as e:
@@ -518,7 +521,8 @@ def test_issue13_case14_snapshots_move_with_the_disk_in_the_simulator():
         xa, xb = _session(sim, o["pa"]), _session(sim, o["pb"])
         vref = xa.VM.get_by_uuid(vm)
         net = xb.network.get_by_name_label("vm-net")[0]
-        dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]), net, {})
+        mgmt = xb.network.get_by_name_label("mgmt")[0]
+        dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]), mgmt, {})
         sr = xb.SR.get_by_uuid(o["sb"])
         vdis = {xa.VBD.get_VDI(x): sr for x in xa.VM.get_VBDs(vref)
                 if xa.VBD.get_type(x) == "Disk"}  # fmt: skip

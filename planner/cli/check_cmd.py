@@ -91,6 +91,12 @@ def explain(
     dmc: Annotated[
         bool, typer.Option("--dmc", help="Count running VMs at their dynamic minimum.")
     ] = False,
+    migration_network: Annotated[
+        list[str] | None,
+        typer.Option("--migration-network", metavar="POOL=NETWORK",
+                     help="The network carrying storage-migration streams into POOL, as "
+                     "for solve; repeatable.", show_default=False),
+    ] = None,
 ) -> None:
     """Why VM can or cannot go to each candidate host (and SR), as a table.
 
@@ -111,7 +117,11 @@ def explain(
         from planner.errors import InputError
 
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
-    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
+    from planner.rules.migration_network import resolve_migration_networks
+
+    mnet = resolve_migration_networks(inv, migration_network or [])
+    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
+                          migration_network=mnet)  # fmt: skip
     render(inv, explain_vm(inv, vm, to=to, options=options))
 
 

@@ -82,7 +82,12 @@ def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
     if output is not None:
         save(plan, output)
     if fmt == "json":
-        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
+        from planner.advice import restart_advice
+
+        # added key (docs/plan-extensions.md): derived from the plan, not saved with it
+        doc = {**to_dict(plan),
+               "restart_advice": [a.to_json() for a in restart_advice(inv, plan)]}  # fmt: skip
+        typer.echo(json.dumps(doc, indent=1, ensure_ascii=False))
     elif fmt == "csv":
         typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
     else:

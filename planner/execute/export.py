@@ -9,9 +9,11 @@ password is never written into the script.
 `xe vm-migrate` syntax (xapi-project/xen-api, ocaml/xapi-cli-server/cli_frontend.ml,
 the "vm-migrate" command): ``uuid=<vm> [live=true] [host-uuid=<host>]
 [remote-master=<address> remote-username=<u> remote-password=<p>]
-[vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network uuid>]...``. VIF maps take the
-*VIF's* uuid, which the plan does not hold (it names VIFs by device), so the script looks
-it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
+[remote-network=<network>] [vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network
+uuid>]...`` (remote-network: cli_operations.ml `vm_migrate`, by bridge, name or uuid).
+The home server: ``vm-param-set uuid=<vm> affinity=<host uuid>`` (records.ml). VIF maps
+take the *VIF's* uuid, which the plan does not hold (it names VIFs by device), so the
+script looks it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.options import PlanOptions
 from planner.plan import Migration, Plan
 
 if TYPE_CHECKING:
@@ -86,18 +89,22 @@ def migrate_command(
     pools: dict[str, str],
     user_var: str = "XE_USER",
     password_var: str = "XE_PASSWORD",
+    network: str | None = None,
     vdi_map: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The shell lines that carry out one migration (the last one is `xe vm-migrate`).
+    """The shell lines that carry out one migration (`xe vm-migrate`, then for a
+    `home_host` ``xe vm-param-set uuid= affinity=`` on the VM's new pool).
 
     Live: ``vm-migrate uuid= host-uuid= live=true`` on the pool master. Storage and halted
     moves go through `migrate_send`, which `xe` uses when given ``remote-master`` (also
     for the VM's own pool), with a ``vdi:`` entry per VDI and, across pools, a ``vif:``
-    entry per VIF. `vdi_map` ({vdi uuid: sr uuid}) names every VDI of the VM, those that
-    stay too: `xe vm-migrate` sends every VDI it is not given to the destination pool's
-    default SR (cli_operations.ml `vm_migrate`; xapi_vm_migrate.ml resolves unmapped
-    VDIs so), which would copy disks the plan leaves in place. Without it the plan's
-    `disks` are used (a v2 plan lists every disk).
+    entry per VIF; `network` (the plan's migration network of the target pool)
+    becomes ``remote-network=`` (xe passes it to host.migrate_receive; without it xe
+    uses the destination host's management network). `vdi_map` ({vdi uuid: sr uuid})
+    names every VDI of the VM, those that stay too: `xe vm-migrate` sends every VDI it is
+    not given to the destination pool's default SR (cli_operations.ml `vm_migrate`;
+    xapi_vm_migrate.ml resolves unmapped VDIs so), which would copy disks the plan leaves
+    in place. Without it the plan's `disks` are used (a v2 plan lists every disk).
     """
     vm = _word(m.vm, "vm")
     src = pools[m.from_pool]
@@ -117,6 +124,8 @@ def migrate_command(
             f'remote-username="${user_var}"',
             f'remote-password="${password_var}"',
         ]
+        if network is not None:
+            args.append(f"remote-network={_word(network, 'network')}")
         full = vdi_map if vdi_map is not None else {d.vdi: d.to_sr for d in m.disks}
         for vdi, sr in full.items():
             args.append(f"vdi:{_word(vdi, 'vdi')}={_word(sr, 'sr')}")
@@ -133,6 +142,11 @@ def migrate_command(
                 )
                 args.append(f"vif:$vif{i}={_word(v.to_network, 'network')}")
     lines.append(f'xe_at "${src}" vm-migrate ' + " ".join(args))
+    if m.home_host is not None:
+        # the home server is set once the VM is in its new pool (issue 17)
+        lines[-1] += " || return 1"
+        lines.append(f'xe_at "${pools[m.to_pool]}" vm-param-set uuid={vm} '
+                     f"affinity={_word(m.home_host, 'host')}")  # fmt: skip
     return lines
 
 
@@ -157,6 +171,7 @@ def to_xe_script(
     if remote_password not in REMOTE_PASSWORD_MODES:
         raise InputError(f"--remote-password: must be env or prompt, got {remote_password!r}")
     pools = pool_variables(plan)
+    networks = PlanOptions.from_json(plan.options).migration_network
     label = _labeller(inv)
     step_pool = _step_pools(plan, inv)
     for p in step_pool.values():
@@ -217,7 +232,7 @@ def to_xe_script(
             out.append(f"{fn}() {{")
             lines = migrate_command(m, pools, user_var,
                                     _remote_var(remote_password, password_var),
-                                    maps.get(m.id))
+                                    networks.get(m.to_pool), maps.get(m.id))  # fmt: skip
             lines[-1] += f' && echo "  {m.id}: done"'
             out += ["    " + line for line in lines]
             out.append("}")
