@@ -155,7 +155,7 @@ def solve_command(
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
                           max_per_host=max_per_host, migration_network=mnet)  # fmt: skip
 
-    from rich.console import Console
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     err = Console(stderr=True)
     progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
@@ -178,9 +178,9 @@ def solve_command(
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
     from solvers.bounds import gap
 
     out = Console(width=max(100, Console().width))
