@@ -221,8 +221,9 @@ def render(inv: Inventory, e: Explanation, console: object | None = None) -> Non
     from rich.table import Table
 
     from planner.rules.storage import gib
+    from planner.terminal import SafeConsole
 
-    out = console if isinstance(console, Console) else Console(highlight=False)
+    out = console if isinstance(console, Console) else SafeConsole(highlight=False)
     label = inv.label
     vm = e.vm
     where = f"on {label(vm.host)}" if vm.host else "not running"

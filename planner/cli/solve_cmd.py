@@ -162,7 +162,7 @@ def solve_command(
                           max_per_host=max_per_host, migration_network=mnet,
                           anti_affinity=anti_affinity)  # fmt: skip
 
-    from rich.console import Console
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     err = Console(stderr=True)
     progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
@@ -185,9 +185,9 @@ def solve_command(
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
     from solvers.bounds import gap
 
     out = Console(width=max(100, Console().width))

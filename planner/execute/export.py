@@ -374,6 +374,12 @@ def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, s
     return out
 
 
+def _csv_text(text: str) -> str:
+    """A name for a spreadsheet: one starting with = + - @ (or a tab/CR) is a formula to
+    Excel and LibreOffice (CSV injection), so it gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 CSV_COLUMNS = [
     "wave",
     "id",
@@ -403,7 +409,7 @@ def to_csv(plan: Plan, inv: Inventory | None = None) -> str:
     w.writerow(CSV_COLUMNS)
     for wave in plan.waves:
         for m in wave.migrations:
-            name = inv.label(m.vm) if inv is not None else ""
+            name = _csv_text(inv.label(m.vm)) if inv is not None else ""
             w.writerow(
                 [
                     wave.index,
