@@ -101,7 +101,7 @@ def test_oracle_and_planner_step_aside_for_a_halted_vms_memory() -> None:
     assert oracle(inv, goal, extra=0).placed == 0
     plan = solve(inv, goal, time_limit=5)
     assert check_plan(inv, plan).ok and plan.unplaced == ()
-    assert plan.estimate["wave_seconds"] == r.seconds
+    assert plan.schedule_seconds == r.seconds
     assert [m.to_sr for m in plan.waves[-1].migrations[0].disks] == [new]
 
 
