@@ -143,6 +143,8 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from planner.cli.output import hms, plural
+
     out = Console(width=max(100, Console().width))
     g: dict[str, Any] = plan.goal
     head = g["kind"]
@@ -167,7 +169,7 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                     srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
                     note.insert(0, f"storage to {srs}")
                 rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                             inv.label(m.to_host), "; ".join(note), str(m.est_seconds)))
+                             inv.label(m.to_host), "; ".join(note), hms(m.est_seconds)))
             for s in w.steps:
                 if s.when != "before":
                     what = f"{s.kind} {inv.label(s.host)}"
@@ -177,6 +179,10 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
             for i, r in enumerate(rows):
                 t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
         out.print(t)
+    if plan.unplaced:
+        from planner.cli.solve_cmd import print_reason_summary
+
+        print_reason_summary(out, plan)
     for u in plan.unplaced:
         # one line per VM: its reasons, one per code (the planners already dedupe)
         why = "; ".join(f"{r.code} {r.message}" for r in u.reasons)
@@ -184,8 +190,9 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     for r in plan.warnings:
         out.print(f"{r.code}: {r.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
-    out.print(f"Plan: {n} migrations in {plan.estimate['waves']} waves, "
-              f"{plan.estimate['seconds']} s; {plan.solver['name']} {plan.solver['status']} "
+    out.print(f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
+              f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "
+              f"{plan.solver['name']} {plan.solver['status']} "
               f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
     if output is not None:
         out.print(f"Plan written to {output}", highlight=False)

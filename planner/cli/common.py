@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from planner.errors import InputError
+
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Plan
@@ -30,8 +32,6 @@ def read_password(var: str | None) -> str:
 
     import click
     import typer
-
-    from planner.errors import InputError
 
     name = var or DEFAULT_PASSWORD_ENV
     value = os.environ.get(name)
@@ -69,22 +69,45 @@ def split_refs(values: list[str] | None) -> list[str]:
     return out
 
 
+def plan_status(plan: Plan) -> str:
+    """The one-line status of a plan: solver, status, size, length, bound, unplaced."""
+    from planner.cli.output import hms, plural
+
+    s, est, b = plan.solver, plan.estimate, plan.bounds
+    n = sum(len(w.migrations) for w in plan.waves)
+    bound = f", lower bound {hms(b['seconds'])}" if b.get("seconds") is not None else ""
+    return (f"plan: {plural(n, 'migration')} in {plural(int(est.get('waves', 0)), 'wave')}, "
+            f"{hms(est.get('seconds', 0))}{bound}; {plural(len(plan.unplaced), 'VM')} "
+            f"unplaced; {s.get('name', '?')} {s.get('status', '?')} in "
+            f"{float(s.get('wall_seconds', 0)):.2f} s")  # fmt: skip
+
+
 def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
               table: Callable[[Inventory, Plan, Path | None], None]) -> NoReturn:  # fmt: skip
-    """Save `plan` to `output` (if given), print it as `fmt` (json, csv, or `table`), and
-    exit 1 when VMs are unplaced, else 0."""
-    import json
-
+    """Save `plan` to `output` (if given; `-` prints the plan JSON on stdout), print it
+    as `fmt` (json: the plan document, csv: `planner.rows`, or `table`), and exit 1 when
+    VMs are unplaced, else 0. With data on stdout the status line goes to stderr."""
     import typer
 
+    from planner.cli.output import Output, is_stdout
     from planner.plan import save, to_dict
+    from planner.rows import PLAN_COLUMNS, plan_rows
 
+    if output is not None and is_stdout(output):
+        # `-o -`: the plan document is stdout's data
+        if fmt == "csv":
+            raise InputError("-o -: the plan JSON goes to stdout; drop --format csv or give "
+                             "-o FILE")  # fmt: skip
+        fmt, output = "json", None
     if output is not None:
         save(plan, output)
-    if fmt == "json":
-        typer.echo(json.dumps(to_dict(plan), indent=1, ensure_ascii=False))
-    elif fmt == "csv":
-        typer.echo(plan.to_frame(inv).to_csv(index=False), nl=False)
-    else:
+    out = Output(fmt)
+    if fmt == "table":
         table(inv, plan, output)
+    else:
+        out.emit(doc=lambda: to_dict(plan), rows=lambda: plan_rows(plan, inv),
+                 columns=PLAN_COLUMNS, table=lambda _c: None)  # fmt: skip
+        out.status(plan_status(plan))
+        if output is not None:
+            out.status(f"plan written to {output}")
     raise typer.Exit(1 if plan.unplaced else 0)

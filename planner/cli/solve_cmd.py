@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
+from planner.cli.output import FORMATS, FormatOption, check_writable, hms, plural
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Plan
 
 DEMO_HOST = "xs-02"  # the bundled sample's maintenance scenario
-FORMATS = ("table", "json", "csv")
 TABLE_ROWS = 300  # migrations shown in the table; the file and csv have them all
 
 EPILOG = """\b
@@ -66,8 +66,9 @@ def solve_command(
         help="Map a source network to a target-pool network (names or uuids). "
              "Repeatable.")] = None,
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Write the plan JSON here.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
+        "-o", "--output", metavar="FILE",
+        help="Write the plan JSON here ('-': on stdout, the status line on stderr).")] = None,
+    fmt: FormatOption = "table",
     # campaigns of issue 9 (planner/campaigns, docs/plan-extensions.md)
     rebalance: Annotated[bool, typer.Option(
         "--rebalance", help="Even out memory utilisation within each pool.")] = False,
@@ -105,6 +106,7 @@ def solve_command(
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    check_writable(output)
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
@@ -185,6 +187,7 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
         if total > shown:
             out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
     if plan.unplaced:
+        print_reason_summary(out, plan)
         t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
         t.add_column("VM")
         t.add_column("reasons")
@@ -198,12 +201,13 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     n = sum(len(w.migrations) for w in plan.waves)
     pb = s.get("placed_bound", b)
     lines = [
-        f"Plan: {n} migrations in {est['waves']} waves, {_hms(est['seconds'])} "
-        f"({est['seconds']} s); lower bound {b['waves']} waves, {_hms(b['seconds'])} "
+        f"Plan: {plural(n, 'migration')} in {plural(est['waves'], 'wave')}, "
+        f"{_hms(est['seconds'])} ({est['seconds']} s); lower bound "
+        f"{plural(b['waves'], 'wave')}, {_hms(b['seconds'])} "
         + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
            f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
-        f"Greedy: {g.get('waves', 0)} waves, {_hms(g.get('seconds', 0))} "
+        f"Greedy: {plural(g.get('waves', 0), 'wave')}, {_hms(g.get('seconds', 0))} "
         f"({g.get('seconds', 0)} s)"
         + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
         f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
@@ -222,12 +226,24 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
 
 
 def _vms(n: int) -> str:
-    return f"{n} VM" if n == 1 else f"{n} VMs"
+    return plural(n, "VM")
 
 
-def _hms(seconds: Any) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+_hms = hms
+
+SUMMARY_FROM = 10  # unplaced VMs from which a count per reason code comes first
+
+
+def print_reason_summary(out: Any, plan: Plan) -> None:
+    """Above a long table of unplaced VMs: how many VMs each reason code stops."""
+    if len(plan.unplaced) < SUMMARY_FROM:
+        return
+    from planner.cli.output import reason_summary
+
+    counts = reason_summary(c for u in plan.unplaced for c in dict.fromkeys(
+        r.code for r in u.reasons))  # fmt: skip
+    out.print(f"Unplaced: {_vms(len(plan.unplaced))}; per reason: "
+              + ", ".join(f"{code} {n}" for code, n in counts), highlight=False)
 
 
 def _pct(x: float) -> str:

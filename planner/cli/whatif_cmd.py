@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
+from planner.cli.output import FormatOption, Output, OutputOption, plural
 from planner.errors import InputError
 
 
@@ -17,12 +18,6 @@ class Sweep(StrEnum):
     n_k = "n-k"
     maintenance = "maintenance"
     growth = "growth"
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +47,8 @@ def whatif(
     processes: Annotated[int | None, typer.Option(help=(
         "Local worker processes (default: one per CPU for CP-SAT maintenance sweeps and "
         "fleets over 20,000 VMs, else 1)."))] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
 ) -> None:
     """Sweep what-if scenarios over an inventory; one row per scenario.
 
@@ -67,6 +63,7 @@ def whatif(
     from planner import whatif as wi
     from planner.options import PlanOptions
 
+    out = Output.of(fmt, output)
     if processes is not None and processes < 1:
         raise InputError(f"--processes: must be at least 1, got {processes}")
     inv = load_inventory(inventory)
@@ -96,7 +93,7 @@ def whatif(
     finally:
         if client is not None:
             client.close()
-    _print(df, fmt)
+    _print(df, out)
     if not df.empty and not df["feasible"].all():
         raise typer.Exit(1)
 
@@ -126,14 +123,17 @@ def _progress():
     return show
 
 
-def _print(df, fmt: Format) -> None:
-    if fmt is Format.csv:
-        typer.echo(df.to_csv(index=False), nl=False)
+def _print(df, out: Output) -> None:
+    bad = int((~df["feasible"].astype(bool)).sum()) if not df.empty else 0
+    verdict = f"{plural(len(df), 'scenario')}, {bad} infeasible"
+    if out.fmt == "csv":
+        out.write(df.to_csv(index=False))
+        out.status(verdict)
         return
-    if fmt is Format.json:
-        typer.echo(df.to_json(orient="records", indent=1))
+    if out.fmt == "json":
+        out.write(df.to_json(orient="records", indent=1))
+        out.status(verdict)
         return
-    from rich.console import Console
     from rich.table import Table
 
     hidden = {"kind", "exact", "hosts", "factor", "vms" if "growth" in set(df["kind"]) else ""}
@@ -163,7 +163,8 @@ def _print(df, fmt: Format) -> None:
             else:
                 cells.append("" if v is None or v != v else str(v))
         table.add_row(*cells)
-    console = Console()
-    console.print(table)
-    bad = int((~df["feasible"].astype(bool)).sum()) if not df.empty else 0
-    console.print(f"{len(df)} scenarios, {bad} infeasible")
+    def render(console) -> None:
+        console.print(table)
+        console.print(verdict)
+
+    out.table(render)
