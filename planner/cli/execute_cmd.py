@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.common import DEFAULT_PASSWORD_ENV, read_password
+from planner.cli.output import FormatOption, Output, OutputOption
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -181,37 +182,125 @@ def _readable(error: str) -> str:
     return re.sub(r"OpaqueRef:[0-9A-Za-z-]+(,\s*)?", "", error).strip().rstrip(",")
 
 
-def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
+STATUS_COLUMNS = ("id", "wave", "kind", "state", "attempts", "vm", "vm_name", "host",
+                  "host_name", "from_pool", "from_pool_name", "to_pool", "to_pool_name",
+                  "to_version", "tasks", "error")  # fmt: skip
+
+
+def _status_rows(journal: Journal, inv: Inventory | None) -> list[dict[str, Any]]:
+    """Every migration and host step of the journal as a row (uuids and names)."""
+    def name(u: str | None) -> str | None:
+        return inv.label(u) if inv is not None and u is not None else None
+
+    rows: list[dict[str, Any]] = [
+        {"id": e.id, "wave": e.wave, "kind": e.kind, "state": e.state, "attempts": e.attempts,
+         "vm": e.vm, "vm_name": name(e.vm), "from_pool": e.from_pool,
+         "from_pool_name": name(e.from_pool), "to_pool": e.to_pool,
+         "to_pool_name": name(e.to_pool), "tasks": list(e.tasks),
+         "error": _readable(e.error) if e.error else None}
+        for e in journal.entries()]  # fmt: skip
+    rows += [{"id": st.id, "wave": st.wave, "kind": st.kind, "state": st.state,
+              "attempts": st.attempts, "host": st.host, "host_name": name(st.host),
+              "to_version": st.to_version, "error": st.error}
+             for st in journal.steps()]  # fmt: skip
+    return rows
+
+
+def _status(journal: Journal, plan: Plan | None, inv: Inventory | None,
+            out: Output | None = None) -> int:  # fmt: skip
     from planner.execute import journal as J
 
+    out = out or Output("table")
     info = journal.info()
     entries = journal.entries()
-    counts = journal.counts()
-    typer.echo(f"journal {journal.path}: run {info.run_id}, {info.runs} run(s)")
-    typer.echo(
-        f"plan digest {info.plan_digest[:16]}  inventory digest {info.inventory_digest[:16]}"
-    )
-    typer.echo("  ".join(f"{s} {counts[s]}" for s in J.STATES))
-    if inv is None and any(e.state != J.DONE for e in entries):
-        typer.echo("(uuids below: add --inventory INV to see names)")
-    by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
-    for e in entries:
-        if e.state == J.DONE:
-            continue
-        m = by_id.get(e.id)
-        what = _describe(m, inv) if m is not None else f"{e.kind} {e.vm}"
-        tail = f"  [{_readable(e.error)}]" if e.error else ""
-        task = f"  task {','.join(e.tasks)}" if e.tasks else ""
-        typer.echo(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
     steps = journal.steps()
-    for st in steps:
-        if st.state == J.DONE:
+    counts = journal.counts()
+    head = f"journal {journal.path}: run {info.run_id}, {info.runs} run(s); " + "  ".join(
+        f"{s} {counts[s]}" for s in J.STATES)
+    code = 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
+    if out.is_data:
+        out.emit(doc=lambda: {
+            "journal": str(journal.path), "run_id": info.run_id, "runs": info.runs,
+            "plan_digest": info.plan_digest, "inventory_digest": info.inventory_digest,
+            "counts": {s: counts[s] for s in J.STATES}, "complete": code == 0,
+            "rows": _status_rows(journal, inv)},
+            rows=lambda: _status_rows(journal, inv), columns=STATUS_COLUMNS,
+            table=lambda _c: None)  # fmt: skip
+        out.status(head)
+        return code
+
+    def table(con: Any) -> None:
+        def say(line: str) -> None:
+            con.print(line, markup=False, highlight=False, soft_wrap=True)
+
+        say(f"journal {journal.path}: run {info.run_id}, {info.runs} run(s)")
+        say(f"plan digest {info.plan_digest[:16]}  inventory digest "
+            f"{info.inventory_digest[:16]}")  # fmt: skip
+        say("  ".join(f"{s} {counts[s]}" for s in J.STATES))
+        if inv is None and any(e.state != J.DONE for e in entries):
+            say("(uuids below: add --inventory INV to see names)")
+        by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
+        for e in entries:
+            if e.state == J.DONE:
+                continue
+            m = by_id.get(e.id)
+            what = _describe(m, inv) if m is not None else f"{e.kind} {_label(inv, e.vm)}"
+            tail = f"  [{_readable(e.error)}]" if e.error else ""
+            task = f"  task {','.join(e.tasks)}" if e.tasks else ""
+            say(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
+        for st in steps:
+            if st.state == J.DONE:
+                continue
+            ver = f" to {st.to_version}" if st.to_version else ""
+            tail = f"  [{st.error}]" if st.error else ""
+            say(f"{st.id:<14} {st.state:<8} tries {st.attempts}  wave {st.wave}: {st.kind} "
+                f"{_label(inv, st.host)}{ver}{tail}")  # fmt: skip
+
+    out.table(table)
+    return code
+
+
+def _names_for(jpath: Path, plan: Plan | None,
+               plan_path: Path | None) -> tuple[Plan | None, Inventory | None]:  # fmt: skip
+    """`execute --status` without --inventory: the plan next to the journal (PLAN.journal)
+    and an inventory with the journal's digest beside it (the re-plan's
+    `.inventory.json`, or another inventory file in the directory), for names."""
+    from planner.execute import journal as J
+    from planner.inventory import digest, load
+    from planner.plan import load as load_plan
+
+    with J.Journal.read(jpath) as j:
+        info = j.info()
+    if plan is None and jpath.name.endswith(".journal"):
+        guess = jpath.with_name(jpath.name[: -len(".journal")])
+        if guess.is_file():
+            try:
+                cand = load_plan(guess)
+            except (InputError, OSError):
+                cand = None
+            if cand is not None and J.plan_digest(cand) == info.plan_digest:
+                plan, plan_path = cand, guess
+    folder = (plan_path or jpath).absolute().parent
+    first = []
+    if plan_path is not None:
+        first.append(plan_path.with_name(plan_path.stem + ".inventory.json"))
+    others = sorted(p for p in folder.glob("*.json")
+                    if p not in first and p != plan_path)[:INVENTORY_GUESSES]  # fmt: skip
+    for cand_path in [*first, *others]:
+        try:
+            # a small peek first: only inventory files are loaded
+            if not cand_path.is_file() or b"xen-planner/inventory" not in \
+                    cand_path.open("rb").read(4096):  # fmt: skip
+                continue
+            inv = load(cand_path)
+        except (InputError, OSError):
             continue
-        ver = f" to {st.to_version}" if st.to_version else ""
-        tail = f"  [{st.error}]" if st.error else ""
-        typer.echo(f"{st.id:<14} {st.state:<8} tries {st.attempts}  wave {st.wave}: {st.kind} "
-                   f"{_label(inv, st.host)}{ver}{tail}")  # fmt: skip
-    return 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
+        if digest(inv) == info.inventory_digest:
+            return plan, inv
+    return plan, None
+
+
+INVENTORY_GUESSES = 20  # inventory files looked at for names beside a journal
 
 
 # ---------------------------------------------------------------- commands
@@ -311,6 +400,8 @@ def register(app: typer.Typer) -> None:
                 "re-run to resume). Default: wait as long as it takes.",
             ),
         ] = None,
+        fmt: FormatOption = "table",
+        output: OutputOption = None,
     ) -> None:
         """Carry out PLAN through XenAPI, journaled and resumable.
 
@@ -327,13 +418,18 @@ def register(app: typer.Typer) -> None:
             if journal is None and plan_path is None:
                 raise InputError("--status needs --journal FILE (or PLAN)")
             jpath = journal if journal is not None else _journal_path(plan_path, None)
+            out = Output.of(fmt, output)
             plan = load_plan(plan_path) if plan_path is not None else None
             inv = _load_base(inventory, plan)
+            if inv is None and jpath.exists():
+                plan, inv = _names_for(jpath, plan, plan_path)
             with J.Journal.read(jpath) as j:
-                raise typer.Exit(_status(j, plan, inv))
+                raise typer.Exit(_status(j, plan, inv, out))
         if plan_path is None:
             raise InputError("missing PLAN (the plan JSON file)")
         problems = []
+        if fmt != "table" or output is not None:
+            problems.append("--format and -o go with --status (a run reports to people)")
         if not url:
             problems.append("--url: give the URL of each pool master (repeat --url)")
         if mode not in ("waves", "flow"):
@@ -389,9 +485,13 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
         plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan JSON file.")],
-        to: Annotated[str, typer.Option("--to", help="xe (POSIX shell script) or csv (runbook).")],
+        to: Annotated[str | None, typer.Option(
+            "--to", metavar="xe|csv|json",
+            help="xe: a POSIX shell script of xe commands; csv or json: the runbook "
+            "(same as --format).")] = None,
         output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="Output file (default stdout).")
+            Path | None, typer.Option("-o", "--output", metavar="FILE",
+                                      help="Output file (default or '-': stdout).")
         ] = None,
         inventory: Annotated[
             Path | None,
@@ -406,30 +506,56 @@ def register(app: typer.Typer) -> None:
         user_env: Annotated[
             str, typer.Option("--user-env", help="Variable the script reads the user name from.")
         ] = "XE_USER",
+        fmt: FormatOption = "table",
     ) -> None:
-        """Write PLAN for other executors: an `xe vm-migrate` script or a CSV runbook.
+        """Write PLAN for other executors: an `xe vm-migrate` script or a runbook table.
 
-        The script runs wave by wave (each wave's migrations in the background, then waits) and stops at the first failed wave. Set XE_PASSWORD and POOL_n_MASTER (listed at the top of the script) before running it; the password is never written to the file.
+        The script runs wave by wave (each wave's migrations in the background, then waits) and stops at the first failed wave. Set XE_PASSWORD and POOL_n_MASTER (listed at the top of the script) before running it; the password is never written to the file. The runbook (--format table|json|csv) has one row per migration and per host step, with uuids and names: the columns of `planner solve --format csv`.
 
         Example: planner export plan.json --to xe -o campaign.sh
         """  # noqa: E501
-        from planner.execute.export import to_csv, to_xe_script
+        from planner.cli.output import is_stdout
+        from planner.execute.export import to_xe_script
         from planner.plan import load as load_plan
+        from planner.rows import PLAN_COLUMNS, plan_rows
 
-        if to not in ("xe", "csv"):
-            raise InputError(f"--to: must be xe or csv, got {to!r}")
+        if to is not None and to not in ("xe", "csv", "json"):
+            raise InputError(f"--to: must be xe, csv or json, got {to!r}")
+        if to in ("csv", "json"):
+            fmt = to
+        out = Output.of(fmt, output)
         plan = load_plan(plan_path)
         inv = _load_base(inventory, plan)
-        if to == "xe":
-            text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
-        else:
-            text = to_csv(plan, inv)
-        if output is None:
+        if to != "xe":
+            rows = plan_rows(plan, inv)
+
+            def table(con: Any) -> None:
+                from rich.table import Table
+
+                from planner.cli.output import hms
+
+                t = Table(header_style="bold")
+                for col in ("wave", "id", "kind", "VM / host", "from", "to", "est"):
+                    t.add_column(col, justify="right" if col in ("wave", "est") else "left")
+                for r in rows:
+                    what = r["vm_name"] or r["vm"] or r["from_host_name"] or r["from_host"]
+                    src = (r["from_host_name"] or r["from_host"] or r["from_pool_name"]
+                           or r["from_pool"]) if r["vm"] else r["when"]  # fmt: skip
+                    dst = (r["to_host_name"] or r["to_host"] or r["to_pool_name"]
+                           or r["to_pool"] or r["to_version"] or "")  # fmt: skip
+                    t.add_row(str(r["wave"]), r["id"], r["kind"], what, src, dst,
+                              hms(r["est_seconds"]) if r["est_seconds"] else "")  # fmt: skip
+                con.print(t)
+
+            out.emit(doc=lambda: rows, rows=lambda: rows, columns=PLAN_COLUMNS, table=table)
+            return
+        text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
+        if is_stdout(output):
             typer.echo(text, nl=False)
             return
+        assert output is not None
         output.write_text(text)
-        if to == "xe":
-            output.chmod(0o755)
+        output.chmod(0o755)
         typer.echo(f"wrote {output}", err=True)
 
 
