@@ -9,7 +9,7 @@ per problem on stderr and its exit status (2 for bad input); `OSError` likewise.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -65,7 +65,7 @@ app = typer.Typer(
     "Start with `planner solve` (plans the bundled sample inventory) or "
     "`planner inventory show`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -111,6 +111,23 @@ def reflow_help(command: click.Command) -> None:
         command.help = _reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
         reflow_help(sub)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from planner import __version__
+
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the planner's version and exit.")] = False,
+) -> None:
+    """Global options (the group's help is the `help=` of `app` above)."""
 
 
 @app.command("version")
