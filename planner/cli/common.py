@@ -84,7 +84,8 @@ def plan_status(plan: Plan) -> str:
 
 def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
               table: Callable[[Inventory, Plan, Path | None], None]) -> NoReturn:  # fmt: skip
-    """Save `plan` to `output` (if given; `-` prints the plan JSON on stdout), print it
+    """Save `plan` to `output` (if given; `-`: the plan on stdout, as csv with --format
+    csv, else as its JSON document), print it
     as `fmt` (json: the plan document, csv: `planner.rows`, or `table`), and exit 1 when
     VMs are unplaced, else 0. With data on stdout the status line goes to stderr."""
     import typer
@@ -94,11 +95,8 @@ def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
     from planner.rows import PLAN_COLUMNS, plan_rows
 
     if output is not None and is_stdout(output):
-        # `-o -`: the plan document is stdout's data
-        if fmt == "csv":
-            raise InputError("-o -: the plan JSON goes to stdout; drop --format csv or give "
-                             "-o FILE")  # fmt: skip
-        fmt, output = "json", None
+        # `-o -`: the plan is stdout's data: its JSON document, or the csv rows
+        fmt, output = ("csv" if fmt == "csv" else "json"), None
     if output is not None:
         save(plan, output)
     out = Output(fmt)

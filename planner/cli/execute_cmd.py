@@ -264,7 +264,8 @@ def _names_for(jpath: Path, plan: Plan | None,
                plan_path: Path | None) -> tuple[Plan | None, Inventory | None]:  # fmt: skip
     """`execute --status` without --inventory: the plan next to the journal (PLAN.journal)
     and an inventory with the journal's digest beside it (the re-plan's
-    `.inventory.json`, or another inventory file in the directory), for names."""
+    `.inventory.json`, another inventory file in the directory, or a bundled sample),
+    for names."""
     from planner.execute import journal as J
     from planner.inventory import digest, load
     from planner.plan import load as load_plan
@@ -284,9 +285,12 @@ def _names_for(jpath: Path, plan: Plan | None,
     first = []
     if plan_path is not None:
         first.append(plan_path.with_name(plan_path.stem + ".inventory.json"))
+    from planner.inventory.samples import sample_path
+
     others = sorted(p for p in folder.glob("*.json")
                     if p not in first and p != plan_path)[:INVENTORY_GUESSES]  # fmt: skip
-    for cand_path in [*first, *others]:
+    samples = [Path(sample_path()), Path(sample_path("two-pools"))]
+    for cand_path in [*first, *others, *samples]:
         try:
             # a small peek first: only inventory files are loaded
             if not cand_path.is_file() or b"xen-planner/inventory" not in \
