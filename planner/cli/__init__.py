@@ -9,6 +9,7 @@ per problem on stderr and its exit status (2 for bad input); `OSError` likewise.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -123,11 +124,25 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Print the planner's version and exit.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE", show_default=False,
+        help="Config file (TOML: pools and defaults; docs/cli.md). Default: "
+        "$XEN_PLANNER_CONFIG, else config.toml in the user config directory.")] = None,
 ) -> None:
     """Global options (the group's help is the `help=` of `app` above)."""
+    from planner import config as cfg
+
+    loaded = cfg.load(config)  # errors: one line each, exit 2 (see _Group.invoke)
+    ctx.meta[CONFIG_KEY] = loaded
+    # [defaults] become option defaults; an option given on the command line still wins
+    ctx.default_map = {**(ctx.default_map or {}), **loaded.default_map()}
+
+
+CONFIG_KEY = "planner.config"
 
 
 @app.command("version")

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.common import DEFAULT_PASSWORD_ENV, read_password
+from planner.cli.common import (
+    DEFAULT_PASSWORD_ENV,
+    CaFileOption,
+    FingerprintOption,
+    InsecureOption,
+    PoolOption,
+    current_config,
+    pool_access,
+    tls_option_value,
+)
 from planner.cli.output import FormatOption, Output, OutputOption
 from planner.errors import InputError
 
@@ -23,6 +32,7 @@ if TYPE_CHECKING:
     from planner.execute.runner import RunConfig, Summary
     from planner.inventory.model import Inventory
     from planner.plan import Migration, Plan
+    from planner.tls import TlsSetting
 
 
 def _journal_path(plan_path: Path, journal: Path | None) -> Path:
@@ -267,7 +277,6 @@ def _names_for(jpath: Path, plan: Plan | None,
     `.inventory.json`, another inventory file in the directory, or a bundled sample),
     for names."""
     from planner.execute import journal as J
-    from planner.inventory import digest, load
     from planner.plan import load as load_plan
 
     with J.Journal.read(jpath) as j:
@@ -281,14 +290,21 @@ def _names_for(jpath: Path, plan: Plan | None,
                 cand = None
             if cand is not None and J.plan_digest(cand) == info.plan_digest:
                 plan, plan_path = cand, guess
-    folder = (plan_path or jpath).absolute().parent
-    first = []
-    if plan_path is not None:
-        first.append(plan_path.with_name(plan_path.stem + ".inventory.json"))
+    return plan, _inventory_beside(plan_path or jpath, info.inventory_digest)
+
+
+def _inventory_beside(path: Path, inventory_digest: str) -> Inventory | None:
+    """An inventory with this digest next to `path` (a plan or journal): the re-plan's
+    `.inventory.json`, another inventory file of the directory, or a bundled sample;
+    None when there is none. Only for names in messages."""
+    from planner.inventory import digest, load
     from planner.inventory.samples import sample_path
 
+    folder = path.absolute().parent
+    first = [path.with_name(path.stem + ".inventory.json")]
+
     others = sorted(p for p in folder.glob("*.json")
-                    if p not in first and p != plan_path)[:INVENTORY_GUESSES]  # fmt: skip
+                    if p not in first and p != path)[:INVENTORY_GUESSES]  # fmt: skip
     samples = [Path(sample_path()), Path(sample_path("two-pools"))]
     for cand_path in [*first, *others, *samples]:
         try:
@@ -299,9 +315,9 @@ def _names_for(jpath: Path, plan: Plan | None,
             inv = load(cand_path)
         except (InputError, OSError):
             continue
-        if digest(inv) == info.inventory_digest:
-            return plan, inv
-    return plan, None
+        if digest(inv) == inventory_digest:
+            return inv
+    return None
 
 
 INVENTORY_GUESSES = 20  # inventory files looked at for names beside a journal
@@ -333,9 +349,10 @@ def register(app: typer.Typer) -> None:
                 f"(default {DEFAULT_PASSWORD_ENV}; else a prompt).",
             ),
         ] = None,
-        insecure: Annotated[
-            bool, typer.Option("--insecure", help="Skip TLS verification.")
-        ] = False,
+        pool: PoolOption = None,
+        insecure: InsecureOption = False,
+        ca_file: CaFileOption = None,
+        fingerprint: FingerprintOption = None,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -434,8 +451,9 @@ def register(app: typer.Typer) -> None:
         problems = []
         if fmt != "table" or output is not None:
             problems.append("--format and -o go with --status (a run reports to people)")
-        if not url:
-            problems.append("--url: give the URL of each pool master (repeat --url)")
+        if not url and not pool and not current_config().pools:
+            problems.append("--url: give the URL of each pool master (repeat --url), or "
+                            "--pool NAME from the config file")
         if mode not in ("waves", "flow"):
             problems.append(f"--mode: must be waves or flow, got {mode!r}")
         if not 1 <= max_per_pool <= 3:
@@ -458,7 +476,9 @@ def register(app: typer.Typer) -> None:
         refuse_steps(plan)  # before anything is opened or written
         base = _load_base(inventory, plan)
         jpath = _journal_path(plan_path, journal)
-        password = read_password(password_env)
+        cli_tls = tls_option_value(insecure, ca_file, fingerprint)
+        urls, user, password, tls = pool_access(list(url or []), list(pool or []), user,
+                                                password_env, cli_tls, url_option="--url")
         from planner.execute.runner import RunConfig
 
         config = RunConfig(
@@ -475,10 +495,10 @@ def register(app: typer.Typer) -> None:
             plan_path,
             base,
             jpath,
-            url,
+            urls,
             user,
             password,
-            insecure=insecure,
+            insecure=tls,
             dry_run=dry_run,
             config=config,
             yes=yes,
@@ -588,7 +608,7 @@ def _execute(
     user: str,
     password: str,
     *,
-    insecure: bool,
+    insecure: TlsSetting,
     dry_run: bool,
     config: RunConfig,
     yes: bool,
@@ -606,7 +626,10 @@ def _execute(
         missing = {m.from_pool for m in plan.migrations()} | {m.to_pool for m in plan.migrations()}
         missing -= set(backend.pools)
         if missing:
-            raise InputError("no --url for pool(s) the plan uses", sorted(missing))
+            names = base or _inventory_beside(plan_path, plan.inventory_digest)
+            raise InputError("no --url for pool(s) the plan uses (give --url or --pool)",
+                             sorted(f"{_label(names, p)} ({p})" if names else p
+                                    for p in missing))  # fmt: skip
         if dry_run:
             states = {}
             if jpath.exists():

@@ -28,12 +28,15 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from planner.errors import ConnectionFailed
 from planner.inventory.io import from_dict
 from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, Inventory
+
+if TYPE_CHECKING:
+    from planner.tls import TlsSetting
 
 NULL_REF = "OpaqueRef:NULL"
 DEFAULT_TIMEOUT = 120.0  # seconds for one XML-RPC call (a 40,000-VM VM table is large)
@@ -459,12 +462,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_transport(url: str, insecure: bool, timeout: float) -> xmlrpc.client.Transport:
+def make_transport(url: str, insecure: TlsSetting, timeout: float) -> xmlrpc.client.Transport:
     """An XML-RPC transport with a socket `timeout` (seconds); TLS verified unless
-    `insecure`. The collector and the executor's XenAPI sessions both use it."""
+    `insecure` is True, or as a `planner.tls` setting says (CA file, pinned fingerprint,
+    per URL). The collector and the executor's XenAPI sessions both use it."""
     if url.startswith("https://"):
-        ctx = ssl._create_unverified_context() if insecure else ssl.create_default_context()
-        return _SafeTransport(timeout, ctx)
+        from planner.tls import tls_for
+
+        return _SafeTransport(timeout, tls_for(url, insecure).context())
     return _Transport(timeout)
 
 
@@ -484,9 +489,14 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
         if code == "MESSAGE_METHOD_UNKNOWN":
             return f"{url}: the server does not know {details[1:]}: is this a XAPI pool master?"
         return f"{url}: XAPI error {' '.join(details)}"
+    from planner.tls import FingerprintMismatch
+
+    if isinstance(e, FingerprintMismatch):
+        return f"{url}: {e}"
     if isinstance(e, ssl.SSLCertVerificationError):
         return (f"{url}: TLS certificate verification failed ({e.verify_message}); "
-                "pass --insecure to skip verification if you trust this host")  # fmt: skip
+                "give --ca-file or --fingerprint, or --insecure to skip verification if "
+                "you trust this host")  # fmt: skip
     if isinstance(e, ssl.SSLError):
         return f"{url}: TLS error ({e.reason or e}); is the scheme right (https vs http)?"
     if isinstance(e, ConnectionRefusedError):
@@ -508,7 +518,7 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
     return f"{url}: {type(e).__name__}: {e}"
 
 
-def _read_pool(url: str, user: str, password: str, insecure: bool, timeout: float,
+def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout: float,
                warnings: list[str]) -> tuple[str, dict[str, dict[str, Record]]]:  # fmt: skip
     """Log in (following HOST_IS_SLAVE), read every class, log out. Returns (url, tables)."""
     import XenAPI
@@ -576,7 +586,7 @@ def collect_with_warnings(
     user: str,
     password: str,
     *,
-    insecure: bool = False,
+    insecure: TlsSetting = False,
     timeout: float = DEFAULT_TIMEOUT,
     mcs: McsRule = DEFAULT_MCS,
 ) -> tuple[Inventory, list[str]]:
@@ -618,7 +628,8 @@ def collect_with_warnings(
     return inv, warnings
 
 
-def collect(urls: list[str], user: str, password: str, *, insecure: bool = False) -> Inventory:
+def collect(urls: list[str], user: str, password: str, *,
+            insecure: TlsSetting = False) -> Inventory:  # fmt: skip
     """Read each pool master at `urls` and return the fleet as one inventory.
 
     `https://` URLs have their certificate verified unless `insecure`; `http://` is
