@@ -182,6 +182,8 @@ def _solve_part(sub: Problem, idx: np.ndarray, solver: str, budget: float,
     if solver == "greedy" or meets_bound:
         st = Status.OPTIMAL if meets_bound else g.status
         return _Part(idx, sub, g, g, st, ())
+    say(f"greedy: plan of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound {b.seconds} s; "
+        "CP-SAT searching")
     from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
     c = solve_cpsat(sub, time_limit=budget, workers=workers, seed=seed, hint=g,

@@ -190,3 +190,18 @@ def test_completion_is_enabled_and_completes_commands_and_options():
     assert r.stdout.split() == ["--evacuate"]
     env.update(COMP_WORDS="planner inv", COMP_CWORD="1")
     assert runner.invoke(app, [], env=env, prog_name="planner").stdout.split() == ["inventory"]
+
+
+def test_progress_goes_to_stderr_and_stdout_stays_data():
+    # --progress forces the displays off a terminal; stdout must still parse
+    r = runner.invoke(app, ["solve", "--time-limit", "5", "--format", "json", "--progress"])
+    assert r.exit_code == 0, r.output
+    json.loads(r.stdout)
+    assert "solved in" in r.stderr and "OPTIMAL" in r.stderr
+    r = runner.invoke(app, ["whatif", "-s", "n-1", "--processes", "1", "--format", "csv",
+                            "--progress"])  # fmt: skip
+    assert r.exit_code in (0, 1)
+    assert "scenarios" in r.stderr and "5/5" in r.stderr  # the bar, one scenario per host
+    assert r.stdout.startswith("scenario") or r.stdout.splitlines()[0].count(",") > 2
+    r = runner.invoke(app, ["solve", "--time-limit", "5", "--format", "json"])
+    assert "solved in" not in r.stderr  # not a terminal, not asked: no progress

@@ -9,14 +9,17 @@ from typing import Annotated
 
 import typer
 
+from planner.cli import logs
 from planner.cli.common import (
     CaFileOption,
     FingerprintOption,
     InsecureOption,
+    LogFileOption,
     PoolOption,
     pool_access,
     tls_option_value,
 )
+from planner.cli.progress import PoolProgress, ProgressOption, enabled
 
 
 def collect(
@@ -41,6 +44,8 @@ def collect(
         "default: mcs).", metavar="KEY")] = None,
     mcs_tag: Annotated[list[str] | None, typer.Option(
         help="VM tag marking an MCS VM (repeatable; default: none).", metavar="TAG")] = None,
+    log_file: LogFileOption = None,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Collect an inventory from XenServer pool masters (one get_all_records per class).
 
@@ -63,12 +68,25 @@ def collect(
                                             password_env, cli_tls, url_option="URL")  # fmt: skip
     rule = McsRule(tuple(mcs_key) if mcs_key else DEFAULT_MCS.other_config_keys,
                    tuple(mcs_tag or ()))  # fmt: skip
-    t0 = time.monotonic()
-    inv, warnings = collect_with_warnings(urls, user, password, insecure=tls,
-                                          timeout=timeout, mcs=rule)  # fmt: skip
-    took = time.monotonic() - t0
-    for w in warnings:
-        typer.echo(f"planner: warning: {w}", err=True)
+    log = logs.configure(log_file, secrets=[password])
+    try:
+        t0 = time.monotonic()
+        log.info("collecting %d pool(s) as %s", len(urls), user,
+                 extra={"urls": ",".join(urls)})  # fmt: skip
+        with PoolProgress(urls, enabled(show_progress)) as progress:
+            inv, warnings = collect_with_warnings(urls, user, password, insecure=tls,
+                                                  timeout=timeout, mcs=rule,
+                                                  progress=progress)  # fmt: skip
+        took = time.monotonic() - t0
+        for w in warnings:
+            log.warning(w)
+        log.info("collected %d pool(s), %d hosts, %d VMs in %.1f s", len(inv.pools),
+                 len(inv.hosts), len(inv.vms), took)  # fmt: skip
+    except Exception as e:
+        log.error("collect failed: %s", e)
+        raise
+    finally:
+        logs.close()
     if is_stdout(output):
         from planner.inventory.io import to_dict
 

@@ -212,3 +212,6 @@ FingerprintOption = Annotated[str | None, typer.Option(
     "--fingerprint", metavar="SHA256", show_default=False,
     help="Accept only a master certificate with this SHA-256 fingerprint (AB:CD:... as "
     "`openssl x509 -fingerprint -sha256` prints it).")]
+LogFileOption = Annotated[Path | None, typer.Option(
+    "--log-file", metavar="FILE", show_default=False,
+    help="Append a JSON-lines log here (ISO timestamps with time zone; never a password).")]

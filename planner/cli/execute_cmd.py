@@ -7,6 +7,7 @@ Credentials: the password comes from the environment variable named by --passwor
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,18 +15,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from planner.cli import logs
 from planner.cli.common import (
     DEFAULT_PASSWORD_ENV,
     CaFileOption,
     FingerprintOption,
     InsecureOption,
+    LogFileOption,
     PoolOption,
     current_config,
     pool_access,
     tls_option_value,
 )
-from planner.cli.output import FormatOption, Output, OutputOption
+from planner.cli.output import FormatOption, Output, OutputOption, hms
+from planner.cli.progress import ProgressOption, enabled
 from planner.errors import InputError
+
+_log = logging.getLogger("planner.execute")
 
 if TYPE_CHECKING:
     from planner.execute.journal import Entry, Journal
@@ -62,7 +68,10 @@ class _Progress:
     the observed/estimated ratio of the migrations done so far in this run.
     """
 
-    def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool) -> None:
+    def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool,
+                 config: RunConfig | None = None) -> None:  # fmt: skip
+        self.config = config
+        self.retries: dict[str, int] = {}  # retries announced per migration, this run
         self.plan = plan
         self.inv = inv
         self.slots = max_per_pool
@@ -79,6 +88,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.tty:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._live = Progress(
@@ -87,6 +97,7 @@ class _Progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"),
                 transient=False,
+                console=Console(stderr=True),  # stdout stays for the report
             )
             self._live.__enter__()
             for pool, migs in self.by_pool.items():
@@ -119,7 +130,7 @@ class _Progress:
             n_done = sum(1 for m in self.by_pool[pool] if m.id in self.done)
             flying = sum(1 for m in self.by_pool[pool] if m.id in self.flying)
             eta = self._eta(pool)
-            self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {eta:,.0f}s")
+            self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {hms(eta)}")
 
     def event(self, kind: str, m: Migration, detail: str) -> None:
         now = time.monotonic()
@@ -133,12 +144,22 @@ class _Progress:
                 self.real_done += now - t0
         elif kind in ("failed", "held", "retry"):
             self.flying.pop(m.id, None)
+        if kind == "retry" and self.config is not None:
+            # the runner's rule (runner.py _failed_attempt): retry n waits backoff * 2^(n-1)
+            n = self.retries[m.id] = self.retries.get(m.id, 0) + 1
+            wait = self.config.backoff_seconds * 2 ** (n - 1)
+            detail = (f"attempt {n} failed: {detail}; attempt {n + 1} of at most "
+                      f"{self.config.retries + 1} in {wait:.1f} s")  # fmt: skip
         if kind == "note":
             line = detail
         else:
             if kind == "done" and detail.replace(".", "", 1).isdigit():
                 detail = f"{detail} s"  # the runner reports wall seconds as a bare number
             line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
+        level = logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else \
+            logging.INFO  # fmt: skip
+        _log.log(level, line, extra={"event": kind, "migration": getattr(m, "id", None),
+                                     "vm": getattr(m, "vm", None)})  # fmt: skip
         if self._live is not None:
             if kind not in ("start", "done", "resume"):
                 self._live.console.log(line)
@@ -423,6 +444,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         fmt: FormatOption = "table",
         output: OutputOption = None,
+        log_file: LogFileOption = None,
+        show_progress: ProgressOption = None,
     ) -> None:
         """Carry out PLAN through XenAPI, journaled and resumable.
 
@@ -479,6 +502,9 @@ def register(app: typer.Typer) -> None:
         cli_tls = tls_option_value(insecure, ca_file, fingerprint)
         urls, user, password, tls = pool_access(list(url or []), list(pool or []), user,
                                                 password_env, cli_tls, url_option="--url")
+        log = logs.configure(log_file, secrets=[password])
+        log.info("execute %s: %s, %d pool(s), journal %s", plan_path,
+                 "dry run" if dry_run else f"mode {mode}", len(urls), jpath)  # fmt: skip
         from planner.execute.runner import RunConfig
 
         config = RunConfig(
@@ -490,20 +516,28 @@ def register(app: typer.Typer) -> None:
             step_poll_seconds=step_poll,
             step_timeout_seconds=step_timeout,
         )
-        code = _execute(
-            plan,
-            plan_path,
-            base,
-            jpath,
-            urls,
-            user,
-            password,
-            insecure=tls,
-            dry_run=dry_run,
-            config=config,
-            yes=yes,
-            replan=(replan_solver, time_limit) if replan else None,
-        )
+        try:
+            code = _execute(
+                plan,
+                plan_path,
+                base,
+                jpath,
+                urls,
+                user,
+                password,
+                insecure=tls,
+                dry_run=dry_run,
+                config=config,
+                yes=yes,
+                replan=(replan_solver, time_limit) if replan else None,
+                progress=enabled(show_progress),
+            )
+        except Exception as e:
+            log.error("execute failed: %s", e)
+            raise
+        finally:
+            log.info("execute ended")
+            logs.close()
         raise typer.Exit(code)
 
     @app.command("export")
@@ -613,6 +647,7 @@ def _execute(
     config: RunConfig,
     yes: bool,
     replan: tuple[str, float] | None,
+    progress: bool | None = None,
 ) -> int:
     from planner.execute import journal as J
     from planner.execute.preflight import preflight
@@ -661,7 +696,7 @@ def _execute(
             report = preflight(plan, live, states, base)
             _print_preflight(report)
             if report.ok:
-                return _run(plan, j, backend, live, base, report, config, yes)
+                return _run(plan, j, backend, live, base, report, config, yes, progress)
             if replan is None:
                 typer.echo(
                     "planner: refusing to execute: the pools changed since the plan was made "
@@ -693,7 +728,7 @@ def _execute(
         )
         with J.Journal.open(jpath, plan) as j:
             report = preflight(plan, live, {}, live)
-            return _run(plan, j, backend, live, live, report, config, yes)
+            return _run(plan, j, backend, live, live, report, config, yes, progress)
     finally:
         backend.close()
 
@@ -736,6 +771,7 @@ def _run(
     report: Any,
     config: RunConfig,
     yes: bool,
+    progress: bool | None = None,
 ) -> int:
     from planner.execute import journal as J
     from planner.execute.runner import Runner
@@ -750,14 +786,16 @@ def _run(
         extra = f" and {len(steps_left)} host step(s)" if steps_left else ""
         if not typer.confirm(f"start {len(report.pending)} migration(s){extra}?"):
             return 1
-    tty = sys.stdout.isatty()
-    with _Progress(plan, base or live, config.max_per_pool, tty) as progress:
-        progress.seed(j.entries())
-        runner = Runner(plan, j, backend, live, config, on_event=progress.event,
+    tty = sys.stderr.isatty() if progress is None else progress
+    with _Progress(plan, base or live, config.max_per_pool, tty, config) as bars:
+        bars.seed(j.entries())
+        runner = Runner(plan, j, backend, live, config, on_event=bars.event,
                         step_wait=_enter_waiter() if sys.stdin.isatty() else None)  # fmt: skip
         summary = runner.run()
     for line in _summary_lines(summary, plan, base or live):
         typer.echo(line)
+        if line:
+            _log.info(line, extra={"event": "summary"})
     return 0 if summary.complete else 1
 
 
@@ -772,6 +810,7 @@ def _print_preflight(report: Any) -> None:
         typer.echo(f"pre-flight: {len(report.drift)} change(s) since the plan was made:", err=True)
         for d in report.drift:
             typer.echo(f"  {d.line()}", err=True)
+            _log.info("drift: %s", d.line(), extra={"event": "drift"})
 
 
 def _print_would(plan: Plan, states: dict[str, str], live: Inventory) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
 from planner.cli.output import FORMATS, FormatOption, check_writable, hms, plural
+from planner.cli.progress import ProgressOption
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -90,13 +91,13 @@ def solve_command(
         "inventory).")] = None,
     return_home: Annotated[bool, typer.Option(
         "--return-home", help="--rolling-upgrade: move VMs back home afterwards.")] = False,
+    show_progress: ProgressOption = None,
 ) -> None:  # fmt: skip
     """Plan the shortest safe migration campaign for a goal.
 
     With no inventory and no goal it plans the bundled sample's maintenance scenario
     (evacuate host xs-02). The footer compares the plan with its proven lower bound and
     with the greedy baseline."""
-    import sys
 
     from planner.errors import InputError
     from planner.goals import parse_goal
@@ -132,11 +133,7 @@ def solve_command(
         nmap = resolve_network_map(inv, network_map)
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
 
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
-
+    from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
 
     client = None
@@ -145,8 +142,9 @@ def solve_command(
 
         client = connect(dask)
     try:
-        plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
-                     workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
+        with SolveProgress(enabled(show_progress)) as progress:
+            plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
+                         workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
     finally:
         if client is not None:
             client.close()

@@ -10,6 +10,7 @@ import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
 from planner.cli.output import FormatOption, Output, OutputOption, plural
+from planner.cli.progress import CountProgress, ProgressOption, enabled
 from planner.errors import InputError
 
 
@@ -49,6 +50,7 @@ def whatif(
         "fleets over 20,000 VMs, else 1)."))] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Sweep what-if scenarios over an inventory; one row per scenario.
 
@@ -71,25 +73,27 @@ def whatif(
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
     host_refs = split_refs(hosts) or None
-    fanout: dict = {"processes": processes, "progress": _progress()}
+    bar = CountProgress("scenarios", enabled(show_progress))
+    fanout: dict = {"processes": processes, "progress": bar}
     client = None
     if dask:
         client = _connect(dask)
-        fanout = {"client": client, "progress": _progress()}
+        fanout = {"client": client, "progress": bar}
     try:
-        if scenario is Sweep.n_1:
-            df = wi.n_minus_1(inv, opts, hosts=host_refs, **fanout)
-        elif scenario is Sweep.n_k:
-            if not host_refs:
-                raise InputError("--scenario n-k needs --hosts (the hosts that fail together)")
-            df = wi.n_minus_k(inv, [host_refs], opts, **fanout)
-        elif scenario is Sweep.maintenance:
-            if solver not in ("greedy", "cpsat"):
-                raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
-            df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
-                                time_limit=time_limit, **fanout)  # fmt: skip
-        else:
-            df = wi.growth(inv, opts, step=step, max_factor=max_factor)
+        with bar:
+            if scenario is Sweep.n_1:
+                df = wi.n_minus_1(inv, opts, hosts=host_refs, **fanout)
+            elif scenario is Sweep.n_k:
+                if not host_refs:
+                    raise InputError("--scenario n-k needs --hosts (the hosts that fail together)")
+                df = wi.n_minus_k(inv, [host_refs], opts, **fanout)
+            elif scenario is Sweep.maintenance:
+                if solver not in ("greedy", "cpsat"):
+                    raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
+                df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
+                                    time_limit=time_limit, **fanout)  # fmt: skip
+            else:
+                df = wi.growth(inv, opts, step=step, max_factor=max_factor)
     finally:
         if client is not None:
             client.close()
@@ -107,20 +111,6 @@ def _connect(address: str):  # -> distributed.Client
         return Client(address, timeout="10s")
     except (OSError, TimeoutError) as e:
         raise InputError(f"--dask {address}: cannot reach the scheduler ({e})") from None
-
-
-def _progress():
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\rscenarios {done}/{total}{end}")
-        sys.stderr.flush()
-
-    return show
 
 
 def _print(df, out: Output) -> None:

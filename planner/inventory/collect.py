@@ -19,12 +19,13 @@ from __future__ import annotations
 import base64
 import gc
 import http.client
+import logging
 import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
 import xmlrpc.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, I
 
 if TYPE_CHECKING:
     from planner.tls import TlsSetting
+
+_log = logging.getLogger(__name__)
 
 NULL_REF = "OpaqueRef:NULL"
 DEFAULT_TIMEOUT = 120.0  # seconds for one XML-RPC call (a 40,000-VM VM table is large)
@@ -589,21 +592,36 @@ def collect_with_warnings(
     insecure: TlsSetting = False,
     timeout: float = DEFAULT_TIMEOUT,
     mcs: McsRule = DEFAULT_MCS,
+    progress: Callable[[str, str], None] | None = None,
 ) -> tuple[Inventory, list[str]]:
     """Like `collect`, also returning warnings (one line each) about what was not mapped.
 
     `timeout` is the socket timeout of one call, in seconds. Two URLs that reach the
-    same pool are collected once (with a warning).
+    same pool are collected once (with a warning). `progress(url, text)` hears when each
+    pool starts ("reading") and ends ("done: ...", "failed: ..."), from worker threads.
     """
     if not urls:
         raise ConnectionFailed("no pool URL given")
     norm = [normalize_url(u) for u in urls]
+    tell = progress or (lambda _url, _text: None)
 
     def one(url: str) -> tuple[PoolDoc, list[str]]:
         notes: list[str] = []
-        where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        t0 = time.monotonic()
+        tell(url, "reading")
+        try:
+            where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        except Exception as e:
+            tell(url, f"failed: {e}")
+            raise
         part = convert_pool(tables, mcs=mcs, where=where)
         del tables  # the raw records are the big part: free them before the next pool
+        took = time.monotonic() - t0
+        name = part.pools[0]["name"] if part.pools else "?"
+        _log.info("pool %s: %d hosts, %d VMs in %.1f s", name, len(part.hosts),
+                  len(part.vms), took, extra={"url": url, "pool": name})  # fmt: skip
+        tell(url, f"done: pool {name}, {len(part.hosts)} hosts, {len(part.vms)} VMs "
+                  f"in {took:.1f} s")  # fmt: skip
         return part, notes + part.warnings
 
     # Pools are read by a few threads: while one parses an answer another waits for the
