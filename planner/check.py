@@ -420,10 +420,15 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
 
 
 def _estimate_violations(plan: Plan) -> list[Violation]:
-    """Rule 12: the estimate is the number of waves and the sum of each wave's longest."""
+    """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
+    longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
     want = estimate_of(plan.waves)
+    keys = ("waves", "seconds", "wave_seconds")
+    if not plan.has_schedule:
+        want["seconds"] = want["wave_seconds"]
+        keys = ("waves", "seconds")
     out = []
-    for key in ("waves", "seconds"):
+    for key in keys:
         have = plan.estimate.get(key)
         ok = (isinstance(have, int | float) and not isinstance(have, bool)
               and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6))  # fmt: skip

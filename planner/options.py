@@ -9,6 +9,7 @@ from typing import Any
 from planner.errors import InputError
 
 MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
+ANTI_AFFINITY_MODES = ("strict", "soft")
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,21 @@ class PlanOptions:
     max_per_pool: concurrent migrations per source pool in one wave (1..3).
     network_map: source network uuid -> target network uuid, for cross-pool moves
         where name matching is not wanted or not possible.
+    max_per_host: (v2) None, or the most migrations in flight that leave or enter one
+        host (1 where migration traffic shares a 1 GbE link).
+    anti_affinity: (v2) "strict" (never co-locate members of an anti-affinity VM group)
+        or "soft" (allowed, warned as ANTI_AFFINITY, minimised by the solver).
+    migration_network: (v2) target pool uuid -> network uuid carrying the migration
+        stream; a pool not named uses its management network.
     """
 
     headroom_fraction: float = 0.0
     dmc: bool = False
     max_per_pool: int = MAX_PER_POOL
     network_map: Mapping[str, str] = field(default_factory=dict)
+    max_per_host: int | None = None
+    anti_affinity: str = "strict"
+    migration_network: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.headroom_fraction < 1.0:
@@ -34,15 +44,28 @@ class PlanOptions:
             )
         if not 1 <= self.max_per_pool <= MAX_PER_POOL:
             raise InputError(f"max_per_pool: must be 1..{MAX_PER_POOL}, got {self.max_per_pool}")
+        if self.max_per_host is not None and not 1 <= self.max_per_host <= MAX_PER_POOL:
+            raise InputError(
+                f"max_per_host: must be null or 1..{MAX_PER_POOL}, got {self.max_per_host}"
+            )
+        if self.anti_affinity not in ANTI_AFFINITY_MODES:
+            raise InputError(
+                f"anti_affinity: must be one of {', '.join(ANTI_AFFINITY_MODES)}, "
+                f"got {self.anti_affinity!r}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "headroom_fraction": self.headroom_fraction,
             "dmc": self.dmc,
             "max_per_pool": self.max_per_pool,
+            "max_per_host": self.max_per_host,
+            "anti_affinity": self.anti_affinity,
         }
         if self.network_map:
             out["network_map"] = dict(self.network_map)
+        if self.migration_network:
+            out["migration_network"] = dict(self.migration_network)
         return out
 
     @classmethod
@@ -54,6 +77,10 @@ class PlanOptions:
                 dmc=bool(d.get("dmc", False)),
                 max_per_pool=int(d.get("max_per_pool", MAX_PER_POOL)),
                 network_map=dict(d.get("network_map") or {}),
+                max_per_host=(None if d.get("max_per_host") is None
+                              else int(d["max_per_host"])),
+                anti_affinity=str(d.get("anti_affinity", "strict")),
+                migration_network=dict(d.get("migration_network") or {}),
             )
         except (TypeError, ValueError) as e:
             raise InputError(f"plan options: {e}") from None

@@ -1,7 +1,9 @@
 """The plan (FORMATS.md "Plan"): frozen dataclasses, JSON load/save, a pandas view.
 
-A plan is a list of waves; every migration of a wave runs at once, and a wave starts
-when the previous one has ended. `est_seconds` are whole seconds.
+A plan (v2) is a schedule: every migration and host step has a planned start `start_s`
+and a length `est_seconds` (whole seconds from the campaign's start); waves give the
+order and the lock-step view (a wave starts when the previous one has ended). Version 1
+files (no schedule) are still read; their `start_s` are 0 and `version` says 1.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from planner.inventory.model import Inventory
 
 FORMAT_NAME = "xen-planner/plan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 KINDS = ("live", "storage", "move")
 
 
@@ -60,9 +63,16 @@ class Migration:
     vifs: tuple[VifMap, ...] = ()
     est_seconds: int = 0
     depends_on: tuple[str, ...] = ()
-    # added key (FORMATS.md allows additions): why a move exists beyond the goal, e.g.
-    # "temporary" for a hop that breaks a placement cycle.
+    # why a move exists beyond the goal: "temporary" (steps aside, moves again later),
+    # "return-home"
     reason: str | None = None
+    start_s: int = 0  # (v2) planned start, whole seconds from the campaign's start
+    home_host: str | None = None  # (v2) home server (affinity) to set once arrived
+
+    @property
+    def end_s(self) -> int:
+        """Planned end in seconds from the campaign's start."""
+        return self.start_s + self.est_seconds
 
 
 STEP_KINDS = ("host-disable", "host-upgrade", "host-enable")
@@ -71,18 +81,27 @@ STEP_WHEN = ("before", "after")
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """An added key (docs/plan-extensions.md): a host operation a wave runs `when`
-    ("before" or "after") its migrations. `to_version` is set for a host-upgrade."""
+    """A host operation a wave runs `when` ("before" or "after") its migrations.
+    `to_version` is set for a host-upgrade. (v2) `start_s` and `est_seconds` place it in
+    the schedule, where it is a barrier for its pool."""
 
     kind: str  # "host-disable" | "host-upgrade" | "host-enable"
     host: str
     when: str = "after"
     to_version: str | None = None
+    start_s: int = 0
+    est_seconds: int = 0
+
+    @property
+    def end_s(self) -> int:
+        return self.start_s + self.est_seconds
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "host": self.host, "when": self.when}
         if self.to_version is not None:
             out["to_version"] = self.to_version
+        out["start_s"] = self.start_s
+        out["est_seconds"] = self.est_seconds
         return out
 
 
@@ -116,6 +135,17 @@ class Plan:
     unplaced: tuple[Unplaced, ...] = ()
     warnings: tuple[Reason, ...] = ()
     estimate: dict[str, Any] = field(default_factory=dict)
+    version: int = FORMAT_VERSION  # as read; a v1 plan has no schedule
+
+    @property
+    def has_schedule(self) -> bool:
+        """True for a v2 plan: `start_s` are meaningful (rules 13-15 apply)."""
+        return self.version >= 2
+
+    @property
+    def schedule_seconds(self) -> int:
+        """The campaign's length in flow mode (FORMATS.md rule 15), seconds."""
+        return int(self.estimate.get("seconds", 0))
 
     def migrations(self) -> Iterator[Migration]:
         """Every migration, in wave order."""
@@ -185,8 +215,41 @@ class Plan:
 
 
 def estimate_of(waves: tuple[Wave, ...] | list[Wave]) -> dict[str, int]:
-    """FORMATS.md rule 12: the number of waves and the sum of each wave's longest move."""
-    return {"waves": len(waves), "seconds": sum(w.seconds for w in waves)}
+    """FORMATS.md rules 12 and 15: the number of waves, the schedule's length (`seconds`:
+    the latest planned end of any migration or step) and the lock-step figure
+    (`wave_seconds`: the sum of each wave's longest migration)."""
+    ends = [m.end_s for w in waves for m in w.migrations]
+    ends += [s.end_s for w in waves for s in w.steps]
+    return {
+        "waves": len(waves),
+        "seconds": max(ends, default=0),
+        "wave_seconds": sum(w.seconds for w in waves),
+    }
+
+
+def lockstep(waves: tuple[Wave, ...] | list[Wave]) -> tuple[Wave, ...]:
+    """The waves with `start_s` stamped as a lock-step run would realise them: a wave's
+    "before" steps one after another, then all its migrations together, then its
+    "after" steps; the next wave starts when the previous one has ended. A schedule
+    that is safe whenever the waves are (rules 1-12 imply rules 13-15)."""
+    from dataclasses import replace
+
+    out = []
+    t = 0
+    for w in waves:
+        steps = []
+        for s in w.steps:
+            if s.when == "before":
+                steps.append(replace(s, start_s=t))
+                t += s.est_seconds
+        migs = tuple(replace(m, start_s=t) for m in w.migrations)
+        t += w.seconds
+        for s in w.steps:
+            if s.when != "before":
+                steps.append(replace(s, start_s=t))
+                t += s.est_seconds
+        out.append(replace(w, migrations=migs, steps=tuple(steps)))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- JSON
@@ -205,9 +268,12 @@ def _migration_json(m: Migration) -> dict[str, Any]:
         "vifs": [{"device": v.device, "to_network": v.to_network} for v in m.vifs],
         "est_seconds": m.est_seconds,
         "depends_on": list(m.depends_on),
+        "start_s": m.start_s,
     }
     if m.reason is not None:
         out["reason"] = m.reason
+    if m.home_host is not None:
+        out["home_host"] = m.home_host
     return out
 
 
@@ -230,6 +296,8 @@ def _steps(r: _Reader, items: Any, path: str) -> tuple[Step, ...]:
         host = r.get(x, "host", p, str)
         when = r.get(x, "when", p, str, default="after")
         ver = r.get(x, "to_version", p, str, nullable=True, default=None)
+        start = r.seconds(x, "start_s", p)
+        est = r.seconds(x, "est_seconds", p)
         if kind is not None and kind not in STEP_KINDS:
             r.errors.append(f"{p}.kind: must be one of {', '.join(STEP_KINDS)}, got {kind!r}")
         elif kind == "host-upgrade" and ver is None:
@@ -237,7 +305,7 @@ def _steps(r: _Reader, items: Any, path: str) -> tuple[Step, ...]:
         if when is not None and when not in STEP_WHEN:
             r.errors.append(f"{p}.when: must be before or after, got {when!r}")
         if kind is not None and host is not None:
-            out.append(Step(kind, host, when or "after", ver))
+            out.append(Step(kind, host, when or "after", ver, start, est))
     return tuple(out)
 
 
@@ -245,7 +313,7 @@ def to_dict(plan: Plan) -> dict[str, Any]:
     """The FORMATS.md plan document."""
     return {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": plan.version,
         "inventory_digest": plan.inventory_digest,
         "goal": plan.goal,
         "options": plan.options,
@@ -285,6 +353,21 @@ class _Reader:
             self.errors.append(f"{path}.{key}: must be {names}, got {type(v).__name__}")
             return None
         return v
+
+
+    def seconds(self, d: Any, key: str, path: str) -> int:
+        """An optional whole, finite, non-negative number of seconds (default 0)."""
+        v = self.get(d, key, path, (int, float), default=0)
+        if v is None:
+            return 0
+        if not (v == v and 0 <= v <= MAX_SECONDS):  # v == v: not NaN
+            self.errors.append(f"{path}.{key}: must be 0..{MAX_SECONDS} seconds, got {v}")
+            return 0
+        return int(v)
+
+
+# a campaign longer than a year is a data error, not a plan: it bounds every duration
+MAX_SECONDS = 366 * 24 * 3600
 
 
 def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -350,6 +433,8 @@ def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
         est_seconds=est if est is not None else 0,
         depends_on=tuple(x for x in deps if isinstance(x, str)),
         reason=r.get(d, "reason", path, str, nullable=True, default=None),
+        start_s=r.seconds(d, "start_s", path),
+        home_host=r.get(d, "home_host", path, str, nullable=True, default=None),
     )
     return m if len(r.errors) == n_before else None
 
@@ -362,8 +447,11 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
     fmt = doc.get("format")
     if fmt != FORMAT_NAME:
         raise InputError(f"{where}: format must be {FORMAT_NAME!r}, got {fmt!r}")
-    if doc.get("version") != FORMAT_VERSION:
-        raise InputError(f"{where}: unsupported plan version {doc.get('version')!r}")
+    version = doc.get("version")
+    if type(version) is not int or version not in READ_VERSIONS:
+        raise InputError(
+            f"{where}: unsupported plan version {version!r} (this planner reads 1 and 2)"
+        )
     waves = []
     ids: set[str] = set()
     for i, w in enumerate(r.get(doc, "waves", "plan", list) or []):
@@ -403,6 +491,7 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
         unplaced=tuple(unplaced),
         warnings=_reasons(r, r.get(doc, "warnings", "plan", list, default=[]), "warnings"),
         estimate=r.get(doc, "estimate", "plan", dict, default={}) or {},
+        version=version,
     )
     if r.errors:
         n = len(r.errors)

@@ -14,13 +14,16 @@ from planner.inventory.model import (
     CPU_VENDORS,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GROUP_PLACEMENTS,
     ON_BOOT,
     OS_KINDS,
     POWER_STATES,
+    READ_VERSIONS,
 )
 from planner.plan import FORMAT_NAME as PLAN_FORMAT
 from planner.plan import FORMAT_VERSION as PLAN_VERSION
 from planner.plan import KINDS
+from planner.plan import READ_VERSIONS as PLAN_READ_VERSIONS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 UUID_REF = {"type": "string", "minLength": 1}
@@ -31,6 +34,20 @@ BOOL = {"type": "boolean"}
 STRING = {"type": "string"}
 FEATURES = {"type": "string", "pattern": "^[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*$"}
 VERSION = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)*$"}
+
+# Keys a version 1 document already had: required. The (v2) keys are optional, since
+# readers accept version 1 files and apply the v2 defaults.
+V1_NETWORK = ["uuid", "name", "pool", "management", "sriov", "hosts"]
+V1_DISK = ["uuid", "sr", "size_bytes", "used_bytes", "cbt", "on_boot"]
+V1_VM = [
+    "uuid", "name", "pool", "power_state", "host", "affinity", "memory_bytes",
+    "memory_min_bytes", "vcpus", "cpu_vendor", "cpu_features", "ha_protected", "os", "tools",
+    "mcs", "pci", "vgpu", "tags", "disks", "vifs",
+]  # fmt: skip
+V1_INVENTORY = ["format", "version", "taken_at", "source", "pools", "hosts", "srs",
+                "networks", "vms"]  # fmt: skip
+V1_MIGRATION = ["id", "vm", "kind", "from_host", "to_host", "from_pool", "to_pool", "disks",
+                "vifs", "est_seconds", "depends_on"]  # fmt: skip
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None,
@@ -71,12 +88,16 @@ def inventory_schema() -> dict[str, Any]:
     }, description="used_bytes must not exceed size_bytes")  # fmt: skip
     network = _obj({
         "uuid": UUID_REF, "name": STRING, "pool": UUID_REF, "management": BOOL, "sriov": BOOL,
-        "hosts": _array(UUID_REF),
-    })  # fmt: skip
+        "hosts": _array(UUID_REF), "ip_hosts": _array(UUID_REF),
+    }, required=V1_NETWORK)  # fmt: skip
     disk = _obj({
         "uuid": UUID_REF, "sr": UUID_REF, "size_bytes": SIZE, "used_bytes": SIZE, "cbt": BOOL,
-        "on_boot": {"enum": list(ON_BOOT)},
-    })  # fmt: skip
+        "on_boot": {"enum": list(ON_BOOT)}, "snapshot_used_bytes": SIZE,
+    }, required=V1_DISK)  # fmt: skip
+    suspend_vdi = _obj({"uuid": UUID_REF, "sr": UUID_REF, "size_bytes": SIZE,
+                        "used_bytes": SIZE})  # fmt: skip
+    vm_group = _obj({"uuid": UUID_REF, "name": STRING, "pool": UUID_REF,
+                     "placement": {"enum": list(GROUP_PLACEMENTS)}})  # fmt: skip
     vif = _obj({"device": STRING, "network": UUID_REF})
     vm = _obj({
         "uuid": UUID_REF, "name": STRING, "pool": UUID_REF,
@@ -88,18 +109,21 @@ def inventory_schema() -> dict[str, Any]:
         "ha_protected": BOOL, "os": {"enum": list(OS_KINDS)}, "tools": BOOL, "mcs": BOOL,
         "pci": BOOL, "vgpu": BOOL, "tags": _array(STRING), "disks": _array(disk),
         "vifs": _array(vif),
-    }, description="host is set exactly when power_state is Running or Paused; "
-                   "memory_min_bytes <= memory_bytes")  # fmt: skip
+        "suspend_vdi": {"anyOf": [suspend_vdi, {"type": "null"}]},
+        "groups": _array(UUID_REF),
+    }, required=V1_VM, description="host is set exactly when power_state is Running or "
+                                   "Paused; memory_min_bytes <= memory_bytes")  # fmt: skip
     return {
         "$schema": DRAFT,
-        "$id": "https://xen-planner.invalid/schema/inventory-1.json",
-        "title": "xen-planner inventory snapshot, version 1",
+        "$id": f"https://xen-planner.invalid/schema/inventory-{FORMAT_VERSION}.json",
+        "title": f"xen-planner inventory snapshot, version {FORMAT_VERSION} (reads 1)",
         **_obj({
-            "format": {"const": FORMAT_NAME}, "version": {"const": FORMAT_VERSION},
+            "format": {"const": FORMAT_NAME}, "version": {"enum": list(READ_VERSIONS)},
             "taken_at": {"type": "string", "description": "RFC 3339 UTC time"},
             "source": STRING, "pools": _array(pool), "hosts": _array(host),
             "srs": _array(sr), "networks": _array(network), "vms": _array(vm),
-        }),
+            "vm_groups": _array(vm_group),
+        }, required=V1_INVENTORY),
     }
 
 
@@ -122,7 +146,10 @@ def plan_schema() -> dict[str, Any]:
     options = _obj({
         "headroom_fraction": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
         "dmc": BOOL, "max_per_pool": {"type": "integer", "minimum": 1, "maximum": 3},
-    })  # fmt: skip
+        "max_per_host": {"type": ["integer", "null"], "minimum": 1, "maximum": 3},
+        "anti_affinity": {"enum": ["strict", "soft"]},
+        "migration_network": {"type": "object", "additionalProperties": UUID_REF},
+    }, required=["headroom_fraction", "dmc", "max_per_pool"])  # fmt: skip
     seconds = {"type": "number", "minimum": 0}
     count = {"type": "integer", "minimum": 0}
     migration = _obj({
@@ -132,29 +159,34 @@ def plan_schema() -> dict[str, Any]:
         "disks": _array(_obj({"vdi": UUID_REF, "from_sr": UUID_REF, "to_sr": UUID_REF})),
         "vifs": _array(_obj({"device": STRING, "to_network": UUID_REF})),
         "est_seconds": seconds, "depends_on": _array(STRING),
-    })  # fmt: skip
+        "start_s": seconds, "reason": {"enum": ["temporary", "return-home", None]},
+        "home_host": NULLABLE_REF,
+    }, required=V1_MIGRATION)  # fmt: skip
     reason = _obj({"code": STRING, "message": STRING})
     return {
         "$schema": DRAFT,
-        "$id": "https://xen-planner.invalid/schema/plan-1.json",
-        "title": "xen-planner plan, version 1",
+        "$id": f"https://xen-planner.invalid/schema/plan-{PLAN_VERSION}.json",
+        "title": f"xen-planner plan, version {PLAN_VERSION} (reads 1)",
         **_obj({
-            "format": {"const": PLAN_FORMAT}, "version": {"const": PLAN_VERSION},
+            "format": {"const": PLAN_FORMAT}, "version": {"enum": list(PLAN_READ_VERSIONS)},
             "inventory_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "goal": goal, "options": options,
             "solver": _obj({"name": STRING, "status": STRING, "wall_seconds": seconds}),
-            "bounds": _obj({"waves": count, "seconds": seconds}),
+            "bounds": _obj({"waves": count, "seconds": seconds, "wave_seconds": seconds},
+                           required=["waves", "seconds"]),
             "waves": _array(_obj({
                 "index": count, "migrations": _array(migration),
                 # added key (docs/plan-extensions.md), optional
                 "steps": _array(_obj({"kind": {"enum": ["host-disable", "host-upgrade",
                                                         "host-enable"]},
                                       "host": UUID_REF, "when": {"enum": ["before", "after"]},
-                                      "to_version": STRING}, required=["kind", "host"])),
+                                      "to_version": STRING, "start_s": seconds,
+                                      "est_seconds": seconds}, required=["kind", "host"])),
             }, required=["index", "migrations"])),
             "unplaced": _array(_obj({"vm": UUID_REF, "reasons": _array(reason)})),
             "warnings": _array(reason),
-            "estimate": _obj({"waves": count, "seconds": seconds}),
+            "estimate": _obj({"waves": count, "seconds": seconds, "wave_seconds": seconds},
+                             required=["waves", "seconds"]),
         }),
     }
 

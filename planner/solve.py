@@ -29,7 +29,16 @@ from planner.goals import Goal
 from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
-from planner.plan import DiskMove, Migration, Plan, Reason, Unplaced, Wave, estimate_of
+from planner.plan import (
+    DiskMove,
+    Migration,
+    Plan,
+    Reason,
+    Unplaced,
+    Wave,
+    estimate_of,
+    lockstep,
+)
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
 from planner.rules.network import map_vifs
@@ -575,10 +584,10 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
         options=options.to_json(),
         solver=solver_info,
         bounds=bounds,
-        waves=tuple(waves),
+        waves=(staged := lockstep(waves)),
         unplaced=tuple(unplaced),
         warnings=tuple(warnings),
-        estimate=estimate_of(waves),
+        estimate=estimate_of(staged),
     )
 
 

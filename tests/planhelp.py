@@ -9,7 +9,17 @@ from typing import Any
 from planner.durations import DEFAULT_MODEL
 from planner.inventory import digest
 from planner.inventory.model import Inventory
-from planner.plan import DiskMove, Migration, Plan, Reason, Unplaced, VifMap, Wave, estimate_of
+from planner.plan import (
+    DiskMove,
+    Migration,
+    Plan,
+    Reason,
+    Unplaced,
+    VifMap,
+    Wave,
+    estimate_of,
+    lockstep,
+)
 
 
 def mig(inv: Inventory, mid: str, vm_ref: str, *, to_host: str | None = None,
@@ -53,8 +63,9 @@ def plan_of(inv: Inventory, waves: list[list[Migration]], goal: dict[str, Any], 
             options: dict[str, Any] | None = None,
             unplaced: dict[str, list[str]] | None = None,
             estimate: dict[str, Any] | None = None) -> Plan:  # fmt: skip
-    """A plan for `inv` with the given waves; the estimate is computed unless given."""
-    ws = tuple(Wave(i, tuple(ms)) for i, ms in enumerate(waves))
+    """A plan for `inv` with the given waves, scheduled lock-step (`start_s` at each wave's
+    start); the estimate is computed unless given."""
+    ws = lockstep([Wave(i, tuple(ms)) for i, ms in enumerate(waves)])
     return Plan(
         inventory_digest=digest(inv),
         goal=goal,

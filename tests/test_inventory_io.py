@@ -44,8 +44,10 @@ def test_generated_fleets_round_trip(pools, hosts, vms, seed, tmp_path: Path):
 
 
 def test_digest_is_the_formats_md_definition(sample_inv):
-    # FORMATS.md: sha256 of the document with sorted keys, "," and ":" separators, UTF-8
+    # FORMATS.md: sha256 of the document with sorted keys, "," and ":" separators, UTF-8,
+    # (v2) without taken_at and source
     doc = read_json(sample_path("sample"), "inventory")
+    del doc["taken_at"], doc["source"]
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert digest(sample_inv) == hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -80,6 +82,7 @@ def test_document_from_another_tool_loads(tmp_path: Path):
     assert len(inv.vms) == len(doc["vms"])
     # the digest is that of the document as read, unknown keys included, so a plan made
     # by the other tool from this very file matches it
+    doc = {k: v for k, v in doc.items() if k not in ("taken_at", "source")}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert digest(inv) == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert digest(inv) != digest(from_dict(to_dict(inv)))
@@ -122,7 +125,7 @@ def test_not_utf8_is_one_line(tmp_path: Path):
 
 @pytest.mark.parametrize("doc, expected", [
     ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
-    ({"format": "xen-planner/inventory", "version": 2}, "version: unsupported inventory version 2"),
+    ({"format": "xen-planner/inventory", "version": 3}, "version: unsupported inventory version 3"),
     ([1, 2], "document: must be a JSON object"),
 ])  # fmt: skip
 def test_wrong_format_or_version_is_one_problem(doc, expected, tmp_path: Path):
@@ -148,3 +151,26 @@ def test_invalid_document_lists_every_problem(tmp_path: Path):
         "vms[3].disks[0].sr: no SR with uuid '3f2a'",
     ]
     assert e.value.exit_code == 2
+
+
+def test_digest_ignores_taken_at_and_source(sample_inv):
+    # (v2) two collections of an unchanged fleet have the same digest
+    doc = to_dict(sample_inv)
+    doc["taken_at"], doc["source"] = "2030-01-01T00:00:00Z", "another collector"
+    assert digest(from_dict(doc)) == digest(sample_inv)
+
+
+def test_version_1_inventory_still_loads_with_v2_defaults(sample_inv):
+    doc = to_dict(sample_inv)
+    doc["version"] = 1
+    del doc["vm_groups"]
+    for n in doc["networks"]:
+        del n["ip_hosts"]
+    for v in doc["vms"]:
+        del v["suspend_vdi"], v["groups"]
+        for d in v["disks"]:
+            del d["snapshot_used_bytes"]
+    inv = from_dict(doc)
+    assert inv.vm_groups == () and all(v.groups == () for v in inv.vms)
+    for n in inv.networks:
+        assert n.ip_hosts == (n.hosts if n.management else ())

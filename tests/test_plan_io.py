@@ -31,7 +31,7 @@ def small():
 def test_round_trip_through_dict_and_file(tmp_path):
     _, plan = small()
     doc = to_dict(plan)
-    assert doc["format"] == FORMAT_NAME and doc["version"] == 1
+    assert doc["format"] == FORMAT_NAME and doc["version"] == 2
     assert from_dict(json.loads(json.dumps(doc))) == plan
     path = tmp_path / "plan.json"
     save(plan, path)
@@ -67,7 +67,7 @@ def test_plan_with_no_waves_and_defaults():
     ("mutate", "expect"),
     [
         (lambda d: d.update(format="xen-planner/inventory"), "format must be"),
-        (lambda d: d.update(version=2), "unsupported plan version 2"),
+        (lambda d: d.update(version=3), "unsupported plan version 3"),
         (lambda d: d.pop("inventory_digest"), "plan.inventory_digest: missing"),
         (lambda d: d["waves"].append(7), "waves[2]: must be an object"),
         (lambda d: d["waves"][0]["migrations"][0].update(kind="teleport"),

@@ -120,7 +120,8 @@ def test_steps_round_trip_through_json():
         from_dict(bad)
     assert len(e.value.problems) == 2
     assert to_dict(plan)["waves"][0]["steps"][0] == {
-        "kind": "host-disable", "host": inv.pool_by_uuid[p].master, "when": "before"}
+        "kind": "host-disable", "host": inv.pool_by_uuid[p].master, "when": "before",
+        "start_s": 0, "est_seconds": 0}
 
 
 def _plan(inv, p, waves) -> Plan:

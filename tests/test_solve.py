@@ -72,7 +72,7 @@ def test_goal_already_met_is_an_empty_plan():
     assert_checked(inv, plan)
     assert plan.status == "NOTHING_TO_DO"
     assert plan.waves == () and plan.unplaced == ()
-    assert plan.estimate == {"waves": 0, "seconds": 0}
+    assert plan.estimate == {"waves": 0, "seconds": 0, "wave_seconds": 0}
     assert plan.bounds == {"waves": 0, "seconds": 0}
 
 

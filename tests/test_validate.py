@@ -75,7 +75,7 @@ def test_bundled_samples_are_valid(sample_inv, two_pools_inv):
     ({}, "format: missing"),
     ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
     ({"format": "xen-planner/inventory"}, "version: missing"),
-    ({"format": "xen-planner/inventory", "version": 2}, "version: unsupported inventory version 2"),
+    ({"format": "xen-planner/inventory", "version": 3}, "version: unsupported inventory version 3"),
     ({"format": "xen-planner/inventory", "version": True}, "version: unsupported"),
     ({"format": "xen-planner/inventory", "version": "1"}, "version: unsupported"),
 ])  # fmt: skip

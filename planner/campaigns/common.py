@@ -25,7 +25,17 @@ from planner.goals import Goal
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory
 from planner.options import PlanOptions
-from planner.plan import DiskMove, Migration, Plan, Reason, Step, Unplaced, Wave, estimate_of
+from planner.plan import (
+    DiskMove,
+    Migration,
+    Plan,
+    Reason,
+    Step,
+    Unplaced,
+    Wave,
+    estimate_of,
+    lockstep,
+)
 from planner.rules import target_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target
@@ -293,8 +303,8 @@ class Sequencer:
             options=self.options.to_json(),
             solver=solver,
             bounds=bounds,
-            waves=tuple(self.waves),
+            waves=(staged := lockstep(self.waves)),
             unplaced=tuple(unplaced),
             warnings=tuple(warnings),
-            estimate=estimate_of(self.waves),
+            estimate=estimate_of(staged),
         )

@@ -155,11 +155,20 @@ class Builder:
             srs.append(s)
         nets = [{k: v for k, v in n.items() if not k.startswith("_")}
                 for n in self.doc["networks"]]  # fmt: skip
+        for n in nets:  # the FORMATS.md v2 default
+            n.setdefault("ip_hosts", list(n["hosts"]) if n["management"] else [])
+        vms = []
+        for v in self.doc["vms"]:
+            v = dict(v)
+            v.setdefault("suspend_vdi", None)
+            v.setdefault("groups", [])
+            v["disks"] = [{"snapshot_used_bytes": 0, **d} for d in v["disks"]]
+            vms.append(v)
         return {
-            "format": "xen-planner/inventory", "version": 1, "taken_at": self.taken_at,
+            "format": "xen-planner/inventory", "version": 2, "taken_at": self.taken_at,
             "source": self.source, "pools": [dict(p) for p in self.doc["pools"]],
             "hosts": [dict(h) for h in self.doc["hosts"]], "srs": srs, "networks": nets,
-            "vms": [dict(v) for v in self.doc["vms"]],
+            "vms": vms, "vm_groups": [dict(g) for g in self.doc.get("vm_groups", [])],
         }  # fmt: skip
 
     def build(self, *, validate: bool = True):  # -> Inventory

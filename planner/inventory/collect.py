@@ -362,6 +362,16 @@ def assemble(parts: list[PoolDoc], *, source: str, taken_at: str | None = None,
     for p in parts:
         for key in ("pools", "hosts", "srs", "networks", "vms"):
             doc[key].extend(getattr(p, key))
+    doc["vm_groups"] = [g for p in parts for g in getattr(p, "vm_groups", ())]
+    # the v2 defaults written out, so that the digest of this document is that of the
+    # file it is saved to, and a plan made from it matches that file
+    for n in doc["networks"]:
+        n.setdefault("ip_hosts", list(n["hosts"]) if n["management"] else [])
+    for v in doc["vms"]:
+        v.setdefault("suspend_vdi", None)
+        v.setdefault("groups", [])
+        for d in v["disks"]:
+            d.setdefault("snapshot_used_bytes", 0)
     return from_dict(doc, validate=validate, where=f"collected inventory ({source})")
 
 

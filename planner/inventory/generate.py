@@ -68,6 +68,7 @@ class _Fleet:
         self.doc: dict[str, Any] = {
             "format": FORMAT_NAME, "version": FORMAT_VERSION, "taken_at": TAKEN_AT,
             "source": "", "pools": [], "hosts": [], "srs": [], "networks": [], "vms": [],
+            "vm_groups": [],
         }  # fmt: skip
 
     def uuid(self) -> str:
@@ -213,7 +214,8 @@ class _Fleet:
     def net_doc(self, pool: str, name: str, hosts: list[str], *, management: bool = False,
                 sriov: bool = False) -> dict[str, Any]:  # fmt: skip
         return {"uuid": self.uuid(), "name": name, "pool": pool, "management": management,
-                "sriov": sriov, "hosts": list(hosts)}  # fmt: skip
+                "sriov": sriov, "hosts": list(hosts),
+                "ip_hosts": list(hosts) if management else []}  # fmt: skip
 
     def size_srs(self, shared: list[dict[str, Any]], local: list[dict[str, Any]]) -> None:
         """SR sizes so shared SRs are 40-70% full and local SRs 20-60% (at least 500 GiB)."""
@@ -250,7 +252,8 @@ class _Fleet:
             used = int(size * rng.uniform(0.2, 0.95)) // 2**20 * 2**20
             disks.append({"uuid": self.uuid(), "sr": sr_doc["uuid"], "size_bytes": size,
                           "used_bytes": used, "cbt": cbt and k == 0,
-                          "on_boot": "reset" if reset else "persist"})  # fmt: skip
+                          "on_boot": "reset" if reset else "persist",
+                          "snapshot_used_bytes": 0})  # fmt: skip
             sr_doc["used_bytes"] += used
         vifs = [{"device": "0", "network": nets["vm-net"]["uuid"]}]
         if r() < 0.35:
@@ -274,7 +277,7 @@ class _Fleet:
             "mcs": r() < (0.08 if os == "windows" else 0.005),
             "pci": r() < 0.01, "vgpu": r() < (0.02 if os == "windows" else 0.005),
             "tags": ["prod"] if r() < 0.5 else [],
-            "disks": disks, "vifs": vifs,
+            "disks": disks, "vifs": vifs, "suspend_vdi": None, "groups": [],
         })  # fmt: skip
 
 

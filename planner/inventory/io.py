@@ -20,7 +20,9 @@ from planner.inventory.model import (
     Inventory,
     Network,
     Pool,
+    SuspendVdi,
     Vif,
+    VMGroup,
 )
 
 
@@ -29,8 +31,15 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# (v2) two collections of an unchanged fleet must have the same digest
+DIGEST_IGNORES = ("taken_at", "source")
+
+
 def digest_of_document(doc: dict[str, Any]) -> str:
-    """sha256 hex of a parsed inventory document, as FORMATS.md defines `inventory_digest`."""
+    """sha256 hex of a parsed inventory document, as FORMATS.md defines `inventory_digest`
+    (v2: without `taken_at` and `source`)."""
+    if isinstance(doc, dict) and any(k in doc for k in DIGEST_IGNORES):
+        doc = {k: v for k, v in doc.items() if k not in DIGEST_IGNORES}
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
 
 
@@ -95,7 +104,17 @@ def _network(d: dict[str, Any]) -> Network:
         management=d["management"],
         sriov=d["sriov"],
         hosts=tuple(d["hosts"]),
+        ip_hosts=tuple(
+            d["ip_hosts"] if "ip_hosts" in d else (d["hosts"] if d["management"] else ())
+        ),
     )
+
+
+def _suspend_vdi(d: dict[str, Any] | None) -> SuspendVdi | None:
+    if d is None:
+        return None
+    return SuspendVdi(uuid=d["uuid"], sr=d["sr"], size_bytes=d["size_bytes"],
+                      used_bytes=d["used_bytes"])  # fmt: skip
 
 
 def _vm(d: dict[str, Any]) -> VM:
@@ -126,10 +145,13 @@ def _vm(d: dict[str, Any]) -> VM:
                 used_bytes=x["used_bytes"],
                 cbt=x["cbt"],
                 on_boot=x["on_boot"],
+                snapshot_used_bytes=x.get("snapshot_used_bytes", 0),
             )
             for x in d["disks"]
         ),
         vifs=tuple(Vif(device=x["device"], network=x["network"]) for x in d["vifs"]),
+        suspend_vdi=_suspend_vdi(d.get("suspend_vdi")),
+        groups=tuple(d.get("groups", ())),
     )
 
 
@@ -155,6 +177,10 @@ def from_dict(doc: dict[str, Any], *, validate: bool = True, where: str = "inven
         srs=tuple(_sr(x) for x in doc["srs"]),
         networks=tuple(_network(x) for x in doc["networks"]),
         vms=tuple(_vm(x) for x in doc["vms"]),
+        vm_groups=tuple(
+            VMGroup(uuid=g["uuid"], name=g["name"], pool=g["pool"], placement=g["placement"])
+            for g in doc.get("vm_groups", ())
+        ),
         digest=digest_of_document(doc),
     )
 
@@ -209,10 +235,22 @@ def _vm_dict(v: VM) -> dict[str, Any]:
                 "used_bytes": d.used_bytes,
                 "cbt": d.cbt,
                 "on_boot": d.on_boot,
+                "snapshot_used_bytes": d.snapshot_used_bytes,
             }
             for d in v.disks
         ],
         "vifs": [{"device": x.device, "network": x.network} for x in v.vifs],
+        "suspend_vdi": (
+            None
+            if v.suspend_vdi is None
+            else {
+                "uuid": v.suspend_vdi.uuid,
+                "sr": v.suspend_vdi.sr,
+                "size_bytes": v.suspend_vdi.size_bytes,
+                "used_bytes": v.suspend_vdi.used_bytes,
+            }
+        ),
+        "groups": list(v.groups),
     }
 
 
@@ -257,10 +295,15 @@ def to_dict(inv: Inventory) -> dict[str, Any]:
                 "management": n.management,
                 "sriov": n.sriov,
                 "hosts": list(n.hosts),
+                "ip_hosts": list(n.ip_hosts),
             }
             for n in inv.networks
         ],
         "vms": [_vm_dict(v) for v in inv.vms],
+        "vm_groups": [
+            {"uuid": g.uuid, "name": g.name, "pool": g.pool, "placement": g.placement}
+            for g in inv.vm_groups
+        ],
     }
 
 

@@ -23,7 +23,9 @@ ON_BOOT: tuple[str, ...] = ("persist", "reset")
 CPU_VENDORS: tuple[str, ...] = ("GenuineIntel", "AuthenticAMD")
 
 FORMAT_NAME = "xen-planner/inventory"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS: tuple[int, ...] = (1, 2)  # v1 files lack the v2 keys; defaults apply
+GROUP_PLACEMENTS: tuple[str, ...] = ("anti-affinity", "normal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ class Network:
     management: bool
     sriov: bool
     hosts: tuple[str, ...]
+    # (v2) hosts whose PIF on this network has an IP: where it can carry a migration
+    # stream. io fills the FORMATS.md default (`hosts` for the management network).
+    ip_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,27 @@ class Disk:
     used_bytes: int  # physical utilisation
     cbt: bool
     on_boot: str  # "persist" | "reset"
+    snapshot_used_bytes: int = 0  # (v2) this disk's snapshots, copied with it
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendVdi:
+    """(v2) A Suspended VM's memory image; it travels with a storage migration."""
+
+    uuid: str
+    sr: str
+    size_bytes: int
+    used_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class VMGroup:
+    """(v2) XAPI's VM_group: `placement` "anti-affinity" keeps members on distinct hosts."""
+
+    uuid: str
+    name: str
+    pool: str
+    placement: str  # "anti-affinity" | "normal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +144,8 @@ class VM:
     tags: tuple[str, ...]
     disks: tuple[Disk, ...]
     vifs: tuple[Vif, ...]
+    suspend_vdi: SuspendVdi | None = None  # (v2)
+    groups: tuple[str, ...] = ()  # (v2) VM group uuids
 
     @property
     def is_running(self) -> bool:
@@ -145,6 +173,7 @@ class Inventory:
     srs: tuple[SR, ...]
     networks: tuple[Network, ...]
     vms: tuple[VM, ...]
+    vm_groups: tuple[VMGroup, ...] = ()  # (v2)
     digest: str | None = field(default=None, compare=False)
 
     # ---- indexes (computed once; frozen dataclasses allow cached_property) ----
@@ -167,6 +196,10 @@ class Inventory:
     @cached_property
     def vm_by_uuid(self) -> dict[str, VM]:
         return {v.uuid: v for v in self.vms}
+
+    @cached_property
+    def vm_group_by_uuid(self) -> dict[str, VMGroup]:
+        return {g.uuid: g for g in self.vm_groups}
 
     @cached_property
     def disk_by_uuid(self) -> dict[str, tuple[VM, Disk]]:

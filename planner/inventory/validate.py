@@ -28,6 +28,7 @@ from planner.inventory.model import (
     ON_BOOT,
     OS_KINDS,
     POWER_STATES,
+    READ_VERSIONS,
 )
 
 VERSION_RE = re.compile(r"\d+(\.\d+)*")
@@ -211,9 +212,9 @@ def validate_document(doc: Any) -> ValidationReport:
         ver = doc.get("version", _MISSING)
         if ver is _MISSING:
             c.err("version", f"missing (expected {FORMAT_VERSION})")
-        elif type(ver) is not int or ver != FORMAT_VERSION:
+        elif type(ver) is not int or ver not in READ_VERSIONS:
             c.err("version", f"unsupported inventory version {_show(ver)} "
-                             f"(this planner reads version {FORMAT_VERSION})")  # fmt: skip
+                             f"(this planner reads versions 1 and {FORMAT_VERSION})")  # fmt: skip
     if c.errors:
         return ValidationReport(c.errors, c.warnings)
 
