@@ -48,8 +48,7 @@ def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
             "wave": w_index, "id": sid[id(st)], "kind": st.kind,
             "from_host": st.host, "from_host_name": name(st.host),
             "from_pool": pool, "from_pool_name": name(pool),
-            "start_s": getattr(st, "start_s", None),
-            "est_seconds": getattr(st, "est_seconds", None),
+            "start_s": st.start_s, "est_seconds": st.est_seconds,
             "when": st.when, "to_version": st.to_version,
         }  # fmt: skip
 
@@ -71,7 +70,7 @@ def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
                 "vifs": ";".join(f"{v.device}>{v.to_network}" for v in m.vifs),
                 "memory_bytes": vm.memory_bytes if vm is not None else None,
                 "disk_bytes": disk_bytes,
-                "start_s": getattr(m, "start_s", None), "est_seconds": m.est_seconds,
+                "start_s": m.start_s, "est_seconds": m.est_seconds,
                 "depends_on": ";".join(m.depends_on), "reason": m.reason,
             })  # fmt: skip
         out += [step_row(w.index, st) for st in w.steps if st.when != "before"]
