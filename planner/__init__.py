@@ -14,6 +14,8 @@ The public Python API (names resolve lazily, so importing `planner` stays cheap)
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -63,3 +65,32 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
+
+
+# `planner.solve`, `planner.check` and `planner.explain` are functions, but submodules of
+# the same names exist: importing one (the CLI does, and `from planner.solve import ...`)
+# makes the import system set the package attribute to the *module*, and
+# `planner.solve(inv, goal)` then failed with "'module' object is not callable". A
+# property on the package's class wins over that attribute and ignores the assignment.
+_SHADOWED = ("solve", "check", "explain")
+
+
+class _Package(types.ModuleType):
+    pass
+
+
+def _function_property(name: str) -> property:
+    def get(self: types.ModuleType) -> Any:
+        module, attr = _EXPORTS[name]
+        return getattr(importlib.import_module(module), str(attr))
+
+    def set_(self: types.ModuleType, value: Any) -> None:
+        pass  # the submodule stays reachable as sys.modules["planner.<name>"]
+
+    return property(get, set_)
+
+
+for _name in _SHADOWED:
+    setattr(_Package, _name, _function_property(_name))
+    globals().pop(_name, None)
+sys.modules[__name__].__class__ = _Package

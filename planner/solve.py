@@ -25,7 +25,7 @@ import numpy as np
 
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
-from planner.goals import Goal
+from planner.goals import Goal, resolve_goal
 from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -92,6 +92,8 @@ def solve(
     if workers is not None and workers < 1:
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
+    # names as on the command line: Evacuate(("xs-02",)) is Evacuate((<its uuid>,))
+    goal = resolve_goal(inv, goal)
     say = progress or (lambda _msg: None)
     p = build_problem(inv, goal, options, durations)
     say(f"problem: {p.n_jobs} migrations to plan, {len(p.unplaced)} VMs without a target")
