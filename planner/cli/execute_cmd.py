@@ -676,6 +676,15 @@ def _execute(
             live = backend.inventory()
             report = preflight(plan, live, states, base)
             _print_preflight(report)
+            # the same verdict as the real run below, word for word, and its exit status
+            if not report.ok and replan is None:
+                typer.echo(f"planner: {REFUSAL} (dry run: nothing was changed)", err=True)
+                return 1
+            flying = [i for i, st in states.items() if st in J.IN_FLIGHT]
+            if not report.ok and flying:
+                typer.echo(f"planner: {_in_flight(len(flying))} (dry run: nothing was changed)",
+                           err=True)  # fmt: skip
+                return 1
             if not report.ok and replan is not None:
                 new = _replan(plan, live, replan)
                 typer.echo(
@@ -698,18 +707,10 @@ def _execute(
             if report.ok:
                 return _run(plan, j, backend, live, base, report, config, yes, progress)
             if replan is None:
-                typer.echo(
-                    "planner: refusing to execute: the pools changed since the plan was made "
-                    "(use --replan, or make a new plan from a fresh inventory)",
-                    err=True,
-                )
+                typer.echo(f"planner: {REFUSAL}", err=True)
                 refused = True
             elif flying := [e.id for e in j.entries() if e.state in J.IN_FLIGHT]:
-                typer.echo(
-                    f"planner: cannot re-plan while {len(flying)} migration(s) are in "
-                    "flight; re-run when they have ended",
-                    err=True,
-                )
+                typer.echo(f"planner: {_in_flight(len(flying))}", err=True)
                 return 1
         if refused:
             if fresh:  # a first run that was refused leaves nothing behind
@@ -731,6 +732,14 @@ def _execute(
             return _run(plan, j, backend, live, live, report, config, yes, progress)
     finally:
         backend.close()
+
+
+REFUSAL = ("refusing to execute: the pools changed since the plan was made (use --replan, "
+           "or make a new plan from a fresh inventory)")
+
+
+def _in_flight(n: int) -> str:
+    return f"cannot re-plan while {n} migration(s) are in flight; re-run when they have ended"
 
 
 def _replan(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
