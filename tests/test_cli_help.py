@@ -63,6 +63,15 @@ def test_help_has_usage_and_an_example(path):
     assert "Traceback" not in r.output
 
 
+def test_top_level_help_lists_version_and_completion():
+    r = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0
+    for opt in ("--version", "--install-completion", "--show-completion", "--config"):
+        assert opt in r.stdout, opt
+    v = runner.invoke(app, ["--version"])
+    assert v.exit_code == 0 and v.stdout.startswith("planner ")
+
+
 def test_help_paragraphs_are_reflowed_not_ragged():
     # typer keeps the docstring's hard line breaks; at 80 columns that left a lone
     # "40,000" at the end of a line and "VMs. Pools ..." on the next

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
-from planner.cli.output import FormatOption, Output, OutputOption, plural
+from planner.cli.output import FormatOption, Output, OutputOption, hms, plural
 from planner.cli.progress import CountProgress, ProgressOption, enabled
 from planner.errors import InputError
 
@@ -134,7 +134,7 @@ def _print(df, out: Output) -> None:
     # vertical rules, short headers, figures never wrap, only the free text does
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False, collapse_padding=True)
     headers = {"feasible": "ok", "unplaced": "unpl", "unplaced_vms": "unplaced VMs",
-               "max_utilisation": "max util", "seconds": "s"}  # fmt: skip
+               "max_utilisation": "max util", "seconds": "length"}  # fmt: skip
     wrap = {"scenario": 8, "reasons": 9, "unplaced_vms": 9}  # min widths of free text
     for c in shown:
         table.add_column(
@@ -150,6 +150,8 @@ def _print(df, out: Output) -> None:
                 cells.append("[green]yes[/]" if v else "[red]no[/]")
             elif c == "max_utilisation" and v == v:
                 cells.append(f"{v:.0%}")
+            elif c == "seconds" and v == v and v is not None:
+                cells.append(hms(v))  # a campaign's length reads as h:mm:ss
             else:
                 cells.append("" if v is None or v != v else str(v))
         table.add_row(*cells)
