@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 
 from execsim import PASSWORD, PW_ENV, cli_args, evacuation_plan, fleet
@@ -34,8 +35,8 @@ def test_execute_log_has_every_event_retries_with_attempts_and_no_password(tmp_p
     pf, jf, log = tmp_path / "plan.json", tmp_path / "run.journal", tmp_path / "run.log"
     save_plan(plan, pf)
     with Simulator(inv, speed=1000, password=PASSWORD, fail_rate=0.1, seed=3) as sim:
-        r = runner.invoke(app, cli_args(pf, sim, jf, "--retries", "6", "--log-file", str(log)),
-                          env={PW_ENV: PASSWORD})  # fmt: skip
+        r = runner.invoke(app, cli_args(pf, sim, jf, "--retries", "6", "--log-file", str(log),
+                                        "--progress"), env={PW_ENV: PASSWORD})  # fmt: skip
         failures = [a for a in sim.audit() if a["result"] != "success"]
     assert r.exit_code == 0, r.output
     recs = _records(log)
@@ -48,6 +49,12 @@ def test_execute_log_has_every_event_retries_with_attempts_and_no_password(tmp_p
     assert all("attempt " in x["message"] and "of at most 7 in " in x["message"]
                for x in retries)  # fmt: skip
     assert any(x.get("event") == "summary" for x in recs)
+    assert "file_only" not in log.read_text()
+    # --progress: the bars on stderr, ETA as h:mm:ss, each retry once with its attempt
+    assert re.search(r"ETA \d+:\d\d:\d\d", r.stderr), r.stderr
+    assert " ".join(r.stderr.split()).count("attempt 2 of at most 7") == sum(
+        1 for x in retries if "attempt 1 failed" in x["message"])
+    assert "summary: done 12" in r.stdout
     raw = log.read_bytes() + r.output.encode()
     raw += b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("run."))
     assert PASSWORD.encode() not in raw

@@ -97,7 +97,7 @@ class _Progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"),
                 transient=False,
-                console=Console(stderr=True),  # stdout stays for the report
+                console=Console(stderr=True, log_path=False),  # stdout stays for the report
             )
             self._live.__enter__()
             for pool, migs in self.by_pool.items():
@@ -158,8 +158,9 @@ class _Progress:
             line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
         level = logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else \
             logging.INFO  # fmt: skip
+        # the terminal shows the event as its own line already: the log file records it
         _log.log(level, line, extra={"event": kind, "migration": getattr(m, "id", None),
-                                     "vm": getattr(m, "vm", None)})  # fmt: skip
+                                     "vm": getattr(m, "vm", None), logs.FILE_ONLY: True})
         if self._live is not None:
             if kind not in ("start", "done", "resume"):
                 self._live.console.log(line)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = "planner"
+FILE_ONLY = "file_only"  # `extra={FILE_ONLY: True}`: the record goes to --log-file only
 # attributes every LogRecord has; anything else came through `extra=`
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -39,7 +40,7 @@ class JsonLines(logging.Formatter):
         doc: dict[str, Any] = {"ts": iso_time(record.created), "level": record.levelname,
                                "logger": record.name, "message": record.getMessage()}  # fmt: skip
         for k, v in vars(record).items():
-            if k not in _STANDARD and not k.startswith("_"):
+            if k not in _STANDARD and not k.startswith("_") and k != FILE_ONLY:
                 doc[k] = v if isinstance(v, str | int | float | bool | None) else str(v)
         if record.exc_info:
             doc["error"] = self.formatException(record.exc_info).splitlines()[-1]
@@ -95,8 +96,9 @@ def configure(log_file: Path | None = None, *, secrets: list[str] | None = None,
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(_Plain())
     console.setLevel(logging.WARNING)
-    # errors end the command, which prints them as its one `planner: ...` line
-    console.addFilter(lambda r: r.levelno < logging.ERROR)
+    # errors end the command, which prints them as its one `planner: ...` line; records
+    # marked file_only (execute's events) are on the terminal already, as its own lines
+    console.addFilter(lambda r: r.levelno < logging.ERROR and not getattr(r, FILE_ONLY, False))
     console.addFilter(redact)
     log.addHandler(console)
     if log_file is not None:
