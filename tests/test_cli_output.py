@@ -205,3 +205,56 @@ def test_progress_goes_to_stderr_and_stdout_stays_data():
     assert r.stdout.startswith("scenario") or r.stdout.splitlines()[0].count(",") > 2
     r = runner.invoke(app, ["solve", "--time-limit", "5", "--format", "json"])
     assert "solved in" not in r.stderr  # not a terminal, not asked: no progress
+
+
+def _write_inv(tmp_path, build) -> Path:
+    from planner.inventory import save
+    from planner.inventory.builder import Builder
+
+    b = Builder()
+    build(b)
+    path = tmp_path / "inv.json"
+    save(b.build(), path)
+    return path
+
+
+def test_long_unplaced_table_starts_with_a_count_per_reason(tmp_path):
+    def build(b):
+        p = b.pool("p")
+        h1 = b.host(p, "h1", memory_gib=256)
+        b.host(p, "h2", memory_gib=24)
+        sr = b.sr(p, "nfs")
+        for i in range(12):
+            b.vm(p, f"vm{i:02d}", host=h1, memory_gib=8, disks=[(sr, 10)])
+
+    path = _write_inv(tmp_path, build)
+    r = runner.invoke(app, ["solve", str(path), "--evacuate", "h1", "--solver", "greedy"],
+                      env={"COLUMNS": "120"})  # fmt: skip
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.splitlines()
+    head = next(i for i, x in enumerate(lines) if x.startswith("Unplaced: "))
+    table = next(i for i, x in enumerate(lines) if "Unplaced VMs" in x)
+    assert head < table  # the summary comes first
+    n = int(lines[head].split()[1])
+    assert n >= 10 and lines[head].endswith(f"per reason: NO_CAPACITY {n}")
+
+
+def test_campaign_tables_show_h_mm_ss_and_singular_waves(tmp_path):
+    def build(b):
+        p = b.pool("old")
+        hs = [b.host(p, f"h{i}", memory_gib=64, version="8.2.1") for i in range(3)]
+        sr = b.sr(p, "nfs")
+        for i in range(4):
+            b.vm(p, f"vm{i}", host=hs[i % 3], memory_gib=4, disks=[(sr, 10)])
+
+    path = _write_inv(tmp_path, build)
+    r = runner.invoke(app, ["solve", str(path), "--rolling-upgrade", "old", "--to-version",
+                            "8.4.0"], env={"COLUMNS": "120"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import re
+
+    rows = [x for x in r.stdout.splitlines() if " live " in x or "│ m" in x]
+    assert rows and all(re.search(r"\d+:\d\d:\d\d", x) for x in rows if "vm" in x)
+    assert not re.search(r"\b1 waves\b|\b1 migrations\b", r.stdout)
+    summary = next(x for x in r.stdout.splitlines() if x.startswith("Plan: "))
+    assert re.match(r"Plan: \d+ migrations? in \d+ waves?, \d+:\d\d:\d\d \(\d+ s\)", summary)

@@ -155,6 +155,9 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                  f"{g['max_moves'] if g['max_moves'] is not None else 'any'})")  # fmt: skip
     out.print(f"[bold]{head}[/bold]")
     if plan.waves:
+        from planner.execute.journal import step_ids
+
+        sid = {id(st): k for k, _, st in step_ids(plan)}  # the executor's step ids
         t = Table(header_style="bold")
         for col in ("wave", "id", "VM / step", "from", "to", "note", "est"):
             t.add_column(col, justify="right" if col in ("wave", "est") else "left")
@@ -162,7 +165,8 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
             rows: list[tuple[str, ...]] = []
             for s in w.steps:
                 if s.when == "before":
-                    rows.append(("", f"{s.kind} {inv.label(s.host)}", "", "", "before", ""))
+                    rows.append((sid[id(s)], f"{s.kind} {inv.label(s.host)}", "", "", "before",
+                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
             for m in w.migrations:
                 note = [m.reason] if m.reason else []
                 if m.disks:
@@ -175,7 +179,8 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                     what = f"{s.kind} {inv.label(s.host)}"
                     if s.to_version:
                         what += f" -> {s.to_version}"
-                    rows.append(("", what, "", "", "after", ""))
+                    rows.append((sid[id(s)], what, "", "", "after",
+                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
             for i, r in enumerate(rows):
                 t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
         out.print(t)
