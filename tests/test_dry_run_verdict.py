@@ -42,3 +42,22 @@ def test_dry_run_and_real_run_refuse_drift_alike(tmp_path):
     changes = [line for line in real.stderr.splitlines() if line.startswith("  ")]
     assert changes and changes == [x for x in dry.stderr.splitlines() if x.startswith("  ")]
     assert not jf.exists()
+
+
+def test_missing_url_names_the_pool(tmp_path):
+    from planner.inventory.io import save
+
+    inv, hosts = fleet(4)
+    plan = evacuation_plan(inv, hosts)
+    pf, jf = tmp_path / "plan.json", tmp_path / "run.journal"
+    save_plan(plan, pf)
+    save(inv, tmp_path / "fleet.json")  # beside the plan: found by its digest, for names
+    pool_a = plan.waves[0].migrations[0].from_pool
+    with Simulator(inv, speed=1000, password=PASSWORD) as sim:
+        other = [u for p, u in sim.urls.items() if p != pool_a]
+        r = _invoke(["execute", str(pf), "--url", other[0], "--password-env", PW_ENV,
+                     "--yes", "--journal", str(jf)])  # fmt: skip
+        assert sim.audit() == []
+    assert r.exit_code == 2
+    assert "no --url for pool" in r.stderr
+    assert f"{inv.label(pool_a)} ({pool_a})" in r.stderr
