@@ -212,7 +212,11 @@ def password_for(entry: PoolEntry) -> str | None:
         except ImportError:
             raise InputError(f"pool {entry.name}: keyring = {entry.keyring!r} needs the "
                              "keyring package (pip install keyring)") from None
-        value = keyring.get_password(entry.keyring, entry.user)
+        try:
+            value = keyring.get_password(entry.keyring, entry.user)
+        except Exception as e:  # no backend, a locked store: the keyring's own words
+            first = str(e).split(". ")[0].strip() or type(e).__name__
+            raise InputError(f"pool {entry.name}: keyring {entry.keyring!r}: {first}") from None
         if not value:
             raise InputError(f"pool {entry.name}: no keyring entry for service "
                              f"{entry.keyring!r}, user {entry.user!r}")  # fmt: skip

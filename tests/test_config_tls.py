@@ -165,3 +165,23 @@ def test_defaults_apply_and_the_command_line_wins(tmp_path):
     r = runner.invoke(app, ["solve", "--solver", "greedy", "-o", "-"])
     assert json.loads(r.stdout)["options"]["headroom_fraction"] == 0.0
     assert sample_path().exists()
+
+
+def test_keyring_pool_without_the_package_or_entry_is_one_line(tmp_path):
+    conf = tmp_path / "c.toml"
+    conf.write_text('[pools.a]\nurl = "http://127.0.0.1:1/"\nkeyring = "xen-planner-test"\n')
+    r = runner.invoke(app, ["--config", str(conf), "collect", "--pool", "a", "-o", "-"])
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    # without the keyring package: how to get it; with it: the entry or the backend
+    assert "keyring" in r.stderr and "pool a" in r.stderr and "Traceback" not in r.output
+
+
+def test_pools_with_different_passwords_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XP_A", "pw-Aaa-7")
+    monkeypatch.setenv("XP_B", "pw-Bbb-9")
+    conf = tmp_path / "c.toml"
+    conf.write_text('[pools.a]\nurl = "http://127.0.0.1:1/"\npassword_env = "XP_A"\n'
+                    '[pools.b]\nurl = "http://127.0.0.1:2/"\npassword_env = "XP_B"\n')
+    r = runner.invoke(app, ["--config", str(conf), "collect", "-o", "-"])
+    assert r.exit_code == 2 and "different passwords" in r.stderr
+    assert "pw-Aaa-7" not in r.output and "pw-Bbb-9" not in r.output
