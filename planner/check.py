@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planner.errors import InputError
 from planner.goals import Goal, Position, Rebalance, RollingUpgrade, goal_from_json, satisfied
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory, Vif
+from planner.ledger_migration import Account, Demand
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Step, estimate_of
 from planner.rules import codes, target_reasons
-from planner.rules.memory import host_capacity, memory_reasons, vm_memory
-from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
 from planner.rules.version import version_at_least
+
+WAVES = "waves"
+FLOW = "flow"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Violation:
     vm: str | None = None
     # added for display: "db-07 -> xs-03" (VM name -> target host, SR or pool name)
     move: str | None = None
+    # the way of running the plan this breaks: "waves" (rules 1-12, lock-step), "flow"
+    # (rules 13-15, the schedule), None: both (a static rule, or broken either way)
+    mode: str | None = None
 
     def __str__(self) -> str:
         where = []
@@ -49,7 +53,8 @@ class Violation:
         if self.migration is not None:
             where.append(f"{self.migration} ({self.move})" if self.move else self.migration)
         prefix = f"{', '.join(where)}: " if where else ""
-        return f"{prefix}{self.code} {self.message}"
+        tag = f"[{self.mode}] " if self.mode is not None else ""
+        return f"{tag}{prefix}{self.code} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,10 @@ class CheckReport:
 
 
 def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
-    """Replay `plan` from `inv` and report every violation of FORMATS.md rules 1-12.
+    """Replay `plan` from `inv` both ways and report every violation: wave mode (FORMATS.md
+    rules 1-12) and, for a plan with a schedule (v2), flow mode (rules 13-15, an event
+    sweep). Each violation's `mode` says which way of running it breaks ("waves",
+    "flow", or None for both: a static rule, or one broken the same way in both).
 
     Raises `InputError` when the plan was made for another inventory (its
     `inventory_digest` differs) or its `options` are unusable: such a plan cannot be
@@ -93,6 +101,8 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
         replay.wave(wave.index, wave.migrations)
         replay.steps(wave.index, [s for s in wave.steps if s.when != "before"])
     out = replay.out
+    if plan.has_schedule:
+        out = _merge_modes(out, _flow_violations(inv, plan, options))
     out += _goal_violations(inv, plan, replay)
     out += _estimate_violations(plan)
     n = sum(len(w.migrations) for w in plan.waves)
@@ -106,14 +116,8 @@ class _Replay:
         self.inv = inv
         self.options = options
         self.vms: dict[str, VM] = dict(inv.vm_by_uuid)  # each VM where it is now
-        self.committed: dict[str, int] = defaultdict(int)  # host -> bytes of running VMs
-        for v in inv.vms:
-            if v.is_running and v.host is not None:
-                self.committed[v.host] += vm_memory(v, options.dmc)
-        self.sr_used: dict[str, int] = {s.uuid: s.used_bytes for s in inv.srs}
-        self.capacity: dict[str, int] = {
-            h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts
-        }
+        # memory, SR space, anti-affinity on the one ledger; slots are counted per wave
+        self.account = Account.of(inv, options, slots=False)
         self.done: set[str] = set()  # ids of migrations of earlier waves
         self.out: list[Violation] = []
 
@@ -148,20 +152,25 @@ class _Replay:
                 new = replace(host, version=ver)
             else:
                 new = replace(host, enabled=st.kind == "host-enable")
+                self.account.set_enabled(host.uuid, new.enabled)
             hosts = tuple(new if h.uuid == host.uuid else h for h in self.inv.hosts)
             self.inv = replace(self.inv, hosts=hosts)
 
     # ------------------------------------------------------------ one wave
     def wave(self, index: int, migrations: tuple[Migration, ...]) -> None:
+        """Check one wave and apply it: every migration starts at the wave's start (its
+        start delta is booked on the ledger in plan order, so a violation names the
+        migration that tips a key over), all end at the wave's end."""
         inv = self.inv
-        incoming: dict[str, int] = defaultdict(int)  # host -> bytes arriving this wave
-        reserved: dict[str, int] = defaultdict(int)  # sr -> bytes reserved this wave
+        acc = self.account
         per_pool: dict[str, list[str]] = defaultdict(list)
+        per_host: dict[str, list[str]] = defaultdict(list)
         seen_vms: set[str] = set()
-        apply: list[tuple[Migration, VM]] = []
-        halted: list[tuple[Migration, VM]] = []
+        apply: list[tuple[Migration, VM, Demand]] = []
         for m in migrations:
             per_pool[m.from_pool].append(m.id)
+            for h in {m.from_host, m.to_host} - {None}:
+                per_host[str(h)].append(m.id)
             bad = self._unknown(m)
             vm = self.vms.get(m.vm)
             if bad or vm is None:
@@ -170,7 +179,8 @@ class _Replay:
                               index, m)  # fmt: skip
                 continue
             if m.vm in seen_vms:
-                self._add(codes.CONTINUITY, f"{vm.name} already moves in this wave", index, m)
+                self._add(codes.CONTINUITY, f"{vm.name} already moves in this wave", index, m,
+                          WAVES)  # fmt: skip
                 continue
             seen_vms.add(m.vm)
             self._continuity(index, m, vm)
@@ -178,65 +188,57 @@ class _Replay:
                 if dep not in self.done:
                     self._add(codes.DEPENDENCY,
                               f"depends on {dep}, which is not a migration of an earlier "
-                              "wave", index, m)  # fmt: skip
+                              "wave", index, m, WAVES)  # fmt: skip
             at = {d.uuid: d.sr for d in vm.disks}
             moving = {d.vdi: d.to_sr for d in m.disks if d.to_sr != at[d.vdi]}
             for r in target_reasons(inv, vm, m.kind, m.to_host, m.to_pool, moving,
                                     self.options, m.vifs if m.to_pool != vm.pool else None):
                 self._add(r.code, r.message, index, m)  # fmt: skip
-            # Memory (rule 2): the VM's memory is committed on to_host from the wave start.
-            if vm.is_running and m.to_host is not None and m.to_host != vm.host:
-                need = vm_memory(vm, self.options.dmc)
-                free = (self.capacity[m.to_host] - self.committed[m.to_host]
-                        - incoming[m.to_host])  # fmt: skip
-                for r in memory_reasons(vm, inv.host_by_uuid[m.to_host], need, free):
-                    self._add(r.code, r.message, index, m)
-                incoming[m.to_host] += need
-            # Storage (rule 3): 3x on the target SR, 2x on the source SR, for the wave.
-            disks = {d.uuid: d for d in vm.disks}
-            for vdi, to_sr in moving.items():
-                disk = disks[vdi]
-                for sr_uuid, need in ((to_sr, reserve_on_target(disk)),
-                                      (disk.sr, reserve_on_source(disk))):  # fmt: skip
-                    sr = inv.sr_by_uuid[sr_uuid]
-                    free = sr.size_bytes - self.sr_used[sr_uuid] - reserved[sr_uuid]
-                    for r in sr_space_reasons(sr, need, free):
-                        self._add(r.code, f"{r.message} (disk {inv.label(vdi)})", index, m)
-                    reserved[sr_uuid] += need
-            if not vm.is_running and moving:
-                halted.append((m, vm))
-            apply.append((m, vm))
-        # Rule 4 needs the whole wave's incoming memory, so it runs after the loop.
-        best = self._best_free(incoming)
-        for m, vm in halted:
-            pool = vm.pool
-            have = best(pool)
-            if have < vm.memory_bytes:
-                need_s, free_s = amounts(vm.memory_bytes, max(have, 0))
-                self._add(codes.HALTED_MEMORY,
-                          f"{vm.name} ({vm.power_state}) needs an enabled host of pool "
-                          f"{inv.label(pool)} with {need_s} free; the most free is "
-                          f"{free_s}", index, m)  # fmt: skip
-        # Concurrency (rule 1)
+            # Memory, storage, anti-affinity (rules 2, 3, 8): the start delta on the ledger
+            # with the wave's earlier starts booked. Slots are counted per wave below.
+            d = acc.demand(m)
+            for sf in acc.ledger.shortfalls(d.start):
+                if sf.key[0] not in ("pool", "host"):  # type: ignore[index]
+                    r = acc.reason(sf, d)
+                    self._add(r.code, r.message, index, m, WAVES)
+            acc.start(d)
+            apply.append((m, vm, d))
+        # Rule 4 needs the whole wave's incoming memory, so it runs after every start.
+        for m, _vm, d in apply:
+            best = acc.halted_short(d)
+            if best is not None:
+                r = acc.halted_reason(d, best)
+                self._add(r.code, r.message, index, m, WAVES)
+        # Concurrency (rule 1, and max_per_host when set)
         for pool, ids in per_pool.items():
             if len(ids) > self.options.max_per_pool:
                 self.out.append(Violation(
                     codes.CONCURRENCY,
                     f"{len(ids)} migrations from pool {inv.label(pool)} "
                     f"({', '.join(ids)}), at most {self.options.max_per_pool}",
-                    wave=index))  # fmt: skip
-        for m, vm in apply:
+                    wave=index, mode=WAVES))  # fmt: skip
+        limit = self.options.max_per_host
+        for host, ids in per_host.items():
+            if limit is not None and len(ids) > limit:
+                self.out.append(Violation(
+                    codes.CONCURRENCY,
+                    f"{len(ids)} migrations leave or enter host {inv.label(host)} "
+                    f"({', '.join(ids)}), at most {limit} (max_per_host)",
+                    wave=index, mode=WAVES))  # fmt: skip
+        for m, vm, d in apply:
+            acc.end(d)
             self._apply(m, vm)
         self.done.update(m.id for m in migrations)
 
     # ------------------------------------------------------------ helpers
-    def _add(self, code: str, message: str, wave: int, m: Migration) -> None:
+    def _add(self, code: str, message: str, wave: int, m: Migration,
+             mode: str | None = None) -> None:  # fmt: skip
         inv = self.inv
         vm = inv.vm_by_uuid.get(m.vm)
         name = vm.name if vm is not None else m.vm
         dest = m.to_host or (m.disks[0].to_sr if m.disks else None) or m.to_pool
         move = f"{name} -> {inv.label(dest)}"
-        self.out.append(Violation(code, message, wave, m.id, name, move))
+        self.out.append(Violation(code, message, wave, m.id, name, move, mode))
 
     def _unknown(self, m: Migration) -> list[str]:
         """Descriptions of every object the migration names that the inventory lacks."""
@@ -284,29 +286,11 @@ class _Replay:
                           f"disk {inv.label(d.vdi)} from_sr is {inv.label(d.from_sr)}, but it "
                           f"is on {inv.label(at[d.vdi])}", index, m)  # fmt: skip
 
-    def _best_free(self, incoming: dict[str, int]) -> Callable[[str], int]:
-        """Most free memory on an enabled host of a pool during this wave (rule 4)."""
-        cache: dict[str, int] = {}
-
-        def best(pool: str) -> int:
-            if pool not in cache:
-                cache[pool] = max(
-                    (self.capacity[h.uuid] - self.committed[h.uuid] - incoming[h.uuid]
-                     for h in self.inv.hosts_in_pool.get(pool, []) if h.enabled),
-                    default=0,
-                )  # fmt: skip
-            return cache[pool]
-
-        return best
-
     def _apply(self, m: Migration, vm: VM) -> None:
-        """The end of the migration's wave: the VM, its memory and its disks have moved."""
+        """The end of the migration's wave: the VM and its disks have moved (the ledger
+        has booked the memory and bytes)."""
         host = vm.host
         if vm.is_running and m.to_host is not None and m.to_host != vm.host:
-            mem = vm_memory(vm, self.options.dmc)
-            if vm.host is not None:
-                self.committed[vm.host] -= mem
-            self.committed[m.to_host] += mem
             host = m.to_host
         moving = {d.vdi: d.to_sr for d in m.disks}
         disks = vm.disks
@@ -315,8 +299,6 @@ class _Replay:
             for d in vm.disks:
                 to_sr = moving.get(d.uuid, d.sr)
                 if to_sr != d.sr:
-                    self.sr_used[d.sr] -= d.used_bytes
-                    self.sr_used[to_sr] += d.used_bytes
                     d = replace(d, sr=to_sr)
                 new.append(d)
             disks = tuple(new)
@@ -429,11 +411,141 @@ def _estimate_violations(plan: Plan) -> list[Violation]:
         keys = ("waves", "seconds")
     out = []
     for key in keys:
+        mode = FLOW if key == "seconds" and plan.has_schedule else WAVES
         have = plan.estimate.get(key)
         ok = (isinstance(have, int | float) and not isinstance(have, bool)
               and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6))  # fmt: skip
         if not ok:
-            out.append(Violation(codes.ESTIMATE,
-                                 f"estimate.{key} is {have!r}, the waves give "
-                                 f"{want[key]}"))  # fmt: skip
+            what = "the schedule gives" if mode == FLOW else "the waves give"
+            out.append(Violation(codes.ESTIMATE, f"estimate.{key} is {have!r}, {what} "
+                                 f"{want[key]}", mode=mode))  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- flow mode (v2)
+
+
+def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions) -> list[Violation]:
+    """Rules 13 and 14: the schedule's order, then an event sweep over every
+    migration's [start_s, start_s + est_seconds) on the ledger (ends before starts at
+    one instant; starts at one instant in plan order). Migrations naming unknown
+    objects are left to wave mode (UNKNOWN_OBJECT is static)."""
+    out: list[Violation] = []
+    wave_of: dict[str, int] = {}
+    end_of: dict[str, int] = {}
+    for w in plan.waves:
+        for m in w.migrations:
+            wave_of.setdefault(m.id, w.index)
+            end_of.setdefault(m.id, m.end_s)
+
+    def add(code: str, message: str, m: Migration) -> None:
+        vm = inv.vm_by_uuid.get(m.vm)
+        name = vm.name if vm is not None else m.vm
+        dest = m.to_host or (m.disks[0].to_sr if m.disks else None) or m.to_pool
+        out.append(Violation(code, message, wave_of.get(m.id), m.id, name,
+                             f"{name} -> {inv.label(dest)}", FLOW))  # fmt: skip
+
+    def add_step(code: str, message: str, st: Step, wave: int) -> None:
+        out.append(Violation(code, message, wave, move=f"{st.kind} {inv.label(st.host)}",
+                             mode=FLOW))  # fmt: skip
+
+    # ---- rule 13: order, in plan order (a wave's before steps, migrations, after steps)
+    last_vm: dict[str, Migration] = {}
+    step_end: dict[str, tuple[int, Step]] = {}  # pool -> latest-ending step so far
+    pool_end: dict[str, tuple[int, str]] = {}  # pool -> latest end so far (what)
+    events: list[tuple[int, int, int, object]] = []  # (t, 0 end / 1 start, order, item)
+    order = 0
+    for w in plan.waves:
+        before = [s for s in w.steps if s.when == "before"]
+        after = [s for s in w.steps if s.when != "before"]
+        items: list[Migration | Step] = [*before, *w.migrations, *after]
+        for it in items:
+            order += 1
+            if isinstance(it, Step):
+                host = inv.host_by_uuid.get(it.host)
+                if host is None:
+                    continue
+                late = pool_end.get(host.pool)
+                if late is not None and late[0] > it.start_s:
+                    add_step(codes.DEPENDENCY, f"starts at t={it.start_s} s, before {late[1]} "
+                             f"of pool {inv.label(host.pool)} ends at t={late[0]} s", it,
+                             w.index)  # fmt: skip
+                if it.end_s >= step_end.get(host.pool, (-1, it))[0]:
+                    step_end[host.pool] = (it.end_s, it)
+                if late is None or it.end_s >= late[0]:
+                    pool_end[host.pool] = (it.end_s, f"{it.kind} {inv.label(it.host)}")
+                events.append((it.start_s, 1, order, it))
+                events.append((it.end_s, 0, order, it))
+                continue
+            m = it
+            for dep in m.depends_on:
+                if dep not in end_of:
+                    add(codes.DEPENDENCY, f"depends on {dep}, not a migration of the plan", m)
+                elif end_of[dep] > m.start_s:
+                    add(codes.DEPENDENCY, f"starts at t={m.start_s} s, before {dep} (which "
+                        f"it depends on) ends at t={end_of[dep]} s", m)  # fmt: skip
+            prev = last_vm.get(m.vm)
+            if prev is not None and prev.end_s > m.start_s:
+                add(codes.CONTINUITY, f"starts at t={m.start_s} s, before {prev.id} (the same "
+                    f"VM's previous migration) ends at t={prev.end_s} s", m)  # fmt: skip
+            last_vm[m.vm] = m
+            for pool in dict.fromkeys((m.from_pool, m.to_pool)):
+                st = step_end.get(pool)
+                if st is not None and st[0] > m.start_s:
+                    add(codes.DEPENDENCY, f"starts at t={m.start_s} s, before step "
+                        f"{st[1].kind} {inv.label(st[1].host)} of its pool ends at "
+                        f"t={st[0]} s", m)  # fmt: skip
+                late = pool_end.get(pool)
+                if late is None or m.end_s >= late[0]:
+                    pool_end[pool] = (m.end_s, m.id)
+            if m.vm in inv.vm_by_uuid:
+                events.append((m.start_s, 1, order, m))
+                events.append((m.end_s, 0, order, m))
+    # ---- rule 14: capacity at every instant
+    acc = Account.of(inv, options)
+    demands: dict[int, Demand] = {}
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    for t, is_start, key, it in events:
+        if isinstance(it, Step):
+            if it.kind == "host-disable" and is_start:
+                acc.set_enabled(it.host, False)
+            elif it.kind == "host-enable" and not is_start:
+                acc.set_enabled(it.host, True)
+            continue
+        assert isinstance(it, Migration)
+        if is_start:
+            d = acc.demand(it)
+            demands[key] = d
+            for r in acc.reasons(d):
+                add(r.code, f"at t={t} s: {r.message}", it)
+            acc.start(d)
+        else:
+            d = demands.pop(key)
+            for sf in acc.end_shortfalls(d):
+                r = acc.reason(sf, d)
+                add(r.code, f"at t={t} s (its end): {r.message}", it)
+            acc.end(d)
+    return out
+
+
+def _merge_modes(waves: list[Violation], flow: list[Violation]) -> list[Violation]:
+    """One violation per broken promise: a flow violation with the code, wave and
+    migration of a wave-mode one (or the code and wave of a wave-level one, e.g.
+    CONCURRENCY) breaks both modes: the wave one is kept with mode None."""
+    exact: dict[tuple[str, int | None, str | None], int] = {}
+    level: dict[tuple[str, int | None], int] = {}
+    for i, v in enumerate(waves):
+        if v.mode == WAVES:
+            exact.setdefault((v.code, v.wave, v.migration), i)
+            if v.migration is None:
+                level.setdefault((v.code, v.wave), i)
+    out = list(waves)
+    for f in flow:
+        hit = exact.get((f.code, f.wave, f.migration))
+        if hit is None:
+            hit = level.get((f.code, f.wave))
+        if hit is None:
+            out.append(f)
+        else:
+            out[hit] = replace(out[hit], mode=None)
     return out

@@ -17,7 +17,7 @@ from planner.goals import RollingUpgrade
 from planner.inventory.builder import Builder
 from planner.inventory.io import digest, save
 from planner.options import PlanOptions
-from planner.plan import Migration, Plan, Step, Wave, estimate_of, from_dict, to_dict
+from planner.plan import Migration, Plan, Step, Wave, estimate_of, from_dict, lockstep, to_dict
 from planner.rules import codes
 
 OLD, NEW = "8.2.1", "8.4.0"
@@ -125,6 +125,7 @@ def test_steps_round_trip_through_json():
 
 
 def _plan(inv, p, waves) -> Plan:
+    waves = lockstep(waves)  # a v2 plan's schedule: the lock-step one, valid when waves are
     return Plan(inventory_digest=digest(inv), goal=RollingUpgrade(p, NEW).to_json(),
                 options=PlanOptions().to_json(), solver={}, bounds={}, waves=tuple(waves),
                 estimate=estimate_of(waves))  # fmt: skip

@@ -34,11 +34,11 @@ from planner.plan import (
     Unplaced,
     Wave,
     estimate_of,
-    lockstep,
 )
 from planner.rules import target_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target
+from planner.schedule import schedule
 
 
 def utilisation(inv: Inventory, vms: Iterable[VM], pool: str,
@@ -289,8 +289,9 @@ class Sequencer:
     def plan(self, goal: Goal, *, name: str, status: str, started: float,
              unplaced: Iterable[Unplaced] = (), warnings: Iterable[Reason] = (),
              extra: dict[str, Any] | None = None) -> Plan:  # fmt: skip
-        """The finished plan. `bounds` is the trivial lower bound (one wave as long as the
-        longest single move): these planners do not prove optimality."""
+        """The finished plan, its waves given real start times by the list scheduler
+        (`planner.schedule`). `bounds` is the trivial lower bound (one wave as long as
+        the longest single move): these planners do not prove optimality."""
         self.close()
         longest = max((m.est_seconds for w in self.waves for m in w.migrations), default=0)
         bounds = {"waves": 1 if longest else 0, "seconds": longest}
@@ -303,7 +304,7 @@ class Sequencer:
             options=self.options.to_json(),
             solver=solver,
             bounds=bounds,
-            waves=(staged := lockstep(self.waves)),
+            waves=(staged := schedule(self.base, self.options, self.waves)),
             unplaced=tuple(unplaced),
             warnings=tuple(warnings),
             estimate=estimate_of(staged),

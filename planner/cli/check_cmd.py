@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from planner.inventory.model import Inventory
 
 
-VIOLATION_COLUMNS = ("code", "message", "wave", "migration", "vm", "vm_name")
+VIOLATION_COLUMNS = ("code", "message", "wave", "migration", "vm", "vm_name", "mode")
 
 
 def check(
@@ -32,6 +32,10 @@ def check(
     ] = False,
 ) -> None:
     """Replay PLAN against INV and report every broken promise (docs/check.md).
+
+    A plan is replayed both ways: in waves (rules 1-12) and, for a v2 plan, as its
+    schedule (flow mode, rules 13-15); a violation that breaks only one way is tagged
+    [waves] or [flow].
 
     Exit status: 0 the plan is safe, 1 it has violations (one line each: wave, migration,
     VM -> target, rule code and the numbers), 2 the inputs are unusable, including a
@@ -61,7 +65,7 @@ def check(
     def rows() -> list[dict[str, object]]:
         return [{"code": v.code, "message": v.message, "wave": v.wave,
                  "migration": v.migration, "vm": v.vm,
-                 "vm_name": inv.label(v.vm) if v.vm else None}
+                 "vm_name": inv.label(v.vm) if v.vm else None, "mode": v.mode}
                 for v in report.violations]  # fmt: skip
 
     def table(con: Console) -> None:

@@ -64,15 +64,24 @@ def _describe(m: Migration, inv: Inventory | None) -> str:
 class _Progress:
     """Per-pool progress: rich bars on a terminal, plain log lines otherwise.
 
-    ETA per pool: the estimated seconds still to run, spread over the pool's slots, times
-    the observed/estimated ratio of the migrations done so far in this run.
+    With a schedule (a v2 plan run in flow mode) each start and end is shown against the
+    plan: "planned t+120s, at t+131s (+11s)", where the run's clock is aligned with the
+    plan's at its first start; the ETA is the schedule's length minus the schedule's
+    position (the earliest planned start not yet reached, or how far the last
+    migrations in flight are into their planned run). Otherwise, ETA per pool: the
+    estimated seconds still to run, spread over the pool's slots, times the
+    observed/estimated ratio of the migrations done so far in this run.
     """
 
     def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool,
-                 config: RunConfig | None = None) -> None:  # fmt: skip
+                 scheduled: bool = False, config: RunConfig | None = None) -> None:  # fmt: skip
         self.config = config
         self.retries: dict[str, int] = {}  # retries announced per migration, this run
         self.plan = plan
+        self.scheduled = scheduled
+        self.origin: float | None = None  # monotonic time of the plan's t=0 in this run
+        self.started: set[str] = set()
+        self.seeded = 0  # migrations an earlier run finished
         self.inv = inv
         self.slots = max_per_pool
         self.by_pool: dict[str, list[Migration]] = {}
@@ -116,7 +125,29 @@ class _Progress:
         from planner.execute.journal import DONE
 
         self.done |= {e.id for e in entries if e.state == DONE}
+        self.seeded = len(self.done)
+        self.started |= self.done
         self._refresh()
+
+    def position(self, now: float) -> float:
+        """Where the run stands on the plan's clock (seconds since the plan's t=0)."""
+        left = [m.start_s for m in self.plan.migrations() if m.id not in self.started]
+        if left:
+            return float(min(left))
+        by_id = {m.id: m for m in self.plan.migrations()}
+        inside = [min(by_id[i].end_s, by_id[i].start_s + now - t0)
+                  for i, t0 in self.flying.items() if i in by_id]  # fmt: skip
+        return max(inside, default=float(self.plan.schedule_seconds))
+
+    def schedule_eta(self, now: float) -> float:
+        return max(0.0, self.plan.schedule_seconds - self.position(now))
+
+    def _vs_plan(self, planned: int, now: float) -> str:
+        """"planned t+X s, at t+Y s (+Z s)" for a start or an end."""
+        if self.origin is None:
+            return ""
+        at = now - self.origin
+        return f"planned t+{planned}s, at t+{at:.0f}s ({at - planned:+.0f}s)"
 
     def _eta(self, pool: str) -> float:
         left = [m for m in self.by_pool[pool] if m.id not in self.done]
@@ -126,19 +157,28 @@ class _Progress:
     def _refresh(self) -> None:
         if self._live is None:
             return
+        now = time.monotonic()
         for pool, tid in self._ids.items():
             n_done = sum(1 for m in self.by_pool[pool] if m.id in self.done)
             flying = sum(1 for m in self.by_pool[pool] if m.id in self.flying)
-            eta = self._eta(pool)
+            eta = self.schedule_eta(now) if self.scheduled else self._eta(pool)
             self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {hms(eta)}")
 
     def event(self, kind: str, m: Migration, detail: str) -> None:
         now = time.monotonic()
+        timing = ""
         if kind in ("start", "resume"):
+            if self.scheduled and self.origin is None and kind == "start":
+                self.origin = now - m.start_s
             self.flying[m.id] = now
+            self.started.add(m.id)
+            if self.scheduled and kind == "start":
+                timing = self._vs_plan(m.start_s, now)
         elif kind == "done":
             t0 = self.flying.pop(m.id, None)
             self.done.add(m.id)
+            if self.scheduled:
+                timing = self._vs_plan(m.end_s, now)
             if t0 is not None and m.est_seconds > 0:
                 self.est_done += m.est_seconds
                 self.real_done += now - t0
@@ -155,6 +195,8 @@ class _Progress:
         else:
             if kind == "done" and detail.replace(".", "", 1).isdigit():
                 detail = f"{detail} s"  # the runner reports wall seconds as a bare number
+            if timing:
+                detail = f"{detail}; {timing}" if detail else timing
             line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
         level = logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else \
             logging.INFO  # fmt: skip
@@ -172,7 +214,24 @@ class _Progress:
 # ---------------------------------------------------------------- summary
 
 
-def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[str]:
+def _drift_line(summary: Summary, plan: Plan, mode: str, resumed: bool) -> str:
+    """How long the run took against the plan's estimate (flow: the schedule's length,
+    waves: the lock-step figure), in the runner's (wall) seconds."""
+    scheduled = mode == "flow" and plan.has_schedule
+    want = plan.schedule_seconds if scheduled else int(plan.estimate.get(
+        "wave_seconds", plan.estimate.get("seconds", 0)))
+    what = "schedule" if scheduled else "wave estimate"
+    took = f"this run took {summary.seconds:,.0f}s"
+    if resumed or not summary.complete or want <= 0:
+        why = "resumed" if resumed else "not complete"
+        return f"time: {took} ({why}: not compared with the plan's {what} of {want:,}s)"
+    d = summary.seconds - want
+    return (f"time: {took}; the plan's {what} is {want:,}s: drift {d:+,.0f}s "
+            f"({100 * d / want:+.1f}%)")
+
+
+def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None,
+                   drift: str | None = None) -> list[str]:  # fmt: skip
     from planner.execute import journal as J
 
     by_id = {m.id: m for m in plan.migrations()}
@@ -184,6 +243,8 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None) -> list[
         "in flight": summary.count(J.STARTED),
     }
     out = ["", "summary: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "done")]
+    if drift:
+        out.append(drift)
     if summary.steps:
         left = [e for e in summary.steps if e.state != J.DONE]
         out.append(f"host steps: done {len(summary.steps) - len(left)} of {len(summary.steps)}")
@@ -272,6 +333,10 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None,
         if inv is None and any(e.state != J.DONE for e in entries):
             say("(uuids below: add --inventory INV to see names)")
         by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
+        origin = _schedule_origin(entries, by_id, plan)
+        if origin is not None and plan is not None:
+            for line in _schedule_status(entries, by_id, plan, origin):
+                say(line)
         for e in entries:
             if e.state == J.DONE:
                 continue
@@ -279,7 +344,12 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None,
             what = _describe(m, inv) if m is not None else f"{e.kind} {_label(inv, e.vm)}"
             tail = f"  [{_readable(e.error)}]" if e.error else ""
             task = f"  task {','.join(e.tasks)}" if e.tasks else ""
-            say(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{tail}")
+            when = ""
+            if origin is not None and m is not None:
+                when = f"  planned t+{m.start_s}s"
+                if e.started_at is not None:
+                    when += f", started t+{e.started_at - origin:.0f}s"
+            say(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{when}{tail}")
         for st in steps:
             if st.state == J.DONE:
                 continue
@@ -345,6 +415,48 @@ def _inventory_beside(path: Path, inventory_digest: str) -> Inventory | None:
 INVENTORY_GUESSES = 20  # inventory files looked at for names beside a journal
 
 
+def _schedule_origin(entries: list[Entry], by_id: dict[str, Migration],
+                     plan: Plan | None) -> float | None:  # fmt: skip
+    """The journal's Unix time of the plan's t=0: the first start, less its planned start
+    (None for a plan without a schedule, or before anything started)."""
+    if plan is None or not plan.has_schedule:
+        return None
+    firsts = [(e.started_at, by_id[e.id].start_s) for e in entries
+              if e.started_at is not None and e.id in by_id]  # fmt: skip
+    if not firsts:
+        return None
+    at, planned = min(firsts)
+    return at - planned
+
+
+def _schedule_status(entries: list[Entry], by_id: dict[str, Migration], plan: Plan,
+                     origin: float) -> list[str]:  # fmt: skip
+    """Planned against actual: the schedule's length, how far the run is, its drift."""
+    from planner.execute import journal as J
+
+    ended = [(e.ended_at, by_id[e.id]) for e in entries
+             if e.state == J.DONE and e.ended_at is not None and e.id in by_id]  # fmt: skip
+    n_done = sum(1 for e in entries if e.state == J.DONE)
+    out = [f"schedule: {plan.schedule_seconds:,}s planned; {n_done} of {len(entries)} "
+           "migrations done"]  # fmt: skip
+    if ended:
+        at, m = max(ended, key=lambda x: x[0])
+        late = (at - origin) - m.end_s
+        out.append(f"latest end: {m.id} planned t+{m.end_s}s, ended t+{at - origin:.0f}s "
+                   f"(drift {late:+.0f}s)")  # fmt: skip
+        if n_done < len(entries):
+            left = max(0.0, plan.schedule_seconds - m.end_s)
+            out.append(f"ETA: about {left:,.0f}s after the latest end, if the rest keeps "
+                       "to the schedule")  # fmt: skip
+        else:
+            span = at - origin
+            d = span - plan.schedule_seconds
+            pct = 100 * d / plan.schedule_seconds if plan.schedule_seconds else 0.0
+            out.append(f"finished: span {span:,.0f}s against {plan.schedule_seconds:,}s "
+                       f"planned (drift {d:+,.0f}s, {pct:+.1f}%)")  # fmt: skip
+    return out
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -389,8 +501,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         max_per_pool: Annotated[
-            int, typer.Option("--max-per-pool", help="Migrations in flight per source pool (1..3).")
-        ] = 3,
+            int | None,
+            typer.Option("--max-per-pool", help="Migrations in flight per source pool (1..3); "
+                         "default: the plan's max_per_pool (this may only lower it).",
+                         show_default=False),
+        ] = None,
         retries: Annotated[
             int, typer.Option("--retries", help="Retries of a transient fault.")
         ] = 3,
@@ -480,7 +595,7 @@ def register(app: typer.Typer) -> None:
                             "--pool NAME from the config file")
         if mode not in ("waves", "flow"):
             problems.append(f"--mode: must be waves or flow, got {mode!r}")
-        if not 1 <= max_per_pool <= 3:
+        if max_per_pool is not None and not 1 <= max_per_pool <= 3:
             problems.append(f"--max-per-pool: must be 1..3, got {max_per_pool}")
         if retries < 0:
             problems.append(f"--retries: must be >= 0, got {retries}")
@@ -797,12 +912,15 @@ def _run(
         if not typer.confirm(f"start {len(report.pending)} migration(s){extra}?"):
             return 1
     tty = sys.stderr.isatty() if progress is None else progress
-    with _Progress(plan, base or live, config.max_per_pool, tty, config) as bars:
+    slots = min(config.max_per_pool or 3, int(plan.options.get("max_per_pool", 3)))
+    scheduled = config.mode == "flow" and plan.has_schedule
+    with _Progress(plan, base or live, slots, tty, scheduled, config) as bars:
         bars.seed(j.entries())
         runner = Runner(plan, j, backend, live, config, on_event=bars.event,
                         step_wait=_enter_waiter() if sys.stdin.isatty() else None)  # fmt: skip
         summary = runner.run()
-    for line in _summary_lines(summary, plan, base or live):
+    drift = _drift_line(summary, plan, config.mode, bars.seeded > 0)
+    for line in _summary_lines(summary, plan, base or live, drift):
         typer.echo(line)
         if line:
             _log.info(line, extra={"event": "summary"})

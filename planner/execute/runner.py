@@ -8,10 +8,16 @@ to report progress, (3) records outcomes. A migration may start when
 - every migration it `depends_on`, and every earlier migration of the same VM, is done
   (when one of them failed or was held, it is held too),
 - wave mode: every migration of the earlier waves has ended;
+- flow mode with a schedule (a v2 plan): migrations are tried in schedule order
+  (`start_s`, then plan order), and within a source pool none starts before the
+  migrations of that pool planned earlier have started (so the run follows the plan's
+  schedule rather than racing ahead of it and taking room the schedule gave to another);
 - its source pool has a free slot: fewer than `max_per_pool` migrations from that pool
-  in flight, counting those XAPI shows started by anyone else,
-- the live state has room (`planner.execute.room`): otherwise it waits; if nothing at
-  all is in flight and it still has no room, it is held with the capacity reason.
+  in flight, counting those XAPI shows started by anyone else (the plan's
+  `options.max_per_pool`, lowered by `--max-per-pool`; `max_per_host` from the plan);
+- the live state has room (`planner.execute.room`, the capacity ledger): otherwise it
+  waits; if nothing at all is in flight and it still has no room, it is held with the
+  capacity reason.
 
 Journal discipline: `intent` is committed before the XAPI call and `started` (task refs)
 right after, so a crash at any point leaves a row that `reconcile` can settle by asking
@@ -73,7 +79,7 @@ class RunConfig:
     """
 
     mode: str = "flow"
-    max_per_pool: int = MAX_PER_POOL
+    max_per_pool: int | None = None  # None: the plan's options.max_per_pool; else at most
     retries: int = 3
     backoff_seconds: float = 5.0
     poll_seconds: float = 1.0
@@ -85,7 +91,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"--mode: must be waves or flow, got {self.mode!r}")
-        if not 1 <= self.max_per_pool <= MAX_PER_POOL:
+        if self.max_per_pool is not None and not 1 <= self.max_per_pool <= MAX_PER_POOL:
             raise InputError(f"--max-per-pool: must be 1..{MAX_PER_POOL}, got {self.max_per_pool}")
         if self.retries < 0:
             raise InputError(f"--retries: must be >= 0, got {self.retries}")
@@ -102,6 +108,7 @@ class Summary:
     entries: tuple[J.Entry, ...]
     interrupted: bool = False
     steps: tuple[J.StepEntry, ...] = ()
+    seconds: float = 0.0  # how long this run took (the runner's clock, wall seconds)
 
     def count(self, state: str) -> int:
         return sum(1 for e in self.entries if e.state == state)
@@ -145,6 +152,11 @@ class Runner:
         self._init_steps()
         self.by_id: dict[str, Migration] = {m.id: m for m in self.plan.migrations()}
         self.order: list[Migration] = list(self.plan.migrations())
+        self.scheduled = self.config.mode == "flow" and self.plan.has_schedule
+        if self.scheduled:  # schedule order; a stable sort keeps plan order at one instant
+            self.order.sort(key=lambda m: m.start_s)
+        options = PlanOptions.from_json(self.plan.options)
+        self.max_per_pool = min(options.max_per_pool, self.config.max_per_pool or MAX_PER_POOL)
         self.wave_of: dict[str, int] = {
             m.id: w.index for w in self.plan.waves for m in w.migrations
         }
@@ -158,7 +170,7 @@ class Runner:
         self.flights: dict[str, _Flight] = {}
         self.retry_at: dict[str, float] = {}
         self.tries: dict[str, int] = {}
-        self.room = Room.of(self.live, PlanOptions.from_json(self.plan.options))
+        self.room = Room.of(self.live, options, max_per_pool=self.max_per_pool)
         self.stopping = False
         self.cancelling = False
         self._cancelled_sent: set[str] = set()
@@ -318,26 +330,33 @@ class Runner:
         now = self.clock()
         load: dict[str, int] = {}
         open_wave = self._open_wave(states) if self.config.mode == "waves" else None
+        waiting: set[str] = set()  # pools whose next migration in schedule order waits
         for m in self.order:
             if states[m.id] != J.PENDING or self.retry_at.get(m.id, 0.0) > now:
                 continue
+            if m.from_pool in waiting:
+                continue
+            if self.scheduled:
+                waiting.add(m.from_pool)  # cleared below if it starts
             ready, hold = self._blockers(m, states, open_wave)
             if hold is not None:
                 self.journal.held(m.id, hold)
                 states[m.id] = J.HELD
                 self._emit("held", m, hold)
+                waiting.discard(m.from_pool)  # it will not run: the next one may
                 continue
             if not ready:
                 continue
             if m.from_pool not in load:
                 load[m.from_pool] = self._in_flight_from(m.from_pool)
-            if load[m.from_pool] >= self.config.max_per_pool:
+            if load[m.from_pool] >= self.max_per_pool:
                 continue
             if self.room.reasons(m):
                 continue
             if self._start(m):
                 load[m.from_pool] += 1
                 states[m.id] = J.STARTED
+                waiting.discard(m.from_pool)
             else:
                 states[m.id] = self.state(m.id)
 
@@ -702,6 +721,7 @@ class Runner:
         """Run to the end (or until stopped); returns the summary. The journal already
         holds every outcome when this returns or raises."""
         self.journal.begin_run()
+        began = self.clock()
         old = None
         if handle_sigint:
             old = signal.signal(signal.SIGINT, self._on_sigint)
@@ -733,7 +753,8 @@ class Runner:
             if handle_sigint and old is not None:
                 signal.signal(signal.SIGINT, old)
         return Summary(tuple(self.journal.entries()), interrupted=self.stopping,
-                       steps=tuple(self.journal.steps()))  # fmt: skip
+                       steps=tuple(self.journal.steps()),
+                       seconds=self.clock() - began)  # fmt: skip
 
     def _idle(self) -> None:
         """Nothing of ours in flight but work remains (a retry back-off, or slots taken by

@@ -1,0 +1,183 @@
+"""List scheduling: give every migration and host step of ordered waves its planned start
+(`start_s`), the earliest instant the capacity ledger accepts it (FORMATS.md rules 13-14).
+
+`schedule(inv, options, waves)` keeps the waves (their order is the priority and the
+wave-mode view) and stamps `start_s`; `planner.plan.estimate_of` then gives the
+estimate. An event simulation in whole seconds: at each instant, ends are booked first,
+then every pending item is tried in plan order (a wave's "before" steps, its migrations,
+its "after" steps). A migration starts when
+
+- every migration in its `depends_on`, the same VM's previous migration and the latest
+  host step of its pools (source and target) before it in plan order have ended;
+- the ledger (`planner.ledger_migration.Account`) accepts its start: pool and host
+  slots, memory, 3x/2x SR space, halted-VM memory, anti-affinity;
+- it is first, in plan order, among the not-yet-started migrations that take memory,
+  SR space or anti-affinity room on any of the same keys (per-key FIFO).
+
+The per-key FIFO is what makes this safe to run on any wave plan that passes rules 1-12:
+every host and SR sees starts in the order the waves give them, so the earliest
+pending migration always fits once everything before it has ended (the wave replay
+proved it), and nothing later can take its room first. Slots are not FIFO: a later
+migration of a pool may use a free slot while an earlier one waits for memory.
+
+A host step starts when everything of its pool before it in plan order has ended; it is
+a barrier: nothing of its pool starts until it ends (`est_seconds`, the operator's
+figure for an upgrade).
+
+Cost: O(events x pending) in the worst case; fine for campaign plans (thousands of
+migrations). Units: seconds; the ledger's bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+
+from planner.inventory.model import Inventory
+from planner.ledger_migration import Account, Demand
+from planner.options import PlanOptions
+from planner.plan import Migration, Step, Wave
+
+
+@dataclass
+class _Item:
+    order: int
+    wave: int
+    pools: tuple[str, ...]
+    mig: Migration | None = None
+    step: Step | None = None
+    after: list[int] = field(default_factory=list)  # orders that must have ended
+    keys: tuple[Hashable, ...] = ()  # FIFO keys (migrations)
+    demand: Demand | None = None
+    start: int = -1
+
+
+def schedule(inv: Inventory, options: PlanOptions, waves: tuple[Wave, ...] | list[Wave],
+             *, max_per_pool: int | None = None) -> tuple[Wave, ...]:  # fmt: skip
+    """`waves` with every migration's and step's `start_s` set to the earliest instant
+    (whole seconds from the campaign's start) it can run (module docstring).
+    `max_per_pool` lowers the options' slot limit (what the executor will use)."""
+    acc = Account.of(inv, options, max_per_pool=max_per_pool)
+    items = _items(inv, acc, waves)
+    pending = list(items)  # in plan order
+    queues: dict[Hashable, deque[int]] = defaultdict(deque)
+    for it in items:
+        for k in it.keys:
+            queues[k].append(it.order)
+    ended: set[int] = set()
+    running: list[tuple[int, int]] = []  # heap of (end, order)
+    t = 0
+    while pending:
+        started = False
+        for it in pending:
+            if not all(o in ended for o in it.after):
+                continue
+            if it.step is not None:
+                if it.step.kind == "host-disable":
+                    acc.set_enabled(it.step.host, False)
+            else:
+                d = it.demand
+                if any(queues[k][0] != it.order for k in it.keys):
+                    continue
+                # with nothing in flight and still no room the waves themselves break a
+                # capacity rule: it starts anyway, so the checker names the fault
+                if d is not None and running and not acc.fits(d):
+                    continue
+                if d is not None:
+                    acc.start(d)
+                for k in it.keys:
+                    queues[k].popleft()
+            it.start = t
+            started = True
+            heapq.heappush(running, (t + _seconds(it), it.order))
+        if started:
+            pending = [it for it in pending if it.start < 0]
+        if not running:
+            if pending:  # unreachable order (a dependency on a missing id): run it now
+                stuck = pending[0]
+                stuck.after = [o for o in stuck.after if o in ended]
+            continue
+        t = running[0][0]
+        while running and running[0][0] == t:
+            _, o = heapq.heappop(running)
+            it = items[o]
+            ended.add(o)
+            if it.demand is not None:
+                acc.end(it.demand)
+            elif it.step is not None and it.step.kind == "host-enable":
+                acc.set_enabled(it.step.host, True)
+    return _stamped(waves, items)
+
+
+def _seconds(it: _Item) -> int:
+    if it.mig is not None:
+        return it.mig.est_seconds
+    assert it.step is not None
+    return it.step.est_seconds
+
+
+def _items(inv: Inventory, acc: Account, waves: tuple[Wave, ...] | list[Wave]) -> list[_Item]:
+    """Every migration and step in plan order, with what it waits for."""
+    items: list[_Item] = []
+    by_id: dict[str, int] = {}
+    last_vm: dict[str, int] = {}
+    last_step: dict[str, int] = {}  # pool -> order of its latest step so far
+    of_pool: dict[str, list[int]] = defaultdict(list)  # pool -> orders so far
+    for w in waves:
+        before = [s for s in w.steps if s.when == "before"]
+        after = [s for s in w.steps if s.when != "before"]
+        for x in [*before, *w.migrations, *after]:
+            o = len(items)
+            if isinstance(x, Step):
+                host = inv.host_by_uuid.get(x.host)
+                pools: tuple[str, ...] = (host.pool,) if host is not None else ()
+                it = _Item(o, w.index, pools, step=x)
+                for p in pools:
+                    it.after += of_pool[p]
+                    last_step[p] = o
+            else:
+                pools = tuple(dict.fromkeys((x.from_pool, x.to_pool)))
+                it = _Item(o, w.index, pools, mig=x)
+                it.after += [by_id[d] for d in x.depends_on if d in by_id]
+                if x.vm in last_vm:
+                    it.after.append(last_vm[x.vm])
+                it.after += [last_step[p] for p in pools if p in last_step]
+                if x.vm in inv.vm_by_uuid:
+                    d = acc.demand(x)
+                    it.demand = d
+                    keys = [k for k, n in d.start if n > 0
+                            and k[0] not in ("pool", "host")]  # type: ignore[index]
+                    if d.halted_need:
+                        keys += acc.enabled.get(d.pool, [])
+                    it.keys = tuple(dict.fromkeys(keys))
+                by_id.setdefault(x.id, o)
+                last_vm[x.vm] = o
+            for p in pools:
+                of_pool[p].append(o)
+            it.after = sorted(set(it.after))
+            items.append(it)
+    # a dependency named later in plan order still orders the two
+    for it in items:
+        if it.mig is not None:
+            for d in it.mig.depends_on:
+                o = by_id.get(d)
+                if o is not None and o > it.order and o not in it.after:
+                    it.after.append(o)
+    return items
+
+
+def _stamped(waves: tuple[Wave, ...] | list[Wave], items: list[_Item]) -> tuple[Wave, ...]:
+    out = []
+    k = 0
+    for w in waves:
+        n = len(w.steps) + len(w.migrations)
+        mine = items[k:k + n]
+        k += n
+        migs = tuple(replace(it.mig, start_s=max(it.start, 0)) for it in mine
+                     if it.mig is not None)  # fmt: skip
+        steps = {id(it.step): it for it in mine if it.step is not None}
+        new_steps = tuple(replace(s, start_s=max(steps[id(s)].start, 0)) for s in w.steps)
+        out.append(replace(w, migrations=migs, steps=new_steps))
+    return tuple(out)
