@@ -4,8 +4,9 @@
 Only the problem parts travel: the client builds the `Problem`, splits it into
 components (`solvers.decompose.components`), and sends each component's sub-problem
 (numpy arrays, typically a few hundred KiB per pool) with its task. The inventory never
-leaves the client; the merge and the plan assembly run there too, so the plan is the
-same object the local solve builds from the same per-part solutions.
+leaves the client; combining the parts and the plan assembly run there too, so the plan
+is the same object the local solve builds from the same per-part solutions. A worker
+runs `solvers.decompose.solve_component`, the very function the local solve runs.
 
 Why the parts go inside the tasks rather than through `client.scatter`: scattered data
 lives only on the worker that holds it, and when that worker dies Dask cannot recompute
@@ -36,7 +37,7 @@ from planner.errors import ConnectionFailed, InputError
 
 if TYPE_CHECKING:
     from planner.problem import Problem
-    from planner.solve import _Part
+    from solvers.decompose import PartResult
 
 RETRIES = 3  # task retries on an exception; a lost worker is retried by the scheduler
 
@@ -77,20 +78,21 @@ def _quiet(_msg: str) -> None:
     """Progress sink on the workers: their messages would only clutter worker logs."""
 
 
-def _run_part(sub: Problem, idx: np.ndarray, solver: str, budget: float, seed: int,
-              ) -> tuple[tuple[Any, ...], float]:  # fmt: skip
-    """One component, on a worker: the part's solutions, status and notes (not its
-    sub-problem: the client has it) and the seconds spent solving it."""
-    from planner.solve import _solve_part
+def run_part(sub: Problem, solver: str, budget: float, seed: int, good_enough: int = 0,
+             ) -> tuple[PartResult, float]:  # fmt: skip
+    """One component, on a worker: its `PartResult` (not its sub-problem: the client
+    has it) and the seconds spent solving it. CP-SAT runs single-threaded there."""
+    from solvers.decompose import solve_component
 
     t0 = time.perf_counter()
-    pt = _solve_part(sub, idx, solver, budget, 1, seed, _quiet)
-    return (pt.kept, pt.greedy, pt.status, pt.notes), time.perf_counter() - t0
+    result = solve_component(sub, solver, budget, 1, seed, _quiet, good_enough)
+    return result, time.perf_counter() - t0
 
 
 def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: str,
                 time_limit: float, seed: int, say: Callable[[str], None],
-                stats: dict[str, float] | None = None) -> list[_Part]:  # fmt: skip
+                stats: dict[str, float] | None = None, good_enough: int = 0,
+                ) -> list[PartResult]:  # fmt: skip
     """Every component solved on the cluster, in `parts_idx` order.
 
     Results stream back as they finish (`say` gets one line per part). `stats`, when
@@ -99,35 +101,30 @@ def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: st
     `slots`: wall x slots - task seconds is the scheduling and serialisation overhead."""
     from distributed import as_completed
 
-    from planner.solve import _Part as Part
-
     t0 = time.perf_counter()
     sizes = [len(a) for a in parts_idx]
     slots = task_slots(client)
     secs = budgets(time_limit, sizes, slots)
     run = f"{time.time_ns():x}"  # unique task keys per solve
     futures = {}
-    subs = []
     for i, idx in enumerate(parts_idx):
-        sub = p.subset(idx)
-        subs.append(sub)
-        f = client.submit(_run_part, sub, idx, solver, secs[i], seed, pure=False,
+        f = client.submit(run_part, p.subset(idx), solver, secs[i], seed, good_enough,
+                          pure=False,
                           retries=RETRIES, key=f"planner-part-{run}-{i}")  # fmt: skip
         futures[f] = i
     t1 = time.perf_counter()
-    out: list[_Part | None] = [None] * len(parts_idx)
+    out: list[PartResult | None] = [None] * len(parts_idx)
     task_s = 0.0
     for n, f in enumerate(as_completed(list(futures)), start=1):
         i = futures[f]
         try:
-            (kept, greedy, status, notes), s = f.result()
+            part, s = f.result()
         except Exception as e:
             if type(e).__name__ != "KilledWorker":
                 raise
             # the scheduler gave up after the task's workers died again and again
             raise ConnectionFailed(f"--dask: workers kept dying while solving component "
                                    f"{i + 1} ({sizes[i]} migrations): {e}") from e  # fmt: skip
-        part = Part(parts_idx[i], subs[i], kept, greedy, status, notes)
         out[i] = part
         task_s += s
         say(f"component {i + 1}/{len(parts_idx)}: {sizes[i]} migrations, "

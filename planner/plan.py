@@ -157,14 +157,16 @@ class Plan:
         return str(self.solver.get("status", ""))
 
     def summary(self) -> str:
-        """One line: goal, status, migrations, waves, seconds, and the gap to the bound."""
+        """One line: goal, status, migrations, the schedule's length and its gap to the
+        bound, the wave-mode figure, unplaced VMs."""
         n = sum(len(w.migrations) for w in self.waves)
         secs = int(self.estimate.get("seconds", 0))
         bound = self.bounds.get("seconds")
-        gap = f", {100 * (secs - bound) / bound:.1f}% above the bound" if bound else ""
+        gap = f" (bound {bound} s, {100 * (secs - bound) / bound:.1f}% above)" if bound else ""
+        wave_s = int(self.estimate.get("wave_seconds", secs))
         return (
-            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, {n} migrations "
-            f"in {len(self.waves)} waves, {secs} s estimated{gap}, "
+            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, {n} migrations, "
+            f"schedule {secs} s{gap}; lock-step {len(self.waves)} waves {wave_s} s; "
             f"{len(self.unplaced)} unplaced"
         )
 

@@ -4,15 +4,19 @@ The solvers never see inventory objects: they see jobs (one per VM that must mov
 with its candidate targets (host, SR) that pass every static rule, and integer demands and
 capacities. Scaling is done here and only here:
 
-- memory and disk amounts are MiB (2**20 bytes): demands are rounded **up**, capacities
-  **down**, and amounts that are *freed* (a VM leaving a host, a disk leaving an SR) are
-  rounded **down**, so a plan that is feasible in MiB is feasible in bytes;
-- durations are whole seconds (`planner.durations` already returns integers).
+- memory and disk amounts are exact: bytes divided by `Problem.unit`, the greatest
+  common divisor of every amount the problem holds (typically 1 MiB or more on real
+  fleets, 1 byte at worst). Nothing is rounded, so a byte-exact fit stays a fit
+  (issue 13 item 12: MiB rounding used to refuse them);
+- durations are whole seconds (`planner.durations` already returns integers); the
+  solvers use them as they are.
 
 Decisions (docs/solving.md):
 - One job per VM, one kind per job: the disks that must move are fixed by the goal (a
   disk on a retired SR; a disk on an SR only the evacuated hosts see; every disk when
-  the pool changes) and all of them go to one target SR. Disks that need not move stay.
+  the pool changes). A candidate sends all of them to one target SR (`cand_sr`), or,
+  when no single SR can ever hold them, one SR per disk (`cand_sr` = SPLIT and
+  `cand_split`: issue 13 item 9). Disks that need not move stay.
 - retire-sr keeps a running VM on its host (storage migration onto the same host) when
   that host sees a target SR; only otherwise are the pool's other hosts candidates.
 - Halted and Suspended VMs have no target host (`to_host` null).
@@ -23,6 +27,7 @@ Decisions (docs/solving.md):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,16 +47,17 @@ from planner.rules.version import source_version
 
 MIB = 2**20
 KINDS = ("live", "storage", "move")
+SPLIT = -2  # cand_sr of a candidate whose moved disks go to different SRs
 
 
-def mib_up(n: int) -> int:
-    """Bytes -> MiB rounded up (demands)."""
-    return -(-int(n) // MIB)
+@dataclass(frozen=True)
+class Split:
+    """A candidate whose moved disks go to different SRs: `disk_srs[i]` is the target SR
+    of the job's i-th moved disk (`Problem.job_moved` order); `per_sr` is, per target SR,
+    (sr, 3x reservation, used amount arriving), in the problem's units."""
 
-
-def mib_down(n: int) -> int:
-    """Bytes -> MiB rounded down (capacities, and amounts a move frees)."""
-    return int(n) // MIB
+    disk_srs: tuple[int, ...]
+    per_sr: tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +66,9 @@ class Problem:
     `s` SRs, `p` pools. Candidates of job j are `cand_start[j]:cand_start[j+1]`; a
     candidate's `cand_host` (-1: no target host) and `cand_sr` (-1: no disk moves).
     Source-SR demands of job j are `src_start[j]:src_start[j+1]`.
-    Memory and disk amounts in MiB, durations in whole seconds."""
+    Memory and disk amounts in units of `unit` bytes (exact, see the module docstring),
+    durations in whole seconds. `max_per_host` (None: no limit) bounds the migrations in
+    flight that leave or enter one host."""
 
     max_per_pool: int
     # jobs
@@ -69,33 +77,39 @@ class Problem:
     job_pool: np.ndarray  # int32 source pool
     job_from_host: np.ndarray  # int32, -1 when the VM is not running
     job_seconds: np.ndarray  # int64 est_seconds
-    job_mem_up: np.ndarray  # int64 MiB committed on a new target host (0 if not running)
-    job_mem_down: np.ndarray  # int64 MiB freed on the source host when it leaves
-    job_halted_mem: np.ndarray  # int64 MiB rule 4 needs free in the source pool (0: none)
-    job_reserve: np.ndarray  # int64 MiB reserved on the target SR during the wave (3x)
-    job_used_up: np.ndarray  # int64 MiB the moved disks hold on the target SR afterwards
+    job_mem_up: np.ndarray  # int64 committed on a new target host (0 if not running)
+    job_mem_down: np.ndarray  # int64 freed on the source host when it leaves (= mem_up)
+    job_halted_mem: np.ndarray  # int64 rule 4 needs free in the source pool (0: none)
+    job_reserve: np.ndarray  # int64 reserved on the target SR while it runs (3x)
+    job_used_up: np.ndarray  # int64 the moved disks hold on the target SR afterwards
     job_moved: tuple[tuple[str, ...], ...]  # disk uuids that move
     cand_start: np.ndarray  # int64, len J+1
     cand_host: np.ndarray  # int32
-    cand_sr: np.ndarray  # int32
+    cand_sr: np.ndarray  # int32 (-1: no disk moves; SPLIT: see cand_split)
     cand_pool: np.ndarray  # int32 target pool
     src_start: np.ndarray  # int64, len J+1
     src_sr: np.ndarray  # int32
-    src_reserve: np.ndarray  # int64 MiB reserved on the source SR during the wave (2x)
-    src_used_down: np.ndarray  # int64 MiB freed on the source SR afterwards
+    src_reserve: np.ndarray  # int64 reserved on the source SR while it runs (2x)
+    src_used_down: np.ndarray  # int64 freed on the source SR afterwards
     # hosts, SRs, pools (the whole inventory: indexes are global)
     host_uuid: tuple[str, ...]
     host_pool: np.ndarray  # int32
     host_enabled: np.ndarray  # bool
-    host_cap: np.ndarray  # int64 MiB guests may commit (headroom applied), rounded down
-    host_init: np.ndarray  # int64 MiB committed by running VMs now, rounded up
+    host_cap: np.ndarray  # int64 guests may commit (headroom applied)
+    host_init: np.ndarray  # int64 committed by running VMs now
     sr_uuid: tuple[str, ...]
     sr_pool: np.ndarray  # int32
-    sr_size: np.ndarray  # int64 MiB, rounded down
-    sr_used: np.ndarray  # int64 MiB, rounded up
+    sr_size: np.ndarray  # int64
+    sr_used: np.ndarray  # int64
     pool_uuid: tuple[str, ...]
     unplaced: tuple[Unplaced, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
+    max_per_host: int | None = None
+    unit: int = 1  # bytes per amount unit
+    cand_split: Mapping[int, Split] = field(default_factory=dict)
+    # some job's target reservation was raised above 3x to what arrives (huge
+    # snapshots): the solvers' account is then stricter than rule 14, not equal to it
+    reserve_raised: bool = False
 
     def __post_init__(self) -> None:
         # immutable in fact, not only by convention: solvers share one Problem
@@ -113,6 +127,27 @@ class Problem:
     def srcs(self, j: int) -> range:
         return range(int(self.src_start[j]), int(self.src_start[j + 1]))
 
+    def targets(self, j: int, c: int) -> tuple[tuple[int, int, int], ...]:
+        """(target SR, 3x reservation, used amount arriving) per SR candidate `c` of job
+        `j` sends disks to (empty when no disk moves)."""
+        s = int(self.cand_sr[c])
+        if s == SPLIT:
+            return self.cand_split[c].per_sr
+        if s < 0:
+            return ()
+        return ((s, int(self.job_reserve[j]), int(self.job_used_up[j])),)
+
+    def disk_targets(self, j: int, c: int) -> tuple[int, ...]:
+        """The target SR of each moved disk of job `j` under candidate `c`."""
+        s = int(self.cand_sr[c])
+        if s == SPLIT:
+            return self.cand_split[c].disk_srs
+        return tuple(s for _ in self.job_moved[j]) if s >= 0 else ()
+
+    def bytes_of(self, amount: int) -> int:
+        """An amount in the problem's units, in bytes."""
+        return int(amount) * self.unit
+
     def keep_candidates(self, keep: np.ndarray) -> Problem:
         """The same problem with only the candidates where `keep` (a bool per candidate)
         is true; every job must keep at least one. Map a new candidate index `c` back
@@ -123,8 +158,10 @@ class Problem:
             keep) else np.zeros(self.n_jobs, dtype=np.int64)  # fmt: skip
         start = np.zeros(self.n_jobs + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
+        split = _remap_split(self.cand_split, np.flatnonzero(keep))
         return replace(self, cand_start=start, cand_host=self.cand_host[keep],
-                       cand_sr=self.cand_sr[keep], cand_pool=self.cand_pool[keep])  # fmt: skip
+                       cand_sr=self.cand_sr[keep], cand_pool=self.cand_pool[keep],
+                       cand_split=split)  # fmt: skip
 
     def subset(self, jobs: list[int] | np.ndarray) -> Problem:
         """The same problem restricted to `jobs` (in that order); hosts, SRs and pools
@@ -137,13 +174,15 @@ class Problem:
             np.cumsum(lens, out=new_start[1:])
             idx = (np.concatenate([np.arange(start[j], start[j + 1]) for j in jobs])
                    if len(jobs) else np.zeros(0, dtype=np.int64))  # fmt: skip
-            return (new_start, *(a[idx] for a in arrays))
+            return (new_start, idx, *(a[idx] for a in arrays))
 
-        cs, ch, csr, cp = ragged(self.cand_start, self.cand_host, self.cand_sr, self.cand_pool)
-        ss, ssr, sres, sused = ragged(self.src_start, self.src_sr, self.src_reserve,
-                                      self.src_used_down)  # fmt: skip
+        cs, cidx, ch, csr, cp = ragged(self.cand_start, self.cand_host, self.cand_sr,
+                                       self.cand_pool)  # fmt: skip
+        ss, _, ssr, sres, sused = ragged(self.src_start, self.src_sr, self.src_reserve,
+                                         self.src_used_down)  # fmt: skip
         return Problem(
-            max_per_pool=self.max_per_pool,
+            max_per_pool=self.max_per_pool, max_per_host=self.max_per_host, unit=self.unit,
+            cand_split=_remap_split(self.cand_split, cidx), reserve_raised=self.reserve_raised,
             job_vm=tuple(self.job_vm[j] for j in jobs),
             job_kind=self.job_kind[jobs], job_pool=self.job_pool[jobs],
             job_from_host=self.job_from_host[jobs], job_seconds=self.job_seconds[jobs],
@@ -158,6 +197,14 @@ class Problem:
             sr_pool=self.sr_pool, sr_size=self.sr_size, sr_used=self.sr_used,
             pool_uuid=self.pool_uuid,
         )  # fmt: skip
+
+
+def _remap_split(split: Mapping[int, Split], kept: np.ndarray) -> dict[int, Split]:
+    """`split` keyed by the new candidate indexes, `kept[new] = old`."""
+    if not split:
+        return {}
+    new_of = {int(old): new for new, old in enumerate(kept.tolist())}
+    return {new_of[c]: s for c, s in split.items() if c in new_of}
 
 
 # ---------------------------------------------------------------- building
@@ -237,22 +284,17 @@ def build_problem(
             continue
         jobs.append(_Job(vm, kind, moved, cands))
 
-    # ---- hosts, SRs
-    host_cap = np.array([mib_down(host_capacity(h, options.headroom_fraction))
-                         for h in inv.hosts], dtype=np.int64)  # fmt: skip
+    # ---- hosts, SRs (bytes here; divided by the common unit at the end)
+    host_cap = np.array([host_capacity(h, options.headroom_fraction) for h in inv.hosts],
+                        dtype=np.int64)  # fmt: skip
     committed: dict[str, int] = defaultdict(int)
     for v in inv.vms:
         if v.is_running and v.host is not None:
             committed[v.host] += vm_memory(v, options.dmc)
-    host_init = np.array([mib_up(committed[h.uuid]) for h in inv.hosts], dtype=np.int64)
-    disk_used: dict[str, int] = defaultdict(int)
-    for v in inv.vms:
-        for d in v.disks:
-            disk_used[d.sr] += d.used_bytes
-    sr_size = np.array([mib_down(s.size_bytes) for s in inv.srs], dtype=np.int64)
-    # the SR's own figure, or its disks' sum when that is larger: the safe side either way
-    sr_used = np.array([mib_up(max(s.used_bytes, disk_used[s.uuid])) for s in inv.srs],
-                       dtype=np.int64)  # fmt: skip
+    host_init = np.array([committed[h.uuid] for h in inv.hosts], dtype=np.int64)
+    sr_size = np.array([s.size_bytes for s in inv.srs], dtype=np.int64)
+    # the SR's own figure, as XAPI reports it (FORMATS.md: every reader uses it as is)
+    sr_used = np.array([s.used_bytes for s in inv.srs], dtype=np.int64)
 
     # ---- per-job demands; then drop candidates that can never have room
     dep_host: dict[int, int] = defaultdict(int)
@@ -268,14 +310,21 @@ def build_problem(
         for d in moved:
             acc = src.setdefault(sr_ix[d.sr], [0, 0])
             acc[0] += reserve_on_source(d)
-            acc[1] += d.used_bytes
+            acc[1] += _moved_used(d)
         row = {
             "from_host": host_ix[vm.host] if running and vm.host else -1,
-            "mem_up": mib_up(mem), "mem_down": mib_down(mem),
-            "halted": mib_up(vm.memory_bytes) if (not running and moved) else 0,
-            "reserve": mib_up(sum(reserve_on_target(d) for d in moved)),
-            "used_up": mib_up(sum(d.used_bytes for d in moved)),
-            "src": [(s, mib_up(r), mib_down(u)) for s, (r, u) in src.items()],
+            "mem_up": mem, "mem_down": mem,
+            "halted": vm.memory_bytes if (not running and moved) else 0,
+            # the target SR holds the larger of the 3x reservation and what arrives, from
+            # the start: with big snapshots the arrival can exceed 3x, and an end must
+            # never raise an SR's usage (a start that fits then fits for good)
+            "reserve": max(sum(reserve_on_target(d) for d in moved),
+                           sum(_moved_used(d) for d in moved)),
+            "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved),
+            "used_up": sum(_moved_used(d) for d in moved),
+            "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d))
+                          for d in moved],
+            "src": [(s, r, u) for s, (r, u) in src.items()],
             "seconds": durations.estimate(inv, vm, jb.kind, set(jb.moved)),
         }  # fmt: skip
         rows.append(row)
@@ -284,20 +333,33 @@ def build_problem(
         for s, _, u in row["src"]:
             dep_sr[s] += u
 
+    def sr_room(s: int) -> int:
+        """The most SR `s` can ever have free (every disk that may leave has left)."""
+        return int(sr_size[s] - sr_used[s] + dep_sr[s])
+
     keep_jobs: list[int] = []
+    splits: dict[int, list[tuple[int, tuple[int, ...]]]] = {}  # job -> (cand, disk SRs)
     for i, (jb, row) in enumerate(zip(jobs, rows, strict=True)):
         ok = []
         src_ok = all(
             row_r <= sr_size[s] - sr_used[s] + dep_sr[s] - u for s, row_r, u in row["src"]
         )
+        mem_ok: dict[int, bool] = {}
         for h, s, p in jb.cands:
             if h >= 0 and h != row["from_host"]:
                 room = host_cap[h] - host_init[h] + dep_host[h]
-                if row["mem_up"] > room:
+                mem_ok[h] = bool(row["mem_up"] <= room)
+                if not mem_ok[h]:
                     continue
-            if s >= 0 and max(row["reserve"], row["used_up"]) > sr_size[s] - sr_used[s] + dep_sr[s]:
+            if s >= 0 and max(row["reserve"], row["used_up"]) > sr_room(s):
                 continue
             ok.append((h, s, p))
+        if not ok and len(jb.moved) > 1:
+            # no single SR can ever hold every moved disk: one SR per disk (item 9)
+            for h, p, disk_srs in _split_targets(inv, jb, row, mem_ok, sr_room, options,
+                                                 host_ix, sr_ix):  # fmt: skip
+                splits.setdefault(i, []).append((len(ok), disk_srs))
+                ok.append((h, SPLIT, p))
         halted_ok = True
         if row["halted"]:
             pool_hosts = [host_ix[h.uuid] for h in inv.hosts_in_pool.get(jb.vm.pool, [])
@@ -321,6 +383,36 @@ def build_problem(
                        "can ever have room for it (memory or SR space)")  # fmt: skip
         unplaced.append(Unplaced(vm.uuid, (r,)))
 
+    raised = any(rows[i]["raised"] for i in keep_jobs)
+    # ---- the common unit: every amount divides by it, so nothing is rounded
+    amounts = [host_cap, host_init, sr_size, sr_used]
+    for i in keep_jobs:
+        r = rows[i]
+        amounts.append(np.array([r["mem_up"], r["halted"], r["reserve"], r["used_up"],
+                                 *(x for t in r["src"] for x in t[1:]),
+                                 *(x for t in r["disk_need"] for x in t)],
+                                dtype=np.int64))  # fmt: skip
+    unit = int(np.gcd.reduce(np.concatenate(amounts))) if amounts else 1
+    unit = max(1, unit)
+    host_cap, host_init, sr_size, sr_used = (a // unit for a in amounts[:4])
+
+    split_of: dict[int, Split] = {}
+    cand_base = 0
+    for i in keep_jobs:
+        jb, r = jobs[i], rows[i]
+        for k, disk_srs in splits.get(i, []):
+            per: dict[int, list[int]] = {}
+            for s, (res, used) in zip(disk_srs, r["disk_need"], strict=True):
+                acc = per.setdefault(s, [0, 0])
+                acc[0] += res // unit
+                acc[1] += used // unit
+            split_of[cand_base + k] = Split(disk_srs, tuple((s, a, b) for s, (a, b)
+                                                            in per.items()))  # fmt: skip
+        cand_base += len(jb.cands)
+        for key in ("mem_up", "mem_down", "halted", "reserve", "used_up"):
+            r[key] //= unit
+        r["src"] = [(s, a // unit, b // unit) for s, a, b in r["src"]]
+
     jobs = [jobs[i] for i in keep_jobs]
     rows = [rows[i] for i in keep_jobs]
     n_c = [len(jb.cands) for jb in jobs]
@@ -340,7 +432,8 @@ def build_problem(
         return np.array([r[key] for r in rows], dtype=np.int64)
 
     return Problem(
-        max_per_pool=options.max_per_pool,
+        max_per_pool=options.max_per_pool, max_per_host=options.max_per_host, unit=unit,
+        cand_split=split_of, reserve_raised=raised,
         job_vm=tuple(jb.vm.uuid for jb in jobs),
         job_kind=np.array([KINDS.index(jb.kind) for jb in jobs], dtype=np.int8),
         job_pool=np.array([pool_ix[jb.vm.pool] for jb in jobs], dtype=np.int32),
@@ -363,6 +456,50 @@ def build_problem(
         unplaced=tuple(unplaced),
         stats={"signatures": len(cache), "rule_calls": rule_calls},
     )  # fmt: skip
+
+
+def _moved_used(d: Any) -> int:
+    """Bytes a moved disk takes on its new SR: its own and its snapshots' (FORMATS.md v2)."""
+    return int(d.used_bytes) + int(getattr(d, "snapshot_used_bytes", 0) or 0)
+
+
+def _split_targets(inv: Inventory, jb: _Job, row: dict[str, Any], mem_ok: dict[int, bool],
+                   sr_room: Any, options: PlanOptions, host_ix: dict[str, int],
+                   sr_ix: dict[str, int]) -> list[tuple[int, int, tuple[int, ...]]]:  # fmt: skip
+    """(host, pool, SR per moved disk) for each target host where the moved disks fit
+    only when they go to different SRs: largest disk first, each onto the SR (among those
+    the host's single-SR candidates use) with the most room left. Each mapping is checked
+    by the static rules as a whole."""
+    from planner.rules import target_reasons
+
+    by_host: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for h, s, p in jb.cands:
+        if s >= 0 and mem_ok.get(h, True):
+            by_host[(h, p)].append(s)
+    hosts = {i: u for u, i in host_ix.items()}
+    srs = {i: u for u, i in sr_ix.items()}
+    order = sorted(range(len(jb.moved)), key=lambda k: -max(row["disk_need"][k]))
+    out = []
+    for (h, p), cands in by_host.items():
+        left = {s: [sr_room(s), sr_room(s)] for s in dict.fromkeys(cands)}  # reserve, used
+        where = [-1] * len(jb.moved)
+        for k in order:
+            res, used = row["disk_need"][k]
+            fit = [s for s, (a, b) in left.items() if res <= a and used <= b]
+            if not fit:
+                break
+            s = max(fit, key=lambda x: (left[x][0], -x))
+            left[s][0] -= res
+            left[s][1] -= used
+            where[k] = s
+        if -1 in where or len(set(where)) < 2:
+            continue
+        targets = {u: srs[s] for u, s in zip(jb.moved, where, strict=True)}
+        pool = inv.pools[p].uuid
+        if not target_reasons(inv, jb.vm, jb.kind, hosts.get(h) if h >= 0 else None, pool,
+                              targets, options):  # fmt: skip
+            out.append((h, p, tuple(where)))
+    return out
 
 
 def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],

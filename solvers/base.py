@@ -1,13 +1,28 @@
-"""What every solver shares: the `Solver` protocol, the `Solution` it returns, and a
-replay of a solution against the problem's own integer arrays.
+"""What every solver shares: the `Solution` it returns (a target and a start time per
+job), the capacity account at the problem's level, the list scheduler, both replays of a
+solution (flow: FORMATS.md rules 13-15; waves: rules 1-4) and the derivation of waves
+from a schedule.
 
-`replay` is not the plan checker (`planner.check` is): it checks a solution in the
-problem's scaled units, so solvers and the merger can test a candidate schedule (for
-example a reordering of waves) cheaply, before a plan exists.
+The account is `planner.ledger`'s numbers-only ledger over the problem's integer arrays
+(units: `Problem.unit` bytes, whole seconds). Keys are plain integers: host `h` is
+memory key `h`, SR `s` is key `H + s`, pool `q`'s slots key `H + S + q`, host `h`'s
+slots (when `max_per_host` is set) key `H + S + P + h`.
+
+A migration is two deltas (FORMATS.md rule 14): its start commits the VM's memory on the
+target host, reserves on the target SR (the larger of 3x the moved disks' size and what
+arrives: see planner/problem.py) and 2x on each source SR, takes a slot of its source
+pool (and of the hosts it leaves and enters); its end frees the memory on the source
+host, releases the reservations (the moved used bytes are now on the target SR and off
+the source SR) and gives the slots back. A halted or suspended VM's move also books its
+memory on a "witness" host of its pool while it runs (rule 4: some enabled host of the
+pool keeps room to start it) -- booking it is conservative, the rule asks only that
+some host have room. An end never raises a usage, so a start that fits at an instant
+fits for good: the schedule only has to ask "does it fit now" at each start.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from planner.ledger import Delta, Ledger, merge
 from planner.problem import Problem
 
 
@@ -34,19 +50,21 @@ class Status(StrEnum):
 @dataclass(frozen=True)
 class Solution:
     """Per job: `choice` is the chosen candidate (an index into the problem's candidate
-    arrays) and `wave` its wave, both -1 when the job is left unplaced. Waves are
-    0-based and contiguous. `objective`/`bound` are the solver's own figures (None when
-    it has none); `seconds`/`waves` are the campaign estimate of this solution."""
+    arrays) and `start` its planned start in whole seconds from the campaign's start,
+    both -1 when the job is left unplaced. `objective`/`bound` are the solver's own
+    figures on the schedule's length in seconds (None when it has none); `witness`
+    (optional) is the host a halted job books its memory on, -1 for the others."""
 
     solver: str
     status: Status
     choice: np.ndarray
-    wave: np.ndarray
+    start: np.ndarray
     wall_seconds: float
     objective: float | None = None
     bound: float | None = None
     notes: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    witness: np.ndarray | None = None
 
     @property
     def placed(self) -> int:
@@ -56,17 +74,13 @@ class Solution:
     def n_unplaced(self) -> int:
         return int((self.choice < 0).sum())
 
-    @property
-    def n_waves(self) -> int:
-        return int(self.wave.max()) + 1 if len(self.wave) and self.wave.max() >= 0 else 0
-
     def seconds(self, p: Problem) -> int:
-        """Sum over waves of the longest migration (FORMATS.md rule 12)."""
-        return wave_seconds(p, self.wave)
+        """The schedule's length: latest start + duration (FORMATS.md rule 15)."""
+        return makespan(p, self.choice, self.start)
 
-    def key(self, p: Problem) -> tuple[int, int, int]:
-        """Lexicographic quality: fewer unplaced, then fewer seconds, then fewer waves."""
-        return (self.n_unplaced, self.seconds(p), self.n_waves)
+    def key(self, p: Problem) -> tuple[int, int]:
+        """Lexicographic quality: fewer unplaced, then a shorter schedule."""
+        return (self.n_unplaced, self.seconds(p))
 
 
 class Solver(Protocol):
@@ -77,8 +91,16 @@ class Solver(Protocol):
     def __call__(self, p: Problem, **kwargs: Any) -> Solution: ...
 
 
+def makespan(p: Problem, choice: np.ndarray, start: np.ndarray) -> int:
+    """Latest end (start + est_seconds) of a placed job; 0 when none is placed."""
+    placed = choice >= 0
+    if not placed.any():
+        return 0
+    return int((start[placed] + p.job_seconds[placed]).max())
+
+
 def wave_seconds(p: Problem, wave: np.ndarray) -> int:
-    """Sum over waves of the longest job in each."""
+    """Sum over waves of the longest job in each (the lock-step figure, rule 12)."""
     longest: dict[int, int] = defaultdict(int)
     for j, w in enumerate(wave.tolist()):
         if w >= 0:
@@ -86,95 +108,322 @@ def wave_seconds(p: Problem, wave: np.ndarray) -> int:
     return sum(longest.values())
 
 
-def compact(wave: np.ndarray) -> np.ndarray:
-    """Renumber waves 0..n-1 keeping their order (empty waves vanish)."""
-    used = sorted({int(w) for w in wave.tolist() if w >= 0})
-    ren = {w: i for i, w in enumerate(used)}
-    return np.array([ren.get(int(w), -1) for w in wave.tolist()], dtype=np.int64)
+# ---------------------------------------------------------------- the account
 
 
-def replay(p: Problem, choice: np.ndarray, wave: np.ndarray) -> list[str]:
-    """Faults of a solution against the replay rules, in the problem's units (MiB).
+class Account:
+    """The capacity account of problem `p` (see the module docstring): a ledger with
+    every host's memory, every SR's space and the slot counters, and the deltas of each
+    (job, candidate)."""
 
-    Checks concurrency per source pool, memory on target hosts, 3x/2x SR space, the
-    halted-VM memory rule, and that every job has either both a candidate and a wave or
-    neither. Returns one line per fault (empty: feasible)."""
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        H, S, P = len(p.host_uuid), len(p.sr_uuid), len(p.pool_uuid)
+        self.sr0, self.pool0, self.hslot0 = H, H + S, H + S + P
+        # only the keys the jobs can touch: a component's sub-problem keeps every host
+        # and SR of the fleet, and a ledger of all of them made each part O(fleet)
+        hosts = {int(h) for h in p.cand_host.tolist() if h >= 0}
+        hosts |= {int(h) for h in p.job_from_host.tolist() if h >= 0}
+        pools = set(np.unique(p.job_pool).tolist())
+        self.pool_hosts: dict[int, list[int]] = defaultdict(list)
+        for h in np.flatnonzero(p.host_enabled & np.isin(p.host_pool, list(pools))).tolist():
+            self.pool_hosts[int(p.host_pool[h])].append(h)
+            hosts.add(h)
+        srs = {int(s) for s in p.src_sr.tolist()}
+        for c in range(len(p.cand_sr)):
+            s = int(p.cand_sr[c])
+            if s >= 0:
+                srs.add(s)
+        for sp in p.cand_split.values():
+            srs.update(s for s, _, _ in sp.per_sr)
+        self.ledger = Ledger()
+        led = self.ledger
+        for h in hosts:
+            led.set_capacity(h, int(p.host_cap[h]))
+            led.used[h] = int(p.host_init[h])
+        for s in srs:
+            led.set_capacity(self.sr0 + s, int(p.sr_size[s]))
+            led.used[self.sr0 + s] = int(p.sr_used[s])
+        for q in pools:
+            led.set_capacity(self.pool0 + int(q), p.max_per_pool)
+        if p.max_per_host is not None:
+            for h in hosts:
+                led.set_capacity(self.hslot0 + h, p.max_per_host)
+
+    def deltas(self, j: int, c: int, witness: int = -1) -> tuple[Delta, Delta]:
+        """(start, end) of job j going to candidate c; `witness` books a halted VM's
+        memory on that host while it runs."""
+        p = self.p
+        to, f = int(p.cand_host[c]), int(p.job_from_host[j])
+        pool = int(p.job_pool[j])
+        start: list[tuple[int, int]] = [(self.pool0 + pool, 1)]
+        end: list[tuple[int, int]] = [(self.pool0 + pool, -1)]
+        if to >= 0 and to != f:
+            start.append((to, int(p.job_mem_up[j])))
+            if f >= 0:
+                end.append((f, -int(p.job_mem_down[j])))
+        for s, res, used in p.targets(j, c):
+            start.append((self.sr0 + s, res))
+            end.append((self.sr0 + s, used - res))
+        for k in p.srcs(j):
+            s, res, down = int(p.src_sr[k]), int(p.src_reserve[k]), int(p.src_used_down[k])
+            start.append((self.sr0 + s, res))
+            end.append((self.sr0 + s, -res - down))
+        if witness >= 0:
+            need = int(p.job_halted_mem[j])
+            start.append((witness, need))
+            end.append((witness, -need))
+        if p.max_per_host is not None:
+            for h in {x for x in (to, f) if x >= 0}:
+                start.append((self.hslot0 + h, 1))
+                end.append((self.hslot0 + h, -1))
+        return merge(start), merge(end)
+
+    def witness(self, j: int) -> int:
+        """For a halted job: the enabled host of its pool with the most free memory now,
+        if it has room for the VM; -1 when none has (or the job is not halted); -2 for a
+        job that needs no witness."""
+        need = int(self.p.job_halted_mem[j])
+        if not need:
+            return -2
+        led = self.ledger
+        best, where = None, -1
+        for h in self.pool_hosts.get(int(self.p.job_pool[j]), ()):
+            free = led.cap[h] - led.used.get(h, 0)
+            if best is None or free > best:
+                best, where = free, h
+        return where if best is not None and best >= need else -1
+
+    def slot_full(self, j: int) -> bool:
+        """The job's pool has no free slot now."""
+        k = self.pool0 + int(self.p.job_pool[j])
+        return self.ledger.used.get(k, 0) >= self.p.max_per_pool
+
+
+# ---------------------------------------------------------------- list scheduling
+
+
+def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Start times for the placed jobs of `choice`: a time sweep over the account that,
+    at each instant (0, then every end), starts in `order` (default: longest first)
+    every waiting job that fits now (parallel schedule generation; a job never waits for
+    a later one). Returns (start, witness); a job that never fits keeps start -1.
+
+    Longest first is the LPT rule: with `max_per_pool` identical slots per pool it stays
+    within 4/3 of the optimum and, with many jobs per pool, close to work / slots."""
+    J = p.n_jobs
+    start = np.full(J, -1, dtype=np.int64)
+    witness = np.full(J, -1, dtype=np.int64)
+    if order is None:
+        placed = [j for j in range(J) if choice[j] >= 0]
+        order = sorted(placed, key=lambda j: (-int(p.job_seconds[j]), j))
+    acc = Account(p)
+    led = acc.ledger
+    secs = p.job_seconds.tolist()
+    cache: dict[int, tuple[Delta, Delta]] = {}
+    ends: list[tuple[int, int, int]] = []  # (end time, job, tie) heap
+    end_delta: dict[int, Delta] = {}
+    waiting = list(order)
+    t = 0
+    while waiting:
+        rest: list[int] = []
+        full_pools: set[int] = set()
+        for j in waiting:
+            pool = int(p.job_pool[j])
+            if pool in full_pools:
+                rest.append(j)
+                continue
+            if acc.slot_full(j):
+                full_pools.add(pool)
+                rest.append(j)
+                continue
+            c = int(choice[j])
+            w = acc.witness(j)
+            if w == -1:
+                rest.append(j)
+                continue
+            if w >= 0:
+                d = acc.deltas(j, c, w)
+            else:
+                d = cache.get(j) or cache.setdefault(j, acc.deltas(j, c))
+            if not led.fits(d[0]):
+                rest.append(j)
+                continue
+            led.apply(d[0])
+            start[j] = t
+            witness[j] = max(w, -1)
+            end_delta[j] = d[1]
+            heapq.heappush(ends, (t + secs[j], j, j))
+        waiting = rest
+        if not waiting:
+            break
+        if not ends:
+            break  # nothing in flight and nothing fits: the rest never will
+        t = ends[0][0]
+        while ends and ends[0][0] == t:
+            _, j, _ = heapq.heappop(ends)
+            led.apply(end_delta.pop(j))
+    return start, witness
+
+
+# ---------------------------------------------------------------- replays
+
+
+def flow_replay(p: Problem, choice: np.ndarray, start: np.ndarray) -> list[str]:
+    """Faults of a schedule in the problem's units (rule 14 at this level): an event
+    sweep, ends before starts at one instant, each start checked against the account;
+    a halted job needs an enabled host of its pool with room for its memory at its start
+    and whenever something starts while it runs. One line per fault (empty: feasible)."""
     out: list[str] = []
-    n_waves = int(wave.max()) + 1 if len(wave) else 0
-    load = p.host_init.astype(np.int64).copy()
-    used = p.sr_used.astype(np.int64).copy()
+    acc = Account(p)
+    led = acc.ledger
+    events: list[tuple[int, int, int]] = []  # (time, 0 end / 1 start, job)
+    for j in range(p.n_jobs):
+        c, s = int(choice[j]), int(start[j])
+        if (c < 0) != (s < 0):
+            out.append(f"job {j}: candidate {c} with start {s}")
+        elif c >= 0:
+            if not p.cand_start[j] <= c < p.cand_start[j + 1]:
+                out.append(f"job {j}: candidate {c} is not one of its own")
+                continue
+            events.append((s, 1, j))
+            events.append((s + int(p.job_seconds[j]), 0, j))
+    events.sort()
+    halted: set[int] = set()
+    for t, kind, j in events:
+        d = acc.deltas(j, int(choice[j]))
+        if kind == 0:
+            led.apply(d[1])
+            halted.discard(j)
+            continue
+        if not led.fits(d[0]):
+            out.append(f"t={t}: job {j} does not fit")
+        led.apply(d[0])
+        if p.job_halted_mem[j]:
+            halted.add(j)
+        for h in halted:
+            need = int(p.job_halted_mem[h])
+            free = max((led.cap[x] - led.used.get(x, 0)
+                        for x in acc.pool_hosts.get(int(p.job_pool[h]), ())), default=-1)
+            if free < need:
+                out.append(f"t={t}: halted job {h} has no host with {need} free")
+    return out
+
+
+def wave_replay(p: Problem, choice: np.ndarray, wave: np.ndarray) -> list[str]:
+    """Faults of waves (rules 1-4 at this level): at each wave start, everything of the
+    earlier waves has ended and everything of this wave starts. One line per fault."""
+    out: list[str] = []
+    acc = Account(p)
+    led = acc.ledger
     by_wave: dict[int, list[int]] = defaultdict(list)
-    pool_hosts: dict[int, list[int]] = defaultdict(list)
-    # only the jobs' pools are looked up; a component's sub-problem keeps every host of
-    # the fleet, so a Python loop over all of them made each replay O(fleet)
-    for h in np.flatnonzero(p.host_enabled & np.isin(p.host_pool, p.job_pool)).tolist():
-        pool_hosts[int(p.host_pool[h])].append(h)
     for j in range(p.n_jobs):
         c, w = int(choice[j]), int(wave[j])
         if (c < 0) != (w < 0):
             out.append(f"job {j}: candidate {c} with wave {w}")
         elif c >= 0:
-            if not p.cand_start[j] <= c < p.cand_start[j + 1]:
-                out.append(f"job {j}: candidate {c} is not one of its own")
             by_wave[w].append(j)
-    for w in range(n_waves):
-        jobs = by_wave.get(w, [])
-        incoming: dict[int, int] = defaultdict(int)
-        reserved: dict[int, int] = defaultdict(int)
-        per_pool: dict[int, int] = defaultdict(int)
-        for j in jobs:
-            c = int(choice[j])
-            per_pool[int(p.job_pool[j])] += 1
-            h, s = int(p.cand_host[c]), int(p.cand_sr[c])
-            if h >= 0 and h != int(p.job_from_host[j]):
-                incoming[h] += int(p.job_mem_up[j])
-            if s >= 0:
-                reserved[s] += int(p.job_reserve[j])
-            for k in p.srcs(j):
-                reserved[int(p.src_sr[k])] += int(p.src_reserve[k])
-        for pool, n in per_pool.items():
-            if n > p.max_per_pool:
-                out.append(f"wave {w}: {n} jobs from pool {pool}")
-        for h, inc in incoming.items():
-            if load[h] + inc > p.host_cap[h]:
-                out.append(f"wave {w}: host {h} {load[h] + inc} > {p.host_cap[h]} MiB")
-        for s, r in reserved.items():
-            if used[s] + r > p.sr_size[s]:
-                out.append(f"wave {w}: SR {s} {used[s] + r} > {p.sr_size[s]} MiB")
-        for j in jobs:
+    for w in sorted(by_wave):
+        ends = []
+        for j in by_wave[w]:
+            d = acc.deltas(j, int(choice[j]))
+            if not led.fits(d[0]):
+                out.append(f"wave {w}: job {j} does not fit")
+            led.apply(d[0])
+            ends.append(d[1])
+        for j in by_wave[w]:
             need = int(p.job_halted_mem[j])
             if need:
-                pool = int(p.job_pool[j])
-                free = [p.host_cap[h] - load[h] - incoming[h] for h in pool_hosts[pool]]
-                if max(free, default=0) < need:
-                    out.append(f"wave {w}: job {j} halted memory {need} MiB")
-        for j in jobs:
-            apply_job(p, j, int(choice[j]), load, used)
+                free = max((led.cap[x] - led.used.get(x, 0)
+                            for x in acc.pool_hosts.get(int(p.job_pool[j]), ())), default=-1)
+                if free < need:
+                    out.append(f"wave {w}: halted job {j} has no host with {need} free")
+        for e in ends:
+            led.apply(e)
     return out
 
 
-def apply_job(p: Problem, j: int, c: int, load: np.ndarray, used: np.ndarray) -> None:
-    """The end of job j's wave: memory and disks have moved."""
-    h, s, f = int(p.cand_host[c]), int(p.cand_sr[c]), int(p.job_from_host[j])
-    if h >= 0 and h != f:
-        load[h] += p.job_mem_up[j]
-        if f >= 0:
-            load[f] -= p.job_mem_down[j]
-    if s >= 0:
-        used[s] += p.job_used_up[j]
-    for k in p.srcs(j):
-        used[int(p.src_sr[k])] -= p.src_used_down[k]
+def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Waves for a lock-step run, derived from a schedule: jobs in start order (then
+    longest first), each added to the current wave while the wave still passes rules
+    1-4 at its start (everything earlier has ended) and no job of the wave is one this
+    job depends on (it left this job's target host or SR and ended by this job's start:
+    the plan's `depends_on`); otherwise a new wave begins. A job alone always fits (its
+    schedule start saw at least as much in use), so every job gets a wave."""
+    J = p.n_jobs
+    wave = np.full(J, -1, dtype=np.int64)
+    jobs = sorted((j for j in range(J) if choice[j] >= 0),
+                  key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))  # fmt: skip
+    acc = Account(p)
+    led = acc.ledger
+    w = -1
+    current: list[tuple[int, Delta]] = []
+    left_host: dict[int, int] = {}  # host -> earliest end of a job of the wave leaving it
+    left_sr: dict[int, int] = {}  # SR -> earliest end of a job of the wave leaving it
+
+    def depends(j: int, c: int, s: int) -> bool:
+        to = int(p.cand_host[c])
+        if to >= 0 and to != int(p.job_from_host[j]) and left_host.get(to, s + 1) <= s:
+            return True
+        return any(left_sr.get(x, s + 1) <= s for x, _, _ in p.targets(j, c))
+
+    def join(j: int, c: int, d: tuple[Delta, Delta]) -> None:
+        current.append((j, d[1]))
+        wave[j] = w
+        end = int(start[j]) + int(p.job_seconds[j])
+        to, f = int(p.cand_host[c]), int(p.job_from_host[j])
+        if f >= 0 and to != f:
+            left_host[f] = min(left_host.get(f, end), end)
+        for k in p.srcs(j):
+            x = int(p.src_sr[k])
+            left_sr[x] = min(left_sr.get(x, end), end)
+
+    for j in jobs:
+        c = int(choice[j])
+        d = acc.deltas(j, c)
+        if current and not depends(j, c, int(start[j])) and led.fits(d[0]):
+            led.apply(d[0])
+            if _halted_ok(p, acc, [*current, (j, d[1])]):
+                join(j, c, d)
+                continue
+            led.apply(tuple((k, -n) for k, n in d[0]))
+        for _, e in current:  # the wave ends: everything in it has moved
+            led.apply(e)
+        current.clear()
+        left_host.clear()
+        left_sr.clear()
+        w += 1
+        led.apply(d[0])
+        join(j, c, d)
+    return wave
+
+
+def _halted_ok(p: Problem, acc: Account, current: list[tuple[int, Delta]]) -> bool:
+    """Every halted job of the wave still has a host of its pool with room."""
+    led = acc.ledger
+    for j, _ in current:
+        need = int(p.job_halted_mem[j])
+        if need:
+            free = max((led.cap[x] - led.used.get(x, 0)
+                        for x in acc.pool_hosts.get(int(p.job_pool[j]), ())), default=-1)
+            if free < need:
+                return False
+    return True
 
 
 def balance(p: Problem, choice: np.ndarray) -> int:
     """Worst final memory utilisation over the hosts the jobs land on, per mille."""
     load = p.host_init.astype(np.int64).copy()
-    used = p.sr_used.astype(np.int64).copy()
     targets = set()
     for j in range(p.n_jobs):
         c = int(choice[j])
-        if c >= 0:
-            apply_job(p, j, c, load, used)
-            if p.cand_host[c] >= 0:
-                targets.add(int(p.cand_host[c]))
+        if c < 0:
+            continue
+        h, f = int(p.cand_host[c]), int(p.job_from_host[j])
+        if h >= 0 and h != f:
+            load[h] += p.job_mem_up[j]
+            if f >= 0:
+                load[f] -= p.job_mem_down[j]
+            targets.add(h)
     return max((int(1000 * load[h] // max(1, p.host_cap[h])) for h in targets), default=0)

@@ -1,8 +1,20 @@
-"""Proven lower bounds on the number of waves and the campaign seconds.
+"""Proven lower bounds on the schedule's length, and on the lock-step figures.
 
 Every plan that moves all the problem's jobs (the VMs that must move and have an
-eligible target) has at least `waves` waves and lasts at least `seconds` (sum over waves
-of the longest migration). The arguments are in docs/bounds.md; in short:
+eligible target) lasts at least `seconds` as a schedule (FORMATS.md rule 15), and, run
+in lock-step, has at least `waves` waves lasting at least `wave_seconds` (sum over waves
+of the longest migration). The arguments are in docs/bounds.md.
+
+Schedule (`seconds`): a group of jobs of which at most `c` can run at once is `c`
+machines: it takes at least its longest job, its work / c, and, with more than c jobs,
+the c-th plus the (c+1)-th longest (two of the c+1 longest share a slot). Groups: the
+jobs of each source pool (c = max_per_pool); with `max_per_host`, the jobs that leave
+one host (c = max_per_host); the jobs forced onto one SR, or off one, when its room
+admits fewer than c reservations at once; and SR cliques (jobs that pairwise cannot run
+together: their durations add up). The longest chain is one job here (the problem has
+no precedence but a job's own length).
+
+Lock-step (`waves`, `wave_seconds`), as before:
 
 - A group of jobs of which at most `c` can share a wave needs ceil(n / c) waves, and its
   seconds are at least the sum of every c-th duration sorted longest first (the i-th
@@ -28,18 +40,39 @@ from dataclasses import dataclass
 
 from planner.problem import Problem
 
+BOUND_ASSUMES = ("bounds hold for plans that move every VM with an eligible target, "
+                 "each to one of its candidate targets, with the plan's max_per_pool "
+                 "(and max_per_host) and the duration model's est_seconds")
+
 
 @dataclass(frozen=True)
 class Bounds:
-    """Lower bounds and, for each, the group that gives it (for the table footer)."""
+    """Lower bounds and, for each, the group that gives it (for the table footer):
+    `seconds` on the schedule's length, `waves` and `wave_seconds` on lock-step runs."""
 
     waves: int
-    seconds: int
+    wave_seconds: int
+    seconds: int = 0
     waves_by: str = ""
+    wave_seconds_by: str = ""
     seconds_by: str = ""
 
     def to_json(self) -> dict[str, int]:
-        return {"waves": self.waves, "seconds": self.seconds}
+        return {"seconds": self.seconds, "wave_seconds": self.wave_seconds,
+                "waves": self.waves}  # fmt: skip
+
+
+def machines_bound(durations: list[int], c: int) -> int:
+    """Least length of a schedule of `durations` on `c` identical slots: the longest,
+    the work / c (rounded up), and the c-th + (c+1)-th longest when there are more."""
+    if not durations:
+        return 0
+    c = max(1, c)
+    d = sorted(durations, reverse=True)
+    out = max(d[0], -(-sum(d) // c))
+    if len(d) > c:
+        out = max(out, d[c - 1] + d[c])
+    return out
 
 
 def group_bound(durations: list[int], c: int) -> tuple[int, int]:
@@ -81,7 +114,7 @@ def _concurrency(reserves: list[int], free: int) -> int:
 
 
 def lower_bounds(p: Problem) -> Bounds:
-    """The strongest of the pool and SR-space bounds for problem `p`."""
+    """The strongest of the pool, host and SR-space bounds for problem `p`."""
     groups: list[tuple[str, list[int], int]] = []
     secs = p.job_seconds.tolist()
     by_pool: dict[int, list[int]] = defaultdict(list)
@@ -89,6 +122,20 @@ def lower_bounds(p: Problem) -> Bounds:
         by_pool[int(p.job_pool[j])].append(j)
     for pool, jobs in by_pool.items():
         groups.append((f"pool {p.pool_uuid[pool]}", jobs, p.max_per_pool))
+    host_groups: list[tuple[str, list[int], int]] = []
+    if p.max_per_host is not None:
+        # every job touches its source host (and, when all its candidates agree, its
+        # target host): those that share a host run at most max_per_host at once
+        touch: dict[int, list[int]] = defaultdict(list)
+        for j in range(p.n_jobs):
+            hs = {int(p.job_from_host[j])} - {-1}
+            tos = {int(p.cand_host[c]) for c in p.cands(j)}
+            if len(tos) == 1:
+                hs |= tos - {-1}
+            for h in hs:
+                touch[h].append(j)
+        host_groups = [(f"host {p.host_uuid[h]} ({p.max_per_host} at a time)", js,
+                        p.max_per_host) for h, js in touch.items()]  # fmt: skip
 
     # SR space: what each SR can ever have free, and who must reserve on it
     departs: dict[int, int] = defaultdict(int)
@@ -116,12 +163,16 @@ def lower_bounds(p: Problem) -> Bounds:
                                [j for j, _ in items], c))  # fmt: skip
 
     waves, seconds, waves_by, seconds_by = 0, 0, "", ""
-    for label, jobs, c in groups:
+    length, length_by = 0, ""
+    for label, jobs, c in groups + host_groups:
         w, s = group_bound([secs[j] for j in jobs], c)
         if w > waves:
             waves, waves_by = w, label
         if s > seconds:
             seconds, seconds_by = s, label
+        m = machines_bound([secs[j] for j in jobs], c)
+        if m > length:
+            length, length_by = m, label
 
     # SRs where some jobs pairwise cannot share a wave (a clique): each takes its own
     # wave; the pool's other jobs fill at most max_per_pool - 1 slots beside each.
@@ -140,6 +191,9 @@ def lower_bounds(p: Problem) -> Bounds:
     for label, clique in cliques:
         if len(clique) < 2:
             continue
+        m = sum(secs[j] for j in clique)
+        if m > length:
+            length, length_by = m, f"{label} ({len(clique)} moves one at a time)"
         w, s = _clique_bound(p, clique, by_pool, secs)
         if w > waves:
             waves, waves_by = w, f"{label} ({len(clique)} moves one at a time)"
@@ -149,7 +203,7 @@ def lower_bounds(p: Problem) -> Bounds:
     joint = joint_bound([([secs[j] for j in jobs], c) for _, jobs, c in groups])
     if joint > seconds:
         seconds, seconds_by = joint, f"{len(groups)} groups side by side"
-    return Bounds(waves, seconds, waves_by, seconds_by)
+    return Bounds(waves, seconds, length, waves_by, seconds_by, length_by)
 
 
 def _src_used(p: Problem, s: int) -> list[tuple[int, int]]:
@@ -193,4 +247,4 @@ def gap(value: float, bound: float) -> float:
     return 100.0 * (value - bound) / bound
 
 
-__all__ = ["Bounds", "gap", "group_bound", "lower_bounds"]
+__all__ = ["BOUND_ASSUMES", "Bounds", "gap", "group_bound", "lower_bounds", "machines_bound"]

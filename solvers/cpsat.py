@@ -1,29 +1,37 @@
-"""CP-SAT: choose every job's target and wave together (docs/solving.md has the model).
+"""CP-SAT: choose every job's target and start time together (docs/solving.md has the
+model). Time is whole seconds, the problem's own unit: no rescaling (the horizon of a
+component is a few hours, well within what CP-SAT's interval reasoning handles).
 
-Variables (W waves, the horizon: greedy's wave count, plus room for what greedy left):
-- x[c] for each candidate c: the job takes that target; placed[j] = sum of its x.
-- y[j][w]: job j has started by wave w (monotone in w; y[j][W-1] = placed[j]); the job
-  runs in wave w when y[j][w] - y[j][w-1] = 1.
-- L[w]: the longest job of wave w; U: the worst final utilisation (per mille) of a
-  host that receives VMs.
-Constraints, at every wave start, as FORMATS.md's replay rules define:
-- at most max_per_pool jobs of a source pool per wave;
-- memory: a host that only receives VMs just needs its final load to fit (its load only
-  grows); a host that also loses VMs (or serves as the halted-VM witness) is checked at
-  every wave: committed now - left before w + arrived by w (incoming included) <= cap;
-- SR space at every wave: used + arrived earlier + 3x reservations of this wave +
-  2x reservations on the SRs disks leave - what left earlier <= size;
-- a halted VM's disks move only when a chosen host of its pool has room for its memory.
-Constraints that can never bind (the SR or host holds every possible demand at once)
+Variables, over a horizon H (below):
+- x[c] per candidate: the job takes that target; placed[j] = sum of its x (0 or 1).
+- start[j] in [0, H - d_j], end[j] = start[j] + d_j; the job's interval [start, end) is
+  optional (present when placed).
+- makespan >= end[j] of every placed job.
+Constraints (FORMATS.md rule 14, as the account in solvers/base.py books it):
+- per source pool, a cumulative of the job intervals, capacity max_per_pool; with
+  max_per_host, per host a cumulative of the intervals that leave it (the job's) or
+  enter it (one optional interval per candidate landing there, present with x[c]);
+- host memory, per host that could ever run out: a cumulative whose capacity is what is
+  free once every VM that may leave has left; a leaving VM holds its memory from 0 to
+  its end (to H when it does not move away); an arriving VM from its start to H
+  (optional, per candidate); a halted VM's memory on its witness host while it moves;
+- SR space, per SR that could ever run out: likewise, a leaving disk holds its used
+  bytes from 0 to its end (to H when unplaced) and reserves 2x while it moves; an
+  arriving one reserves on the target SR (3x, or what arrives when larger) while it
+  moves and holds its used bytes from its end to H (optional, per candidate).
+Constraints that can never bind (the host or SR holds every possible demand at once)
 are not written, which keeps ordinary fleets small.
-Objective (lexicographic by weights): unplaced jobs, then campaign seconds (sum of L),
-then U. The number of migrations is fixed by the goal (one per VM that must move), so
-it only enters through the unplaced count.
+Objective (lexicographic by weights): unplaced jobs, then the makespan.
+
+Horizon: the hint's makespan when the hint places every job (an optimal plan is no
+longer); otherwise the sum of every job's duration, which is always enough -- any set of
+jobs that can run at all can run one after another in start order (each then sees at
+most what it saw in the parallel plan), so no job is left out for want of time (issue
+13 item 10; the wave model's horizon was capped and left jobs unplaced).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import defaultdict
@@ -34,20 +42,17 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.problem import Problem
-from solvers.base import Solution, Status, balance, compact, replay
+from solvers.base import Solution, Status, flow_replay, makespan
 
 MAX_MODEL_SIZE = 120_000  # terms; beyond this CP-SAT rarely even repeats the hint in time
 
 
-def horizon_for(p: Problem, hint: Solution | None, min_waves: int) -> int:
-    """Waves the model may use: enough for the hint and for what it left unplaced."""
-    if hint is None:
-        return max(min_waves, math.ceil(p.n_jobs / p.max_per_pool))
-    # room for what the hint left unplaced, but not unbounded: a capacity-starved goal
-    # would otherwise get a horizon of every job
-    extra = min(math.ceil(hint.n_unplaced / p.max_per_pool), max(2, hint.n_waves // 4))
-    # `min_waves` counts every job; when the hint leaves some out, fewer may be best
-    return max(min_waves if hint.n_unplaced == 0 else 1, hint.n_waves + extra, 1)
+def horizon_for(p: Problem, hint: Solution | None) -> int:
+    """Seconds the schedule may use (see the module docstring)."""
+    total = int(p.job_seconds.sum()) if p.n_jobs else 0
+    if hint is not None and hint.n_unplaced == 0:
+        return max(1, min(total, hint.seconds(p)))
+    return max(1, total)
 
 
 def _ranked_candidates(p: Problem, hint: Solution | None, k: int) -> np.ndarray:
@@ -55,16 +60,16 @@ def _ranked_candidates(p: Problem, hint: Solution | None, k: int) -> np.ndarray:
     host, then most free space on the SR) up to `k` per job."""
     keep = np.zeros(len(p.cand_host), dtype=bool)
     host_free = np.append(p.host_cap - p.host_init, 1 << 40)  # index -1: no host
-    sr_free = np.append(p.sr_size - p.sr_used, 1 << 40)
+    sr_free = np.append(p.sr_size - p.sr_used, [1 << 40, 1 << 40])  # -1, SPLIT
     for j in range(p.n_jobs):
         cs = list(p.cands(j))
+        key = (lambda c: (-host_free[p.cand_host[c]], -sr_free[p.cand_sr[c]], c))  # noqa: E731
         if hint is not None and hint.choice[j] >= 0:
             first = int(hint.choice[j])
             cs.remove(first)
-            cs = [first, *sorted(cs, key=lambda c: (-host_free[p.cand_host[c]],
-                                                    -sr_free[p.cand_sr[c]], c))]  # fmt: skip
+            cs = [first, *sorted(cs, key=key)]
         else:
-            cs.sort(key=lambda c: (-host_free[p.cand_host[c]], -sr_free[p.cand_sr[c]], c))
+            cs.sort(key=key)
         keep[cs[:k]] = True
     return keep
 
@@ -76,7 +81,6 @@ def solve_cpsat(
     workers: int | None = None,
     seed: int = 0,
     hint: Solution | None = None,
-    min_waves: int = 1,
     min_seconds: int = 0,
     progress: Callable[[str], None] | None = None,
     max_model_size: int = MAX_MODEL_SIZE,
@@ -84,19 +88,19 @@ def solve_cpsat(
 ) -> Solution:
     """Solve `p` with CP-SAT within `time_limit` seconds, warm-started from `hint`.
 
-    `min_waves` and `min_seconds` are proven lower bounds (solvers.bounds): the horizon
-    is at least `min_waves`, and `min_seconds` is added as a cut when the hint places
-    every job. `stall` stops the search early when neither the plan nor the bound has
-    improved for that many seconds (None: 2% of the time limit, within 0.5-10 s)."""
+    `min_seconds` is a proven lower bound on the makespan (solvers.bounds), added as a
+    cut when the hint places every job. `stall` stops the search early when neither the
+    plan nor the bound has improved for that many seconds (None: 2% of the time limit,
+    within 0.5-10 s)."""
     t0 = time.perf_counter()
     J = p.n_jobs
     empty = np.full(J, -1, dtype=np.int64)
     if J == 0:
         return Solution("cpsat", Status.NOTHING_TO_DO, empty, empty.copy(), 0.0, 0, 0)
-    W = horizon_for(p, hint, min_waves)
+    H = horizon_for(p, hint)
     full = p
     kept: np.ndarray | None = None  # candidate map when targets were pruned
-    b = _Builder(p, W)
+    b = _Builder(p, H, hint)
     size = b.estimate_size()
     k = 8
     while size > max_model_size and k >= 1:
@@ -105,7 +109,15 @@ def solve_cpsat(
         mask = np.zeros(len(full.cand_host), dtype=bool)
         mask[kept] = True
         p = full.keep_candidates(mask)
-        b = _Builder(p, W)
+        if hint is not None:
+            new_index = np.full(len(full.cand_host), -1, dtype=np.int64)
+            new_index[kept] = np.arange(len(kept))
+            choice = np.where(hint.choice >= 0, new_index[np.maximum(hint.choice, 0)], -1)
+            hint_p = Solution(hint.solver, hint.status, choice, hint.start, hint.wall_seconds,
+                              witness=hint.witness)  # fmt: skip
+        else:
+            hint_p = None
+        b = _Builder(p, H, hint_p)
         size = b.estimate_size()
         k //= 2
     if size > max_model_size:
@@ -115,22 +127,15 @@ def solve_cpsat(
                                f"{max_model_size:,}) even with one target per VM; "
                                "greedy plan kept",),
                         info={"skipped": True, "size": size})  # fmt: skip
-    if kept is not None and hint is not None:
-        # the hint's choices, as indexes into the pruned candidate arrays
-        new_index = np.full(len(full.cand_host), -1, dtype=np.int64)
-        new_index[kept] = np.arange(len(kept))
-        hint = Solution(hint.solver, hint.status,
-                        np.where(hint.choice >= 0, new_index[np.maximum(hint.choice, 0)], -1),
-                        hint.wave, hint.wall_seconds)  # fmt: skip
     b.build()
-    if hint is not None and hint.n_unplaced == 0:
+    if b.hint is not None and b.hint.n_unplaced == 0:
         # the hint places every job, so any better plan does too (unplaced jobs weigh
         # most); then the proven lower bound is a valid cut and tightens CP-SAT's bound
         for v in b.placed:
             b.m.Add(v == 1)
-        b.m.Add(sum(b.L) >= int(min_seconds))
-    if hint is not None:
-        b.add_hint(hint)
+        b.m.Add(b.makespan >= int(min(min_seconds, H)))
+    if b.hint is not None:
+        b.add_hint(b.hint)
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
@@ -148,14 +153,13 @@ def solve_cpsat(
         watchdog.done.set()
         watchdog.join()
     wall = time.perf_counter() - t0
-    info: dict[str, Any] = {"horizon": W, "size": size, "status": solver.StatusName(code),
+    info: dict[str, Any] = {"horizon": H, "size": size, "status": solver.StatusName(code),
                             "stalled": watchdog.fired}  # fmt: skip
-
     if kept is not None:
         info["pruned_to"] = len(kept)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        choice, wave = b.extract(solver)
-        faults = replay(p, choice, wave)
+        choice, start = b.extract(solver)
+        faults = flow_replay(p, choice, start)
         if kept is not None:  # back to the full problem's candidate indexes
             choice = np.where(choice >= 0, kept[np.maximum(choice, 0)], -1)
             p = full
@@ -169,11 +173,16 @@ def solve_cpsat(
         if (choice < 0).any():
             status = Status.PARTIAL
         # CP-SAT's bound holds within its model; with pruned targets it says nothing
-        seconds_bound = None if kept is not None else b.seconds_bound(solver.BestObjectiveBound())
+        bound = None if kept is not None else b.seconds_bound(solver.BestObjectiveBound())
         info["objective_raw"] = solver.ObjectiveValue()
-        return Solution("cpsat", status, choice, wave, wall,
-                        objective=float(_seconds_of(p, wave)), bound=seconds_bound,
-                        info=info)  # fmt: skip
+        # the model is rule 14 itself (not a stricter account) when no halted VM books a
+        # witness host and no reservation was raised: its bound is then a proven lower
+        # bound on every complete plan over these candidates
+        info["exact"] = bool(kept is None and not b.witness and not p.reserve_raised
+                             and b.hint is not None and b.hint.n_unplaced == 0)
+        return Solution("cpsat", status, choice, start, wall,
+                        objective=float(makespan(p, choice, start)), bound=bound,
+                        info=info, witness=b.witness_array())  # fmt: skip
     if code == cp_model.INFEASIBLE:
         # cannot happen (leaving every job unplaced is always feasible): report, not crash
         note = "CP-SAT found the model infeasible; greedy plan kept"
@@ -186,12 +195,6 @@ def solve_cpsat(
 
 
 solve_cpsat.name = "cpsat"  # type: ignore[attr-defined]
-
-
-def _seconds_of(p: Problem, wave: np.ndarray) -> int:
-    from solvers.base import wave_seconds
-
-    return wave_seconds(p, wave)
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
@@ -212,17 +215,16 @@ class _Progress(cp_model.CpSolverSolutionCallback):
         self.found = True
         if self.out is None:
             return
-        sec = sum(self.Value(v) for v in self.b.L)
+        sec = self.Value(self.b.makespan)
         bound = self.b.seconds_bound(self.BestObjectiveBound())
         unplaced = sum(1 - self.Value(v) for v in self.b.placed)
-        self.out(f"cpsat: plan of {sec} s ({unplaced} unplaced), bound {bound} s, "
+        self.out(f"cpsat: schedule of {sec} s ({unplaced} unplaced), bound {bound} s, "
                  f"{self.WallTime():.1f} s")  # fmt: skip
 
 
 class _Watchdog(threading.Thread):
-    """Stops CP-SAT when it has not improved its plan or bound for `stall` seconds: on
-    sum-of-maxima objectives its bound barely moves, so waiting out the whole time limit
-    after the last improvement rarely pays."""
+    """Stops CP-SAT when it has not improved its plan or bound for `stall` seconds:
+    waiting out the whole time limit after the last improvement rarely pays."""
 
     def __init__(self, solver: cp_model.CpSolver, progress: _Progress, stall: float) -> None:
         super().__init__(daemon=True)
@@ -240,26 +242,24 @@ class _Watchdog(threading.Thread):
 
 
 class _Builder:
-    """Builds the model for problem `p` over `W` waves and maps solutions back."""
+    """Builds the model for problem `p` over horizon `H` and maps solutions back."""
 
-    def __init__(self, p: Problem, W: int) -> None:
-        self.p, self.W = p, W
+    def __init__(self, p: Problem, H: int, hint: Solution | None) -> None:
+        self.p, self.H, self.hint = p, H, hint
         self.m = cp_model.CpModel()
-        self._q: dict[tuple[int, int, int], Any] = {}
-        self._aux: list[tuple[Any, tuple]] = []  # auxiliary booleans, for hints
-        self._picks: dict[tuple[int, int, int], Any] = {}
         J = p.n_jobs
-        ch, cs = p.cand_host.tolist(), p.cand_sr.tolist()
+        ch = p.cand_host.tolist()
         fh = p.job_from_host.tolist()
-        # destinations: host -> jobs that may arrive (from elsewhere), SR -> jobs
-        self.to_host: dict[int, set[int]] = defaultdict(set)
-        self.to_sr: dict[int, set[int]] = defaultdict(set)
+        # host -> candidates landing there from elsewhere; SR -> (candidate, reserve, used)
+        self.to_host: dict[int, list[int]] = defaultdict(list)
+        self.to_sr: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
         for j in range(J):
             for c in p.cands(j):
                 if ch[c] >= 0 and ch[c] != fh[j]:
-                    self.to_host[ch[c]].add(j)
-                if cs[c] >= 0:
-                    self.to_sr[cs[c]].add(j)
+                    self.to_host[ch[c]].append(c)
+                for s, res, used in p.targets(j, c):
+                    self.to_sr[s].append((j, c, res, used))
+        self.job_of = np.repeat(np.arange(J), np.diff(p.cand_start)) if J else np.zeros(0)
         self.from_host: dict[int, list[int]] = defaultdict(list)
         for j in range(J):
             if fh[j] >= 0 and any(ch[c] != fh[j] for c in p.cands(j)):
@@ -269,229 +269,230 @@ class _Builder:
             for k in p.srcs(j):
                 self.from_sr[int(p.src_sr[k])].append(
                     (j, int(p.src_reserve[k]), int(p.src_used_down[k])))
-        self.timed_hosts = {h for h in self.to_host if h in self.from_host}
+        # a halted job books its memory on one host while it moves: the hint's witness,
+        # else the enabled host of its pool with the most room now
         self.witness: dict[int, int] = {}
         for j in range(J):
-            need = int(p.job_halted_mem[j])
-            if not need:
+            if not p.job_halted_mem[j]:
                 continue
-            pool = int(p.job_pool[j])
-            # numpy, not a loop over every host of the fleet (parts keep global hosts)
-            hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
-            safe = [h for h in hosts
-                    if p.host_cap[h] - p.host_init[h] - self._potential(h) >= need]  # fmt: skip
-            if safe:
-                continue
-            h = max(hosts, key=lambda x: int(p.host_cap[x] - p.host_init[x]))
-            self.witness[j] = h
-            self.timed_hosts.add(h)
-        self.timed_srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
-        self.final_hosts = [h for h in self.to_host
-                            if h not in self.timed_hosts and self._host_binds(h)]  # fmt: skip
-
-    def _potential(self, h: int) -> int:
-        return int(sum(int(self.p.job_mem_up[j]) for j in self.to_host.get(h, ())))
+            w = -1
+            if hint is not None and hint.witness is not None and hint.witness[j] >= 0:
+                w = int(hint.witness[j])
+            if w < 0:
+                pool = int(p.job_pool[j])
+                hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
+                w = max(hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]), -x))
+            self.witness[j] = w
+        self.witness_on: dict[int, list[int]] = defaultdict(list)
+        for j, h in self.witness.items():
+            self.witness_on[h].append(j)
+        self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
+                      if self._host_binds(h)]  # fmt: skip
+        self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
 
     def _host_binds(self, h: int) -> bool:
         p = self.p
-        return bool(p.host_init[h] + self._potential(h) > p.host_cap[h])
+        worst = sum(int(p.job_mem_up[self.job_of[c]]) for c in self.to_host.get(h, ()))
+        worst += sum(int(p.job_halted_mem[j]) for j in self.witness_on.get(h, ()))
+        return bool(p.host_init[h] + worst > p.host_cap[h])
 
     def _sr_binds(self, s: int) -> bool:
-        """Whether SR s could ever run out: every arrival plus the largest reservations
-        a wave can hold (max_per_pool per pool involved) exceed its free space."""
         p = self.p
-        arrivals = [int(p.job_used_up[j]) for j in self.to_sr.get(s, ())]
-        reserves = [int(p.job_reserve[j]) for j in self.to_sr.get(s, ())]
-        reserves += [r for _, r, _ in self.from_sr.get(s, ())]
-        jobs = set(self.to_sr.get(s, ())) | {j for j, _, _ in self.from_sr.get(s, ())}
-        slots = p.max_per_pool * len({int(p.job_pool[j]) for j in jobs})
-        worst = sum(arrivals) + sum(sorted(reserves, reverse=True)[:slots])
+        worst = sum(max(res, used) for _, _, res, used in self.to_sr.get(s, ()))
+        worst += sum(res for _, res, _ in self.from_sr.get(s, ()))
         return bool(p.sr_used[s] + worst > p.sr_size[s])
 
     def estimate_size(self) -> int:
-        p, W = self.p, self.W
-        n = len(p.cand_host) + 3 * p.n_jobs * W
-        for s in self.timed_srs:
-            n += 4 * W * (len(self.to_sr.get(s, ())) + len(self.from_sr.get(s, ())))
-        for h in self.timed_hosts:
-            n += 3 * W * (len(self.to_host.get(h, ())) + len(self.from_host.get(h, ())))
-        n += sum(len(self.to_host[h]) for h in self.to_host)
+        p = self.p
+        n = len(p.cand_host) + 4 * p.n_jobs
+        for h in self.hosts:
+            n += 2 * (len(self.to_host.get(h, ())) + len(self.from_host.get(h, ())))
+        for s in self.srs:
+            n += 2 * (len(self.to_sr.get(s, ())) + len(self.from_sr.get(s, ())))
+        if p.max_per_host is not None:
+            n += sum(len(v) for v in self.to_host.values()) + p.n_jobs
         return n
 
     # ------------------------------------------------------------ model
     def build(self) -> None:
-        p, W, m = self.p, self.W, self.m
+        p, H, m = self.p, self.H, self.m
         J = p.n_jobs
         secs = p.job_seconds.tolist()
+        fh = p.job_from_host.tolist()
         self.x = [m.NewBoolVar(f"x{c}") for c in range(len(p.cand_host))]
         self.placed = [m.NewBoolVar(f"placed{j}") for j in range(J)]
-        self.y = [[m.NewBoolVar(f"y{j}_{w}") for w in range(W)] for j in range(J)]
+        self.start = [m.NewIntVar(0, max(0, H - secs[j]), f"s{j}") for j in range(J)]
+        self.end = [self.start[j] + secs[j] for j in range(J)]
+        self.iv = [m.NewOptionalFixedSizeIntervalVar(self.start[j], secs[j], self.placed[j],
+                                                     f"iv{j}") for j in range(J)]  # fmt: skip
+        self.makespan = m.NewIntVar(0, H, "makespan")
         for j in range(J):
-            m.Add(sum(self.x[c] for c in p.cands(j)) == self.placed[j])
-            m.Add(self.y[j][W - 1] == self.placed[j])
-            for w in range(1, W):
-                m.AddImplication(self.y[j][w - 1], self.y[j][w])
-        dmax = max(secs)
-        self.L = [m.NewIntVar(0, dmax, f"L{w}") for w in range(W)]
+            m.AddExactlyOne([self.placed[j].Not(), *(self.x[c] for c in p.cands(j))])
+            m.Add(self.makespan >= self.end[j]).OnlyEnforceIf(self.placed[j])
+            # an unplaced job's start means nothing: pin it (less symmetry)
+            m.Add(self.start[j] == 0).OnlyEnforceIf(self.placed[j].Not())
+
+        # slots per source pool (and per host)
         by_pool: dict[int, list[int]] = defaultdict(list)
         for j in range(J):
             by_pool[int(p.job_pool[j])].append(j)
-        for w in range(W):
-            for jobs in by_pool.values():
-                if len(jobs) > p.max_per_pool:
-                    m.Add(sum(self.z(j, w) for j in jobs) <= p.max_per_pool)
+        for jobs in by_pool.values():
+            if len(jobs) > p.max_per_pool:
+                m.AddCumulative([self.iv[j] for j in jobs], [1] * len(jobs), p.max_per_pool)
+        if p.max_per_host is not None:
+            touch: dict[int, list[Any]] = defaultdict(list)
             for j in range(J):
-                m.Add(self.L[w] >= secs[j] * self.z(j, w))
+                if fh[j] >= 0:
+                    touch[fh[j]].append(self.iv[j])
+            for h, cs in self.to_host.items():
+                for c in cs:
+                    j = int(self.job_of[c])
+                    touch[h].append(m.NewOptionalFixedSizeIntervalVar(
+                        self.start[j], secs[j], self.x[c], f"in{c}"))
+            for ivs in touch.values():
+                if len(ivs) > p.max_per_host:
+                    m.AddCumulative(ivs, [1] * len(ivs), p.max_per_host)
 
-        # memory: hosts that only receive need their final load to fit
-        for h in self.final_hosts:
-            m.Add(int(p.host_init[h]) + sum(int(p.job_mem_up[j]) * self.xh(j, h)
-                                            for j in self.to_host[h]) <= int(p.host_cap[h]))
-        self.load: dict[int, list[Any]] = {}
-        for h in self.timed_hosts:
-            self.load[h] = []
-            for w in range(W):
-                expr = int(p.host_init[h])
-                expr -= sum(int(p.job_mem_down[j]) * self.yb(j, w - 1)
-                            for j in self.from_host.get(h, ()))  # fmt: skip
-                expr += sum(int(p.job_mem_up[j]) * self.arrived(j, h, w)
-                            for j in self.to_host.get(h, ()))  # fmt: skip
-                self.load[h].append(expr)
-                m.Add(expr <= int(p.host_cap[h]))
-        for j, h in self.witness.items():
-            need = int(p.job_halted_mem[j])
-            big = need + self._potential(h)
-            for w in range(W):
-                # enforced only in the wave the halted VM's disks move
-                m.Add(self.load[h][w] + need <= int(p.host_cap[h]) + big * (1 - self.z(j, w)))
+        # host memory
+        self.hold: dict[int, Any] = {}
+        for h in self.hosts:
+            ivs: list[Any] = []
+            dem: list[int] = []
+            base = int(p.host_init[h])
+            for j in self.from_host.get(h, ()):
+                mem = int(p.job_mem_down[j])
+                base -= mem
+                ivs.append(self._hold_interval(j))
+                dem.append(mem)
+            cap = int(p.host_cap[h]) - base
+            for c in self.to_host.get(h, ()):
+                j = int(self.job_of[c])
+                if cap < 0:  # overcommitted even once all has left: nothing may arrive
+                    m.Add(self.x[c] == 0)
+                    continue
+                ivs.append(m.NewOptionalIntervalVar(self.start[j], H - self.start[j], H,
+                                                    self.x[c], f"arr{c}"))  # fmt: skip
+                dem.append(int(p.job_mem_up[j]))
+            for j in self.witness_on.get(h, ()):
+                ivs.append(self.iv[j])
+                dem.append(int(p.job_halted_mem[j]))
+            if cap < 0:
+                for j in self.witness_on.get(h, ()):
+                    m.Add(self.placed[j] == 0)
+                continue
+            if ivs:
+                m.AddCumulative(ivs, dem, cap)
 
-        # SR space at every wave start
-        for s in self.timed_srs:
-            src = self.from_sr.get(s, [])
-            for w in range(W):
-                expr = int(p.sr_used[s])
-                for j in self.to_sr.get(s, ()):
-                    res, up = int(p.job_reserve[j]), int(p.job_used_up[j])
-                    expr += res * self.q(j, s, w) + (up - res) * self.q(j, s, w - 1)
-                for j, res, down in src:
-                    expr += res * self.z(j, w) - down * self.yb(j, w - 1)
-                m.Add(expr <= int(p.sr_size[s]))
+        # SR space
+        for s in self.srs:
+            ivs, dem = [], []
+            base = int(p.sr_used[s])
+            for j, res, down in self.from_sr.get(s, ()):
+                base -= down
+                ivs.append(self._src_hold(j))
+                dem.append(down)
+                ivs.append(self.iv[j])
+                dem.append(res)
+            cap = int(p.sr_size[s]) - base
+            for j, c, res, used in self.to_sr.get(s, ()):
+                if cap < 0:
+                    m.Add(self.x[c] == 0)
+                    continue
+                ivs.append(m.NewOptionalFixedSizeIntervalVar(self.start[j], secs[j],
+                                                             self.x[c], f"res{c}_{s}"))  # fmt: skip
+                dem.append(res)
+                if used:
+                    ivs.append(m.NewOptionalIntervalVar(self.end[j], H - self.end[j], H,
+                                                        self.x[c], f"after{c}_{s}"))  # fmt: skip
+                    dem.append(used)
+            if cap < 0:
+                continue
+            if ivs:
+                m.AddCumulative(ivs, dem, cap)
 
-        # balance: worst final utilisation (per mille) of a receiving host
-        caps = {h: int(p.host_cap[h]) for h in self.to_host if p.host_cap[h] > 0}
-        umax = 1000
-        for h, cap in caps.items():
-            umax = max(umax, math.ceil(1000 * (int(p.host_init[h]) + self._potential(h)) / cap))
-        self.U = m.NewIntVar(0, umax, "U")
-        for h, cap in caps.items():
-            final = int(p.host_init[h])
-            final += sum(int(p.job_mem_up[j]) * self.xh(j, h) for j in self.to_host[h])
-            final -= sum(int(p.job_mem_down[j]) * self.placed[j]
-                         for j in self.from_host.get(h, ()))  # fmt: skip
-            m.Add(1000 * final <= cap * self.U)
-        self.M2 = umax + 1
-        self.M1 = self.M2 * (sum(secs) + 1)
-        m.Minimize(self.M1 * (J - sum(self.placed)) + self.M2 * sum(self.L) + self.U)
+        self.weight = H + 1
+        m.Minimize(self.weight * (J - sum(self.placed)) + self.makespan)
 
-    # expressions ------------------------------------------------
-    def z(self, j: int, w: int) -> Any:
-        """1 when job j runs in wave w."""
-        return self.y[j][w] - self.y[j][w - 1] if w > 0 else self.y[j][0]
-
-    def yb(self, j: int, w: int) -> Any:
-        """1 when job j has started by wave w (0 before wave 0)."""
-        return self.y[j][w] if w >= 0 else 0
-
-    def xh(self, j: int, h: int) -> Any:
-        """1 when job j goes to host h."""
-        return self._pick(j, h, self.p.cand_host)
-
-    def xs(self, j: int, s: int) -> Any:
-        """1 when job j's disks go to SR s."""
-        return self._pick(j, s, self.p.cand_sr)
-
-    def _pick(self, j: int, t: int, targets: np.ndarray) -> Any:
-        key = (j, t, id(targets))
-        got = self._picks.get(key)
-        if got is None:
-            cs = [c for c in self.p.cands(j) if targets[c] == t]
-            full = len(cs) == len(self.p.cands(j))
-            got = self.placed[j] if full else sum(self.x[c] for c in cs)
-            self._picks[key] = got
-        return got
-
-    def arrived(self, j: int, h: int, w: int) -> Any:
-        """>= 1 when job j goes to host h and has started by wave w (a lower bound is
-        enough: it only ever adds load)."""
-        xh = self.xh(j, h)
-        if xh is self.placed[j]:
-            return self.y[j][w]
-        a = self.m.NewBoolVar(f"a{j}_{h}_{w}")
-        self.m.Add(a >= xh + self.y[j][w] - 1)
-        self._aux.append((a, ("a", j, h, w)))
-        return a
-
-    def q(self, j: int, s: int, w: int) -> Any:
-        """Exactly: job j goes to SR s and has started by wave w (0 before wave 0)."""
-        if w < 0:
-            return 0
-        key = (j, s, w)
-        got = self._q.get(key)
+    def _hold_interval(self, j: int) -> Any:
+        """[0, end) while the VM of job j is still on its source host: its end when it
+        moves away, H when it stays (unplaced, or a candidate on its own host)."""
+        got = self.hold.get(j)
         if got is not None:
-            return got
-        xs = self.xs(j, s)
-        if xs is self.placed[j]:
-            v: Any = self.y[j][w]
+            return got[0]
+        p, m = self.p, self.m
+        f = int(p.job_from_host[j])
+        away = [self.x[c] for c in p.cands(j) if int(p.cand_host[c]) != f]
+        if len(away) == len(p.cands(j)):
+            moved = self.placed[j]
         else:
-            v = self.m.NewBoolVar(f"q{j}_{s}_{w}")
-            self.m.Add(v <= xs)
-            self.m.Add(v <= self.y[j][w])
-            self.m.Add(v >= xs + self.y[j][w] - 1)
-            self._aux.append((v, ("q", j, s, w)))
-        self._q[key] = v
-        return v
+            moved = m.NewBoolVar(f"away{j}")
+            m.Add(sum(away) == moved)
+        iv, e = self._until(j, moved, f"hold{j}")
+        self.hold[j] = (iv, e, moved)
+        return iv
+
+    def _src_hold(self, j: int) -> Any:
+        """[0, end) while job j's disks still hold their used bytes on their source SRs
+        (to H when the job is unplaced)."""
+        key = -1 - j  # its own slot in `hold`, apart from the host hold
+        got = self.hold.get(key)
+        if got is not None:
+            return got[0]
+        iv, e = self._until(j, self.placed[j], f"srchold{j}")
+        self.hold[key] = (iv, e, self.placed[j])
+        return iv
+
+    def _until(self, j: int, moved: Any, name: str) -> tuple[Any, Any]:
+        m, H = self.m, self.H
+        e = m.NewIntVar(0, H, f"{name}_end")
+        m.Add(e == self.end[j]).OnlyEnforceIf(moved)
+        m.Add(e == H).OnlyEnforceIf(moved.Not())
+        return m.NewIntervalVar(0, e, e, name), e
 
     # hints, solutions ------------------------------------------
     def add_hint(self, hint: Solution) -> None:
-        p, m, W = self.p, self.m, self.W
-        chosen = {int(c) for c, w in zip(hint.choice, hint.wave, strict=True)
-                  if c >= 0 and 0 <= w < W}  # fmt: skip
+        p, m, H = self.p, self.m, self.H
+        secs = p.job_seconds.tolist()
+        chosen = {int(c) for c in hint.choice.tolist() if c >= 0}
         for c in range(len(self.x)):
             m.AddHint(self.x[c], 1 if c in chosen else 0)
-        longest: dict[int, int] = defaultdict(int)
+        longest = 0
         for j in range(p.n_jobs):
-            c, wj = int(hint.choice[j]), int(hint.wave[j])
-            ok = c >= 0 and 0 <= wj < W
-            if ok:
-                longest[wj] = max(longest[wj], int(p.job_seconds[j]))
+            c, s = int(hint.choice[j]), int(hint.start[j])
+            ok = c >= 0 and s >= 0 and s + secs[j] <= H
             m.AddHint(self.placed[j], 1 if ok else 0)
-            for w in range(W):
-                m.AddHint(self.y[j][w], 1 if ok and w >= wj else 0)
-        for w in range(W):
-            m.AddHint(self.L[w], longest.get(w, 0))
-        for v, (kind, j, t, w) in self._aux:
-            c, wj = int(hint.choice[j]), int(hint.wave[j])
-            if c < 0:
-                m.AddHint(v, 0)
-                continue
-            target = int(p.cand_host[c]) if kind == "a" else int(p.cand_sr[c])
-            m.AddHint(v, 1 if target == t and w >= wj else 0)
-        m.AddHint(self.U, min(balance(p, hint.choice), self.M2 - 1))
+            m.AddHint(self.start[j], s if ok else 0)
+            if ok:
+                longest = max(longest, s + secs[j])
+        m.AddHint(self.makespan, longest)
+        for key, (_, e, _) in self.hold.items():
+            j = key if key >= 0 else -1 - key
+            c, s = int(hint.choice[j]), int(hint.start[j])
+            if c < 0 or (key >= 0 and int(p.cand_host[c]) == int(p.job_from_host[j])):
+                m.AddHint(e, H)
+            else:
+                m.AddHint(e, s + secs[j])
 
     def extract(self, solver: cp_model.CpSolver) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
         choice = np.full(p.n_jobs, -1, dtype=np.int64)
-        wave = np.full(p.n_jobs, -1, dtype=np.int64)
+        start = np.full(p.n_jobs, -1, dtype=np.int64)
         for j in range(p.n_jobs):
             if not solver.Value(self.placed[j]):
                 continue
             choice[j] = next(c for c in p.cands(j) if solver.Value(self.x[c]))
-            wave[j] = next(w for w in range(self.W) if solver.Value(self.y[j][w]))
-        return choice, compact(wave)
+            start[j] = solver.Value(self.start[j])
+        return choice, start
+
+    def witness_array(self) -> np.ndarray:
+        out = np.full(self.p.n_jobs, -1, dtype=np.int64)
+        for j, h in self.witness.items():
+            out[j] = h
+        return out
 
     def seconds_bound(self, objective_bound: float) -> int | None:
-        """A bound on seconds for plans that place every job, from CP-SAT's objective
-        bound (valid within this model: its horizon and candidate targets)."""
-        if objective_bound >= self.M1:
+        """A bound on the makespan of plans that place every job, from CP-SAT's
+        objective bound (valid within this model: its horizon and candidate targets)."""
+        if objective_bound >= self.weight:
             return None
-        return max(0, math.ceil((objective_bound - (self.M2 - 1)) / self.M2))
+        return max(0, int(objective_bound + 0.999999))

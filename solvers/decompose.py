@@ -3,15 +3,20 @@
 Two pools are coupled when a job of one may land in the other (a candidate target in
 it). Within a component every host and SR a job touches belongs to a pool of that
 component, and concurrency is counted per source pool, so components share nothing: each
-is solved alone and their waves run side by side (see planner/solve.py for the merge).
+is solved alone (`solve_component`, here or on a Dask worker), all start at time 0 and
+the campaign lasts as long as the longest of them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
 from planner.problem import Problem
+from solvers.base import Solution, Status
 
 
 def components(p: Problem) -> list[np.ndarray]:
@@ -41,3 +46,63 @@ def split_time(total: float, sizes: list[int], done: int) -> float:
     the parts not yet solved, so time a quick part leaves over goes to the later ones."""
     rest = sum(sizes[done:])
     return total * sizes[done] / rest if rest else 0.0
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A component solved: the kept solution, greedy's (the baseline), the status and
+    notes for the plan's warnings. Solutions index the component's own sub-problem."""
+
+    kept: Solution
+    greedy: Solution
+    status: Status
+    notes: tuple[str, ...] = ()
+    bound: int = 0  # proven lower bound on this component's schedule length, seconds
+
+
+def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.0,
+                    workers: int | None = None, seed: int = 0,
+                    progress: Callable[[str], None] | None = None,
+                    good_enough: int = 0) -> PartResult:  # fmt: skip
+    """One component: greedy (targets, then list scheduling); then CP-SAT warm-started
+    from it within `time_limit` seconds, unless greedy places every job within
+    `good_enough` seconds or the component's proven lower bound (the campaign lasts as
+    long as its longest component, so a component shorter than a bound on the whole
+    campaign cannot make it shorter); the better of the two (fewer unplaced, then
+    shorter) is kept. The result's `bound` is the component's proven lower bound: the
+    combinatorial one (solvers.bounds) or CP-SAT's own when its model is exact.
+    Public so that `planner.distributed` runs the very same function on Dask workers."""
+    from solvers.bounds import lower_bounds
+    from solvers.greedy import solve_greedy
+
+    g = solve_greedy(sub)
+    b = lower_bounds(sub)
+    complete = g.n_unplaced == 0
+    meets_bound = complete and g.seconds(sub) <= b.seconds
+    if solver == "greedy" or meets_bound:
+        st = Status.OPTIMAL if meets_bound else g.status
+        return PartResult(g, g, st, bound=b.seconds)
+    if complete and g.seconds(sub) <= good_enough:
+        return PartResult(g, g, Status.FEASIBLE, bound=b.seconds)
+    if progress is not None:  # the phase line of `planner solve --progress`
+        progress(f"greedy: schedule of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound "
+                 f"{b.seconds} s; CP-SAT searching")  # fmt: skip
+    from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
+
+    c = solve_cpsat(sub, time_limit=time_limit, workers=workers, seed=seed, hint=g,
+                    min_seconds=b.seconds, progress=progress)  # fmt: skip
+    if c.status == Status.NO_PLAN:
+        st = g.status if c.info.get("skipped") else Status.NO_PLAN
+        return PartResult(g, g, st, c.notes, bound=b.seconds)
+    bound = b.seconds
+    if c.info.get("exact") and c.bound is not None:
+        bound = max(bound, int(c.bound))
+    if c.key(sub) < g.key(sub):
+        return PartResult(c, g, c.status, bound=bound)
+    # CP-SAT proved (or could not beat) a plan no better than greedy's: keep greedy's
+    st = Status.OPTIMAL if c.status == Status.OPTIMAL else g.status
+    kept = Solution("greedy", st, g.choice, g.start, g.wall_seconds + c.wall_seconds,
+                    objective=g.objective, bound=c.bound, witness=g.witness)  # fmt: skip
+    note = ("CP-SAT's plan is no shorter than greedy's; greedy's plan is kept"
+            + (" (and proven optimal)" if st == Status.OPTIMAL else ""))  # fmt: skip
+    return PartResult(kept, g, st, (note,), bound=bound)

@@ -7,7 +7,7 @@ from solvehelp import assert_checked, parallel_pools, serial_sr
 from planner.goals import Evacuate, RetireSR
 from planner.problem import build_problem
 from planner.solve import solve
-from solvers.bounds import gap, group_bound, lower_bounds
+from solvers.bounds import gap, group_bound, lower_bounds, machines_bound
 
 
 def test_group_bound_sums_every_cth_longest():
@@ -15,6 +15,15 @@ def test_group_bound_sums_every_cth_longest():
     assert group_bound([3, 9, 1, 7, 2, 5, 4], 3) == (3, 14)
     assert group_bound([3, 9, 1], 1) == (3, 13)  # one at a time: everything in series
     assert group_bound([], 3) == (0, 0)
+
+
+def test_machines_bound_takes_the_strongest_of_three():
+    # 9 7 5 4 3 2 1 = 31 on 3 slots: longest 9, work ceil(31 / 3) = 11, d3 + d4 = 9
+    assert machines_bound([3, 9, 1, 7, 2, 5, 4], 3) == 11
+    # 10 10 10 10: two of the four share a slot, 10 + 10 beats the work 40 / 3
+    assert machines_bound([10, 10, 10, 10], 3) == 20
+    assert machines_bound([10, 10, 10, 1], 3) == 11  # the 1 follows any 10
+    assert machines_bound([3, 9, 1], 1) == 13 and machines_bound([], 3) == 0
 
 
 def test_gap_percent():
@@ -31,8 +40,11 @@ def test_pool_bound_is_the_max_over_pools_not_the_sum():
     pool_a = [s for j, s in enumerate(p.job_seconds.tolist()) if p.job_pool[j] == 0]
     pool_b = [s for j, s in enumerate(p.job_seconds.tolist()) if p.job_pool[j] != 0]
     assert b.waves == 2
-    assert b.seconds == max(group_bound(pool_a, 3)[1], group_bound(pool_b, 3)[1])
-    assert b.seconds < group_bound(secs, 3)[1] + 1
+    assert b.wave_seconds == max(group_bound(pool_a, 3)[1], group_bound(pool_b, 3)[1])
+    assert b.wave_seconds < group_bound(secs, 3)[1] + 1
+    # the schedule: pools run apart, the campaign is the longer of them
+    assert b.seconds == max(machines_bound(pool_a, 3), machines_bound(pool_b, 3))
+    assert b.seconds < machines_bound(secs, 3)
 
 
 def test_sr_space_bound_forces_serial_moves():
@@ -41,12 +53,12 @@ def test_sr_space_bound_forces_serial_moves():
     b = lower_bounds(p)
     # any two of the moves reserve more than the target SR holds: one wave each
     assert b.waves == 3
-    assert b.seconds == int(p.job_seconds.sum())
-    assert "target SR" in b.seconds_by
+    assert b.seconds == b.wave_seconds == int(p.job_seconds.sum())
+    assert "target SR" in b.seconds_by and "target SR" in b.wave_seconds_by
     plan = solve(inv, RetireSR((old,)), solver="greedy")
     assert_checked(inv, plan)
-    assert plan.bounds == {"waves": 3, "seconds": b.seconds}
-    assert plan.estimate["seconds"] >= b.seconds
+    assert plan.bounds == {"waves": 3, "seconds": b.seconds, "wave_seconds": b.seconds}
+    assert plan.estimate["seconds"] == b.seconds  # serial, and provably so
 
 
 def test_source_sr_clique_bound():
@@ -67,6 +79,7 @@ def test_source_sr_clique_bound():
     # free ever = 130 - 45 + 45 = 130 GiB; each move weighs 2 x 30 + 15 = 75 GiB > 65
     bound = lower_bounds(p)
     assert bound.waves == 3 and bound.seconds == int(p.job_seconds.sum())
+    assert bound.wave_seconds == bound.seconds
     for solver in ("greedy", "cpsat"):
         plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)

@@ -16,10 +16,24 @@ from solvehelp import (
 from planner.goals import Evacuate, MovePool, RetireSR
 from planner.problem import build_problem
 from planner.solve import solve
-from solvers.base import Status, replay
+from solvers.base import Solution, Status, flow_replay
 from solvers.bounds import lower_bounds
-from solvers.cpsat import solve_cpsat
+from solvers.cpsat import horizon_for, solve_cpsat
 from solvers.greedy import solve_greedy
+
+
+def _p_cmax(durations: list[int], slots: int) -> int:
+    """The optimal length of `durations` on `slots` identical slots, by enumerating
+    every assignment (tiny cases only): the answer when nothing else binds."""
+    from itertools import product
+
+    best = sum(durations)
+    for assign in product(range(slots), repeat=len(durations)):
+        load = [0] * slots
+        for d, s in zip(durations, assign, strict=True):
+            load[s] += d
+        best = min(best, max(load))
+    return best
 
 
 def _both(inv, goal):
@@ -36,10 +50,11 @@ def test_binpacking_trap_cpsat_places_everything():
     greedy, cp = _both(inv, Evacuate((src,)))
     assert len(greedy.unplaced) == 1  # worst fit strands a 2 GiB VM
     assert cp.unplaced == () and cp.status == "OPTIMAL"
-    # optimum: waves {8, 6, 3} and {3, 2, 2}: the bound d(8) + d(3), met
-    want = gib_seconds_live(8) + gib_seconds_live(3)
-    assert cp.estimate == {"waves": 2, "seconds": want, "wave_seconds": want}
-    assert cp.bounds["seconds"] == cp.estimate["seconds"]
+    # target memory never binds over time here (each target ends exactly full, and
+    # holds only what arrives), so the optimum is three slots' worth of durations
+    want = _p_cmax([gib_seconds_live(g) for g in (8, 6, 3, 3, 2, 2)], 3)
+    assert cp.estimate["seconds"] == want
+    assert cp.bounds["seconds"] <= want
     # the packing CP-SAT found is one of the two exact fits
     by_host: dict[str, set[float]] = {}
     for m in cp.migrations():
@@ -54,6 +69,7 @@ def test_serial_sr_moves_are_one_per_wave():
     for plan in (greedy, cp):
         assert [len(w.migrations) for w in plan.waves] == [1, 1, 1]
         assert plan.estimate["seconds"] == plan.bounds["seconds"]
+        assert plan.estimate["seconds"] == sum(m.est_seconds for m in plan.migrations())
         assert plan.status == "OPTIMAL"
 
 
@@ -61,10 +77,12 @@ def test_independent_pools_run_side_by_side():
     inv, srcs = parallel_pools()
     greedy, cp = _both(inv, Evacuate(tuple(srcs)))
     d16, d8, d1 = gib_seconds_live(16), gib_seconds_live(8), gib_seconds_live(1)
-    # pool A: {16,16,16} then {1,1,1}; pool B: {8,8,8} beside A's long wave
+    # pool A: three 16s, then three 1s; pool B: three 8s at once; the campaign is pool
+    # A's length, and the waves derived from it line up the same way
     for plan in (greedy, cp):
         assert plan.estimate == {"waves": 2, "seconds": d16 + d1, "wave_seconds": d16 + d1}
         assert sorted(m.est_seconds for m in plan.waves[0].migrations) == [d8] * 3 + [d16] * 3
+        assert {m.start_s for m in plan.waves[1].migrations} == {d16}
         assert plan.solver["components"] == 2
         assert plan.status == "OPTIMAL"
 
@@ -105,21 +123,57 @@ def test_solution_replays_and_is_deterministic():
     p = build_problem(inv, Evacuate((src,)))
     g = solve_greedy(p)
     b = lower_bounds(p)
-    runs = [solve_cpsat(p, hint=g, workers=1, seed=3, min_waves=b.waves,
-                        min_seconds=b.seconds, time_limit=10) for _ in range(2)]  # fmt: skip
+    runs = [solve_cpsat(p, hint=g, workers=1, seed=3, min_seconds=b.seconds,
+                        time_limit=10) for _ in range(2)]  # fmt: skip
     assert runs[0].status == Status.OPTIMAL
-    assert replay(p, runs[0].choice, runs[0].wave) == []
+    assert flow_replay(p, runs[0].choice, runs[0].start) == []
     assert np.array_equal(runs[0].choice, runs[1].choice)
-    assert np.array_equal(runs[0].wave, runs[1].wave)
+    assert np.array_equal(runs[0].start, runs[1].start)
     assert runs[0].bound == runs[0].seconds(p)
 
 
 def test_without_hint_cpsat_still_solves():
     inv, src, _ = binpacking_trap()
     p = build_problem(inv, Evacuate((src,)))
-    sol = solve_cpsat(p, workers=1, time_limit=10, min_waves=2)
+    sol = solve_cpsat(p, workers=1, time_limit=10)
     assert sol.status in (Status.OPTIMAL, Status.FEASIBLE)
-    assert sol.n_unplaced == 0 and replay(p, sol.choice, sol.wave) == []
+    assert sol.n_unplaced == 0 and flow_replay(p, sol.choice, sol.start) == []
+
+
+def _seven_halted():
+    """Retire `old`: seven halted VMs with 30 GiB disks (15 GiB used) onto `new`, 260
+    GiB: two 3x reservations (180 GiB) fit beside what earlier moves left there (at most
+    75 GiB before the last pair), three never do: four rounds of moves."""
+    from planner.inventory.builder import Builder
+
+    b = Builder()
+    pool = b.pool("lab")
+    b.host(pool, "xs-01", memory_gib=256)
+    old = b.sr(pool, "old", size_gib=2000)
+    b.sr(pool, "new", size_gib=260)
+    for i in range(7):
+        b.vm(pool, f"cold-{i}", memory_gib=4, disks=[(old, 30)])
+    return b.build(), old
+
+
+def test_issue13_case10_horizon_never_leaves_a_vm_out_for_want_of_time():
+    """The wave model capped its horizon at the hint's waves + 2 and left a VM of this
+    retire-sr unplaced when the hint placed none; the schedule's horizon (the sum of
+    durations when the hint leaves any job out) always has room for all of them."""
+    inv, old = _seven_halted()
+    p = build_problem(inv, RetireSR((old,)))
+    assert p.n_jobs == 7
+    nothing = np.full(7, -1, dtype=np.int64)
+    bad_hint = Solution("greedy", Status.PARTIAL, nothing, nothing.copy(), 0.0)
+    assert horizon_for(p, bad_hint) == int(p.job_seconds.sum())
+    sol = solve_cpsat(p, hint=bad_hint, workers=1, time_limit=10)
+    assert sol.n_unplaced == 0 and flow_replay(p, sol.choice, sol.start) == []
+    d = int(p.job_seconds[0])
+    assert sol.seconds(p) == 4 * d  # two at a time, the seventh alone
+    assert lower_bounds(p).waves == 4 and lower_bounds(p).seconds <= 4 * d
+    plan = solve(inv, RetireSR((old,)), workers=1, time_limit=10)
+    assert_checked(inv, plan)
+    assert plan.unplaced == () and plan.estimate["seconds"] == 4 * d
 
 
 @pytest.mark.parametrize("limit", [0.01])

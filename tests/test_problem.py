@@ -9,7 +9,7 @@ from planner.errors import InputError
 from planner.goals import Evacuate, MovePool, Rebalance, RetireSR
 from planner.inventory.builder import AMD, GIB, Builder
 from planner.options import PlanOptions
-from planner.problem import KINDS, MIB, build_problem, mib_down, mib_up
+from planner.problem import KINDS, SPLIT, build_problem
 
 
 def _lab(n_hosts: int = 3, **host_kw):
@@ -25,9 +25,9 @@ def _targets(p, j):
     return {(int(p.cand_host[c]), int(p.cand_sr[c])) for c in p.cands(j)}
 
 
-def test_rounding_is_conservative():
-    assert mib_up(MIB + 1) == 2 and mib_up(MIB) == 1 and mib_up(0) == 0
-    assert mib_down(2 * MIB - 1) == 1 and mib_down(MIB) == 1
+def _b(p, amount) -> int:
+    """An amount of problem `p` in bytes."""
+    return int(amount) * p.unit
 
 
 def test_evacuate_live_jobs_exclude_the_evacuated_host():
@@ -41,7 +41,7 @@ def test_evacuate_live_jobs_exclude_the_evacuated_host():
     assert KINDS[p.job_kind[0]] == "live"
     ix = {u: i for i, u in enumerate(p.host_uuid)}
     assert _targets(p, 0) == {(ix[hosts[1]], -1), (ix[hosts[2]], -1)}
-    assert p.job_mem_up[0] == 4 * 1024 and p.job_reserve[0] == 0
+    assert _b(p, p.job_mem_up[0]) == 4 * GIB and p.job_reserve[0] == 0
     assert p.unplaced == ()
 
 
@@ -58,21 +58,78 @@ def test_local_disk_moves_to_a_shared_sr_with_storage_migration():
     sr_ix = p.sr_uuid.index(sr)
     assert {s for _, s in _targets(p, 0)} == {sr_ix}
     # 3x the 40 GiB virtual size on the target, 2x on the source, used bytes after
-    assert p.job_reserve[0] == 3 * 40 * 1024
-    assert list(p.src_reserve[p.srcs(0).start:p.srcs(0).stop]) == [2 * 40 * 1024]
-    assert p.job_used_up[0] == 20 * 1024
+    assert _b(p, p.job_reserve[0]) == 3 * 40 * GIB
+    assert [_b(p, x) for x in p.src_reserve[p.srcs(0).start:p.srcs(0).stop]] == [2 * 40 * GIB]
+    assert _b(p, p.job_used_up[0]) == 20 * GIB
 
 
-def test_capacities_round_down_and_demands_up():
+def test_amounts_are_exact_in_a_common_unit():
     b, pool, hosts, sr, net = _lab(memory_gib=64, overhead_gib=2)
     b.vm(pool, "odd", host=hosts[0], memory_gib=1 + 1 / GIB, disks=[(sr, 10)], networks=[net])
     inv = b.build()
     p = build_problem(inv, Evacuate((hosts[0],)), PlanOptions(headroom_fraction=0.1))
-    assert p.job_mem_up[0] == 1025  # one byte over 1 GiB counts as a whole extra MiB
-    assert p.job_mem_down[0] == 1024  # what leaves is rounded down
-    # 64 GiB - 2 GiB - 10% of 64 GiB = 55.6 GiB = 56934.4 MiB, rounded down
-    assert p.host_cap[1] == 56934
-    assert p.host_init[0] == 1025
+    assert p.unit == 1  # one odd byte: the unit is the byte, nothing is rounded
+    assert _b(p, p.job_mem_up[0]) == GIB + 1 == _b(p, p.job_mem_down[0])
+    # 64 GiB - 2 GiB - 10% of 64 GiB, floored to a byte as the memory rule does
+    assert _b(p, p.host_cap[1]) == int(64 * GIB - 2 * GIB - 0.1 * 64 * GIB)
+    assert _b(p, p.host_init[0]) == GIB + 1
+    b2, pool2, hosts2, sr2, net2 = _lab()
+    b2.vm(pool2, "even", host=hosts2[0], memory_gib=4, disks=[(sr2, 10)], networks=[net2])
+    p2 = build_problem(b2.build(), Evacuate((hosts2[0],)))
+    assert p2.unit >= 2**20 and p2.unit % 2**20 == 0  # whole MiB (or more): small numbers
+
+
+def test_issue13_case12_byte_exact_memory_fit_is_placed():
+    """A VM of 4 GiB + 1 byte onto a host with exactly that much free: MiB rounding
+    (demand up, capacity down) refused it; exact units place it, and the checker agrees."""
+    from planner.check import check_plan
+    from planner.solve import solve
+
+    b = Builder()
+    pool = b.pool("lab")
+    src = b.host(pool, "src", memory_gib=64, overhead_gib=0)
+    dst = b.host(pool, "dst", memory_gib=4 + 1 / GIB, overhead_gib=0)
+    sr = b.sr(pool, "nfs", size_gib=2000)
+    net = b.network(pool, "vm-net")
+    vm = b.vm(pool, "exact", host=src, memory_gib=4 + 1 / GIB, disks=[(sr, 10)],
+              networks=[net])  # fmt: skip
+    inv = b.build()
+    assert inv.host_by_uuid[dst].memory_total_bytes == inv.vm_by_uuid[vm].memory_bytes
+    p = build_problem(inv, Evacuate((src,)))
+    assert p.unplaced == () and p.n_jobs == 1
+    for solver in ("greedy", "cpsat"):
+        plan = solve(inv, Evacuate((src,)), solver=solver, time_limit=5)
+        assert plan.unplaced == () and [m.to_host for m in plan.migrations()] == [dst]
+        report = check_plan(inv, plan)
+        assert report.ok, report.lines()
+
+
+def test_issue13_case9_two_disks_that_fit_only_on_two_srs_are_placed():
+    """Retire `old`: a VM's two 30 GiB disks need 90 GiB each (3x) on their target; the
+    two target SRs have 100 GiB free each, so neither holds both, together they do."""
+    from planner.check import check_plan
+    from planner.solve import solve
+
+    b = Builder()
+    pool = b.pool("lab")
+    h = b.host(pool, "xs-01", memory_gib=64)
+    old = b.sr(pool, "old", size_gib=1000)
+    a = b.sr(pool, "a", size_gib=100)
+    c = b.sr(pool, "c", size_gib=100)
+    net = b.network(pool, "vm-net")
+    vm = b.vm(pool, "two", host=h, memory_gib=2, disks=[(old, 30), (old, 30)],
+              networks=[net])  # fmt: skip
+    inv = b.build()
+    p = build_problem(inv, RetireSR((old,)))
+    assert p.unplaced == () and p.n_jobs == 1
+    assert {int(p.cand_sr[x]) for x in p.cands(0)} == {SPLIT}
+    for solver in ("greedy", "cpsat"):
+        plan = solve(inv, RetireSR((old,)), solver=solver, time_limit=5)
+        assert plan.unplaced == ()
+        (m,) = plan.migrations()
+        assert m.vm == vm and sorted(d.to_sr for d in m.disks) == sorted([a, c])
+        report = check_plan(inv, plan)
+        assert report.ok, report.lines()
 
 
 def test_dmc_counts_dynamic_minimum():
@@ -80,9 +137,10 @@ def test_dmc_counts_dynamic_minimum():
     b.vm(pool, "squeezable", host=hosts[0], memory_gib=8, memory_min_gib=2, disks=[(sr, 10)],
          networks=[net])  # fmt: skip
     inv = b.build()
-    assert build_problem(inv, Evacuate((hosts[0],))).job_mem_up[0] == 8 * 1024
+    p8 = build_problem(inv, Evacuate((hosts[0],)))
+    assert _b(p8, p8.job_mem_up[0]) == 8 * GIB
     p = build_problem(inv, Evacuate((hosts[0],)), PlanOptions(dmc=True))
-    assert p.job_mem_up[0] == 2 * 1024 and p.host_init[0] == 2 * 1024
+    assert _b(p, p.job_mem_up[0]) == 2 * GIB and _b(p, p.host_init[0]) == 2 * GIB
 
 
 def test_exclusions_go_to_unplaced_with_every_code():
@@ -153,7 +211,7 @@ def test_move_pool_halted_vm_moves_disks_without_a_host():
     p = build_problem(inv, MovePool((old,), (new,)))
     assert p.job_vm == (vm,) and KINDS[p.job_kind[0]] == "move"
     assert _targets(p, 0) == {(-1, p.sr_uuid.index(s_new))}
-    assert p.job_mem_up[0] == 0 and p.job_halted_mem[0] == 4 * 1024
+    assert p.job_mem_up[0] == 0 and _b(p, p.job_halted_mem[0]) == 4 * GIB
 
 
 def test_retire_sr_keeps_running_vm_on_its_host():
@@ -166,7 +224,9 @@ def test_retire_sr_keeps_running_vm_on_its_host():
     assert _targets(p, 0) == {(1, p.sr_uuid.index(sr))}
 
 
-def test_sr_used_takes_the_larger_of_sr_and_disks():
+def test_sr_used_is_the_srs_own_figure():
+    """FORMATS.md: every reader takes the SR's used_bytes as XAPI reports it (issue 13
+    item 4: the solver used to take the disks' sum when larger, the checker did not)."""
     b, pool, hosts, sr, net = _lab()
     b.vm(pool, "web", host=hosts[0], disks=[(sr, 100)], networks=[net])
     doc = b.document()
@@ -174,7 +234,7 @@ def test_sr_used_takes_the_larger_of_sr_and_disks():
     from planner.inventory import from_dict
 
     p = build_problem(from_dict(doc), Evacuate((hosts[0],)))
-    assert p.sr_used[0] == 50 * 1024
+    assert _b(p, p.sr_used[0]) == 10 * GIB
 
 
 def test_subset_keeps_candidates_aligned():

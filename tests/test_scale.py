@@ -1,10 +1,9 @@
-"""Fleet scale: the 40,000-VM evacuation (slow), the merge's offset search kept fast and
-unchanged, and the benchmark entry point."""
+"""Fleet scale: the 40,000-VM evacuation (slow), list scheduling a big pool, and the
+benchmark entry point."""
 
 from __future__ import annotations
 
 import importlib
-import random
 import subprocess
 import sys
 import time
@@ -19,53 +18,28 @@ from planner.inventory.io import from_dict
 solve_mod = importlib.import_module("planner.solve")
 
 
-def reference_offsets(parts: list[list[int]], passes: int = 3) -> list[int]:
-    """The offset search as its docstring specifies it, written the plain way (rebuild
-    the other parts' slots for every part): the fast version must agree exactly."""
-    offsets = [0] * len(parts)
+def test_list_schedule_of_a_generated_pool_is_fast_and_near_its_bound() -> None:
+    """One generated pool of 1,000 VMs, evacuate 4 of its 16 hosts: greedy's list
+    schedule (linear-ish in the jobs: a sweep over ends) takes well under a few seconds
+    and lands within 5% of the proven lower bound; the plan passes both replays."""
+    from solvers.bounds import lower_bounds
+    from solvers.greedy import solve_greedy
 
-    def slots_of(ks: list[int]) -> list[int]:
-        out: list[int] = []
-        for i in ks:
-            for w, x in enumerate(parts[i]):
-                s = offsets[i] + w
-                out.extend([0] * (s + 1 - len(out)))
-                out[s] = max(out[s], x)
-        return out
+    inv = from_dict(generate(1, 16, 1000, seed=5))
+    goal = Evacuate(tuple(h.uuid for h in inv.hosts[:4]))
+    from planner.problem import build_problem
 
-    def added(slots: list[int], lengths: list[int], o: int) -> int:
-        ext = slots + [0] * max(0, o + len(lengths) - len(slots))
-        return sum(max(ext[o + w], x) - ext[o + w] for w, x in enumerate(lengths))
-
-    for sweep in range(passes):
-        changed = False
-        for k, lengths in enumerate(parts):
-            others = [i for i in range(len(parts)) if i != k] if sweep else list(range(k))
-            slots = slots_of(others)
-            best = min(range(len(slots) + 1), key=lambda o: (added(slots, lengths, o), o))
-            if best != offsets[k]:
-                offsets[k], changed = best, True
-        if sweep and not changed:
-            break
-    return offsets
-
-
-def test_offsets_match_the_plain_search() -> None:
-    rng = random.Random(8)
-    for _ in range(500):
-        parts = [[rng.choice([0, 1, 5, 10, 50, 100, 300]) for _ in range(rng.randint(0, 6))]
-                 for _ in range(rng.randint(0, 7))]  # fmt: skip
-        assert solve_mod._offsets(parts) == reference_offsets(parts), parts
-
-
-def test_offsets_scale_linearly_enough() -> None:
-    # 400 fixed-order parts of 8-15 waves (the 400,000-VM fleet has up to 1,000 parts)
-    rng = random.Random(9)
-    parts = [[rng.randint(1, 2000) for _ in range(rng.randint(8, 15))] for _ in range(400)]
+    p = build_problem(inv, goal)
+    assert p.n_jobs > 150
     t0 = time.perf_counter()
-    offsets = solve_mod._offsets(parts)
+    sol = solve_greedy(p)
     assert time.perf_counter() - t0 < 5.0
-    assert len(offsets) == 400 and min(offsets) == 0  # the first part starts at slot 0
+    bound = lower_bounds(p).seconds
+    assert sol.n_unplaced == 0 and bound <= sol.seconds(p) <= 1.05 * bound
+    plan = solve_mod.solve(inv, goal, solver="greedy")
+    report = check_plan(inv, plan)
+    assert report.ok, "\n".join(report.lines()[:20])
+    assert plan.estimate["seconds"] == sol.seconds(p)
 
 
 def test_benchmarks_entry_point_help_and_bad_rung() -> None:
@@ -78,17 +52,19 @@ def test_benchmarks_entry_point_help_and_bad_rung() -> None:
 
 
 @pytest.mark.slow
-def test_evacuate_40000_vms_under_two_minutes() -> None:
-    """DESIGN.md target: 100 pools x 400 VMs, evacuate 2 hosts per pool, < 120 s (load of
-    the document, problem, solve) on 2 cores, and the plan passes the replay."""
+def test_evacuate_40000_vms_under_a_minute() -> None:
+    """DESIGN.md target: 100 pools x 400 VMs, evacuate 2 hosts per pool, < 60 s (load of
+    the document, problem, solve) on 2 cores, within 5% of the proven bound, and the
+    plan passes both replays."""
     doc = generate(100, 16, 400, seed=1)
     t0 = time.perf_counter()
     inv = from_dict(doc)
     goal = Evacuate(tuple(h.uuid for hs in inv.hosts_in_pool.values() for h in hs[:2]))
     plan = solve_mod.solve(inv, goal, time_limit=60, workers=2, seed=0)
     took = time.perf_counter() - t0
-    assert took < 120, f"{took:.0f} s"
+    assert took < 60, f"{took:.0f} s"
     assert plan.solver["components"] == 100
+    assert plan.estimate["seconds"] <= 1.05 * plan.bounds["seconds"]
     report = check_plan(inv, plan)
     assert report.ok, "\n".join(report.lines()[:20])
     # every evacuated host is left without a running VM, or the VM is listed unplaced

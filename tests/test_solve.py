@@ -73,7 +73,7 @@ def test_goal_already_met_is_an_empty_plan():
     assert plan.status == "NOTHING_TO_DO"
     assert plan.waves == () and plan.unplaced == ()
     assert plan.estimate == {"waves": 0, "seconds": 0, "wave_seconds": 0}
-    assert plan.bounds == {"waves": 0, "seconds": 0}
+    assert plan.bounds == {"waves": 0, "seconds": 0, "wave_seconds": 0}
 
 
 def test_unplaced_vm_makes_the_plan_partial_and_the_rest_still_moves():
@@ -139,19 +139,67 @@ def test_greedy_figures_are_reported_beside_cpsat():
     plan = solve(inv, Evacuate((src,)), workers=1)
     assert_checked(inv, plan)
     g = plan.solver["greedy"]
-    assert g["unplaced"] == 1 and g["waves"] == 2
+    assert g["unplaced"] == 1 and g["seconds"] > 0 and g["waves"] >= 1
     assert plan.solver["objective"] == plan.estimate["seconds"]
-    assert plan.solver["best_bound"] == plan.bounds["seconds"]
+    assert plan.solver["best_bound"] >= plan.bounds["seconds"]
+    assert "assume" not in plan.solver or plan.solver["bound_assumes"]
 
 
-def test_fixed_order_parts_shift_so_long_waves_line_up():
-    from planner.solve import _offsets
+def test_every_start_and_dependency_is_consistent():
+    """Start times: a migration starts after every migration it depends on has ended;
+    ids follow start order; the estimate is the latest end, and the waves replay."""
+    inv, x = _two_pools(n_vms=7)
+    opts = PlanOptions(network_map={x["o_back"]: x["n_other"]})
+    plan = solve(inv, MovePool((x["old"],), (x["new"],)), opts, workers=1, time_limit=5)
+    assert_checked(inv, plan)
+    migs = {m.id: m for m in plan.migrations()}
+    assert len(migs) == 8 and not plan.unplaced
+    order = sorted(migs.values(), key=lambda m: (m.start_s, int(m.id[1:])))
+    assert [m.id for m in order] == [f"m{i}" for i in range(1, len(migs) + 1)]
+    for m in migs.values():
+        for d in m.depends_on:
+            assert migs[d].end_s <= m.start_s
+    assert plan.estimate["seconds"] == max(m.end_s for m in migs.values())
+    # at most max_per_pool in flight from the old pool at any instant
+    for t in {m.start_s for m in migs.values()}:
+        assert sum(1 for m in migs.values() if m.start_s <= t < m.end_s) <= 3
 
-    # side by side from slot 0 the slots would be [10, 10] = 20; shifting the second
-    # part by one slot gives [1, 10, 1] = 12
-    assert _offsets([[1, 10], [10, 1]]) == [0, 1]
-    # nothing to gain: no shift
-    assert _offsets([[5, 1], [4, 1]]) == [0, 0]
+
+def test_independent_components_all_start_at_zero():
+    from solvehelp import parallel_pools
+
+    inv, srcs = parallel_pools()
+    plan = solve(inv, Evacuate(tuple(srcs)), workers=1)
+    assert_checked(inv, plan)
+    assert plan.solver["components"] == 2
+    first = {}
+    for m in plan.migrations():
+        first[m.from_pool] = min(first.get(m.from_pool, 1 << 30), m.start_s)
+    assert set(first.values()) == {0}
+    longest = {}
+    for m in plan.migrations():
+        longest[m.from_pool] = max(longest.get(m.from_pool, 0), m.end_s)
+    assert plan.estimate["seconds"] == max(longest.values())
+
+
+@pytest.mark.parametrize("kind", ["rebalance", "target"])
+def test_campaign_goals_go_through_solve(kind):
+    """Every goal through one solve(): the campaign planners choose the moves."""
+    from planner.goals import Rebalance, Target
+
+    b = Builder()
+    p = b.pool("lab")
+    h1, h2 = b.host(p, "xs-01", memory_gib=64), b.host(p, "xs-02", memory_gib=64)
+    sr = b.sr(p, "nfs")
+    vms = [b.vm(p, f"v{i}", host=h1, memory_gib=8, disks=[(sr, 10)]) for i in range(4)]
+    inv = b.build()
+    goal = Rebalance() if kind == "rebalance" else Target({vms[0]: h2})
+    plan = solve(inv, goal)
+    assert_checked(inv, plan)
+    assert plan.goal["kind"] == kind
+    moved = list(plan.migrations())
+    assert moved and all(m.to_host == h2 for m in moved)
+    assert plan.estimate["seconds"] == max(m.end_s for m in moved)
 
 
 @pytest.mark.slow

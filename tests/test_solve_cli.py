@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 from solvehelp import assert_checked, binpacking_trap
@@ -43,7 +44,32 @@ def test_default_is_the_sample_maintenance_demo(tmp_path):
     inv = load(sample_path())
     plan = load_plan(out)
     assert_checked(inv, plan)
+    # the summary prints the schedule's length, its bound and the wave-mode figure,
+    # as the plan has them
+    est, bound = plan.estimate, plan.bounds["seconds"]
+    assert "Schedule: 7 migrations in" in r.stdout
+    assert f"({est['seconds']} s); lower bound" in r.stdout
+    assert f"({bound} s) (gap" in r.stdout
+    assert f"Wave mode (lock-step): {est['waves']} waves" in r.stdout
+    assert f"({est['wave_seconds']} s)" in r.stdout
     assert plan.goal == {"kind": "evacuate", "hosts": [inv.find("host", "xs-02")]}
+
+
+def test_max_per_host_option_reaches_the_plan(tmp_path):
+    inv_path = _fleet(tmp_path)
+    out = tmp_path / "plan.json"
+    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "--max-per-host",
+                            "1", "-o", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plan = load_plan(out)
+    assert plan.options["max_per_host"] == 1
+    assert_checked(load(inv_path), plan)
+    # every move leaves xs-01: one at a time
+    spans = sorted((m.start_s, m.end_s) for m in plan.migrations())
+    assert len(spans) == 4 and all(a[1] <= b[0] for a, b in pairwise(spans))
+    bad = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01",
+                              "--max-per-host", "0"])  # fmt: skip
+    assert bad.exit_code == 2 and "max_per_host" in bad.output
 
 
 def test_names_comma_separated_or_repeated(tmp_path):

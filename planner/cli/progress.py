@@ -37,7 +37,7 @@ def _console() -> Any:
     return Console(stderr=True)
 
 
-_PLAN = re.compile(r"plan of (\d+) s")
+_PLAN = re.compile(r"(?:plan|schedule) of (\d+) s")
 _BOUND = re.compile(r"bound (\d+) s")
 
 

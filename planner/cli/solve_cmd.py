@@ -60,6 +60,10 @@ def solve_command(
              "CP-SAT runs single-threaded per part there.")] = None,
     headroom: Annotated[float, typer.Option(
         help="Share of each host's memory kept free, 0 <= F < 1.")] = 0.0,
+    max_per_host: Annotated[int | None, typer.Option(
+        "--max-per-host", metavar="N",
+        help="At most N migrations in flight that leave or enter one host (1..3; "
+             "1 where migration traffic shares a 1 GbE link). Default: no limit.")] = None,
     dmc: Annotated[bool, typer.Option(
         "--dmc", help="Count running VMs at their dynamic minimum memory.")] = False,
     network_map: Annotated[list[str] | None, typer.Option(
@@ -131,7 +135,8 @@ def solve_command(
         from planner.rules.network import resolve_network_map
 
         nmap = resolve_network_map(inv, network_map)
-    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
+    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
+                          max_per_host=max_per_host)  # fmt: skip
 
     from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
@@ -166,8 +171,8 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     out.print(f"[bold]{goal['kind']}[/bold] {names}")
     if plan.waves:
         t = Table(show_lines=False, header_style="bold")
-        for col in ("wave", "id", "VM", "kind", "from", "to", "disks to", "est"):
-            t.add_column(col, justify="right" if col in ("wave", "est") else "left")
+        for col in ("wave", "id", "VM", "kind", "from", "to", "disks to", "start", "est"):
+            t.add_column(col, justify="right" if col in ("wave", "start", "est") else "left")
         shown = 0
         for w in plan.waves:
             for i, m in enumerate(w.migrations):
@@ -178,7 +183,7 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
                 dst = inv.label(m.to_host) if m.to_host else inv.label(m.to_pool)
                 disks = ", ".join(sorted({inv.label(d.to_sr) for d in m.disks})) or "-"
                 t.add_row(str(w.index) if i == 0 else "", m.id, inv.label(m.vm), m.kind,
-                          frm, dst, disks, _hms(m.est_seconds),
+                          frm, dst, disks, _hms(m.start_s), _hms(m.est_seconds),
                           end_section=i == len(w.migrations) - 1)  # fmt: skip
         out.print(t)
         total = sum(len(w.migrations) for w in plan.waves)
@@ -198,15 +203,15 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     g = s.get("greedy", {})
     n = sum(len(w.migrations) for w in plan.waves)
     pb = s.get("placed_bound", b)
+    wave_s = est.get("wave_seconds", est["seconds"])
     lines = [
-        f"Plan: {plural(n, 'migration')} in {plural(est['waves'], 'wave')}, "
-        f"{_hms(est['seconds'])} ({est['seconds']} s); lower bound "
-        f"{plural(b['waves'], 'wave')}, {_hms(b['seconds'])} "
+        f"Schedule: {plural(n, 'migration')} in {_hms(est['seconds'])} ({est['seconds']} s); lower "
+        f"bound {_hms(b['seconds'])} ({b['seconds']} s) "
         + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
            f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
-        f"Greedy: {plural(g.get('waves', 0), 'wave')}, {_hms(g.get('seconds', 0))} "
-        f"({g.get('seconds', 0)} s)"
+        f"Wave mode (lock-step): {plural(est['waves'], 'wave')}, {_hms(wave_s)} ({wave_s} s)",
+        f"Greedy: {_hms(g.get('seconds', 0))} ({g.get('seconds', 0)} s)"
         + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
         f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
         + (f", {s['components']} independent parts" if s.get("components", 1) > 1 else ""),
