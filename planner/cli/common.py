@@ -80,8 +80,9 @@ def plan_status(plan: Plan) -> str:
     s, est, b = plan.solver, plan.estimate, plan.bounds
     n = sum(len(w.migrations) for w in plan.waves)
     bound = f", lower bound {hms(b['seconds'])}" if b.get("seconds") is not None else ""
-    return (f"plan: {plural(n, 'migration')} in {plural(int(est.get('waves', 0)), 'wave')}, "
-            f"{hms(est.get('seconds', 0))}{bound}; {plural(len(plan.unplaced), 'VM')} "
+    return (f"plan: {plural(n, 'migration')}, schedule {hms(est.get('seconds', 0))} "
+            f"({plural(int(est.get('waves', 0)), 'wave')}){bound}; "
+            f"{plural(len(plan.unplaced), 'VM')} "
             f"unplaced; {s.get('name', '?')} {s.get('status', '?')} in "
             f"{float(s.get('wall_seconds', 0)):.2f} s")  # fmt: skip
 
