@@ -58,6 +58,8 @@ def connect(address: str, timeout: float = 10.0) -> Any:
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as e:
         raise ConnectionFailed(f"--dask: no Dask scheduler at {address}: {e}") from e
+    except (ValueError, TypeError) as e:  # an unknown scheme, a malformed address
+        raise InputError(f"--dask: bad scheduler address {address!r}: {e}") from None
 
 
 def task_slots(client: Any) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.limits import MAX_INDEX, MAX_SECONDS, bad_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -368,10 +369,6 @@ class _Reader:
         return int(v)
 
 
-# a campaign longer than a year is a data error, not a plan: it bounds every duration
-MAX_SECONDS = 366 * 24 * 3600
-
-
 def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
     return t if isinstance(t, tuple) else (t,)
 
@@ -401,8 +398,12 @@ def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
     if kind is not None and kind not in KINDS:
         r.errors.append(f"{path}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     est = r.get(d, "est_seconds", path, (int, float))
-    if est is not None and est < 0:
-        r.errors.append(f"{path}.est_seconds: must not be negative, got {est}")
+    why = None if est is None else bad_number(est, 0, MAX_SECONDS)
+    if est is not None and why is not None and est < 0:
+        why = f"must not be negative, got {est}"
+    if why is not None:
+        r.errors.append(f"{path}.est_seconds: {why}")
+        est = None
     disks = []
     for j, x in enumerate(r.get(d, "disks", path, list, default=[]) or []):
         p = f"{path}.disks[{j}]"
@@ -462,6 +463,10 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
             r.errors.append(f"{path}: must be an object")
             continue
         index = r.get(w, "index", path, int)
+        why = None if index is None else bad_number(index, 0, MAX_INDEX, integer=True)
+        if why is not None:
+            r.errors.append(f"{path}.index: {why}")
+            index = None
         migs = []
         for j, m in enumerate(r.get(w, "migrations", path, list) or []):
             mig = _migration(r, m, f"{path}.migrations[{j}]")

@@ -66,8 +66,20 @@ CASES: dict[tuple[str, ...], tuple[list[str], tuple[str, ...]]] = {
 }
 
 
+# commands whose --format picks a document, not data (`planner report`: html or md)
+DOCUMENTS = {("report",): (["report", "{plan}"], ("md",))}
+
+
 def test_every_format_command_is_walked():
-    assert _format_commands() == set(CASES)
+    assert _format_commands() == set(CASES) | set(DOCUMENTS)
+
+
+def test_document_commands_follow_o_dash_too(files):
+    for path, (args, fmts) in DOCUMENTS.items():
+        for fmt in fmts:
+            r = runner.invoke(app, [*_argv(args, files), "--format", fmt, "-o", "-"])
+            assert r.exit_code in (0, 1), r.output
+            assert r.stdout.strip() and not Path("-").exists(), path
 
 
 def _argv(args: list[str], files: dict[str, str]) -> list[str]:

@@ -73,9 +73,9 @@ def _backend(sim):
 
 def test_killed_after_the_call_before_its_record(tmp_path):
     """The worst moment: XAPI accepted the call but the task ref never reached the
-    journal. The resumed run finds the task through the VM's current operations and
-    waits for it instead of starting the migration again."""
-    from planner.execute.runner import RunConfig, Runner, reconcile
+    journal. The resumed run finds the task by the marker it carries and waits for
+    it instead of starting the migration again."""
+    from planner.execute.runner import RunConfig, Runner, intent_record, new_marker, reconcile
 
     inv, hosts = fleet(3)
     plan = evacuation_plan(inv, hosts)
@@ -84,8 +84,9 @@ def test_killed_after_the_call_before_its_record(tmp_path):
         be = _backend(sim)
         try:
             with J.Journal.open(tmp_path / "j.db", plan) as j:
-                j.intent(first.id)
-                task = be.start(first)[0]  # ... and the process dies here
+                marker = new_marker(j, first)
+                j.intent(first.id, intent_record(first, marker))
+                task = be.start(first, marker)[0]  # ... and the process dies here
                 notes = reconcile(plan, j, be)
                 assert j.entry(first.id).tasks == (task,)
                 assert any("had landed" in n for n in notes)
@@ -104,7 +105,7 @@ def test_killed_after_the_call_before_its_record(tmp_path):
 def test_killed_after_intent_before_the_call(tmp_path):
     """Intent committed, the call never sent: the VM did not move and is not busy, so
     the migration goes back to pending and runs (once)."""
-    from planner.execute.runner import RunConfig, Runner, reconcile
+    from planner.execute.runner import RunConfig, Runner, intent_record, new_marker, reconcile
 
     inv, hosts = fleet(3)
     plan = evacuation_plan(inv, hosts)
@@ -113,10 +114,10 @@ def test_killed_after_intent_before_the_call(tmp_path):
         be = _backend(sim)
         try:
             with J.Journal.open(tmp_path / "j.db", plan) as j:
-                j.intent(first.id)
+                j.intent(first.id, intent_record(first, new_marker(j, first)))
                 notes = reconcile(plan, j, be)
                 assert j.entry(first.id).state == J.PENDING
-                assert any("did not move" in n for n in notes)
+                assert any("never left" in n for n in notes)
                 cfg = RunConfig(poll_seconds=0.02, backoff_seconds=0.02)
                 summary = Runner(plan, j, be, be.inventory(), cfg).run(handle_sigint=False)
                 # the journal counts both attempts: the one that never reached XAPI too
@@ -155,3 +156,47 @@ def test_task_finished_while_away_and_task_gone(tmp_path):
                 assert any("task gone" in n for n in notes)
         finally:
             be.close()
+
+
+def _kill_with_delayed_start(tmp_path, seed: int) -> None:
+    """Storage moves (migrate_send) with the start call of one or two of them held in
+    transit by the simulator; the executor is SIGKILLed at random instants (also while
+    that call is held, and while a resumed run waits for it to land); the last run
+    completes. The audit must show every planned migration exactly once."""
+    from planner.goals import MovePool
+    from planner.solve import solve
+
+    rng = random.Random(seed)
+    inv, _ = fleet(6, seed_name=f"s{seed}")
+    a, b = (p.uuid for p in inv.pools)
+    plan = solve(inv, MovePool((a,), (b,)), solver="greedy", time_limit=10.0, seed=0)
+    n = sum(1 for _ in plan.migrations())
+    pf, jf = tmp_path / "plan.json", tmp_path / "run.journal"
+    save_plan(plan, pf)
+    delay = rng.uniform(1.0, 3.0)
+    fault = f"delay:Async.VM.migrate_send:{delay:.2f}:{rng.randint(1, 2)}"
+    mode = "waves" if seed % 2 else "flow"
+    with Simulator(inv, speed=60, password=PASSWORD, seed=seed, faults=[fault]) as sim:
+        args = cli_args(pf, sim, jf, "--mode", mode, "--settle", f"{delay + 2:.2f}")
+        killed = 0
+        for _ in range(3):
+            p = run_cli(args)
+            time.sleep(rng.uniform(0.3, 3.5))
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                killed += 1
+            p.communicate(timeout=60)
+        p = run_cli(args)
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, out + err
+        audit = sim.audit()
+    assert killed >= 1, "no run was killed: the test proves nothing"
+    assert [x["result"] for x in audit] == ["success"] * n, audit
+    assert sorted(successes(audit).values()) == [1] * n
+    assert {x["vm"] for x in audit} == {m.vm for m in plan.migrations()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 120))
+def test_case4_sigkill_random_instants_and_delayed_start(tmp_path, seed):
+    _kill_with_delayed_start(tmp_path, seed)

@@ -256,3 +256,88 @@ def test_unsafe_identifiers_are_refused(bad):
     w0 = replace(plan.waves[0], migrations=(replace(m, vm=bad), *plan.waves[0].migrations[1:]))
     with pytest.raises(InputError, match="not a plain identifier"):
         to_xe_script(replace(plan, waves=(w0, *plan.waves[1:])))
+
+
+# ---------------------------------------------------------------- issue 16, cases 1 and 2
+
+
+def _attack_fleet(pool_name: str = "old", host_name: str = "old-02"):
+    """The `_fleet` plan with hostile names, and a host-disable / host-upgrade step on
+    the hostile host so its name reaches comments and the operator's message."""
+    from planner.plan import Step
+
+    inv, plan = _fleet()
+    old = next(p for p in inv.pools if p.name == "old")
+    h2 = next(h for h in inv.hosts if h.name == "old-02")
+    inv = replace(
+        inv,
+        pools=tuple(replace(p, name=pool_name) if p is old else p for p in inv.pools),
+        hosts=tuple(replace(h, name=host_name) if h is h2 else h for h in inv.hosts),
+    )
+    steps = (Step("host-disable", h2.uuid, "after"),
+             Step("host-upgrade", h2.uuid, "after", "8.4.0"))  # fmt: skip
+    waves = (replace(plan.waves[0], steps=steps), *plan.waves[1:])
+    return inv, replace(plan, waves=waves)
+
+
+def _run_attack(tmp_path, inv, plan, mark):
+    script = tmp_path / "run.sh"
+    script.write_text(to_xe_script(plan, inv))
+    assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
+    log, env = _fake_xe(tmp_path)
+    r = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
+    assert not mark.exists(), "a planted command ran"
+    assert r.returncode == 0, r.stderr
+    assert len([ln for ln in log.read_text().splitlines() if "vm-migrate" in ln]) == 4
+    return script.read_text(), r
+
+
+def test_case1_export_injection_pool_name_newline(tmp_path):
+    mark = tmp_path / "PWNED-newline"
+    inv, plan = _attack_fleet(pool_name=f"old\ntouch {mark}\n")
+    text, _ = _run_attack(tmp_path, inv, plan, mark)
+    assert "its name has control characters" in text
+
+
+def test_case1_export_injection_host_name_command_substitution(tmp_path):
+    mark = tmp_path / "PWNED-subst"
+    inv, plan = _attack_fleet(host_name=f"$(touch {mark})")
+    _text, r = _run_attack(tmp_path, inv, plan, mark)
+    # the operator's message shows the name as it is, not its expansion
+    assert f"$(touch {mark})" in r.stdout
+
+
+def test_case1_export_injection_host_name_backticks(tmp_path):
+    mark = tmp_path / "PWNED-backtick"
+    inv, plan = _attack_fleet(host_name=f"`touch {mark}`'\"; touch {mark}; #")
+    _run_attack(tmp_path, inv, plan, mark)
+
+
+def test_case1_export_refuses_control_characters_it_cannot_quote():
+    from planner.execute.export import quote
+
+    assert quote("a'b $(x)", "name") == "'a'\"'\"'b $(x)'"
+    with pytest.raises(InputError, match="control character"):
+        quote("a\nb", "name")
+    _inv, plan = _fleet()
+    with pytest.raises(InputError, match="control character"):
+        to_xe_script(replace(plan, inventory_digest="x\nid"))
+
+
+def test_case2_export_password_prompt_mode_keeps_env_password_out_of_argv(tmp_path):
+    inv, plan = _fleet()
+    script = tmp_path / "run.sh"
+    script.write_text(to_xe_script(plan, inv, remote_password="prompt"))
+    log, env = _fake_xe(tmp_path)
+    r = subprocess.run(["sh", str(script)], env=env, input="typed-remote-pw\n",
+                       capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = log.read_text().splitlines()
+    assert not any("pw-from-env" in ln for ln in lines)  # only in the -pwf file
+    migrates = [ln for ln in lines if "vm-migrate" in ln]
+    # live moves carry no remote-* at all; storage and halted moves the typed password
+    assert [("remote-password=typed-remote-pw" in ln) for ln in migrates].count(True) == 3
+    assert all("remote-" not in ln for ln in migrates if "live=true" in ln and "vdi:" not in ln)
+    with pytest.raises(InputError, match="--remote-password"):
+        to_xe_script(plan, inv, remote_password="argv")

@@ -32,13 +32,14 @@ class _Group(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         reflow_help(self)  # the sub-commands exist already: typer builds them first
+        guard_options(self)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PlannerError as e:
             for line in e.lines():
-                typer.echo(f"planner: {line}", err=True)
+                typer.echo(f"planner: {_printable(line)}", err=True)
             raise typer.Exit(e.exit_code) from None
         except NoArgsIsHelpError:
             raise  # `planner inventory` alone: click prints the group's help
@@ -87,6 +88,7 @@ def _register() -> None:
         inventory_cmd, solve_cmd, check_cmd, collect_cmd, sim_cmd, execute_cmd, whatif_cmd,
     ):  # fmt: skip
         module.register(app)
+    __import__("planner.cli.report_cmd", fromlist=["register"]).register(app)  # issue 14
 
 
 def _reflow(text: str) -> str:
@@ -143,6 +145,92 @@ def _main(
 
 
 CONFIG_KEY = "planner.config"
+
+
+MAX_MESSAGE = 400  # characters of one error line: a hostile value is not echoed in full
+
+
+def _printable(line: str) -> str:
+    """An error line safe for a terminal: control characters (an ESC sequence in a name
+    could rewrite the screen) and lone surrogates shown escaped, and at most
+    MAX_MESSAGE characters."""
+    import unicodedata
+
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in line):
+        line = "".join(c if unicodedata.category(c) not in ("Cc", "Cs")
+                       else repr(c)[1:-1] for c in line)  # fmt: skip
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 20] + f"... ({len(line)} chars)"
+    return line
+
+
+def guard_options(command: click.Command) -> None:
+    """Check every option value of every sub-command against `planner.limits` before the
+    command runs: finite numbers in range, no empty or unprintable texts (one line,
+    exit 2)."""
+    import functools
+
+    subs = getattr(command, "commands", None)
+    if subs is not None:
+        for sub in subs.values():
+            guard_options(sub)
+        return
+    inner = command.callback
+    if inner is None or getattr(inner, "_guarded", False):
+        return
+    flags = {p.name: _flag(p) for p in command.params}
+
+    @functools.wraps(inner)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from planner.errors import InputError
+        from planner.limits import check_option
+
+        problems = []
+        for name, value in kwargs.items():
+            try:
+                check_option(name, str(flags.get(name, name)), value)
+            except InputError as e:
+                problems.append(e.message)
+        problems += _overwrites(kwargs, flags)
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        if problems:
+            raise InputError("bad options", problems)
+        return inner(*args, **kwargs)
+
+    checked._guarded = True  # type: ignore[attr-defined]
+    command.callback = checked
+
+
+def _flag(p: Any) -> str:
+    """How people name a parameter: an option's first flag, an argument's metavar."""
+    opts = getattr(p, "opts", None) or []
+    if getattr(p, "param_type_name", "") == "option" and opts:
+        return str(opts[0])
+    return str(getattr(p, "metavar", None) or str(p.name).upper())
+
+
+def _overwrites(kwargs: dict[str, Any], flags: dict[str, Any]) -> list[str]:
+    """`-o FILE` naming a file that is also an input of the command (`solve INV -o INV`):
+    writing would destroy the input, so it is refused before anything is read."""
+    import os
+    from pathlib import Path
+
+    out = kwargs.get("output")
+    if not isinstance(out, Path) or not out.exists():
+        return []
+    for name, value in kwargs.items():
+        if name == "output":
+            continue
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            try:
+                same = isinstance(v, Path) and v.exists() and os.path.samefile(out, v)
+            except OSError:
+                same = False
+            if same:
+                return [f"-o {out}: is also an input ({flags.get(name, name)}); refusing to "
+                        "overwrite it"]
+    return []
 
 
 @app.command("version")

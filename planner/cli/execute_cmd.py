@@ -558,6 +558,14 @@ def register(app: typer.Typer) -> None:
                 "re-run to resume). Default: wait as long as it takes.",
             ),
         ] = None,
+        settle: Annotated[
+            float,
+            typer.Option(
+                "--settle",
+                help="On resume, how long after its intent a start call that may still be "
+                "in transit is waited for before it is sent again (docs/reliability.md).",
+            ),
+        ] = 90.0,
         fmt: FormatOption = "table",
         output: OutputOption = None,
         log_file: LogFileOption = None,
@@ -584,6 +592,10 @@ def register(app: typer.Typer) -> None:
             if inv is None and jpath.exists():
                 plan, inv = _names_for(jpath, plan, plan_path)
             with J.Journal.read(jpath) as j:
+                if plan is not None and j.info().plan_digest != J.plan_digest(plan):
+                    raise InputError(f"{jpath}: journal belongs to another plan than "
+                                     f"{plan_path} (plan digest {j.info().plan_digest[:12]}, "
+                                     f"this plan {J.plan_digest(plan)[:12]})")  # fmt: skip
                 raise typer.Exit(_status(j, plan, inv, out))
         if plan_path is None:
             raise InputError("missing PLAN (the plan JSON file)")
@@ -647,6 +659,7 @@ def register(app: typer.Typer) -> None:
                 yes=yes,
                 replan=(replan_solver, time_limit) if replan else None,
                 progress=enabled(show_progress),
+                settle=settle,
             )
         except Exception as e:
             log.error("execute failed: %s", e)
@@ -680,6 +693,14 @@ def register(app: typer.Typer) -> None:
         user_env: Annotated[
             str, typer.Option("--user-env", help="Variable the script reads the user name from.")
         ] = "XE_USER",
+        remote_password: Annotated[
+            str,
+            typer.Option(
+                "--remote-password",
+                help="env or prompt: where remote-password= of storage and halted moves comes "
+                "from (xe has no file form for it, so it is in xe's argv; docs/security.md).",
+            ),
+        ] = "env",
         fmt: FormatOption = "table",
     ) -> None:
         """Write PLAN for other executors: an `xe vm-migrate` script or a runbook table.
@@ -723,7 +744,8 @@ def register(app: typer.Typer) -> None:
 
             out.emit(doc=lambda: rows, rows=lambda: rows, columns=PLAN_COLUMNS, table=table)
             return
-        text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env)
+        text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env,
+                            remote_password=remote_password)  # fmt: skip
         if is_stdout(output):
             typer.echo(text, nl=False)
             return
@@ -764,6 +786,7 @@ def _execute(
     yes: bool,
     replan: tuple[str, float] | None,
     progress: bool | None = None,
+    settle: float = 90.0,
 ) -> int:
     from planner.execute import journal as J
     from planner.execute.preflight import preflight
@@ -790,7 +813,7 @@ def _execute(
                     states = {e.id: e.state for e in j.entries()}
                     states.update({st.id: st.state for st in j.steps()})
             live = backend.inventory()
-            report = preflight(plan, live, states, base)
+            report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
             # the same verdict as the real run below, word for word, and its exit status
             if not report.ok and replan is None:
@@ -814,11 +837,11 @@ def _execute(
         fresh = not jpath.exists()
         refused = False
         with J.Journal.open(jpath, plan) as j:
-            for line in reconcile(plan, j, backend):
+            for line in reconcile(plan, j, backend, settle_seconds=settle):
                 typer.echo(f"resume: {line}")
             live = backend.inventory()
             states = {e.id: e.state for e in j.entries()}
-            report = preflight(plan, live, states, base)
+            report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
             if report.ok:
                 return _run(plan, j, backend, live, base, report, config, yes, progress)
@@ -830,7 +853,7 @@ def _execute(
                 return 1
         if refused:
             if fresh:  # a first run that was refused leaves nothing behind
-                for suffix in ("", "-wal", "-shm"):
+                for suffix in ("", "-wal", "-shm", ".lock"):
                     Path(f"{jpath}{suffix}").unlink(missing_ok=True)
             return 1
         # re-plan from the live state: what is done stays done (it is in the live state);
@@ -856,6 +879,35 @@ REFUSAL = ("refusing to execute: the pools changed since the plan was made (use 
 
 def _in_flight(n: int) -> str:
     return f"cannot re-plan while {n} migration(s) are in flight; re-run when they have ended"
+
+
+def _host_live(backend: Any) -> Any:
+    """host uuid -> whether its master shows it live (no answer counts as not live)."""
+    from planner.execute.backend import MigrationFault
+
+    def live(host: str) -> bool:
+        try:
+            return bool(backend.host_state(host).live)
+        except MigrationFault:
+            return False
+
+    return live
+
+
+def _goal_lines(plan: Plan, live: Inventory) -> list[str]:
+    """Where the live pools differ from the plan's end state (each VM where its last
+    migration takes it): one line per VM, empty when the goal holds."""
+    from planner.execute.runner import _live_location, arrived
+
+    last: dict[str, Migration] = {}
+    for m in plan.migrations():
+        last[m.vm] = m
+    out = []
+    for vm, m in last.items():
+        if not arrived(m, _live_location(live, vm)):
+            out.append(f"goal: {_label(live, vm)} is not where {m.id} takes it "
+                       f"({_describe(m, live)})")  # fmt: skip
+    return out
 
 
 def _replan(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
@@ -904,7 +956,11 @@ def _run(
     steps_left = [e for e in j.steps() if e.state != J.DONE]
     if not report.pending and not steps_left:
         typer.echo("nothing to do: every migration of the plan is done")
-        return 0
+        # ... but the pools may have changed since: the exit status says if the goal holds
+        problems = _goal_lines(plan, live)
+        for line in problems:
+            typer.echo(line, err=True)
+        return 1 if problems else 0
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("confirm with --yes (no terminal to ask on)")
@@ -924,11 +980,16 @@ def _run(
         typer.echo(line)
         if line:
             _log.info(line, extra={"event": "summary"})
-    return 0 if summary.complete else 1
+    if not summary.complete:
+        return 1
+    problems = _goal_lines(plan, backend.inventory())  # re-checked on the live pools
+    for line in problems:
+        typer.echo(line, err=True)
+    return 1 if problems else 0
 
 
 def _print_preflight(report: Any) -> None:
-    if report.same_digest:
+    if report.same_digest and report.ok:
         typer.echo("pre-flight: the live inventory matches the plan's (same digest)")
     elif report.ok:
         typer.echo(

@@ -122,6 +122,10 @@ def show(
                    + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
 
 
+GENERATE_MAX_HOSTS = 100_000  # 2.5 times the largest benchmark fleet
+GENERATE_MAX_VMS = 1_000_000
+
+
 def generate(
     output: Annotated[
         Path | None,
@@ -149,6 +153,10 @@ def generate(
 
     problems = [f"--{name}: must be a positive integer, got {n}"
                 for name, n in (("pools", pools), ("hosts", hosts), ("vms", vms)) if n < 1]
+    if pools * hosts > GENERATE_MAX_HOSTS or pools * vms > GENERATE_MAX_VMS:
+        problems.append(f"--pools x --hosts / --vms: at most {GENERATE_MAX_HOSTS:,} hosts and "
+                        f"{GENERATE_MAX_VMS:,} VMs in all, asked {pools * hosts:,} hosts and "
+                        f"{pools * vms:,} VMs")  # fmt: skip
     if output is None:
         problems.append("-o/--output: required (the file to write)")
     if problems:

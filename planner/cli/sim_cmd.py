@@ -52,6 +52,11 @@ def serve(
     from planner.sim import Simulator
 
     inv = load_inventory(inventory)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        # anyone who reaches the port can log in with the simulator's password and move
+        # its VMs; refs are unpredictable, but the password is often the default
+        typer.echo(f"planner: warning: --host {host} is not loopback: the simulator is "
+                   "reachable from other machines", err=True)  # fmt: skip
     password = os.environ.get(password_env)
     note = f"password from ${password_env}"
     if password is None:

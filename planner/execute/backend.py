@@ -118,8 +118,18 @@ class Backend(Protocol):
         """`VM.assert_can_migrate` (or the checks of its kind); raises MigrationFault."""
         ...
 
-    def start(self, m: Migration) -> list[str]:
-        """Start the migration through `Async.` calls; returns the task refs."""
+    def start(self, m: Migration, marker: str | None = None) -> list[str]:
+        """Start the migration through `Async.` calls; returns the task refs. With
+        `marker`: set it in the VM's other_config before the call and in the task's
+        after it (docs/reliability.md)."""
+        ...
+
+    def marker_of(self, vm: str) -> str | None:
+        """The marker in the VM's other_config (searched in every pool), or None."""
+        ...
+
+    def tasks_marked(self, pool: str, marker: str) -> list[str]:
+        """Refs of the tasks on `pool`'s master whose other_config carries `marker`."""
         ...
 
     def task_state(self, pool: str, task: str) -> TaskState: ...

@@ -13,8 +13,12 @@ stores credentials: only plan ids, uuids, task refs, XAPI error codes and messag
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid as uuidlib
@@ -22,8 +26,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from planner.errors import InputError
+from planner.errors import InputError, PlannerError
 from planner.plan import Plan, Step, to_dict
 
 PENDING = "pending"
@@ -63,7 +68,8 @@ CREATE TABLE IF NOT EXISTS migration (
     error TEXT,
     intent_at REAL,
     started_at REAL,
-    ended_at REAL
+    ended_at REAL,
+    intent TEXT
 );
 CREATE TABLE IF NOT EXISTS step (
     id TEXT PRIMARY KEY,
@@ -88,6 +94,77 @@ CREATE TABLE IF NOT EXISTS event (
     detail TEXT NOT NULL DEFAULT ''
 );
 """
+
+
+OUR_TABLES = frozenset({"run", "migration", "step", "event", "sqlite_sequence"})
+
+
+class JournalError(PlannerError):
+    """The journal cannot be written or read (disk full, a corrupted page, I/O error):
+    the run stops at once, one line, exit status 2. What was committed stays; a call
+    whose intent was committed is settled by asking XAPI on the next run."""
+
+
+class _Guarded:
+    """The SQLite connection, with every sqlite3 error turned into a one-line
+    `JournalError` naming the file (no traceback for a full disk or a bad page)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def execute(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as e:
+            raise JournalError(f"{self._path}: journal unusable ({e}); nothing more is "
+                               "started; fix it (free disk space) and re-run to resume"
+                               ) from None  # fmt: skip
+
+    def executescript(self, sql: str) -> sqlite3.Cursor:
+        return self._conn.executescript(sql)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
+class Lock:
+    """An exclusive lock on a journal: `flock` on ``<journal>.lock``, which holds the
+    owner's pid and host name for the message a second executor gets. The kernel drops
+    the lock when its process dies (even by SIGKILL), so a stale file never blocks."""
+
+    def __init__(self, journal: Path) -> None:
+        self.path = Path(f"{journal}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot create the journal lock: "
+                             f"{e.strerror or e}") from None  # fmt: skip
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise InputError(f"{self.path.with_suffix('')}: journal in use by another "
+                             f"executor ({holder}); wait for it to end or stop it") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
 
 def plan_digest(plan: Plan) -> str:
@@ -115,6 +192,8 @@ class Entry:
     intent_at: float | None
     started_at: float | None
     ended_at: float | None
+    # what the last intent announced (JSON): marker, to_host, to_pool, srs, at
+    intent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +244,10 @@ class Journal:
     """A journal file. Open with `Journal.open(path, plan)` (creates or resumes) or
     `Journal.read(path)` (status only, the plan not needed)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._db = conn
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: Lock | None = None) -> None:
+        self._db = _Guarded(conn, path)
         self.path = path
+        self._lock = lock
 
     # ------------------------------------------------------------ opening
 
@@ -191,16 +271,43 @@ class Journal:
         digest = plan_digest(plan)
         if not p.parent.is_dir():
             raise InputError(f"{p}: cannot create the journal: no directory {p.parent}")
+        lock = Lock(p)
+        lock.acquire()  # before anything is read: the holder may be writing
         try:
+            return cls._open_locked(p, plan, digest, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(cls, p: Path, plan: Plan, digest: str, lock: Lock) -> Journal:
+        _refuse_non_journal(p)
+        try:
+            if p.exists():
+                # read-only first: another application's database is not touched at all
+                # (not even switched to WAL)
+                ro = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    tables = {r[0] for r in ro.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+                finally:
+                    ro.close()
+                if (tables and "run" not in tables) or tables - OUR_TABLES:
+                    raise InputError(f"{p}: not an executor journal (an SQLite database "
+                                     f"with tables {', '.join(sorted(tables)[:5])}); refusing "
+                                     "to write to it: use another --journal file")  # fmt: skip
             conn = cls._connect(p)
             conn.executescript(_SCHEMA)
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(migration)")}
+            if "intent" not in cols:  # a journal written before intent records
+                conn.execute("ALTER TABLE migration ADD COLUMN intent TEXT")
             row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
         except sqlite3.DatabaseError as e:
             raise InputError(f"{p}: not an executor journal ({e})") from None
-        j = cls(conn, p)
+        j = cls(conn, p, lock)
         if row is not None:
             if row["plan_digest"] != digest:
-                conn.close()
+                j.close()
                 raise InputError(
                     f"{p}: journal belongs to another plan (plan digest "
                     f"{row['plan_digest'][:12]}, this plan {digest[:12]}); "
@@ -254,6 +361,7 @@ class Journal:
         p = Path(path)
         if not p.is_file():
             raise InputError(f"{p}: no such journal")
+        _refuse_non_journal(p)
         try:
             conn = cls._connect(p)
             row = conn.execute("SELECT * FROM run WHERE id = 1").fetchone()
@@ -265,6 +373,9 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Journal:
         return self
@@ -327,7 +438,9 @@ class Journal:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                with contextlib.suppress(JournalError):
+                    self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -355,13 +468,16 @@ class Journal:
                 raise KeyError(mid)
             self._event(mid, state, detail)
 
-    def intent(self, mid: str) -> None:
-        """Before the XAPI call: durable proof that a call may have gone out."""
+    def intent(self, mid: str, record: dict[str, Any] | None = None) -> None:
+        """Before the XAPI call: durable proof that a call may have gone out, and what
+        it will ask (`record`: the client-side marker, target host, pool and SRs)."""
+        now = time.time()
+        text = json.dumps({**record, "at": now}, sort_keys=True) if record else None
         with self._tx():
             cur = self._db.execute(
                 "UPDATE migration SET state = ?, attempts = attempts + 1, intent_at = ?,"
-                " tasks = '', error = NULL WHERE id = ? AND state IN (?, ?)",
-                (INTENT, time.time(), mid, PENDING, FAILED),
+                " tasks = '', error = NULL, intent = ? WHERE id = ? AND state IN (?, ?)",
+                (INTENT, now, text, mid, PENDING, FAILED),
             )
             if cur.rowcount != 1:
                 raise ValueError(f"migration {mid}: intent from state {self.entry(mid).state}")
@@ -435,6 +551,29 @@ class Journal:
             self._event(mid, "note", detail)
 
 
+def _refuse_non_journal(p: Path) -> None:
+    """A file that exists must be an SQLite database with content: a 0-byte file is not
+    a journal taken as new (it may be a truncated one), nor is any other file."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InputError(f"{p}: cannot read the journal: {e.strerror or e}") from None
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file; give a journal file")
+    if st.st_size == 0:
+        raise InputError(f"{p}: empty file, not a journal (a truncated one?); move it away "
+                         "to start a new journal")  # fmt: skip
+    try:
+        with p.open("rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read the journal: {e.strerror or e}") from None
+    if head != b"SQLite format 3\x00":
+        raise InputError(f"{p}: not an executor journal (not an SQLite database)")
+
+
 def _entry(r: sqlite3.Row) -> Entry:
     return Entry(
         id=r["id"],
@@ -452,7 +591,18 @@ def _entry(r: sqlite3.Row) -> Entry:
         intent_at=r["intent_at"],
         started_at=r["started_at"],
         ended_at=r["ended_at"],
+        intent=_intent_record(r),
     )
+
+
+def _intent_record(r: sqlite3.Row) -> dict[str, Any] | None:
+    if "intent" not in r.keys() or not r["intent"]:  # noqa: SIM118 - `in` on a Row tests values
+        return None
+    try:
+        rec = json.loads(r["intent"])
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 def _step_entry(r: sqlite3.Row) -> StepEntry:

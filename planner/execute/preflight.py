@@ -20,6 +20,7 @@ own assert_can_migrate cover them meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from planner.errors import InputError
@@ -96,10 +97,34 @@ def _from_plan(m: Migration, live_vm: VM | None) -> _Pos:
 
 
 def preflight(
-    plan: Plan, live: Inventory, states: dict[str, str], base: Inventory | None = None
+    plan: Plan, live: Inventory, states: dict[str, str], base: Inventory | None = None,
+    host_live: Callable[[str], bool] | None = None,
 ) -> PreflightReport:
     """Compare `live` with what `plan` expects, given the journal `states` (id -> state;
-    missing ids are pending). `base` is the plan's own inventory, if the user gave it."""
+    missing ids are pending). `base` is the plan's own inventory, if the user gave it.
+    `host_live(host uuid)`: whether XAPI shows the host live (`host_metrics.live`, not
+    part of any inventory): a pending migration's target host that is not is drift
+    (HOST_OFFLINE), even when the digest is unchanged."""
+    report = _preflight(plan, live, states, base)
+    if host_live is None:
+        return report
+    pending = set(report.pending)
+    extra: list[Drift] = []
+    seen: set[str] = set()
+    for m in plan.migrations():
+        h = m.to_host
+        if m.id not in pending or h is None or h in seen or h not in live.host_by_uuid:
+            continue
+        seen.add(h)
+        if not host_live(h):
+            extra.append(Drift("HOST_OFFLINE", f"target host {live.label(h)} is not live "
+                                               "(host_metrics.live is false)", m.id))  # fmt: skip
+    return replace(report, drift=report.drift + tuple(extra)) if extra else report
+
+
+def _preflight(
+    plan: Plan, live: Inventory, states: dict[str, str], base: Inventory | None = None
+) -> PreflightReport:
     if base is not None and digest(base) != plan.inventory_digest:
         raise InputError(
             "--inventory: this is not the inventory the plan was made for "

@@ -39,6 +39,7 @@ waits, polling the host, until it runs the target version and is live again.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import time
 from collections.abc import Callable
@@ -249,7 +250,14 @@ class Runner:
             m = self.by_id.get(e.id)
             if m is None:
                 continue
-            if e.state in (J.FAILED, J.HELD):
+            if e.state == J.HELD and (e.error or "").startswith(DRIFT):
+                if not self._drift_cleared(m):
+                    notes.append(f"{e.id}: held ({e.error}); re-plan (--replan) or put the "
+                                 "VM back where the plan has it")  # fmt: skip
+                    continue
+                self.journal.pending(e.id, "new run: the VM is back where the plan has it")
+                notes.append(f"{e.id}: was held for drift; the VM is back: will try again")
+            elif e.state in (J.FAILED, J.HELD):
                 self.journal.pending(e.id, f"new run: retrying after {e.state} ({e.error})")
                 notes.append(f"{e.id}: was {e.state} ({e.error}); will try again")
             elif e.state in J.IN_FLIGHT:
@@ -262,6 +270,16 @@ class Runner:
                 self._emit("resume", m, ",".join(e.tasks))
                 notes.append(f"{e.id}: in flight; waiting for it")
         return notes
+
+    def _drift_cleared(self, m: Migration) -> bool:
+        """Whether a migration held for drift may start again: the VM is back at its
+        source (the live inventory of this run) and no migration of it runs."""
+        if not at_source(m, _live_location(self.live, m.vm)):
+            return False
+        try:
+            return m.vm not in self.backend.busy(m.from_pool)
+        except MigrationFault:
+            return False
 
     def _by_location(self, m: Migration, why: str) -> bool:
         """Settle a migration whose task is unknown by where the VM is; True if done."""
@@ -368,10 +386,11 @@ class Runner:
             self._failed_attempt(m, f, restore_room=False, journal_first=True)
             return False
         self.retry_at.pop(m.id, None)
-        self.journal.intent(m.id)
+        marker = new_marker(self.journal, m)
+        self.journal.intent(m.id, intent_record(m, marker))
         self.tries[m.id] = self.tries.get(m.id, 0) + 1
         try:
-            tasks = self.backend.start(m)
+            tasks = self.backend.start(m, marker)
         except MigrationFault as f:
             if f.code == "CONNECTION":
                 # unknown whether the call landed: leave the intent for `reconcile`
@@ -804,23 +823,70 @@ def arrived(m: Migration, loc: Location | None) -> bool:
 
 def settle_by_location(journal: J.Journal, backend: Backend, m: Migration, why: str) -> bool:
     """No task to ask: the VM's location says whether `m` happened. True if done; else
-    the migration goes back to pending (it did not move the VM, so it may start again)."""
-    if arrived(m, backend.locate(m.vm)):
+    the migration goes back to pending (it did not move the VM, so it may start again),
+    or is held as drift when the VM is neither at its source nor at its target."""
+    loc = backend.locate(m.vm)
+    if arrived(m, loc):
         journal.done(m.id, f"{why}; VM is at its target")
         return True
+    if loc is not None and not at_source(m, loc):
+        journal.held(m.id, f"{DRIFT} {why}; VM is {_where_text(loc)}, neither at its source "
+                           "nor at its target")  # fmt: skip
+        return False
     journal.pending(m.id, f"{why}; VM not at its target")
     return False
 
 
-def reconcile(plan: Plan, journal: J.Journal, backend: Backend) -> list[str]:
-    """After a crash or a stop: ask XAPI what became of every migration the journal shows
-    in flight, and record it. Returns one line per decision.
+DRIFT = "drift:"
+SETTLE_SECONDS = 90.0  # how long a call may be in transit before it is taken as lost
 
-    - task refs known: all succeeded -> done; one failed -> failed (XAPI's error); one
-      still pending -> left in flight (the next run waits for it); gone -> by location;
-    - intent without task refs (killed between the call and its record): the VM's
-      current operations name the task if the call landed -> started with that task;
-      else the location says done, or the call never landed -> pending.
+
+def new_marker(journal: J.Journal, m: Migration) -> str:
+    """A client-side marker for one attempt of `m`: the journal's run id, the migration
+    id and 8 random hex digits (docs/reliability.md). Unguessable, so nobody else's
+    task or VM can carry it by chance."""
+    return f"{journal.info().run_id[:8]}/{m.id}/{secrets.token_hex(4)}"
+
+
+def intent_record(m: Migration, marker: str) -> dict[str, Any]:
+    """What an intent announces: the marker, target host (None: chosen at the call, a
+    host of `to_pool` seeing every target SR), pool and SRs."""
+    return {"marker": marker, "to_host": m.to_host, "to_pool": m.to_pool,
+            "srs": sorted({d.to_sr for d in m.disks})}  # fmt: skip
+
+
+def at_source(m: Migration, loc: Location | None) -> bool:
+    """Whether XAPI shows the VM where `m` starts (its pool, host when running, disks)."""
+    if loc is None or loc.pool != m.from_pool:
+        return False
+    if m.from_host is not None and loc.host is not None and loc.host != m.from_host:
+        return False
+    return all(loc.disks.get(d.vdi, d.from_sr) == d.from_sr for d in m.disks)
+
+
+def _where_text(loc: Location | None) -> str:
+    if loc is None:
+        return "in no pool"
+    return f"in pool {loc.pool}" + (f" on host {loc.host}" if loc.host else "")
+
+
+def reconcile(plan: Plan, journal: J.Journal, backend: Backend, *,
+              settle_seconds: float = SETTLE_SECONDS,
+              sleep: Callable[[float], None] = time.sleep,
+              now: Callable[[], float] = time.time) -> list[str]:  # fmt: skip
+    """After a crash or a stop: ask XAPI what became of every migration the journal shows
+    in flight, and record it. Returns one line per decision. Only *our* call counts:
+
+    - task refs recorded: all succeeded and the VM is at its target -> done (succeeded
+      but the VM is elsewhere -> held as drift); one failed -> failed; one pending ->
+      left in flight; gone -> by location;
+    - intent without task refs (killed between the call and its record): a task that
+      carries the intent's marker is ours -> started with it. Else the VM's marker says
+      whether the call may have gone out: not ours -> the call never left (pending, or
+      drift when someone else is moving the VM); ours -> a migration running on the VM
+      is ours (started), the VM at its target is done, and a VM still at its source
+      may have the call in transit: it is waited for until `settle_seconds` after the
+      intent, then taken as lost (pending: it will be sent again).
     """
     by_id = {m.id: m for m in plan.migrations()}
     notes: list[str] = []
@@ -829,43 +895,27 @@ def reconcile(plan: Plan, journal: J.Journal, backend: Backend) -> list[str]:
         if m is None or e.state not in J.IN_FLIGHT:
             continue
         tasks = list(e.tasks)
+        marker = (e.intent or {}).get("marker")
         if not tasks:
-            ref = backend.busy(m.from_pool).get(m.vm)
-            if ref is not None and ref.startswith("OpaqueRef:"):
-                journal.started(m.id, [ref])
-                tasks = [ref]
-                notes.append(f"{m.id}: the call had landed (task {ref})")
-            elif ref is not None:
-                journal.note(m.id, f"VM busy with {ref}; waiting")
-                notes.append(f"{m.id}: the VM is migrating ({ref}); waiting for it")
-                continue
-            else:
-                done = settle_by_location(journal, backend, m, "no task recorded")
-                notes.append(
-                    f"{m.id}: no task recorded; "
-                    + (
-                        "the VM is at its target: done"
-                        if done
-                        else "the VM did not move: will start it"
-                    )
-                )
+            tasks = _landed(journal, backend, m, e, marker, notes, settle_seconds, sleep, now)
+            if not tasks:
                 continue
         states = [backend.task_state(m.from_pool, t) for t in tasks]
         if any(not s.finished for s in states):
             notes.append(f"{m.id}: still running (task {','.join(tasks)}); waiting for it")
         elif all(s.status == "success" for s in states):
-            journal.done(m.id, "task succeeded while the executor was away")
-            notes.append(f"{m.id}: succeeded while the executor was away")
+            loc = backend.locate(m.vm)
+            if arrived(m, loc):
+                journal.done(m.id, "task succeeded while the executor was away")
+                notes.append(f"{m.id}: succeeded while the executor was away")
+            else:
+                why = (f"{DRIFT} the task succeeded but the VM is {_where_text(loc)}, not at "
+                       "its target")  # fmt: skip
+                journal.held(m.id, why)
+                notes.append(f"{m.id}: held ({why})")
         elif any(s.status == "gone" for s in states):
             done = settle_by_location(journal, backend, m, "task gone")
-            notes.append(
-                f"{m.id}: task gone; "
-                + (
-                    "the VM is at its target: done"
-                    if done
-                    else "the VM did not move: will start it"
-                )
-            )
+            notes.append(f"{m.id}: task gone; " + _settled_text(journal, m.id, done))
         else:
             bad = next(s for s in states if s.status != "success")
             fault = MigrationFault(
@@ -874,6 +924,80 @@ def reconcile(plan: Plan, journal: J.Journal, backend: Backend) -> list[str]:
             journal.failed(m.id, fault.describe())
             notes.append(f"{m.id}: failed while the executor was away: {fault.describe()}")
     return notes
+
+
+def _settled_text(journal: J.Journal, mid: str, done: bool) -> str:
+    if done:
+        return "the VM is at its target: done"
+    e = journal.entry(mid)
+    return f"held ({e.error})" if e.state == J.HELD else "the VM did not move: will start it"
+
+
+def _landed(journal: J.Journal, backend: Backend, m: Migration, e: J.Entry,
+            marker: str | None, notes: list[str], settle_seconds: float,
+            sleep: Callable[[float], None], now: Callable[[], float]) -> list[str]:  # fmt: skip
+    """An intent without task refs: our task's refs if our call landed (recorded as
+    started), else [] with the migration settled (pending, done or held)."""
+    if marker is None:
+        # a journal written before markers: the VM's state is all there is to go by
+        ref = backend.busy(m.from_pool).get(m.vm)
+        if ref is not None:
+            journal.held(m.id, f"{DRIFT} the VM is busy with {ref}, which no marker shows "
+                               "to be ours")  # fmt: skip
+            notes.append(f"{m.id}: held (VM busy with a migration not known to be ours)")
+            return []
+        done = settle_by_location(journal, backend, m, "no task recorded")
+        notes.append(f"{m.id}: no task recorded; " + _settled_text(journal, m.id, done))
+        return []
+    deadline = (e.intent_at or now()) + settle_seconds
+    waited = False
+    while True:
+        ours = backend.tasks_marked(m.from_pool, marker)
+        if ours:
+            journal.started(m.id, ours)
+            notes.append(f"{m.id}: the call had landed (task {','.join(ours)}, ours by its "
+                         "marker)")  # fmt: skip
+            return ours
+        ref = backend.busy(m.from_pool).get(m.vm)
+        vm_marker = backend.marker_of(m.vm)
+        if vm_marker != marker:
+            # the marker precedes the call: without it on the VM, the call never left
+            if ref is not None:
+                journal.held(m.id, f"{DRIFT} the VM is busy with a migration that is not "
+                                   f"ours ({ref})")  # fmt: skip
+                notes.append(f"{m.id}: held: someone else is migrating the VM ({ref})")
+                return []
+            done = settle_by_location(journal, backend, m, "the call never left")
+            notes.append(f"{m.id}: the call never left; " + _settled_text(journal, m.id, done))
+            return []
+        if ref is not None and ref.startswith("OpaqueRef:"):
+            # our marker is on the VM and a migration of it runs: our call, which died
+            # before its task was tagged
+            journal.started(m.id, [ref])
+            notes.append(f"{m.id}: the call had landed (task {ref})")
+            return [ref]
+        loc = backend.locate(m.vm)
+        if ref is None and arrived(m, loc):
+            journal.done(m.id, "our call landed and finished while the executor was away")
+            notes.append(f"{m.id}: the call landed and finished: done")
+            return []
+        if ref is None and not at_source(m, loc):
+            journal.held(m.id, f"{DRIFT} the VM is {_where_text(loc)}, neither at its source "
+                               "nor at its target")  # fmt: skip
+            notes.append(f"{m.id}: held (the VM went elsewhere)")
+            return []
+        left = deadline - now()
+        if left <= 0:
+            journal.pending(m.id, f"the call did not land within {settle_seconds:g}s of "
+                                  "its intent: taken as lost")  # fmt: skip
+            notes.append(f"{m.id}: the call did not land within {settle_seconds:g}s: will "
+                         "start it again")  # fmt: skip
+            return []
+        if not waited:
+            notes.append(f"{m.id}: the call may still be in transit; waiting up to "
+                         f"{left:.0f}s for it to land")  # fmt: skip
+            waited = True
+        sleep(min(0.5, left))
 
 
 def refuse_steps(plan: Plan, inv: Inventory | None = None) -> None:

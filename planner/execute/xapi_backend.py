@@ -44,6 +44,9 @@ MIGRATE_TASKS = frozenset(
 )
 MIGRATE_OPS = frozenset({"pool_migrate", "migrate_send", "migrate", "migrate_receive"})
 ORIGINATOR = "xen-planner-executor"
+# other_config key of the executor's client-side marker (docs/reliability.md): set on
+# the VM before a migration call, and on the call's task once XAPI returned it
+MARKER_KEY = "xen_planner_intent"
 
 
 CALL_TIMEOUT = 60.0  # seconds a single XAPI call may take before we call it a fault
@@ -195,7 +198,8 @@ class XapiBackend:
         if m.to_host is not None:
             host = self._ref(tp, "host", m.to_host)
         else:
-            host = self._call(tp, lambda x: x.pool.get_master(x.pool.get_all()[0]))
+            srs = sorted({self._ref(tp, "SR", d.to_sr) for d in m.disks})
+            host = self._call(tp, lambda x: _host_seeing(x, srs))
         net = self._call(tp, lambda x: _management_network(x, host))
         token = self._call(tp, lambda x: x.host.migrate_receive(host, net, {}))
         return host, token
@@ -238,18 +242,50 @@ class XapiBackend:
         live = m.kind == "storage"
         self._call(sp, lambda x: x.VM.assert_can_migrate(vm, dest, live, vdi_map, vif_map, {}))
 
-    def start(self, m: Migration) -> list[str]:
+    def start(self, m: Migration, marker: str | None = None) -> list[str]:
+        """Start `m`. With `marker`, the VM's other_config gets ``MARKER_KEY=marker``
+        before the call and the task's after it, so a resumed run can tell its own call
+        from anyone else's (`tasks_marked`, `marker_of`)."""
         sp = m.from_pool
         vm = self._ref(sp, "VM", m.vm)
         if m.kind == "live":
             host = self._ref(sp, "host", m.to_host or "")
-            return [self._call(sp, lambda x: x.Async.VM.pool_migrate(vm, host, {"live": "true"}))]
-        _host, dest = self._dest(m)
-        vdi_map, vif_map = self._maps(m)
-        live = m.kind == "storage"
-        return [
-            self._call(sp, lambda x: x.Async.VM.migrate_send(vm, dest, live, vdi_map, vif_map, {}))
-        ]
+
+            def call(x: Any) -> str:
+                return x.Async.VM.pool_migrate(vm, host, {"live": "true"})
+        else:
+            _host, dest = self._dest(m)
+            vdi_map, vif_map = self._maps(m)
+            live = m.kind == "storage"
+
+            def call(x: Any) -> str:
+                return x.Async.VM.migrate_send(vm, dest, live, vdi_map, vif_map, {})
+        if marker is not None:
+            self._call(sp, lambda x: _set_marker(x.VM, vm, marker))
+        task = self._call(sp, call)
+        if marker is not None:
+            # best effort: a crash before this line is covered by the VM's marker
+            with contextlib.suppress(MigrationFault):
+                self._call(sp, lambda x: x.task.add_to_other_config(task, MARKER_KEY, marker))
+        return [task]
+
+    def marker_of(self, vm: str) -> str | None:
+        """The executor's marker in the VM's other_config (any pool), or None."""
+        for puuid in self.pools:
+            try:
+                oc = self._call(puuid, lambda x: x.VM.get_other_config(x.VM.get_by_uuid(vm)))
+            except MigrationFault as f:
+                if f.code in ("UUID_INVALID", "HANDLE_INVALID"):
+                    continue
+                raise
+            return (oc or {}).get(MARKER_KEY)
+        return None
+
+    def tasks_marked(self, pool: str, marker: str) -> list[str]:
+        """Refs of the tasks on `pool`'s master that carry `marker` (finished ones too)."""
+        recs = self._call(pool, lambda x: x.task.get_all_records())
+        return sorted(ref for ref, r in recs.items()
+                      if (r.get("other_config") or {}).get(MARKER_KEY) == marker)  # fmt: skip
 
     # ------------------------------------------------------------ tasks
 
@@ -398,6 +434,34 @@ class XapiBackend:
         for p in self.pools.values():
             with contextlib.suppress(Exception), p.lock:
                 p.session.xenapi.session.logout()
+
+
+def _set_marker(api: Any, ref: str, marker: str) -> None:
+    """other_config[MARKER_KEY] = marker (add_to_other_config refuses a present key)."""
+    api.remove_from_other_config(ref, MARKER_KEY)
+    api.add_to_other_config(ref, MARKER_KEY, marker)
+
+
+def _host_seeing(x: Any, srs: Sequence[str]) -> str:
+    """A destination for a move without `to_host` (a Halted or Suspended VM): the pool
+    master when it has every target SR attached, else the first enabled host that has
+    (a local SR is attached to one host only: XAPI would refuse the master with
+    VM_REQUIRES_SR). The master when none has: XAPI then names what is missing."""
+    master = x.pool.get_master(x.pool.get_all()[0])
+    if not srs:
+        return master
+    attached: dict[str, set[str]] = {}
+    for sr in srs:
+        for pbd in x.SR.get_PBDs(sr):
+            rec = x.PBD.get_record(pbd)
+            if rec.get("currently_attached"):
+                attached.setdefault(rec.get("host"), set()).add(sr)
+    want = set(srs)
+    hosts = [master] + [h for h in x.host.get_all() if h != master]
+    for h in hosts:
+        if attached.get(h, set()) >= want and (h == master or x.host.get_enabled(h)):
+            return h
+    return master
 
 
 def _management_network(x: Any, host: str) -> str:

@@ -464,7 +464,11 @@ def normalize_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = f"https://{url}"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
+    except ValueError as e:
+        raise ConnectionFailed(f"{url}: not a URL ({e})") from None
     if parts.scheme not in ("http", "https"):
         raise ConnectionFailed(f"{url}: unsupported scheme {parts.scheme!r} (use https:// "
                                "or http://)")  # fmt: skip

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from planner.inventory.model import (
     Vif,
     VMGroup,
 )
+from planner.limits import MAX_FILE_BYTES
 
 
 def canonical_json(obj: Any) -> str:
@@ -310,21 +314,102 @@ def to_dict(inv: Inventory) -> dict[str, Any]:
 # ---------------------------------------------------------------- files
 
 
-def read_json(path: str | Path, what: str) -> Any:
-    """Parse a JSON file; a missing file or malformed JSON is a one-line `InputError`."""
+class _Refused(ValueError):
+    """A JSON number the planner does not take (raised from the decoder's hooks)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a number the planner takes (JSON has no NaN/Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise _Refused(f"number {text[:40]} is out of range")
+    return v
+
+
+def _small_int(text: str) -> int:
+    # 20 digits hold any 64-bit integer; longer ones are refused before int() parses
+    # them (a 5,000-digit integer makes int() raise, a 4,000-digit one is slow)
+    if len(text.lstrip("-")) > 20:
+        raise _Refused(f"integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def read_bytes(path: str | Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The content of a regular file of at most `limit` bytes; anything else (missing,
+    a directory, a FIFO or device such as /dev/zero, too big, unreadable) is a one-line
+    `InputError`. The file is opened non-blocking, so a FIFO cannot hang the reader."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{p}: is a directory, expected a {what} JSON file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read {what}: {e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the name
+        raise InputError(f"{p}: cannot read {what}: {getattr(e, 'strerror', None) or e}") from None
     try:
-        return json.loads(text)
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{p}: is a directory, expected a {what} JSON file")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{p}: not a regular file (a pipe or a device); give a "
+                             f"{what} file")  # fmt: skip
+        if st.st_size > limit:
+            raise InputError(f"{p}: {st.st_size:,} bytes, more than the {limit:,} a {what} "
+                             "file may have")  # fmt: skip
+        chunks = []
+        size = 0
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            while size <= limit:
+                chunk = f.read(min(1 << 20, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        if size > limit:
+            raise InputError(f"{p}: more than the {limit:,} bytes a {what} file may have")
+        return b"".join(chunks)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read {what}: {e.strerror or e}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parse a JSON file: a regular file of at most MAX_FILE_BYTES, UTF-8, nested at
+    most as deep as the parser allows, numbers finite with at most 20 digits, no lone
+    surrogate in any string. Anything else is a one-line `InputError` (docs/reliability.md)."""
+    p = Path(path)
+    raw = read_bytes(p, what)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: cannot read {what}: not UTF-8 (byte {e.start})") from None
+    try:
+        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
+                         parse_int=_small_int)  # fmt: skip
     except json.JSONDecodeError as e:
         raise InputError(f"{p}:{e.lineno}:{e.colno}: malformed JSON: {e.msg}") from None
+    except _Refused as e:
+        raise InputError(f"{p}: {e}") from None
+    except RecursionError:
+        raise InputError(f"{p}: JSON nested too deep") from None
+    if "\\ud" in text.lower():
+        # a \udXXX escape may leave a lone surrogate, which no name may hold: it cannot
+        # be written to a file or a terminal (every later command would fail on it)
+        try:
+            canonical_json(doc).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InputError(f"{p}: holds a lone surrogate (a \\u{ord(e.object[e.start]):04x} "
+                             "escape) in a string") from None  # fmt: skip
+        except RecursionError:
+            raise InputError(f"{p}: JSON nested too deep") from None
+    return doc
 
 
 def load(path: str | Path) -> Inventory:

@@ -30,8 +30,9 @@ from planner.inventory.model import (
     POWER_STATES,
     READ_VERSIONS,
 )
+from planner.limits import MAX_BYTES, bad_text
 
-VERSION_RE = re.compile(r"\d+(\.\d+)*")
+VERSION_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,15}")  # ASCII digits; int()-safe parts
 FEATURES_RE = re.compile(r"[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*")
 KINDS = ("pools", "hosts", "srs", "networks", "vms")
 _KIND_NAME = {"pools": "pool", "hosts": "host", "srs": "SR", "networks": "network", "vms": "VM"}
@@ -97,6 +98,11 @@ class _Checker:
             if nonempty and not v:
                 self.err(f"{path}.{key}", "must not be empty")
                 return None
+            why = bad_text(v, controls=False)
+            if why is not None:
+                # (a name XAPI gave may hold a newline; exports quote it, see export.py)
+                self.err(f"{path}.{key}", why)
+                return None
             return v
         if v is None and nullable:
             return None
@@ -119,9 +125,11 @@ class _Checker:
         v = self.get(d, key, path)
         if v is _MISSING:
             return None
-        if type(v) is int and (v > 0 if positive else v >= 0):
+        if type(v) is int and (v > 0 if positive else v >= 0) and v <= MAX_BYTES:
             return v
         what = "a positive integer" if positive else "a non-negative integer"
+        if type(v) is int and v > MAX_BYTES:
+            what += " of at most 2**62"
         self.err(f"{path}.{key}", f"must be {what}, got {_show(v)}")
         return None
 
@@ -250,7 +258,42 @@ def validate_document(doc: Any) -> ValidationReport:
     refs = _Refs()
     _pass1(c, lists, refs)
     _pass2(c, lists, refs)
+    _v2_shapes(c, doc, lists)
     return ValidationReport(c.errors, c.warnings)
+
+
+def _v2_shapes(c: _Checker, doc: dict[str, Any], lists: dict[str, Any]) -> None:
+    """The optional (v2) keys, when present, have the shape the reader expects: a
+    suspend image object, string lists, VM group objects, integer snapshot bytes."""
+    for i, d in lists["networks"]:
+        if "ip_hosts" in d:
+            c.strings(d, "ip_hosts", f"networks[{i}]")
+    for i, d in lists["vms"]:
+        path = f"vms[{i}]"
+        if "groups" in d:
+            c.strings(d, "groups", path)
+        sv = d.get("suspend_vdi")
+        if sv is not None:
+            if type(sv) is not dict:
+                c.err(f"{path}.suspend_vdi", f"must be an object or null, got {_show(sv)}")
+            else:
+                for key in ("uuid", "sr"):
+                    c.string(sv, key, f"{path}.suspend_vdi")
+                for key in ("size_bytes", "used_bytes"):
+                    c.integer(sv, key, f"{path}.suspend_vdi")
+        for j, x in enumerate(d.get("disks") if type(d.get("disks")) is list else ()):
+            if type(x) is dict and "snapshot_used_bytes" in x:
+                c.integer(x, "snapshot_used_bytes", f"{path}.disks[{j}]")
+    groups = doc.get("vm_groups", [])
+    if type(groups) is not list:
+        c.err("vm_groups", f"must be a list, got {_show(groups)}")
+        return
+    for i, g in enumerate(groups):
+        if type(g) is not dict:
+            c.err(f"vm_groups[{i}]", f"must be an object, got {_show(g)}")
+            continue
+        for key in ("uuid", "name", "pool", "placement"):
+            c.string(g, key, f"vm_groups[{i}]")
 
 
 def _claim(c: _Checker, refs: _Refs, uuid: str | None, path: str) -> bool:

@@ -79,6 +79,17 @@ def target_reasons(
         out.append(Reason(codes.WRONG_KIND,
                           f"{vm.name} is {vm.power_state}: its {kind} migration needs a "
                           "to_host"))  # fmt: skip
+    if kind == "storage" and to_host is None:
+        local = [inv.sr_by_uuid[s] for s in disk_targets.values()
+                 if s in inv.sr_by_uuid and not inv.sr_by_uuid[s].shared]  # fmt: skip
+        if local:
+            # FORMATS.md: a storage migration sets to_host (VM.migrate_send needs a
+            # destination host); without one the pool master gets it, and a local SR is
+            # attached to one host only (VM_REQUIRES_SR at run time)
+            out.append(Reason(codes.WRONG_KIND,
+                              f"{vm.name}'s storage migration has no to_host, but its disk "
+                              f"goes to local SR {local[0].name}: name the host that has "
+                              "it"))  # fmt: skip
     if host is not None:
         if host.pool != to_pool:
             out.append(Reason(codes.WRONG_KIND, f"{host.name} is not in pool {pool_name}"))

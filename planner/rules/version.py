@@ -11,10 +11,12 @@ from planner.rules import codes
 
 @lru_cache(maxsize=1024)
 def parse_version(version: str) -> tuple[int, ...]:
-    """"8.2.1" -> (8, 2, 1). Non-numeric parts count as 0 (validation rejects them)."""
+    """"8.2.1" -> (8, 2, 1). Non-numeric parts (and ones of more than 18 digits, which
+    int() may refuse) count as 0: validation rejects them."""
     out = []
     for part in version.split("."):
-        out.append(int(part) if part.isdigit() else 0)
+        ok = part.isascii() and part.isdigit() and len(part) <= 18
+        out.append(int(part) if ok else 0)
     return tuple(out)
 
 

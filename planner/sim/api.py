@@ -205,6 +205,8 @@ class Api:
                  "get_by_name_label": Method(get_by_name_label, 1, 1, False)}  # fmt: skip
         if msg in fixed:
             return fixed[msg]
+        if msg in ("add_to_other_config", "remove_from_other_config") and cls in ("VM", "task"):
+            return self._other_config(cls, msg == "add_to_other_config")
         if msg.startswith("get_"):
             fname = msg[4:]
 
@@ -219,6 +221,28 @@ class Api:
 
             return Method(get_field, 1, 1, False)
         return None
+
+    def _other_config(self, cls: str, add: bool) -> Method:
+        """`<cls>.add_to_other_config(ref, key, value)` (MAP_DUPLICATE_KEY when the key
+        is there, as XAPI) and `remove_from_other_config(ref, key)` (no error when it is
+        not) for VMs and tasks: the executor's client-side markers."""
+        st = self.st
+
+        def change(ctx: Ctx, ref: Any, key: Any, value: Any = None) -> str:
+            with st.lock:
+                rec = st.db.lookup(ctx.pool, cls, str(ref))
+                oc = dict(rec.get("other_config") or {})
+                if add:
+                    if str(key) in oc:
+                        raise XapiError("MAP_DUPLICATE_KEY", cls, "other_config", str(ref),
+                                        str(key))  # fmt: skip
+                    oc[str(key)] = str(value)
+                else:
+                    oc.pop(str(key), None)
+                st.update(str(ref), other_config=oc)
+            return ""
+
+        return Method(change, 3 if add else 2, 3 if add else 2, False)
 
     # ---------------------------------------------------------------- helpers
     def _vm(self, ctx: Ctx, ref: Any) -> VM:

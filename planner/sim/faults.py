@@ -18,6 +18,7 @@ Grammar (docs/simulator.md has examples):
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -63,6 +64,8 @@ def _number(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError(f"{what} {text!r} is not a number") from None
+    if not math.isfinite(value) or value > 10**9:
+        raise ValueError(f"{what} must be a finite number of at most 1e9, got {text}")
     if value < 0:
         raise ValueError(f"{what} must be >= 0, got {text}")
     return value

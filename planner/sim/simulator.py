@@ -53,6 +53,14 @@ class Simulator:
             problems.append(f"--port must be 0..65535, got {port}")
         if not inv.pools:
             problems.append("the inventory has no pool to serve")
+        if audit_path is not None:
+            # the audit is appended to from the migration threads: a file that cannot be
+            # written must stop the simulator now, not kill a thread mid-migration later
+            try:
+                with Path(audit_path).open("a", encoding="utf-8"):
+                    pass
+            except OSError as e:
+                problems.append(f"--audit {audit_path}: cannot append to it: {e.strerror or e}")
         try:
             parsed = parse_faults(list(faults), inv)
         except InputError as e:

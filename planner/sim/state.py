@@ -14,8 +14,10 @@ import heapq
 import itertools
 import json
 import random
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +252,8 @@ class SimState:
             raise XapiError("HOST_IS_SLAVE", self.master_address(host.pool))
         if user != self.user or password != self.password:
             raise XapiError("SESSION_AUTHENTICATION_FAILED", user, "Authentication failure")
-        ref = self.refs.ref()
+        # session refs are the only secret a client holds: never derived from the seed
+        ref = f"OpaqueRef:{uuid.UUID(bytes=secrets.token_bytes(16), version=4)}"
         self.sessions[ref] = SessionInfo(host.pool, user, time.monotonic())
         self.logins += 1
         return ref
