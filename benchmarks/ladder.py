@@ -3,6 +3,11 @@
 at 40,000 VMs. Protocol in docs/benchmarks.md; run `python -m benchmarks --help`.
 
 Every (rung, goal) runs in a fresh Python process (`--one`), so its peak RSS is its own.
+Beside each schedule, in the same run, the wave planner this project had before plans
+are schedules ("today's", the tree at BASELINE_COMMIT, run from a `git archive` copy in
+its own process): its wave estimate (sum of each wave's longest migration) and the flow
+replay of its wave plan (`planner.schedule`: each migration at the earliest instant the
+ledger accepts, in wave order).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ HOSTS_PER_POOL = 16
 VMS_PER_POOL = 400
 SEED = 1  # generator seed; CP-SAT seed 0
 PLANNER = [sys.executable, "-c", "from planner.cli import main; main()"]
+BASELINE_COMMIT = "615f397"  # main before this work: the wave planner ("today's")
 
 
 @dataclass(frozen=True)
@@ -36,17 +42,20 @@ class Rung:
     dask: int = 0
     target_s: float | None = None  # end-to-end solve target, seconds
     target_gib: float | None = None  # peak RSS target, GiB (per worker on Dask)
+    target_gap: float | None = None  # schedule length / proven bound, at most
 
     @property
     def vms(self) -> int:
         return self.pools * VMS_PER_POOL
 
 
+
+
 RUNGS = {
     "400": Rung(1, 1.5, target_s=2.0),
-    "4k": Rung(10, 10.0, target_s=15.0),
-    "40k": Rung(100, 60.0, target_s=120.0, target_gib=4.0),
-    "400k": Rung(1000, 600.0, dask=2, target_s=1800.0, target_gib=8.0),
+    "4k": Rung(10, 8.0, target_s=15.0, target_gap=1.05),
+    "40k": Rung(100, 30.0, target_s=60.0, target_gib=4.0, target_gap=1.05),
+    "400k": Rung(1000, 300.0, dask=2, target_s=600.0, target_gib=8.0, target_gap=1.10),
 }
 QUICK = ("400", "4k")
 GOALS = ("evacuate", "move-pool")
@@ -66,10 +75,84 @@ def _worker_peak_gib() -> float:
     return float("nan")
 
 
+def _goal(inv: object, goal_name: str) -> object:
+    from planner.goals import Evacuate, MovePool
+
+    if goal_name == "evacuate":  # the first 2 hosts of every pool
+        return Evacuate(tuple(h.uuid for hs in inv.hosts_in_pool.values()  # type: ignore[attr-defined]
+                              for h in hs[:2]))  # fmt: skip
+    # pool 0 into pools 1 and 2
+    return MovePool((inv.pools[0].uuid,), (inv.pools[1].uuid, inv.pools[2].uuid))  # type: ignore[attr-defined]
+
+
+TODAY = """
+import sys, time
+from planner.inventory import load
+from planner.plan import save
+from planner.solve import solve
+from planner.goals import Evacuate, MovePool
+inv = load(sys.argv[1])
+if sys.argv[2] == "evacuate":
+    goal = Evacuate(tuple(h.uuid for hs in inv.hosts_in_pool.values() for h in hs[:2]))
+else:
+    goal = MovePool((inv.pools[0].uuid,), (inv.pools[1].uuid, inv.pools[2].uuid))
+t0 = time.perf_counter()
+plan = solve(inv, goal, time_limit=float(sys.argv[3]), workers=2, seed=0)
+print(round(time.perf_counter() - t0, 2))
+save(plan, sys.argv[4])
+"""
+
+
+def baseline_tree(dest: Path) -> Path | None:
+    """`planner/` and `solvers/` as they were at BASELINE_COMMIT, extracted under `dest`
+    (None when git or the commit is not available: the columns are then left out)."""
+    root = Path(__file__).resolve().parent.parent
+    arch = subprocess.run(["git", "-C", str(root), "archive", BASELINE_COMMIT, "planner",
+                           "solvers"], capture_output=True)  # fmt: skip
+    if arch.returncode != 0:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=arch.stdout, check=True)
+    return dest
+
+
+def today(path: str, goal_name: str, limit: float, tree: Path, plan_out: Path) -> dict:
+    """Today's wave plan for the same goal (its own process, the baseline tree), its
+    wave estimate and the flow replay of its waves (the current `planner.schedule`, here),
+    checked both ways."""
+    import os
+    from dataclasses import replace
+
+    from planner.check import check_plan
+    from planner.inventory import load
+    from planner.options import PlanOptions
+    from planner.plan import estimate_of
+    from planner.plan import load as load_plan
+    from planner.schedule import schedule
+
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # cwd is the baseline tree: `python -c` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", TODAY, path, goal_name, str(limit),
+                          str(plan_out)], capture_output=True, text=True, env=env,
+                         cwd=tree)  # fmt: skip
+    if out.returncode != 0:
+        return {"today_error": out.stderr[-500:]}
+    plan = load_plan(plan_out)
+    inv = load(path)
+    flow = schedule(inv, PlanOptions.from_json(plan.options), plan.waves)
+    est = estimate_of(flow)
+    replayed = replace(plan, waves=flow, estimate=est)
+    return {
+        "today_solve_s": float(out.stdout.strip().splitlines()[-1]),
+        "today_waves": est["waves"], "today_wave_s": est["wave_seconds"],
+        "today_flow_s": est["seconds"], "today_unplaced": len(plan.unplaced),
+        "today_flow_ok": check_plan(inv, replayed).ok,
+    }  # fmt: skip
+
+
 def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> dict:
     """One solve in this process: load, solve, save, check; the figures as a dict."""
     from planner.check import check_plan
-    from planner.goals import Evacuate, MovePool
     from planner.inventory import load
     from planner.plan import save
     from planner.solve import solve
@@ -78,10 +161,7 @@ def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> di
     t0 = time.perf_counter()
     inv = load(path)
     t1 = time.perf_counter()
-    if goal_name == "evacuate":  # the first 2 hosts of every pool
-        goal = Evacuate(tuple(h.uuid for hs in inv.hosts_in_pool.values() for h in hs[:2]))
-    else:  # pool 0 into pools 1 and 2
-        goal = MovePool((inv.pools[0].uuid,), (inv.pools[1].uuid, inv.pools[2].uuid))
+    goal = _goal(inv, goal_name)
     lines: list[str] = []
     worker_gib = None
     if dask:
@@ -111,6 +191,7 @@ def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> di
         "rss_gib": round(rss, 2), "worker_gib": worker_gib and round(worker_gib, 2),
         "components": plan.solver.get("components", 1),
         "waves": plan.estimate["waves"], "seconds": plan.estimate["seconds"],
+        "wave_seconds": plan.estimate["wave_seconds"],
         "bound": placed_bound,
         "gap_pct": round(gap(plan.estimate["seconds"], placed_bound), 1),
         "greedy_waves": plan.solver["greedy"]["waves"],
@@ -120,7 +201,7 @@ def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> di
     }  # fmt: skip
 
 
-def _run_one(path: Path, goal: str, rung: Rung, plan_out: Path) -> dict:
+def _run_one(path: Path, goal: str, rung: Rung, plan_out: Path, tree: Path | None) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.ladder", "--one", str(path), goal,
          str(rung.limit), str(rung.dask), str(plan_out)],
@@ -128,7 +209,10 @@ def _run_one(path: Path, goal: str, rung: Rung, plan_out: Path) -> dict:
     )  # fmt: skip
     if out.returncode != 0:
         raise SystemExit(f"{goal} at {rung.vms} VMs failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if tree is not None and not rung.dask:
+        r.update(today(str(path), goal, rung.limit, tree, plan_out.with_suffix(".today.json")))
+    return r
 
 
 def machine() -> str:
@@ -144,24 +228,32 @@ def machine() -> str:
             f"Python {platform.python_version()}")  # fmt: skip
 
 
-HEAD = (f"{'VMs':>8} {'goal':>9} {'parts':>5} {'load s':>6} {'solve s':>7} {'s/1kVM':>6} "
-        f"{'RSS GiB':>7} {'waves':>5} {'plan s':>7} {'bound s':>7} {'gap %':>6} "
-        f"{'greedy':>6} {'greedy s':>8} {'check':>5} target")  # fmt: skip
+HEAD = (f"{'VMs':>8} {'goal':>9} {'parts':>5} {'load s':>6} {'solve s':>7} "
+        f"{'RSS GiB':>7} {'sched s':>7} {'bound s':>7} {'x bound':>7} {'waves':>5} "
+        f"{'wave s':>7} {'greedy s':>8} {'unpl':>5} | {'today wave s':>12} "
+        f"{'today flow s':>12} {'today unpl':>10} | {'check':>5} target")  # fmt: skip
 
 
 def row(rung: Rung, goal: str, r: dict) -> str:
     rss = r["worker_gib"] if rung.dask else r["rss_gib"]
+    ratio = r["seconds"] / r["bound"] if r["bound"] else 1.0
     met = (rung.target_s is None or r["solve_s"] + r["load_s"] < rung.target_s) and (
-        rung.target_gib is None or rss < rung.target_gib)
-    if goal == "evacuate" and rung.pools == 100:
-        met = met and r["gap_pct"] <= 10.0
+        rung.target_gib is None or rss < rung.target_gib) and (
+        rung.target_gap is None or ratio <= rung.target_gap)
+    if "today_flow_s" in r and r["unplaced"] <= r["today_unplaced"]:
+        met = met and r["seconds"] <= r["today_flow_s"]
     rss_s = f"{rss:.2f}" + ("w" if rung.dask else "")
+    if "today_flow_s" in r:
+        today_s = (f"{r['today_wave_s']:>12} {r['today_flow_s']:>12}"
+                   f"{'' if r['today_flow_ok'] else '!'} {r['today_unplaced']:>10}")
+    else:
+        today_s = f"{'-':>12} {'-':>12} {'-':>10}"
+    ok = r["check_ok"]
     return (f"{rung.vms:>8,} {goal:>9} {r['components']:>5} {r['load_s']:>6.1f} "
-            f"{r['solve_s']:>7.1f} {r['solve_s'] / rung.vms * 1000:>6.2f} {rss_s:>7} "
-            f"{r['waves']:>5} {r['seconds']:>7} {r['bound']:>7} {r['gap_pct']:>6.1f} "
-            f"{r['greedy_waves']:>6} {r['greedy_seconds']:>8} "
-            f"{'ok' if r['check_ok'] else 'FAIL':>5} "
-            f"{'met' if met else 'MISSED'}")  # fmt: skip
+            f"{r['solve_s']:>7.1f} {rss_s:>7} {r['seconds']:>7} {r['bound']:>7} "
+            f"{ratio:>7.3f} {r['waves']:>5} {r['wave_seconds']:>7} "
+            f"{r['greedy_seconds']:>8} {r['unplaced']:>5} | {today_s} | "
+            f"{'ok' if ok else 'FAIL':>5} {'met' if met else 'MISSED'}")  # fmt: skip
 
 
 def _timed(cmd: list[str]) -> tuple[float, str]:
@@ -182,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip planner check / planner collect at 40,000 VMs")
     ap.add_argument("--write-results", metavar="FILE",
                     help="also write the table as markdown (e.g. benchmarks/RESULTS.md)")
+    ap.add_argument("--no-today", action="store_true",
+                    help="skip today's wave planner (the comparison columns)")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -203,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     extras = not (args.quick or args.no_extras)
     with tempfile.TemporaryDirectory() as tmp:
+        tree = None if args.no_today else baseline_tree(Path(tmp) / "today")
+        if tree is None and not args.no_today:
+            notes.append(f"today's wave planner ({BASELINE_COMMIT}) not available: no git")
         for name in names:
             rung = RUNGS[name]
             path = Path(tmp) / f"fleet-{rung.pools}.json"
@@ -214,7 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                 if goal == "move-pool" and rung.pools < 3:
                     continue
                 plan_out = Path(tmp) / f"plan-{rung.pools}-{goal}.json"
-                r = _run_one(path, goal, rung, plan_out)
+                r = _run_one(path, goal, rung, plan_out, tree)
+                if "today_error" in r:
+                    notes.append(f"{rung.vms:,} {goal}: today's planner failed: "
+                                 f"{r['today_error']}")  # fmt: skip
+                elif "today_solve_s" in r:
+                    notes.append(f"{rung.vms:,} {goal}: today's wave planner solved in "
+                                 f"{r['today_solve_s']} s; the flow replay of its plan "
+                                 + ("passes" if r["today_flow_ok"] else "FAILS")
+                                 + " the checker")  # fmt: skip
                 line = row(rung, goal, r)
                 out_lines.append(line)
                 print(line, flush=True)

@@ -531,19 +531,26 @@ def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions) -> list[V
 def _merge_modes(waves: list[Violation], flow: list[Violation]) -> list[Violation]:
     """One violation per broken promise: a flow violation with the code, wave and
     migration of a wave-mode one (or the code and wave of a wave-level one, e.g.
-    CONCURRENCY) breaks both modes: the wave one is kept with mode None."""
+    CONCURRENCY) breaks both modes: the wave one is kept with mode None. Further flow
+    violations of an already matched wave-level kind (one excess seen at two keys, e.g.
+    both hosts of a move over max_per_host) add nothing."""
     exact: dict[tuple[str, int | None, str | None], int] = {}
-    level: dict[tuple[str, int | None], int] = {}
+    level: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     for i, v in enumerate(waves):
         if v.mode == WAVES:
             exact.setdefault((v.code, v.wave, v.migration), i)
             if v.migration is None:
-                level.setdefault((v.code, v.wave), i)
+                level[(v.code, v.wave)].append(i)
     out = list(waves)
     for f in flow:
         hit = exact.get((f.code, f.wave, f.migration))
         if hit is None:
-            hit = level.get((f.code, f.wave))
+            # a wave-level one (a pool's or host's slots) not yet matched: the flow replay
+            # reports the same excess at the migration that tips it over
+            same = level.get((f.code, f.wave))
+            hit = same.pop(0) if same else None
+            if hit is None and (f.code, f.wave) in level:
+                continue  # every wave-level one of this kind is matched already
         if hit is None:
             out.append(f)
         else:

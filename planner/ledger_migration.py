@@ -139,6 +139,16 @@ class Account:
                         used[k] = used.get(k, 0) + 1
         return cls(inv, options, led)
 
+    def copy(self) -> Account:
+        """An independent account in the same state (a tentative sequence of moves)."""
+        out = Account.__new__(Account)
+        out.inv, out.options, out.aa_strict = self.inv, self.options, self.aa_strict
+        out.ledger = self.ledger.copy()
+        out.enabled = defaultdict(list, {p: list(k) for p, k in self.enabled.items()})
+        out.halted = defaultdict(dict, {p: dict(d) for p, d in self.halted.items()})
+        out.suspend_at = dict(self.suspend_at)
+        return out
+
     # ---------------------------------------------------------------- demands
     def demand(self, m: Migration) -> Demand:
         """What `m` takes and gives back (its VM must be in the inventory). A disk counts

@@ -165,9 +165,11 @@ class Plan:
         bound = self.bounds.get("seconds")
         gap = f" (bound {bound} s, {100 * (secs - bound) / bound:.1f}% above)" if bound else ""
         wave_s = int(self.estimate.get("wave_seconds", secs))
+        waves = len(self.waves)
         return (
-            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, {n} migrations, "
-            f"schedule {secs} s{gap}; lock-step {len(self.waves)} waves {wave_s} s; "
+            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, "
+            f"{n} migration{'' if n == 1 else 's'}, schedule {secs} s{gap}; "
+            f"lock-step {waves} wave{'' if waves == 1 else 's'} {wave_s} s; "
             f"{len(self.unplaced)} unplaced"
         )
 

@@ -24,8 +24,9 @@ A host step starts when everything of its pool before it in plan order has ended
 a barrier: nothing of its pool starts until it ends (`est_seconds`, the operator's
 figure for an upgrade).
 
-Cost: O(events x pending) in the worst case; fine for campaign plans (thousands of
-migrations). Units: seconds; the ledger's bytes.
+Cost: at each instant only the source pools an end may have unblocked are scanned, so
+independent pools cost O(events x ready migrations of the pools touched). Units:
+seconds; the ledger's bytes.
 """
 
 from __future__ import annotations
@@ -61,54 +62,136 @@ def schedule(inv: Inventory, options: PlanOptions, waves: tuple[Wave, ...] | lis
     `max_per_pool` lowers the options' slot limit (what the executor will use)."""
     acc = Account.of(inv, options, max_per_pool=max_per_pool)
     items = _items(inv, acc, waves)
-    pending = list(items)  # in plan order
-    queues: dict[Hashable, deque[int]] = defaultdict(deque)
-    for it in items:
-        for k in it.keys:
-            queues[k].append(it.order)
-    ended: set[int] = set()
-    running: list[tuple[int, int]] = []  # heap of (end, order)
-    t = 0
-    while pending:
-        started = False
-        for it in pending:
-            if not all(o in ended for o in it.after):
-                continue
-            if it.step is not None:
-                if it.step.kind == "host-disable":
-                    acc.set_enabled(it.step.host, False)
-            else:
-                d = it.demand
-                if any(queues[k][0] != it.order for k in it.keys):
-                    continue
-                # with nothing in flight and still no room the waves themselves break a
-                # capacity rule: it starts anyway, so the checker names the fault
-                if d is not None and running and not acc.fits(d):
-                    continue
-                if d is not None:
-                    acc.start(d)
-                for k in it.keys:
-                    queues[k].popleft()
-            it.start = t
-            started = True
-            heapq.heappush(running, (t + _seconds(it), it.order))
-        if started:
-            pending = [it for it in pending if it.start < 0]
-        if not running:
-            if pending:  # unreachable order (a dependency on a missing id): run it now
-                stuck = pending[0]
-                stuck.after = [o for o in stuck.after if o in ended]
-            continue
-        t = running[0][0]
-        while running and running[0][0] == t:
-            _, o = heapq.heappop(running)
-            it = items[o]
-            ended.add(o)
+    return _stamped(waves, _Run(acc, items).run())
+
+
+class _Run:
+    """The event simulation. Items are grouped by source pool ("group"); at an instant
+    only the groups an end (or a release) may have unblocked are scanned ("dirty"): a
+    start only takes room, so a group that could not start anything still cannot. This
+    keeps a campaign of many independent pools near O(events x slots)."""
+
+    def __init__(self, acc: Account, items: list[_Item]) -> None:
+        self.acc = acc
+        self.items = items
+        self.queues: dict[Hashable, deque[int]] = defaultdict(deque)
+        self.waiting_on: dict[int, int] = {}  # order -> predecessors not yet ended
+        self.successors: dict[int, list[int]] = defaultdict(list)
+        self.interest: dict[Hashable, set[str]] = defaultdict(set)  # key -> groups
+        self.pool_mem: dict[str, set[str]] = defaultdict(set)  # pool -> groups on its memory
+        self.ready: dict[str, list[int]] = defaultdict(list)  # group -> heap of orders
+        self.dirty: set[str] = set()
+        host_pool = {h.uuid: h.pool for h in acc.inv.hosts}
+        for it in items:
+            for k in it.keys:
+                self.queues[k].append(it.order)
+            g = it.pools[0] if it.pools else ""
+            keys = list(it.keys)
             if it.demand is not None:
-                acc.end(it.demand)
-            elif it.step is not None and it.step.kind == "host-enable":
-                acc.set_enabled(it.step.host, True)
-    return _stamped(waves, items)
+                keys += [k for k, n in it.demand.start if n > 0]
+            for k in keys:
+                self.interest[k].add(g)
+                if k[0] == "mem" and k[1] in host_pool:  # type: ignore[index]
+                    self.pool_mem[host_pool[k[1]]].add(g)  # type: ignore[index]
+            self.waiting_on[it.order] = len(it.after)
+            for o in it.after:
+                self.successors[o].append(it.order)
+            if not it.after:
+                self._release(it)
+
+    def _group(self, it: _Item) -> str:
+        return it.pools[0] if it.pools else ""
+
+    def _release(self, it: _Item) -> None:
+        g = self._group(it)
+        heapq.heappush(self.ready[g], it.order)
+        self.dirty.add(g)
+
+    def _try(self, it: _Item, t: int, running: bool) -> bool:
+        """Start `it` at `t` if it may; True if it did."""
+        acc = self.acc
+        if it.step is not None:
+            if it.step.kind == "host-disable":
+                acc.set_enabled(it.step.host, False)
+                self.dirty |= self.pool_mem[self._group(it)]
+        else:
+            if any(self.queues[k][0] != it.order for k in it.keys):
+                return False
+            d = it.demand
+            # with nothing in flight and still no room the waves themselves break a
+            # capacity rule: it starts anyway, so the checker names the fault
+            if d is not None and running and not acc.fits(d):
+                return False
+            if d is not None:
+                acc.start(d)
+            for k in it.keys:
+                self.queues[k].popleft()
+        it.start = t
+        return True
+
+    def run(self) -> list[_Item]:
+        items = self.items
+        running: list[tuple[int, int]] = []  # heap of (end, order)
+        left = len(items)
+        t = 0
+        while left:
+            # every ready item of the dirty groups, in plan order
+            cand = sorted(o for g in self.dirty for o in self.ready[g])
+            self.dirty.clear()
+            started = []
+            for o in cand:
+                if self._try(items[o], t, bool(running) or bool(started)):
+                    started.append(o)
+            for o in started:
+                it = items[o]
+                g = self._group(it)
+                self.ready[g].remove(o)
+                heapq.heapify(self.ready[g])
+                heapq.heappush(running, (t + _seconds(it), o))
+                left -= 1
+            if not running:
+                if left:
+                    self._unstick()
+                continue
+            t = running[0][0]
+            while running and running[0][0] == t:
+                _, o = heapq.heappop(running)
+                self._ended(items[o])
+        return items
+
+    def _ended(self, it: _Item) -> None:
+        acc = self.acc
+        g = self._group(it)
+        self.dirty.add(g)
+        if it.demand is not None:
+            acc.end(it.demand)
+            for k, _ in it.demand.end:
+                self.dirty |= self.interest.get(k, set())
+            if it.demand.halted_need:  # its rule-4 room is no longer needed
+                self.dirty |= self.pool_mem[it.demand.pool]
+        elif it.step is not None and it.step.kind == "host-enable":
+            acc.set_enabled(it.step.host, True)
+            self.dirty |= self.pool_mem[g]
+        for o in self.successors.get(it.order, ()):
+            self.waiting_on[o] -= 1
+            if self.waiting_on[o] == 0:
+                self._release(self.items[o])
+
+    def _unstick(self) -> None:
+        """Nothing in flight and nothing started: the earliest waiting item (plan order)
+        runs next. Either it is ready (everything is dirty again, and with nothing in
+        flight it starts), or it waits for something that never ends before it (a
+        dependency named later in plan order): that order is dropped."""
+        waiting = [it for it in self.items if it.start < 0]
+        first = min(waiting, key=lambda it: it.order)
+        if self.waiting_on[first.order] > 0:
+            self.waiting_on[first.order] = 0
+            for o in first.after:
+                if first.order in self.successors.get(o, []):
+                    self.successors[o].remove(first.order)
+            self._release(first)
+        else:
+            self.dirty |= set(self.ready)
 
 
 def _seconds(it: _Item) -> int:

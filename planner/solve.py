@@ -41,7 +41,14 @@ from planner.plan import (
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
 from planner.rules.network import map_vifs
-from solvers.base import Solution, Status, derive_waves, makespan, wave_seconds
+from solvers.base import (
+    Solution,
+    Status,
+    best_waves,
+    longest_first,
+    makespan,
+    wave_seconds,
+)
 from solvers.bounds import BOUND_ASSUMES, lower_bounds
 from solvers.decompose import PartResult, components, solve_component, split_time
 
@@ -156,7 +163,10 @@ def solve(
     say(f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
         f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
         f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s")  # fmt: skip
-    return plan
+    from planner.stepaside import after_solve  # issue 13 item 11, docs/solving.md
+
+    return after_solve(inv, goal, options, plan, dict(
+        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations))
 
 
 def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
@@ -175,13 +185,17 @@ def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
 
 
 def _waves(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution]) -> np.ndarray:
-    """Waves for lock-step runs: each component's derived from its own schedule (in start
-    order, so its longest moves come first), and wave i of the plan is wave i of every
-    component -- they share no pool, host or SR, so the rules hold wave by wave, and long
-    waves of different components line up as their schedules do."""
+    """Waves for lock-step runs: each component's derived from its own schedule
+    (`solvers.base.best_waves`: in start order, so its longest moves come first), and
+    wave i of the plan is wave i of every
+    component -- they share no pool, host or SR, so the rules hold wave by wave. With
+    several components, each one's waves run longest first when the rules allow it, so
+    long waves of different components line up."""
     wave = np.full(p.n_jobs, -1, dtype=np.int64)
     for jobs, sol in zip(parts_idx, sols, strict=True):
-        wave[jobs] = derive_waves(p.subset(jobs), sol.choice, sol.start)
+        sub = p.subset(jobs)
+        mine = best_waves(sub, sol.choice, sol.start)
+        wave[jobs] = longest_first(sub, sol.choice, sol.start, mine) if len(sols) > 1 else mine
     return wave
 
 

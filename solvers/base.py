@@ -23,7 +23,7 @@ fits for good: the schedule only has to ask "does it fit now" at each start.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -204,14 +204,19 @@ class Account:
 
 
 def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                  fifo: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Start times for the placed jobs of `choice`: a time sweep over the account that,
     at each instant (0, then every end), starts in `order` (default: longest first)
-    every waiting job that fits now (parallel schedule generation; a job never waits for
-    a later one). Returns (start, witness); a job that never fits keeps start -1.
+    every waiting job that fits now (parallel schedule generation). Returns (start,
+    witness); a job that never fits keeps start -1.
 
     Longest first is the LPT rule: with `max_per_pool` identical slots per pool it stays
-    within 4/3 of the optimum and, with many jobs per pool, close to work / slots."""
+    within 4/3 of the optimum and, with many jobs per pool, close to work / slots.
+
+    `fifo`: a job also waits until every job before it in `order` that takes memory or
+    SR space on a key it takes has started (slots are not FIFO). Given the order of a
+    feasible schedule, that is a left shift that keeps every job: the first waiting job
+    of each key always fits once everything before it has ended."""
     J = p.n_jobs
     start = np.full(J, -1, dtype=np.int64)
     witness = np.full(J, -1, dtype=np.int64)
@@ -225,6 +230,15 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
     ends: list[tuple[int, int, int]] = []  # (end time, job, tie) heap
     end_delta: dict[int, Delta] = {}
     waiting = list(order)
+    queues: dict[int, deque[int]] = defaultdict(deque)
+    fifo_keys: dict[int, list[int]] = {}
+    if fifo:
+        slot_keys = acc.pool0
+        for j in waiting:
+            d = cache.setdefault(j, acc.deltas(j, int(choice[j])))
+            fifo_keys[j] = [k for k, n in d[0] if n > 0 and k < slot_keys]  # type: ignore[operator]
+            for k in fifo_keys[j]:
+                queues[k].append(j)
     t = 0
     while waiting:
         rest: list[int] = []
@@ -239,6 +253,9 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
                 rest.append(j)
                 continue
             c = int(choice[j])
+            if fifo and any(queues[k][0] != j for k in fifo_keys[j]):
+                rest.append(j)
+                continue
             w = acc.witness(j)
             if w == -1:
                 rest.append(j)
@@ -251,6 +268,8 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
                 rest.append(j)
                 continue
             led.apply(d[0])
+            for k in fifo_keys.get(j, ()):
+                queues[k].popleft()
             start[j] = t
             witness[j] = max(w, -1)
             end_delta[j] = d[1]
@@ -265,6 +284,18 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
             _, j, _ = heapq.heappop(ends)
             led.apply(end_delta.pop(j))
     return start, witness
+
+
+def compact(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray | None:
+    """A schedule of the same jobs and targets, each started as early as the account
+    allows in the given schedule's start order (`list_schedule` with `fifo`); None when
+    that leaves a job out (a halted VM's witness can break the FIFO argument)."""
+    placed = [j for j in range(p.n_jobs) if choice[j] >= 0]
+    order = sorted(placed, key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))
+    new, _ = list_schedule(p, choice, order, fifo=True)
+    if any(new[j] < 0 for j in placed):
+        return None
+    return new
 
 
 # ---------------------------------------------------------------- replays
@@ -397,6 +428,138 @@ def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarra
         led.apply(d[0])
         join(j, c, d)
     return wave
+
+
+def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray | None:
+    """Waves packed from a schedule: each wave takes, in start order, every remaining
+    job that fits at the wave's start (rules 1-4) and whose dependencies (jobs that
+    left its target host or SR and ended by its start) are all in earlier waves -- a
+    later job may join an earlier wave than `derive_waves` gives it, so long moves of a
+    pool share waves. None when some job never fits this way (a job that jumped ahead
+    took its room): `derive_waves` always succeeds."""
+    J = p.n_jobs
+    wave = np.full(J, -1, dtype=np.int64)
+    order = sorted((j for j in range(J) if choice[j] >= 0),
+                   key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))  # fmt: skip
+    acc = Account(p)
+    led = acc.ledger
+    ends = (start + p.job_seconds).tolist()
+    # per host / source SR: the ends of the jobs leaving it not yet in a closed wave
+    leaving_host: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    leaving_sr: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for j in order:
+        c, f = int(choice[j]), int(p.job_from_host[j])
+        if f >= 0 and int(p.cand_host[c]) != f:
+            heapq.heappush(leaving_host[f], (ends[j], j))
+        for k in p.srcs(j):
+            heapq.heappush(leaving_sr[int(p.src_sr[k])], (ends[j], j))
+    closed: set[int] = set()
+
+    def first_open(heap: list[tuple[int, int]]) -> int:
+        while heap and heap[0][1] in closed:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else 1 << 62
+
+    def ready(j: int, c: int) -> bool:
+        s = int(start[j])
+        to = int(p.cand_host[c])
+        if to >= 0 and to != int(p.job_from_host[j]) and first_open(leaving_host[to]) <= s:
+            return False
+        return all(first_open(leaving_sr[x]) > s for x, _, _ in p.targets(j, c))
+
+    pools_left = {int(p.job_pool[j]) for j in order}
+    remaining = order
+    w = 0
+    while remaining:
+        taken: list[tuple[int, Delta]] = []
+        rest: list[int] = []
+        full: set[int] = set()
+        for i, j in enumerate(remaining):
+            if len(full) == len(pools_left):
+                rest.extend(remaining[i:])
+                break
+            pool = int(p.job_pool[j])
+            c = int(choice[j])
+            if pool in full or not ready(j, c):
+                rest.append(j)
+                continue
+            d = acc.deltas(j, c)
+            if not led.fits(d[0]):
+                if acc.slot_full(j):
+                    full.add(pool)
+                rest.append(j)
+                continue
+            led.apply(d[0])
+            if not _halted_ok(p, acc, [*taken, (j, d[1])]):
+                led.apply(tuple((k, -n) for k, n in d[0]))
+                rest.append(j)
+                continue
+            taken.append((j, d[1]))
+            wave[j] = w
+            if acc.slot_full(j):
+                full.add(pool)
+        if not taken:
+            return None
+        for j, e in taken:
+            led.apply(e)
+            closed.add(j)
+        remaining = rest
+        pools_left = {int(p.job_pool[j]) for j in rest}
+        w += 1
+    return wave
+
+
+def best_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The shorter in lock-step (sum of each wave's longest job) of `derive_waves` and
+    `pack_waves`: both are derived from the schedule and pass rules 1-4."""
+    cut = derive_waves(p, choice, start)
+    packed = pack_waves(p, choice, start)
+    if packed is not None and wave_seconds(p, packed) < wave_seconds(p, cut):
+        return packed
+    return cut
+
+
+def longest_first(p: Problem, choice: np.ndarray, start: np.ndarray,
+                  wave: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`wave` renumbered so that its waves run longest first, when that order still
+    passes rules 1-4 and keeps every dependency in an earlier wave; else `wave`. Parts
+    whose waves run side by side (wave i of each) then line up long with long."""
+    longest: dict[int, int] = defaultdict(int)
+    for j, w in enumerate(wave.tolist()):
+        if w >= 0:
+            longest[w] = max(longest[w], int(p.job_seconds[j]))
+    order = sorted(longest, key=lambda w: (-longest[w], w))
+    if order == sorted(longest):
+        return wave
+    rank = {w: i for i, w in enumerate(order)}
+    new = np.array([rank[int(w)] if w >= 0 else -1 for w in wave.tolist()], dtype=np.int64)
+    if wave_replay(p, choice, new) or not _deps_before(p, choice, start, new):
+        return wave
+    return new
+
+
+def _deps_before(p: Problem, choice: np.ndarray, start: np.ndarray, wave: np.ndarray,
+                 ) -> bool:  # fmt: skip
+    """Every job that left a placed job's target host or SR and ended by its start is in
+    an earlier wave (the plan's `depends_on`, FORMATS.md rule 13 in wave order)."""
+    ends = (start + p.job_seconds).tolist()
+    left_host: dict[int, list[int]] = defaultdict(list)
+    left_sr: dict[int, list[int]] = defaultdict(list)
+    placed = [j for j in range(p.n_jobs) if choice[j] >= 0]
+    for i in placed:
+        c, f = int(choice[i]), int(p.job_from_host[i])
+        if f >= 0 and int(p.cand_host[c]) != f:
+            left_host[f].append(i)
+        for k in p.srcs(i):
+            left_sr[int(p.src_sr[k])].append(i)
+    for j in placed:
+        c, s = int(choice[j]), int(start[j])
+        to = int(p.cand_host[c])
+        deps = left_host.get(to, []) if to >= 0 and to != int(p.job_from_host[j]) else []
+        deps = deps + [i for x, _, _ in p.targets(j, c) for i in left_sr.get(x, [])]
+        if any(ends[i] <= s and wave[i] >= wave[j] for i in deps):
+            return False
+    return True
 
 
 def _halted_ok(p: Problem, acc: Account, current: list[tuple[int, Delta]]) -> bool:

@@ -9,8 +9,9 @@ the campaign lasts as long as the longest of them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -89,8 +90,12 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
                  f"{b.seconds} s; CP-SAT searching")  # fmt: skip
     from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
+    t0 = time.perf_counter()
     c = solve_cpsat(sub, time_limit=time_limit, workers=workers, seed=seed, hint=g,
                     min_seconds=b.seconds, progress=progress)  # fmt: skip
+    if c.status != Status.NO_PLAN and c.n_unplaced:
+        left = time_limit - (time.perf_counter() - t0)
+        c = _tighten(sub, c, left, workers, seed, progress)
     if c.status == Status.NO_PLAN:
         st = g.status if c.info.get("skipped") else Status.NO_PLAN
         return PartResult(g, g, st, c.notes, bound=b.seconds)
@@ -106,3 +111,39 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
     note = ("CP-SAT's plan is no shorter than greedy's; greedy's plan is kept"
             + (" (and proven optimal)" if st == Status.OPTIMAL else ""))  # fmt: skip
     return PartResult(kept, g, st, (note,), bound=bound)
+
+
+def _tighten(sub: Problem, c: Solution, left: float, workers: int | None, seed: int,
+             progress: Callable[[str], None] | None) -> Solution:  # fmt: skip
+    """CP-SAT placed what it could but (placing VMs weighs most) its schedule may be
+    long: shift every move as early as the account allows in its start order, then,
+    with the time left, solve the placed moves again for the shortest schedule."""
+    from solvers.base import compact, makespan
+    from solvers.cpsat import solve_cpsat
+
+    start = compact(sub, c.choice, c.start)
+    if start is not None and makespan(sub, c.choice, start) < c.seconds(sub):
+        c = replace(c, start=np.where(c.choice >= 0, start, -1),
+                    objective=float(makespan(sub, c.choice, start)))
+    placed = np.flatnonzero(c.choice >= 0)
+    if left < 0.5 or not len(placed):
+        return c
+    part = sub.subset(placed)
+    local = c.choice[placed] - sub.cand_start[placed] + part.cand_start[:-1]
+    hint = Solution("cpsat", c.status, local, c.start[placed], 0.0,
+                    witness=None if c.witness is None else c.witness[placed])  # fmt: skip
+    again = solve_cpsat(part, time_limit=left, workers=workers, seed=seed, hint=hint,
+                        progress=progress)  # fmt: skip
+    if again.status == Status.NO_PLAN or again.n_unplaced or \
+            again.seconds(part) >= c.seconds(sub):  # fmt: skip
+        return c
+    choice = c.choice.copy()
+    start2 = np.full(sub.n_jobs, -1, dtype=np.int64)
+    choice[placed] = again.choice - part.cand_start[:-1] + sub.cand_start[placed]
+    start2[placed] = again.start
+    witness = None
+    if again.witness is not None:
+        witness = np.full(sub.n_jobs, -1, dtype=np.int64)
+        witness[placed] = again.witness
+    return replace(c, choice=choice, start=start2, objective=float(again.seconds(part)),
+                   wall_seconds=c.wall_seconds + again.wall_seconds, witness=witness)

@@ -103,7 +103,9 @@ def test_cpsat_beats_greedy_when_greedy_strands_a_vm_on_the_sample():
     inv = load(sample_path())
     goal = Evacuate((inv.find("host", "xs-02"),))
     greedy, cp = _both(inv, goal)
-    assert greedy.unplaced and not cp.unplaced
+    # greedy strands a VM; a step-aside move (issue 13 item 11) may then place it, later
+    assert greedy.unplaced or greedy.solver.get("step_aside")
+    assert not cp.unplaced and "step_aside" not in cp.solver
     assert cp.status == "OPTIMAL" and cp.estimate["seconds"] == cp.bounds["seconds"]
 
 

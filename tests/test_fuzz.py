@@ -35,6 +35,8 @@ HOSTILE: list[Any] = [
     "a\nb", "$(touch pwned)", "`id`", "\ud800", "../../etc/passwd", [], {}, [[[[]]]],
     {"a": {"b": {"c": None}}}, "NaN", "8." + "9" * 40, 2**63, -(2**63) - 1,
 ]  # fmt: skip
+HOSTILE_NAMES = ["a\nb", "$(touch pwned)", "`id`", "x'; rm -rf /; '", "\x1b[2J", "", " ",
+                 "é" * 300, "\ud800", "--help", "-o", "name with spaces"]  # fmt: skip
 HOSTILE_OPTION = ["inf", "-inf", "nan", "-1", "0", "1e309", "99999999999", "", " ",
                   "garbage://x", "http://[::1", "a\nb", "\ud800x"]  # fmt: skip
 
@@ -134,6 +136,16 @@ def _mutate(doc: Any, data: st.DataObject) -> Any:
         paths = _paths(doc)
         if len(paths) < 2:
             break  # nothing left to mutate (every key dropped)
+        names = [p for p in paths if p and p[-1] == "name"]
+        if names and data.draw(st.booleans()):
+            # a hostile name (XAPI lets any pool admin set one): the document stays
+            # valid, so the commands get past loading with it
+            path = data.draw(st.sampled_from(names))
+            parent = doc
+            for k in path[:-1]:
+                parent = parent[k]
+            parent["name"] = data.draw(st.sampled_from(HOSTILE_NAMES))
+            continue
         path = data.draw(st.sampled_from(paths[1:]))
         parent = doc
         for k in path[:-1]:
@@ -159,7 +171,7 @@ def _write(path: Path, doc: Any, data: st.DataObject) -> None:
     path.write_text(text)
 
 
-SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))  # fmt: skip
 
 

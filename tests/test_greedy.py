@@ -148,3 +148,19 @@ def test_max_per_host_limits_moves_that_leave_or_enter_a_host():
         assert one.estimate["seconds"] == 4 * d == one.bounds["seconds"]
         hosts = lambda m: {m.from_host, m.to_host} - {None}  # noqa: E731
         assert _in_flight(one, hosts) == 1 and _in_flight(free, hosts) == 3
+
+
+def test_compact_shifts_a_loose_schedule_left_and_keeps_every_move():
+    """A feasible schedule with idle gaps (what CP-SAT may return when placing VMs is
+    all it optimised) is shifted as early as the account allows, in its own order."""
+    from solvers.base import compact
+
+    inv, old, _ = serial_sr()
+    prob = build_problem(inv, RetireSR((old,)))
+    sol = solve_greedy(prob)
+    loose = sol.start * 2 + 500  # same order, gaps everywhere
+    assert flow_replay(prob, sol.choice, loose) == []
+    tight = compact(prob, sol.choice, loose)
+    assert tight is not None and flow_replay(prob, sol.choice, tight) == []
+    assert sorted(tight.tolist()) == sorted(sol.start.tolist())  # back to back from 0
+    assert list(np.argsort(tight)) == list(np.argsort(loose))  # the order is kept

@@ -232,7 +232,8 @@ def test_plan_renders_as_html_in_jupyter():
     _, plan, _ = _inv_and_plan()
     html = plan._repr_html_()
     assert html.count("<tr") == 4  # header + three migrations
-    assert "evacuate" in html and "3 migrations in 2 waves" in html
+    assert "evacuate" in html and "3 migrations, schedule" in html
+    assert "lock-step 2 waves" in html
     assert plan.summary().endswith("0 unplaced")
 
 

@@ -1,5 +1,11 @@
 """What the campaign planners share: memory utilisation and the `Sequencer`, which turns
-an ordered list of moves (and host steps) into waves that replay cleanly.
+an ordered list of moves (and host steps) into waves that replay cleanly, and gives
+them real start times with the list scheduler (`planner.schedule`).
+
+Its capacity accounting is the one ledger (`planner.ledger_migration.Account`, see
+docs/ledger.md), kept twice: `seq`, where every move so far has ended (what the
+campaign planners reason with), and `wave_acc`, the checker's view of the wave being
+built (the current wave's moves started, not ended).
 
 A campaign planner reasons *sequentially*: a move frees its source at once. The
 sequencer packs those moves into waves under the checker's semantics (FORMATS.md rules
@@ -24,6 +30,8 @@ from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.goals import Goal
 from planner.inventory.io import digest
 from planner.inventory.model import VM, Inventory
+from planner.ledger import Ledger
+from planner.ledger_migration import Account, Demand
 from planner.options import PlanOptions
 from planner.plan import (
     DiskMove,
@@ -64,6 +72,23 @@ def spread_points(inv: Inventory, vms: Iterable[VM], pool: str, options: PlanOpt
     return max(u.values()) - min(u.values()) if len(u) > 1 else 0.0
 
 
+class _Used(Mapping[str, int]):
+    """Bytes of memory committed per host, read from a ledger (`("mem", host)` keys)."""
+
+    def __init__(self, ledger: Ledger, hosts: Iterable[str]) -> None:
+        self._ledger = ledger
+        self._hosts = list(hosts)
+
+    def __getitem__(self, host: str) -> int:
+        return self._ledger.used.get(("mem", host), 0)
+
+    def __iter__(self) -> Any:
+        return iter(self._hosts)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+
 class Sequencer:
     """Sequential moves (live, or storage within the pool) and host steps -> waves (see
     the module docstring).
@@ -79,25 +104,20 @@ class Sequencer:
         self.options = options
         self.durations = durations
         self.capacity = {h.uuid: host_capacity(h, options.headroom_fraction) for h in inv.hosts}
-        self.committed: dict[str, int] = defaultdict(int)  # sequential view
+        # the ledger, sequentially (every move so far has ended) and as the wave replay
+        # sees the wave being built (its moves started, not ended)
+        self.seq = Account.of(inv, options, slots=False)
+        self.wave_acc = Account.of(inv, options)
+        self._wave_demands: list[Demand] = []
         self.host_of: dict[str, str | None] = {}
         for v in inv.vms:
             self.host_of[v.uuid] = v.host if v.is_running else None
-            if v.is_running and v.host is not None:
-                self.committed[v.host] += vm_memory(v, options.dmc)
         self.disk_sr: dict[str, str] = {d.uuid: d.sr for v in inv.vms for d in v.disks}
-        # SR bytes used at the start of the current wave (the checker's view), and the
-        # change the current wave's storage moves make at its end
-        self.sr_used: dict[str, int] = {s.uuid: s.used_bytes for s in inv.srs}
-        self._sr_delta: dict[str, int] = defaultdict(int)
-        self._reserved: dict[str, int] = defaultdict(int)  # sr -> bytes reserved this wave
         self._sr_left: dict[str, list[tuple[str, int]]] = defaultdict(list)  # sr -> (id, b)
         self.waves: list[Wave] = []
         self._migs: list[Migration] = []
         self._before: list[Step] = []
         self._after: list[Step] = []
-        self._leaving: dict[str, int] = defaultdict(int)  # bytes leaving a host this wave
-        self._per_pool: dict[str, int] = defaultdict(int)
         self._moving: set[str] = set()
         self._left: dict[str, list[tuple[str, int]]] = defaultdict(list)  # host -> (id, b)
         self._last: dict[str, str] = {}  # vm -> id of its latest migration
@@ -114,13 +134,18 @@ class Sequencer:
     def need(self, uuid: str) -> int:
         return vm_memory(self.base.vm_by_uuid[uuid], self.options.dmc)
 
+    @property
+    def committed(self) -> Mapping[str, int]:
+        """Bytes committed per host once every move so far has ended."""
+        return _Used(self.seq.ledger, self.capacity)
+
     def free(self, host: str) -> int:
         """Bytes free on `host` once every move so far has ended."""
-        return self.capacity[host] - self.committed[host]
+        return self.seq.ledger.free(("mem", host)) or 0
 
     def sr_free(self, sr: str) -> int:
         """Bytes free on `sr` once every move so far has ended."""
-        return self.inv.sr_by_uuid[sr].size_bytes - self.sr_used[sr] - self._sr_delta[sr]
+        return self.seq.ledger.free(("sr", sr)) or 0
 
     def storage_needs(self, uuid: str, disks: Mapping[str, str]) -> dict[str, int]:
         """Bytes each SR must have free (sequentially) for `uuid` to move the disks
@@ -154,7 +179,11 @@ class Sequencer:
     def _wave_sr_free(self, sr: str) -> int:
         """Bytes `sr` has for a new reservation in the current wave (the checker counts
         the used bytes at the wave's start and every reservation of the wave)."""
-        return self.inv.sr_by_uuid[sr].size_bytes - self.sr_used[sr] - self._reserved[sr]
+        return self.wave_acc.ledger.free(("sr", sr)) or 0
+
+    def _wave_free(self, host: str) -> int:
+        """Bytes `host` has for a new arrival in the current wave."""
+        return self.wave_acc.ledger.free(("mem", host)) or 0
 
     def move(self, uuid: str, to_host: str, reason: str | None = None,
              disks: Mapping[str, str] | None = None) -> Migration:  # fmt: skip
@@ -166,12 +195,22 @@ class Sequencer:
         need = 0 if to_host == vm.host else self.need(uuid)
         moving = {d: s for d, s in (disks or {}).items() if s != self.disk_sr[d]}
         sr_need = self.storage_needs(uuid, moving)
-        wave_free = self.capacity[to_host] - self.committed[to_host] - self._leaving[to_host]
-        if (wave_free < need or uuid in self._moving
-                or self._per_pool[vm.pool] >= self.options.max_per_pool
-                or any(self._wave_sr_free(sr) < b for sr, b in sr_need.items())):  # fmt: skip
+        assert vm.host is not None
+        kind = "storage" if moving else "live"
+        m = Migration(
+            id=f"m{self._n + 1}", vm=uuid, kind=kind, from_host=vm.host, to_host=to_host,
+            from_pool=vm.pool, to_pool=vm.pool,
+            disks=tuple(DiskMove(d.uuid, d.sr, moving[d.uuid]) for d in vm.disks
+                        if d.uuid in moving),
+            est_seconds=self.durations.estimate(self.base, vm, kind, set(moving)),
+            reason=reason,
+        )  # fmt: skip
+        # the wave replay's ledger: memory on to_host with the wave's arrivals, its SR
+        # reservations, a slot of the pool (and hosts): else a new wave
+        d = self.wave_acc.demand(m)  # the same deltas for both accounts, whatever its deps
+        if uuid in self._moving or not self.wave_acc.fits(d):
             self.close()
-        wave_free = self.capacity[to_host] - self.committed[to_host] - self._leaving[to_host]
+        wave_free = self._wave_free(to_host)
         deps = [self._last[uuid]] if uuid in self._last else []
         # without the earlier departures from to_host it would have `wave_free - gone`
         # free; name the latest departures until the shortfall is covered
@@ -192,31 +231,18 @@ class Sequencer:
                 deps.append(mid)
                 short -= x
         self._n += 1
-        assert vm.host is not None
-        kind = "storage" if moving else "live"
-        m = Migration(
-            id=f"m{self._n}", vm=uuid, kind=kind, from_host=vm.host, to_host=to_host,
-            from_pool=vm.pool, to_pool=vm.pool,
-            disks=tuple(DiskMove(d.uuid, d.sr, moving[d.uuid]) for d in vm.disks
-                        if d.uuid in moving),
-            est_seconds=self.durations.estimate(self.base, vm, kind, set(moving)),
-            depends_on=tuple(dict.fromkeys(deps)), reason=reason,
-        )  # fmt: skip
+        m = replace(m, depends_on=tuple(dict.fromkeys(deps)))
+        self.wave_acc.start(d)
+        self._wave_demands.append(d)
+        self.seq.start(d)
+        self.seq.end(d)
         self._migs.append(m)
         self._moving.add(uuid)
-        self._per_pool[vm.pool] += 1
-        self._leaving[vm.host] += need
-        self.committed[vm.host] -= need
-        self.committed[to_host] += need
         self.host_of[uuid] = to_host
         self._last[uuid] = m.id
-        for sr, b in sr_need.items():
-            self._reserved[sr] += b
-        for d in vm.disks:
-            if d.uuid in moving:
-                self._sr_delta[d.sr] -= d.used_bytes
-                self._sr_delta[moving[d.uuid]] += d.used_bytes
-                self.disk_sr[d.uuid] = moving[d.uuid]
+        for dk in vm.disks:
+            if dk.uuid in moving:
+                self.disk_sr[dk.uuid] = moving[dk.uuid]
         return m
 
     def step(self, step: Step) -> None:
@@ -235,6 +261,8 @@ class Sequencer:
             new = replace(host, enabled=step.kind == "host-enable")
         hosts = tuple(new if h.uuid == host.uuid else h for h in self.inv.hosts)
         self.inv = replace(self.inv, hosts=hosts)
+        for acc in (self.seq, self.wave_acc):
+            acc.set_enabled(host.uuid, new.enabled)
 
     def close(self) -> None:
         """End the current wave (if it has anything in it)."""
@@ -247,36 +275,32 @@ class Sequencer:
             sizes = {d.uuid: d.used_bytes for d in self.base.vm_by_uuid[m.vm].disks}
             for dm in m.disks:
                 self._sr_left[dm.from_sr].append((m.id, sizes[dm.vdi]))
-        for sr, b in self._sr_delta.items():
-            self.sr_used[sr] += b
-        self._sr_delta.clear()
-        self._reserved.clear()
+        for d in self._wave_demands:
+            self.wave_acc.end(d)
+        self._wave_demands = []
         steps = tuple(self._before + self._after)
         self.waves.append(Wave(len(self.waves), tuple(self._migs), steps))
         self._migs, self._before, self._after = [], [], []
-        self._leaving.clear()
-        self._per_pool.clear()
         self._moving.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """The mutable state, to `restore` when a tentative sequence of moves is dropped."""
         return {
-            "inv": self.inv, "committed": defaultdict(int, self.committed),
+            "inv": self.inv, "seq": self.seq.copy(), "wave_acc": self.wave_acc.copy(),
+            "_wave_demands": list(self._wave_demands),
             "host_of": dict(self.host_of), "waves": list(self.waves),
             "_migs": list(self._migs), "_before": list(self._before),
-            "_after": list(self._after), "_leaving": defaultdict(int, self._leaving),
-            "_per_pool": defaultdict(int, self._per_pool), "_moving": set(self._moving),
+            "_after": list(self._after), "_moving": set(self._moving),
             "_left": defaultdict(list, {k: list(v) for k, v in self._left.items()}),
             "_last": dict(self._last), "_n": self._n,
-            "disk_sr": dict(self.disk_sr), "sr_used": dict(self.sr_used),
-            "_sr_delta": defaultdict(int, self._sr_delta),
-            "_reserved": defaultdict(int, self._reserved),
+            "disk_sr": dict(self.disk_sr),
             "_sr_left": defaultdict(list, {k: list(v) for k, v in self._sr_left.items()}),
         }  # fmt: skip
 
     def restore(self, snap: dict[str, Any]) -> None:
         for k, v in snap.items():
-            setattr(self, k, v)
+            # the accounts are copied again: a snapshot may be restored more than once
+            setattr(self, k, v.copy() if isinstance(v, Account) else v)
 
     def migrations(self) -> int:
         return self._n

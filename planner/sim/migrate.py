@@ -1,10 +1,14 @@
 """Migrations in the simulator: XAPI's refusals, the task that does the work, the outcome.
 
 Checks call `planner.rules` (the single source of truth) and translate each reason into
-the error XAPI raises for it. An accepted migration becomes a pending task lasting
+the error XAPI raises for it; memory and SR space are admitted on the capacity ledger
+(`planner.ledger_migration`, docs/ledger.md) built from the pools' state plus what the
+migrations in flight hold, as XAPI sees it: no headroom, no DMC, anti-affinity not
+enforced (XAPI only places by it). An accepted migration becomes a pending task lasting
 `DEFAULT_MODEL.estimate(...) / speed` wall seconds; at its start memory is reserved on
-the target host and 3x / 2x each moved disk's size on the target / source SR; at its end
-the VM and its disks move and the reservations are released. The state therefore never
+the target host and 3x / 2x each moved disk's (and suspend image's) size on the
+target / source SR; at its end the VM and its disks move and the reservations are
+released. The state therefore never
 breaks a capacity rule: the simulator is the referee for the executor's tests.
 
 All functions here run under the state lock.
@@ -19,25 +23,24 @@ from typing import Any
 
 from planner.durations import DEFAULT_MODEL
 from planner.inventory.model import VM, Host, Inventory
-from planner.plan import Reason
+from planner.ledger_migration import Account, Demand
+from planner.options import PlanOptions
+from planner.plan import DiskMove, Reason
+from planner.plan import Migration as PlanMigration
 from planner.rules import codes
 from planner.rules.cpu import cpu_reasons
 from planner.rules.exclusions import exclusion_reasons
-from planner.rules.memory import memory_reasons, vm_memory
+from planner.rules.memory import vm_memory
 from planner.rules.network import networks_attached_reasons
 from planner.rules.port80 import port80_reasons
-from planner.rules.storage import (
-    reserve_on_source,
-    reserve_on_target,
-    sr_attached_reasons,
-    sr_pool_reasons,
-    sr_space_reasons,
-)
+from planner.rules.storage import sr_attached_reasons, sr_pool_reasons
 from planner.rules.version import source_version, version_reasons
 from planner.sim.state import MAX_PER_POOL, SimState
 from planner.sim.wire import NULL_REF, XapiError, i
 
 SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")
+# what XAPI counts: every byte of a resident VM, no headroom; groups only guide placement
+XAPI_VIEW = PlanOptions(anti_affinity="soft")
 MCS_MESSAGE = "VM was created by Machine Creation Services: its storage cannot be migrated"
 
 
@@ -143,33 +146,54 @@ def check_migration(
     in_flight = sum(1 for m in st.in_flight.values() if m.from_pool == vm.pool)
     if check_concurrency and in_flight >= MAX_PER_POOL:
         raise XapiError("TOO_MANY_STORAGE_MIGRATES", str(MAX_PER_POOL))
-    need = 0
-    if vm.is_running and host is not None and host.uuid != vm.host:
-        need = vm_memory(vm, False)
-        free = st.free_memory(host.uuid)
-        if memory_reasons(vm, host, need, free):
-            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(need), i(max(0, free)))
-    elif not vm.is_running and disk_to_sr:
-        # FORMATS.md rule 4: some enabled host of the source pool could start the VM
-        frees = [st.free_memory(h.uuid) for h in inv.hosts_in_pool.get(vm.pool, [])
+    acc, d = admission(st, inv, vm, kind, host, to_pool, disk_to_sr)
+    led = acc.ledger
+    short = led.shortfalls(d.start)
+    for sf in short:
+        if sf.key[0] == "mem":  # type: ignore[index]
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(sf.need), i(max(0, sf.free)))
+    if d.halted_need:
+        # FORMATS.md rule 4: some enabled, live host of the source pool could start the VM
+        frees = [led.free(("mem", h.uuid)) or 0 for h in inv.hosts_in_pool.get(vm.pool, [])
                  if h.enabled and st.live.get(h.uuid, True)]  # fmt: skip
         best = max(frees, default=0)
-        if best < vm.memory_bytes:
-            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(vm.memory_bytes), i(max(0, best)))
-    for sr_uuid, need_b in _sr_needs(inv, vm, disk_to_sr).items():
-        if sr_space_reasons(inv.sr_by_uuid[sr_uuid], need_b, st.free_space(sr_uuid)):
-            raise XapiError(*SPACE_ERROR)
-    return need
+        if best < d.halted_need:
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(d.halted_need), i(max(0, best)))
+    if short:
+        raise XapiError(*SPACE_ERROR)
+    return vm_memory(vm, False) if any(k[0] == "mem" for k, _ in d.start) else 0  # type: ignore[index]
 
 
-def _sr_needs(inv: Inventory, vm: VM, disk_to_sr: Mapping[str, str]) -> dict[str, int]:
-    """Bytes each SR must hold free while the disks copy (3x on target, 2x on source)."""
+def admission(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
+              to_pool: str, disk_to_sr: Mapping[str, str]) -> tuple[Account, Demand]:  # fmt: skip
+    """The ledger of `inv` (a view of the pools involved) with the memory and SR bytes
+    the migrations in flight hold, and what this migration would take from it."""
+    acc = Account.of(inv, XAPI_VIEW, slots=False)
+    used = acc.ledger.used
+    for h, b in st.incoming.items():
+        if ("mem", h) in acc.ledger.cap:
+            used[("mem", h)] = used.get(("mem", h), 0) + b
+    for sr, b in st.sr_reserved.items():
+        if ("sr", sr) in acc.ledger.cap:
+            used[("sr", sr)] = used.get(("sr", sr), 0) + b
+    at = {d.uuid: d.sr for d in vm.disks}
+    m = PlanMigration(
+        id="-", vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
+        to_host=host.uuid if host is not None else None, from_pool=vm.pool, to_pool=to_pool,
+        disks=tuple(DiskMove(v, at[v], s) for v, s in disk_to_sr.items() if v in at),
+    )  # fmt: skip
+    return acc, acc.demand(m)
+
+
+def _sr_needs(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
+              to_pool: str, disk_to_sr: Mapping[str, str]) -> dict[str, int]:  # fmt: skip
+    """Bytes each SR holds while the disks copy (3x on target, 2x on source; the
+    ledger's start delta)."""
+    _, d = admission(st, inv, vm, kind, host, to_pool, disk_to_sr)
     need: dict[str, int] = defaultdict(int)
-    for d in vm.disks:
-        to = disk_to_sr.get(d.uuid)
-        if to is not None and to != d.sr:
-            need[to] += reserve_on_target(d)
-            need[d.sr] += reserve_on_source(d)
+    for k, n in d.start:
+        if k[0] == "sr" and n > 0:  # type: ignore[index]
+            need[k[1]] += n  # type: ignore[index]
     return dict(need)
 
 
@@ -197,7 +221,7 @@ def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None,
                   vif_to_net=vif_to_net, memory=memory, result=result)  # fmt: skip
     if to_host is not None and memory:
         st.incoming[to_host] = st.incoming.get(to_host, 0) + memory
-    for sr_uuid, need in _sr_needs(inv, vm, m.disk_to_sr).items():
+    for sr_uuid, need in _sr_needs(st, inv, vm, kind, host, to_pool, m.disk_to_sr).items():
         st.sr_reserved[sr_uuid] = st.sr_reserved.get(sr_uuid, 0) + need
         m.sr_holds.append((sr_uuid, need))
     st.in_flight[task] = m

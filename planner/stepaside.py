@@ -1,0 +1,423 @@
+"""Step-aside moves (issue 13 item 11; docs/solving.md "Step-aside moves").
+
+The solver moves only the VMs the goal moves. A VM it leaves unplaced for lack of room
+(NO_CAPACITY, HALTED_MEMORY) may still fit once *another* VM, one the goal does not
+move, steps aside: a running VM moves live from a host the stuck VM could use to a third
+host, or a VM's disks move off an SR the stuck VM could use to another SR of its pool.
+`step_aside` looks for such moves after a solve and keeps one when it places more VMs:
+
+1. For each stuck VM, the blockers are the VMs the goal does not move that hold memory
+   on an enabled host of the stuck VM's target pools (or, for HALTED_MEMORY, of its own
+   pool) or disk space on an SR of those pools. Each blocker's relocations are checked
+   with the static rules (`planner.rules.target_reasons`, as the checker does) and
+   against the room there is now; the goal must still hold for it where it lands.
+2. Each relocation, cheapest first, is tried: the inventory as it would be after it is
+   solved again (greedy: a quick trial), and the relocation goes first in the plan.
+   The trial that leaves fewest VMs unplaced, then the shortest campaign, wins if it
+   places more VMs than the plan without it. Up to `MAX_ROUNDS` relocations are added
+   this way (the campaign target placement's cycle breaking, `campaigns/target.py`,
+   does the same with one temporary move per round).
+3. The winner is solved again with the caller's solver, and the relocation is put in
+   the earliest wave of that plan where the checker accepts it (often alongside other
+   moves), else in a wave of its own before the plan. Every candidate plan goes through
+   `planner.check.check_plan`; one it refuses is dropped.
+
+A relocation costs time in the objective (its own wave, or a longer wave), so it is
+kept only when it places more VMs. A VM that steps aside does not move again, so its
+migration is an ordinary one (no `reason`); the plan's warnings (code SOLVER) and
+`solver.step_aside` say which VM moved for which.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import Any
+
+from planner.check import check_plan
+from planner.durations import DEFAULT_MODEL, DurationModel
+from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
+from planner.inventory.io import digest
+from planner.inventory.model import VM, Inventory
+from planner.options import PlanOptions
+from planner.plan import DiskMove, Migration, Plan, Reason, Wave, estimate_of
+from planner.rules import codes, expected_kind, target_reasons
+from planner.rules.memory import free_memory, vm_memory
+from planner.rules.storage import reserve_on_target
+from planner.schedule import schedule
+
+MAX_ROUNDS = 2  # relocations added to one plan (each must place more VMs)
+MAX_TRIES = 12  # relocations tried per round (each costs a quick re-solve)
+STUCK_PER_ROUND = 4  # stuck VMs whose blockers are looked for in one round
+PER_BLOCKER = 3  # relocations of one blocker (roomiest hosts first)
+MAX_CANDIDATES = 200  # relocations collected per stuck VM before the cheapest are tried
+PLACES = 4  # waves of the re-solved plan a step-aside may join or precede
+STUCK_CODES = (codes.NO_CAPACITY, codes.HALTED_MEMORY)
+NOTE = "SOLVER"  # the warning code solve.py uses for what the solver tells the reader
+
+# set while step_aside re-solves, so the nested solve() does not look for step-asides
+_ACTIVE: ContextVar[bool] = ContextVar("step_aside_active", default=False)
+
+Resolve = Callable[[Inventory, bool], Plan]  # (inventory, quick) -> plan of the goal
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """One step-aside: `migration` of a VM the goal does not move, made for `for_vm`."""
+
+    migration: Migration
+    for_vm: str
+
+    @property
+    def vm(self) -> str:
+        return self.migration.vm
+
+
+def step_aside(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
+               resolve: Resolve, *, durations: DurationModel = DEFAULT_MODEL,
+               time_budget: float = 30.0) -> Plan:  # fmt: skip
+    """`plan`, or a plan that places more VMs thanks to step-aside moves (module
+    docstring). `resolve(inventory, quick)` solves `goal` on an inventory (quick: a
+    greedy trial); `time_budget` bounds the trials in seconds."""
+    if _ACTIVE.get() or not isinstance(goal, Evacuate | MovePool | RetireSR):
+        return plan
+    if not _stuck(plan):
+        return plan
+    token = _ACTIVE.set(True)
+    try:
+        return _improve(inv, goal, options, plan, resolve, durations, time_budget)
+    finally:
+        _ACTIVE.reset(token)
+
+
+def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
+                solve_args: dict[str, Any]) -> Plan:
+    """`planner.solve.solve`'s hook: `step_aside` with `solve` (same arguments; greedy
+    for the trials) as the re-solver, within the solve's own time limit."""
+    from planner.solve import solve
+
+    args = dict(solve_args)
+    args.pop("progress", None)
+    args.pop("client", None)
+
+    # the trials get half the solve's time limit; the final re-solve what is left of
+    # the whole limit (so a solve with step-asides takes at most about twice as long)
+    limit = float(args.get("time_limit", 30.0))
+    deadline = time.perf_counter() + limit
+
+    def resolve(after: Inventory, quick: bool) -> Plan:
+        # each re-solve gets what is left of the budget (at least a moment)
+        left = max(0.2, min(limit, deadline - time.perf_counter()))
+        extra = {"solver": "greedy"} if quick else {"time_limit": left}
+        return solve(after, goal, options, **{**args, **extra})
+
+    durations = args.get("durations", DEFAULT_MODEL)
+    return step_aside(inv, goal, options, plan, resolve, durations=durations,
+                      time_budget=limit / 2)
+
+
+def _stuck(plan: Plan) -> list[str]:
+    return [u.vm for u in plan.unplaced
+            if u.reasons and all(r.code in STUCK_CODES for r in u.reasons)]  # fmt: skip
+
+
+def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
+             resolve: Resolve, durations: DurationModel, budget: float) -> Plan:  # fmt: skip
+    deadline = time.perf_counter() + budget
+    chosen: list[Relocation] = []
+    now, best = inv, plan
+    for _ in range(MAX_ROUNDS):
+        stuck = _stuck(best)
+        if not stuck or time.perf_counter() > deadline:
+            break
+        moved = {r.vm for r in chosen}
+        parked = {u.vm for u in best.unplaced}
+        tries = sorted(_relocations(now, goal, options, stuck, parked, durations, moved,
+                                    f"s{len(chosen) + 1}."),
+                       key=lambda r: (r.migration.est_seconds, r.migration.id))[:MAX_TRIES]
+        winner: tuple[tuple[int, int], Relocation, Inventory] | None = None
+        # greedy trials first; when none helps, the caller's solver (greedy may pack the
+        # inventory after the step-aside worse than CP-SAT does)
+        for quick in (True, False):
+            for rel in tries:
+                if time.perf_counter() > deadline:
+                    break
+                after = apply(now, rel.migration)
+                trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, quick),
+                                 deadline)
+                if trial is None:
+                    continue
+                key = (len(trial.unplaced), trial.schedule_seconds)
+                if key[0] < len(best.unplaced) and (winner is None or key < winner[0]):
+                    winner = (key, rel, after)
+            if winner is not None:
+                break
+        if winner is None:
+            break
+        _, rel, now = winner
+        chosen.append(rel)
+        final = _compose(inv, goal, options, chosen, resolve(now, False))
+        quick = _compose(inv, goal, options, chosen, resolve(now, True))
+        cands = [p for p in (final, quick) if p is not None]
+        if not cands:
+            break
+        best = min(cands, key=lambda p: (len(p.unplaced), p.schedule_seconds))
+    return best
+
+
+# ---------------------------------------------------------------- relocations
+
+
+def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[str],
+                 parked: set[str], durations: DurationModel, moved: set[str],
+                 prefix: str) -> Iterator[Relocation]:  # fmt: skip
+    """Statically valid step-asides of blockers of stuck VMs (module docstring, step 1),
+    each blocker and target once. A VM the plan leaves unplaced (`parked`) stays where
+    the goal does not hold anyway, so it may step aside too. Bounded for large fleets:
+    the first `STUCK_PER_ROUND` stuck VMs, at most `PER_BLOCKER` moves of a blocker
+    (roomiest hosts first), `MAX_CANDIDATES` in all."""
+    free = free_memory(inv, options)
+    on_sr: dict[str, list[VM]] = {}
+    for v in inv.vms:
+        for sr in {d.sr for d in v.disks}:
+            on_sr.setdefault(sr, []).append(v)
+    seen: set[tuple[str, str | None, tuple[tuple[str, str], ...]]] = set()
+    n = 0
+    for u in stuck[:STUCK_PER_ROUND]:
+        vm = inv.vm_by_uuid[u]
+        pools = goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools \
+            else (vm.pool,)  # fmt: skip
+        hosts = {h.uuid for p in pools for h in inv.hosts_in_pool.get(p, []) if h.enabled}
+        if not vm.is_running:  # rule 4: a host of its own pool to start it on
+            hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
+        srs = {s.uuid for p in pools for s in inv.srs_in_pool.get(p, [])}
+        near = {b.uuid: b for h in sorted(hosts) for b in inv.vms_on_host.get(h, [])}
+        near.update({b.uuid: b for s in sorted(srs) for b in on_sr.get(s, [])})
+        found: list[Migration] = []
+        for b in near.values():
+            if b.uuid == u or b.uuid in moved or not (b.uuid in parked
+                                                      or not must_move(goal, inv, b)):
+                continue
+            moves = _moves_of(inv, goal, options, b, hosts, srs, free, durations,
+                              keep_goal=b.uuid not in parked)  # fmt: skip
+            found += itertools.islice(moves, PER_BLOCKER)
+            if len(found) >= MAX_CANDIDATES:
+                break
+        found += _own_disks(inv, options, vm, durations)
+        for m in found:
+            key = (m.vm, m.to_host, tuple((d.vdi, d.to_sr) for d in m.disks))
+            if key in seen:
+                continue
+            seen.add(key)
+            n += 1
+            yield Relocation(replace(m, id=f"{prefix}{n}"), u)
+
+
+def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,
+               durations: DurationModel) -> list[Migration]:  # fmt: skip
+    """A stuck VM with several disks may move one of them first, within its pool (an SR
+    that cannot hold the 2x source reservation of all its disks at once can of one):
+    each single-disk move to another SR of its pool that passes the static rules and
+    has 3x the disk free now. The VM moves again later: the move is "temporary"."""
+    if len(vm.disks) < 2:
+        return []
+    out = []
+    kind = expected_kind(vm, vm.pool, True)
+    hosts: list[str | None] = [vm.host] if vm.is_running else [None]
+    if vm.power_state == "Suspended":  # XAPI's migrate_send names a host
+        hosts += [h.uuid for h in inv.hosts_in_pool.get(vm.pool, [])]
+    for d in vm.disks:
+        for s in inv.srs_in_pool.get(vm.pool, []):
+            if s.uuid == d.sr or s.size_bytes - s.used_bytes < reserve_on_target(d):
+                continue
+            for h in hosts:
+                if not target_reasons(inv, vm, kind, h, vm.pool, {d.uuid: s.uuid}, options):
+                    out.append(_migration(inv, vm, kind, h, {d.uuid: s.uuid}, durations))
+                    break
+    return out
+
+
+def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: set[str],
+              srs: set[str], free: dict[str, int], durations: DurationModel, *,
+              keep_goal: bool = True) -> Iterator[Migration]:  # fmt: skip
+    """Moves of blocker `b` off a host in `hosts` (live) or off an SR in `srs` (its disks
+    there, to one other SR of its pool) that pass the static rules, keep the goal for
+    `b` (unless `keep_goal` is false: a VM left unplaced), and fit now (memory on the
+    new host, 3x on the new SR)."""
+    def keeps(host: str | None, targets: dict[str, str]) -> bool:
+        return not keep_goal or _keeps_goal(inv, goal, b, host, targets)
+
+    if b.is_running and b.host in hosts:
+        need = vm_memory(b, options.dmc)
+        for h in sorted(inv.hosts_in_pool.get(b.pool, []), key=lambda h: -free[h.uuid]):
+            if h.uuid == b.host or free[h.uuid] < need or not keeps(h.uuid, {}):
+                continue
+            if not target_reasons(inv, b, "live", h.uuid, b.pool, {}, options):
+                yield _migration(inv, b, "live", h.uuid, {}, durations)
+    on = [d for d in b.disks if d.sr in srs]
+    for sr in sorted({d.sr for d in on}):
+        disks = [d for d in on if d.sr == sr]
+        for s in inv.srs_in_pool.get(b.pool, []):
+            if s.uuid == sr:
+                continue
+            room = s.size_bytes - s.used_bytes
+            if room < sum(reserve_on_target(d) for d in disks):
+                continue
+            targets = {d.uuid: s.uuid for d in disks}
+            if not keeps(b.host if b.is_running else None, targets):
+                continue
+            kind = expected_kind(b, b.pool, True)
+            hosts_: list[str | None] = [b.host] if b.is_running else [None]
+            if b.power_state == "Suspended":  # XAPI's migrate_send names a host
+                hosts_ += [h.uuid for h in inv.hosts_in_pool.get(b.pool, [])]
+            for h in hosts_:
+                if not target_reasons(inv, b, kind, h, b.pool, targets, options):
+                    yield _migration(inv, b, kind, h, targets, durations)
+                    break
+
+
+def _keeps_goal(inv: Inventory, goal: Goal, vm: VM, host: str | None,
+                targets: dict[str, str]) -> bool:  # fmt: skip
+    where = Position(host, vm.pool, {d.uuid: targets.get(d.uuid, d.sr) for d in vm.disks})
+    return satisfied(goal, inv, vm, where)
+
+
+def _migration(inv: Inventory, vm: VM, kind: str, to_host: str | None,
+               targets: dict[str, str], durations: DurationModel) -> Migration:  # fmt: skip
+    disks = () if kind == "live" else tuple(DiskMove(d.uuid, d.sr, targets.get(d.uuid, d.sr))
+                                            for d in vm.disks)  # fmt: skip
+    return Migration(
+        id="s", vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
+        to_host=to_host, from_pool=vm.pool, to_pool=vm.pool, disks=disks,
+        est_seconds=durations.estimate(inv, vm, kind, set(targets)),
+    )  # fmt: skip
+
+
+def apply(inv: Inventory, m: Migration) -> Inventory:
+    """The inventory once `m` (a move within the VM's pool) has run: the VM on its new
+    host, its disks on their new SRs, the SRs' used bytes moved with them."""
+    vm = inv.vm_by_uuid[m.vm]
+    to_sr = {d.vdi: d.to_sr for d in m.disks}
+    delta: dict[str, int] = {}
+    disks = []
+    for d in vm.disks:
+        s = to_sr.get(d.uuid, d.sr)
+        if s != d.sr:
+            b = d.used_bytes + d.snapshot_used_bytes
+            delta[d.sr] = delta.get(d.sr, 0) - b
+            delta[s] = delta.get(s, 0) + b
+            d = replace(d, sr=s)
+        disks.append(d)
+    host = m.to_host if vm.is_running and m.to_host else vm.host
+    new_vm = replace(vm, host=host, disks=tuple(disks))
+    vms = tuple(new_vm if v.uuid == vm.uuid else v for v in inv.vms)
+    srs = tuple(replace(s, used_bytes=s.used_bytes + delta[s.uuid]) if s.uuid in delta else s
+                for s in inv.srs)  # fmt: skip
+    return replace(inv, vms=vms, srs=srs, digest=None)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
+             post: Plan, deadline: float | None = None) -> Plan | None:  # fmt: skip
+    """The step-asides `rels` followed by `post` (a plan of the inventory after them),
+    as one plan of `inv` that the checker accepts, or None. Each step-aside goes into the
+    first of these places where the whole plan checks: alongside the moves of one of
+    `post`'s first waves (no extra wave), else in a wave of its own before one of them
+    (before every wave is what `post` assumes; later, once moves of `post` have freed
+    what it needs). At most `PLACES` of each are tried (each is a replay), and none
+    once `deadline` (a `time.perf_counter()` value) has passed."""
+    waves = [list(w.migrations) for w in post.waves]
+    for rel in rels:
+        m = rel.migration
+        places = [("with", k) for k in range(min(PLACES, len(waves)))]
+        places += [("own", k) for k in range(min(PLACES, len(waves)) + 1)]
+        for how, k in places:
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
+            if how == "with" and any(x.vm == m.vm for x in waves[k]):
+                continue
+            trial = [list(w) for w in waves]
+            if how == "with":
+                trial[k].append(m)
+            else:
+                trial.insert(k, [m])
+            if _checks(inv, goal, options, rels, trial, post):
+                waves = trial
+                break
+        else:
+            return None
+    return _plan(inv, goal, options, rels, waves, post)
+
+
+def _checks(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
+            waves: list[list[Migration]], post: Plan) -> bool:  # fmt: skip
+    """Whether the plan with every step-aside not yet in `waves` in a wave of its own
+    first (the order `_compose` falls back to) passes the checker."""
+    have = {m.id for w in waves for m in w}
+    rest = [[r.migration] for r in rels if r.migration.id not in have]
+    return check_plan(inv, _plan(inv, goal, options, rels, rest + waves, post)).ok
+
+
+def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
+          waves: list[list[Migration]], post: Plan) -> Plan:  # fmt: skip
+    ids = {r.migration.id for r in rels}
+    again = {m.vm for w in waves for m in w if m.id not in ids}
+    out: list[Wave] = []
+    for w in waves:
+        if not w:
+            continue
+        migs = []
+        for m in w:
+            if m.id in ids and m.vm in again:
+                m = replace(m, reason="temporary")  # FORMATS.md: it moves again later
+            if m.id not in ids:
+                # the room a step-aside frees is used after it ends (flow mode)
+                deps = [r.migration.id for r in rels if _frees_for(inv, r.migration, m)]
+                m = replace(m, depends_on=tuple(dict.fromkeys([*m.depends_on, *deps])))
+            migs.append(m)
+        out.append(Wave(len(out), tuple(migs)))
+    # real start times, as every planner gives its waves (the list scheduler)
+    staged = schedule(inv, options, out)
+    notes = [Reason(NOTE, f"step-aside: {inv.label(r.vm)} moves ({_where(inv, r.migration)}) "
+                    + (f"to make room for {inv.label(r.for_vm)}" if r.vm != r.for_vm else
+                       "first, so that the SRs its other disks leave have room for them"))
+             for r in rels]  # fmt: skip
+    solver: dict[str, Any] = dict(post.solver)
+    solver["step_aside"] = [{"migration": r.migration.id, "vm": r.vm, "for": r.for_vm}
+                            for r in rels]  # fmt: skip
+    if solver.get("status") == "OPTIMAL":
+        solver["status"] = "FEASIBLE"  # optimal after the step-asides, not overall
+    return Plan(
+        inventory_digest=digest(inv), goal=goal.to_json(), options=options.to_json(),
+        solver=solver, bounds=post.bounds, waves=staged, unplaced=post.unplaced,
+        warnings=(*post.warnings, *notes), estimate=estimate_of(staged),
+    )  # fmt: skip
+
+
+def _frees_for(inv: Inventory, step: Migration, m: Migration) -> bool:
+    """Whether `m` may use what `step` frees: memory on its host (or, for a VM that is
+    not running, in its pool: rule 4) or space on an SR its disks leave; or it is the
+    same VM's next move."""
+    if m.vm == step.vm:
+        return True
+    if step.from_host is not None and step.from_host != step.to_host:
+        if m.to_host == step.from_host:
+            return True
+        vm = inv.vm_by_uuid[m.vm]
+        if not vm.is_running and m.disks and step.from_pool == m.from_pool:
+            return True
+    left = {d.from_sr for d in step.disks if d.from_sr != d.to_sr}
+    return any(d.to_sr in left for d in m.disks)
+
+
+def _where(inv: Inventory, m: Migration) -> str:
+    if m.kind == "live":
+        return f"{inv.label(m.from_host)} -> {inv.label(m.to_host)}"
+    moved = [d for d in m.disks if d.from_sr != d.to_sr]
+    return ", ".join(f"disk {inv.label(d.vdi)} {inv.label(d.from_sr)} -> {inv.label(d.to_sr)}"
+                     for d in moved)  # fmt: skip
