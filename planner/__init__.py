@@ -67,30 +67,19 @@ def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
 
 
-# `planner.solve`, `planner.check` and `planner.explain` are functions, but submodules of
-# the same names exist: importing one (the CLI does, and `from planner.solve import ...`)
-# makes the import system set the package attribute to the *module*, and
-# `planner.solve(inv, goal)` then failed with "'module' object is not callable". A
-# property on the package's class wins over that attribute and ignores the assignment.
-_SHADOWED = ("solve", "check", "explain")
-
-
 class _Package(types.ModuleType):
-    pass
+    """`planner.solve`, `planner.check` and `planner.explain` are functions named like
+    their modules. Importing such a module (`from planner.check import ...` anywhere)
+    makes Python set the package attribute to the module, so `planner.check(inv, plan)`
+    would fail depending on what was imported first; this keeps the function. (The
+    modules themselves: `from planner.check import check_plan`, or importlib.)"""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name, ("", None))[1]:
+            value = getattr(value, _EXPORTS[name][1])
+            super().__setattr__(name, value)
+        return value
 
 
-def _function_property(name: str) -> property:
-    def get(self: types.ModuleType) -> Any:
-        module, attr = _EXPORTS[name]
-        return getattr(importlib.import_module(module), str(attr))
-
-    def set_(self: types.ModuleType, value: Any) -> None:
-        pass  # the submodule stays reachable as sys.modules["planner.<name>"]
-
-    return property(get, set_)
-
-
-for _name in _SHADOWED:
-    setattr(_Package, _name, _function_property(_name))
-    globals().pop(_name, None)
 sys.modules[__name__].__class__ = _Package

@@ -105,6 +105,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
         out = _merge_modes(out, _flow_violations(inv, plan, options))
     out += _goal_violations(inv, plan, replay)
     out += _estimate_violations(plan)
+    out += _home_violations(inv, plan)
     n = sum(len(w.migrations) for w in plan.waves)
     return CheckReport(tuple(out), len(plan.waves), n)
 
@@ -399,6 +400,16 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
         out.append(Violation(codes.GOAL, f"{h.name} runs {h.version} after the last wave, "
                              f"not {goal.to_version}"))
     return out
+
+
+def _home_violations(inv: Inventory, plan: Plan) -> list[Violation]:
+    """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
+    from planner.home import home_violations
+
+    wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
+    return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
+                      f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
+            for m, msg in home_violations(inv, plan)]  # fmt: skip
 
 
 def _estimate_violations(plan: Plan) -> list[Violation]:

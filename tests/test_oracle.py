@@ -16,6 +16,7 @@ import pytest
 from oracle import (
     EXTRA_MOVES,
     MAX_MOVES_PER_VM,
+    RESTRICTED,
     Comparison,
     _Oracle,
     compare,
@@ -31,12 +32,8 @@ from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.solve import solve
 
-# The property test's generator: one disk per VM and shared SRs only. Multi-disk VMs
-# need a target SR per disk (issue 13 item 9, sched-solver) or the disks moved one at a
-# time (a second move of the same VM, which step-aside does not make); local SRs need
-# storage migrations to other hosts (items 7 and 8, fidelity-rules). The full generator
-# runs in `test_oracle_full_generator_counts` (slow), which reports instead of asserting.
-RESTRICTED = {"max_disks": 1, "local_srs": False}
+# The property test's generator is `oracle.RESTRICTED` (why: see there).
+
 
 
 def test_oracle_packs_waves_under_the_pool_limit() -> None:

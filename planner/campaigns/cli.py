@@ -201,17 +201,26 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
               f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
     if output is not None:
         out.print(f"Plan written to {output}", highlight=False)
+    from planner.advice import advice_lines
+
+    for line in advice_lines(inv, plan):
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headroom: float,
-                 dmc: bool, other_goal: bool, **opts: Any) -> None:
+                 dmc: bool, other_goal: bool, migration_network: list[str] | None = None,
+                 set_home: str = "keep", **opts: Any) -> None:  # fmt: skip
     """`planner solve` with a campaign goal: plan, write, print; exit 1 when VMs are
     unplaced (typer.Exit), 0 otherwise."""
     from planner.cli.common import emit_plan, load_inventory
+    from planner.home import assign_homes
+    from planner.rules.migration_network import resolve_migration_networks
 
     inv = load_inventory(inventory)
     goal = campaign_goal(inv, other_goal=other_goal, **opts)
     if goal is None:  # pragma: no cover - solve_cmd calls this only with a campaign option
         raise InputError("no campaign goal")
-    plan = plan_campaign(inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc))
-    emit_plan(inv, plan, fmt, output, show)
+    mnet = resolve_migration_networks(inv, migration_network or [])
+    plan = plan_campaign(inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc,
+                                                migration_network=mnet))  # fmt: skip
+    emit_plan(inv, assign_homes(inv, plan, set_home), fmt, output, show)

@@ -104,6 +104,12 @@ def explain(
     dmc: Annotated[
         bool, typer.Option("--dmc", help="Count running VMs at their dynamic minimum.")
     ] = False,
+    migration_network: Annotated[
+        list[str] | None,
+        typer.Option("--migration-network", metavar="POOL=NETWORK",
+                     help="The network carrying storage-migration streams into POOL, as "
+                     "for solve; repeatable.", show_default=False),
+    ] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
 ) -> None:
@@ -127,7 +133,11 @@ def explain(
         from planner.errors import InputError
 
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
-    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap)
+    from planner.rules.migration_network import resolve_migration_networks
+
+    mnet = resolve_migration_networks(inv, migration_network or [])
+    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
+                          migration_network=mnet)  # fmt: skip
     e = explain_vm(inv, vm, to=to, options=options)
     out.emit(doc=lambda: explanation_doc(inv, e), rows=lambda: candidate_rows(inv, e),
              columns=CANDIDATE_COLUMNS, table=lambda con: render(inv, e, con))  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -108,7 +108,14 @@ def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
     if fmt == "table":
         table(inv, plan, output)
     else:
-        out.emit(doc=lambda: to_dict(plan), rows=lambda: plan_rows(plan, inv),
+        def doc() -> dict[str, Any]:
+            from planner.advice import restart_advice
+
+            # added key (docs/plan-extensions.md): derived from the plan, not saved with it
+            return {**to_dict(plan),
+                    "restart_advice": [a.to_json() for a in restart_advice(inv, plan)]}
+
+        out.emit(doc=doc, rows=lambda: plan_rows(plan, inv),
                  columns=PLAN_COLUMNS, table=lambda _c: None)  # fmt: skip
         out.status(plan_status(plan))
         if output is not None:

@@ -265,7 +265,21 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None,
             out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  {what}")
             if e.error:
                 out.append(f"{'':<14} {'':<11} {'':>5}  {_readable(e.error)}")
+    if inv is not None:
+        out += _advice(summary, plan, inv)
     return out
+
+
+def _advice(summary: Summary, plan: Plan, inv: Inventory) -> list[str]:
+    """(issue 17) The restart advice for the VMs whose every migration is done."""
+    from planner.advice import advice_lines
+    from planner.execute import journal as J
+
+    state = {e.id: e.state for e in summary.entries}
+    vms: dict[str, bool] = {}
+    for m in plan.migrations():
+        vms[m.vm] = vms.get(m.vm, True) and state.get(m.id) == J.DONE
+    return advice_lines(inv, plan, {vm for vm, done in vms.items() if done})
 
 
 def _readable(error: str) -> str:

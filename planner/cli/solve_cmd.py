@@ -23,6 +23,8 @@ Examples:
   planner solve                                   # the bundled sample: evacuate xs-02
   planner solve fleet.json --evacuate xs-01,xs-02 -o plan.json
   planner solve fleet.json --move-pool old --to new-a,new-b --network-map vm-net=prod
+  planner solve fleet.json --move-pool old --to new --migration-network new=storage \
+      --set-home same-host
   planner solve fleet.json --retire-sr nfs-old --solver greedy --format csv
   planner solve --rebalance --max-moves 5
   planner solve fleet.json --target placement.json
@@ -70,6 +72,16 @@ def solve_command(
         "--network-map", metavar="SRC=DST",
         help="Map a source network to a target-pool network (names or uuids). "
              "Repeatable.")] = None,
+    migration_network: Annotated[list[str] | None, typer.Option(
+        "--migration-network", metavar="POOL=NETWORK",
+        help="Network (name or uuid) of target pool POOL that carries the storage "
+             "migration streams into it (default: its management network). "
+             "Repeatable.")] = None,
+    set_home: Annotated[str, typer.Option(
+        "--set-home", metavar="MODE",
+        help="Home server of each migrated VM: keep (a VM with a home gets the host it "
+             "lands on when it changes pool), same-host (every VM: the host it lands on) "
+             "or none.")] = "keep",
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", metavar="FILE",
         help="Write the plan JSON here ('-': on stdout, the status line on stderr).")] = None,
@@ -105,10 +117,14 @@ def solve_command(
 
     from planner.errors import InputError
     from planner.goals import parse_goal
+    from planner.home import HOME_MODES, assign_homes
     from planner.options import PlanOptions
 
     if fmt not in FORMATS:
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if set_home not in HOME_MODES:
+        raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got "
+                         f"{set_home!r}")  # fmt: skip
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     check_writable(output)
@@ -120,7 +136,8 @@ def solve_command(
         run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
                      tolerance=tolerance, target=target, rolling_upgrade=rolling_upgrade,
-                     order=order, to_version=to_version, return_home=return_home)
+                     order=order, to_version=to_version, return_home=return_home,
+                     migration_network=migration_network, set_home=set_home)
     inv = load_inventory(inventory)  # a bad file is reported before a missing goal
     if no_goal and inventory is not None:
         raise InputError(
@@ -135,8 +152,11 @@ def solve_command(
         from planner.rules.network import resolve_network_map
 
         nmap = resolve_network_map(inv, network_map)
+    from planner.rules.migration_network import resolve_migration_networks
+
+    mnet = resolve_migration_networks(inv, migration_network or [])
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
-                          max_per_host=max_per_host)  # fmt: skip
+                          max_per_host=max_per_host, migration_network=mnet)  # fmt: skip
 
     from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
@@ -153,6 +173,7 @@ def solve_command(
     finally:
         if client is not None:
             client.close()
+    plan = assign_homes(inv, plan, set_home)
     emit_plan(inv, plan, fmt, output, _table)
 
 
@@ -223,6 +244,9 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
             lines.append(f"Note: {w.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
+    from planner.advice import advice_lines
+
+    lines += advice_lines(inv, plan)
     for line in lines:
         # the table may be wider than the terminal; the summary lines never hard-wrap
         out.print(line, highlight=False, soft_wrap=True)

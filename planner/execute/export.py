@@ -9,9 +9,11 @@ password is never written into the script.
 `xe vm-migrate` syntax (xapi-project/xen-api, ocaml/xapi-cli-server/cli_frontend.ml,
 the "vm-migrate" command): ``uuid=<vm> [live=true] [host-uuid=<host>]
 [remote-master=<address> remote-username=<u> remote-password=<p>]
-[vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network uuid>]...``. VIF maps take the
-*VIF's* uuid, which the plan does not hold (it names VIFs by device), so the script looks
-it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
+[remote-network=<network>] [vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network
+uuid>]...`` (remote-network: cli_operations.ml `vm_migrate`, by bridge, name or uuid).
+The home server: ``vm-param-set uuid=<vm> affinity=<host uuid>`` (records.ml). VIF maps
+take the *VIF's* uuid, which the plan does not hold (it names VIFs by device), so the
+script looks it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.options import PlanOptions
 from planner.plan import Migration, Plan
 
 if TYPE_CHECKING:
@@ -83,13 +86,17 @@ def migrate_command(
     pools: dict[str, str],
     user_var: str = "XE_USER",
     password_var: str = "XE_PASSWORD",
+    network: str | None = None,
 ) -> list[str]:
-    """The shell lines that carry out one migration (the last one is `xe vm-migrate`).
+    """The shell lines that carry out one migration (`xe vm-migrate`, then for a
+    `home_host` ``xe vm-param-set uuid= affinity=`` on the VM's new pool).
 
     Live: ``vm-migrate uuid= host-uuid= live=true`` on the pool master. Storage and halted
     moves go through `migrate_send`, which `xe` uses when given ``remote-master`` (also
     for the VM's own pool), with a ``vdi:`` entry per moved disk and, across pools, a
-    ``vif:`` entry per VIF.
+    ``vif:`` entry per VIF; `network` (the plan's migration network of the target pool)
+    becomes ``remote-network=`` (xe passes it to host.migrate_receive; without it xe
+    uses the destination host's management network).
     """
     vm = _word(m.vm, "vm")
     src = pools[m.from_pool]
@@ -109,6 +116,8 @@ def migrate_command(
             f'remote-username="${user_var}"',
             f'remote-password="${password_var}"',
         ]
+        if network is not None:
+            args.append(f"remote-network={_word(network, 'network')}")
         for d in m.disks:
             args.append(f"vdi:{_word(d.vdi, 'vdi')}={_word(d.to_sr, 'sr')}")
         if m.from_pool != m.to_pool:
@@ -124,6 +133,11 @@ def migrate_command(
                 )
                 args.append(f"vif:$vif{i}={_word(v.to_network, 'network')}")
     lines.append(f'xe_at "${src}" vm-migrate ' + " ".join(args))
+    if m.home_host is not None:
+        # the home server is set once the VM is in its new pool (issue 17)
+        lines[-1] += " || return 1"
+        lines.append(f'xe_at "${pools[m.to_pool]}" vm-param-set uuid={vm} '
+                     f"affinity={_word(m.home_host, 'host')}")  # fmt: skip
     return lines
 
 
@@ -148,6 +162,7 @@ def to_xe_script(
     if remote_password not in REMOTE_PASSWORD_MODES:
         raise InputError(f"--remote-password: must be env or prompt, got {remote_password!r}")
     pools = pool_variables(plan)
+    networks = PlanOptions.from_json(plan.options).migration_network
     label = _labeller(inv)
     step_pool = _step_pools(plan, inv)
     for p in step_pool.values():
@@ -205,7 +220,8 @@ def to_xe_script(
             )
             out.append(f"# {m.id}: {what}")
             out.append(f"{fn}() {{")
-            lines = migrate_command(m, pools, user_var, _remote_var(remote_password, password_var))
+            lines = migrate_command(m, pools, user_var, _remote_var(remote_password, password_var),
+                                    networks.get(m.to_pool))  # fmt: skip
             lines[-1] += f' && echo "  {m.id}: done"'
             out += ["    " + line for line in lines]
             out.append("}")

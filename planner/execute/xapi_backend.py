@@ -2,13 +2,18 @@
 
 - live: ``Async.VM.pool_migrate(vm, host, {"live": "true"})``;
 - storage (running VM, its disks move, in its pool or to another):
-  ``host.migrate_receive`` on the target pool, then ``Async.VM.migrate_send(vm, dest,
-  live=True, vdi_map, vif_map, {})``; the vdi_map maps every moved VDI to its target SR
-  (within a pool, the others to their own SR) and, across pools, the vif_map maps every
-  VIF (by device, as the plan says) to its target network;
+  ``host.migrate_receive(host, network, {})`` on the target pool (`network`: the plan's
+  ``options.migration_network`` for that pool, else the host's management network),
+  then ``Async.VM.migrate_send(vm, dest, live=True, vdi_map, vif_map, {})``; the
+  vdi_map maps every moved VDI to its target SR (within a pool, the others to their own
+  SR) and, across pools, the vif_map maps every VIF (by device, as the plan says) to its
+  target network;
 - move (halted VM), within its pool or across: ``Async.VM.migrate_send(..., live=False,
   ...)``. Not ``VDI.pool_migrate``: XAPI refuses that for a VDI whose VM is not running
   (VDI_NEEDS_VM_FOR_MIGRATE), and the simulator, like XAPI, does too.
+
+After a migration has arrived, a ``home_host`` is set with ``VM.set_affinity`` on the
+VM's new pool.
 
 Every storage or halted move is checked first with ``VM.assert_can_migrate``; a live
 one with ``VM.assert_can_boot_here`` (XAPI's own check for `pool_migrate`, which needs no
@@ -114,6 +119,9 @@ class XapiBackend:
         self._password = password
         self._insecure = insecure
         self._poll = poll_seconds
+        # target pool uuid -> network uuid of the migration stream (the plan's
+        # options.migration_network; the runner sets it): passed to host.migrate_receive
+        self.migration_network: dict[str, str] = {}
         self.pools: dict[str, _Pool] = {}
         for url in self._urls:
             s = _open_session(url, user, password, insecure)
@@ -200,9 +208,22 @@ class XapiBackend:
         else:
             srs = sorted({self._ref(tp, "SR", d.to_sr) for d in m.disks})
             host = self._call(tp, lambda x: _host_seeing(x, srs))
-        net = self._call(tp, lambda x: _management_network(x, host))
+        named = self.migration_network.get(tp)
+        if named is not None:
+            net = self._ref(tp, "network", named)
+        else:
+            net = self._call(tp, lambda x: _management_network(x, host))
         token = self._call(tp, lambda x: x.host.migrate_receive(host, net, {}))
         return host, token
+
+    def set_migration_networks(self, networks: Mapping[str, str]) -> None:
+        self.migration_network = dict(networks)
+
+    def set_affinity(self, vm: str, pool: str, host: str | None) -> None:
+        """`VM.set_affinity` on `pool`'s master (the VM's pool after its migration)."""
+        ref = self._ref(pool, "VM", vm)
+        href = self._ref(pool, "host", host) if host is not None else "OpaqueRef:NULL"
+        self._call(pool, lambda x: x.VM.set_affinity(ref, href))
 
     def _maps(self, m: Migration) -> tuple[dict[str, str], dict[str, str]]:
         """vdi_map {VDI ref: SR ref} and vif_map {VIF ref: network ref} for migrate_send."""
@@ -465,13 +486,16 @@ def _host_seeing(x: Any, srs: Sequence[str]) -> str:
 
 
 def _management_network(x: Any, host: str) -> str:
-    """The network of `host`'s management PIF (migrate_receive's stream network)."""
-    for pif in x.host.get_PIFs(host):
+    """The network of `host`'s management PIF (migrate_receive's stream network when the
+    plan names none, as `xe vm-migrate` does); without one, the first PIF with an IP
+    (migrate_receive refuses a PIF without), else NULL."""
+    pifs = x.host.get_PIFs(host)
+    for pif in pifs:
         if x.PIF.get_management(pif):
             return x.PIF.get_network(pif)
-    pifs = x.host.get_PIFs(host)
-    if pifs:
-        return x.PIF.get_network(pifs[0])
+    for pif in pifs:
+        if x.PIF.get_IP(pif):
+            return x.PIF.get_network(pif)
     return "OpaqueRef:NULL"
 
 

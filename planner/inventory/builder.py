@@ -94,13 +94,17 @@ class Builder:
         return u
 
     def network(self, pool: str, name: str, *, management: bool = False, sriov: bool = False,
-                hosts: list[str] | None = None) -> str:  # fmt: skip
+                hosts: list[str] | None = None,
+                ip_hosts: list[str] | None = None) -> str:  # fmt: skip
+        """Add a network. `ip_hosts` (v2): hosts whose PIF on it has an IP; None gives
+        the FORMATS.md default (all its hosts for the management network, else none)."""
         u = self._uuid()
         all_hosts = [h["uuid"] for h in self.doc["hosts"] if h["pool"] == pool]
         self.doc["networks"].append({
             "uuid": u, "name": name, "pool": pool, "management": management, "sriov": sriov,
             "hosts": list(hosts) if hosts is not None else all_hosts,
             "_shared_all": hosts is None,
+            **({"ip_hosts": list(ip_hosts)} if ip_hosts is not None else {}),
         })  # fmt: skip
         return u
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import gc
 import http.client
+import ipaddress
 import logging
 import socket
 import ssl
@@ -149,6 +150,28 @@ def _is_sriov_network(net: Mapping[str, Any], t: Tables) -> bool:
     return False
 
 
+def pif_has_ip(pif: Mapping[str, Any]) -> bool:
+    """Whether `host.migrate_receive` can take a migration stream on this PIF.
+
+    XAPI (xapi_host.ml `migrate_receive`) reads the PIF's primary address: for
+    `primary_address_type` "IPv6" (absent on old hosts: IPv4) a non-link-local address
+    in `IPv6` ("addr/prefix" items), else `IP`; an empty one is refused
+    (PIF_HAS_NO_NETWORK_CONFIGURATION when `ip_configuration_mode` is "None",
+    INTERFACE_HAS_NO_IP otherwise). A DHCP PIF still waiting for its lease therefore
+    does not count.
+    """
+    if pif.get("primary_address_type") == "IPv6":
+        for item in pif.get("IPv6") or ():
+            try:
+                addr = ipaddress.ip_address(str(item).split("/", 1)[0].strip())
+            except ValueError:
+                continue
+            if not addr.is_link_local:
+                return True
+        return False
+    return bool(str(pif.get("IP") or "").strip())
+
+
 def _skipped_sr(sr: Mapping[str, Any]) -> bool:
     return (
         sr.get("content_type") == "iso"
@@ -273,6 +296,7 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             continue
         kept_nets.add(nref)
         on_hosts: list[str] = []
+        ip_hosts: list[str] = []
         management = False
         for p in n.get("PIFs", []):
             pif = pifs.get(p)
@@ -282,9 +306,12 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             hu = uuid_in(hosts, pif.get("host"))
             if hu and hu not in on_hosts:
                 on_hosts.append(hu)
+            if hu and hu not in ip_hosts and pif_has_ip(pif):
+                ip_hosts.append(hu)
         out.networks.append({
             "uuid": n["uuid"], "name": n.get("name_label", ""), "pool": pool_uuid,
             "management": management, "sriov": _is_sriov_network(n, t), "hosts": on_hosts,
+            "ip_hosts": ip_hosts,
         })  # fmt: skip
 
     # ---- VMs

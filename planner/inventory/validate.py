@@ -375,6 +375,8 @@ def _pass1(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
         c.boolean(d, "management", path)
         c.boolean(d, "sriov", path)
         c.strings(d, "hosts", path)
+        if "ip_hosts" in d:  # (v2) optional: the reader fills the FORMATS.md default
+            c.strings(d, "ip_hosts", path)
         if _claim(c, refs, uuid, path):
             refs.net_pool[uuid] = pool  # type: ignore[index]
 
@@ -487,6 +489,7 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                     c.err(f"{path}.hosts[{j}]",
                           f"host {h!r} ({refs.host_path[h]}) is in another pool than "
                           f"this {what}")  # fmt: skip
+    _ip_hosts(c, lists["networks"], refs)
 
     committed: dict[str, int] = {}
     for i, d in lists["vms"]:
@@ -541,3 +544,27 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                 f"{refs.host_path[host]}: running VMs commit {used} bytes, more than the "
                 f"{cap} bytes guests can use (memory_total_bytes - memory_overhead_bytes)"
             )
+
+
+def _ip_hosts(c: _Checker, networks: list[tuple[int, dict[str, Any]]], refs: _Refs) -> None:
+    """(v2) A network's `ip_hosts` are hosts of its pool that have a PIF on it: an IP
+    configuration lives on a PIF, so a host outside `hosts` cannot have one."""
+    for i, d in networks:
+        ips, hosts = d.get("ip_hosts"), d.get("hosts")
+        if type(ips) is not list:
+            continue
+        # bad items of `hosts` and `pool` were reported by their own checks
+        on = {x for x in hosts if type(x) is str} if type(hosts) is list else None
+        pool = d.get("pool") if type(d.get("pool")) is str else None
+        for j, h in enumerate(ips):
+            if type(h) is not str:
+                continue
+            path = f"networks[{i}].ip_hosts[{j}]"
+            if h not in refs.host_pool:
+                c.err(path, f"no host with uuid {h!r}")
+            elif pool in refs.pools and refs.host_pool[h] != pool:
+                c.err(path, f"host {h!r} ({refs.host_path[h]}) is in another pool than "
+                            "this network")  # fmt: skip
+            elif on is not None and h not in on:
+                c.err(path, f"host {h!r} ({refs.host_path[h]}) has no PIF on this network "
+                            "(not in its hosts)")  # fmt: skip

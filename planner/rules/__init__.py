@@ -17,6 +17,7 @@ from planner.plan import Reason, VifMap
 from planner.rules import codes
 from planner.rules.cpu import cpu_reasons
 from planner.rules.exclusions import exclusion_reasons
+from planner.rules.migration_network import migration_network_reasons
 from planner.rules.network import map_vifs, networks_attached_reasons
 from planner.rules.port80 import port80_reasons
 from planner.rules.storage import sr_attached_reasons, sr_pool_reasons
@@ -132,4 +133,6 @@ def target_reasons(
         networks = [v.network for v in vm.vifs]
     if host is not None:
         out += networks_attached_reasons(inv, vm, networks, host)
+    out += migration_network_reasons(inv, kind, to_host, to_pool, options.migration_network,
+                                     [disk_targets.get(d.uuid, d.sr) for d in vm.disks])
     return out

@@ -24,6 +24,7 @@ SR_WRONG_POOL = "SR_WRONG_POOL"
 NETWORK_UNMAPPED = "NETWORK_UNMAPPED"
 NETWORK_NOT_ATTACHED = "NETWORK_NOT_ATTACHED"
 PORT80 = "PORT80"
+MIGRATION_NETWORK_NO_IP = "MIGRATION_NETWORK_NO_IP"  # issue 17
 WRONG_KIND = "WRONG_KIND"
 # Capacity at a moment of the replay (FORMATS.md rules 1-4).
 MEMORY = "MEMORY"
@@ -36,6 +37,7 @@ GOAL = "GOAL"
 ESTIMATE = "ESTIMATE"
 UNKNOWN_OBJECT = "UNKNOWN_OBJECT"
 DEPENDENCY = "DEPENDENCY"
+HOME_HOST = "HOME_HOST"  # issue 17
 # Solver outcomes for a VM that must move but cannot be placed.
 NO_CAPACITY = "NO_CAPACITY"
 NO_TARGET = "NO_TARGET"
@@ -66,6 +68,8 @@ MEANING: dict[str, str] = {
     NETWORK_UNMAPPED: "a VIF's network has no counterpart in the target pool",
     NETWORK_NOT_ATTACHED: "a VIF's network has no PIF on the target host",
     PORT80: "source pool needs port 80, target pool is HTTPS-only",
+    MIGRATION_NETWORK_NO_IP: "the migration network has no IP on the host receiving the "
+    "stream",
     WRONG_KIND: "migration kind does not fit the VM's state or the move",
     MEMORY: "target host lacks free memory",
     SR_SPACE: "an SR lacks the space a storage migration reserves",
@@ -76,6 +80,7 @@ MEANING: dict[str, str] = {
     ESTIMATE: "the plan's estimate does not match its waves",
     UNKNOWN_OBJECT: "the plan names an object the inventory lacks",
     DEPENDENCY: "depends_on names a migration that is not in an earlier wave",
+    HOME_HOST: "a migration's home_host is not a host of its to_pool",
     NO_CAPACITY: "eligible targets exist but none has room",
     NO_TARGET: "no host or SR passes the rules",
     MANAGEMENT_NETWORK: "migration traffic uses the management network",
@@ -108,6 +113,10 @@ REMEDY: dict[str, str] = {
     "--network-map SRC=DST",
     NETWORK_NOT_ATTACHED: "add a PIF on the network to the host, or pick another host",
     PORT80: "apply hotfix XS82ECU1033 to the source pool, or open port 80 on the target",
+    HOME_HOST: "re-plan with --set-home same-host (or none), or name a host of the VM's "
+    "new pool",
+    MIGRATION_NETWORK_NO_IP: "give the host's PIF on that network an IP (xe "
+    "pif-reconfigure-ip), pick another --migration-network, or another host",
     WRONG_KIND: "use the migration kind that fits the VM's power state",
     MEMORY: "free memory on the host first (move or shut down VMs), or pick another host",
     SR_SPACE: "free space on the SR, or pick another SR",

@@ -265,7 +265,7 @@ def refuse(st: SimState, vm: VM, kind: str, to_host: str | None, to_pool: str,
     st.audit_refused({
         "vm": vm.uuid, "kind": kind, "from_host": vm.host if vm.is_running else None,
         "to_host": to_host, "from_pool": vm.pool, "to_pool": to_pool, "start": now,
-        "end": now, "result": err.code, "task": None,
+        "end": now, "result": err.code, "task": None, "network": None,
     })  # fmt: skip
 
 
@@ -273,7 +273,7 @@ def _entry(st: SimState, m: Migration, result: str) -> dict[str, Any]:
     return {"vm": m.vm, "kind": m.kind, "from_host": m.from_host, "to_host": m.to_host,
             "from_pool": m.from_pool, "to_pool": m.to_pool,
             "start": round(st.sim_now(), 3), "end": None, "result": result,
-            "task": m.task}  # fmt: skip
+            "task": m.task, "network": None}  # fmt: skip
 
 
 def end(st: SimState, m: Migration, error: XapiError | None) -> None:
@@ -362,10 +362,9 @@ def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> Non
     for ref in (vm["metrics"], vm["guest_metrics"]):
         if ref != NULL_REF:
             _move(st, ref, m.to_pool)
-    affinity = NULL_REF
-    if vm["affinity"] != NULL_REF and m.dest_host is not None:
-        affinity = st.ref_of[m.dest_host]  # the old home host is not in the new pool
-    st.update(vref, affinity=affinity, snapshots=[])
+    # the old home host is not in the new pool: XAPI's import cannot resolve it and
+    # leaves the VM without a home (xen-api import.ml, Host handler -> NULL)
+    st.update(vref, affinity=NULL_REF, snapshots=[])
     _move(st, vref, m.to_pool)
 
 

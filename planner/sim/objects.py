@@ -277,7 +277,8 @@ class Builder:
         }  # fmt: skip
         self.new(n.pool, "network", rec, ref=ref, uuid=n.uuid)
         for hu in n.hosts:
-            pif = self.pif(n.pool, ref, self.ref[hu], f"eth{idx}", n.management, not n.sriov)
+            pif = self.pif(n.pool, ref, self.ref[hu], f"eth{idx}", n.management, not n.sriov,
+                           ip=hu in n.ip_hosts)
             self.pif_of[(hu, n.uuid)] = pif
             if n.sriov:
                 sriov = self.new(n.pool, "network_sriov", {
@@ -288,16 +289,19 @@ class Builder:
                 self.db.get(pif)["sriov_physical_PIF_of"] = [sriov]
 
     def pif(self, pool: str, net: str, host: str, device: str, management: bool,
-            physical: bool) -> str:  # fmt: skip
+            physical: bool, ip: bool | None = None) -> str:  # fmt: skip
+        """A PIF; `ip` (default: `management`) gives it a static IPv4 address, which is
+        what makes a network's `ip_hosts` and what host.migrate_receive needs."""
         n = len(self.pif_of) + 1
+        ip = management if ip is None else ip
         rec = {
             "device": device, "network": net, "host": host,
             "MAC": f"02:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}:01",
             "MTU": i(1500), "VLAN": i(-1), "metrics": NULL_REF, "physical": physical,
             "currently_attached": True,
-            "ip_configuration_mode": "Static" if management else "None",
-            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if management else "",
-            "netmask": "255.0.0.0" if management else "", "gateway": "", "DNS": "",
+            "ip_configuration_mode": "Static" if ip else "None",
+            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if ip else "",
+            "netmask": "255.0.0.0" if ip else "", "gateway": "", "DNS": "",
             "bond_slave_of": NULL_REF, "bond_master_of": [], "VLAN_master_of": NULL_REF,
             "VLAN_slave_of": [], "management": management, "other_config": {},
             "disallow_unplug": management, "tunnel_access_PIF_of": [],
