@@ -79,7 +79,8 @@ def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
 
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """CSV text: a header of `columns`, then one line per row (missing/None -> empty,
-    booleans true/false, lists joined by `;`)."""
+    booleans true/false, lists joined by `;`, a text that a spreadsheet would take for a
+    formula prefixed with `'`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
@@ -94,5 +95,9 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list | tuple):
-        return ";".join(str(x) for x in v)
+        v = ";".join(str(x) for x in v)
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # a name from XAPI starting so is a formula to Excel and LibreOffice (CSV
+        # injection): a leading apostrophe keeps it text
+        return "'" + v
     return v

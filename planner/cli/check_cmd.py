@@ -74,10 +74,15 @@ def check(
 
     out.emit(
         doc=lambda: {"ok": report.ok, "waves": report.waves, "migrations": report.migrations,
-                     "unplaced": [u.vm for u in p.unplaced], "violations": rows()},
+                     "unplaced": [u.vm for u in p.unplaced],
+                     "unplaced_claimed": report.claimed, "violations": rows()},
         rows=rows, columns=VIOLATION_COLUMNS, table=table,
     )  # fmt: skip
     out.status(verdict)
+    if report.claimed:
+        # capacity reasons cannot be verified without solving again (FORMATS.md rule 11)
+        out.status(f"{plural(report.claimed, 'unplaced VM')} excused by capacity reasons "
+                   "(the solver's claim, not verified)")
     if not report.ok:
         raise typer.Exit(1)
 

@@ -97,8 +97,9 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.tty:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            from planner.terminal import SafeConsole as Console  # names from XAPI
 
             self._live = Progress(
                 TextColumn("{task.description}"),

@@ -114,7 +114,7 @@ class Output:
 
     def console(self) -> Console:
         """A rich console on stdout (terminal width, 120 when piped) or on the file."""
-        from rich.console import Console
+        from planner.terminal import SafeConsole as Console  # names from XAPI: no markup/ESC
 
         if self.path is None:
             return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)

@@ -32,7 +32,7 @@ def enabled(flag: bool | None) -> bool:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup/ESC
 
     return Console(stderr=True)
 
