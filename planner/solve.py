@@ -255,6 +255,11 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
                                                                 options.migration_network))
     except ImportError:  # pragma: no cover - older rules module
         pass
+    if options.anti_affinity == "soft":
+        # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
+        from planner.rules.affinity import anti_affinity_warnings
+
+        warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),
         goal=goal.to_json(),

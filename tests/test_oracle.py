@@ -101,7 +101,7 @@ def test_oracle_and_planner_step_aside_for_a_halted_vms_memory() -> None:
     assert oracle(inv, goal, extra=0).placed == 0
     plan = solve(inv, goal, time_limit=5)
     assert check_plan(inv, plan).ok and plan.unplaced == ()
-    assert plan.estimate["wave_seconds"] == r.seconds
+    assert plan.schedule_seconds == r.seconds
     assert [m.to_sr for m in plan.waves[-1].migrations[0].disks] == [new]
 
 
@@ -131,7 +131,9 @@ def _property(seeds: range) -> list[Comparison]:
     failed = [c for c in out if c.failed]
     assert not failed, "\n".join(map(str, failed))
     kinds = Counter(c.kind for c in out)
-    assert kinds["oracle-incomplete"] == 0, kinds
+    # the oracle's bounds keep it fast; an instance it cannot finish is counted apart,
+    # and must stay rare for the test to mean something
+    assert kinds["oracle-incomplete"] + kinds["length-unproven"] <= len(seeds) // 50, kinds
     # not vacuous: most instances place something, several need more than one wave
     assert sum(c.oracle_placed > 0 for c in out) >= len(seeds) // 3
     return out
@@ -139,7 +141,8 @@ def _property(seeds: range) -> list[Comparison]:
 
 def test_planner_matches_the_oracle_on_100_random_instances() -> None:
     out = _property(range(100))
-    assert all(c.kind in ("agree", "longer", "optimal-in-model") for c in out)
+    assert all(c.kind in ("agree", "longer", "optimal-in-model", "length-unproven")
+               for c in out)  # fmt: skip
 
 
 @pytest.mark.slow
