@@ -255,6 +255,11 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
                                                                 options.migration_network))
     except ImportError:  # pragma: no cover - older rules module
         pass
+    if options.anti_affinity == "soft":
+        # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
+        from planner.rules.affinity import anti_affinity_warnings
+
+        warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),
         goal=goal.to_json(),
@@ -278,8 +283,14 @@ def _migration(inv: Inventory, options: PlanOptions, p: Problem, j: int, c: int,
     from_host = vm.host if vm.is_running else None
     disks = {d.uuid: d for d in vm.disks}
     to_srs = [p.sr_uuid[s] for s in p.disk_targets(j, c)]
-    moves = tuple(DiskMove(u, disks[u].sr, s) for u, s in zip(p.job_moved[j], to_srs,
-                                                              strict=True))  # fmt: skip
+    target = dict(zip(p.job_moved[j], to_srs, strict=True))
+    kind = KINDS[int(p.job_kind[j])]
+    if kind == "storage":
+        # FORMATS.md: a storage migration lists every disk of the VM, `to_sr` equal to
+        # `from_sr` for one that stays (XAPI's migrate_send maps every VDI)
+        moves = tuple(DiskMove(d.uuid, d.sr, target.get(d.uuid, d.sr)) for d in vm.disks)
+    else:
+        moves = tuple(DiskMove(u, disks[u].sr, s) for u, s in target.items())
     vifs = map_vifs(inv, vm, to_pool, options.network_map)[0] if to_pool != vm.pool else ()
     deps: list[str] = []
     if to_host is not None and to_host != from_host:
@@ -287,7 +298,7 @@ def _migration(inv: Inventory, options: PlanOptions, p: Problem, j: int, c: int,
     for s in dict.fromkeys(to_srs):
         deps += [mid_ for end, mid_ in left_sr.get(s, []) if end <= start_s]
     return Migration(
-        id=mid, vm=vm.uuid, kind=KINDS[int(p.job_kind[j])], from_host=from_host,
+        id=mid, vm=vm.uuid, kind=kind, from_host=from_host,
         to_host=to_host, from_pool=vm.pool, to_pool=to_pool, disks=moves, vifs=vifs,
         est_seconds=int(p.job_seconds[j]), depends_on=tuple(dict.fromkeys(deps)),
         start_s=start_s,

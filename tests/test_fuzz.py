@@ -188,6 +188,7 @@ def test_fuzz_inventories(base, tmp_path_factory, data):
          base["host"]],
         ["check", str(base["dir"] / "plan.json"), str(f)],
         ["whatif", str(f), "--solver", "greedy", "--time-limit", "1", "-s", "n-1"],
+        ["explain", base["vm"], str(f)],
     ]))  # fmt: skip
     run(cmd)
 
@@ -257,6 +258,8 @@ OPTION_COMMANDS = [
     (["generate", "-o", "{out}"], ["--pools", "--hosts", "--vms", "--seed"]),
     (["export", "{plan}", "--to", "xe"], ["--password-env", "--remote-password", "--to"]),
     (["collect", "-o", "{out}"], ["--timeout"]),
+    (["explain", "{vm}", "{inv}"], ["--to", "--headroom", "--network-map"]),
+    (["schema"], ["--help-not-an-option"]),
 ]  # fmt: skip
 
 
@@ -266,7 +269,8 @@ def test_fuzz_option_values(base, tmp_path_factory, data):
     d = tmp_path_factory.mktemp("opt")
     cmd, options = data.draw(st.sampled_from(OPTION_COMMANDS))
     fill = {"{inv}": str(base["dir"] / "inv.json"), "{plan}": str(base["dir"] / "plan.json"),
-            "{host}": base["host"], "{j}": str(d / "j.db"), "{out}": str(d / "out.json")}
+            "{host}": base["host"], "{vm}": base["vm"], "{j}": str(d / "j.db"),
+            "{out}": str(d / "out.json")}
     args = [fill.get(a, a) for a in cmd]
     for opt in data.draw(st.lists(st.sampled_from(options), min_size=1, max_size=2)):
         args += [opt, data.draw(st.sampled_from(HOSTILE_OPTION))]

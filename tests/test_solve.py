@@ -118,7 +118,10 @@ def test_retire_sr_with_halted_and_running_vms():
     plan = solve(inv, RetireSR((old,)), workers=1)
     assert_checked(inv, plan)
     kinds = {m.vm: (m.kind, m.from_host, m.to_host, len(m.disks)) for m in plan.migrations()}
-    assert kinds == {run: ("storage", h1, h1, 1), cold: ("move", None, None, 1)}
+    # a storage migration lists every disk, the one that stays with to_sr = from_sr
+    assert kinds == {run: ("storage", h1, h1, 2), cold: ("move", None, None, 1)}
+    (m,) = [m for m in plan.migrations() if m.vm == run]
+    assert {(d.from_sr, d.to_sr) for d in m.disks} == {(old, new), (new, new)}
 
 
 def test_progress_messages_and_bad_arguments():

@@ -140,8 +140,9 @@ def plan_campaign(inv: Inventory, goal: Goal, options: PlanOptions) -> Plan:
 
 def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     """The table of a campaign plan: waves with their steps, unplaced VMs, warnings."""
-    from rich.console import Console
     from rich.table import Table
+
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     out = Console(width=max(100, Console().width))
     g: dict[str, Any] = plan.goal

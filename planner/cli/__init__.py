@@ -115,21 +115,11 @@ def reflow_help(command: click.Command) -> None:
         reflow_help(sub)
 
 
-MAX_MESSAGE = 400  # characters of one error line: a hostile value is not echoed in full
-
-
 def _printable(line: str) -> str:
-    """An error line safe for a terminal: control characters (an ESC sequence in a name
-    could rewrite the screen) and lone surrogates shown escaped, and at most
-    MAX_MESSAGE characters."""
-    import unicodedata
+    """An error line safe for a terminal (`planner.terminal.printable`, capped)."""
+    from planner.terminal import MAX_LINE, printable
 
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in line):
-        line = "".join(c if unicodedata.category(c) not in ("Cc", "Cs")
-                       else repr(c)[1:-1] for c in line)  # fmt: skip
-    if len(line) > MAX_MESSAGE:
-        line = line[: MAX_MESSAGE - 20] + f"... ({len(line)} chars)"
-    return line
+    return printable(line, cap=MAX_LINE)
 
 
 def guard_options(command: click.Command) -> None:

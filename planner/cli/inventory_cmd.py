@@ -87,9 +87,8 @@ def show(
     """
     import sys
 
-    from rich.console import Console
-
     from planner.cli.inventory_view import render
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     inv, report = _load_checked(inventory)
     # piped output (files, tests) gets a fixed width wide enough for the host table

@@ -71,6 +71,10 @@ def solve_command(
         "--network-map", metavar="SRC=DST",
         help="Map a source network to a target-pool network (names or uuids). "
              "Repeatable.")] = None,
+    anti_affinity: Annotated[str, typer.Option(
+        "--anti-affinity", metavar="MODE",
+        help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
+             "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
     migration_network: Annotated[list[str] | None, typer.Option(
         "--migration-network", metavar="POOL=NETWORK",
         help="Network (name or uuid) of target pool POOL that carries the storage "
@@ -125,6 +129,8 @@ def solve_command(
                          f"{set_home!r}")  # fmt: skip
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    if anti_affinity not in ("strict", "soft"):
+        raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
@@ -153,9 +159,10 @@ def solve_command(
 
     mnet = resolve_migration_networks(inv, migration_network or [])
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
-                          max_per_host=max_per_host, migration_network=mnet)  # fmt: skip
+                          max_per_host=max_per_host, migration_network=mnet,
+                          anti_affinity=anti_affinity)  # fmt: skip
 
-    from rich.console import Console
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     err = Console(stderr=True)
     progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
@@ -178,9 +185,9 @@ def solve_command(
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
     from solvers.bounds import gap
 
     out = Console(width=max(100, Console().width))

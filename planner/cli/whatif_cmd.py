@@ -133,8 +133,9 @@ def _print(df, fmt: Format) -> None:
     if fmt is Format.json:
         typer.echo(df.to_json(orient="records", indent=1))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     hidden = {"kind", "exact", "hosts", "factor", "vms" if "growth" in set(df["kind"]) else ""}
     shown = [c for c in df.columns if df[c].notna().any() and c not in hidden]

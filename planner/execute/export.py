@@ -23,6 +23,7 @@ import io
 import re
 import shlex
 import unicodedata
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
@@ -89,16 +90,21 @@ def migrate_command(
     user_var: str = "XE_USER",
     password_var: str = "XE_PASSWORD",
     network: str | None = None,
+    vdi_map: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The shell lines that carry out one migration (`xe vm-migrate`, then for a
     `home_host` ``xe vm-param-set uuid= affinity=`` on the VM's new pool).
 
     Live: ``vm-migrate uuid= host-uuid= live=true`` on the pool master. Storage and halted
     moves go through `migrate_send`, which `xe` uses when given ``remote-master`` (also
-    for the VM's own pool), with a ``vdi:`` entry per moved disk and, across pools, a
-    ``vif:`` entry per VIF; `network` (the plan's migration network of the target pool)
+    for the VM's own pool), with a ``vdi:`` entry per VDI and, across pools, a ``vif:``
+    entry per VIF; `network` (the plan's migration network of the target pool)
     becomes ``remote-network=`` (xe passes it to host.migrate_receive; without it xe
-    uses the destination host's management network).
+    uses the destination host's management network). `vdi_map` ({vdi uuid: sr uuid})
+    names every VDI of the VM, those that stay too: `xe vm-migrate` sends every VDI it is
+    not given to the destination pool's default SR (cli_operations.ml `vm_migrate`;
+    xapi_vm_migrate.ml resolves unmapped VDIs so), which would copy disks the plan leaves
+    in place. Without it the plan's `disks` are used (a v2 plan lists every disk).
     """
     vm = _word(m.vm, "vm")
     src = pools[m.from_pool]
@@ -120,8 +126,9 @@ def migrate_command(
         ]
         if network is not None:
             args.append(f"remote-network={_word(network, 'network')}")
-        for d in m.disks:
-            args.append(f"vdi:{_word(d.vdi, 'vdi')}={_word(d.to_sr, 'sr')}")
+        full = vdi_map if vdi_map is not None else {d.vdi: d.to_sr for d in m.disks}
+        for vdi, sr in full.items():
+            args.append(f"vdi:{_word(vdi, 'vdi')}={_word(sr, 'sr')}")
         if m.from_pool != m.to_pool:
             for i, v in enumerate(m.vifs):
                 dev = _word(v.device, "vif device")
@@ -213,6 +220,7 @@ def to_xe_script(
     ]
     # functions are numbered in plan order: ids like "m-1" and "m_1" must not collide
     fn_of = {m.id: f"m_{k + 1}" for k, m in enumerate(plan.migrations())}
+    maps = _vdi_maps(plan, inv)
     for w in plan.waves:
         for m in w.migrations:
             fn = fn_of[_word(m.id, "migration id")]
@@ -222,8 +230,9 @@ def to_xe_script(
             )
             out.append(f"# {m.id}: {what}")
             out.append(f"{fn}() {{")
-            lines = migrate_command(m, pools, user_var, _remote_var(remote_password, password_var),
-                                    networks.get(m.to_pool))  # fmt: skip
+            lines = migrate_command(m, pools, user_var,
+                                    _remote_var(remote_password, password_var),
+                                    networks.get(m.to_pool), maps.get(m.id))  # fmt: skip
             lines[-1] += f' && echo "  {m.id}: done"'
             out += ["    " + line for line in lines]
             out.append("}")
@@ -257,6 +266,36 @@ def to_xe_script(
         out += _step_lines(w, "after", pools, step_pool, label)
     out += ['echo "all waves done"', ""]
     return "\n".join(out)
+
+
+def _vdi_maps(plan: Plan, inv: Inventory | None) -> dict[str, dict[str, str]]:
+    """{migration id: {vdi uuid: sr uuid}} naming every VDI of each storage or move
+    migration: its disks (where the plan has them at that point, moved or not) and a
+    Suspended VM's memory image (`planner.rules.storage.suspend_target`). Empty without
+    an inventory (the plan's own `disks` are then used)."""
+    if inv is None:
+        return {}
+    from planner.rules.storage import suspend_target
+
+    where = {d.uuid: d.sr for v in inv.vms for d in v.disks}
+    for v in inv.vms:
+        if v.suspend_vdi is not None:
+            where[v.suspend_vdi.uuid] = v.suspend_vdi.sr
+    out: dict[str, dict[str, str]] = {}
+    for m in plan.migrations():
+        vm = inv.vm_by_uuid.get(m.vm)
+        if vm is None:
+            continue
+        moved = {d.vdi: d.to_sr for d in m.disks}
+        full = {d.uuid: moved.get(d.uuid, where.get(d.uuid, d.sr)) for d in vm.disks}
+        sv = vm.suspend_vdi
+        if sv is not None:
+            at = where.get(sv.uuid, sv.sr)
+            full[sv.uuid] = suspend_target(inv, vm, at, m.to_host, m.to_pool, full) or at
+        if m.kind != "live":
+            out[m.id] = full
+        where.update(full)
+    return out
 
 
 def _labeller(inv: Inventory | None) -> Any:
@@ -335,6 +374,12 @@ def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, s
     return out
 
 
+def _csv_text(text: str) -> str:
+    """A name for a spreadsheet: one starting with = + - @ (or a tab/CR) is a formula to
+    Excel and LibreOffice (CSV injection), so it gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 CSV_COLUMNS = [
     "wave",
     "id",
@@ -364,7 +409,7 @@ def to_csv(plan: Plan, inv: Inventory | None = None) -> str:
     w.writerow(CSV_COLUMNS)
     for wave in plan.waves:
         for m in wave.migrations:
-            name = inv.label(m.vm) if inv is not None else ""
+            name = _csv_text(inv.label(m.vm)) if inv is not None else ""
             w.writerow(
                 [
                     wave.index,

@@ -241,6 +241,7 @@ class XapiBackend:
             elif sp == tp:
                 # within the pool a disk that stays is mapped to its own SR (no copy)
                 vdi_map[vdi_ref] = self._call(sp, lambda x, r=vdi_ref: x.VDI.get_SR(r))
+        self._map_suspend_image(m, vm, vdi_map, vbds)
         vif_map: dict[str, str] = {}
         if sp != tp:
             by_device = {v.device: v.to_network for v in m.vifs}
@@ -249,6 +250,28 @@ class XapiBackend:
                 if device in by_device:
                     vif_map[ref] = self._ref(tp, "network", by_device[device])
         return vdi_map, vif_map
+
+    def _map_suspend_image(self, m: Migration, vm: str, vdi_map: dict[str, str],
+                           vbds: list[dict[str, Any]]) -> None:  # fmt: skip
+        """(v2) Name a Suspended VM's memory image in vdi_map where the plan's accounting
+        has it (planner.rules.storage.suspend_target): on its own SR when the VM stays in
+        its pool on a host that sees it, else with the VM's first disk. Unmapped, XAPI
+        would pick the destination's suspend-image or default SR."""
+        sp, tp = m.from_pool, m.to_pool
+        image = self._call(sp, lambda x: x.VM.get_suspend_VDI(vm))
+        if image in (None, "", "OpaqueRef:NULL"):
+            return
+        own = self._call(sp, lambda x: x.VDI.get_SR(image))
+        if sp == tp and m.to_host is not None:
+            pbds = self._call(sp, lambda x: [x.PBD.get_record(p) for p in x.SR.get_PBDs(own)])
+            host = self._ref(sp, "host", m.to_host)
+            if any(p.get("host") == host and p.get("currently_attached") for p in pbds):
+                vdi_map[image] = own
+                return
+        # the collector lists disks in VM.VBDs order: the inventory's first disk
+        disks = [v for v in vbds if v.get("type") == "Disk" and v.get("VDI") in vdi_map]
+        if disks:
+            vdi_map[image] = vdi_map[disks[0]["VDI"]]
 
     def check(self, m: Migration) -> None:
         sp = m.from_pool

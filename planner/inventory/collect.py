@@ -46,9 +46,13 @@ WORKERS = 3  # pools read at once
 # as empty tables (with a warning).
 CLASSES: tuple[str, ...] = (
     "pool", "host", "host_metrics", "VM", "VM_guest_metrics", "VBD", "VDI", "SR", "PBD",
-    "network", "PIF", "VIF", "network_sriov", "pool_update", "VLAN",
+    "network", "PIF", "VIF", "network_sriov", "pool_update", "VLAN", "VM_group",
 )  # fmt: skip
-OPTIONAL_CLASSES = ("network_sriov", "pool_update", "VLAN")
+# VM_group is recent (xen-api ocaml/idl/datamodel_vm_group.ml): older hosts answer
+# MESSAGE_METHOD_UNKNOWN and the pool has no groups
+OPTIONAL_CLASSES = ("network_sriov", "pool_update", "VLAN", "VM_group")
+# XAPI's placement_policy enum -> the inventory's spelling (FORMATS.md vm_group)
+PLACEMENTS = {"anti_affinity": "anti-affinity", "normal": "normal"}
 
 LINUX_WORDS = (
     "linux", "ubuntu", "debian", "centos", "rhel", "red hat", "redhat", "oracle", "sles",
@@ -109,6 +113,7 @@ class PoolDoc:
     networks: list[dict[str, Any]] = field(default_factory=list)
     vms: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    vm_groups: list[dict[str, Any]] = field(default_factory=list)  # (v2)
 
 
 def _os_of(vm: Mapping[str, Any], gm: Mapping[str, Any] | None) -> str:
@@ -308,6 +313,17 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             "ip_hosts": ip_hosts,
         })  # fmt: skip
 
+    # ---- VM groups (v2): VM_group has no pool field; its pool is the one read here
+    groups = table("VM_group")
+    for g in groups.values():
+        placement = PLACEMENTS.get(str(g.get("placement", "normal")))
+        if placement is None:
+            warn(f"VM group {g.get('name_label', '')}: unknown placement "
+                 f"{g.get('placement')!r}; read as normal")  # fmt: skip
+            placement = "normal"
+        out.vm_groups.append({"uuid": g["uuid"], "name": g.get("name_label", ""),
+                              "pool": pool_uuid, "placement": placement})  # fmt: skip
+
     # ---- VMs
     for v in vms.values():
         if _skipped_vm(v):
@@ -338,12 +354,24 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             if vdi.get("SR") not in kept_srs:
                 warn(f"VM {name}: disk {vdi['uuid']} is on an ISO or unknown SR; left out")
                 continue
+            # (v2) the disk's snapshot VDIs travel with it in a storage migration
+            snaps = sum(_int(vdis[x].get("physical_utilisation"))
+                        for x in vdi.get("snapshots") or () if x in vdis)  # fmt: skip
             disks.append({
                 "uuid": vdi["uuid"], "sr": srs[vdi["SR"]]["uuid"],
                 "size_bytes": _int(vdi.get("virtual_size")),
                 "used_bytes": _int(vdi.get("physical_utilisation")),
                 "cbt": bool(vdi.get("cbt_enabled")), "on_boot": vdi.get("on_boot", "persist"),
+                "snapshot_used_bytes": snaps,
             })  # fmt: skip
+        suspend = None
+        sv = vdis.get(v.get("suspend_VDI") or NULL_REF) if state == "Suspended" else None
+        if sv is not None and sv.get("SR") in kept_srs:
+            suspend = {"uuid": sv["uuid"], "sr": srs[sv["SR"]]["uuid"],
+                       "size_bytes": _int(sv.get("virtual_size")),
+                       "used_bytes": _int(sv.get("physical_utilisation"))}  # fmt: skip
+        elif sv is not None:
+            warn(f"VM {name}: suspend image {sv['uuid']} is on an unknown SR; left out")
         vm_vifs = []
         for x in v.get("VIFs", []):
             vif = vifs.get(x)
@@ -367,7 +395,8 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             "os": _os_of(v, gm), "tools": bool(gm and gm.get("PV_drivers_detected")),
             "mcs": mcs.matches(v), "pci": bool(v.get("attached_PCIs")),
             "vgpu": bool(v.get("VGPUs")), "tags": list(v.get("tags") or []),
-            "disks": disks, "vifs": vm_vifs,
+            "disks": disks, "vifs": vm_vifs, "suspend_vdi": suspend,
+            "groups": [groups[g]["uuid"] for g in v.get("groups") or () if g in groups],
         })  # fmt: skip
     return out
 

@@ -14,6 +14,7 @@ ON_BOOT_RESET = "ON_BOOT_RESET"
 NO_TOOLS = "NO_TOOLS"
 CBT = "CBT"
 MCS = "MCS"
+PAUSED = "PAUSED"  # (v2) a Paused VM cannot migrate at all
 # Target rules (FORMATS.md rules 5-7, 9).
 CPU_VENDOR = "CPU_VENDOR"
 CPU_FEATURES = "CPU_FEATURES"
@@ -43,6 +44,11 @@ NO_CAPACITY = "NO_CAPACITY"
 NO_TARGET = "NO_TARGET"
 # Warnings
 MANAGEMENT_NETWORK = "MANAGEMENT_NETWORK"
+# (v2) two members of an anti-affinity VM group on one host (a violation in strict
+# mode, a warning in soft mode)
+ANTI_AFFINITY = "ANTI_AFFINITY"
+# (v2) an unplaced reason code the checker does not know
+UNKNOWN_REASON = "UNKNOWN_REASON"
 # Campaigns of issue 9 (docs/plan-extensions.md)
 CYCLE = "CYCLE"
 NOTHING_TO_DO = "NOTHING_TO_DO"
@@ -59,6 +65,7 @@ MEANING: dict[str, str] = {
     NO_TOOLS: "Windows VM without VM tools",
     CBT: "VM has a disk with changed block tracking (storage moves only)",
     MCS: "VM was created by Machine Creation Services (storage moves only)",
+    PAUSED: "VM is Paused: XAPI migrates only Running, Suspended or Halted VMs",
     CPU_VENDOR: "target host CPU vendor differs from the VM's",
     CPU_FEATURES: "VM CPU features are not a subset of the target host's",
     VERSION: "target host runs an older version than the source",
@@ -84,6 +91,8 @@ MEANING: dict[str, str] = {
     NO_CAPACITY: "eligible targets exist but none has room",
     NO_TARGET: "no host or SR passes the rules",
     MANAGEMENT_NETWORK: "migration traffic uses the management network",
+    ANTI_AFFINITY: "another VM of the same anti-affinity group runs on the target host",
+    UNKNOWN_REASON: "an unplaced VM names a reason code the checker does not know",
     CYCLE: "target moves wait on each other in a cycle and no spare host can break it",
     NOTHING_TO_DO: "the pool is already within the rebalance tolerance",
     HOST_NOT_EMPTY: "a host is upgraded while running VMs are still on it",
@@ -102,6 +111,7 @@ REMEDY: dict[str, str] = {
     NO_TOOLS: "install the XenServer VM Tools for Windows in the guest, or shut it down",
     CBT: "disable changed block tracking on the disk (xe vdi-disable-cbt) before the move",
     MCS: "let Citrix Virtual Apps and Desktops re-provision the VM in the target pool",
+    PAUSED: "unpause it (xe vm-unpause), or shut it down and move it cold",
     CPU_VENDOR: "pick a host with the same CPU vendor, or shut the VM down first",
     CPU_FEATURES: "pick a host whose CPU has the VM's features, or reboot the VM on the "
     "pool's common feature set first",
@@ -125,4 +135,7 @@ REMEDY: dict[str, str] = {
     "host with that much free, so one VM can step aside",
     HOST_NOT_EMPTY: "evacuate the host (host-disable, migrate its VMs) before upgrading it",
     UPGRADE_ORDER: "upgrade the pool master first",
+    ANTI_AFFINITY: "pick a host no other member of the group runs on, move that member "
+    "first, or plan with --anti-affinity soft to accept the overlap as a warning",
+    UNKNOWN_REASON: "use a reason code of docs/rules.md",
 }

@@ -284,8 +284,8 @@ class Api:
             host = self._host(ctx, host_ref)
             force = str((options or {}).get("force", "")).lower() == "true"
             try:
-                if not vm.is_running:
-                    raise mig.bad_power_state(st, vm, "running")
+                if vm.power_state != "Running":  # Paused too (xapi_vm_lifecycle.ml)
+                    raise mig.bad_power_state(st, vm, mig.POOL_MIGRATE_STATES)
                 mem = mig.check_migration(
                     st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs],
                     force=force, version_code="NOT_SUPPORTED_DURING_UPGRADE")
@@ -314,6 +314,24 @@ class Api:
                     raise XapiError("VDI_NOT_IN_MAP", vdi_ref)
                 continue
             disk_to_sr[d.uuid] = st.db.get(str(sr_ref), "SR")["uuid"]
+        sv = vm.suspend_vdi
+        if sv is not None and vm.power_state == "Suspended":
+            # xapi_vm_migrate.ml: the suspend image stays when the VM stays in its pool on
+            # a host that sees its SR; else it goes where vdi_map says, else to the
+            # destination pool's suspend-image SR or default SR (none: VDI_NOT_IN_MAP)
+            vdi_ref = st.ref_of[sv.uuid]
+            sr_ref = vdi_map.get(vdi_ref)
+            sees = host.uuid in st.pool_view(vm.pool).sr_by_uuid[sv.sr].hosts
+            if sr_ref is not None:
+                disk_to_sr[sv.uuid] = st.db.get(str(sr_ref), "SR")["uuid"]
+            elif to_pool != vm.pool or not sees:
+                pool_rec = st.db.get(st.ref_of[to_pool])
+                default = pool_rec.get("suspend_image_SR") or NULL_REF
+                if default == NULL_REF:
+                    default = pool_rec.get("default_SR") or NULL_REF
+                if default == NULL_REF:
+                    raise XapiError("VDI_NOT_IN_MAP", vdi_ref)
+                disk_to_sr[sv.uuid] = st.db.get(default, "SR")["uuid"]
         vm_rec = st.db.get(st.ref_of[vm.uuid])
         nets: list[str] = []
         vif_to_net: dict[str, str] = {}
@@ -340,6 +358,8 @@ class Api:
         vm = self._vm(ctx, vm_ref)
         kind = "move" if vm.power_state == "Halted" else "storage"
         try:
+            if vm.power_state == "Paused":  # xapi_vm_lifecycle.ml: Halted/Suspended/Running
+                raise mig.bad_power_state(st, vm, mig.SEND_STATES)
             host, to_pool, disks, vifs, nets = self._send_args(ctx, vm, dest, vdi_map, vif_map)
         except XapiError as e:
             if audit:
