@@ -60,10 +60,18 @@ def test_snapshots_move_with_the_disk():
 
 
 def test_suspend_image_travels_and_reserves():
+    """The image stays on its SR when the VM stays in its pool on a host that sees it
+    (XAPI's rule, planner.rules.storage.suspend_target); named in `disks`, it travels."""
     inv = _fleet()
     acc = Account.of(inv, PlanOptions())
     old, new = inv.find("sr", "old"), inv.find("sr", "new")
-    d = acc.demand(_move(inv, "m1", "sus", new, to_host=inv.find("host", "h2")))
+    h2 = inv.find("host", "h2")
+    stays = acc.demand(_move(inv, "m1", "sus", new, to_host=h2))
+    assert dict(stays.start)[("sr", new)] == 3 * 10 * GIB and stays.suspend_to is None
+    m = _move(inv, "m1", "sus", new, to_host=h2)
+    m = Migration(m.id, m.vm, m.kind, m.from_host, m.to_host, m.from_pool, m.to_pool,
+                  (*m.disks, DiskMove("img", old, new)))  # fmt: skip
+    d = acc.demand(m)
     # disk 10 GiB + image 8 GiB: 3x on new, 2x on old; its memory needs rule 4 room
     assert dict(d.start)[("sr", new)] == 3 * 18 * GIB
     assert dict(d.start)[("sr", old)] == 2 * 18 * GIB
