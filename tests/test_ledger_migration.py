@@ -60,19 +60,21 @@ def test_snapshots_move_with_the_disk():
 
 
 def test_suspend_image_travels_and_reserves():
-    """The image stays on its SR when the VM stays in its pool on a host that sees it
-    (XAPI's rule, planner.rules.storage.suspend_target); named in `disks`, it travels."""
     inv = _fleet()
     acc = Account.of(inv, PlanOptions())
     old, new = inv.find("sr", "old"), inv.find("sr", "new")
     h2 = inv.find("host", "h2")
-    stays = acc.demand(_move(inv, "m1", "sus", new, to_host=h2))
-    assert dict(stays.start)[("sr", new)] == 3 * 10 * GIB and stays.suspend_to is None
+    # within its pool, onto a host that sees `old`, XAPI leaves the image where it is:
+    # only the disk (10 GiB) is reserved, 3x on new and 2x on old
+    d = acc.demand(_move(inv, "m1", "sus", new, to_host=h2))
+    assert dict(d.start)[("sr", new)] == 3 * 10 * GIB
+    assert dict(d.start)[("sr", old)] == 2 * 10 * GIB
+    assert d.halted_need == 8 * GIB and d.suspend_to is None
+    # a plan that names the image in `disks` moves it: disk 10 GiB + image 8 GiB
     m = _move(inv, "m1", "sus", new, to_host=h2)
     m = Migration(m.id, m.vm, m.kind, m.from_host, m.to_host, m.from_pool, m.to_pool,
                   (*m.disks, DiskMove("img", old, new)))  # fmt: skip
     d = acc.demand(m)
-    # disk 10 GiB + image 8 GiB: 3x on new, 2x on old; its memory needs rule 4 room
     assert dict(d.start)[("sr", new)] == 3 * 18 * GIB
     assert dict(d.start)[("sr", old)] == 2 * 18 * GIB
     assert d.halted_need == 8 * GIB and d.suspend_to == new
