@@ -14,6 +14,8 @@ The public Python API (names resolve lazily, so importing `planner` stays cheap)
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -63,3 +65,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)
+
+
+class _Package(types.ModuleType):
+    """`planner.solve`, `planner.check` and `planner.explain` are functions named like
+    their modules. Importing such a module (`from planner.check import ...` anywhere)
+    makes Python set the package attribute to the module, so `planner.check(inv, plan)`
+    would fail depending on what was imported first; this keeps the function. (The
+    modules themselves: `from planner.check import check_plan`, or importlib.)"""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name, ("", None))[1]:
+            value = getattr(value, _EXPORTS[name][1])
+            super().__setattr__(name, value)
+        return value
+
+
+sys.modules[__name__].__class__ = _Package

@@ -24,6 +24,7 @@ from planner.ledger_migration import Account, Demand
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Step, estimate_of
 from planner.rules import codes, target_reasons
+from planner.rules.exclusions import exclusion_reasons
 from planner.rules.version import version_at_least
 
 WAVES = "waves"
@@ -64,6 +65,8 @@ class CheckReport:
     violations: tuple[Violation, ...]
     waves: int
     migrations: int
+    # (v2) unplaced VMs excused only by capacity codes: the solver's claim, not verified
+    claimed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -104,9 +107,12 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
     if plan.has_schedule:
         out = _merge_modes(out, _flow_violations(inv, plan, options))
     out += _goal_violations(inv, plan, replay)
+    reason_out, claimed = _unplaced_reason_violations(inv, plan)
+    out += reason_out
     out += _estimate_violations(plan)
+    out += _home_violations(inv, plan)
     n = sum(len(w.migrations) for w in plan.waves)
-    return CheckReport(tuple(out), len(plan.waves), n)
+    return CheckReport(tuple(out), len(plan.waves), n, claimed)
 
 
 class _Replay:
@@ -357,6 +363,116 @@ def _goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violat
     return out
 
 
+def _unplaced_reason_violations(inv: Inventory, plan: Plan) -> tuple[list[Violation], int]:
+    """Rule 11 (v2): every unplaced VM's reason codes are checked (planner/rules/reasons.py).
+
+    An exclusion must be a property of the VM; a target-rule code must rule out every
+    target the goal allows (evacuate, move-pool and retire-sr: the targets the problem
+    builder would consider) and be among their reasons; a capacity code is the solver's
+    claim (counted); an unknown code is a violation. Returns the violations and the number
+    of unplaced VMs excused by capacity claims only."""
+    from planner.rules.reasons import reason_class
+
+    try:
+        goal: Goal | None = goal_from_json(plan.goal, inv)
+    except InputError:
+        goal = None  # reported by the goal check
+    options = PlanOptions.from_json(plan.options)
+    out: list[Violation] = []
+    claimed = 0
+    for u in plan.unplaced:
+        vm = inv.vm_by_uuid.get(u.vm)
+        if vm is None or not u.reasons:
+            continue  # reported by the goal check
+        held = False  # some verified static reason
+        for r in u.reasons:
+            cls = reason_class(r.code)
+            if cls == "unknown":
+                out.append(Violation(codes.UNKNOWN_REASON,
+                                     f"{vm.name} is unplaced with reason code {r.code!r}, which "
+                                     "no rule gives", vm=vm.name))  # fmt: skip
+            elif cls == "exclusion":
+                have = {x.code for k in ("live", "storage", "move")
+                        for x in exclusion_reasons(inv, vm, k)}  # fmt: skip
+                if r.code in have:
+                    held = True
+                else:
+                    out.append(Violation(codes.GOAL,
+                                         f"{vm.name} is unplaced with {r.code}, but it is not "
+                                         f"{codes.MEANING[r.code].lower()}", vm=vm.name))
+            elif cls == "target":
+                why = _static_reasons(inv, goal, vm, options)
+                # NO_TARGET says only that every target fails some rule; another planner
+                # may have tried more kinds of target (storage moves to any SR)
+                if why is None or r.code in why or (r.code == codes.NO_TARGET and why) or (
+                        why and r.code in _broad_reasons(inv, goal, vm, options)):
+                    held = True
+                elif not why:
+                    out.append(Violation(codes.GOAL,
+                                         f"{vm.name} is unplaced with {r.code}, but a target "
+                                         "the goal allows passes every rule", vm=vm.name))
+                else:
+                    out.append(Violation(codes.GOAL,
+                                         f"{vm.name} is unplaced with {r.code}, but no target "
+                                         f"fails that rule (they fail {', '.join(sorted(why))})",
+                                         vm=vm.name))  # fmt: skip
+        if not held and all(reason_class(r.code) == "capacity" for r in u.reasons):
+            claimed += 1
+    return out, claimed
+
+
+def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
+                    options: PlanOptions) -> set[str] | None:  # fmt: skip
+    """The codes that stop every target the goal allows `vm` (empty: some target passes
+    every static rule). None when the checker cannot enumerate the goal's targets
+    (campaign goals): then a target-rule claim is accepted."""
+    from planner.goals import Evacuate, MovePool, RetireSR
+    from planner.problem import _affinity_reasons, _moved_disks, _options_for, _target_pools
+    from planner.rules import expected_kind
+
+    if not isinstance(goal, Evacuate | MovePool | RetireSR):
+        return None
+    moved = _moved_disks(inv, goal, vm, options)
+    pools = _target_pools(goal, vm)
+    kind = expected_kind(vm, pools[0], bool(moved))
+    targets = _options_for(inv, goal, vm, moved, pools)
+    if not targets:
+        return {codes.NO_TARGET}
+    out: set[str] = set()
+    for h, s, pool in targets:
+        disk_targets = {u: s for u in moved} if s else {}
+        reasons = target_reasons(inv, vm, kind, h, pool, disk_targets, options)
+        reasons += _affinity_reasons(inv, goal, vm, h, options)  # strict mode, static
+        if not reasons:
+            return set()
+        out |= {x.code for x in reasons}
+    return out
+
+
+def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM,
+                   options: PlanOptions) -> set[str]:  # fmt: skip
+    """The codes that stop `vm` on any host (or none, for a Halted VM) and any SR of the
+    goal's target pools with all its disks moving there: the widest scope a planner may
+    have tried. Asked only when the builder's scope lacks a claimed code."""
+    from planner.goals import Evacuate, MovePool, RetireSR
+    from planner.problem import _target_pools
+    from planner.rules import expected_kind
+
+    if not isinstance(goal, Evacuate | MovePool | RetireSR):
+        return set()
+    out: set[str] = set()
+    for pool in _target_pools(goal, vm):
+        kind = expected_kind(vm, pool, True)
+        hosts: list[str | None] = [None]
+        if vm.power_state != "Halted":
+            hosts = [h.uuid for h in inv.hosts_in_pool.get(pool, [])]
+        for h in hosts:
+            for sr in inv.srs_in_pool.get(pool, []):
+                moving = {d.uuid: sr.uuid for d in vm.disks}
+                out |= {x.code for x in target_reasons(inv, vm, kind, h, pool, moving, options)}
+    return out
+
+
 def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
                           replay: _Replay) -> list[Violation]:  # fmt: skip
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
@@ -399,6 +515,16 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
         out.append(Violation(codes.GOAL, f"{h.name} runs {h.version} after the last wave, "
                              f"not {goal.to_version}"))
     return out
+
+
+def _home_violations(inv: Inventory, plan: Plan) -> list[Violation]:
+    """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
+    from planner.home import home_violations
+
+    wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
+    return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
+                      f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
+            for m, msg in home_violations(inv, plan)]  # fmt: skip
 
 
 def _estimate_violations(plan: Plan) -> list[Violation]:

@@ -3,8 +3,10 @@
 A live migration copies the VM's memory over the migration network, re-sending pages
 the guest dirties meanwhile (the dirty-page factor); pool-level compression is modelled
 as a bandwidth gain. A storage migration or a halted move copies each moved disk's
-allocated bytes (`used_bytes`) at storage throughput, plus the memory part when the VM is
-running. Each kind adds a fixed overhead (setup, VM pause and resume, VDI mirror set-up).
+allocated bytes (`used_bytes`) and its snapshots' (`snapshot_used_bytes`, v2) at storage
+throughput, plus a Suspended VM's memory image (`suspend_vdi.used_bytes`, v2), plus the
+memory part when the VM is running. Each kind adds a fixed overhead (setup, VM pause
+and resume, VDI mirror set-up).
 Estimates are whole seconds, at least 1: CP-SAT and the plan file count in seconds.
 """
 
@@ -67,7 +69,13 @@ class DurationModel:
         """Whole seconds for `vm` to make a migration of `kind` moving `moved_disks`
         (disk uuids), rounded up, at least 1. Compression is the VM's pool's setting."""
         compressed = inv.pool_by_uuid[vm.pool].migration_compression
-        disk_bytes = sum(d.used_bytes for d in vm.disks if d.uuid in moved_disks)
+        # a disk's snapshots travel with it (xapi_vm_migrate.ml maps them with the disk)
+        disk_bytes = sum(d.used_bytes + d.snapshot_used_bytes for d in vm.disks
+                         if d.uuid in moved_disks)  # fmt: skip
+        if vm.suspend_vdi is not None and kind == "storage":
+            # counted for every storage migration of a Suspended VM (the safe side: within
+            # its pool, to a host that sees its SR, XAPI leaves the image in place)
+            disk_bytes += vm.suspend_vdi.used_bytes
         if kind == "live":
             s = self.live_overhead_s + self.memory_seconds(vm.memory_bytes, compressed)
         else:

@@ -14,20 +14,17 @@ from planner.inventory.model import SR, VM, Host, Inventory
 from planner.options import PlanOptions
 from planner.plan import Reason
 from planner.rules import codes, exclusion_reasons, target_reasons
+from planner.rules.affinity import anti_affinity_reasons, current_hosts
 from planner.rules.exclusions import STORAGE_KINDS
 from planner.rules.memory import free_memory, memory_reasons, vm_memory
 from planner.rules.network import map_vifs
+from planner.rules.reasons import EXCLUSION_CODES
 from planner.rules.storage import (
     amounts,
     reserve_on_source,
     reserve_on_target,
     sr_space_reasons,
 )
-
-EXCLUSION_CODES = frozenset({
-    codes.HA_PROTECTED, codes.SRIOV, codes.PCI, codes.VGPU, codes.ON_BOOT_RESET,
-    codes.NO_TOOLS, codes.CBT, codes.MCS,
-})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,17 +120,26 @@ def explain(inv: Inventory, vm_ref: str, to: str | None = None,
              inv.hosts_in_pool.get(to_pool, []))  # fmt: skip
     rows: list[Candidate] = []
     halted = _halted_reasons(inv, vm, mem)
-    if vm.is_running:
+    if vm.power_state != "Halted":
+        # Running and Paused VMs, and (v2) Suspended ones: a storage migration of a
+        # Suspended VM names its destination host too
         for h in hosts:
             if h.uuid == vm.host and to_host is None:
                 continue
             live = None
-            if not cross:
+            if not cross and vm.is_running:
                 live = _row(inv, vm, "live", h, None, options, mem)
                 rows.append(live)
-            if cross or any(r.code == codes.SR_NOT_ATTACHED for r in live.reasons):
+            if cross or live is None or any(r.code == codes.SR_NOT_ATTACHED
+                                            for r in live.reasons):  # fmt: skip
                 for sr in _srs_seen_by(inv, to_pool, h):
-                    rows.append(_row(inv, vm, "storage", h, sr, options, mem))
+                    if not cross and not vm.is_running and {d.sr for d in vm.disks} == {sr.uuid}:
+                        continue  # nothing would move
+                    row = _row(inv, vm, "storage", h, sr, options, mem)
+                    if halted:
+                        row = Candidate(row.kind, row.host, row.sr, row.reasons + halted,
+                                        row.free_memory_bytes, row.free_sr_bytes)  # fmt: skip
+                    rows.append(row)
     else:
         kind = "move" if vm.power_state == "Halted" else "storage"
         on = {d.sr for d in vm.disks}
@@ -189,6 +195,9 @@ def _row(inv: Inventory, vm: VM, kind: str, host: Host | None, sr: SR | None,
         free_mem = mem[host.uuid]
         if vm.is_running and host.uuid != vm.host:
             reasons += memory_reasons(vm, host, vm_memory(vm, options.dmc), free_mem)
+        if options.anti_affinity == "strict" and vm.power_state != "Halted":
+            # (v2) another member of the VM's anti-affinity group runs there now
+            reasons += anti_affinity_reasons(inv, vm, host.uuid, current_hosts(inv))
     free_sr = None
     if sr is not None:
         free_sr = sr.size_bytes - sr.used_bytes
@@ -212,8 +221,9 @@ def render(inv: Inventory, e: Explanation, console: object | None = None) -> Non
     from rich.table import Table
 
     from planner.rules.storage import gib
+    from planner.terminal import SafeConsole
 
-    out = console if isinstance(console, Console) else Console(highlight=False)
+    out = console if isinstance(console, Console) else SafeConsole(highlight=False)
     label = inv.label
     vm = e.vm
     where = f"on {label(vm.host)}" if vm.host else "not running"

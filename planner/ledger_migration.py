@@ -39,6 +39,7 @@ from planner.plan import Migration, Reason
 from planner.rules import codes
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
 from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
+from planner.rules.storage import suspend_target as xapi_suspend_target
 
 # fidelity-rules may add the code to planner.rules.codes; the string is the contract's
 ANTI_AFFINITY: str = getattr(codes, "ANTI_AFFINITY", "ANTI_AFFINITY")
@@ -68,19 +69,21 @@ def anti_affinity_groups(inv: Inventory, vm: VM) -> tuple[str, ...]:
     return tuple(g for g in vm.groups if g in by and by[g].placement == "anti-affinity")
 
 
-def suspend_target(vm: VM, m: Migration, at: str) -> str | None:
-    """Where `m` puts `vm`'s suspend image (on SR `at` now): the SR a `disks` entry for
-    its uuid names, else the target SR of the first disk that changes SR (XAPI copies
-    it with the VM's disks); None when it stays."""
+def suspend_target(inv: Inventory, vm: VM, m: Migration, at: str) -> str | None:
+    """Where `m` puts `vm`'s suspend image (on SR `at` now), None when it stays: the SR
+    a `disks` entry for its uuid names, else where XAPI puts it
+    (`planner.rules.storage.suspend_target`: it stays when the VM stays in its pool on a
+    host that sees `at`, else it follows the VM's first disk)."""
     if vm.suspend_vdi is None:
         return None
-    first = None
     for d in m.disks:
         if d.vdi == vm.suspend_vdi.uuid:
             return d.to_sr if d.to_sr != at else None
-        if first is None and d.to_sr != d.from_sr:
-            first = d.to_sr
-    return first if first is not None and first != at else None
+    if not any(d.to_sr != d.from_sr for d in m.disks) and m.to_pool == vm.pool:
+        return None  # nothing is copied: the image is not either
+    to = xapi_suspend_target(inv, vm, at, m.to_host, m.to_pool,
+                             {d.vdi: d.to_sr for d in m.disks})  # fmt: skip
+    return to if to is not None and to != at else None
 
 
 class Account:
@@ -191,7 +194,7 @@ class Account:
         sv = vm.suspend_vdi
         if sv is not None:
             at = self.suspend_at.get(vm.uuid, sv.sr)
-            suspend_to = suspend_target(vm, m, at)
+            suspend_to = suspend_target(self.inv, vm, m, at)
             if suspend_to is not None:
                 moved = True
                 t, s = 3 * sv.size_bytes, 2 * sv.size_bytes

@@ -36,10 +36,17 @@ import numpy as np
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
-from planner.inventory.model import VM, Inventory
+from planner.inventory.model import VM, Inventory, SuspendVdi
 from planner.options import PlanOptions
 from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
+from planner.rules.affinity import (
+    anti_affinity_reasons,
+    anti_groups,
+    current_hosts,
+    group_members,
+    member_hosts,
+)
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target
@@ -110,6 +117,11 @@ class Problem:
     # some job's target reservation was raised above 3x to what arrives (huge
     # snapshots): the solvers' account is then stricter than rule 14, not equal to it
     reserve_raised: bool = False
+    # (v2) anti-affinity (FORMATS.md rule 8): per anti-affinity VM group with two or more
+    # moving members, the job indexes of those members. In strict mode no two of them may
+    # be on one host at once (candidates next to members that stay are already pruned);
+    # in soft mode each overlap is a warning the solver minimises. Empty: no constraint.
+    job_groups: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         # immutable in fact, not only by convention: solvers share one Problem
@@ -196,7 +208,14 @@ class Problem:
             host_cap=self.host_cap, host_init=self.host_init, sr_uuid=self.sr_uuid,
             sr_pool=self.sr_pool, sr_size=self.sr_size, sr_used=self.sr_used,
             pool_uuid=self.pool_uuid,
+            job_groups=self._groups_of(jobs),
         )  # fmt: skip
+
+    def _groups_of(self, jobs: np.ndarray) -> tuple[tuple[int, ...], ...]:
+        """`job_groups` renumbered for `subset(jobs)` (groups left with one job dropped)."""
+        pos = {int(j): k for k, j in enumerate(jobs)}
+        out = (tuple(pos[j] for j in g if j in pos) for g in self.job_groups)
+        return tuple(g for g in out if len(g) >= 2)
 
 
 def _remap_split(split: Mapping[int, Split], kept: np.ndarray) -> dict[int, Split]:
@@ -218,14 +237,45 @@ class _Job:
     cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
 
 
-def _moved_disks(inv: Inventory, goal: Goal, vm: VM) -> tuple[str, ...]:
-    """The disks the goal forces to move (see the module docstring)."""
+def _moved_disks(inv: Inventory, goal: Goal, vm: VM,
+                 options: PlanOptions | None = None) -> tuple[str, ...]:  # fmt: skip
+    """The disks that move (see the module docstring): those the goal forces, and, when
+    a Running VM's live move is blocked on every host (no host passes the rules or none
+    can ever have room), the disks a storage migration takes to reach another host
+    (`_storage_fallback`)."""
     if isinstance(goal, MovePool):
         return tuple(d.uuid for d in vm.disks)
     if isinstance(goal, RetireSR):
         return tuple(d.uuid for d in vm.disks if d.sr in goal.srs)
     evac = set(goal.hosts)  # Evacuate
-    return tuple(d.uuid for d in vm.disks if set(inv.sr_by_uuid[d.sr].hosts) <= evac)
+    moved = tuple(d.uuid for d in vm.disks if set(inv.sr_by_uuid[d.sr].hosts) <= evac)
+    if not moved and vm.power_state == "Running" and options is not None:
+        return _storage_fallback(inv, goal, vm, options)
+    return moved
+
+
+def _storage_fallback(inv: Inventory, goal: Evacuate, vm: VM,
+                      options: PlanOptions) -> tuple[str, ...]:  # fmt: skip
+    """Disks to move when no live target of `vm` passes the rules or can ever have room
+    (issue 13 case 7: its disk is on an SR only full or evacuated hosts see): every disk
+    on an SR that some enabled host staying in the pool does not see. Empty when live is
+    not blocked, when a storage migration is excluded (CBT, MCS) or when nothing would
+    move."""
+    pool = vm.pool
+    hosts = [h for h in inv.hosts_in_pool.get(pool, []) if h.uuid not in goal.hosts]
+    if exclusion_reasons(inv, vm, "storage"):
+        return ()
+    mem = vm_memory(vm, options.dmc)
+    for h in hosts:
+        # as the builder's pruning sees it: the VMs of a host that is not evacuated stay
+        stay = sum(vm_memory(v, options.dmc) for v in inv.vms_on_host.get(h.uuid, []))
+        if mem > host_capacity(h, options.headroom_fraction) - stay:
+            continue
+        if not target_reasons(inv, vm, "live", h.uuid, pool, {}, options):
+            return ()  # live is possible on h
+    enabled = [h for h in hosts if h.enabled]
+    return tuple(d.uuid for d in vm.disks
+                 if any(h.uuid not in inv.sr_by_uuid[d.sr].hosts for h in enabled))  # fmt: skip
 
 
 def _target_pools(goal: Goal, vm: VM) -> tuple[str, ...]:
@@ -238,7 +288,27 @@ def _signature(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, 
     host = vm.host if isinstance(goal, RetireSR | Evacuate) else None
     return (kind, vm.pool, vm.power_state, source_version(inv, vm), vm.cpu_vendor,
             vm.cpu_features, tuple(sorted({v.network for v in vm.vifs})), stay,
-            bool(moved), host)  # fmt: skip
+            bool(moved), host, anti_groups(inv, vm))  # fmt: skip
+
+
+def _staying_members(inv: Inventory, goal: Goal, vm: VM) -> dict[str, str | None]:
+    """VM uuid -> host of the other members of `vm`'s anti-affinity groups that run and do
+    not move for `goal`: they hold their host for the whole campaign."""
+    out: dict[str, str | None] = {}
+    for host, members in member_hosts(inv, vm, current_hosts(inv)).items():
+        for u in members:
+            if not must_move(goal, inv, inv.vm_by_uuid[u]):
+                out[u] = host
+    return out
+
+
+def _affinity_reasons(inv: Inventory, goal: Goal, vm: VM, host: str | None,
+                      options: PlanOptions) -> list[Reason]:  # fmt: skip
+    """Strict anti-affinity, statically: `host` holds a member that stays (FORMATS.md rule
+    8, v2). Members that move too are the solver's to keep apart (`Problem.job_groups`)."""
+    if options.anti_affinity != "strict" or host is None or not vm.groups:
+        return []
+    return anti_affinity_reasons(inv, vm, host, _staying_members(inv, goal, vm))
 
 
 def build_problem(
@@ -264,7 +334,7 @@ def build_problem(
     for vm in inv.vms:
         if not must_move(goal, inv, vm):
             continue
-        moved = _moved_disks(inv, goal, vm)
+        moved = _moved_disks(inv, goal, vm, options)
         pools = _target_pools(goal, vm)
         kind = expected_kind(vm, pools[0], bool(moved))
         excl = exclusion_reasons(inv, vm, kind)
@@ -311,6 +381,13 @@ def build_problem(
             acc = src.setdefault(sr_ix[d.sr], [0, 0])
             acc[0] += reserve_on_source(d)
             acc[1] += _moved_used(d)
+        image = _suspend_image(vm, moved)
+        if image is not None:
+            # (v2) the memory image may follow the disks (rules.storage.suspend_target):
+            # reserved and counted on the target, never counted as freed on its SR, so
+            # the solver is on the safe side whether or not XAPI copies it
+            src.setdefault(sr_ix[image.sr], [0, 0])[0] += reserve_on_source(image)
+        extra = [image] if image is not None else []
         row = {
             "from_host": host_ix[vm.host] if running and vm.host else -1,
             "mem_up": mem, "mem_down": mem,
@@ -318,10 +395,10 @@ def build_problem(
             # the target SR holds the larger of the 3x reservation and what arrives, from
             # the start: with big snapshots the arrival can exceed 3x, and an end must
             # never raise an SR's usage (a start that fits then fits for good)
-            "reserve": max(sum(reserve_on_target(d) for d in moved),
-                           sum(_moved_used(d) for d in moved)),
+            "reserve": max(sum(reserve_on_target(d) for d in [*moved, *extra]),
+                           sum(_moved_used(d) for d in [*moved, *extra])),
             "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved),
-            "used_up": sum(_moved_used(d) for d in moved),
+            "used_up": sum(_moved_used(d) for d in [*moved, *extra]),
             "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d))
                           for d in moved],
             "src": [(s, r, u) for s, (r, u) in src.items()],
@@ -455,7 +532,27 @@ def build_problem(
         pool_uuid=tuple(p.uuid for p in inv.pools),
         unplaced=tuple(unplaced),
         stats={"signatures": len(cache), "rule_calls": rule_calls},
+        job_groups=_job_groups(inv, [jb.vm.uuid for jb in jobs]),
     )  # fmt: skip
+
+
+def _suspend_image(vm: VM, moved: list) -> SuspendVdi | None:
+    """A Suspended VM's memory image when its disks move (it may travel with them)."""
+    if vm.power_state == "Suspended" and vm.suspend_vdi is not None and moved:
+        return vm.suspend_vdi
+    return None
+
+
+def _job_groups(inv: Inventory, job_vms: list[str]) -> tuple[tuple[int, ...], ...]:
+    """`Problem.job_groups`: for each anti-affinity group, the jobs of its moving members
+    (groups with fewer than two moving members constrain nothing among jobs)."""
+    index = {u: j for j, u in enumerate(job_vms)}
+    out = []
+    for members in group_members(inv).values():
+        jobs = tuple(index[u] for u in members if u in index)
+        if len(jobs) >= 2:
+            out.append(jobs)
+    return tuple(out)
 
 
 def _moved_used(d: Any) -> int:
@@ -508,10 +605,13 @@ def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
     out: list[tuple[str | None, str | None, str]] = []
     for pool in pools:
         hosts: list[str | None] = [None]
-        if vm.is_running:
+        if vm.power_state != "Halted":
+            # a Suspended VM's storage migration names a destination host too (XAPI's
+            # migrate_send takes the receiving host's token): every host of the pool
             hosts = [h.uuid for h in inv.hosts_in_pool.get(pool, [])]
             if isinstance(goal, RetireSR) and vm.host in hosts:
-                # keep the VM on its host when a target SR is reachable from it (below)
+                # the VM's own host first (no memory moves), but every host of the pool
+                # stays a candidate: its own host may see only a small SR (case 8)
                 hosts.remove(vm.host)
                 hosts.insert(0, vm.host)
         srs: list[str | None] = [None]
@@ -536,13 +636,11 @@ def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str,
     for h, s, pool in _options_for(inv, goal, vm, moved, pools):
         calls += 1
         targets = {u: s for u in moved} if s else {}
-        if not target_reasons(inv, vm, kind, h, pool, targets, options):
-            out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
-    if isinstance(goal, RetireSR) and vm.is_running:
-        own = host_ix.get(vm.host or "")
-        mine = [c for c in out if c[0] == own]
-        if mine:
-            out = mine
+        if target_reasons(inv, vm, kind, h, pool, targets, options):
+            continue
+        if _affinity_reasons(inv, goal, vm, h, options):
+            continue
+        out.append((host_ix[h] if h else -1, sr_ix[s] if s else -1, pool_ix[pool]))
     return out, calls
 
 
@@ -558,6 +656,7 @@ def _why_not(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ..
     for h, s, pool in options_:
         targets = {u: s for u in moved} if s else {}
         reasons += target_reasons(inv, vm, kind, h, pool, targets, options)
+        reasons += _affinity_reasons(inv, goal, vm, h, options)
     return _dedupe(reasons) or (Reason(codes.NO_TARGET, f"no target for {vm.name}"),)
 
 

@@ -151,6 +151,7 @@ class Summary:
     gap_percent: float | None
     unplaced: int
     check: CheckReport | None
+    wave_seconds: int | None = None  # the lock-step figure (each wave waits for the last)
 
 
 def summary(plan: Plan, inv: Inventory | None = None,
@@ -168,7 +169,7 @@ def summary(plan: Plan, inv: Inventory | None = None,
                    plan.status or "no status", solver, n,
                    dict(Counter(m.kind for m in plan.migrations())), len(plan.waves), secs,
                    int(bound) if bound is not None else None, gap, len(plan.unplaced),
-                   check)  # fmt: skip
+                   check, plan.estimate.get("wave_seconds"))  # fmt: skip
 
 
 # ---------------------------------------------------------------- rendering
@@ -246,7 +247,8 @@ def _summary_items(c: _Context) -> list[tuple[str, str]]:
         ("Lower bound", f"{hmm(s.bound)} ({s.bound:,} s)" if s.bound is not None
          else "not known"),
         ("Gap to the bound", f"{s.gap_percent:.1f}%" if s.gap_percent is not None else "-"),
-        ("Waves", str(s.waves)),
+        ("Waves", str(s.waves) + (f" (in lock step, one after another: {hmm(s.wave_seconds)})"
+                                  if s.wave_seconds not in (None, s.seconds) else "")),
         ("Migrations", f"{s.migrations}" + (f" ({kinds})" if kinds else "")),
         ("Unplaced VMs", str(s.unplaced)),
     ]  # fmt: skip

@@ -25,7 +25,7 @@ import numpy as np
 
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
-from planner.goals import Evacuate, Goal, MovePool, RetireSR
+from planner.goals import Evacuate, Goal, MovePool, RetireSR, resolve_goal
 from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -85,6 +85,8 @@ def solve(
     if workers is not None and workers < 1:
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
+    # names as on the command line: Evacuate(("xs-02",)) is Evacuate((<its uuid>,))
+    goal = resolve_goal(inv, goal)
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
         from planner.campaigns.cli import plan_campaign
 
@@ -251,9 +253,15 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
     try:
         from planner.rules.network import management_network_warnings
 
-        warnings = warnings + list(management_network_warnings(inv, all_migs))
+        warnings = warnings + list(management_network_warnings(inv, all_migs,
+                                                                options.migration_network))
     except ImportError:  # pragma: no cover - older rules module
         pass
+    if options.anti_affinity == "soft":
+        # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
+        from planner.rules.affinity import anti_affinity_warnings
+
+        warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),
         goal=goal.to_json(),

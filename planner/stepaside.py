@@ -30,7 +30,6 @@ migration is an ordinary one (no `reason`); the plan's warnings (code SOLVER) an
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -135,9 +134,11 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
             break
         moved = {r.vm for r in chosen}
         parked = {u.vm for u in best.unplaced}
+        # goal-keeping relocations first, then those the re-solve must undo; cheapest first
         tries = sorted(_relocations(now, goal, options, stuck, parked, durations, moved,
                                     f"s{len(chosen) + 1}."),
-                       key=lambda r: (r.migration.est_seconds, r.migration.id))[:MAX_TRIES]
+                       key=lambda r: (r.migration.reason == "temporary",
+                                      r.migration.est_seconds, r.migration.id))[:MAX_TRIES]
         winner: tuple[tuple[int, int], Relocation, Inventory] | None = None
         # greedy trials first; when none helps, the caller's solver (greedy may pack the
         # inventory after the step-aside worse than CP-SAT does)
@@ -203,7 +204,7 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
                 continue
             moves = _moves_of(inv, goal, options, b, hosts, srs, free, durations,
                               keep_goal=b.uuid not in parked)  # fmt: skip
-            found += itertools.islice(moves, PER_BLOCKER)
+            found += moves[:PER_BLOCKER]
             if len(found) >= MAX_CANDIDATES:
                 break
         found += _own_disks(inv, options, vm, durations)
@@ -242,21 +243,26 @@ def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,
 
 def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: set[str],
               srs: set[str], free: dict[str, int], durations: DurationModel, *,
-              keep_goal: bool = True) -> Iterator[Migration]:  # fmt: skip
+              keep_goal: bool = True) -> list[Migration]:  # fmt: skip
     """Moves of blocker `b` off a host in `hosts` (live) or off an SR in `srs` (its disks
-    there, to one other SR of its pool) that pass the static rules, keep the goal for
-    `b` (unless `keep_goal` is false: a VM left unplaced), and fit now (memory on the
-    new host, 3x on the new SR)."""
-    def keeps(host: str | None, targets: dict[str, str]) -> bool:
-        return not keep_goal or _keeps_goal(inv, goal, b, host, targets)
+    there, to one other SR of its pool) that pass the static rules and fit now (memory
+    on the new host, 3x on the new SR). Those that keep the goal for `b` come first; a
+    move that breaks it (onto an evacuated host or a retired SR) has `reason`
+    "temporary": the re-solve then moves `b` on, "possibly back later" (unless
+    `keep_goal` is false: a VM left unplaced stays outside the goal anyway)."""
+    out: list[tuple[bool, Migration]] = []
+
+    def add(host: str | None, targets: dict[str, str], m: Migration) -> None:
+        keeps = not keep_goal or _keeps_goal(inv, goal, b, host, targets)
+        out.append((not keeps, m if keeps else replace(m, reason="temporary")))
 
     if b.is_running and b.host in hosts:
         need = vm_memory(b, options.dmc)
         for h in sorted(inv.hosts_in_pool.get(b.pool, []), key=lambda h: -free[h.uuid]):
-            if h.uuid == b.host or free[h.uuid] < need or not keeps(h.uuid, {}):
+            if h.uuid == b.host or free[h.uuid] < need:
                 continue
             if not target_reasons(inv, b, "live", h.uuid, b.pool, {}, options):
-                yield _migration(inv, b, "live", h.uuid, {}, durations)
+                add(h.uuid, {}, _migration(inv, b, "live", h.uuid, {}, durations))
     on = [d for d in b.disks if d.sr in srs]
     for sr in sorted({d.sr for d in on}):
         disks = [d for d in on if d.sr == sr]
@@ -267,16 +273,16 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
             if room < sum(reserve_on_target(d) for d in disks):
                 continue
             targets = {d.uuid: s.uuid for d in disks}
-            if not keeps(b.host if b.is_running else None, targets):
-                continue
             kind = expected_kind(b, b.pool, True)
             hosts_: list[str | None] = [b.host] if b.is_running else [None]
             if b.power_state == "Suspended":  # XAPI's migrate_send names a host
                 hosts_ += [h.uuid for h in inv.hosts_in_pool.get(b.pool, [])]
             for h in hosts_:
                 if not target_reasons(inv, b, kind, h, b.pool, targets, options):
-                    yield _migration(inv, b, kind, h, targets, durations)
+                    add(b.host if b.is_running else None, targets,
+                        _migration(inv, b, kind, h, targets, durations))
                     break
+    return [m for _, m in sorted(out, key=lambda x: x[0])]
 
 
 def _keeps_goal(inv: Inventory, goal: Goal, vm: VM, host: str | None,
@@ -373,8 +379,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
             continue
         migs = []
         for m in w:
-            if m.id in ids and m.vm in again:
-                m = replace(m, reason="temporary")  # FORMATS.md: it moves again later
+            if m.id in ids:  # FORMATS.md: "temporary" only when it moves again later
+                m = replace(m, reason="temporary" if m.vm in again else None)
             if m.id not in ids:
                 # the room a step-aside frees is used after it ends (flow mode)
                 deps = [r.migration.id for r in rels if _frees_for(inv, r.migration, m)]

@@ -37,3 +37,15 @@ def test_cli_start_does_not_import_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_functions_named_like_their_modules_stay_functions():
+    # importing planner.check (as planner.stepaside does) binds the package attribute to
+    # the module; planner.check must still be the replay checker, whatever came first
+    code = (
+        "import planner, planner.check, planner.solve, planner.explain; "
+        "print(callable(planner.check), callable(planner.solve), callable(planner.explain))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True"]
+

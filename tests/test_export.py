@@ -341,3 +341,12 @@ def test_case2_export_password_prompt_mode_keeps_env_password_out_of_argv(tmp_pa
     assert all("remote-" not in ln for ln in migrates if "live=true" in ln and "vdi:" not in ln)
     with pytest.raises(InputError, match="--remote-password"):
         to_xe_script(plan, inv, remote_password="argv")
+
+
+def test_case1_csv_names_cannot_be_spreadsheet_formulas():
+    inv, plan = _fleet()
+    web = next(v for v in inv.vms if v.name == "web")
+    inv = replace(inv, vms=tuple(replace(v, name='=HYPERLINK("http://x","y")') if v is web
+                                 else v for v in inv.vms))  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(to_csv(plan, inv))))
+    assert next(r for r in rows if r["vm"] == web.uuid)["vm_name"].startswith("'=")

@@ -128,3 +128,24 @@ def test_case8_bad_url_and_dask_address(tmp_path, monkeypatch):
     monkeypatch.setenv("XAPI_PASSWORD", "x")
     _refused(["collect", "http://[::1", "-o", str(tmp_path / "x.json")], "not a URL")
     _refused(["solve", "--dask", "garbage://x", "--solver", "greedy"], "--dask")
+
+
+def test_case8_names_with_markup_and_escapes_print_safely(tmp_path):
+    """A VM named `[/bad]` + ESC[2J (any pool admin can set it) made `solve` raise rich's
+    MarkupError, and `explain` wrote the raw escape sequence to the terminal."""
+    inv, _ = _fleet()
+    save(inv, tmp_path / "inv.json")
+    doc = json.loads((tmp_path / "inv.json").read_text())
+    web = next(v for v in doc["vms"] if v["name"] == "web")
+    web["name"] = "[/bad] \x1b[2J"
+    host = next(h for h in doc["hosts"] if h["uuid"] == web["host"])
+    host["name"] = "[link=http://x]h[/link]"
+    (tmp_path / "inv.json").write_text(json.dumps(doc))
+    inv_f = str(tmp_path / "inv.json")
+    for args in (["solve", inv_f, "--solver", "greedy", "--evacuate", host["uuid"]],
+                 ["explain", web["uuid"], inv_f], ["inventory", "show", inv_f, "--all"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+        assert r.exit_code in (0, 1), (args, r.output)
+        assert "\x1b[2J" not in r.output, args
+    assert "[/bad]" in CliRunner().invoke(app, ["explain", web["uuid"], inv_f]).stdout

@@ -58,3 +58,32 @@ def test_fits_agrees_with_applying(pairs: list[tuple[str, int]], caps: dict[str,
     assert ok == within
     led.undo(delta)
     assert all(v == 0 for v in led.used.values())
+
+
+def test_suspend_image_stays_where_xapi_leaves_it():
+    # XAPI keeps a Suspended VM's memory image on its SR when the VM stays in its pool on
+    # a host that sees that SR: the image's bytes do not leave it, so a later move onto
+    # that SR that fits only if they had left is refused (it was accepted before)
+    from planner.check import check_plan
+    from planner.inventory.builder import Builder
+    from planner.rules import codes
+    from tests.planhelp import mig, plan_of
+
+    b = Builder()
+    p = b.pool("a")
+    a1 = b.host(p, "a1")
+    b.host(p, "a2")
+    old, new = b.sr(p, "old"), b.sr(p, "new")
+    img = b.sr(p, "img", size_gib=100)
+    net = b.network(p, "vm-net")
+    b.vm(p, "s", power_state="Suspended", disks=[(old, 10)], networks=[net],
+         suspend_sr=img, suspend_gib=40)  # fmt: skip
+    b.vm(p, "h", power_state="Halted", disks=[(old, 30)], networks=[net])
+    inv = b.build()
+    goal = {"kind": "retire-sr", "srs": [old]}
+    first = mig(inv, "m1", "s", to_host=a1, to_sr=new, kind="storage")
+    ok = plan_of(inv, [[first], [mig(inv, "m2", "h", to_sr=new)]], goal)
+    assert check_plan(inv, ok).ok, check_plan(inv, ok).lines()
+    # 3 x 30 GiB = 90 GiB on img: only 60 GiB are free while the image stays there
+    bad = plan_of(inv, [[first], [mig(inv, "m2", "h", to_sr=img)]], goal)
+    assert check_plan(inv, bad).codes() == {codes.SR_SPACE}

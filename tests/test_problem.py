@@ -214,14 +214,17 @@ def test_move_pool_halted_vm_moves_disks_without_a_host():
     assert p.job_mem_up[0] == 0 and _b(p, p.job_halted_mem[0]) == 4 * GIB
 
 
-def test_retire_sr_keeps_running_vm_on_its_host():
+def test_retire_sr_prefers_running_vm_on_its_host():
     b, pool, hosts, sr, net = _lab()
     old = b.sr(pool, "old")
     vm = b.vm(pool, "web", host=hosts[1], disks=[(old, 10)], networks=[net])
     inv = b.build()
     p = build_problem(inv, RetireSR((old,)))
     assert p.job_vm == (vm,)
-    assert _targets(p, 0) == {(1, p.sr_uuid.index(sr))}
+    # its own host comes first; the other hosts stay candidates (issue 13 case 8)
+    first = p.cands(0)[0]
+    assert (int(p.cand_host[first]), int(p.cand_sr[first])) == (1, p.sr_uuid.index(sr))
+    assert _targets(p, 0) == {(h, p.sr_uuid.index(sr)) for h in range(3)}
 
 
 def test_sr_used_is_the_srs_own_figure():

@@ -100,6 +100,21 @@ def test_restart_advice_hook(tmp_path):
     assert "Restart advice" in text and "restart web-1 to use the newer CPU" in text
 
 
+def test_cli_defaults_to_the_bundled_sample_only_for_a_plan_made_for_it(tmp_path):
+    plan_path = tmp_path / "sample-plan.json"
+    r = runner.invoke(app, ["solve", "--evacuate", "xs-02", "--solver", "greedy", "-o",
+                            str(plan_path)])  # fmt: skip
+    assert r.exit_code in (0, 1), r.output
+    assert_checked(load(sample_path()), load_plan(plan_path))
+    r = runner.invoke(app, ["report", str(plan_path), "-o", "-", "--format", "md"])
+    assert r.exit_code == 0, r.output
+    assert "Evacuate xs-02" in r.stdout and "safe: every replay rule holds" in r.stdout
+    _, other, _, _ = _files(tmp_path)
+    r = runner.invoke(app, ["report", str(other), "-o", "-", "--format", "md"])
+    assert r.exit_code == 0, r.output
+    assert "not run (no inventory given)" in r.stdout
+
+
 def test_cli_writes_html_markdown_and_stdout(tmp_path):
     inv_path, plan_path, _, plan = _files(tmp_path)
     r = runner.invoke(app, ["report", str(plan_path), str(inv_path)])

@@ -214,10 +214,11 @@ def test_max_per_pool_bounds_storage_moves_too():
 
 
 # Seeds of generate(1, 6, 60) whose master holds running VMs on its local SR and no VM
-# that can never move: 2 and 3. (Seeds 1, 4, 6 and 7 have an excluded VM on the master,
-# e.g. HA or no tools, so the campaign rightly stops; seed 5's master holds a VM whose
+# that can never move: 2 and 8. (Seeds 1, 4, 6 and 7 have an excluded VM on the master,
+# e.g. HA or no tools, so the campaign rightly stops; seed 3's master holds a Paused VM,
+# which XAPI cannot migrate (PAUSED, issue 13); seed 5's master holds a VM whose
 # 339 GiB of local disks need a 2x reservation its local SR can never give.)
-@pytest.mark.parametrize("seed", [2, 3])
+@pytest.mark.parametrize("seed", [2, 8])
 def test_generated_fleet_upgrades_the_master_by_storage_migration(seed):
     from planner.inventory.generate import generate
     from planner.inventory.io import from_dict

@@ -14,7 +14,7 @@ from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity
 
 EXCLUSIONS = {codes.HA_PROTECTED, codes.SRIOV, codes.PCI, codes.VGPU, codes.ON_BOOT_RESET,
-              codes.NO_TOOLS, codes.CBT, codes.MCS}  # fmt: skip
+              codes.NO_TOOLS, codes.CBT, codes.MCS, codes.PAUSED}  # fmt: skip
 
 
 def _codes(inv: Inventory, vm, kind: str) -> set[str]:
@@ -116,7 +116,7 @@ def test_retire_sr_demo_needs_move_and_storage(sample_inv: Inventory):
     assert blocked == ["backup-01"]  # the documented unplaced VM (CBT)
 
 
-def test_two_pools_move_is_feasible_but_for_three(two_pools_inv: Inventory):
+def test_two_pools_move_is_feasible_but_for_four(two_pools_inv: Inventory):
     inv = two_pools_inv
     old, new = inv.find("pool", "old"), inv.find("pool", "new")
     assert inv.pool_by_uuid[new].https_only
@@ -129,12 +129,13 @@ def test_two_pools_move_is_feasible_but_for_three(two_pools_inv: Inventory):
     for vm in inv.vms_in_pool[old]:
         kind = "move" if vm.power_state == "Halted" else "storage"
         moves = {d.uuid: new_sr for d in vm.disks}
-        reasons = target_reasons(inv, vm, kind, new_host.uuid if vm.is_running else None, new,
-                                 moves, PlanOptions())  # fmt: skip
+        # every VM but a Halted one names its destination host (FORMATS.md v2)
+        to_host = new_host.uuid if vm.power_state != "Halted" else None
+        reasons = target_reasons(inv, vm, kind, to_host, new, moves, PlanOptions())
         if reasons:
             blocked[vm.name] = {r.code for r in reasons}
     assert blocked == {"lic-01": {codes.PCI}, "backup-01": {codes.CBT},
-                       "legacy-01": {codes.NO_TOOLS}}  # fmt: skip
+                       "legacy-01": {codes.NO_TOOLS}, "report-01": {codes.PAUSED}}  # fmt: skip
     assert 25 <= len(inv.vms_in_pool[old]) <= 35 and 1 <= len(inv.vms_in_pool[new]) <= 6
 
 

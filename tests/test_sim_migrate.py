@@ -18,7 +18,7 @@ from planner.sim import Simulator
 
 GIB = 2**30
 AUDIT_KEYS = {"vm", "kind", "from_host", "to_host", "from_pool", "to_pool", "start", "end",
-              "result", "task"}  # fmt: skip
+              "result", "task", "network"}  # fmt: skip
 
 
 def lab():
@@ -36,6 +36,7 @@ def lab():
     b.sr(pa, "tiny", size_gib=50)
     local = b.sr(pa, "local-a1", size_gib=500, shared=False, host=a1)
     net = b.network(pa, "vm-net")
+    b.network(pa, "mgmt", management=True)  # an IP on every host: migrate_receive's
     sriov = b.network(pa, "sriov-net", sriov=True)
     b.vm(pa, "web", host=a1, memory_gib=4, disks=[(nfs, 20)], networks=[net])
     b.vm(pa, "web2", host=a1, memory_gib=4, disks=[(nfs, 20)], networks=[net])
@@ -55,10 +56,12 @@ def lab():
     b.host(pb, "b1", memory_gib=96)
     b.sr(pb, "b-nfs", size_gib=4000)
     b.network(pb, "vm-net")
+    b.network(pb, "mgmt", management=True)
     pc = b.pool("c")
     b.host(pc, "c1", memory_gib=96, version="8.2.1", hotfixes=("XS82ECU1033",))
     b.sr(pc, "c-nfs", size_gib=4000)
     b.network(pc, "vm-net")
+    b.network(pc, "mgmt", management=True)
     return b.build()
 
 
@@ -97,7 +100,8 @@ class Lab:
     def send_args(self, vm: str, pool: str, host: str, sr: str):
         """(dest, vdi_map, vif_map) for a migrate_send of `vm` into `pool` on `host`, `sr`."""
         x, y = self.x["a"], self.x[pool]
-        dest = y.host.migrate_receive(self.host(host, pool), self.net(pool), {})
+        mgmt = y.network.get_by_name_label("mgmt")[0]  # vm-net has no IP: XAPI refuses it
+        dest = y.host.migrate_receive(self.host(host, pool), mgmt, {})
         vdi_map = {d: self.sr(sr, pool) for d in self.disks(vm)}
         vif_map = {} if pool == "a" else {v: self.net(pool) for v in x.VM.get_VIFs(self.vm(vm))}
         return dest, vdi_map, vif_map

@@ -26,6 +26,7 @@ def lab():
     a2 = b.host(pa, "a2", memory_gib=256)
     sr = b.sr(pa, "nfs", size_gib=4000)
     net = b.network(pa, "vm-net")
+    b.network(pa, "mgmt", management=True)  # the stream network of migrate_receive
     b.vm(pa, "web", host=a1, memory_gib=8, disks=[(sr, 40)], networks=[net])
     b.vm(pa, "db", host=a1, memory_gib=16, disks=[(sr, 100)], networks=[net])
     b.vm(pa, "cold", memory_gib=4, disks=[(sr, 10)], networks=[net])
@@ -33,6 +34,7 @@ def lab():
     b.host(pb, "b1", memory_gib=128)
     b.sr(pb, "b-nfs", size_gib=2000)
     b.network(pb, "vm-net")
+    b.network(pb, "mgmt", management=True)
     return b.build(), {"a1": a1, "a2": a2, "pa": pa, "pb": pb}
 
 
@@ -210,7 +212,7 @@ def test_older_arities_are_accepted(sim):
     x.host.evacuate(a2, "OpaqueRef:NULL", "0")
     # migrate_send with 6 (pre vgpu_map) and 8 parameters
     web = vm_ref(x, sim, "web")
-    dest = x.host.migrate_receive(a2, x.network.get_all()[0], {})
+    dest = x.host.migrate_receive(a2, x.network.get_by_name_label("mgmt")[0], {})
     vdis = {x.VBD.get_VDI(v): x.SR.get_by_name_label("nfs")[0] for v in x.VM.get_VBDs(web)
             if x.VBD.get_type(v) == "Disk"}
     x.VM.assert_can_migrate(web, dest, True, vdis, {}, {})
@@ -275,7 +277,7 @@ def test_async_migrate_send_result_is_the_vm_ref_fragment(sim):
     xb = session(sim.urls[sim.ids["pb"]]).xenapi
     web = vm_ref(xa, sim, "web")
     b1 = xb.host.get_all()[0]
-    dest = xb.host.migrate_receive(b1, xb.network.get_all()[0], {})
+    dest = xb.host.migrate_receive(b1, xb.network.get_by_name_label("mgmt")[0], {})
     vdi_map = {xa.VBD.get_VDI(v): xb.SR.get_by_name_label("b-nfs")[0]
                for v in xa.VM.get_VBDs(web) if xa.VBD.get_type(v) == "Disk"}
     vif_map = {v: xb.network.get_by_name_label("vm-net")[0] for v in xa.VM.get_VIFs(web)}

@@ -61,7 +61,7 @@ def test_issue13_case11_evacuate_steps_aside() -> None:
     # the oracle: one VM placed, and no plan is shorter
     r = oracle(inv, goal)
     assert r.complete and r.placed == 1
-    assert plan.estimate["wave_seconds"] == r.seconds
+    assert plan.schedule_seconds == r.seconds
     # without step-asides nothing fits: the oracle agrees that the move is needed
     assert oracle(inv, goal, extra=0).placed == 0
 
@@ -89,7 +89,7 @@ def test_issue13_case11_move_pool_steps_aside() -> None:
     assert (main[1].kind, main[1].to_host, main[1].to_pool) == ("storage", hb1, pb)
     assert main[0] > step[0]
     r = oracle(inv, goal)
-    assert r.complete and r.placed == 1 and plan.estimate["wave_seconds"] == r.seconds
+    assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds
 
 
 def test_issue13_case11_retire_sr_steps_aside() -> None:
@@ -119,7 +119,7 @@ def test_issue13_case11_retire_sr_steps_aside() -> None:
     assert main[1].kind == "storage" and [d.to_sr for d in main[1].disks] == [a]
     assert main[0] > step[0] and step[1].id in main[1].depends_on
     r = oracle(inv, goal)
-    assert r.complete and r.placed == 1 and plan.estimate["wave_seconds"] == r.seconds
+    assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds
 
 
 def test_step_aside_leaves_a_plan_without_stuck_vms_alone() -> None:
@@ -158,3 +158,29 @@ def test_apply_moves_the_vm_and_the_sr_space() -> None:
 
 def plan_options(plan: Plan) -> PlanOptions:
     return PlanOptions.from_json(plan.options)
+
+
+def test_issue13_case11_retire_sr_steps_aside_and_back() -> None:
+    """v's 20 GiB disk must leave old for s1 (3 x 20 = 60 GiB, s1's whole size); w's disk
+    on s1 steps aside onto old, the only other SR, and comes back once v has arrived:
+    the step-aside breaks the goal for w for a while, so it is "temporary"."""
+    b = Builder()
+    p = b.pool("lab")
+    h0 = b.host(p, "h0", memory_gib=64)
+    old = b.sr(p, "old", size_gib=100)
+    s1 = b.sr(p, "s1", size_gib=60)
+    net = b.network(p, "mgmt", management=True)
+    b.vm(p, "v", host=h0, memory_gib=4, disks=[(old, 20)], networks=[net])
+    b.vm(p, "w", host=h0, memory_gib=4, disks=[(s1, 10)], networks=[net])
+    inv = b.build()
+    goal = RetireSR((old,))
+    v, w = inv.find("vm", "v"), inv.find("vm", "w")
+    plan = _checked(inv, solve(inv, goal, time_limit=5))
+    assert plan.unplaced == ()
+    trips = [(m.reason, [(d.from_sr, d.to_sr) for d in m.disks if d.from_sr != d.to_sr])
+             for m in plan.migrations() if m.vm == w]  # fmt: skip
+    assert trips == [("temporary", [(s1, old)]), (None, [(old, s1)])]
+    order = [m.vm for m in sorted(plan.migrations(), key=lambda m: m.start_s)]
+    assert order == [w, v, w]
+    r = oracle(inv, goal)
+    assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds

@@ -13,7 +13,8 @@ def report(
     inventory: Annotated[
         Path | None,
         typer.Argument(help="The inventory the plan was made for: names instead of uuids, "
-                       "the host memory figure and the replay check.", show_default=False),
+                       "the host memory figure and the replay check (default: the bundled "
+                       "sample if the plan was made for it, else none).", show_default=False),
     ] = None,
     output: Annotated[
         str | None,
@@ -52,11 +53,16 @@ def report(
         fmt = "md" if output is not None and output.lower().endswith(".md") else "html"
     if fmt not in FORMATS:
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    inv = None
-    if inventory is not None:
-        from planner.inventory import load
+    from planner.inventory import load, sample_path
 
+    if inventory is not None:
         inv = load(inventory)
+    else:  # the bundled sample, as elsewhere, but only for a plan that was made for it
+        from planner.inventory.io import digest
+
+        inv = load(sample_path())
+        if digest(inv) != p.inventory_digest:
+            inv = None
     text = render(p, inv, fmt=fmt, plan_doc=doc)
     if output == "-":
         sys.stdout.write(text)

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
+from planner.cli.output import FORMATS, FormatOption, check_writable, hms, plural
+from planner.cli.progress import ProgressOption
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Plan
 
 DEMO_HOST = "xs-02"  # the bundled sample's maintenance scenario
-FORMATS = ("table", "json", "csv")
 TABLE_ROWS = 300  # migrations shown in the table; the file and csv have them all
 
 EPILOG = """\b
@@ -22,6 +23,8 @@ Examples:
   planner solve                                   # the bundled sample: evacuate xs-02
   planner solve fleet.json --evacuate xs-01,xs-02 -o plan.json
   planner solve fleet.json --move-pool old --to new-a,new-b --network-map vm-net=prod
+  planner solve fleet.json --move-pool old --to new --migration-network new=storage \
+      --set-home same-host
   planner solve fleet.json --retire-sr nfs-old --solver greedy --format csv
   planner solve --rebalance --max-moves 5
   planner solve fleet.json --target placement.json
@@ -69,9 +72,24 @@ def solve_command(
         "--network-map", metavar="SRC=DST",
         help="Map a source network to a target-pool network (names or uuids). "
              "Repeatable.")] = None,
+    anti_affinity: Annotated[str, typer.Option(
+        "--anti-affinity", metavar="MODE",
+        help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
+             "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
+    migration_network: Annotated[list[str] | None, typer.Option(
+        "--migration-network", metavar="POOL=NETWORK",
+        help="Network (name or uuid) of target pool POOL that carries the storage "
+             "migration streams into it (default: its management network). "
+             "Repeatable.")] = None,
+    set_home: Annotated[str, typer.Option(
+        "--set-home", metavar="MODE",
+        help="Home server of each migrated VM: keep (a VM with a home gets the host it "
+             "lands on when it changes pool), same-host (every VM: the host it lands on) "
+             "or none.")] = "keep",
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Write the plan JSON here.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
+        "-o", "--output", metavar="FILE",
+        help="Write the plan JSON here ('-': on stdout, the status line on stderr).")] = None,
+    fmt: FormatOption = "table",
     # campaigns of issue 9 (planner/campaigns, docs/plan-extensions.md)
     rebalance: Annotated[bool, typer.Option(
         "--rebalance", help="Even out memory utilisation within each pool.")] = False,
@@ -93,22 +111,29 @@ def solve_command(
         "inventory).")] = None,
     return_home: Annotated[bool, typer.Option(
         "--return-home", help="--rolling-upgrade: move VMs back home afterwards.")] = False,
+    show_progress: ProgressOption = None,
 ) -> None:  # fmt: skip
     """Plan the shortest safe migration campaign for a goal.
 
     With no inventory and no goal it plans the bundled sample's maintenance scenario
     (evacuate host xs-02). The footer compares the plan with its proven lower bound and
     with the greedy baseline."""
-    import sys
 
     from planner.errors import InputError
     from planner.goals import parse_goal
+    from planner.home import HOME_MODES, assign_homes
     from planner.options import PlanOptions
 
     if fmt not in FORMATS:
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if set_home not in HOME_MODES:
+        raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got "
+                         f"{set_home!r}")  # fmt: skip
     if not 0.0 <= headroom < 1.0:
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    if anti_affinity not in ("strict", "soft"):
+        raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
+    check_writable(output)
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
@@ -117,7 +142,8 @@ def solve_command(
         run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
                      tolerance=tolerance, target=target, rolling_upgrade=rolling_upgrade,
-                     order=order, to_version=to_version, return_home=return_home)
+                     order=order, to_version=to_version, return_home=return_home,
+                     migration_network=migration_network, set_home=set_home)
     inv = load_inventory(inventory)  # a bad file is reported before a missing goal
     if no_goal and inventory is not None:
         raise InputError(
@@ -132,14 +158,14 @@ def solve_command(
         from planner.rules.network import resolve_network_map
 
         nmap = resolve_network_map(inv, network_map)
+    from planner.rules.migration_network import resolve_migration_networks
+
+    mnet = resolve_migration_networks(inv, migration_network or [])
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
-                          max_per_host=max_per_host)  # fmt: skip
+                          max_per_host=max_per_host, migration_network=mnet,
+                          anti_affinity=anti_affinity)  # fmt: skip
 
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
-
+    from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
 
     client = None
@@ -148,18 +174,20 @@ def solve_command(
 
         client = connect(dask)
     try:
-        plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
-                     workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
+        with SolveProgress(enabled(show_progress)) as progress:
+            plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
+                         workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
     finally:
         if client is not None:
             client.close()
+    plan = assign_homes(inv, plan, set_home)
     emit_plan(inv, plan, fmt, output, _table)
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
     from solvers.bounds import gap
 
     out = Console(width=max(100, Console().width))
@@ -190,6 +218,7 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
         if total > shown:
             out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
     if plan.unplaced:
+        print_reason_summary(out, plan)
         t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
         t.add_column("VM")
         t.add_column("reasons")
@@ -204,12 +233,12 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     pb = s.get("placed_bound", b)
     wave_s = est.get("wave_seconds", est["seconds"])
     lines = [
-        f"Schedule: {n} migrations in {_hms(est['seconds'])} ({est['seconds']} s); lower "
+        f"Schedule: {plural(n, 'migration')} in {_hms(est['seconds'])} ({est['seconds']} s); lower "
         f"bound {_hms(b['seconds'])} ({b['seconds']} s) "
         + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
            f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
-        f"Wave mode (lock-step): {est['waves']} waves, {_hms(wave_s)} ({wave_s} s)",
+        f"Wave mode (lock-step): {plural(est['waves'], 'wave')}, {_hms(wave_s)} ({wave_s} s)",
         f"Greedy: {_hms(g.get('seconds', 0))} ({g.get('seconds', 0)} s)"
         + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
         f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
@@ -222,18 +251,33 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
             lines.append(f"Note: {w.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
+    from planner.advice import advice_lines
+
+    lines += advice_lines(inv, plan)
     for line in lines:
         # the table may be wider than the terminal; the summary lines never hard-wrap
         out.print(line, highlight=False, soft_wrap=True)
 
 
 def _vms(n: int) -> str:
-    return f"{n} VM" if n == 1 else f"{n} VMs"
+    return plural(n, "VM")
 
 
-def _hms(seconds: Any) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+_hms = hms
+
+SUMMARY_FROM = 10  # unplaced VMs from which a count per reason code comes first
+
+
+def print_reason_summary(out: Any, plan: Plan) -> None:
+    """Above a long table of unplaced VMs: how many VMs each reason code stops."""
+    if len(plan.unplaced) < SUMMARY_FROM:
+        return
+    from planner.cli.output import reason_summary
+
+    counts = reason_summary(c for u in plan.unplaced for c in dict.fromkeys(
+        r.code for r in u.reasons))  # fmt: skip
+    out.print(f"Unplaced: {_vms(len(plan.unplaced))}; per reason: "
+              + ", ".join(f"{code} {n}" for code, n in counts), highlight=False)
 
 
 def _pct(x: float) -> str:

@@ -165,4 +165,13 @@ class Backend(Protocol):
         """`host.enable` / `host.disable` on the host's pool master."""
         ...
 
+    def set_migration_networks(self, networks: Mapping[str, str]) -> None:
+        """The plan's `options.migration_network` (target pool uuid -> network uuid):
+        the network `host.migrate_receive` gets for moves into that pool (issue 17)."""
+        ...
+
+    def set_affinity(self, vm: str, pool: str, host: str | None) -> None:
+        """`VM.set_affinity` (the home server) on `pool`'s master (issue 17)."""
+        ...
+
     def close(self) -> None: ...

@@ -9,21 +9,23 @@ password is never written into the script.
 `xe vm-migrate` syntax (xapi-project/xen-api, ocaml/xapi-cli-server/cli_frontend.ml,
 the "vm-migrate" command): ``uuid=<vm> [live=true] [host-uuid=<host>]
 [remote-master=<address> remote-username=<u> remote-password=<p>]
-[vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network uuid>]...``. VIF maps take the
-*VIF's* uuid, which the plan does not hold (it names VIFs by device), so the script looks
-it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
+[remote-network=<network>] [vdi:<vdi uuid>=<sr uuid>]... [vif:<vif uuid>=<network
+uuid>]...`` (remote-network: cli_operations.ml `vm_migrate`, by bridge, name or uuid).
+The home server: ``vm-param-set uuid=<vm> affinity=<host uuid>`` (records.ml). VIF maps
+take the *VIF's* uuid, which the plan does not hold (it names VIFs by device), so the
+script looks it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --minimal`` at run time.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shlex
 import unicodedata
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.options import PlanOptions
 from planner.plan import Migration, Plan
 
 if TYPE_CHECKING:
@@ -85,13 +87,22 @@ def migrate_command(
     pools: dict[str, str],
     user_var: str = "XE_USER",
     password_var: str = "XE_PASSWORD",
+    network: str | None = None,
+    vdi_map: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The shell lines that carry out one migration (the last one is `xe vm-migrate`).
+    """The shell lines that carry out one migration (`xe vm-migrate`, then for a
+    `home_host` ``xe vm-param-set uuid= affinity=`` on the VM's new pool).
 
     Live: ``vm-migrate uuid= host-uuid= live=true`` on the pool master. Storage and halted
     moves go through `migrate_send`, which `xe` uses when given ``remote-master`` (also
-    for the VM's own pool), with a ``vdi:`` entry per moved disk and, across pools, a
-    ``vif:`` entry per VIF.
+    for the VM's own pool), with a ``vdi:`` entry per VDI and, across pools, a ``vif:``
+    entry per VIF; `network` (the plan's migration network of the target pool)
+    becomes ``remote-network=`` (xe passes it to host.migrate_receive; without it xe
+    uses the destination host's management network). `vdi_map` ({vdi uuid: sr uuid})
+    names every VDI of the VM, those that stay too: `xe vm-migrate` sends every VDI it is
+    not given to the destination pool's default SR (cli_operations.ml `vm_migrate`;
+    xapi_vm_migrate.ml resolves unmapped VDIs so), which would copy disks the plan leaves
+    in place. Without it the plan's `disks` are used (a v2 plan lists every disk).
     """
     vm = _word(m.vm, "vm")
     src = pools[m.from_pool]
@@ -111,8 +122,11 @@ def migrate_command(
             f'remote-username="${user_var}"',
             f'remote-password="${password_var}"',
         ]
-        for d in m.disks:
-            args.append(f"vdi:{_word(d.vdi, 'vdi')}={_word(d.to_sr, 'sr')}")
+        if network is not None:
+            args.append(f"remote-network={_word(network, 'network')}")
+        full = vdi_map if vdi_map is not None else {d.vdi: d.to_sr for d in m.disks}
+        for vdi, sr in full.items():
+            args.append(f"vdi:{_word(vdi, 'vdi')}={_word(sr, 'sr')}")
         if m.from_pool != m.to_pool:
             for i, v in enumerate(m.vifs):
                 dev = _word(v.device, "vif device")
@@ -126,6 +140,11 @@ def migrate_command(
                 )
                 args.append(f"vif:$vif{i}={_word(v.to_network, 'network')}")
     lines.append(f'xe_at "${src}" vm-migrate ' + " ".join(args))
+    if m.home_host is not None:
+        # the home server is set once the VM is in its new pool (issue 17)
+        lines[-1] += " || return 1"
+        lines.append(f'xe_at "${pools[m.to_pool]}" vm-param-set uuid={vm} '
+                     f"affinity={_word(m.home_host, 'host')}")  # fmt: skip
     return lines
 
 
@@ -150,6 +169,7 @@ def to_xe_script(
     if remote_password not in REMOTE_PASSWORD_MODES:
         raise InputError(f"--remote-password: must be env or prompt, got {remote_password!r}")
     pools = pool_variables(plan)
+    networks = PlanOptions.from_json(plan.options).migration_network
     label = _labeller(inv)
     step_pool = _step_pools(plan, inv)
     for p in step_pool.values():
@@ -198,16 +218,20 @@ def to_xe_script(
     ]
     # functions are numbered in plan order: ids like "m-1" and "m_1" must not collide
     fn_of = {m.id: f"m_{k + 1}" for k, m in enumerate(plan.migrations())}
+    maps = _vdi_maps(plan, inv)
     for w in plan.waves:
         for m in w.migrations:
             fn = fn_of[_word(m.id, "migration id")]
             what = (
-                f"{m.kind} {label(m.vm)}: {label(m.from_host) if m.from_host else '-'}"
+                f"{_word(m.kind, 'kind')} {label(m.vm)}: "
+                f"{label(m.from_host) if m.from_host else '-'}"
                 f" -> {label(m.to_host) if m.to_host else label(m.to_pool)}"
             )
             out.append(f"# {m.id}: {what}")
             out.append(f"{fn}() {{")
-            lines = migrate_command(m, pools, user_var, _remote_var(remote_password, password_var))
+            lines = migrate_command(m, pools, user_var,
+                                    _remote_var(remote_password, password_var),
+                                    networks.get(m.to_pool), maps.get(m.id))  # fmt: skip
             lines[-1] += f' && echo "  {m.id}: done"'
             out += ["    " + line for line in lines]
             out.append("}")
@@ -241,6 +265,36 @@ def to_xe_script(
         out += _step_lines(w, "after", pools, step_pool, label)
     out += ['echo "all waves done"', ""]
     return "\n".join(out)
+
+
+def _vdi_maps(plan: Plan, inv: Inventory | None) -> dict[str, dict[str, str]]:
+    """{migration id: {vdi uuid: sr uuid}} naming every VDI of each storage or move
+    migration: its disks (where the plan has them at that point, moved or not) and a
+    Suspended VM's memory image (`planner.rules.storage.suspend_target`). Empty without
+    an inventory (the plan's own `disks` are then used)."""
+    if inv is None:
+        return {}
+    from planner.rules.storage import suspend_target
+
+    where = {d.uuid: d.sr for v in inv.vms for d in v.disks}
+    for v in inv.vms:
+        if v.suspend_vdi is not None:
+            where[v.suspend_vdi.uuid] = v.suspend_vdi.sr
+    out: dict[str, dict[str, str]] = {}
+    for m in plan.migrations():
+        vm = inv.vm_by_uuid.get(m.vm)
+        if vm is None:
+            continue
+        moved = {d.vdi: d.to_sr for d in m.disks}
+        full = {d.uuid: moved.get(d.uuid, where.get(d.uuid, d.sr)) for d in vm.disks}
+        sv = vm.suspend_vdi
+        if sv is not None:
+            at = where.get(sv.uuid, sv.sr)
+            full[sv.uuid] = suspend_target(inv, vm, at, m.to_host, m.to_pool, full) or at
+        if m.kind != "live":
+            out[m.id] = full
+        where.update(full)
+    return out
 
 
 def _labeller(inv: Inventory | None) -> Any:
@@ -319,51 +373,10 @@ def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, s
     return out
 
 
-CSV_COLUMNS = [
-    "wave",
-    "id",
-    "vm",
-    "vm_name",
-    "kind",
-    "from_host",
-    "to_host",
-    "from_pool",
-    "to_pool",
-    "disks",
-    "vifs",
-    "est_seconds",
-    "depends_on",
-]
-
-
 def to_csv(plan: Plan, inv: Inventory | None = None) -> str:
-    """A runbook table, one row per migration in plan order.
+    """A runbook table, one row per migration and per host step in plan order: the
+    columns of `planner.rows.PLAN_COLUMNS` (uuids and names both; `disks` is
+    ``vdi>sr`` items joined by ``;``, `vifs` ``device>network``, `depends_on` ids)."""
+    from planner.rows import PLAN_COLUMNS, csv_text, plan_rows
 
-    `disks` is ``vdi>sr`` items joined by ``;``, `vifs` ``device>network``, `depends_on`
-    ids joined by ``;``; hosts and pools are uuids (`vm_name` is the name when `inv`
-    is given, else empty).
-    """
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for wave in plan.waves:
-        for m in wave.migrations:
-            name = inv.label(m.vm) if inv is not None else ""
-            w.writerow(
-                [
-                    wave.index,
-                    m.id,
-                    m.vm,
-                    name,
-                    m.kind,
-                    m.from_host or "",
-                    m.to_host or "",
-                    m.from_pool,
-                    m.to_pool,
-                    ";".join(f"{d.vdi}>{d.to_sr}" for d in m.disks),
-                    ";".join(f"{v.device}>{v.to_network}" for v in m.vifs),
-                    m.est_seconds,
-                    ";".join(m.depends_on),
-                ]
-            )
-    return buf.getvalue()
+    return csv_text(plan_rows(plan, inv), PLAN_COLUMNS)

@@ -172,6 +172,8 @@ class Runner:
         self.retry_at: dict[str, float] = {}
         self.tries: dict[str, int] = {}
         self.room = Room.of(self.live, options, max_per_pool=self.max_per_pool)
+        self.backend.set_migration_networks(options.migration_network)  # issue 17
+        self._homed: set[str] = set()  # migrations whose home_host this run has set
         self.stopping = False
         self.cancelling = False
         self._cancelled_sent: set[str] = set()
@@ -468,6 +470,30 @@ class Runner:
         else:
             self.room.failed(fl.m)
 
+    def _set_home(self, m: Migration) -> None:
+        """(issue 17) Give an arrived VM its planned home server (`VM.set_affinity` on
+        its new pool). Idempotent, so a resumed run may repeat it; a refusal is noted
+        (journal and listener), never a failure of the migration, which is done."""
+        if m.home_host is None or m.id in self._homed:
+            return
+        self._homed.add(m.id)
+        try:
+            self.backend.set_affinity(m.vm, m.to_pool, m.home_host)
+        except MigrationFault as f:
+            self.journal.note(m.id, f"home server not set: {f.describe(refs=True)}")
+            self._emit("note", _NOTE, f"{m.id}: home server not set: {f.describe()}")
+            return
+        self.journal.note(m.id, f"home server {m.home_host}")
+        self._emit("home", m, f"home server {self.live.label(m.home_host)}")
+
+    def _set_homes_of_done(self) -> None:
+        """Homes of migrations done without passing through `_poll` (settled on resume,
+        by location): set at the end of the run."""
+        done = {e.id for e in self.journal.entries() if e.state == J.DONE}
+        for m in self.order:
+            if m.id in done:
+                self._set_home(m)
+
     def _poll(self) -> None:
         now = self.clock()
         for mid, fl in list(self.flights.items()):
@@ -501,6 +527,7 @@ class Runner:
                 self._settled(fl, True)
                 self.journal.done(mid, f"{now - fl.started:.1f}s")
                 self._emit("done", m, f"{now - fl.started:.1f}")
+                self._set_home(m)
                 continue
             if any(s.status == "gone" for s in states):
                 self.flights.pop(mid)
@@ -768,6 +795,7 @@ class Runner:
                     continue
                 self._wait()
                 self._poll()
+            self._set_homes_of_done()
         finally:
             if handle_sigint and old is not None:
                 signal.signal(signal.SIGINT, old)

@@ -2,13 +2,18 @@
 
 - live: ``Async.VM.pool_migrate(vm, host, {"live": "true"})``;
 - storage (running VM, its disks move, in its pool or to another):
-  ``host.migrate_receive`` on the target pool, then ``Async.VM.migrate_send(vm, dest,
-  live=True, vdi_map, vif_map, {})``; the vdi_map maps every moved VDI to its target SR
-  (within a pool, the others to their own SR) and, across pools, the vif_map maps every
-  VIF (by device, as the plan says) to its target network;
+  ``host.migrate_receive(host, network, {})`` on the target pool (`network`: the plan's
+  ``options.migration_network`` for that pool, else the host's management network),
+  then ``Async.VM.migrate_send(vm, dest, live=True, vdi_map, vif_map, {})``; the
+  vdi_map maps every moved VDI to its target SR (within a pool, the others to their own
+  SR) and, across pools, the vif_map maps every VIF (by device, as the plan says) to its
+  target network;
 - move (halted VM), within its pool or across: ``Async.VM.migrate_send(..., live=False,
   ...)``. Not ``VDI.pool_migrate``: XAPI refuses that for a VDI whose VM is not running
   (VDI_NEEDS_VM_FOR_MIGRATE), and the simulator, like XAPI, does too.
+
+After a migration has arrived, a ``home_host`` is set with ``VM.set_affinity`` on the
+VM's new pool.
 
 Every storage or halted move is checked first with ``VM.assert_can_migrate``; a live
 one with ``VM.assert_can_boot_here`` (XAPI's own check for `pool_migrate`, which needs no
@@ -37,6 +42,7 @@ from planner.execute.backend import HostState, Location, MigrationFault, TaskSta
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Migration
+    from planner.tls import TlsSetting
 
 MIGRATE_TASKS = frozenset(
     {"Async.VM.pool_migrate", "Async.VM.migrate_send", "Async.VDI.pool_migrate"}
@@ -52,7 +58,7 @@ CALL_TIMEOUT = 60.0  # seconds a single XAPI call may take before we call it a f
 
 
 def _open_session(
-    url: str, user: str, password: str, insecure: bool, timeout: float = CALL_TIMEOUT
+    url: str, user: str, password: str, insecure: TlsSetting, timeout: float = CALL_TIMEOUT
 ) -> Any:
     """A logged-in XenAPI session; ConnectionFailed (one line) when that is impossible.
 
@@ -102,7 +108,7 @@ class XapiBackend:
         user: str,
         password: str,
         *,
-        insecure: bool = False,
+        insecure: TlsSetting = False,  # or a planner.tls setting: CA file, pin, per URL
         use_events: bool = True,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -113,6 +119,9 @@ class XapiBackend:
         self._password = password
         self._insecure = insecure
         self._poll = poll_seconds
+        # target pool uuid -> network uuid of the migration stream (the plan's
+        # options.migration_network; the runner sets it): passed to host.migrate_receive
+        self.migration_network: dict[str, str] = {}
         self.pools: dict[str, _Pool] = {}
         for url in self._urls:
             s = _open_session(url, user, password, insecure)
@@ -199,9 +208,22 @@ class XapiBackend:
         else:
             srs = sorted({self._ref(tp, "SR", d.to_sr) for d in m.disks})
             host = self._call(tp, lambda x: _host_seeing(x, srs))
-        net = self._call(tp, lambda x: _management_network(x, host))
+        named = self.migration_network.get(tp)
+        if named is not None:
+            net = self._ref(tp, "network", named)
+        else:
+            net = self._call(tp, lambda x: _management_network(x, host))
         token = self._call(tp, lambda x: x.host.migrate_receive(host, net, {}))
         return host, token
+
+    def set_migration_networks(self, networks: Mapping[str, str]) -> None:
+        self.migration_network = dict(networks)
+
+    def set_affinity(self, vm: str, pool: str, host: str | None) -> None:
+        """`VM.set_affinity` on `pool`'s master (the VM's pool after its migration)."""
+        ref = self._ref(pool, "VM", vm)
+        href = self._ref(pool, "host", host) if host is not None else "OpaqueRef:NULL"
+        self._call(pool, lambda x: x.VM.set_affinity(ref, href))
 
     def _maps(self, m: Migration) -> tuple[dict[str, str], dict[str, str]]:
         """vdi_map {VDI ref: SR ref} and vif_map {VIF ref: network ref} for migrate_send."""
@@ -220,6 +242,7 @@ class XapiBackend:
             elif sp == tp:
                 # within the pool a disk that stays is mapped to its own SR (no copy)
                 vdi_map[vdi_ref] = self._call(sp, lambda x, r=vdi_ref: x.VDI.get_SR(r))
+        self._map_suspend_image(m, vm, vdi_map, vbds)
         vif_map: dict[str, str] = {}
         if sp != tp:
             by_device = {v.device: v.to_network for v in m.vifs}
@@ -228,6 +251,28 @@ class XapiBackend:
                 if device in by_device:
                     vif_map[ref] = self._ref(tp, "network", by_device[device])
         return vdi_map, vif_map
+
+    def _map_suspend_image(self, m: Migration, vm: str, vdi_map: dict[str, str],
+                           vbds: list[dict[str, Any]]) -> None:  # fmt: skip
+        """(v2) Name a Suspended VM's memory image in vdi_map where the plan's accounting
+        has it (planner.rules.storage.suspend_target): on its own SR when the VM stays in
+        its pool on a host that sees it, else with the VM's first disk. Unmapped, XAPI
+        would pick the destination's suspend-image or default SR."""
+        sp, tp = m.from_pool, m.to_pool
+        image = self._call(sp, lambda x: x.VM.get_suspend_VDI(vm))
+        if image in (None, "", "OpaqueRef:NULL"):
+            return
+        own = self._call(sp, lambda x: x.VDI.get_SR(image))
+        if sp == tp and m.to_host is not None:
+            pbds = self._call(sp, lambda x: [x.PBD.get_record(p) for p in x.SR.get_PBDs(own)])
+            host = self._ref(sp, "host", m.to_host)
+            if any(p.get("host") == host and p.get("currently_attached") for p in pbds):
+                vdi_map[image] = own
+                return
+        # the collector lists disks in VM.VBDs order: the inventory's first disk
+        disks = [v for v in vbds if v.get("type") == "Disk" and v.get("VDI") in vdi_map]
+        if disks:
+            vdi_map[image] = vdi_map[disks[0]["VDI"]]
 
     def check(self, m: Migration) -> None:
         sp = m.from_pool
@@ -464,13 +509,16 @@ def _host_seeing(x: Any, srs: Sequence[str]) -> str:
 
 
 def _management_network(x: Any, host: str) -> str:
-    """The network of `host`'s management PIF (migrate_receive's stream network)."""
-    for pif in x.host.get_PIFs(host):
+    """The network of `host`'s management PIF (migrate_receive's stream network when the
+    plan names none, as `xe vm-migrate` does); without one, the first PIF with an IP
+    (migrate_receive refuses a PIF without), else NULL."""
+    pifs = x.host.get_PIFs(host)
+    for pif in pifs:
         if x.PIF.get_management(pif):
             return x.PIF.get_network(pif)
-    pifs = x.host.get_PIFs(host)
-    if pifs:
-        return x.PIF.get_network(pifs[0])
+    for pif in pifs:
+        if x.PIF.get_IP(pif):
+            return x.PIF.get_network(pif)
     return "OpaqueRef:NULL"
 
 

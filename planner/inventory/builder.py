@@ -94,13 +94,17 @@ class Builder:
         return u
 
     def network(self, pool: str, name: str, *, management: bool = False, sriov: bool = False,
-                hosts: list[str] | None = None) -> str:  # fmt: skip
+                hosts: list[str] | None = None,
+                ip_hosts: list[str] | None = None) -> str:  # fmt: skip
+        """Add a network. `ip_hosts` (v2): hosts whose PIF on it has an IP; None gives
+        the FORMATS.md default (all its hosts for the management network, else none)."""
         u = self._uuid()
         all_hosts = [h["uuid"] for h in self.doc["hosts"] if h["pool"] == pool]
         self.doc["networks"].append({
             "uuid": u, "name": name, "pool": pool, "management": management, "sriov": sriov,
             "hosts": list(hosts) if hosts is not None else all_hosts,
             "_shared_all": hosts is None,
+            **({"ip_hosts": list(ip_hosts)} if ip_hosts is not None else {}),
         })  # fmt: skip
         return u
 
@@ -111,24 +115,40 @@ class Builder:
            ha_protected: bool = False, mcs: bool = False, pci: bool = False,
            vgpu: bool = False, cbt: bool = False, on_boot: str = "persist",
            affinity: str | None = None, tags: list[str] | None = None,
-           cpu_features: str | None = None) -> str:  # fmt: skip
-        """Add a VM. `disks` is [(sr uuid, size GiB)], `networks` [network uuid]."""
+           cpu_features: str | None = None, cpu_vendor: str | None = None,
+           groups: list[str] | None = None, snapshot_gib: float = 0,
+           suspend_sr: str | None = None, suspend_gib: float = 0) -> str:  # fmt: skip
+        """Add a VM. `disks` is [(sr uuid, size GiB)], `networks` [network uuid].
+
+        A Suspended VM keeps the CPU flags it was saved with: `cpu_vendor` (default
+        Intel) and `cpu_features`. `groups` are VM group uuids (`vm_group`);
+        `snapshot_gib` the snapshot bytes of each disk; `suspend_sr` + `suspend_gib` a
+        Suspended VM's memory image (default size: its memory)."""
         u = self._uuid()
         state = power_state or ("Running" if host else "Halted")
         running = state in ("Running", "Paused")
         vendor = features = None
         if running:
             h = next(x for x in self.doc["hosts"] if x["uuid"] == host)
-            vendor = h["cpu"]["vendor"]
+            vendor = cpu_vendor or h["cpu"]["vendor"]
             features = cpu_features or h["cpu"]["features"]
+        elif state == "Suspended":
+            vendor = cpu_vendor or INTEL
+            features = cpu_features or BASE_FEATURES
         disk_docs = []
         for sr_uuid, size in disks or []:
             size_b = int(size * GIB)
             disk_docs.append({
                 "uuid": self._uuid(), "sr": sr_uuid, "size_bytes": size_b,
                 "used_bytes": int(size_b * disk_used_fraction), "cbt": cbt, "on_boot": on_boot,
+                "snapshot_used_bytes": int(snapshot_gib * GIB),
             })  # fmt: skip
         mem = int(memory_gib * GIB)
+        suspend = None
+        if suspend_sr is not None:
+            size = int(suspend_gib * GIB) if suspend_gib else mem
+            suspend = {"uuid": self._uuid(), "sr": suspend_sr, "size_bytes": size,
+                       "used_bytes": size}  # fmt: skip
         self.doc["vms"].append({
             "uuid": u, "name": name, "pool": pool, "power_state": state,
             "host": host if running else None, "affinity": affinity,
@@ -138,7 +158,15 @@ class Builder:
             "ha_protected": ha_protected, "os": os, "tools": tools, "mcs": mcs, "pci": pci,
             "vgpu": vgpu, "tags": list(tags or []), "disks": disk_docs,
             "vifs": [{"device": str(i), "network": n} for i, n in enumerate(networks or [])],
+            "suspend_vdi": suspend, "groups": list(groups or []),
         })  # fmt: skip
+        return u
+
+    def vm_group(self, pool: str, name: str, *, placement: str = "anti-affinity") -> str:
+        """Add a VM group (XAPI's VM_group); pass its uuid in `vm(..., groups=[...])`."""
+        u = self._uuid()
+        self.doc.setdefault("vm_groups", []).append(
+            {"uuid": u, "name": name, "pool": pool, "placement": placement})
         return u
 
     def document(self) -> dict[str, Any]:
@@ -146,7 +174,11 @@ class Builder:
         used: dict[str, int] = {}
         for v in self.doc["vms"]:
             for d in v["disks"]:
-                used[d["sr"]] = used.get(d["sr"], 0) + d["used_bytes"]
+                used[d["sr"]] = (used.get(d["sr"], 0) + d["used_bytes"]
+                                 + d.get("snapshot_used_bytes", 0))  # fmt: skip
+            if v.get("suspend_vdi"):
+                sv = v["suspend_vdi"]
+                used[sv["sr"]] = used.get(sv["sr"], 0) + sv["used_bytes"]
         srs = []
         for s in self.doc["srs"]:
             s = {k: v for k, v in s.items() if not k.startswith("_")}

@@ -19,21 +19,28 @@ from __future__ import annotations
 import base64
 import gc
 import http.client
+import ipaddress
+import logging
 import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
 import xmlrpc.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from planner.errors import ConnectionFailed
 from planner.inventory.io import from_dict
 from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, Inventory
+
+if TYPE_CHECKING:
+    from planner.tls import TlsSetting
+
+_log = logging.getLogger(__name__)
 
 NULL_REF = "OpaqueRef:NULL"
 DEFAULT_TIMEOUT = 120.0  # seconds for one XML-RPC call (a 40,000-VM VM table is large)
@@ -45,9 +52,13 @@ WORKERS = 3  # pools read at once
 # as empty tables (with a warning).
 CLASSES: tuple[str, ...] = (
     "pool", "host", "host_metrics", "VM", "VM_guest_metrics", "VBD", "VDI", "SR", "PBD",
-    "network", "PIF", "VIF", "network_sriov", "pool_update", "VLAN",
+    "network", "PIF", "VIF", "network_sriov", "pool_update", "VLAN", "VM_group",
 )  # fmt: skip
-OPTIONAL_CLASSES = ("network_sriov", "pool_update", "VLAN")
+# VM_group is recent (xen-api ocaml/idl/datamodel_vm_group.ml): older hosts answer
+# MESSAGE_METHOD_UNKNOWN and the pool has no groups
+OPTIONAL_CLASSES = ("network_sriov", "pool_update", "VLAN", "VM_group")
+# XAPI's placement_policy enum -> the inventory's spelling (FORMATS.md vm_group)
+PLACEMENTS = {"anti_affinity": "anti-affinity", "normal": "normal"}
 
 LINUX_WORDS = (
     "linux", "ubuntu", "debian", "centos", "rhel", "red hat", "redhat", "oracle", "sles",
@@ -108,6 +119,7 @@ class PoolDoc:
     networks: list[dict[str, Any]] = field(default_factory=list)
     vms: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    vm_groups: list[dict[str, Any]] = field(default_factory=list)  # (v2)
 
 
 def _os_of(vm: Mapping[str, Any], gm: Mapping[str, Any] | None) -> str:
@@ -141,6 +153,28 @@ def _is_sriov_network(net: Mapping[str, Any], t: Tables) -> bool:
         tagged = t["PIF"].get(vlan.get("tagged_PIF") or NULL_REF)
         return bool(tagged and tagged.get("sriov_logical_PIF_of"))
     return False
+
+
+def pif_has_ip(pif: Mapping[str, Any]) -> bool:
+    """Whether `host.migrate_receive` can take a migration stream on this PIF.
+
+    XAPI (xapi_host.ml `migrate_receive`) reads the PIF's primary address: for
+    `primary_address_type` "IPv6" (absent on old hosts: IPv4) a non-link-local address
+    in `IPv6` ("addr/prefix" items), else `IP`; an empty one is refused
+    (PIF_HAS_NO_NETWORK_CONFIGURATION when `ip_configuration_mode` is "None",
+    INTERFACE_HAS_NO_IP otherwise). A DHCP PIF still waiting for its lease therefore
+    does not count.
+    """
+    if pif.get("primary_address_type") == "IPv6":
+        for item in pif.get("IPv6") or ():
+            try:
+                addr = ipaddress.ip_address(str(item).split("/", 1)[0].strip())
+            except ValueError:
+                continue
+            if not addr.is_link_local:
+                return True
+        return False
+    return bool(str(pif.get("IP") or "").strip())
 
 
 def _skipped_sr(sr: Mapping[str, Any]) -> bool:
@@ -267,6 +301,7 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             continue
         kept_nets.add(nref)
         on_hosts: list[str] = []
+        ip_hosts: list[str] = []
         management = False
         for p in n.get("PIFs", []):
             pif = pifs.get(p)
@@ -276,10 +311,24 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             hu = uuid_in(hosts, pif.get("host"))
             if hu and hu not in on_hosts:
                 on_hosts.append(hu)
+            if hu and hu not in ip_hosts and pif_has_ip(pif):
+                ip_hosts.append(hu)
         out.networks.append({
             "uuid": n["uuid"], "name": n.get("name_label", ""), "pool": pool_uuid,
             "management": management, "sriov": _is_sriov_network(n, t), "hosts": on_hosts,
+            "ip_hosts": ip_hosts,
         })  # fmt: skip
+
+    # ---- VM groups (v2): VM_group has no pool field; its pool is the one read here
+    groups = table("VM_group")
+    for g in groups.values():
+        placement = PLACEMENTS.get(str(g.get("placement", "normal")))
+        if placement is None:
+            warn(f"VM group {g.get('name_label', '')}: unknown placement "
+                 f"{g.get('placement')!r}; read as normal")  # fmt: skip
+            placement = "normal"
+        out.vm_groups.append({"uuid": g["uuid"], "name": g.get("name_label", ""),
+                              "pool": pool_uuid, "placement": placement})  # fmt: skip
 
     # ---- VMs
     for v in vms.values():
@@ -311,12 +360,24 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             if vdi.get("SR") not in kept_srs:
                 warn(f"VM {name}: disk {vdi['uuid']} is on an ISO or unknown SR; left out")
                 continue
+            # (v2) the disk's snapshot VDIs travel with it in a storage migration
+            snaps = sum(_int(vdis[x].get("physical_utilisation"))
+                        for x in vdi.get("snapshots") or () if x in vdis)  # fmt: skip
             disks.append({
                 "uuid": vdi["uuid"], "sr": srs[vdi["SR"]]["uuid"],
                 "size_bytes": _int(vdi.get("virtual_size")),
                 "used_bytes": _int(vdi.get("physical_utilisation")),
                 "cbt": bool(vdi.get("cbt_enabled")), "on_boot": vdi.get("on_boot", "persist"),
+                "snapshot_used_bytes": snaps,
             })  # fmt: skip
+        suspend = None
+        sv = vdis.get(v.get("suspend_VDI") or NULL_REF) if state == "Suspended" else None
+        if sv is not None and sv.get("SR") in kept_srs:
+            suspend = {"uuid": sv["uuid"], "sr": srs[sv["SR"]]["uuid"],
+                       "size_bytes": _int(sv.get("virtual_size")),
+                       "used_bytes": _int(sv.get("physical_utilisation"))}  # fmt: skip
+        elif sv is not None:
+            warn(f"VM {name}: suspend image {sv['uuid']} is on an unknown SR; left out")
         vm_vifs = []
         for x in v.get("VIFs", []):
             vif = vifs.get(x)
@@ -340,7 +401,8 @@ def convert_pool(t: Tables, *, mcs: McsRule = DEFAULT_MCS, where: str = "") -> P
             "os": _os_of(v, gm), "tools": bool(gm and gm.get("PV_drivers_detected")),
             "mcs": mcs.matches(v), "pci": bool(v.get("attached_PCIs")),
             "vgpu": bool(v.get("VGPUs")), "tags": list(v.get("tags") or []),
-            "disks": disks, "vifs": vm_vifs,
+            "disks": disks, "vifs": vm_vifs, "suspend_vdi": suspend,
+            "groups": [groups[g]["uuid"] for g in v.get("groups") or () if g in groups],
         })  # fmt: skip
     return out
 
@@ -473,12 +535,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_transport(url: str, insecure: bool, timeout: float) -> xmlrpc.client.Transport:
+def make_transport(url: str, insecure: TlsSetting, timeout: float) -> xmlrpc.client.Transport:
     """An XML-RPC transport with a socket `timeout` (seconds); TLS verified unless
-    `insecure`. The collector and the executor's XenAPI sessions both use it."""
+    `insecure` is True, or as a `planner.tls` setting says (CA file, pinned fingerprint,
+    per URL). The collector and the executor's XenAPI sessions both use it."""
     if url.startswith("https://"):
-        ctx = ssl._create_unverified_context() if insecure else ssl.create_default_context()
-        return _SafeTransport(timeout, ctx)
+        from planner.tls import tls_for
+
+        return _SafeTransport(timeout, tls_for(url, insecure).context())
     return _Transport(timeout)
 
 
@@ -498,9 +562,14 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
         if code == "MESSAGE_METHOD_UNKNOWN":
             return f"{url}: the server does not know {details[1:]}: is this a XAPI pool master?"
         return f"{url}: XAPI error {' '.join(details)}"
+    from planner.tls import FingerprintMismatch
+
+    if isinstance(e, FingerprintMismatch):
+        return f"{url}: {e}"
     if isinstance(e, ssl.SSLCertVerificationError):
         return (f"{url}: TLS certificate verification failed ({e.verify_message}); "
-                "pass --insecure to skip verification if you trust this host")  # fmt: skip
+                "give --ca-file or --fingerprint, or --insecure to skip verification if "
+                "you trust this host")  # fmt: skip
     if isinstance(e, ssl.SSLError):
         return f"{url}: TLS error ({e.reason or e}); is the scheme right (https vs http)?"
     if isinstance(e, ConnectionRefusedError):
@@ -522,7 +591,7 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
     return f"{url}: {type(e).__name__}: {e}"
 
 
-def _read_pool(url: str, user: str, password: str, insecure: bool, timeout: float,
+def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout: float,
                warnings: list[str]) -> tuple[str, dict[str, dict[str, Record]]]:  # fmt: skip
     """Log in (following HOST_IS_SLAVE), read every class, log out. Returns (url, tables)."""
     import XenAPI
@@ -590,24 +659,39 @@ def collect_with_warnings(
     user: str,
     password: str,
     *,
-    insecure: bool = False,
+    insecure: TlsSetting = False,
     timeout: float = DEFAULT_TIMEOUT,
     mcs: McsRule = DEFAULT_MCS,
+    progress: Callable[[str, str], None] | None = None,
 ) -> tuple[Inventory, list[str]]:
     """Like `collect`, also returning warnings (one line each) about what was not mapped.
 
     `timeout` is the socket timeout of one call, in seconds. Two URLs that reach the
-    same pool are collected once (with a warning).
+    same pool are collected once (with a warning). `progress(url, text)` hears when each
+    pool starts ("reading") and ends ("done: ...", "failed: ..."), from worker threads.
     """
     if not urls:
         raise ConnectionFailed("no pool URL given")
     norm = [normalize_url(u) for u in urls]
+    tell = progress or (lambda _url, _text: None)
 
     def one(url: str) -> tuple[PoolDoc, list[str]]:
         notes: list[str] = []
-        where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        t0 = time.monotonic()
+        tell(url, "reading")
+        try:
+            where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        except Exception as e:
+            tell(url, f"failed: {e}")
+            raise
         part = convert_pool(tables, mcs=mcs, where=where)
         del tables  # the raw records are the big part: free them before the next pool
+        took = time.monotonic() - t0
+        name = part.pools[0]["name"] if part.pools else "?"
+        _log.info("pool %s: %d hosts, %d VMs in %.1f s", name, len(part.hosts),
+                  len(part.vms), took, extra={"url": url, "pool": name})  # fmt: skip
+        tell(url, f"done: pool {name}, {len(part.hosts)} hosts, {len(part.vms)} VMs "
+                  f"in {took:.1f} s")  # fmt: skip
         return part, notes + part.warnings
 
     # Pools are read by a few threads: while one parses an answer another waits for the
@@ -632,7 +716,8 @@ def collect_with_warnings(
     return inv, warnings
 
 
-def collect(urls: list[str], user: str, password: str, *, insecure: bool = False) -> Inventory:
+def collect(urls: list[str], user: str, password: str, *,
+            insecure: TlsSetting = False) -> Inventory:  # fmt: skip
     """Read each pool master at `urls` and return the fleet as one inventory.
 
     `https://` URLs have their certificate verified unless `insecure`; `http://` is

@@ -25,6 +25,7 @@ from planner.inventory.model import (
     CPU_VENDORS,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GROUP_PLACEMENTS,
     ON_BOOT,
     OS_KINDS,
     POWER_STATES,
@@ -196,6 +197,7 @@ class _Refs:
     net_pool: dict[str, str | None] = field(default_factory=dict)
     host_capacity: dict[str, int] = field(default_factory=dict)
     host_path: dict[str, str] = field(default_factory=dict)
+    group_pool: dict[str, str | None] = field(default_factory=dict)  # (v2) VM groups
     seen: dict[str, str] = field(default_factory=dict)  # every uuid -> path of first owner
 
 
@@ -254,6 +256,18 @@ def validate_document(doc: Any) -> ValidationReport:
             else:
                 c.err(f"{kind}[{i}]", f"must be an object, got {_show(x)}")
         lists[kind] = objs
+
+    # (v2) optional: a v1 document has no VM groups
+    groups = doc.get("vm_groups", [])
+    if type(groups) is not list:
+        c.err("vm_groups", f"must be a list, got {_show(groups)}")
+        groups = []
+    lists["vm_groups"] = []
+    for i, x in enumerate(groups):
+        if type(x) is dict:
+            lists["vm_groups"].append((i, x))
+        else:
+            c.err(f"vm_groups[{i}]", f"must be an object, got {_show(x)}")
 
     refs = _Refs()
     _pass1(c, lists, refs)
@@ -375,8 +389,19 @@ def _pass1(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
         c.boolean(d, "management", path)
         c.boolean(d, "sriov", path)
         c.strings(d, "hosts", path)
+        if "ip_hosts" in d:  # (v2) optional: the reader fills the FORMATS.md default
+            c.strings(d, "ip_hosts", path)
         if _claim(c, refs, uuid, path):
             refs.net_pool[uuid] = pool  # type: ignore[index]
+
+    for i, d in lists["vm_groups"]:
+        path = f"vm_groups[{i}]"
+        uuid = c.string(d, "uuid", path, nonempty=True)
+        c.string(d, "name", path)
+        pool = c.string(d, "pool", path)
+        c.enum(d, "placement", path, GROUP_PLACEMENTS)
+        if _claim(c, refs, uuid, path):
+            refs.group_pool[uuid] = pool  # type: ignore[index]
 
     for i, d in lists["vms"]:
         _vm_shape(c, refs, i, d)
@@ -415,6 +440,20 @@ def _vm_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
         c.integer(x, "used_bytes", dp)
         c.boolean(x, "cbt", dp)
         c.enum(x, "on_boot", dp, ON_BOOT)
+        if "snapshot_used_bytes" in x:  # (v2, default 0)
+            c.integer(x, "snapshot_used_bytes", dp)
+    sv = d.get("suspend_vdi")  # (v2, default null)
+    if sv is not None:
+        sp = f"{path}.suspend_vdi"
+        if type(sv) is not dict:
+            c.err(sp, f"must be an object or null, got {_show(sv)}")
+        else:
+            _claim(c, refs, c.string(sv, "uuid", sp, nonempty=True), sp)
+            c.string(sv, "sr", sp)
+            c.integer(sv, "size_bytes", sp)
+            c.integer(sv, "used_bytes", sp)
+    if "groups" in d:  # (v2, default [])
+        c.strings(d, "groups", path)
     vifs = c.list_of(d, "vifs", path)
     devices: set[str] = set()
     for j, x in enumerate(vifs or ()):
@@ -429,6 +468,31 @@ def _vm_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
             devices.add(dev)
         c.string(x, "network", vp)
     _claim(c, refs, uuid, path)
+
+
+def _v2_vm_refs(c: _Checker, refs: _Refs, d: dict[str, Any], path: str, pool: str | None,
+                state: Any) -> None:  # fmt: skip
+    """(v2) A VM's suspend image (Suspended VMs only, on an SR of its pool) and groups
+    (known VM groups of its pool)."""
+    sv = d.get("suspend_vdi")
+    if type(sv) is dict:
+        if state != "Suspended":
+            c.err(f"{path}.suspend_vdi", f"only a Suspended VM has a suspend image, this one "
+                                         f"is {_show(state)}")  # fmt: skip
+        sr = sv.get("sr")
+        if type(sr) is str:
+            if sr not in refs.sr_pool:
+                c.err(f"{path}.suspend_vdi.sr", f"no SR with uuid {sr!r}")
+            elif pool is not None and refs.sr_pool[sr] in refs.pools and refs.sr_pool[sr] != pool:
+                c.err(f"{path}.suspend_vdi.sr", f"SR {sr!r} is in another pool than the VM")
+    groups = d.get("groups")
+    for j, g in enumerate(groups if type(groups) is list else ()):
+        if type(g) is not str:
+            continue
+        if g not in refs.group_pool:
+            c.err(f"{path}.groups[{j}]", f"no VM group with uuid {g!r}")
+        elif pool is not None and refs.group_pool[g] in refs.pools and refs.group_pool[g] != pool:
+            c.err(f"{path}.groups[{j}]", f"VM group {g!r} is in another pool than the VM")
 
 
 def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs: _Refs) -> None:
@@ -471,6 +535,9 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
     for i, d in lists["hosts"]:
         pool_ref(d, f"hosts[{i}]")
 
+    for i, d in lists["vm_groups"]:
+        pool_ref(d, f"vm_groups[{i}]")
+
     for kind, what in (("srs", "SR"), ("networks", "network")):
         for i, d in lists[kind]:
             path = f"{kind}[{i}]"
@@ -487,8 +554,10 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                     c.err(f"{path}.hosts[{j}]",
                           f"host {h!r} ({refs.host_path[h]}) is in another pool than "
                           f"this {what}")  # fmt: skip
+    _ip_hosts(c, lists["networks"], refs)
 
     committed: dict[str, int] = {}
+    disk_used: dict[str, int] = {}  # SR uuid -> its listed disks' used_bytes
     for i, d in lists["vms"]:
         path = f"vms[{i}]"
         pool = pool_ref(d, path)
@@ -523,6 +592,10 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                 c.err(f"{path}.disks[{j}].sr", f"no SR with uuid {sr!r}")
             elif other_pool(refs.sr_pool[sr], pool):
                 c.err(f"{path}.disks[{j}].sr", f"SR {sr!r} is in another pool than the VM")
+            used = x.get("used_bytes")
+            if type(used) is int and used >= 0:
+                disk_used[sr] = disk_used.get(sr, 0) + used
+        _v2_vm_refs(c, refs, d, path, pool, state)
         vifs = d.get("vifs")
         for j, x in enumerate(vifs if type(vifs) is list else ()):
             net = x.get("network") if type(x) is dict else None
@@ -534,6 +607,16 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                 c.err(f"{path}.vifs[{j}].network",
                       f"network {net!r} is in another pool than the VM")  # fmt: skip
 
+    for i, d in lists["srs"]:
+        uuid, sr_used = d.get("uuid"), d.get("used_bytes")
+        listed = disk_used.get(uuid, 0) if type(uuid) is str else 0
+        if type(sr_used) is int and sr_used < listed:
+            # FORMATS.md: used_bytes is XAPI's physical_utilisation and every reader takes
+            # it as it is; a figure below its own disks usually means a stale collection
+            c.warnings.append(
+                f"srs[{i}].used_bytes: {sr_used} bytes, less than the {listed} bytes its "
+                "listed disks use; the planner and the checker take the SR's figure")
+
     for host, used in committed.items():
         cap = refs.host_capacity.get(host)
         if cap is not None and used > cap:
@@ -541,3 +624,27 @@ def _pass2(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs
                 f"{refs.host_path[host]}: running VMs commit {used} bytes, more than the "
                 f"{cap} bytes guests can use (memory_total_bytes - memory_overhead_bytes)"
             )
+
+
+def _ip_hosts(c: _Checker, networks: list[tuple[int, dict[str, Any]]], refs: _Refs) -> None:
+    """(v2) A network's `ip_hosts` are hosts of its pool that have a PIF on it: an IP
+    configuration lives on a PIF, so a host outside `hosts` cannot have one."""
+    for i, d in networks:
+        ips, hosts = d.get("ip_hosts"), d.get("hosts")
+        if type(ips) is not list:
+            continue
+        # bad items of `hosts` and `pool` were reported by their own checks
+        on = {x for x in hosts if type(x) is str} if type(hosts) is list else None
+        pool = d.get("pool") if type(d.get("pool")) is str else None
+        for j, h in enumerate(ips):
+            if type(h) is not str:
+                continue
+            path = f"networks[{i}].ip_hosts[{j}]"
+            if h not in refs.host_pool:
+                c.err(path, f"no host with uuid {h!r}")
+            elif pool in refs.pools and refs.host_pool[h] != pool:
+                c.err(path, f"host {h!r} ({refs.host_path[h]}) is in another pool than "
+                            "this network")  # fmt: skip
+            elif on is not None and h not in on:
+                c.err(path, f"host {h!r} ({refs.host_path[h]}) has no PIF on this network "
+                            "(not in its hosts)")  # fmt: skip

@@ -17,6 +17,7 @@ from planner.plan import Reason, VifMap
 from planner.rules import codes
 from planner.rules.cpu import cpu_reasons
 from planner.rules.exclusions import exclusion_reasons
+from planner.rules.migration_network import migration_network_reasons
 from planner.rules.network import map_vifs, networks_attached_reasons
 from planner.rules.port80 import port80_reasons
 from planner.rules.storage import sr_attached_reasons, sr_pool_reasons
@@ -33,10 +34,11 @@ __all__ = [
 
 def expected_kind(vm: VM, to_pool: str, moves_disks: bool) -> str:
     """The migration kind a move needs: live within a pool without disk copies, storage
-    for a VM that is up and copies disks or changes pool, move for a halted VM."""
+    for a VM that is up and copies disks or changes pool, move for a halted VM. (A Paused
+    VM gets "storage" here but cannot migrate at all: `exclusion_reasons` says PAUSED.)"""
     if vm.power_state == "Halted":
         return "move"
-    if vm.is_running and to_pool == vm.pool and not moves_disks:
+    if vm.power_state == "Running" and to_pool == vm.pool and not moves_disks:
         return "live"
     return "storage"
 
@@ -74,8 +76,9 @@ def target_reasons(
     out += exclusion_reasons(inv, vm, kind)
     pool_name = inv.label(to_pool)
     host = inv.host_by_uuid.get(to_host) if to_host else None
-    if vm.is_running and to_host is None:
-        # a running VM always lands on a host: XAPI's migrate calls need a destination
+    if vm.power_state != "Halted" and to_host is None:
+        # a running or suspended VM always lands on a host: XAPI's pool_migrate and
+        # migrate_send need a destination (migrate_send's dest token names one)
         out.append(Reason(codes.WRONG_KIND,
                           f"{vm.name} is {vm.power_state}: its {kind} migration needs a "
                           "to_host"))  # fmt: skip
@@ -95,8 +98,9 @@ def target_reasons(
             out.append(Reason(codes.WRONG_KIND, f"{host.name} is not in pool {pool_name}"))
         if not host.enabled:
             out.append(Reason(codes.HOST_DISABLED, f"{host.name} is disabled"))
-        if vm.is_running:
-            out += cpu_reasons(vm, host)
+        # XAPI checks the CPU for every power state but Halted (cpuid_helpers.ml,
+        # assert_vm_is_compatible): a Suspended VM resumes on the CPU it was saved on
+        out += cpu_reasons(vm, host)
         out += version_reasons(vm, source_version(inv, vm), host)
     elif to_pool != vm.pool:
         # a halted VM moving pools without a named host lands on the pool master's version
@@ -132,4 +136,6 @@ def target_reasons(
         networks = [v.network for v in vm.vifs]
     if host is not None:
         out += networks_attached_reasons(inv, vm, networks, host)
+    out += migration_network_reasons(inv, kind, to_host, to_pool, options.migration_network,
+                                     [disk_targets.get(d.uuid, d.sr) for d in vm.disks])
     return out

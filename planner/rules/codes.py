@@ -14,6 +14,7 @@ ON_BOOT_RESET = "ON_BOOT_RESET"
 NO_TOOLS = "NO_TOOLS"
 CBT = "CBT"
 MCS = "MCS"
+PAUSED = "PAUSED"  # (v2) a Paused VM cannot migrate at all
 # Target rules (FORMATS.md rules 5-7, 9).
 CPU_VENDOR = "CPU_VENDOR"
 CPU_FEATURES = "CPU_FEATURES"
@@ -24,6 +25,7 @@ SR_WRONG_POOL = "SR_WRONG_POOL"
 NETWORK_UNMAPPED = "NETWORK_UNMAPPED"
 NETWORK_NOT_ATTACHED = "NETWORK_NOT_ATTACHED"
 PORT80 = "PORT80"
+MIGRATION_NETWORK_NO_IP = "MIGRATION_NETWORK_NO_IP"  # issue 17
 WRONG_KIND = "WRONG_KIND"
 # Capacity at a moment of the replay (FORMATS.md rules 1-4).
 MEMORY = "MEMORY"
@@ -36,11 +38,17 @@ GOAL = "GOAL"
 ESTIMATE = "ESTIMATE"
 UNKNOWN_OBJECT = "UNKNOWN_OBJECT"
 DEPENDENCY = "DEPENDENCY"
+HOME_HOST = "HOME_HOST"  # issue 17
 # Solver outcomes for a VM that must move but cannot be placed.
 NO_CAPACITY = "NO_CAPACITY"
 NO_TARGET = "NO_TARGET"
 # Warnings
 MANAGEMENT_NETWORK = "MANAGEMENT_NETWORK"
+# (v2) two members of an anti-affinity VM group on one host (a violation in strict
+# mode, a warning in soft mode)
+ANTI_AFFINITY = "ANTI_AFFINITY"
+# (v2) an unplaced reason code the checker does not know
+UNKNOWN_REASON = "UNKNOWN_REASON"
 # Campaigns of issue 9 (docs/plan-extensions.md)
 CYCLE = "CYCLE"
 NOTHING_TO_DO = "NOTHING_TO_DO"
@@ -57,6 +65,7 @@ MEANING: dict[str, str] = {
     NO_TOOLS: "Windows VM without VM tools",
     CBT: "VM has a disk with changed block tracking (storage moves only)",
     MCS: "VM was created by Machine Creation Services (storage moves only)",
+    PAUSED: "VM is Paused: XAPI migrates only Running, Suspended or Halted VMs",
     CPU_VENDOR: "target host CPU vendor differs from the VM's",
     CPU_FEATURES: "VM CPU features are not a subset of the target host's",
     VERSION: "target host runs an older version than the source",
@@ -66,6 +75,8 @@ MEANING: dict[str, str] = {
     NETWORK_UNMAPPED: "a VIF's network has no counterpart in the target pool",
     NETWORK_NOT_ATTACHED: "a VIF's network has no PIF on the target host",
     PORT80: "source pool needs port 80, target pool is HTTPS-only",
+    MIGRATION_NETWORK_NO_IP: "the migration network has no IP on the host receiving the "
+    "stream",
     WRONG_KIND: "migration kind does not fit the VM's state or the move",
     MEMORY: "target host lacks free memory",
     SR_SPACE: "an SR lacks the space a storage migration reserves",
@@ -76,9 +87,12 @@ MEANING: dict[str, str] = {
     ESTIMATE: "the plan's estimate does not match its waves",
     UNKNOWN_OBJECT: "the plan names an object the inventory lacks",
     DEPENDENCY: "depends_on names a migration that is not in an earlier wave",
+    HOME_HOST: "a migration's home_host is not a host of its to_pool",
     NO_CAPACITY: "eligible targets exist but none has room",
     NO_TARGET: "no host or SR passes the rules",
     MANAGEMENT_NETWORK: "migration traffic uses the management network",
+    ANTI_AFFINITY: "another VM of the same anti-affinity group runs on the target host",
+    UNKNOWN_REASON: "an unplaced VM names a reason code the checker does not know",
     CYCLE: "target moves wait on each other in a cycle and no spare host can break it",
     NOTHING_TO_DO: "the pool is already within the rebalance tolerance",
     HOST_NOT_EMPTY: "a host is upgraded while running VMs are still on it",
@@ -97,6 +111,7 @@ REMEDY: dict[str, str] = {
     NO_TOOLS: "install the XenServer VM Tools for Windows in the guest, or shut it down",
     CBT: "disable changed block tracking on the disk (xe vdi-disable-cbt) before the move",
     MCS: "let Citrix Virtual Apps and Desktops re-provision the VM in the target pool",
+    PAUSED: "unpause it (xe vm-unpause), or shut it down and move it cold",
     CPU_VENDOR: "pick a host with the same CPU vendor, or shut the VM down first",
     CPU_FEATURES: "pick a host whose CPU has the VM's features, or reboot the VM on the "
     "pool's common feature set first",
@@ -108,6 +123,10 @@ REMEDY: dict[str, str] = {
     "--network-map SRC=DST",
     NETWORK_NOT_ATTACHED: "add a PIF on the network to the host, or pick another host",
     PORT80: "apply hotfix XS82ECU1033 to the source pool, or open port 80 on the target",
+    HOME_HOST: "re-plan with --set-home same-host (or none), or name a host of the VM's "
+    "new pool",
+    MIGRATION_NETWORK_NO_IP: "give the host's PIF on that network an IP (xe "
+    "pif-reconfigure-ip), pick another --migration-network, or another host",
     WRONG_KIND: "use the migration kind that fits the VM's power state",
     MEMORY: "free memory on the host first (move or shut down VMs), or pick another host",
     SR_SPACE: "free space on the SR, or pick another SR",
@@ -116,4 +135,7 @@ REMEDY: dict[str, str] = {
     "host with that much free, so one VM can step aside",
     HOST_NOT_EMPTY: "evacuate the host (host-disable, migrate its VMs) before upgrading it",
     UPGRADE_ORDER: "upgrade the pool master first",
+    ANTI_AFFINITY: "pick a host no other member of the group runs on, move that member "
+    "first, or plan with --anti-affinity soft to accept the overlap as a warning",
+    UNKNOWN_REASON: "use a reason code of docs/rules.md",
 }

@@ -29,8 +29,9 @@ def features_subset(vm_features: str, host_features: str) -> bool:
 
 
 def cpu_reasons(vm: VM, host: Host) -> list[Reason]:
-    """Why a running VM cannot move onto `host`'s CPU. Halted VMs have no CPU constraint."""
-    if vm.cpu_vendor is None:
+    """Why `vm` cannot move onto `host`'s CPU. XAPI checks every power state but Halted
+    (`cpuid_helpers.ml`, `assert_vm_is_compatible`); a Halted VM has no CPU constraint."""
+    if vm.power_state == "Halted" or vm.cpu_vendor is None:
         return []
     if vm.cpu_vendor != host.cpu.vendor:
         return [Reason(codes.CPU_VENDOR,

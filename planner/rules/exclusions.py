@@ -14,9 +14,15 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
 
     CBT and MCS block only the moves that copy disks (storage, move); everything else
     blocks every kind. Windows without tools only matters while the guest is up
-    (Running, Paused, Suspended).
+    (Running, Paused, Suspended). A Paused VM cannot migrate at all: XAPI allows
+    `pool_migrate` only from Running and `migrate_send` only from Running, Suspended or
+    Halted (`xapi_vm_lifecycle.ml`, `allowed_power_states`).
     """
     out: list[Reason] = []
+    if vm.power_state == "Paused":
+        out.append(Reason(codes.PAUSED,
+                          f"{vm.name} is Paused: XAPI migrates only Running, Suspended or "
+                          "Halted VMs; unpause it"))  # fmt: skip
     pool = inv.pool_by_uuid.get(vm.pool)
     if vm.ha_protected and pool is not None and pool.ha_enabled:
         out.append(Reason(codes.HA_PROTECTED,

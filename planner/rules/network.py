@@ -130,22 +130,26 @@ def management_network_warnings(
     """One MANAGEMENT_NETWORK warning per pool whose migration traffic uses its
     management network.
 
-    XenServer sends migration traffic over the management interface unless a pool names
-    another network for it. The inventory format records no such setting, so a pool counts
-    as using its management network unless `migration_networks` (pool uuid -> network
-    uuid) names a non-management network of that pool. A migration loads the network of
-    its source pool and, across pools, of its target pool too.
+    XenServer sends migration traffic over the management interface unless another
+    network is named for it: `migration_networks` (the plan's `options.migration_network`,
+    target pool uuid -> network uuid; planner/rules/migration_network.py). A pool counts
+    as using its management network unless it names a non-management network of its
+    own. A storage or halted move loads the network of its source pool and, across
+    pools, of its target pool too; a live migration (`VM.pool_migrate`, which takes no
+    stream network from the planner) always loads its pool's management network.
     """
     named = migration_networks or {}
     pools: dict[str, int] = {}
     for m in migrations:
+        # pool_migrate (live, within one pool) streams over the management network
+        named_here = {} if m.kind == "live" else named
         for pool in {m.from_pool, m.to_pool}:
+            net = inv.network_by_uuid.get(named_here.get(pool, ""))
+            if net is not None and net.pool == pool and not net.management:
+                continue
             pools[pool] = pools.get(pool, 0) + 1
     out = []
     for pool, n in pools.items():
-        net = inv.network_by_uuid.get(named.get(pool, ""))
-        if net is not None and net.pool == pool and not net.management:
-            continue
         mgmt = next((x.name for x in inv.networks_in_pool.get(pool, []) if x.management),
                     "the management network")  # fmt: skip
         out.append(Reason(codes.MANAGEMENT_NETWORK,

@@ -6,7 +6,9 @@ the source SR 2x (XenServer's documented requirement for snapshot chains and mir
 
 from __future__ import annotations
 
-from planner.inventory.model import SR, Disk, Host
+from collections.abc import Mapping
+
+from planner.inventory.model import SR, VM, Disk, Host, Inventory, SuspendVdi
 from planner.plan import Reason
 from planner.rules import codes
 
@@ -27,14 +29,21 @@ def sr_pool_reasons(sr: SR, to_pool: str, pool_name: str) -> list[Reason]:
     return [Reason(codes.SR_WRONG_POOL, f"SR {sr.name} is not in pool {pool_name}")]
 
 
-def reserve_on_target(disk: Disk) -> int:
-    """Bytes reserved on the target SR while `disk` moves."""
+def reserve_on_target(disk: Disk | SuspendVdi) -> int:
+    """Bytes reserved on the target SR while `disk` (or a suspend image) moves."""
     return TARGET_FACTOR * disk.size_bytes
 
 
-def reserve_on_source(disk: Disk) -> int:
-    """Bytes reserved on the source SR while `disk` moves."""
+def reserve_on_source(disk: Disk | SuspendVdi) -> int:
+    """Bytes reserved on the source SR while `disk` (or a suspend image) moves."""
     return SOURCE_FACTOR * disk.size_bytes
+
+
+def moved_bytes(disk: Disk | SuspendVdi) -> int:
+    """Bytes that leave the source SR and land on the target SR once `disk` has moved:
+    its `used_bytes` plus (v2) its snapshots' `snapshot_used_bytes`, which a storage
+    migration copies with it."""
+    return disk.used_bytes + getattr(disk, "snapshot_used_bytes", 0)
 
 
 def sr_space_reasons(sr: SR, need: int, free: int) -> list[Reason]:
@@ -57,3 +66,46 @@ def amounts(need: int, free: int) -> tuple[str, str]:
     if a == b:
         return f"{a} ({need} bytes)", f"{b} ({free} bytes)"
     return a, b
+
+
+def suspend_target(inv: Inventory, vm: VM, at: str, to_host: str | None, to_pool: str,
+                   disk_to_sr: Mapping[str, str]) -> str | None:  # fmt: skip
+    """The SR a Suspended VM's memory image ends on after a migration (None: no image).
+
+    XAPI (xapi_vm_migrate.ml, the suspend VDIs of `migrate_send`) leaves the image where
+    it is when the VM stays in its pool and `to_host` sees its SR (`at`); otherwise it
+    copies it. The planner then names its SR explicitly (the executor and `export --to
+    xe` map it, so XAPI's fallback to the pool's suspend-image or default SR never
+    applies): the target SR of the VM's first disk, which `to_host` sees (rule 7), else
+    the target pool's default SR.
+    """
+    if vm.suspend_vdi is None:
+        return None
+    sr = inv.sr_by_uuid.get(at)
+    if to_pool == vm.pool and sr is not None and (to_host is None or to_host in sr.hosts):
+        return at
+    for d in vm.disks:
+        return disk_to_sr.get(d.uuid, d.sr)
+    return inv.pool_by_uuid[to_pool].default_sr
+
+
+Moved = tuple[Disk | SuspendVdi, str, str]
+
+
+def vdi_moves(inv: Inventory, vm: VM, to_host: str | None, to_pool: str,
+              disk_to_sr: Mapping[str, str]) -> list[Moved]:  # fmt: skip
+    """Every VDI of `vm` that changes SR in this migration, as (disk or suspend image,
+    from SR, to SR): the disks whose target differs from their SR (`disk_to_sr` maps disk
+    uuid -> target SR; absent: it stays) and (v2) a Suspended VM's memory image when
+    `suspend_target` moves it. FORMATS.md rule 3 reserves 3x / 2x `size_bytes` for each."""
+    out: list[Moved] = []
+    full = {d.uuid: disk_to_sr.get(d.uuid, d.sr) for d in vm.disks}
+    for d in vm.disks:
+        if full[d.uuid] != d.sr:
+            out.append((d, d.sr, full[d.uuid]))
+    sv = vm.suspend_vdi
+    if sv is not None and vm.power_state == "Suspended":
+        to = suspend_target(inv, vm, sv.sr, to_host, to_pool, full)
+        if to is not None and to != sv.sr:
+            out.append((sv, sv.sr, to))
+    return out

@@ -74,6 +74,7 @@ class Api:
             "VM.assert_can_boot_here": Method(self.vm_assert_can_boot_here, 2, 2),
             "VDI.pool_migrate": Method(self.vdi_pool_migrate, 3, 3),
             "host.migrate_receive": Method(self.host_migrate_receive, 3, 3),
+            "VM.set_affinity": Method(self.vm_set_affinity, 2, 2, can_async=False),
             "host.evacuate": Method(self.host_evacuate, 1, 3),
             "host.get_vms_which_prevent_evacuation": Method(self.host_prevent_evacuation, 1, 1),
             "host.disable": Method(self.host_disable, 1, 1),
@@ -283,8 +284,8 @@ class Api:
             host = self._host(ctx, host_ref)
             force = str((options or {}).get("force", "")).lower() == "true"
             try:
-                if not vm.is_running:
-                    raise mig.bad_power_state(st, vm, "running")
+                if vm.power_state != "Running":  # Paused too (xapi_vm_lifecycle.ml)
+                    raise mig.bad_power_state(st, vm, mig.POOL_MIGRATE_STATES)
                 mem = mig.check_migration(
                     st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs],
                     force=force, version_code="NOT_SUPPORTED_DURING_UPGRADE")
@@ -313,6 +314,24 @@ class Api:
                     raise XapiError("VDI_NOT_IN_MAP", vdi_ref)
                 continue
             disk_to_sr[d.uuid] = st.db.get(str(sr_ref), "SR")["uuid"]
+        sv = vm.suspend_vdi
+        if sv is not None and vm.power_state == "Suspended":
+            # xapi_vm_migrate.ml: the suspend image stays when the VM stays in its pool on
+            # a host that sees its SR; else it goes where vdi_map says, else to the
+            # destination pool's suspend-image SR or default SR (none: VDI_NOT_IN_MAP)
+            vdi_ref = st.ref_of[sv.uuid]
+            sr_ref = vdi_map.get(vdi_ref)
+            sees = host.uuid in st.pool_view(vm.pool).sr_by_uuid[sv.sr].hosts
+            if sr_ref is not None:
+                disk_to_sr[sv.uuid] = st.db.get(str(sr_ref), "SR")["uuid"]
+            elif to_pool != vm.pool or not sees:
+                pool_rec = st.db.get(st.ref_of[to_pool])
+                default = pool_rec.get("suspend_image_SR") or NULL_REF
+                if default == NULL_REF:
+                    default = pool_rec.get("default_SR") or NULL_REF
+                if default == NULL_REF:
+                    raise XapiError("VDI_NOT_IN_MAP", vdi_ref)
+                disk_to_sr[sv.uuid] = st.db.get(default, "SR")["uuid"]
         vm_rec = st.db.get(st.ref_of[vm.uuid])
         nets: list[str] = []
         vif_to_net: dict[str, str] = {}
@@ -339,6 +358,8 @@ class Api:
         vm = self._vm(ctx, vm_ref)
         kind = "move" if vm.power_state == "Halted" else "storage"
         try:
+            if vm.power_state == "Paused":  # xapi_vm_lifecycle.ml: Halted/Suspended/Running
+                raise mig.bad_power_state(st, vm, mig.SEND_STATES)
             host, to_pool, disks, vifs, nets = self._send_args(ctx, vm, dest, vdi_map, vif_map)
         except XapiError as e:
             if audit:
@@ -367,6 +388,7 @@ class Api:
             vref = st.ref_of[vm.uuid]
             m = mig.begin(st, ctx.pool, vm, kind, host, to_pool, disks, vifs, mem, name,
                           f"<value>{vref}</value>")
+            m.entry["network"] = self._stream_network(dest)  # the audit names it
         return self._finish(ctx, m.task, vref)
 
     def vm_assert_can_migrate(self, ctx: Ctx, vm_ref: Any, dest: Any, live: Any, vdi_map: Any,
@@ -431,15 +453,66 @@ class Api:
         st = self.st
         with st.lock:
             host = self._host(ctx, host_ref)
+            master = f"http://{st.master_address(host.pool)}/"
+            stream = master  # where the migration stream goes (XAPI: the PIF's address)
             if network != NULL_REF:
+                # as xapi_host.ml migrate_receive: the host's PIF on `network` must have
+                # an address (a NULL network is accepted: the stand-in for inventories
+                # that name no management network, docs/simulator.md)
                 st.db.lookup(ctx.pool, "network", str(network))
+                stream = f"http://{self._stream_ip(str(host_ref), str(network))}/"
             if not st.live[host.uuid]:
                 raise XapiError("HOST_OFFLINE", str(host_ref))
-            master = f"http://{st.master_address(host.pool)}/"
             return {"host": str(host_ref), "master": master, "session_id": ctx.session,
-                    "xenops": f"{master}services/xenops?session_id={ctx.session}",
-                    "SM": f"{master}services/SM?session_id={ctx.session}",
-                    "SM_url": f"{master}services/SM"}  # fmt: skip
+                    "xenops": f"{stream}services/xenops?session_id={ctx.session}",
+                    "SM": f"{stream}services/SM?session_id={ctx.session}",
+                    "SM_url": f"{stream}services/SM"}  # fmt: skip
+
+    def _stream_ip(self, host_ref: str, network: str) -> str:
+        """The address of `host_ref`'s PIF on `network`, or XAPI's refusal."""
+        db = self.st.db
+        pif_ref = next((p for p in db.get(network)["PIFs"] if db.get(p)["host"] == host_ref),
+                       None)  # fmt: skip
+        if pif_ref is None:
+            raise XapiError("HOST_CANNOT_ATTACH_NETWORK", host_ref, network)
+        pif = db.get(pif_ref)
+        if not pif.get("IP"):
+            if pif.get("ip_configuration_mode") == "None":
+                raise XapiError("PIF_HAS_NO_NETWORK_CONFIGURATION", pif_ref)
+            raise XapiError("INTERFACE_HAS_NO_IP", pif_ref)
+        return str(pif["IP"])
+
+    def _stream_network(self, dest: Any) -> str | None:
+        """The network uuid a migrate_send's dest token streams to (None: the NULL
+        network of migrate_receive), found from the address in its xenops URL."""
+        url = str(dest.get("xenops", "")) if isinstance(dest, dict) else ""
+        ip = url.split("://", 1)[-1].split("/", 1)[0]
+        db = self.st.db
+        for pool in self.st.pool_order:
+            for rec in db.table(pool, "PIF").values():
+                if rec.get("IP") and rec["IP"] == ip:
+                    return str(db.get(rec["network"])["uuid"])
+        return None
+
+    def vm_set_affinity(self, ctx: Ctx, vm_ref: Any, host_ref: Any) -> str:
+        """XAPI's setter of the RW field `VM.affinity`: a host ref of this pool, or NULL
+        (any other ref is HANDLE_INVALID). Recorded in the audit (kind "affinity",
+        result "set") beside the migrations."""
+        st = self.st
+        with st.lock:
+            vm = self._vm(ctx, vm_ref)
+            host = None
+            if host_ref != NULL_REF:
+                host = st.db.lookup(ctx.pool, "host", str(host_ref))["uuid"]
+            st.update(str(vm_ref), affinity=str(host_ref))
+            st.changed(ctx.pool)
+            now = round(st.sim_now(), 3)
+            st.audit_refused({
+                "vm": vm.uuid, "kind": "affinity", "from_host": None, "to_host": host,
+                "from_pool": ctx.pool, "to_pool": ctx.pool, "start": now, "end": now,
+                "result": "set", "task": None, "network": None,
+            })  # fmt: skip
+        return ""
 
     # ---------------------------------------------------------------- hosts
     def host_disable(self, ctx: Ctx, host_ref: Any) -> str:

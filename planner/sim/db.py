@@ -17,7 +17,7 @@ from planner.sim.wire import NULL_REF, XapiError
 CLASSES: tuple[str, ...] = (
     "pool", "host", "host_metrics", "VM", "VM_guest_metrics", "VM_metrics", "VBD", "VDI",
     "SR", "PBD", "network", "PIF", "VIF", "network_sriov", "pool_update", "task", "PCI",
-    "VGPU", "VLAN",
+    "VGPU", "VLAN", "VM_group",
 )  # fmt: skip
 CANONICAL: dict[str, str] = {c.lower(): c for c in CLASSES}
 

@@ -16,6 +16,7 @@ All functions here run under the state lock.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,17 +29,23 @@ from planner.options import PlanOptions
 from planner.plan import DiskMove, Reason
 from planner.plan import Migration as PlanMigration
 from planner.rules import codes
+from planner.rules.affinity import anti_affinity_reasons
 from planner.rules.cpu import cpu_reasons
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import vm_memory
 from planner.rules.network import networks_attached_reasons
 from planner.rules.port80 import port80_reasons
-from planner.rules.storage import sr_attached_reasons, sr_pool_reasons
+from planner.rules.storage import Moved, sr_attached_reasons, sr_pool_reasons, vdi_moves
 from planner.rules.version import source_version, version_reasons
 from planner.sim.state import MAX_PER_POOL, SimState
 from planner.sim.wire import NULL_REF, XapiError, i
 
+log = logging.getLogger("planner.sim")
 SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")
+# xapi_vm_lifecycle.ml allowed_power_states: the `expected` parameter of
+# VM_BAD_POWER_STATE, lowercase and joined by ", " as XAPI's report_power_state_error does
+SEND_STATES = "halted, suspended, running"  # migrate_send
+POOL_MIGRATE_STATES = "running"  # pool_migrate
 # what XAPI counts: every byte of a resident VM, no headroom; groups only guide placement
 XAPI_VIEW = PlanOptions(anti_affinity="soft")
 MCS_MESSAGE = "VM was created by Machine Creation Services: its storage cannot be migrated"
@@ -91,6 +98,8 @@ def _exclusion_error(st: SimState, vm: VM, r: Reason) -> XapiError:
         return XapiError("VDI_CBT_ENABLED", st.ref_of[disk.uuid])
     if r.code == codes.MCS:
         return XapiError("OPERATION_NOT_ALLOWED", MCS_MESSAGE)
+    if r.code == codes.PAUSED:
+        return bad_power_state(st, vm, SEND_STATES)
     return XapiError("INTERNAL_ERROR", r.message)
 
 
@@ -123,7 +132,9 @@ def check_migration(
         raise XapiError("OPERATION_NOT_ALLOWED", "the VM is already resident on that host")
     if host is not None and not host.enabled:
         raise XapiError("HOST_DISABLED", href)
-    if host is not None and vm.is_running and not force:
+    if host is not None and not force:
+        # every power state but Halted (cpuid_helpers.ml assert_vm_is_compatible;
+        # cpu_reasons skips Halted VMs)
         for r in cpu_reasons(vm, host):
             raise XapiError("VM_INCOMPATIBLE_WITH_THIS_HOST", vref, href, r.message)
     if version_reasons(vm, source_version(inv, vm), target):
@@ -177,10 +188,16 @@ def admission(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None
         if ("sr", sr) in acc.ledger.cap:
             used[("sr", sr)] = used.get(("sr", sr), 0) + b
     at = {d.uuid: d.sr for d in vm.disks}
+    disks = [DiskMove(v, at[v], s) for v, s in disk_to_sr.items() if v in at]
+    sv = vm.suspend_vdi
+    if sv is not None and vm.power_state == "Suspended":
+        # the suspend image goes where the call sends it (api._send_args: vdi_map, else
+        # XAPI's fallback) or stays: a disks entry for it tells the ledger which
+        disks.append(DiskMove(sv.uuid, sv.sr, disk_to_sr.get(sv.uuid, sv.sr)))
     m = PlanMigration(
         id="-", vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
         to_host=host.uuid if host is not None else None, from_pool=vm.pool, to_pool=to_pool,
-        disks=tuple(DiskMove(v, at[v], s) for v, s in disk_to_sr.items() if v in at),
+        disks=tuple(disks),
     )  # fmt: skip
     return acc, acc.demand(m)
 
@@ -197,6 +214,18 @@ def _sr_needs(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None
     return dict(need)
 
 
+def _moves(inv: Inventory, vm: VM, to_host: str | None, to_pool: str,
+           disk_to_sr: Mapping[str, str]) -> list[Moved]:  # fmt: skip
+    """The VDIs that change SR: `rules.storage.vdi_moves`, with the suspend image going
+    where `disk_to_sr` maps it (the call's vdi_map, or XAPI's fallback) when it is there."""
+    sv = vm.suspend_vdi
+    out = [x for x in vdi_moves(inv, vm, to_host, to_pool, disk_to_sr)
+           if sv is None or x[0].uuid != sv.uuid]  # fmt: skip
+    if sv is not None and vm.power_state == "Suspended" and disk_to_sr.get(sv.uuid, sv.sr) != sv.sr:
+        out.append((sv, sv.sr, disk_to_sr[sv.uuid]))
+    return out
+
+
 def bad_power_state(st: SimState, vm: VM, expected: str) -> XapiError:
     return XapiError("VM_BAD_POWER_STATE", _vm_ref(st, vm), expected, vm.power_state.lower())
 
@@ -209,7 +238,9 @@ def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None,
           name: str, result: str) -> Migration:  # fmt: skip
     """Start an accepted migration: task, reservations, the timer for its end."""
     inv = st.pool_view(vm.pool, to_pool)
-    moved = {d for d, s in disk_to_sr.items() if s != inv.disk_by_uuid[d][1].sr}
+    dest = host.uuid if host is not None else None
+    moving = _moves(inv, vm, dest, to_pool, disk_to_sr)
+    moved = {x[0].uuid for x in moving}
     est = DEFAULT_MODEL.estimate(inv, vm, kind, moved)
     wall = est / st.speed
     task = st.new_task(session_pool, name, wall)
@@ -265,7 +296,7 @@ def refuse(st: SimState, vm: VM, kind: str, to_host: str | None, to_pool: str,
     st.audit_refused({
         "vm": vm.uuid, "kind": kind, "from_host": vm.host if vm.is_running else None,
         "to_host": to_host, "from_pool": vm.pool, "to_pool": to_pool, "start": now,
-        "end": now, "result": err.code, "task": None,
+        "end": now, "result": err.code, "task": None, "network": None,
     })  # fmt: skip
 
 
@@ -273,7 +304,7 @@ def _entry(st: SimState, m: Migration, result: str) -> dict[str, Any]:
     return {"vm": m.vm, "kind": m.kind, "from_host": m.from_host, "to_host": m.to_host,
             "from_pool": m.from_pool, "to_pool": m.to_pool,
             "start": round(st.sim_now(), 3), "end": None, "result": result,
-            "task": m.task}  # fmt: skip
+            "task": m.task, "network": None}  # fmt: skip
 
 
 def end(st: SimState, m: Migration, error: XapiError | None) -> None:
@@ -293,6 +324,8 @@ def end(st: SimState, m: Migration, error: XapiError | None) -> None:
     if error is None:
         _apply(st, m)
     st.changed(m.from_pool, m.to_pool)
+    if error is None:
+        _affinity_warning(st, m)
     st.refresh_memory_free([h for h in (m.from_host, m.to_host) if h])
     st.audit_end(m.entry, "success" if error is None else error.code)
     st.finish_task(m.task, m.result if error is None else "", error)
@@ -321,19 +354,44 @@ def _apply(st: SimState, m: Migration) -> None:
         st.update(vref, resident_on=st.ref_of[m.to_host])
     for disk_uuid, sr_uuid in m.disk_to_sr.items():
         vdi_ref = st.ref_of[disk_uuid]
-        vdi = db.get(vdi_ref, "VDI")
-        old, new = vdi["SR"], st.ref_of[sr_uuid]
-        used, size = int(vdi["physical_utilisation"]), int(vdi["virtual_size"])
-        o, n = db.get(old), db.get(new)
-        st.update(old, VDIs=[x for x in o["VDIs"] if x != vdi_ref],
-                  physical_utilisation=i(int(o["physical_utilisation"]) - used),
-                  virtual_allocation=i(int(o["virtual_allocation"]) - size))
-        st.update(new, VDIs=[*n["VDIs"], vdi_ref],
-                  physical_utilisation=i(int(n["physical_utilisation"]) + used),
-                  virtual_allocation=i(int(n["virtual_allocation"]) + size))
-        st.update(vdi_ref, SR=new)
+        # (v2) a disk's snapshot VDIs go where the disk goes (xapi_vm_migrate.ml)
+        for ref in (vdi_ref, *db.get(vdi_ref, "VDI")["snapshots"]):
+            _move_vdi(st, ref, st.ref_of[sr_uuid])
     if m.to_pool != m.from_pool:
         _move_pool(st, m, vref, vm)
+
+
+def _move_vdi(st: SimState, vdi_ref: str, new: str) -> None:
+    """A VDI changes SR; both SRs' VDIs, utilisation and allocation follow."""
+    db = st.db
+    vdi = db.get(vdi_ref, "VDI")
+    old = vdi["SR"]
+    used, size = int(vdi["physical_utilisation"]), int(vdi["virtual_size"])
+    o, n = db.get(old), db.get(new)
+    st.update(old, VDIs=[x for x in o["VDIs"] if x != vdi_ref],
+              physical_utilisation=i(int(o["physical_utilisation"]) - used),
+              virtual_allocation=i(int(o["virtual_allocation"]) - size))
+    st.update(new, VDIs=[*n["VDIs"], vdi_ref],
+              physical_utilisation=i(int(n["physical_utilisation"]) + used),
+              virtual_allocation=i(int(n["virtual_allocation"]) + size))
+    st.update(vdi_ref, SR=new)
+
+
+def _affinity_warning(st: SimState, m: Migration) -> None:
+    """XAPI does not refuse a migration that puts two members of an anti-affinity group
+    on one host (its placement only avoids it; xapi_vm_migrate.ml updates the group's
+    breach alert afterwards): the simulator accepts it too, and logs a warning and keeps
+    it in `st.affinity_warnings` so a rehearsal shows it."""
+    if m.to_host is None or m.from_pool != m.to_pool:
+        return  # a VM that changed pool has left its (pool-local) groups
+    inv = st.pool_view(m.to_pool)
+    vm = inv.vm_by_uuid.get(m.vm)
+    if vm is None:
+        return
+    hosts_of = {v.uuid: v.host if v.power_state == "Running" else None for v in inv.vms}
+    for r in anti_affinity_reasons(inv, vm, m.to_host, hosts_of):
+        st.affinity_warnings.append(r.message)
+        log.warning("ANTI_AFFINITY %s", r.message)
 
 
 def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> None:
@@ -359,13 +417,30 @@ def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> Non
         _move(st, vbd_ref, m.to_pool)
     for ref in [*vm["VIFs"], *vm["attached_PCIs"], *vm["VGPUs"]]:
         _move(st, ref, m.to_pool)
+    for vbd_ref in vm["VBDs"]:
+        vdi = db.get(vbd_ref)["VDI"]
+        if vdi != NULL_REF and db.maybe(vdi) is not None:
+            for snap in db.get(vdi)["snapshots"]:  # (v2) snapshots travel with the disk
+                if db.pool_of(snap) != m.to_pool:
+                    _move(st, snap, m.to_pool)
+    suspend = vm.get("suspend_VDI", NULL_REF)
+    if suspend != NULL_REF and db.maybe(suspend) is not None:
+        target = m.disk_to_sr.get(db.get(suspend)["uuid"])
+        if target is not None and db.get(suspend)["SR"] != st.ref_of[target]:
+            _move_vdi(st, suspend, st.ref_of[target])
+        _move(st, suspend, m.to_pool)
+    for g in vm.get("groups", []):
+        # VM groups are objects of a pool: the VM leaves its groups with the pool
+        if db.maybe(g) is not None:
+            st.update(g, VMs=[x for x in db.get(g)["VMs"] if x != vref])
+    if vm.get("groups"):
+        st.update(vref, groups=[])
     for ref in (vm["metrics"], vm["guest_metrics"]):
         if ref != NULL_REF:
             _move(st, ref, m.to_pool)
-    affinity = NULL_REF
-    if vm["affinity"] != NULL_REF and m.dest_host is not None:
-        affinity = st.ref_of[m.dest_host]  # the old home host is not in the new pool
-    st.update(vref, affinity=affinity, snapshots=[])
+    # the old home host is not in the new pool: XAPI's import cannot resolve it and
+    # leaves the VM without a home (xen-api import.ml, Host handler -> NULL)
+    st.update(vref, affinity=NULL_REF, snapshots=[])
     _move(st, vref, m.to_pool)
 
 

@@ -21,7 +21,7 @@ hosts missing from `sr.hosts`, and PCI / VGPU objects for VMs that have them.
 
 from __future__ import annotations
 
-from planner.inventory.model import SR, VM, Host, Inventory, Network, Pool
+from planner.inventory.model import SR, VM, Host, Inventory, Network, Pool, VMGroup
 from planner.sim.db import Db, Record
 from planner.sim.wire import NULL_REF, RefMaker, i, xapi_datetime
 
@@ -97,6 +97,8 @@ class Builder:
         for kind in (self.inv.hosts, self.inv.srs, self.inv.networks, self.inv.vms):
             for obj in kind:
                 self.ref[obj.uuid] = self.refs.ref()
+        for g in self.inv.vm_groups:  # (v2) none in most fleets: refs above are unchanged
+            self.ref[g.uuid] = self.refs.ref()
         for p in self.inv.pools:
             self.pool(p)
         for h in self.inv.hosts:
@@ -105,6 +107,8 @@ class Builder:
             self.sr(s)
         for n in self.inv.networks:
             self.network(n)
+        for g in self.inv.vm_groups:
+            self.vm_group(g)
         for v in self.inv.vms:
             self.vm(v)
         for p in self.inv.pools:
@@ -277,7 +281,8 @@ class Builder:
         }  # fmt: skip
         self.new(n.pool, "network", rec, ref=ref, uuid=n.uuid)
         for hu in n.hosts:
-            pif = self.pif(n.pool, ref, self.ref[hu], f"eth{idx}", n.management, not n.sriov)
+            pif = self.pif(n.pool, ref, self.ref[hu], f"eth{idx}", n.management, not n.sriov,
+                           ip=hu in n.ip_hosts)
             self.pif_of[(hu, n.uuid)] = pif
             if n.sriov:
                 sriov = self.new(n.pool, "network_sriov", {
@@ -288,16 +293,19 @@ class Builder:
                 self.db.get(pif)["sriov_physical_PIF_of"] = [sriov]
 
     def pif(self, pool: str, net: str, host: str, device: str, management: bool,
-            physical: bool) -> str:  # fmt: skip
+            physical: bool, ip: bool | None = None) -> str:  # fmt: skip
+        """A PIF; `ip` (default: `management`) gives it a static IPv4 address, which is
+        what makes a network's `ip_hosts` and what host.migrate_receive needs."""
         n = len(self.pif_of) + 1
+        ip = management if ip is None else ip
         rec = {
             "device": device, "network": net, "host": host,
             "MAC": f"02:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}:01",
             "MTU": i(1500), "VLAN": i(-1), "metrics": NULL_REF, "physical": physical,
             "currently_attached": True,
-            "ip_configuration_mode": "Static" if management else "None",
-            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if management else "",
-            "netmask": "255.0.0.0" if management else "", "gateway": "", "DNS": "",
+            "ip_configuration_mode": "Static" if ip else "None",
+            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if ip else "",
+            "netmask": "255.0.0.0" if ip else "", "gateway": "", "DNS": "",
             "bond_slave_of": NULL_REF, "bond_master_of": [], "VLAN_master_of": NULL_REF,
             "VLAN_slave_of": [], "management": management, "other_config": {},
             "disallow_unplug": management, "tunnel_access_PIF_of": [],
@@ -331,8 +339,17 @@ class Builder:
             "last_boot_CPU_flags": {}, "is_control_domain": False, "metrics": NULL_REF,
             "guest_metrics": NULL_REF, "ha_always_run": False, "ha_restart_priority": "",
             "VGPUs": [], "attached_PCIs": [], "domain_type": "hvm", "tags": [],
-            "blocked_operations": {},
+            "blocked_operations": {}, "groups": [],
         }  # fmt: skip
+
+    def vm_group(self, g: VMGroup) -> None:
+        """XAPI's VM_group (ocaml/idl/datamodel_vm_group.ml): placement is the enum
+        `anti_affinity` | `normal`; `VMs` is filled as member VMs are added."""
+        self.new(g.pool, "VM_group", {
+            "name_label": g.name, "name_description": "",
+            "placement": "anti_affinity" if g.placement == "anti-affinity" else "normal",
+            "VMs": [],
+        }, ref=self.ref[g.uuid], uuid=g.uuid)  # fmt: skip
 
     def vm_metrics(self, pool: str, memory: int, vcpus: int, state: str) -> str:
         up = state in ("Running", "Paused")
@@ -387,6 +404,23 @@ class Builder:
                            used=d.used_bytes, uuid=d.uuid, cbt=d.cbt, on_boot=d.on_boot)
             self.ref[d.uuid] = vdi
             self.vbd(v.pool, ref, vdi, n, attached=up)
+            if d.snapshot_used_bytes:
+                # (v2) one snapshot VDI holding the disk's snapshot bytes (VDI.snapshots)
+                snap = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n} snapshot",
+                                size=d.size_bytes, used=d.snapshot_used_bytes,
+                                snapshot_of=vdi)  # fmt: skip
+                self.db.get(vdi)["snapshots"].append(snap)
+        if v.suspend_vdi is not None:
+            sv = v.suspend_vdi
+            rec["suspend_VDI"] = self.vdi(v.pool, self.ref[sv.sr], f"Suspend image for {v.name}",
+                                          size=sv.size_bytes, used=sv.used_bytes, uuid=sv.uuid,
+                                          type="suspend")  # fmt: skip
+            self.ref[sv.uuid] = rec["suspend_VDI"]
+        for g in v.groups:
+            gref = self.ref.get(g)
+            if gref is not None and self.db.maybe(gref) is not None:
+                rec["groups"].append(gref)
+                self.db.get(gref)["VMs"].append(ref)
         for x in v.vifs:
             vif = self.new(v.pool, "VIF", {
                 "device": x.device, "network": self.r(x.network), "VM": ref,
@@ -470,9 +504,15 @@ class Builder:
         ref = self.new(p.uuid, "VM", rec)
         self.db.get(src)["snapshots"].append(ref)
         d = vm.disks[0]
-        vdi = self.vdi(p.uuid, self.ref[d.sr], f"{vm.name} disk 0 snapshot", size=d.size_bytes,
-                       used=d.used_bytes // 10, snapshot_of=self.ref[d.uuid])
-        self.db.get(self.ref[d.uuid])["snapshots"].append(vdi)
+        have = self.db.get(self.ref[d.uuid])["snapshots"]
+        if have:  # the disk's own snapshot VDI (snapshot_used_bytes) serves this snapshot
+            vdi = have[0]
+        else:
+            # no snapshot bytes in the inventory: an empty snapshot VDI keeps the
+            # collected snapshot_used_bytes (the sum over VDI.snapshots) at 0
+            vdi = self.vdi(p.uuid, self.ref[d.sr], f"{vm.name} disk 0 snapshot",
+                           size=d.size_bytes, used=0, snapshot_of=self.ref[d.uuid])
+            have.append(vdi)
         self.vbd(p.uuid, ref, vdi, 0, attached=False)
 
 

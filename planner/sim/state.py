@@ -32,7 +32,7 @@ from planner.sim.events import EventLog
 from planner.sim.faults import Faults
 from planner.sim.wire import NULL_REF, RefMaker, XapiError, i, xapi_datetime
 
-KINDS = ("pools", "hosts", "srs", "networks", "vms")
+KINDS = ("pools", "hosts", "srs", "networks", "vms", "vm_groups")
 MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 
 
@@ -133,6 +133,9 @@ class SimState:
         self.busy: dict[str, str] = {}  # vm uuid -> task ref
         self.max_conc: dict[str, int] = {p: 0 for p in self.pool_order}
         self.audit_log: list[dict[str, Any]] = []
+        # (v2) migrations that put two members of an anti-affinity group on one host:
+        # XAPI accepts them (it only raises a breach alert), so the simulator records them
+        self.affinity_warnings: list[str] = []
         self.audit_path = Path(audit_path) if audit_path else None
         self.live: dict[str, bool] = {h.uuid: True for h in inv.hosts}
         self.base = "127.0.0.1"
