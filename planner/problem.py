@@ -37,8 +37,8 @@ from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
 from planner.inventory.model import VM, Inventory, SuspendVdi
+from planner.moves import Reason, Unplaced
 from planner.options import PlanOptions
-from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.affinity import (
     anti_affinity_reasons,

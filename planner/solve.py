@@ -41,6 +41,7 @@ from planner.plan import (
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
 from planner.rules.network import map_vifs
+from planner.stepaside import after_solve
 from solvers.base import (
     Solution,
     Status,
@@ -86,7 +87,7 @@ def solve(
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
-        from planner.campaigns.cli import plan_campaign
+        from planner.campaigns.dispatch import plan_campaign
 
         return plan_campaign(inv, goal, options)
     say = progress or (lambda _msg: None)
@@ -161,10 +162,10 @@ def solve(
     say(f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
         f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
         f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s")  # fmt: skip
-    from planner.stepaside import after_solve  # issue 13 item 11, docs/solving.md
-
+    # step-aside moves: issue 13 item 11, docs/solving.md
     return after_solve(inv, goal, options, plan, dict(
-        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations))
+        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
+        solve)  # fmt: skip
 
 
 def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],

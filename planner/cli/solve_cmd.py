@@ -134,7 +134,7 @@ def solve_command(
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
-        from planner.campaigns.cli import run_campaign
+        from planner.cli.campaign_view import run_campaign
 
         run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,

@@ -20,12 +20,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.durations import DEFAULT_MODEL
 from planner.inventory.model import VM, Host, Inventory
 from planner.ledger_migration import Account, Demand
-from planner.options import PlanOptions
+from planner.options import MAX_PER_POOL, PlanOptions
 from planner.plan import DiskMove, Reason
 from planner.plan import Migration as PlanMigration
 from planner.rules import codes
@@ -37,8 +37,10 @@ from planner.rules.network import networks_attached_reasons
 from planner.rules.port80 import port80_reasons
 from planner.rules.storage import Moved, sr_attached_reasons, sr_pool_reasons, vdi_moves
 from planner.rules.version import source_version, version_reasons
-from planner.sim.state import MAX_PER_POOL, SimState
 from planner.sim.wire import NULL_REF, XapiError, i
+
+if TYPE_CHECKING:  # the state calls into this module (a host going down fails its moves)
+    from planner.sim.state import SimState
 
 log = logging.getLogger("planner.sim")
 SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")

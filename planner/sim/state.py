@@ -25,15 +25,16 @@ from typing import Any
 
 from planner.inventory.collect import PoolDoc, assemble, convert_pool
 from planner.inventory.model import Inventory
+from planner.options import MAX_PER_POOL as MAX_PER_POOL  # one definition, also the sim's
 from planner.rules.memory import host_capacity, vm_memory
 from planner.sim import objects
 from planner.sim.db import Db, Record
 from planner.sim.events import EventLog
 from planner.sim.faults import Faults
+from planner.sim.migrate import fail_migrations_on_host
 from planner.sim.wire import NULL_REF, RefMaker, XapiError, i, xapi_datetime
 
 KINDS = ("pools", "hosts", "srs", "networks", "vms", "vm_groups")
-MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 
 
 class Clock:
@@ -281,8 +282,6 @@ class SimState:
         host = self.db.get(self.ref_of[host_uuid])
         self.update(host["metrics"], live=live, last_updated=xapi_datetime())
         if not live:
-            from planner.sim.migrate import fail_migrations_on_host
-
             fail_migrations_on_host(self, host_uuid)
 
     def upgrade_host(self, host_uuid: str, version: str) -> None:
