@@ -126,10 +126,23 @@ def test_oracle_plans_pass_the_checker_without_rejections() -> None:
     assert searched > 60  # the instances were not all trivial
 
 
+# Disagreements of the restricted generator that are planner bugs reported to their
+# owner (docs/rules.md "Oracle"); no generator restriction isolates them. Any other
+# disagreement fails the test; a listed seed that agrees again is reported.
+KNOWN_PLANNER_BUGS = {
+    1244: "sched-solver: CP-SAT warm-started with greedy's plan (v0, v3) proves that "
+          "plan OPTIMAL in its hinted model; without the hint it places v1, v2, v3",
+}
+
+
 def _property(seeds: range) -> list[Comparison]:
     out = [compare(s, time_limit=5, **RESTRICTED) for s in seeds]
-    failed = [c for c in out if c.failed]
+    failed = [c for c in out if c.failed and c.seed not in KNOWN_PLANNER_BUGS]
     assert not failed, "\n".join(map(str, failed))
+    for c in out:
+        if c.seed in KNOWN_PLANNER_BUGS:
+            state = "still disagrees" if c.failed else "AGREES NOW: drop it from the list"
+            print(f"\n  known planner bug, seed {c.seed}: {state}: {c}")
     kinds = Counter(c.kind for c in out)
     # the oracle's bounds keep it fast; an instance it cannot finish is counted apart,
     # and must stay rare for the test to mean something

@@ -225,7 +225,8 @@ def to_xe_script(
         for m in w.migrations:
             fn = fn_of[_word(m.id, "migration id")]
             what = (
-                f"{m.kind} {label(m.vm)}: {label(m.from_host) if m.from_host else '-'}"
+                f"{_word(m.kind, 'kind')} {label(m.vm)}: "
+                f"{label(m.from_host) if m.from_host else '-'}"
                 f" -> {label(m.to_host) if m.to_host else label(m.to_pool)}"
             )
             out.append(f"# {m.id}: {what}")
