@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.inventory.io import read_json, write_json
 from planner.limits import MAX_INDEX, MAX_SECONDS, bad_number
 from planner.moves import KINDS as KINDS
 from planner.moves import DiskMove as DiskMove
@@ -462,14 +463,10 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
 
 def load(path: str | Path) -> Plan:
     """Read a plan file. Raises `InputError` (one line per fault) when it is unusable."""
-    from planner.inventory.io import read_json
-
     return from_dict(read_json(path, "plan"), where=str(path))
 
 
 def save(plan: Plan, path: str | Path) -> None:
     """Write a plan file; large plans are written without indentation."""
-    from planner.inventory.io import write_json
-
     n = sum(len(w.migrations) for w in plan.waves)
     write_json(path, to_dict(plan), indent=None if n > 2000 else 1)

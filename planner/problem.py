@@ -567,8 +567,6 @@ def _split_targets(inv: Inventory, jb: _Job, row: dict[str, Any], mem_ok: dict[i
     only when they go to different SRs: largest disk first, each onto the SR (among those
     the host's single-SR candidates use) with the most room left. Each mapping is checked
     by the static rules as a whole."""
-    from planner.rules import target_reasons
-
     by_host: dict[tuple[int, int], list[int]] = defaultdict(list)
     for h, s, p in jb.cands:
         if s >= 0 and mem_ok.get(h, True):

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.campaigns.dispatch import plan_campaign
+from planner.distributed import solve_parts
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, RetireSR
@@ -40,7 +42,8 @@ from planner.plan import (
 )
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
-from planner.rules.network import map_vifs
+from planner.rules.affinity import anti_affinity_warnings
+from planner.rules.network import management_network_warnings, map_vifs
 from planner.stepaside import after_solve
 from solvers.base import (
     Solution,
@@ -87,8 +90,6 @@ def solve(
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
-        from planner.campaigns.dispatch import plan_campaign
-
         return plan_campaign(inv, goal, options)
     say = progress or (lambda _msg: None)
     p = build_problem(inv, goal, options, durations)
@@ -103,8 +104,6 @@ def solve(
     # (not raised as parts finish) so that a Dask solve makes the very same choices
     good_enough = bounds.seconds
     if client is not None:
-        from planner.distributed import solve_parts
-
         results = solve_parts(client, p, parts_idx, solver, time_limit, seed, say,
                               good_enough=good_enough)  # fmt: skip
         workers = 1  # CP-SAT ran single-threaded on the workers
@@ -249,17 +248,10 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
             f"eligible targets exist for {vm.name}, but no instant of this plan has room "
             "for it (host memory, SR space or, for a halted VM, a host to start it on)"),)))
     all_migs = [m for w in waves for m in w.migrations]
-    try:
-        from planner.rules.network import management_network_warnings
-
-        warnings = warnings + list(management_network_warnings(inv, all_migs,
-                                                                options.migration_network))
-    except ImportError:  # pragma: no cover - older rules module
-        pass
+    warnings = warnings + list(management_network_warnings(inv, all_migs,
+                                                            options.migration_network))
     if options.anti_affinity == "soft":
         # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
-        from planner.rules.affinity import anti_affinity_warnings
-
         warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),

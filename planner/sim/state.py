@@ -288,13 +288,11 @@ class SimState:
         """Debug (not XAPI): the host now runs `version`. Its `software_version` changes
         (product and platform version), so the collector's view and the simulator's
         VERSION rule see the new version at once. Caller holds the lock."""
-        from planner.sim.objects import platform_version
-
         ref = self.ref_of[host_uuid]
         sv = dict(self.db.get(ref)["software_version"])
         sv.update(product_version=version, product_version_text=version,
                   product_version_text_short=version,
-                  platform_version=platform_version(version))  # fmt: skip
+                  platform_version=objects.platform_version(version))  # fmt: skip
         self.update(ref, software_version=sv)
         self.changed(self.db.pool_of(ref))
 
