@@ -27,7 +27,7 @@ from planner.campaigns.dispatch import plan_campaign
 from planner.distributed import solve_parts
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
-from planner.goals import Evacuate, Goal, MovePool, RetireSR
+from planner.goals import Evacuate, Goal, MovePool, RetireSR, resolve_goal
 from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -89,6 +89,8 @@ def solve(
     if workers is not None and workers < 1:
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
+    # names as on the command line: Evacuate(("xs-02",)) is Evacuate((<its uuid>,))
+    goal = resolve_goal(inv, goal)
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
         return plan_campaign(inv, goal, options)
     say = progress or (lambda _msg: None)

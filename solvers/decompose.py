@@ -84,6 +84,9 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
         return PartResult(g, g, st, bound=b.seconds)
     if complete and g.seconds(sub) <= good_enough:
         return PartResult(g, g, Status.FEASIBLE, bound=b.seconds)
+    if progress is not None:  # the phase line of `planner solve --progress`
+        progress(f"greedy: schedule of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound "
+                 f"{b.seconds} s; CP-SAT searching")  # fmt: skip
     from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
     t0 = time.perf_counter()

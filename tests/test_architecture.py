@@ -19,7 +19,7 @@ PACKAGES = ("planner", "solvers")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the package itself exports lazily by name (importlib), so it imports nothing
     ("base", ("planner", "planner.errors", "planner.limits", "planner.options",
-              "planner.terminal")),
+              "planner.terminal", "planner.config", "planner.tls")),
     ("model", ("planner.inventory", "planner.goals", "planner.durations",
                "planner.scenarios", "planner.moves")),
     ("rules", ("planner.rules", "planner.ledger", "planner.ledger_migration")),
@@ -31,7 +31,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("solve", ("planner.stepaside", "planner.solve", "planner.distributed",
                "planner.campaigns", "planner.whatif")),
     ("report", ("planner.report", "planner.plots")),
-    ("execute", ("planner.execute", "planner.sim")),
+    # rows: the one migrations table (step ids are the executor's journal ids)
+    ("execute", ("planner.execute", "planner.sim", "planner.rows")),
     ("cli", ("planner.cli",)),
 )
 

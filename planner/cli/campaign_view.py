@@ -14,7 +14,9 @@ from rich.table import Table
 from planner.advice import advice_lines
 from planner.campaigns.dispatch import campaign_goal, plan_campaign
 from planner.cli.common import emit_plan, load_inventory
+from planner.cli.output import hms, plural, print_reason_summary
 from planner.errors import InputError
+from planner.execute.journal import step_ids
 from planner.home import assign_homes
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -35,6 +37,7 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
                  f"{g['max_moves'] if g['max_moves'] is not None else 'any'})")  # fmt: skip
     out.print(f"[bold]{head}[/bold]")
     if plan.waves:
+        sid = {id(st): k for k, _, st in step_ids(plan)}  # the executor's step ids
         t = Table(header_style="bold")
         for col in ("wave", "id", "VM / step", "from", "to", "note", "est"):
             t.add_column(col, justify="right" if col in ("wave", "est") else "left")
@@ -42,23 +45,27 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
             rows: list[tuple[str, ...]] = []
             for s in w.steps:
                 if s.when == "before":
-                    rows.append(("", f"{s.kind} {inv.label(s.host)}", "", "", "before", ""))
+                    rows.append((sid[id(s)], f"{s.kind} {inv.label(s.host)}", "", "", "before",
+                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
             for m in w.migrations:
                 note = [m.reason] if m.reason else []
                 if m.disks:
                     srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
                     note.insert(0, f"storage to {srs}")
                 rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                             inv.label(m.to_host), "; ".join(note), str(m.est_seconds)))
+                             inv.label(m.to_host), "; ".join(note), hms(m.est_seconds)))
             for s in w.steps:
                 if s.when != "before":
                     what = f"{s.kind} {inv.label(s.host)}"
                     if s.to_version:
                         what += f" -> {s.to_version}"
-                    rows.append(("", what, "", "", "after", ""))
+                    rows.append((sid[id(s)], what, "", "", "after",
+                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
             for i, r in enumerate(rows):
                 t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
         out.print(t)
+    if plan.unplaced:
+        print_reason_summary(out, plan)
     for u in plan.unplaced:
         # one line per VM: its reasons, one per code (the planners already dedupe)
         why = "; ".join(f"{r.code} {r.message}" for r in u.reasons)
@@ -66,8 +73,9 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     for r in plan.warnings:
         out.print(f"{r.code}: {r.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
-    out.print(f"Plan: {n} migrations in {plan.estimate['waves']} waves, "
-              f"{plan.estimate['seconds']} s; {plan.solver['name']} {plan.solver['status']} "
+    out.print(f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
+              f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "
+              f"{plan.solver['name']} {plan.solver['status']} "
               f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
     if output is not None:
         out.print(f"Plan written to {output}", highlight=False)

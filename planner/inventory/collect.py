@@ -20,21 +20,27 @@ import base64
 import gc
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
 import xmlrpc.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from planner.errors import ConnectionFailed
 from planner.inventory.io import from_dict
 from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, Inventory
+
+if TYPE_CHECKING:
+    from planner.tls import TlsSetting
+
+_log = logging.getLogger(__name__)
 
 NULL_REF = "OpaqueRef:NULL"
 DEFAULT_TIMEOUT = 120.0  # seconds for one XML-RPC call (a 40,000-VM VM table is large)
@@ -529,12 +535,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_transport(url: str, insecure: bool, timeout: float) -> xmlrpc.client.Transport:
+def make_transport(url: str, insecure: TlsSetting, timeout: float) -> xmlrpc.client.Transport:
     """An XML-RPC transport with a socket `timeout` (seconds); TLS verified unless
-    `insecure`. The collector and the executor's XenAPI sessions both use it."""
+    `insecure` is True, or as a `planner.tls` setting says (CA file, pinned fingerprint,
+    per URL). The collector and the executor's XenAPI sessions both use it."""
     if url.startswith("https://"):
-        ctx = ssl._create_unverified_context() if insecure else ssl.create_default_context()
-        return _SafeTransport(timeout, ctx)
+        from planner.tls import tls_for
+
+        return _SafeTransport(timeout, tls_for(url, insecure).context())
     return _Transport(timeout)
 
 
@@ -554,9 +562,14 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
         if code == "MESSAGE_METHOD_UNKNOWN":
             return f"{url}: the server does not know {details[1:]}: is this a XAPI pool master?"
         return f"{url}: XAPI error {' '.join(details)}"
+    from planner.tls import FingerprintMismatch
+
+    if isinstance(e, FingerprintMismatch):
+        return f"{url}: {e}"
     if isinstance(e, ssl.SSLCertVerificationError):
         return (f"{url}: TLS certificate verification failed ({e.verify_message}); "
-                "pass --insecure to skip verification if you trust this host")  # fmt: skip
+                "give --ca-file or --fingerprint, or --insecure to skip verification if "
+                "you trust this host")  # fmt: skip
     if isinstance(e, ssl.SSLError):
         return f"{url}: TLS error ({e.reason or e}); is the scheme right (https vs http)?"
     if isinstance(e, ConnectionRefusedError):
@@ -578,7 +591,7 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
     return f"{url}: {type(e).__name__}: {e}"
 
 
-def _read_pool(url: str, user: str, password: str, insecure: bool, timeout: float,
+def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout: float,
                warnings: list[str]) -> tuple[str, dict[str, dict[str, Record]]]:  # fmt: skip
     """Log in (following HOST_IS_SLAVE), read every class, log out. Returns (url, tables)."""
     import XenAPI
@@ -646,24 +659,39 @@ def collect_with_warnings(
     user: str,
     password: str,
     *,
-    insecure: bool = False,
+    insecure: TlsSetting = False,
     timeout: float = DEFAULT_TIMEOUT,
     mcs: McsRule = DEFAULT_MCS,
+    progress: Callable[[str, str], None] | None = None,
 ) -> tuple[Inventory, list[str]]:
     """Like `collect`, also returning warnings (one line each) about what was not mapped.
 
     `timeout` is the socket timeout of one call, in seconds. Two URLs that reach the
-    same pool are collected once (with a warning).
+    same pool are collected once (with a warning). `progress(url, text)` hears when each
+    pool starts ("reading") and ends ("done: ...", "failed: ..."), from worker threads.
     """
     if not urls:
         raise ConnectionFailed("no pool URL given")
     norm = [normalize_url(u) for u in urls]
+    tell = progress or (lambda _url, _text: None)
 
     def one(url: str) -> tuple[PoolDoc, list[str]]:
         notes: list[str] = []
-        where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        t0 = time.monotonic()
+        tell(url, "reading")
+        try:
+            where, tables = _read_pool(url, user, password, insecure, timeout, notes)
+        except Exception as e:
+            tell(url, f"failed: {e}")
+            raise
         part = convert_pool(tables, mcs=mcs, where=where)
         del tables  # the raw records are the big part: free them before the next pool
+        took = time.monotonic() - t0
+        name = part.pools[0]["name"] if part.pools else "?"
+        _log.info("pool %s: %d hosts, %d VMs in %.1f s", name, len(part.hosts),
+                  len(part.vms), took, extra={"url": url, "pool": name})  # fmt: skip
+        tell(url, f"done: pool {name}, {len(part.hosts)} hosts, {len(part.vms)} VMs "
+                  f"in {took:.1f} s")  # fmt: skip
         return part, notes + part.warnings
 
     # Pools are read by a few threads: while one parses an answer another waits for the
@@ -688,7 +716,8 @@ def collect_with_warnings(
     return inv, warnings
 
 
-def collect(urls: list[str], user: str, password: str, *, insecure: bool = False) -> Inventory:
+def collect(urls: list[str], user: str, password: str, *,
+            insecure: TlsSetting = False) -> Inventory:  # fmt: skip
     """Read each pool master at `urls` and return the fleet as one inventory.
 
     `https://` URLs have their certificate verified unless `insecure`; `http://` is
