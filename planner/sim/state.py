@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.inventory.collect import PoolDoc, assemble, convert_pool
+from planner.inventory.convert import PoolDoc, assemble, convert_pool
 from planner.inventory.model import Inventory
 from planner.options import MAX_PER_POOL as MAX_PER_POOL  # one definition, also the sim's
 from planner.rules.memory import host_capacity, vm_memory
