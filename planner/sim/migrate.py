@@ -119,13 +119,25 @@ def check_migration(
     check_concurrency: bool = True,
 ) -> int:
     """Raise the XapiError XAPI would raise for this migration; else return the memory
-    (bytes) to reserve on `host`. `disk_to_sr` holds only the disks that move."""
+    (bytes) to reserve on `host`. `disk_to_sr` holds only the disks that move. The checks
+    run in XAPI's order (the first failure is the error): the VM, the target host, the
+    SRs and networks, then room (concurrency, memory, SR space)."""
     inv = st.pool_view(vm.pool, to_pool)
     vref = _vm_ref(st, vm)
     if vm.uuid in st.busy:
         raise XapiError("OTHER_OPERATION_IN_PROGRESS", "VM", vref, "migrate", st.busy[vm.uuid])
     for r in exclusion_reasons(inv, vm, kind):
         raise _exclusion_error(st, vm, r)
+    _check_target(st, inv, vm, host, to_pool, disk_to_sr, vref, force, version_code)
+    _check_srs_networks(st, inv, vm, host, to_pool, disk_to_sr, networks, vref)
+    return _check_room(st, inv, vm, kind, host, to_pool, disk_to_sr, check_concurrency)
+
+
+def _check_target(st: SimState, inv: Inventory, vm: VM, host: Host | None, to_pool: str,
+                  disk_to_sr: Mapping[str, str], vref: str, force: bool,
+                  version_code: str) -> None:  # fmt: skip
+    """The target host (the pool master when none is named): live, not where the VM
+    already is, enabled, CPU-compatible, new enough; and the remote pool reachable."""
     target = host if host is not None else inv.master_of(to_pool)
     href = st.ref_of[target.uuid]
     if not st.live.get(target.uuid, True):
@@ -145,6 +157,13 @@ def check_migration(
         raise XapiError(version_code, href, vref)
     if to_pool != vm.pool and port80_reasons(inv, vm.pool, to_pool):
         raise XapiError("VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED")
+
+
+def _check_srs_networks(st: SimState, inv: Inventory, vm: VM, host: Host | None,
+                        to_pool: str, disk_to_sr: Mapping[str, str], networks: list[str],
+                        vref: str) -> None:  # fmt: skip
+    """Every disk's SR is in the target pool (and seen by the host); the host has the
+    VIFs' networks."""
     pool_name = inv.label(to_pool)
     for d in vm.disks:
         sr = inv.sr_by_uuid[disk_to_sr.get(d.uuid, d.sr)]
@@ -156,6 +175,13 @@ def check_migration(
     if host is not None and networks_attached_reasons(inv, vm, networks, host):
         missing = next(n for n in networks if host.uuid not in inv.network_by_uuid[n].hosts)
         raise XapiError("VM_REQUIRES_NETWORK", vref, st.ref_of[missing])
+
+
+def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
+                to_pool: str, disk_to_sr: Mapping[str, str],
+                check_concurrency: bool) -> int:  # fmt: skip
+    """Concurrency, then the ledger's admission (memory, room to start a halted VM, SR
+    space); the memory (bytes) to reserve on the target host."""
     in_flight = sum(1 for m in st.in_flight.values() if m.from_pool == vm.pool)
     if check_concurrency and in_flight >= MAX_PER_POOL:
         raise XapiError("TOO_MANY_STORAGE_MIGRATES", str(MAX_PER_POOL))
@@ -398,39 +424,12 @@ def _affinity_warning(st: SimState, m: Migration) -> None:
 
 def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> None:
     """Cross-pool: the VM and its devices leave one pool's database for the other's."""
-    db = st.db
-    for vif_ref in vm["VIFs"]:
-        vif = db.get(vif_ref)
-        old, new = vif["network"], m.vif_to_net.get(vif_ref, NULL_REF)
-        if db.maybe(old) is not None:
-            st.update(old, VIFs=[x for x in db.get(old)["VIFs"] if x != vif_ref])
-        if db.maybe(new) is not None:
-            st.update(new, VIFs=[*db.get(new)["VIFs"], vif_ref])
-        st.update(vif_ref, network=new)
-    for vbd_ref in vm["VBDs"]:
-        vbd = db.get(vbd_ref)
-        if vbd["type"] == "CD" and not vbd["empty"]:
-            # the source pool's ISO does not travel: the drive arrives empty
-            iso = vbd["VDI"]
-            st.update(iso, VBDs=[x for x in db.get(iso)["VBDs"] if x != vbd_ref])
-            st.update(vbd_ref, VDI=NULL_REF, empty=True)
-        elif vbd["VDI"] != NULL_REF:
-            _move(st, vbd["VDI"], m.to_pool)
-        _move(st, vbd_ref, m.to_pool)
+    _move_vifs(st, m, vm)
+    _move_disks(st, m, vm)
     for ref in [*vm["VIFs"], *vm["attached_PCIs"], *vm["VGPUs"]]:
         _move(st, ref, m.to_pool)
-    for vbd_ref in vm["VBDs"]:
-        vdi = db.get(vbd_ref)["VDI"]
-        if vdi != NULL_REF and db.maybe(vdi) is not None:
-            for snap in db.get(vdi)["snapshots"]:  # (v2) snapshots travel with the disk
-                if db.pool_of(snap) != m.to_pool:
-                    _move(st, snap, m.to_pool)
-    suspend = vm.get("suspend_VDI", NULL_REF)
-    if suspend != NULL_REF and db.maybe(suspend) is not None:
-        target = m.disk_to_sr.get(db.get(suspend)["uuid"])
-        if target is not None and db.get(suspend)["SR"] != st.ref_of[target]:
-            _move_vdi(st, suspend, st.ref_of[target])
-        _move(st, suspend, m.to_pool)
+    _move_snapshots_and_suspend(st, m, vm)
+    db = st.db
     for g in vm.get("groups", []):
         # VM groups are objects of a pool: the VM leaves its groups with the pool
         if db.maybe(g) is not None:
@@ -444,6 +443,51 @@ def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> Non
     # leaves the VM without a home (xen-api import.ml, Host handler -> NULL)
     st.update(vref, affinity=NULL_REF, snapshots=[])
     _move(st, vref, m.to_pool)
+
+
+def _move_vifs(st: SimState, m: Migration, vm: dict[str, Any]) -> None:
+    """Each VIF joins its mapped network of the new pool (NULL when unmapped)."""
+    db = st.db
+    for vif_ref in vm["VIFs"]:
+        vif = db.get(vif_ref)
+        old, new = vif["network"], m.vif_to_net.get(vif_ref, NULL_REF)
+        if db.maybe(old) is not None:
+            st.update(old, VIFs=[x for x in db.get(old)["VIFs"] if x != vif_ref])
+        if db.maybe(new) is not None:
+            st.update(new, VIFs=[*db.get(new)["VIFs"], vif_ref])
+        st.update(vif_ref, network=new)
+
+
+def _move_disks(st: SimState, m: Migration, vm: dict[str, Any]) -> None:
+    """VBDs and their VDIs go to the new pool; a CD drive arrives empty."""
+    db = st.db
+    for vbd_ref in vm["VBDs"]:
+        vbd = db.get(vbd_ref)
+        if vbd["type"] == "CD" and not vbd["empty"]:
+            # the source pool's ISO does not travel: the drive arrives empty
+            iso = vbd["VDI"]
+            st.update(iso, VBDs=[x for x in db.get(iso)["VBDs"] if x != vbd_ref])
+            st.update(vbd_ref, VDI=NULL_REF, empty=True)
+        elif vbd["VDI"] != NULL_REF:
+            _move(st, vbd["VDI"], m.to_pool)
+        _move(st, vbd_ref, m.to_pool)
+
+
+def _move_snapshots_and_suspend(st: SimState, m: Migration, vm: dict[str, Any]) -> None:
+    """(v2) The disks' snapshot VDIs and the suspend image follow the VM."""
+    db = st.db
+    for vbd_ref in vm["VBDs"]:
+        vdi = db.get(vbd_ref)["VDI"]
+        if vdi != NULL_REF and db.maybe(vdi) is not None:
+            for snap in db.get(vdi)["snapshots"]:  # (v2) snapshots travel with the disk
+                if db.pool_of(snap) != m.to_pool:
+                    _move(st, snap, m.to_pool)
+    suspend = vm.get("suspend_VDI", NULL_REF)
+    if suspend != NULL_REF and db.maybe(suspend) is not None:
+        target = m.disk_to_sr.get(db.get(suspend)["uuid"])
+        if target is not None and db.get(suspend)["SR"] != st.ref_of[target]:
+            _move_vdi(st, suspend, st.ref_of[target])
+        _move(st, suspend, m.to_pool)
 
 
 def _move(st: SimState, ref: str, to_pool: str) -> None:
