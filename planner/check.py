@@ -482,7 +482,7 @@ def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
                           replay: _Replay) -> list[Violation]:  # fmt: skip
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
     tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
-    from planner.campaigns.common import spread_points
+    from planner.rules.memory import spread_points
 
     out: list[Violation] = []
     moved_pools: set[str] = set()

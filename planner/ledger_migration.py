@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 from planner.inventory.model import VM, Inventory
 from planner.ledger import Delta, Ledger, Shortfall, merge
+from planner.moves import Migration, Reason
 from planner.options import PlanOptions
-from planner.plan import Migration, Reason
 from planner.rules import codes
 from planner.rules.affinity import anti_groups
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
