@@ -206,7 +206,7 @@ def _anti_pair(small_gib: int = 32):
 def test_anti_affinity_members_that_both_move_land_apart():
     from planner.options import PlanOptions
 
-    inv, src, big, small, vms = _anti_pair()
+    inv, src, big, small, _vms = _anti_pair()
     for solver in ("greedy", "cpsat"):
         plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)
