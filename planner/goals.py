@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.errors import InputError
+from planner.errors import InputError, LookupFailed
 from planner.inventory.model import VM, Inventory
 
 
@@ -189,8 +189,6 @@ SOLVABLE = ("evacuate", "move-pool", "retire-sr")
 def _resolve(inv: Inventory, kind: str, refs: list[str], option: str,
              problems: list[str]) -> tuple[str, ...]:  # fmt: skip
     """Resolve names/uuids (comma-separated or repeated); each bad one is one problem."""
-    from planner.errors import LookupFailed
-
     out: list[str] = []
     for ref in refs:
         for part in ref.split(","):

@@ -37,8 +37,8 @@ from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
 from planner.inventory.model import VM, Inventory, SuspendVdi
+from planner.moves import Reason, Unplaced
 from planner.options import PlanOptions
-from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.affinity import (
     anti_affinity_reasons,
@@ -581,8 +581,6 @@ def _split_targets(inv: Inventory, jb: _Job, row: dict[str, Any], mem_ok: dict[i
     only when they go to different SRs: largest disk first, each onto the SR (among those
     the host's single-SR candidates use) with the most room left. Each mapping is checked
     by the static rules as a whole."""
-    from planner.rules import target_reasons
-
     by_host: dict[tuple[int, int], list[int]] = defaultdict(list)
     for h, s, p in jb.cands:
         if s >= 0 and mem_ok.get(h, True):

@@ -93,11 +93,10 @@ def step_aside(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 
 
 def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
-                solve_args: dict[str, Any]) -> Plan:
+                solve_args: dict[str, Any], solve: Callable[..., Plan]) -> Plan:
     """`planner.solve.solve`'s hook: `step_aside` with `solve` (same arguments; greedy
-    for the trials) as the re-solver, within the solve's own time limit."""
-    from planner.solve import solve
-
+    for the trials) as the re-solver, within the solve's own time limit. (`solve` is
+    passed in, not imported: this module sits below `planner.solve`.)"""
     args = dict(solve_args)
     args.pop("progress", None)
     args.pop("client", None)
@@ -335,13 +334,16 @@ def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Reloca
     first of these places where the whole plan checks: alongside the moves of one of
     `post`'s first waves (no extra wave), else in a wave of its own before one of them
     (before every wave is what `post` assumes; later, once moves of `post` have freed
-    what it needs). At most `PLACES` of each are tried (each is a replay), and none
-    once `deadline` (a `time.perf_counter()` value) has passed."""
+    what it needs); else after one move of `post` that frees what it needs, pulled to
+    the front. At most `PLACES` of each are tried (each is a replay), and none once
+    `deadline` (a `time.perf_counter()` value) has passed."""
     waves = [list(w.migrations) for w in post.waves]
     for rel in rels:
         m = rel.migration
-        places = [("with", k) for k in range(min(PLACES, len(waves)))]
-        places += [("own", k) for k in range(min(PLACES, len(waves)) + 1)]
+        n = min(PLACES, len(waves))
+        places: list[tuple[str, Any]] = [("with", k) for k in range(n)]
+        places += [("own", k) for k in range(n + 1)]
+        places += [("after", x) for w in waves for x in w if _frees_for(inv, x, m)][:PLACES]
         for how, k in places:
             if deadline is not None and time.perf_counter() > deadline:
                 return None
@@ -350,8 +352,10 @@ def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Reloca
             trial = [list(w) for w in waves]
             if how == "with":
                 trial[k].append(m)
-            else:
+            elif how == "own":
                 trial.insert(k, [m])
+            else:  # `k` is a migration of post: it first, then the step-aside, then the rest
+                trial = [[k], [m], *([x for x in w if x is not k] for w in trial)]
             if _checks(inv, goal, options, rels, trial, post):
                 waves = trial
                 break
@@ -374,6 +378,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
     ids = {r.migration.id for r in rels}
     again = {m.vm for w in waves for m in w if m.id not in ids}
     out: list[Wave] = []
+    before: list[Migration] = []  # step-asides of earlier waves
+    earlier: list[Migration] = []  # the other moves of earlier waves
     for w in waves:
         if not w:
             continue
@@ -381,11 +387,16 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
         for m in w:
             if m.id in ids:  # FORMATS.md: "temporary" only when it moves again later
                 m = replace(m, reason="temporary" if m.vm in again else None)
+                # a move pulled before it frees what it needs
+                deps = [x.id for x in earlier if _frees_for(inv, x, m)]
+                m = replace(m, depends_on=tuple(dict.fromkeys([*m.depends_on, *deps])))
             if m.id not in ids:
-                # the room a step-aside frees is used after it ends (flow mode)
-                deps = [r.migration.id for r in rels if _frees_for(inv, r.migration, m)]
+                # the room an earlier step-aside frees is used after it ends (flow mode)
+                deps = [r.id for r in before if _frees_for(inv, r, m)]
                 m = replace(m, depends_on=tuple(dict.fromkeys([*m.depends_on, *deps])))
             migs.append(m)
+        before += [m for m in migs if m.id in ids]
+        earlier += [m for m in migs if m.id not in ids]
         out.append(Wave(len(out), tuple(migs)))
     # real start times, as every planner gives its waves (the list scheduler)
     staged = schedule(inv, options, out)
@@ -407,8 +418,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
 
 def _frees_for(inv: Inventory, step: Migration, m: Migration) -> bool:
     """Whether `m` may use what `step` frees: memory on its host (or, for a VM that is
-    not running, in its pool: rule 4) or space on an SR its disks leave; or it is the
-    same VM's next move."""
+    not running, in its pool: rule 4) or space on an SR its disks leave (for a disk of
+    `m` moving to it, or away from it); or it is the same VM's next move."""
     if m.vm == step.vm:
         return True
     if step.from_host is not None and step.from_host != step.to_host:
@@ -418,7 +429,8 @@ def _frees_for(inv: Inventory, step: Migration, m: Migration) -> bool:
         if not vm.is_running and m.disks and step.from_pool == m.from_pool:
             return True
     left = {d.from_sr for d in step.disks if d.from_sr != d.to_sr}
-    return any(d.to_sr in left for d in m.disks)
+    # SR space: the 3x on a target SR, or the 2x on a source SR, of a disk that moves
+    return any(d.to_sr in left or d.from_sr in left for d in m.disks if d.from_sr != d.to_sr)
 
 
 def _where(inv: Inventory, m: Migration) -> str:

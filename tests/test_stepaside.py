@@ -184,3 +184,30 @@ def test_issue13_case11_retire_sr_steps_aside_and_back() -> None:
     assert order == [w, v, w]
     r = oracle(inv, goal)
     assert r.complete and r.placed == 1 and plan.schedule_seconds == r.seconds
+
+
+def test_issue13_case11_retire_sr_disks_one_at_a_time() -> None:
+    """v's two 20 GiB disks leave old, which has 35 GiB free: the 2 x 40 GiB source
+    reservation of both never fits, one disk's 2 x 20 fits once w's disk has left old.
+    So: w, then one disk of v ("temporary": v moves again), then the other."""
+    b = Builder()
+    p = b.pool("lab")
+    h = b.host(p, "h", memory_gib=64)
+    old = b.sr(p, "old", size_gib=60)
+    new = b.sr(p, "new", size_gib=150)
+    net = b.network(p, "mgmt", management=True)
+    b.vm(p, "v", host=h, memory_gib=2, disks=[(old, 20), (old, 20)], networks=[net])
+    b.vm(p, "w", host=h, memory_gib=2, disks=[(old, 10)], networks=[net])
+    inv = b.build()
+    goal = RetireSR((old,))
+    v, w = inv.find("vm", "v"), inv.find("vm", "w")
+    plan = _checked(inv, solve(inv, goal, time_limit=5))
+    assert plan.unplaced == ()
+    migs = sorted(plan.migrations(), key=lambda m: m.start_s)
+    assert [m.vm for m in migs] == [w, v, v]
+    assert [m.reason for m in migs] == [None, "temporary", None]
+    moved = [[d.to_sr for d in m.disks if d.from_sr != d.to_sr] for m in migs]
+    assert moved == [[new], [new], [new]]
+    assert migs[0].id in migs[1].depends_on
+    r = oracle(inv, goal)
+    assert r.complete and r.placed == 2 and plan.schedule_seconds == r.seconds

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from planner.cli.common import CONFIG_KEY
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0.1 s
@@ -143,8 +144,6 @@ def _main(
     # [defaults] become option defaults; an option given on the command line still wins
     ctx.default_map = {**(ctx.default_map or {}), **loaded.default_map()}
 
-
-CONFIG_KEY = "planner.config"
 
 
 def _printable(line: str) -> str:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from planner.plan import Plan
     from planner.tls import Tls
 
+CONFIG_KEY = "planner.config"  # where the --config callback keeps the loaded file (ctx.meta)
+
 INVENTORY_HELP = "Inventory JSON file (default: the bundled sample inventory)."
 
 
@@ -133,7 +135,6 @@ def current_config() -> Config:
     except ImportError:  # pragma: no cover - older typer uses click itself
         from click import get_current_context
 
-    from planner.cli import CONFIG_KEY
     from planner.config import Config
 
     ctx = get_current_context(silent=True)

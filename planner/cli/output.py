@@ -27,6 +27,8 @@ from planner.errors import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from planner.plan import Plan
+
 FORMATS = ("table", "json", "csv")
 STDOUT = Path("-")
 
@@ -164,3 +166,17 @@ def reason_summary(reasons: Iterable[str]) -> list[tuple[str, int]]:
     from collections import Counter
 
     return Counter(reasons).most_common()
+
+
+SUMMARY_FROM = 10  # unplaced VMs from which a count per reason code comes first
+
+
+def print_reason_summary(out: Any, plan: Plan) -> None:
+    """Above a long table of unplaced VMs: how many VMs each reason code stops.
+    (`planner solve`'s table and the campaigns' table both print it.)"""
+    if len(plan.unplaced) < SUMMARY_FROM:
+        return
+    counts = reason_summary(c for u in plan.unplaced for c in dict.fromkeys(
+        r.code for r in u.reasons))  # fmt: skip
+    out.print(f"Unplaced: {plural(len(plan.unplaced), 'VM')}; per reason: "
+              + ", ".join(f"{code} {n}" for code, n in counts), highlight=False)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
-from planner.cli.output import FORMATS, FormatOption, check_writable, hms, plural
+from planner.cli.output import (  # print_reason_summary: shared with campaign_view
+    FORMATS,
+    FormatOption,
+    check_writable,
+    hms,
+    plural,
+    print_reason_summary,
+)
 from planner.cli.progress import ProgressOption
 
 if TYPE_CHECKING:
@@ -137,7 +144,7 @@ def solve_command(
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
-        from planner.campaigns.cli import run_campaign
+        from planner.cli.campaign_view import run_campaign
 
         run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
@@ -264,21 +271,6 @@ def _vms(n: int) -> str:
 
 
 _hms = hms
-
-SUMMARY_FROM = 10  # unplaced VMs from which a count per reason code comes first
-
-
-def print_reason_summary(out: Any, plan: Plan) -> None:
-    """Above a long table of unplaced VMs: how many VMs each reason code stops."""
-    if len(plan.unplaced) < SUMMARY_FROM:
-        return
-    from planner.cli.output import reason_summary
-
-    counts = reason_summary(c for u in plan.unplaced for c in dict.fromkeys(
-        r.code for r in u.reasons))  # fmt: skip
-    out.print(f"Unplaced: {_vms(len(plan.unplaced))}; per reason: "
-              + ", ".join(f"{code} {n}" for code, n in counts), highlight=False)
-
 
 def _pct(x: float) -> str:
     return "n/a" if x == float("inf") else f"{x:.1f}%"
