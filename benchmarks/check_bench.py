@@ -23,7 +23,7 @@ from planner.durations import DEFAULT_MODEL
 from planner.inventory import digest, from_dict
 from planner.inventory.generate import generate
 from planner.options import PlanOptions
-from planner.plan import Migration, Plan, Wave, estimate_of
+from planner.plan import Migration, Plan, Wave, estimate_of, lockstep
 from planner.rules import exclusion_reasons, target_reasons
 from planner.rules.memory import host_capacity
 
@@ -80,6 +80,7 @@ def build_plan(inv, want: int) -> Plan:
         waves.append(Wave(len(waves), tuple(wave)))
         n += len(wave)
     placements = {u: v.host for u, v in where.items()}
+    waves = list(lockstep(waves))  # a v2 plan's schedule: the lock-step one
     return Plan(digest(inv), {"kind": "target", "placements": placements}, opts.to_json(),
                 {"name": "bench", "status": "FEASIBLE", "wall_seconds": 0.0}, {},
                 tuple(waves), estimate=estimate_of(waves))  # fmt: skip

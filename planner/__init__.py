@@ -68,18 +68,25 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """`planner.solve`, `planner.check` and `planner.explain` are functions named like
-    their modules. Importing such a module (`from planner.check import ...` anywhere)
-    makes Python set the package attribute to the module, so `planner.check(inv, plan)`
-    would fail depending on what was imported first; this keeps the function. (The
-    modules themselves: `from planner.check import check_plan`, or importlib.)"""
+    """Keeps `planner.solve`, `planner.check` and `planner.explain` the functions.
 
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name, ("", None))[1]:
-            value = getattr(value, _EXPORTS[name][1])
-            super().__setattr__(name, value)
-        return value
+    Those public functions share their names with the submodules that define them
+    (`planner/solve.py`, ...). When any code imports such a submodule (`from
+    planner.check import check_plan`, as `planner.stepaside` does), the import system
+    binds the submodule as an attribute of this package (`setattr(planner, "check",
+    module)`), and `planner.check(inv, plan)` would then fail or not depending on what
+    was imported first. A module `__getattr__` alone cannot help: it runs only for
+    names that are *not* bound. So the package's class intercepts that one binding and
+    stores the function instead. Renaming the modules would avoid this, at the price of
+    every import path that names them. The modules themselves stay reachable by
+    `from planner.check import ...`, `sys.modules` or `importlib.import_module`.
+    (tests/test_api.py checks the functions survive the imports.)"""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        attr = _EXPORTS.get(name, ("", None))[1]
+        if attr is not None and isinstance(value, types.ModuleType):
+            value = getattr(value, attr)
+        super().__setattr__(name, value)
 
 
 sys.modules[__name__].__class__ = _Package

@@ -105,7 +105,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
         replay.steps(wave.index, [s for s in wave.steps if s.when != "before"])
     out = replay.out
     if plan.has_schedule:
-        out = _merge_modes(out, _flow_violations(inv, plan, options))
+        out = _merge_modes(out, _flow_violations(inv, plan, options, replay.demands))
     out += _goal_violations(inv, plan, replay)
     reason_out, claimed = _unplaced_reason_violations(inv, plan)
     out += reason_out
@@ -124,6 +124,9 @@ class _Replay:
         self.vms: dict[str, VM] = dict(inv.vm_by_uuid)  # each VM where it is now
         # memory, SR space, anti-affinity on the one ledger; slots are counted per wave
         self.account = Account.of(inv, options, slots=False)
+        # each migration's demand, by identity, for the flow replay to reuse (a demand
+        # depends on the replay's state only through a suspend image's current SR)
+        self.demands: dict[int, Demand] = {}
         self.done: set[str] = set()  # ids of migrations of earlier waves
         self.out: list[Violation] = []
 
@@ -203,6 +206,8 @@ class _Replay:
             # Memory, storage, anti-affinity (rules 2, 3, 8): the start delta on the ledger
             # with the wave's earlier starts booked. Slots are counted per wave below.
             d = acc.demand(m)
+            if vm.suspend_vdi is None:
+                self.demands[id(m)] = d
             for sf in acc.ledger.shortfalls(d.start):
                 if sf.key[0] not in ("pool", "host"):  # type: ignore[index]
                     r = acc.reason(sf, d)
@@ -477,7 +482,7 @@ def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
                           replay: _Replay) -> list[Violation]:  # fmt: skip
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
     tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
-    from planner.campaigns.common import spread_points
+    from planner.rules.memory import spread_points
 
     out: list[Violation] = []
     moved_pools: set[str] = set()
@@ -551,7 +556,8 @@ def _estimate_violations(plan: Plan) -> list[Violation]:
 # ---------------------------------------------------------------- flow mode (v2)
 
 
-def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions) -> list[Violation]:
+def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions,
+                     known: dict[int, Demand] | None = None) -> list[Violation]:  # fmt: skip
     """Rules 13 and 14: the schedule's order, then an event sweep over every
     migration's [start_s, start_s + est_seconds) on the ledger (ends before starts at
     one instant; starts at one instant in plan order). Migrations naming unknown
@@ -640,7 +646,7 @@ def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions) -> list[V
             continue
         assert isinstance(it, Migration)
         if is_start:
-            d = acc.demand(it)
+            d = (known or {}).get(id(it)) or acc.demand(it)
             demands[key] = d
             for r in acc.reasons(d):
                 add(r.code, f"at t={t} s: {r.message}", it)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planner.errors import ConnectionFailed, InputError
+from solvers.decompose import solve_component
 
 if TYPE_CHECKING:
     from planner.problem import Problem
@@ -84,8 +85,6 @@ def run_part(sub: Problem, solver: str, budget: float, seed: int, good_enough: i
              ) -> tuple[PartResult, float]:  # fmt: skip
     """One component, on a worker: its `PartResult` (not its sub-problem: the client
     has it) and the seconds spent solving it. CP-SAT runs single-threaded there."""
-    from solvers.decompose import solve_component
-
     t0 = time.perf_counter()
     result = solve_component(sub, solver, budget, 1, seed, _quiet, good_enough)
     return result, time.perf_counter() - t0

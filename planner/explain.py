@@ -21,10 +21,12 @@ from planner.rules.network import map_vifs
 from planner.rules.reasons import EXCLUSION_CODES
 from planner.rules.storage import (
     amounts,
+    gib,
     reserve_on_source,
     reserve_on_target,
     sr_space_reasons,
 )
+from planner.terminal import SafeConsole
 
 
 @dataclass(frozen=True)
@@ -219,9 +221,6 @@ def render(inv: Inventory, e: Explanation, console: object | None = None) -> Non
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    from planner.rules.storage import gib
-    from planner.terminal import SafeConsole
 
     out = console if isinstance(console, Console) else SafeConsole(highlight=False)
     label = inv.label

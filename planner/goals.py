@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.errors import InputError
+from planner.errors import InputError, LookupFailed
 from planner.inventory.model import VM, Inventory
 
 
@@ -189,8 +189,6 @@ SOLVABLE = ("evacuate", "move-pool", "retire-sr")
 def _resolve(inv: Inventory, kind: str, refs: list[str], option: str,
              problems: list[str]) -> tuple[str, ...]:  # fmt: skip
     """Resolve names/uuids (comma-separated or repeated); each bad one is one problem."""
-    from planner.errors import LookupFailed
-
     out: list[str] = []
     for ref in refs:
         for part in ref.split(","):
@@ -247,3 +245,48 @@ def parse_goal(
             raise InputError(problems[0])
         raise InputError(f"{len(problems)} problems with the goal", problems)
     return goal
+
+
+def resolve_goal(inv: Inventory, goal: Goal) -> Goal:
+    """`goal` with every object named as the command line names them (name, uuid or
+    unique uuid prefix; `a,b` splits) replaced by its uuid, so `Evacuate(("xs-02",))`
+    works from Python exactly as `--evacuate xs-02` does. Unknown names raise InputError,
+    one line each, naming the field (`Evacuate.hosts: no host named ...`)."""
+    from planner.errors import LookupFailed
+
+    problems: list[str] = []
+
+    def refs(kind: str, values: Any, where: str) -> tuple[str, ...]:
+        if isinstance(values, str):  # Evacuate("xs-02") instead of Evacuate(("xs-02",))
+            values = [values]
+        return _resolve(inv, kind, list(values), where, problems)
+
+    def one(kind: str, value: Any, where: str) -> str:
+        try:
+            return inv.find(kind, value)
+        except LookupFailed as e:
+            problems.append(f"{where}: {e.message}")
+            return value
+
+    out: Goal
+    if isinstance(goal, Evacuate):
+        out = Evacuate(refs("host", goal.hosts, "Evacuate.hosts"))
+    elif isinstance(goal, MovePool):
+        out = MovePool(refs("pool", goal.from_pools, "MovePool.from_pools"),
+                       refs("pool", goal.to_pools, "MovePool.to_pools"))  # fmt: skip
+    elif isinstance(goal, RetireSR):
+        out = RetireSR(refs("sr", goal.srs, "RetireSR.srs"))
+    elif isinstance(goal, Target):
+        out = Target({one("vm", v, "Target.placements"): one("host", h, "Target.placements")
+                      for v, h in goal.placements.items()})  # fmt: skip
+    elif isinstance(goal, RollingUpgrade):
+        out = RollingUpgrade(one("pool", goal.pool, "RollingUpgrade.pool"), goal.to_version,
+                             refs("host", goal.order, "RollingUpgrade.order"),
+                             goal.return_home)  # fmt: skip
+    else:
+        return goal  # Rebalance names no object
+    if problems:
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        raise InputError(f"{len(problems)} problems with the goal", problems)
+    return out

@@ -34,15 +34,13 @@ from dataclasses import dataclass
 
 from planner.inventory.model import VM, Inventory
 from planner.ledger import Delta, Ledger, Shortfall, merge
+from planner.moves import Migration, Reason
 from planner.options import PlanOptions
-from planner.plan import Migration, Reason
 from planner.rules import codes
+from planner.rules.affinity import anti_groups
 from planner.rules.memory import host_capacity, memory_reasons, vm_memory
 from planner.rules.storage import amounts, reserve_on_source, reserve_on_target, sr_space_reasons
 from planner.rules.storage import suspend_target as xapi_suspend_target
-
-# fidelity-rules may add the code to planner.rules.codes; the string is the contract's
-ANTI_AFFINITY: str = getattr(codes, "ANTI_AFFINITY", "ANTI_AFFINITY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +59,6 @@ class Demand:
     halted_need: int = 0
     mem_pools: tuple[str, ...] = ()
     suspend_to: str | None = None  # where the VM's suspend image is after it
-
-
-def anti_affinity_groups(inv: Inventory, vm: VM) -> tuple[str, ...]:
-    """The anti-affinity VM groups `vm` belongs to (rule 8, v2)."""
-    by = inv.vm_group_by_uuid
-    return tuple(g for g in vm.groups if g in by and by[g].placement == "anti-affinity")
 
 
 def suspend_target(inv: Inventory, vm: VM, m: Migration, at: str) -> str | None:
@@ -137,7 +129,7 @@ class Account:
                         cap[("aa", h.uuid, g.uuid)] = 1
             for v in inv.vms:
                 if v.is_running and v.host is not None:
-                    for g in anti_affinity_groups(inv, v):
+                    for g in anti_groups(inv, v):
                         k = ("aa", v.host, g)
                         used[k] = used.get(k, 0) + 1
         return cls(inv, options, led)
@@ -173,7 +165,7 @@ class Account:
             mem_pools = (to.pool,) if to is not None else ()
             if m.from_host is not None:
                 end.append((("mem", m.from_host), -need))
-            for g in anti_affinity_groups(inv, vm):
+            for g in anti_groups(inv, vm):
                 start.append((("aa", m.to_host, g), 1))
                 if m.from_host is not None:
                     end.append((("aa", m.from_host, g), -1))
@@ -279,7 +271,7 @@ class Account:
                           f"{cap - s.free} migration(s) in flight, at most {cap} "
                           "(max_per_host)")  # fmt: skip
         group = inv.vm_group_by_uuid[s.key[2]]  # type: ignore[index]
-        return Reason(ANTI_AFFINITY, f"{vm.name} would share {inv.label(what)} with "
+        return Reason(codes.ANTI_AFFINITY, f"{vm.name} would share {inv.label(what)} with "
                       f"another VM of anti-affinity group {group.name}")
 
     def halted_reason(self, h: Demand, best: int) -> Reason:

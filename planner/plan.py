@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.inventory.io import read_json, write_json
 from planner.limits import MAX_INDEX, MAX_SECONDS, bad_number
+from planner.moves import KINDS as KINDS
+from planner.moves import DiskMove as DiskMove
+from planner.moves import Migration as Migration
+from planner.moves import Reason as Reason
+from planner.moves import Unplaced as Unplaced
+from planner.moves import VifMap as VifMap
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,56 +31,8 @@ if TYPE_CHECKING:
 FORMAT_NAME = "xen-planner/plan"
 FORMAT_VERSION = 2
 READ_VERSIONS = (1, 2)
-KINDS = ("live", "storage", "move")
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """A reason code (see docs/rules.md) with a human message."""
-
-    code: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class DiskMove:
-    vdi: str
-    from_sr: str
-    to_sr: str
-
-
-@dataclass(frozen=True, slots=True)
-class VifMap:
-    device: str
-    to_network: str
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    id: str
-    vm: str
-    kind: str  # "live" | "storage" | "move"
-    from_host: str | None
-    to_host: str | None
-    from_pool: str
-    to_pool: str
-    disks: tuple[DiskMove, ...] = ()
-    vifs: tuple[VifMap, ...] = ()
-    est_seconds: int = 0
-    depends_on: tuple[str, ...] = ()
-    # why a move exists beyond the goal: "temporary" (steps aside, moves again later),
-    # "return-home"
-    reason: str | None = None
-    start_s: int = 0  # (v2) planned start, whole seconds from the campaign's start
-    home_host: str | None = None  # (v2) home server (affinity) to set once arrived
-
-    @property
-    def end_s(self) -> int:
-        """Planned end in seconds from the campaign's start."""
-        return self.start_s + self.est_seconds
+# KINDS, Reason, DiskMove, VifMap, Migration and Unplaced are defined in planner.moves
+# (below the rules that use them) and imported above, so they stay public here
 
 
 STEP_KINDS = ("host-disable", "host-upgrade", "host-enable")
@@ -117,12 +76,6 @@ class Wave:
     def seconds(self) -> int:
         """The wave lasts as long as its longest migration."""
         return max((m.est_seconds for m in self.migrations), default=0)
-
-
-@dataclass(frozen=True, slots=True)
-class Unplaced:
-    vm: str
-    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)
@@ -510,14 +463,10 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
 
 def load(path: str | Path) -> Plan:
     """Read a plan file. Raises `InputError` (one line per fault) when it is unusable."""
-    from planner.inventory.io import read_json
-
     return from_dict(read_json(path, "plan"), where=str(path))
 
 
 def save(plan: Plan, path: str | Path) -> None:
     """Write a plan file; large plans are written without indentation."""
-    from planner.inventory.io import write_json
-
     n = sum(len(w.migrations) for w in plan.waves)
     write_json(path, to_dict(plan), indent=None if n > 2000 else 1)

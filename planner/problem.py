@@ -37,8 +37,8 @@ from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
 from planner.inventory.model import VM, Inventory, SuspendVdi
+from planner.moves import Reason, Unplaced
 from planner.options import PlanOptions
-from planner.plan import Reason, Unplaced
 from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.affinity import (
     anti_affinity_reasons,
@@ -122,6 +122,7 @@ class Problem:
     # be on one host at once (candidates next to members that stay are already pruned);
     # in soft mode each overlap is a warning the solver minimises. Empty: no constraint.
     job_groups: tuple[tuple[int, ...], ...] = ()
+    anti_affinity: str = "strict"  # options.anti_affinity: "strict" or "soft"
 
     def __post_init__(self) -> None:
         # immutable in fact, not only by convention: solvers share one Problem
@@ -155,6 +156,18 @@ class Problem:
         if s == SPLIT:
             return self.cand_split[c].disk_srs
         return tuple(s for _ in self.job_moved[j]) if s >= 0 else ()
+
+    def group_conflicts(self) -> dict[int, set[int]]:
+        """Per job of an anti-affinity group (`job_groups`), the hosts its group-mates
+        run on now (their sources). The solvers keep a job off those hosts and off the
+        targets its mates take, so no two members ever share a host, whatever the
+        timing (stricter than rule 8, which allows a host once its mate has left)."""
+        out: dict[int, set[int]] = {}
+        for g in self.job_groups:
+            for j in g:
+                out.setdefault(j, set()).update(
+                    int(self.job_from_host[k]) for k in g if k != j and self.job_from_host[k] >= 0)
+        return out
 
     def bytes_of(self, amount: int) -> int:
         """An amount in the problem's units, in bytes."""
@@ -195,6 +208,7 @@ class Problem:
         return Problem(
             max_per_pool=self.max_per_pool, max_per_host=self.max_per_host, unit=self.unit,
             cand_split=_remap_split(self.cand_split, cidx), reserve_raised=self.reserve_raised,
+            anti_affinity=self.anti_affinity,
             job_vm=tuple(self.job_vm[j] for j in jobs),
             job_kind=self.job_kind[jobs], job_pool=self.job_pool[jobs],
             job_from_host=self.job_from_host[jobs], job_seconds=self.job_seconds[jobs],
@@ -510,7 +524,7 @@ def build_problem(
 
     return Problem(
         max_per_pool=options.max_per_pool, max_per_host=options.max_per_host, unit=unit,
-        cand_split=split_of, reserve_raised=raised,
+        cand_split=split_of, reserve_raised=raised, anti_affinity=options.anti_affinity,
         job_vm=tuple(jb.vm.uuid for jb in jobs),
         job_kind=np.array([KINDS.index(jb.kind) for jb in jobs], dtype=np.int8),
         job_pool=np.array([pool_ix[jb.vm.pool] for jb in jobs], dtype=np.int32),
@@ -567,8 +581,6 @@ def _split_targets(inv: Inventory, jb: _Job, row: dict[str, Any], mem_ok: dict[i
     only when they go to different SRs: largest disk first, each onto the SR (among those
     the host's single-SR candidates use) with the most room left. Each mapping is checked
     by the static rules as a whole."""
-    from planner.rules import target_reasons
-
     by_host: dict[tuple[int, int], list[int]] = defaultdict(list)
     for h, s, p in jb.cands:
         if s >= 0 and mem_ok.get(h, True):

@@ -22,8 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner import __version__
+from planner.check import check_plan
 from planner.describe import describe_goal, hmm, migration_starts, name_of, scheduled_waves
-from planner.plan import Migration, Plan
+from planner.errors import InputError
+from planner.inventory.io import canonical_json, digest
+from planner.plan import Migration, Plan, to_dict
+from planner.rules import codes
 
 if TYPE_CHECKING:
     from planner.check import CheckReport
@@ -57,8 +62,6 @@ def plan_file_digest(doc: dict[str, Any]) -> str:
     """sha256 hex of a parsed plan document serialised as canonical JSON (sorted keys,
     separators `,` and `:`, UTF-8, non-ASCII kept): the rule FORMATS.md fixes for the
     inventory digest, applied to the plan file."""
-    from planner.inventory.io import canonical_json
-
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
 
 
@@ -111,8 +114,6 @@ class ReasonCount:
 def unplaced_by_reason(plan: Plan, inv: Inventory | None = None) -> list[ReasonCount]:
     """Unplaced VMs counted by their first reason, most common first, with the code's
     meaning and remedy (planner.rules.codes)."""
-    from planner.rules import codes
-
     by: dict[str, list[str]] = {}
     for u in plan.unplaced:
         code = u.reasons[0].code if u.reasons else "UNKNOWN"
@@ -179,7 +180,7 @@ def _figures(plan: Plan, inv: Inventory | None) -> dict[str, str | None]:
     """Base64 PNGs of the schedule and memory figures; None where a figure cannot be drawn
     (matplotlib missing, or no inventory for the memory figure)."""
     try:
-        import planner.plots as plots
+        import planner.plots as plots  # matplotlib: optional, and slow to import
     except ImportError:  # the `notebook` extra is not installed
         return {"gantt": None, "memory": None}
     import base64
@@ -202,15 +203,10 @@ def render(plan: Plan, inv: Inventory | None = None, *, fmt: str = "html",
     another inventory raises `InputError`, as `planner check` does. `plan_doc` is the
     parsed plan file, for its digest (default: the plan as this planner writes it).
     """
-    from planner.errors import InputError
-    from planner.plan import to_dict
-
     if fmt not in FORMATS:
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     check = None
     if inv is not None:
-        from planner.check import check_plan
-
         check = check_plan(inv, plan)
     ctx = _Context(plan, inv, summary(plan, inv, check), rows(plan, inv),
                    unplaced_by_reason(plan, inv),
@@ -263,9 +259,6 @@ def _summary_items(c: _Context) -> list[tuple[str, str]]:
 
 
 def _digest_items(c: _Context) -> list[tuple[str, str]]:
-    from planner import __version__
-    from planner.plan import to_dict
-
     items = [("Plan digest", c.plan_digest)]
     # the executor's journal digests the plan as this planner writes it: the same for a
     # file it wrote, different for an older version's file or one with unknown keys
@@ -274,8 +267,6 @@ def _digest_items(c: _Context) -> list[tuple[str, str]]:
         items.append(("Plan digest in the executor's journal", journal))
     items.append(("Inventory digest (the plan's)", c.plan.inventory_digest or "(empty)"))
     if c.inv is not None:
-        from planner.inventory.io import digest
-
         same = digest(c.inv) == c.plan.inventory_digest
         items.append(("Inventory given", "the same digest: the plan was made for it" if same
                       else digest(c.inv)))  # fmt: skip

@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from planner.campaigns.dispatch import plan_campaign
+from planner.distributed import solve_parts
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
-from planner.goals import Evacuate, Goal, MovePool, RetireSR
+from planner.goals import Evacuate, Goal, MovePool, RetireSR, resolve_goal
 from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -40,7 +42,9 @@ from planner.plan import (
 )
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
-from planner.rules.network import map_vifs
+from planner.rules.affinity import anti_affinity_warnings
+from planner.rules.network import management_network_warnings, map_vifs
+from planner.stepaside import after_solve
 from solvers.base import (
     Solution,
     Status,
@@ -85,9 +89,9 @@ def solve(
     if workers is not None and workers < 1:
         raise InputError(f"--workers: must be at least 1, got {workers}")
     options = options or PlanOptions()
+    # names as on the command line: Evacuate(("xs-02",)) is Evacuate((<its uuid>,))
+    goal = resolve_goal(inv, goal)
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
-        from planner.campaigns.cli import plan_campaign
-
         return plan_campaign(inv, goal, options)
     say = progress or (lambda _msg: None)
     p = build_problem(inv, goal, options, durations)
@@ -102,8 +106,6 @@ def solve(
     # (not raised as parts finish) so that a Dask solve makes the very same choices
     good_enough = bounds.seconds
     if client is not None:
-        from planner.distributed import solve_parts
-
         results = solve_parts(client, p, parts_idx, solver, time_limit, seed, say,
                               good_enough=good_enough)  # fmt: skip
         workers = 1  # CP-SAT ran single-threaded on the workers
@@ -161,10 +163,10 @@ def solve(
     say(f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
         f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
         f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s")  # fmt: skip
-    from planner.stepaside import after_solve  # issue 13 item 11, docs/solving.md
-
+    # step-aside moves: issue 13 item 11, docs/solving.md
     return after_solve(inv, goal, options, plan, dict(
-        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations))
+        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
+        solve)  # fmt: skip
 
 
 def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
@@ -248,17 +250,10 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
             f"eligible targets exist for {vm.name}, but no instant of this plan has room "
             "for it (host memory, SR space or, for a halted VM, a host to start it on)"),)))
     all_migs = [m for w in waves for m in w.migrations]
-    try:
-        from planner.rules.network import management_network_warnings
-
-        warnings = warnings + list(management_network_warnings(inv, all_migs,
-                                                                options.migration_network))
-    except ImportError:  # pragma: no cover - older rules module
-        pass
+    warnings = warnings + list(management_network_warnings(inv, all_migs,
+                                                            options.migration_network))
     if options.anti_affinity == "soft":
         # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
-        from planner.rules.affinity import anti_affinity_warnings
-
         warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),

@@ -98,11 +98,10 @@ def step_aside(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 
 
 def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
-                solve_args: dict[str, Any]) -> Plan:
+                solve_args: dict[str, Any], solve: Callable[..., Plan]) -> Plan:
     """`planner.solve.solve`'s hook: `step_aside` with `solve` (same arguments; greedy
-    for the trials) as the re-solver, within the solve's own time limit."""
-    from planner.solve import solve
-
+    for the trials) as the re-solver, within the solve's own time limit. (`solve` is
+    passed in, not imported: this module sits below `planner.solve`.)"""
     args = dict(solve_args)
     args.pop("progress", None)
     args.pop("client", None)

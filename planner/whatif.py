@@ -22,8 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from planner.errors import InputError
+from planner.goals import Evacuate
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
+from planner.restart import place_restarts
+from planner.rules.memory import host_capacity, memory_after, vm_memory
+from planner.scenarios import grow_memory, remove_hosts
+from planner.solve import solve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,9 +73,6 @@ def _row(inv: Inventory, sc: Scenario, **values: Any) -> dict[str, Any]:
 
 
 def _run_failure(inv: Inventory, sc: Scenario) -> dict[str, Any]:
-    from planner.restart import place_restarts
-    from planner.scenarios import remove_hosts
-
     pool = inv.host_by_uuid[sc.hosts[0]].pool
     affected = [v.uuid for h in sc.hosts for v in inv.vms_on_host.get(h, [])]
     if {h.uuid for h in inv.hosts_in_pool[pool]} <= set(sc.hosts):
@@ -91,10 +94,6 @@ def _run_failure(inv: Inventory, sc: Scenario) -> dict[str, Any]:
 
 
 def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
-    from planner.goals import Evacuate
-    from planner.rules.memory import host_capacity, memory_after
-    from planner.solve import solve
-
     plan = solve(inv, Evacuate(sc.hosts), sc.options, solver=sc.solver,
                  time_limit=sc.time_limit, workers=1, seed=0)  # fmt: skip
     pool = inv.host_by_uuid[sc.hosts[0]].pool
@@ -117,10 +116,6 @@ def _run_growth(inv: Inventory, sc: Scenario) -> dict[str, Any]:
     """Re-pack every pool's running VMs at the grown sizes. `max_utilisation` here is the
     highest pool-level ratio of committed memory to capacity (a re-pack fills some hosts
     to the brim by design, so a per-host figure would say nothing)."""
-    from planner.restart import place_restarts
-    from planner.rules.memory import host_capacity, vm_memory
-    from planner.scenarios import grow_memory
-
     grown = grow_memory(inv, sc.factor)
     unplaced: dict[str, Any] = {}
     worst = 0.0
@@ -260,8 +255,6 @@ def n_minus_k(inv: Inventory, host_sets: Sequence[Sequence[str]],
         uuids = tuple(inv.find_all("host", list(hs)))
         pools = {inv.host_by_uuid[h].pool for h in uuids}
         if len(pools) != 1:
-            from planner.errors import InputError
-
             raise InputError(f"n-k: hosts {', '.join(hs)} are not all in one pool")
         scs.append(Scenario("n-k", uuids, options=opts))
     return run_scenarios(inv, scs, **fanout)
@@ -284,9 +277,7 @@ def growth(inv: Inventory, options: PlanOptions | None = None, *, step: float = 
     Rows run in order, so this sweep is sequential: each factor is one row, the last
     row is the first infeasible factor (or `max_factor` if none failed).
     """
-    import pandas as pd
-
-    from planner.errors import InputError
+    import pandas as pd  # heavy: only the sweeps that build a frame need it
 
     if not step > 0:
         raise InputError(f"growth: step must be positive, got {step}")

@@ -19,6 +19,8 @@ Constraints (FORMATS.md rule 14, as the account in solvers/base.py books it):
   bytes from 0 to its end (to H when unplaced) and reserves 2x while it moves; an
   arriving one reserves on the target SR (3x, or what arrives when larger) while it
   moves and holds its used bytes from its end to H (optional, per candidate).
+- anti-affinity (strict) among VMs that both move: no candidate on a group-mate's
+  source host, at most one member per target host.
 Constraints that can never bind (the host or SR holds every possible demand at once)
 are not written, which keeps ordinary fleets small.
 Objective (lexicographic by weights): unplaced jobs, then the makespan.
@@ -417,6 +419,24 @@ class _Builder:
                 continue
             if ivs:
                 m.AddCumulative(ivs, dem, cap)
+
+        # anti-affinity among moving members (strict): never a mate's source host, and at
+        # most one member per target host (as greedy: stricter than rule 8's timing)
+        if p.anti_affinity == "strict" and p.job_groups:
+            avoid = p.group_conflicts()
+            for j, hosts in avoid.items():
+                for c in p.cands(j):
+                    if int(p.cand_host[c]) in hosts:
+                        m.Add(self.x[c] == 0)
+            for g in p.job_groups:
+                on: dict[int, list[Any]] = defaultdict(list)
+                for j in g:
+                    for c in p.cands(j):
+                        if int(p.cand_host[c]) >= 0:
+                            on[int(p.cand_host[c])].append(self.x[c])
+                for xs in on.values():
+                    if len(xs) > 1:
+                        m.AddAtMostOne(xs)
 
         self.weight = H + 1
         m.Minimize(self.weight * (J - sum(self.placed)) + self.makespan)

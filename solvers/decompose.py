@@ -17,7 +17,9 @@ import networkx as nx
 import numpy as np
 
 from planner.problem import Problem
-from solvers.base import Solution, Status
+from solvers.base import Solution, Status, compact, makespan
+from solvers.bounds import lower_bounds
+from solvers.greedy import solve_greedy
 
 
 def components(p: Problem) -> list[np.ndarray]:
@@ -73,9 +75,6 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
     shorter) is kept. The result's `bound` is the component's proven lower bound: the
     combinatorial one (solvers.bounds) or CP-SAT's own when its model is exact.
     Public so that `planner.distributed` runs the very same function on Dask workers."""
-    from solvers.bounds import lower_bounds
-    from solvers.greedy import solve_greedy
-
     g = solve_greedy(sub)
     b = lower_bounds(sub)
     complete = g.n_unplaced == 0
@@ -85,6 +84,9 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
         return PartResult(g, g, st, bound=b.seconds)
     if complete and g.seconds(sub) <= good_enough:
         return PartResult(g, g, Status.FEASIBLE, bound=b.seconds)
+    if progress is not None:  # the phase line of `planner solve --progress`
+        progress(f"greedy: schedule of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound "
+                 f"{b.seconds} s; CP-SAT searching")  # fmt: skip
     from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
     t0 = time.perf_counter()
@@ -115,8 +117,7 @@ def _tighten(sub: Problem, c: Solution, left: float, workers: int | None, seed: 
     """CP-SAT placed what it could but (placing VMs weighs most) its schedule may be
     long: shift every move as early as the account allows in its start order, then,
     with the time left, solve the placed moves again for the shortest schedule."""
-    from solvers.base import compact, makespan
-    from solvers.cpsat import solve_cpsat
+    from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
     start = compact(sub, c.choice, c.start)
     if start is not None and makespan(sub, c.choice, start) < c.seconds(sub):

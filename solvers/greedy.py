@@ -13,6 +13,9 @@ Algorithm:
    space (3x/2x reservations while it runs, then the used bytes), and for a halted VM a
    host of its pool with room. A job that never fits is left unplaced.
 
+Anti-affinity (FORMATS.md rule 8) among VMs that both move: a VM never goes to a host a
+group-mate runs on now or goes to ("soft": only when no other candidate has room).
+
 Assumptions and limits: no look-ahead, no temporary moves; placement ignores timing, so a
 placement that is feasible at the end can still leave a job unschedulable.
 """
@@ -42,14 +45,26 @@ def place(p: Problem) -> np.ndarray:
             sr_free[int(p.src_sr[k])] += p.src_used_down[k]
     order = np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
     cand_host, cand_sr = p.cand_host.tolist(), p.cand_sr.tolist()
+    # anti-affinity among moving members: hosts a job must avoid (its mates' sources and
+    # the targets they take); strict forbids them, soft only prefers others
+    avoid = p.group_conflicts()
+    group_of: dict[int, list[int]] = {}
+    for g in p.job_groups:
+        for j in g:
+            group_of.setdefault(j, []).extend(k for k in g if k != j)
+    strict = p.anti_affinity == "strict"
     for j in order:
         j = int(j)
         f = int(p.job_from_host[j])
         mem, res = int(p.job_mem_up[j]), int(p.job_reserve[j])
         need_sr = max(res, int(p.job_used_up[j]))
-        best: tuple[int, int, int] | None = None  # (host free, sr free, candidate)
+        best: tuple[int, int, int, int] | None = None  # (clash, host free, sr free, cand)
+        bad = avoid.get(j, set())
         for c in p.cands(j):
             h, s = cand_host[c], cand_sr[c]
+            clash = int(h >= 0 and h in bad)
+            if clash and strict:
+                continue
             hf = 1 << 62 if h < 0 or h == f else int(host_free[h])
             if h >= 0 and h != f and hf < mem:
                 continue
@@ -64,13 +79,16 @@ def place(p: Problem) -> np.ndarray:
                 if any(int(sr_free[x]) < max(r, u) for x, r, u in parts):
                     continue
                 sf = min(int(sr_free[x]) for x, _, _ in parts)
-            if best is None or (hf, sf) > best[:2]:
-                best = (hf, sf, c)
+            if best is None or (-clash, hf, sf) > (-best[0], best[1], best[2]):
+                best = (clash, hf, sf, c)
         if best is None:
             continue
-        c = best[2]
+        c = best[3]
         choice[j] = c
         h = cand_host[c]
+        if h >= 0:
+            for k in group_of.get(j, ()):
+                avoid.setdefault(k, set()).add(h)
         if h >= 0 and h != f:
             host_free[h] -= mem
         for x, _, u in p.targets(j, c):

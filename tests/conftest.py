@@ -31,3 +31,13 @@ def tmp_inventory(tmp_path: Path) -> Path:
     dst = tmp_path / "inventory.json"
     shutil.copyfile(sample_path("sample"), dst)
     return dst
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The operator's own config file (~/.config/xen-planner/config.toml) must not change
+    what the tests see: point the user config directory at an empty one."""
+    import os
+
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    os.environ.pop("XEN_PLANNER_CONFIG", None)

@@ -36,7 +36,7 @@ def test_flow_only_violation_is_tagged_flow(tmp_path):
     assert v.mode == FLOW and v.migration == "m3" and str(v).startswith("[flow] ")
     r = CliRunner().invoke(app, ["check", *_files(tmp_path, inv, bad), "--json"])
     assert r.exit_code == 1
-    assert [x["mode"] for x in json.loads(r.output)["violations"]] == ["flow"]
+    assert [x["mode"] for x in json.loads(r.stdout)["violations"]] == ["flow"]
     r = CliRunner().invoke(app, ["check", *_files(tmp_path, inv, bad)])
     assert "[flow] wave 1, m3" in r.output
 

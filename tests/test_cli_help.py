@@ -63,6 +63,15 @@ def test_help_has_usage_and_an_example(path):
     assert "Traceback" not in r.output
 
 
+def test_top_level_help_lists_version_and_completion():
+    r = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0
+    for opt in ("--version", "--install-completion", "--show-completion", "--config"):
+        assert opt in r.stdout, opt
+    v = runner.invoke(app, ["--version"])
+    assert v.exit_code == 0 and v.stdout.startswith("planner ")
+
+
 def test_help_paragraphs_are_reflowed_not_ragged():
     # typer keeps the docstring's hard line breaks; at 80 columns that left a lone
     # "40,000" at the end of a line and "VMs. Pools ..." on the next
@@ -146,7 +155,13 @@ CASES = [
     ("usage-mistyped-option", ["solve", "--evacuat", "xs-01", "-o", "{tmp}/p.json"],
      "No such option: --evacuat"),
     ("usage-bad-choice", ["whatif", "-s", "n-2"], "'n-2' is not one of"),
-    ("usage-missing-option", ["export", "{plan}", "-o", "{tmp}/c.sh"], "Missing option '--to'"),
+    ("usage-missing-argument", ["export", "-o", "{tmp}/c.sh"], "Missing argument 'PLAN'"),
+    ("export-bad-format", ["export", "{plan}", "--format", "xml", "-o", "{tmp}/c.csv"],
+     "--format"),
+    ("check-format-and-bad-output", ["check", "{plan}", "--format", "json", "-o",
+                                     "{tmp}/no/dir/r.json"], "cannot write"),
+    ("execute-format-without-status", ["execute", "{plan}", "--url", "http://127.0.0.1:1/",
+                                       "--format", "json", "--journal", "{tmp}/j"], "--status"),
     ("usage-not-a-number", ["solve", "--time-limit", "soon"], "'--time-limit'"),
     ("usage-unknown-command", ["slove"], "No such command 'slove'"),
     ("collect-unwritable-o-before-connecting", ["collect", "http://127.0.0.1:1/",

@@ -29,7 +29,7 @@ def test_json_output_all_feasible_exit_0(tmp_path):
     path = _write(tmp_path)
     r = runner.invoke(app, ["whatif", str(path), "--processes", "1", "--format", "json"])
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert [x["scenario"] for x in rows] == ["fail xs-01", "fail xs-02", "fail xs-03"]
     assert all(x["feasible"] for x in rows)
 
@@ -45,7 +45,7 @@ def test_infeasible_exits_1_and_csv(tmp_path):
                             "--max-factor", "5", "--format", "json"])  # fmt: skip
     # two 4 GiB VMs per 30 GiB host: x3 (24) fits, x4 (32) cannot be re-packed
     assert r.exit_code == 1
-    assert [x["factor"] for x in json.loads(r.output)] == [1.0, 2.0, 3.0, 4.0]
+    assert [x["factor"] for x in json.loads(r.stdout)] == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path):

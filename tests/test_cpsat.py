@@ -184,3 +184,43 @@ def test_tiny_time_limit_still_returns_a_checked_plan(limit):
     plan = solve(inv, Evacuate((src,)), time_limit=limit, workers=1)
     assert_checked(inv, plan)
     assert plan.status in ("OPTIMAL", "FEASIBLE", "PARTIAL", "NO_PLAN")
+
+
+def _anti_pair(small_gib: int = 32):
+    """Evacuate `src`: two VMs of one anti-affinity group; host `big` has far more room
+    than `small`, so worst fit would put both on `big`; rule 8 keeps them apart."""
+    from planner.inventory.builder import Builder
+
+    b = Builder()
+    pool = b.pool("lab")
+    src = b.host(pool, "src", memory_gib=64)
+    big = b.host(pool, "big", memory_gib=256)
+    small = b.host(pool, "small", memory_gib=small_gib)
+    sr = b.sr(pool, "nfs", size_gib=2000)
+    g = b.vm_group(pool, "db-cluster")
+    vms = [b.vm(pool, f"db-{i}", host=src, memory_gib=4, disks=[(sr, 10)], groups=[g])
+           for i in range(2)]  # fmt: skip
+    return b.build(), src, big, small, vms
+
+
+def test_anti_affinity_members_that_both_move_land_apart():
+    from planner.options import PlanOptions
+
+    inv, src, big, small, _vms = _anti_pair()
+    for solver in ("greedy", "cpsat"):
+        plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
+        assert_checked(inv, plan)
+        assert plan.unplaced == ()
+        assert sorted(m.to_host for m in plan.migrations()) == sorted([big, small])
+    # `small` too small for either: strict leaves one VM where it is (it could only
+    # join its mate), soft puts both on `big` with a warning (rule 8)
+    inv, src, big, small, _vms = _anti_pair(small_gib=4)
+    for solver in ("greedy", "cpsat"):
+        strict = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
+        assert_checked(inv, strict)
+        assert [m.to_host for m in strict.migrations()] == [big]
+        assert len(strict.unplaced) == 1
+    soft = solve(inv, Evacuate((src,)), PlanOptions(anti_affinity="soft"), solver="greedy")
+    assert_checked(inv, soft)
+    assert not soft.unplaced and {m.to_host for m in soft.migrations()} == {big}
+    assert "ANTI_AFFINITY" in {w.code for w in soft.warnings}

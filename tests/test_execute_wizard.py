@@ -158,7 +158,7 @@ def test_restart_advice_in_the_table_and_the_json(campaign):
     r = _invoke(["solve", str(inf), "--move-pool", "a", "--to", "b", "--solver", "greedy",
                  "--format", "json"])  # fmt: skip
     assert r.exit_code == 0, r.output
-    advice = json.loads(r.output)["restart_advice"]
+    advice = json.loads(r.stdout)["restart_advice"]
     assert sorted(a["name"] for a in advice) == ["vm0", "vm1", "vm2", "vm3"]
     assert all((a["from_version"], a["to_version"]) == ("8.2.1", "8.4.0") for a in advice)
     assert all(a["vm"] == inv.find("vm", a["name"]) for a in advice)
@@ -168,7 +168,7 @@ def test_restart_advice_in_the_table_and_the_json(campaign):
     # an evacuation within pool a (all 8.2.1) gives none
     r = _invoke(["solve", str(inf), "--evacuate", "a1", "--solver", "greedy", "--format",
                  "json"])  # fmt: skip
-    assert r.exit_code == 0 and json.loads(r.output)["restart_advice"] == []
+    assert r.exit_code == 0 and json.loads(r.stdout)["restart_advice"] == []
 
 
 def test_restart_advice_replays_host_upgrades():

@@ -277,3 +277,45 @@ def test_fuzz_option_values(base, tmp_path_factory, data):
     if cmd[0] == "collect":
         args.insert(1, data.draw(st.sampled_from(["http://[::1", "127.0.0.1:9", "garbage://x"])))
     run(args)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(data=st.data())
+def test_fuzz_export_names_never_run(tmp_path_factory, data):
+    """Random names (any text, with planted commands mixed in) for pools and hosts: the
+    exported script, run with a fake `xe`, never runs a planted command."""
+    import subprocess
+    from dataclasses import replace
+
+    from test_export import _attack_fleet, _fake_xe
+
+    from planner.errors import InputError
+    from planner.execute.export import to_xe_script
+
+    d = tmp_path_factory.mktemp("xe")
+    mark = d / "PWNED"
+    plant = st.sampled_from([f"$(touch {mark})", f"`touch {mark}`", f"'; touch {mark}; '",
+                             f'"; touch {mark}; "', f"\ntouch {mark}\n", f"\\\ntouch {mark}"])
+    name = st.builds(lambda a, p, b: a + p + b, st.text(max_size=20), plant,
+                     st.text(max_size=20))  # fmt: skip
+    inv, plan = _attack_fleet(pool_name=data.draw(name), host_name=data.draw(name))
+    vm_name = data.draw(name)
+    inv = replace(inv, vms=tuple(replace(v, name=vm_name) for v in inv.vms))
+    COUNTS["inputs"] += 1
+    try:
+        text = to_xe_script(plan, inv)
+    except InputError:  # refused, e.g. a lone surrogate no file can hold
+        COUNTS["refused"] += 1
+        return
+    try:
+        script = d / "run.sh"
+        script.write_text(text, encoding="utf-8")
+    except UnicodeEncodeError:
+        pytest.fail("the export produced text that cannot be written as UTF-8")
+    _log, env = _fake_xe(d)
+    r = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL, cwd=d)  # fmt: skip
+    COUNTS["accepted"] += 1
+    assert not mark.exists(), text
+    assert r.returncode == 0, r.stderr

@@ -156,3 +156,25 @@ def test_operator_sees_xapi_errors_without_opaque_refs():
     assert f.describe() == "VM_MIGRATE_FAILED injected"
     assert f.describe(refs=True) == "VM_MIGRATE_FAILED OpaqueRef:a-1, OpaqueRef:b-2, injected"
     assert _readable(f.describe(refs=True)) == "VM_MIGRATE_FAILED injected"
+
+
+def test_a_journal_appears_whole_or_not_at_all(tmp_path):
+    # a crash while the journal was being made (SIGKILL in CI's crash test) left a 0-byte
+    # file that the next run rightly refused as "empty": the journal is now made beside
+    # its path and renamed into place, so only the temporary file can be half-made
+    path = tmp_path / "run.journal"
+    stray = tmp_path / ".run.journal.new"
+    stray.write_bytes(b"SQLite format 3\x00half")  # what a killed creation leaves
+    with J.Journal.open(path, _plan()) as j:
+        assert [e.id for e in j.entries()] == ["m0", "m1", "m2"]
+    assert path.stat().st_size > 0 and not stray.exists()
+    # a 0-byte file at the path itself is still not taken as new
+    empty = tmp_path / "empty.journal"
+    empty.touch()
+    with pytest.raises(InputError, match="empty file"):
+        J.Journal.open(empty, _plan())
+    # nor is an SQLite database without a run record (its tables would be filled)
+    bare = tmp_path / "bare.journal"
+    sqlite3.connect(bare).execute("CREATE TABLE run (id INTEGER)").connection.commit()
+    with pytest.raises(InputError, match="no run record"):
+        J.Journal.open(bare, _plan())

@@ -63,8 +63,18 @@ def test_suspend_image_travels_and_reserves():
     inv = _fleet()
     acc = Account.of(inv, PlanOptions())
     old, new = inv.find("sr", "old"), inv.find("sr", "new")
-    d = acc.demand(_move(inv, "m1", "sus", new, to_host=inv.find("host", "h2")))
-    # disk 10 GiB + image 8 GiB: 3x on new, 2x on old; its memory needs rule 4 room
+    h2 = inv.find("host", "h2")
+    # within its pool, onto a host that sees `old`, XAPI leaves the image where it is:
+    # only the disk (10 GiB) is reserved, 3x on new and 2x on old
+    d = acc.demand(_move(inv, "m1", "sus", new, to_host=h2))
+    assert dict(d.start)[("sr", new)] == 3 * 10 * GIB
+    assert dict(d.start)[("sr", old)] == 2 * 10 * GIB
+    assert d.halted_need == 8 * GIB and d.suspend_to is None
+    # a plan that names the image in `disks` moves it: disk 10 GiB + image 8 GiB
+    m = _move(inv, "m1", "sus", new, to_host=h2)
+    m = Migration(m.id, m.vm, m.kind, m.from_host, m.to_host, m.from_pool, m.to_pool,
+                  (*m.disks, DiskMove("img", old, new)))  # fmt: skip
+    d = acc.demand(m)
     assert dict(d.start)[("sr", new)] == 3 * 18 * GIB
     assert dict(d.start)[("sr", old)] == 2 * 18 * GIB
     assert d.halted_need == 8 * GIB and d.suspend_to == new

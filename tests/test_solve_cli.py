@@ -98,7 +98,8 @@ def test_csv_has_a_row_per_migration(tmp_path):
     assert r.exit_code == 0, r.output
     assert_checked(load(inv_path), load_plan(out))
     lines = r.stdout.strip().splitlines()
-    assert lines[0].startswith("wave,id,vm,kind")
+    assert lines[0].startswith("wave,id,vm,vm_name,kind")
+    assert "plan: 4 migrations" in r.stderr  # the status line stays off the data
     assert len(lines) == 1 + 4 and all(",storage," in x for x in lines[1:])
 
 

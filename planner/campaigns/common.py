@@ -1,4 +1,4 @@
-"""What the campaign planners share: memory utilisation and the `Sequencer`, which turns
+"""What the campaign planners share: the `Sequencer`, which turns
 an ordered list of moves (and host steps) into waves that replay cleanly, and gives
 them real start times with the list scheduler (`planner.schedule`).
 
@@ -45,31 +45,10 @@ from planner.plan import (
 )
 from planner.rules import target_reasons
 from planner.rules.memory import host_capacity, vm_memory
+from planner.rules.memory import spread_points as spread_points  # moved: check uses it too
+from planner.rules.memory import utilisation as utilisation
 from planner.rules.storage import reserve_on_source, reserve_on_target
 from planner.schedule import schedule
-
-
-def utilisation(inv: Inventory, vms: Iterable[VM], pool: str,
-                options: PlanOptions) -> dict[str, float]:  # fmt: skip
-    """Memory utilisation in points (0-100) of each enabled host of `pool`, with the
-    running VMs `vms` where they are: committed bytes / capacity bytes (the capacity of
-    `host_capacity`, so headroom counts as used)."""
-    hosts = [h for h in inv.hosts_in_pool.get(pool, []) if h.enabled]
-    used = {h.uuid: 0 for h in hosts}
-    for v in vms:
-        if v.is_running and v.host in used:
-            used[v.host] += vm_memory(v, options.dmc)
-    out = {}
-    for h in hosts:
-        cap = host_capacity(h, options.headroom_fraction)
-        out[h.uuid] = 100.0 * used[h.uuid] / cap if cap > 0 else 100.0
-    return out
-
-
-def spread_points(inv: Inventory, vms: Iterable[VM], pool: str, options: PlanOptions) -> float:
-    """Max minus min utilisation (points) over the enabled hosts of `pool` (0 if < 2)."""
-    u = utilisation(inv, vms, pool, options)
-    return max(u.values()) - min(u.values()) if len(u) > 1 else 0.0
 
 
 class _Used(Mapping[str, int]):

@@ -9,11 +9,13 @@ per problem on stderr and its exit status (2 for bad input); `OSError` likewise.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from planner.cli.common import CONFIG_KEY
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0.1 s
@@ -66,7 +68,7 @@ app = typer.Typer(
     "Start with `planner solve` (plans the bundled sample inventory) or "
     "`planner inventory show`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -113,6 +115,35 @@ def reflow_help(command: click.Command) -> None:
         command.help = _reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
         reflow_help(sub)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from planner import __version__
+
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the planner's version and exit.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE", show_default=False,
+        help="Config file (TOML: pools and defaults; docs/cli.md). Default: "
+        "$XEN_PLANNER_CONFIG, else config.toml in the user config directory.")] = None,
+) -> None:
+    """Global options (the group's help is the `help=` of `app` above)."""
+    from planner import config as cfg
+
+    loaded = cfg.load(config)  # errors: one line each, exit 2 (see _Group.invoke)
+    ctx.meta[CONFIG_KEY] = loaded
+    # [defaults] become option defaults; an option given on the command line still wins
+    ctx.default_map = {**(ctx.default_map or {}), **loaded.default_map()}
+
 
 
 def _printable(line: str) -> str:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory
+from planner.cli.output import FormatOption, Output, OutputOption, plural
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from planner.explain import Explanation
+    from planner.inventory.model import Inventory
+
+
+VIOLATION_COLUMNS = ("code", "message", "wave", "migration", "vm", "vm_name", "mode")
 
 
 def check(
@@ -15,8 +25,10 @@ def check(
     inventory: Annotated[
         Path | None, typer.Argument(help=INVENTORY_HELP, show_default=False)
     ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+        bool, typer.Option("--json", help="Deprecated: same as --format json.", hidden=False)
     ] = False,
 ) -> None:
     """Replay PLAN against INV and report every broken promise (docs/check.md).
@@ -27,44 +39,50 @@ def check(
 
     Exit status: 0 the plan is safe, 1 it has violations (one line each: wave, migration,
     VM -> target, rule code and the numbers), 2 the inputs are unusable, including a
-    plan made for another inventory.
+    plan made for another inventory. A safe plan that leaves VMs unplaced says so.
 
-    Example: planner check plan.json fleet.json
+    Example: planner check plan.json fleet.json --format json -o report.json
     """
     from planner.check import check_plan
     from planner.plan import load as load_plan
 
+    if as_json:
+        typer.echo("planner: --json is deprecated; use --format json", err=True)
+        fmt = "json"
+    out = Output.of(fmt, output)
     p = load_plan(plan)
     inv = load_inventory(inventory)
     report = check_plan(inv, p)
-    if as_json:
-        import json
-
-        doc = {
-            "ok": report.ok,
-            "waves": report.waves,
-            "migrations": report.migrations,
-            "unplaced_claimed": report.claimed,
-            "violations": [
-                {"code": v.code, "message": v.message, "wave": v.wave,
-                 "migration": v.migration, "vm": v.vm, "mode": v.mode}
-                for v in report.violations
-            ],
-        }
-        typer.echo(json.dumps(doc, indent=1))
+    n = len(report.violations)
+    size = f"{plural(report.migrations, 'migration')} in {plural(report.waves, 'wave')}"
+    unplaced = (f"; {plural(len(p.unplaced), 'VM')} left unplaced by the plan (not moved)"
+                if p.unplaced else "")  # fmt: skip
+    if report.ok:
+        verdict = f"plan is safe: {size}, every replay rule holds{unplaced}"
     else:
+        verdict = f"plan is NOT safe: {plural(n, 'violation')} ({size}){unplaced}"
+
+    def rows() -> list[dict[str, object]]:
+        return [{"code": v.code, "message": v.message, "wave": v.wave,
+                 "migration": v.migration, "vm": v.vm,
+                 "vm_name": inv.label(v.vm) if v.vm else None, "mode": v.mode}
+                for v in report.violations]  # fmt: skip
+
+    def table(con: Console) -> None:
         for line in report.lines():
-            typer.echo(line)
-        n = len(report.violations)
-        size = f"{report.migrations} migrations in {report.waves} waves"
-        if report.ok:
-            typer.echo(f"plan is safe: {size}, every replay rule holds")
-        else:
-            typer.echo(f"plan is NOT safe: {n} violation{'s' if n != 1 else ''} ({size})")
-        if report.claimed:
-            # capacity reasons cannot be verified without solving again (FORMATS.md rule 11)
-            typer.echo(f"{report.claimed} unplaced VM{'s' if report.claimed != 1 else ''} "
-                       "excused by capacity reasons (the solver's claim, not verified)")
+            con.print(line, markup=False, highlight=False)
+
+    out.emit(
+        doc=lambda: {"ok": report.ok, "waves": report.waves, "migrations": report.migrations,
+                     "unplaced": [u.vm for u in p.unplaced],
+                     "unplaced_claimed": report.claimed, "violations": rows()},
+        rows=rows, columns=VIOLATION_COLUMNS, table=table,
+    )  # fmt: skip
+    out.status(verdict)
+    if report.claimed:
+        # capacity reasons cannot be verified without solving again (FORMATS.md rule 11)
+        out.status(f"{plural(report.claimed, 'unplaced VM')} excused by capacity reasons "
+                   "(the solver's claim, not verified)")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -97,6 +115,8 @@ def explain(
                      help="The network carrying storage-migration streams into POOL, as "
                      "for solve; repeatable.", show_default=False),
     ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
 ) -> None:
     """Why VM can or cannot go to each candidate host (and SR), as a table.
 
@@ -111,6 +131,7 @@ def explain(
     from planner.options import PlanOptions
     from planner.rules.network import resolve_network_map
 
+    out = Output.of(fmt, output)
     inv = load_inventory(inventory)
     nmap = resolve_network_map(inv, network_map or [])
     if not 0.0 <= headroom < 1.0:
@@ -122,7 +143,46 @@ def explain(
     mnet = resolve_migration_networks(inv, migration_network or [])
     options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
                           migration_network=mnet)  # fmt: skip
-    render(inv, explain_vm(inv, vm, to=to, options=options))
+    e = explain_vm(inv, vm, to=to, options=options)
+    out.emit(doc=lambda: explanation_doc(inv, e), rows=lambda: candidate_rows(inv, e),
+             columns=CANDIDATE_COLUMNS, table=lambda con: render(inv, e, con))  # fmt: skip
+    if out.is_data:
+        out.status(f"{e.vm.name}: {len(e.eligible)} of {plural(len(e.candidates), 'candidate')}"
+                   " eligible now")  # fmt: skip
+
+
+CANDIDATE_COLUMNS = ("vm", "vm_name", "kind", "host", "host_name", "sr", "sr_name",
+                     "eligible", "reasons", "free_memory_bytes", "free_sr_bytes")  # fmt: skip
+
+
+def candidate_rows(inv: Inventory, e: Explanation) -> list[dict[str, Any]]:
+    """One row per candidate target of an explanation (uuids and names)."""
+    return [{"vm": e.vm.uuid, "vm_name": e.vm.name, "kind": c.kind,
+             "host": c.host, "host_name": inv.label(c.host) if c.host else None,
+             "sr": c.sr, "sr_name": inv.label(c.sr) if c.sr else None,
+             "eligible": c.eligible,
+             "reasons": [f"{r.code}: {r.message}" for r in c.reasons],
+             "free_memory_bytes": c.free_memory_bytes, "free_sr_bytes": c.free_sr_bytes}
+            for c in e.candidates]  # fmt: skip
+
+
+def explanation_doc(inv: Inventory, e: Explanation) -> dict[str, Any]:
+    """An explanation as JSON: the VM, its exclusions, VIF mapping and candidates."""
+    vm = e.vm
+    return {
+        "vm": vm.uuid, "vm_name": vm.name, "power_state": vm.power_state,
+        "host": vm.host, "host_name": inv.label(vm.host) if vm.host else None,
+        "pool": vm.pool, "pool_name": inv.label(vm.pool),
+        "memory_bytes": vm.memory_bytes,
+        "to_pool": e.to_pool, "to_host": e.to_host,
+        "exclusions": [{"code": x.code, "message": x.message, "remedy": x.remedy,
+                        "kinds": list(x.kinds)} for x in e.exclusions],
+        "vifs": [{"device": v.device, "network": v.network, "to_network": v.to_network}
+                 for v in e.vifs],
+        "candidates": [{**r, "reasons": [{"code": x.code, "message": x.message}
+                                         for x in c.reasons]}
+                       for r, c in zip(candidate_rows(inv, e), e.candidates, strict=True)],
+    }  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

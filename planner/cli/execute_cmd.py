@@ -7,6 +7,7 @@ Credentials: the password comes from the environment variable named by --passwor
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,14 +15,30 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.common import DEFAULT_PASSWORD_ENV, read_password
+from planner.cli import logs
+from planner.cli.common import (
+    DEFAULT_PASSWORD_ENV,
+    CaFileOption,
+    FingerprintOption,
+    InsecureOption,
+    LogFileOption,
+    PoolOption,
+    current_config,
+    pool_access,
+    tls_option_value,
+)
+from planner.cli.output import FormatOption, Output, OutputOption, hms
+from planner.cli.progress import ProgressOption, enabled
 from planner.errors import InputError
+
+_log = logging.getLogger("planner.execute")
 
 if TYPE_CHECKING:
     from planner.execute.journal import Entry, Journal
     from planner.execute.runner import RunConfig, Summary
     from planner.inventory.model import Inventory
     from planner.plan import Migration, Plan
+    from planner.tls import TlsSetting
 
 
 def _journal_path(plan_path: Path, journal: Path | None) -> Path:
@@ -57,7 +74,9 @@ class _Progress:
     """
 
     def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool,
-                 scheduled: bool = False) -> None:  # fmt: skip
+                 scheduled: bool = False, config: RunConfig | None = None) -> None:  # fmt: skip
+        self.config = config
+        self.retries: dict[str, int] = {}  # retries announced per migration, this run
         self.plan = plan
         self.scheduled = scheduled
         self.origin: float | None = None  # monotonic time of the plan's t=0 in this run
@@ -80,12 +99,15 @@ class _Progress:
         if self.tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+            from planner.terminal import SafeConsole as Console  # names from XAPI
+
             self._live = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"),
                 transient=False,
+                console=Console(stderr=True, log_path=False),  # stdout stays for the report
             )
             self._live.__enter__()
             for pool, migs in self.by_pool.items():
@@ -141,7 +163,7 @@ class _Progress:
             n_done = sum(1 for m in self.by_pool[pool] if m.id in self.done)
             flying = sum(1 for m in self.by_pool[pool] if m.id in self.flying)
             eta = self.schedule_eta(now) if self.scheduled else self._eta(pool)
-            self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {eta:,.0f}s")
+            self._live.update(tid, completed=n_done, info=f"in flight {flying}  ETA {hms(eta)}")
 
     def event(self, kind: str, m: Migration, detail: str) -> None:
         now = time.monotonic()
@@ -163,6 +185,12 @@ class _Progress:
                 self.real_done += now - t0
         elif kind in ("failed", "held", "retry"):
             self.flying.pop(m.id, None)
+        if kind == "retry" and self.config is not None:
+            # the runner's rule (runner.py _failed_attempt): retry n waits backoff * 2^(n-1)
+            n = self.retries[m.id] = self.retries.get(m.id, 0) + 1
+            wait = self.config.backoff_seconds * 2 ** (n - 1)
+            detail = (f"attempt {n} failed: {detail}; attempt {n + 1} of at most "
+                      f"{self.config.retries + 1} in {wait:.1f} s")  # fmt: skip
         if kind == "note":
             line = detail
         else:
@@ -171,6 +199,11 @@ class _Progress:
             if timing:
                 detail = f"{detail}; {timing}" if detail else timing
             line = f"{kind:<7} {m.id} {_describe(m, self.inv)}" + (f" ({detail})" if detail else "")
+        level = logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else \
+            logging.INFO  # fmt: skip
+        # the terminal shows the event as its own line already: the log file records it
+        _log.log(level, line, extra={"event": kind, "migration": getattr(m, "id", None),
+                                     "vm": getattr(m, "vm", None), logs.FILE_ONLY: True})
         if self._live is not None:
             if kind not in ("start", "done", "resume"):
                 self._live.console.log(line)
@@ -257,46 +290,144 @@ def _readable(error: str) -> str:
     return re.sub(r"OpaqueRef:[0-9A-Za-z-]+(,\s*)?", "", error).strip().rstrip(",")
 
 
-def _status(journal: Journal, plan: Plan | None, inv: Inventory | None) -> int:
+STATUS_COLUMNS = ("id", "wave", "kind", "state", "attempts", "vm", "vm_name", "host",
+                  "host_name", "from_pool", "from_pool_name", "to_pool", "to_pool_name",
+                  "to_version", "tasks", "error")  # fmt: skip
+
+
+def _status_rows(journal: Journal, inv: Inventory | None) -> list[dict[str, Any]]:
+    """Every migration and host step of the journal as a row (uuids and names)."""
+    def name(u: str | None) -> str | None:
+        return inv.label(u) if inv is not None and u is not None else None
+
+    rows: list[dict[str, Any]] = [
+        {"id": e.id, "wave": e.wave, "kind": e.kind, "state": e.state, "attempts": e.attempts,
+         "vm": e.vm, "vm_name": name(e.vm), "from_pool": e.from_pool,
+         "from_pool_name": name(e.from_pool), "to_pool": e.to_pool,
+         "to_pool_name": name(e.to_pool), "tasks": list(e.tasks),
+         "error": _readable(e.error) if e.error else None}
+        for e in journal.entries()]  # fmt: skip
+    rows += [{"id": st.id, "wave": st.wave, "kind": st.kind, "state": st.state,
+              "attempts": st.attempts, "host": st.host, "host_name": name(st.host),
+              "to_version": st.to_version, "error": st.error}
+             for st in journal.steps()]  # fmt: skip
+    return rows
+
+
+def _status(journal: Journal, plan: Plan | None, inv: Inventory | None,
+            out: Output | None = None) -> int:  # fmt: skip
     from planner.execute import journal as J
 
+    out = out or Output("table")
     info = journal.info()
     entries = journal.entries()
-    counts = journal.counts()
-    typer.echo(f"journal {journal.path}: run {info.run_id}, {info.runs} run(s)")
-    typer.echo(
-        f"plan digest {info.plan_digest[:16]}  inventory digest {info.inventory_digest[:16]}"
-    )
-    typer.echo("  ".join(f"{s} {counts[s]}" for s in J.STATES))
-    if inv is None and any(e.state != J.DONE for e in entries):
-        typer.echo("(uuids below: add --inventory INV to see names)")
-    by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
-    origin = _schedule_origin(entries, by_id, plan)
-    if origin is not None and plan is not None:
-        for line in _schedule_status(entries, by_id, plan, origin):
-            typer.echo(line)
-    for e in entries:
-        if e.state == J.DONE:
-            continue
-        m = by_id.get(e.id)
-        what = _describe(m, inv) if m is not None else f"{e.kind} {e.vm}"
-        tail = f"  [{_readable(e.error)}]" if e.error else ""
-        task = f"  task {','.join(e.tasks)}" if e.tasks else ""
-        when = ""
-        if origin is not None and m is not None:
-            when = f"  planned t+{m.start_s}s"
-            if e.started_at is not None:
-                when += f", started t+{e.started_at - origin:.0f}s"
-        typer.echo(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{when}{tail}")
     steps = journal.steps()
-    for st in steps:
-        if st.state == J.DONE:
+    counts = journal.counts()
+    head = f"journal {journal.path}: run {info.run_id}, {info.runs} run(s); " + "  ".join(
+        f"{s} {counts[s]}" for s in J.STATES)
+    code = 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
+    if out.is_data:
+        out.emit(doc=lambda: {
+            "journal": str(journal.path), "run_id": info.run_id, "runs": info.runs,
+            "plan_digest": info.plan_digest, "inventory_digest": info.inventory_digest,
+            "counts": {s: counts[s] for s in J.STATES}, "complete": code == 0,
+            "rows": _status_rows(journal, inv)},
+            rows=lambda: _status_rows(journal, inv), columns=STATUS_COLUMNS,
+            table=lambda _c: None)  # fmt: skip
+        out.status(head)
+        return code
+
+    def table(con: Any) -> None:
+        def say(line: str) -> None:
+            con.print(line, markup=False, highlight=False, soft_wrap=True)
+
+        say(f"journal {journal.path}: run {info.run_id}, {info.runs} run(s)")
+        say(f"plan digest {info.plan_digest[:16]}  inventory digest "
+            f"{info.inventory_digest[:16]}")  # fmt: skip
+        say("  ".join(f"{s} {counts[s]}" for s in J.STATES))
+        if inv is None and any(e.state != J.DONE for e in entries):
+            say("(uuids below: add --inventory INV to see names)")
+        by_id = {m.id: m for m in plan.migrations()} if plan is not None else {}
+        origin = _schedule_origin(entries, by_id, plan)
+        if origin is not None and plan is not None:
+            for line in _schedule_status(entries, by_id, plan, origin):
+                say(line)
+        for e in entries:
+            if e.state == J.DONE:
+                continue
+            m = by_id.get(e.id)
+            what = _describe(m, inv) if m is not None else f"{e.kind} {_label(inv, e.vm)}"
+            tail = f"  [{_readable(e.error)}]" if e.error else ""
+            task = f"  task {','.join(e.tasks)}" if e.tasks else ""
+            when = ""
+            if origin is not None and m is not None:
+                when = f"  planned t+{m.start_s}s"
+                if e.started_at is not None:
+                    when += f", started t+{e.started_at - origin:.0f}s"
+            say(f"{e.id:<14} {e.state:<8} tries {e.attempts}  {what}{task}{when}{tail}")
+        for st in steps:
+            if st.state == J.DONE:
+                continue
+            ver = f" to {st.to_version}" if st.to_version else ""
+            tail = f"  [{st.error}]" if st.error else ""
+            say(f"{st.id:<14} {st.state:<8} tries {st.attempts}  wave {st.wave}: {st.kind} "
+                f"{_label(inv, st.host)}{ver}{tail}")  # fmt: skip
+
+    out.table(table)
+    return code
+
+
+def _names_for(jpath: Path, plan: Plan | None,
+               plan_path: Path | None) -> tuple[Plan | None, Inventory | None]:  # fmt: skip
+    """`execute --status` without --inventory: the plan next to the journal (PLAN.journal)
+    and an inventory with the journal's digest beside it (the re-plan's
+    `.inventory.json`, another inventory file in the directory, or a bundled sample),
+    for names."""
+    from planner.execute import journal as J
+    from planner.plan import load as load_plan
+
+    with J.Journal.read(jpath) as j:
+        info = j.info()
+    if plan is None and jpath.name.endswith(".journal"):
+        guess = jpath.with_name(jpath.name[: -len(".journal")])
+        if guess.is_file():
+            try:
+                cand = load_plan(guess)
+            except (InputError, OSError):
+                cand = None
+            if cand is not None and J.plan_digest(cand) == info.plan_digest:
+                plan, plan_path = cand, guess
+    return plan, _inventory_beside(plan_path or jpath, info.inventory_digest)
+
+
+def _inventory_beside(path: Path, inventory_digest: str) -> Inventory | None:
+    """An inventory with this digest next to `path` (a plan or journal): the re-plan's
+    `.inventory.json`, another inventory file of the directory, or a bundled sample;
+    None when there is none. Only for names in messages."""
+    from planner.inventory import digest, load
+    from planner.inventory.samples import sample_path
+
+    folder = path.absolute().parent
+    first = [path.with_name(path.stem + ".inventory.json")]
+
+    others = sorted(p for p in folder.glob("*.json")
+                    if p not in first and p != path)[:INVENTORY_GUESSES]  # fmt: skip
+    samples = [Path(sample_path()), Path(sample_path("two-pools"))]
+    for cand_path in [*first, *others, *samples]:
+        try:
+            # a small peek first: only inventory files are loaded
+            if not cand_path.is_file() or b"xen-planner/inventory" not in \
+                    cand_path.open("rb").read(4096):  # fmt: skip
+                continue
+            inv = load(cand_path)
+        except (InputError, OSError):
             continue
-        ver = f" to {st.to_version}" if st.to_version else ""
-        tail = f"  [{st.error}]" if st.error else ""
-        typer.echo(f"{st.id:<14} {st.state:<8} tries {st.attempts}  wave {st.wave}: {st.kind} "
-                   f"{_label(inv, st.host)}{ver}{tail}")  # fmt: skip
-    return 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
+        if digest(inv) == inventory_digest:
+            return inv
+    return None
+
+
+INVENTORY_GUESSES = 20  # inventory files looked at for names beside a journal
 
 
 def _schedule_origin(entries: list[Entry], by_id: dict[str, Migration],
@@ -367,9 +498,10 @@ def register(app: typer.Typer) -> None:
                 f"(default {DEFAULT_PASSWORD_ENV}; else a prompt).",
             ),
         ] = None,
-        insecure: Annotated[
-            bool, typer.Option("--insecure", help="Skip TLS verification.")
-        ] = False,
+        pool: PoolOption = None,
+        insecure: InsecureOption = False,
+        ca_file: CaFileOption = None,
+        fingerprint: FingerprintOption = None,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -449,6 +581,10 @@ def register(app: typer.Typer) -> None:
                 "in transit is waited for before it is sent again (docs/reliability.md).",
             ),
         ] = 90.0,
+        fmt: FormatOption = "table",
+        output: OutputOption = None,
+        log_file: LogFileOption = None,
+        show_progress: ProgressOption = None,
     ) -> None:
         """Carry out PLAN through XenAPI, journaled and resumable.
 
@@ -465,19 +601,25 @@ def register(app: typer.Typer) -> None:
             if journal is None and plan_path is None:
                 raise InputError("--status needs --journal FILE (or PLAN)")
             jpath = journal if journal is not None else _journal_path(plan_path, None)
+            out = Output.of(fmt, output)
             plan = load_plan(plan_path) if plan_path is not None else None
             inv = _load_base(inventory, plan)
+            if inv is None and jpath.exists():
+                plan, inv = _names_for(jpath, plan, plan_path)
             with J.Journal.read(jpath) as j:
                 if plan is not None and j.info().plan_digest != J.plan_digest(plan):
                     raise InputError(f"{jpath}: journal belongs to another plan than "
                                      f"{plan_path} (plan digest {j.info().plan_digest[:12]}, "
                                      f"this plan {J.plan_digest(plan)[:12]})")  # fmt: skip
-                raise typer.Exit(_status(j, plan, inv))
+                raise typer.Exit(_status(j, plan, inv, out))
         if plan_path is None:
             raise InputError("missing PLAN (the plan JSON file)")
         problems = []
-        if not url:
-            problems.append("--url: give the URL of each pool master (repeat --url)")
+        if fmt != "table" or output is not None:
+            problems.append("--format and -o go with --status (a run reports to people)")
+        if not url and not pool and not current_config().pools:
+            problems.append("--url: give the URL of each pool master (repeat --url), or "
+                            "--pool NAME from the config file")
         if mode not in ("waves", "flow"):
             problems.append(f"--mode: must be waves or flow, got {mode!r}")
         if max_per_pool is not None and not 1 <= max_per_pool <= 3:
@@ -500,7 +642,12 @@ def register(app: typer.Typer) -> None:
         refuse_steps(plan)  # before anything is opened or written
         base = _load_base(inventory, plan)
         jpath = _journal_path(plan_path, journal)
-        password = read_password(password_env)
+        cli_tls = tls_option_value(insecure, ca_file, fingerprint)
+        urls, user, password, tls = pool_access(list(url or []), list(pool or []), user,
+                                                password_env, cli_tls, url_option="--url")
+        log = logs.configure(log_file, secrets=[password])
+        log.info("execute %s: %s, %d pool(s), journal %s", plan_path,
+                 "dry run" if dry_run else f"mode {mode}", len(urls), jpath)  # fmt: skip
         from planner.execute.runner import RunConfig
 
         config = RunConfig(
@@ -512,29 +659,41 @@ def register(app: typer.Typer) -> None:
             step_poll_seconds=step_poll,
             step_timeout_seconds=step_timeout,
         )
-        code = _execute(
-            plan,
-            plan_path,
-            base,
-            jpath,
-            url,
-            user,
-            password,
-            insecure=insecure,
-            dry_run=dry_run,
-            config=config,
-            yes=yes,
-            replan=(replan_solver, time_limit) if replan else None,
-            settle=settle,
-        )
+        try:
+            code = _execute(
+                plan,
+                plan_path,
+                base,
+                jpath,
+                urls,
+                user,
+                password,
+                insecure=tls,
+                dry_run=dry_run,
+                config=config,
+                yes=yes,
+                replan=(replan_solver, time_limit) if replan else None,
+                progress=enabled(show_progress),
+                settle=settle,
+            )
+        except Exception as e:
+            log.error("execute failed: %s", e)
+            raise
+        finally:
+            log.info("execute ended")
+            logs.close()
         raise typer.Exit(code)
 
     @app.command("export")
     def export(
         plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan JSON file.")],
-        to: Annotated[str, typer.Option("--to", help="xe (POSIX shell script) or csv (runbook).")],
+        to: Annotated[str | None, typer.Option(
+            "--to", metavar="xe|csv|json",
+            help="xe: a POSIX shell script of xe commands; csv or json: the runbook "
+            "(same as --format).")] = None,
         output: Annotated[
-            Path | None, typer.Option("-o", "--output", help="Output file (default stdout).")
+            Path | None, typer.Option("-o", "--output", metavar="FILE",
+                                      help="Output file (default or '-': stdout).")
         ] = None,
         inventory: Annotated[
             Path | None,
@@ -557,31 +716,57 @@ def register(app: typer.Typer) -> None:
                 "from (xe has no file form for it, so it is in xe's argv; docs/security.md).",
             ),
         ] = "env",
+        fmt: FormatOption = "table",
     ) -> None:
-        """Write PLAN for other executors: an `xe vm-migrate` script or a CSV runbook.
+        """Write PLAN for other executors: an `xe vm-migrate` script or a runbook table.
 
-        The script runs wave by wave (each wave's migrations in the background, then waits) and stops at the first failed wave. Set XE_PASSWORD and POOL_n_MASTER (listed at the top of the script) before running it; the password is never written to the file.
+        The script runs wave by wave (each wave's migrations in the background, then waits) and stops at the first failed wave. Set XE_PASSWORD and POOL_n_MASTER (listed at the top of the script) before running it; the password is never written to the file. The runbook (--format table|json|csv) has one row per migration and per host step, with uuids and names: the columns of `planner solve --format csv`.
 
         Example: planner export plan.json --to xe -o campaign.sh
         """  # noqa: E501
-        from planner.execute.export import to_csv, to_xe_script
+        from planner.cli.output import is_stdout
+        from planner.execute.export import to_xe_script
         from planner.plan import load as load_plan
+        from planner.rows import PLAN_COLUMNS, plan_rows
 
-        if to not in ("xe", "csv"):
-            raise InputError(f"--to: must be xe or csv, got {to!r}")
+        if to is not None and to not in ("xe", "csv", "json"):
+            raise InputError(f"--to: must be xe, csv or json, got {to!r}")
+        if to in ("csv", "json"):
+            fmt = to
+        out = Output.of(fmt, output)
         plan = load_plan(plan_path)
         inv = _load_base(inventory, plan)
-        if to == "xe":
-            text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env,
-                                remote_password=remote_password)  # fmt: skip
-        else:
-            text = to_csv(plan, inv)
-        if output is None:
+        if to != "xe":
+            rows = plan_rows(plan, inv)
+
+            def table(con: Any) -> None:
+                from rich.table import Table
+
+                from planner.cli.output import hms
+
+                t = Table(header_style="bold")
+                for col in ("wave", "id", "kind", "VM / host", "from", "to", "est"):
+                    t.add_column(col, justify="right" if col in ("wave", "est") else "left")
+                for r in rows:
+                    what = r["vm_name"] or r["vm"] or r["from_host_name"] or r["from_host"]
+                    src = (r["from_host_name"] or r["from_host"] or r["from_pool_name"]
+                           or r["from_pool"]) if r["vm"] else r["when"]  # fmt: skip
+                    dst = (r["to_host_name"] or r["to_host"] or r["to_pool_name"]
+                           or r["to_pool"] or r["to_version"] or "")  # fmt: skip
+                    t.add_row(str(r["wave"]), r["id"], r["kind"], what, src, dst,
+                              hms(r["est_seconds"]) if r["est_seconds"] else "")  # fmt: skip
+                con.print(t)
+
+            out.emit(doc=lambda: rows, rows=lambda: rows, columns=PLAN_COLUMNS, table=table)
+            return
+        text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env,
+                            remote_password=remote_password)  # fmt: skip
+        if is_stdout(output):
             typer.echo(text, nl=False)
             return
+        assert output is not None
         output.write_text(text)
-        if to == "xe":
-            output.chmod(0o755)
+        output.chmod(0o755)
         typer.echo(f"wrote {output}", err=True)
 
 
@@ -610,11 +795,12 @@ def _execute(
     user: str,
     password: str,
     *,
-    insecure: bool,
+    insecure: TlsSetting,
     dry_run: bool,
     config: RunConfig,
     yes: bool,
     replan: tuple[str, float] | None,
+    progress: bool | None = None,
     settle: float = 90.0,
 ) -> int:
     from planner.execute import journal as J
@@ -629,7 +815,10 @@ def _execute(
         missing = {m.from_pool for m in plan.migrations()} | {m.to_pool for m in plan.migrations()}
         missing -= set(backend.pools)
         if missing:
-            raise InputError("no --url for pool(s) the plan uses", sorted(missing))
+            names = base or _inventory_beside(plan_path, plan.inventory_digest)
+            raise InputError("no --url for pool(s) the plan uses (give --url or --pool)",
+                             sorted(f"{_label(names, p)} ({p})" if names else p
+                                    for p in missing))  # fmt: skip
         if dry_run:
             states = {}
             if jpath.exists():
@@ -641,6 +830,15 @@ def _execute(
             live = backend.inventory()
             report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
+            # the same verdict as the real run below, word for word, and its exit status
+            if not report.ok and replan is None:
+                typer.echo(f"planner: {REFUSAL} (dry run: nothing was changed)", err=True)
+                return 1
+            flying = [i for i, st in states.items() if st in J.IN_FLIGHT]
+            if not report.ok and flying:
+                typer.echo(f"planner: {_in_flight(len(flying))} (dry run: nothing was changed)",
+                           err=True)  # fmt: skip
+                return 1
             if not report.ok and replan is not None:
                 new = _replan(plan, live, replan)
                 typer.echo(
@@ -661,20 +859,12 @@ def _execute(
             report = preflight(plan, live, states, base, host_live=_host_live(backend))
             _print_preflight(report)
             if report.ok:
-                return _run(plan, j, backend, live, base, report, config, yes)
+                return _run(plan, j, backend, live, base, report, config, yes, progress)
             if replan is None:
-                typer.echo(
-                    "planner: refusing to execute: the pools changed since the plan was made "
-                    "(use --replan, or make a new plan from a fresh inventory)",
-                    err=True,
-                )
+                typer.echo(f"planner: {REFUSAL}", err=True)
                 refused = True
             elif flying := [e.id for e in j.entries() if e.state in J.IN_FLIGHT]:
-                typer.echo(
-                    f"planner: cannot re-plan while {len(flying)} migration(s) are in "
-                    "flight; re-run when they have ended",
-                    err=True,
-                )
+                typer.echo(f"planner: {_in_flight(len(flying))}", err=True)
                 return 1
         if refused:
             if fresh:  # a first run that was refused leaves nothing behind
@@ -693,9 +883,17 @@ def _execute(
         )
         with J.Journal.open(jpath, plan) as j:
             report = preflight(plan, live, {}, live)
-            return _run(plan, j, backend, live, live, report, config, yes)
+            return _run(plan, j, backend, live, live, report, config, yes, progress)
     finally:
         backend.close()
+
+
+REFUSAL = ("refusing to execute: the pools changed since the plan was made (use --replan, "
+           "or make a new plan from a fresh inventory)")
+
+
+def _in_flight(n: int) -> str:
+    return f"cannot re-plan while {n} migration(s) are in flight; re-run when they have ended"
 
 
 def _host_live(backend: Any) -> Any:
@@ -765,6 +963,7 @@ def _run(
     report: Any,
     config: RunConfig,
     yes: bool,
+    progress: bool | None = None,
 ) -> int:
     from planner.execute import journal as J
     from planner.execute.runner import Runner
@@ -783,17 +982,19 @@ def _run(
         extra = f" and {len(steps_left)} host step(s)" if steps_left else ""
         if not typer.confirm(f"start {len(report.pending)} migration(s){extra}?"):
             return 1
-    tty = sys.stdout.isatty()
+    tty = sys.stderr.isatty() if progress is None else progress
     slots = min(config.max_per_pool or 3, int(plan.options.get("max_per_pool", 3)))
     scheduled = config.mode == "flow" and plan.has_schedule
-    with _Progress(plan, base or live, slots, tty, scheduled) as progress:
-        progress.seed(j.entries())
-        runner = Runner(plan, j, backend, live, config, on_event=progress.event,
+    with _Progress(plan, base or live, slots, tty, scheduled, config) as bars:
+        bars.seed(j.entries())
+        runner = Runner(plan, j, backend, live, config, on_event=bars.event,
                         step_wait=_enter_waiter() if sys.stdin.isatty() else None)  # fmt: skip
         summary = runner.run()
-    drift = _drift_line(summary, plan, config.mode, progress.seeded > 0)
+    drift = _drift_line(summary, plan, config.mode, bars.seeded > 0)
     for line in _summary_lines(summary, plan, base or live, drift):
         typer.echo(line)
+        if line:
+            _log.info(line, extra={"event": "summary"})
     if not summary.complete:
         return 1
     problems = _goal_lines(plan, backend.inventory())  # re-checked on the live pools
@@ -813,6 +1014,7 @@ def _print_preflight(report: Any) -> None:
         typer.echo(f"pre-flight: {len(report.drift)} change(s) since the plan was made:", err=True)
         for d in report.drift:
             typer.echo(f"  {d.line()}", err=True)
+            _log.info("drift: %s", d.line(), extra={"event": "drift"})
 
 
 def _print_would(plan: Plan, states: dict[str, str], live: Inventory) -> None:

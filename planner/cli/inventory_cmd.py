@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.common import INVENTORY_HELP
+from planner.cli.output import FormatOption, Output, OutputOption, is_stdout
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from planner.inventory.model import Inventory
     from planner.inventory.validate import ValidationReport
 
@@ -51,6 +54,8 @@ def validate(
     inventory: Annotated[
         Path | None, typer.Argument(help=INVENTORY_HELP, show_default=False)
     ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
 ) -> None:
     """Check INV against the inventory format: types, enums, references, power states.
 
@@ -59,12 +64,22 @@ def validate(
 
     Example: planner inventory validate fleet.json
     """
+    out = Output.of(fmt, output)
     # counting needs no model: skipping it halves the time on a 100,000-VM file
     _, doc, report = _read_checked(inventory)
-    typer.echo(f"ok: {len(doc['pools'])} pools, {len(doc['hosts'])} hosts, "
-               f"{len(doc['vms'])} VMs")  # fmt: skip
-    for w in report.warnings:
-        typer.echo(f"warning: {w}")
+    counts = {k: len(doc[k]) for k in ("pools", "hosts", "srs", "networks", "vms")}
+    line = f"ok: {counts['pools']} pools, {counts['hosts']} hosts, {counts['vms']} VMs"
+
+    def table(con: Console) -> None:
+        con.print(line, markup=False, highlight=False)
+        for w in report.warnings:
+            con.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+
+    out.emit(doc=lambda: {"ok": True, **counts, "warnings": list(report.warnings)},
+             rows=lambda: [{"warning": w} for w in report.warnings], columns=("warning",),
+             table=table)  # fmt: skip
+    if out.is_data:
+        out.status(line)
 
 
 @inventory_app.command("show")
@@ -76,6 +91,11 @@ def show(
         bool, typer.Option("--all", help=f"Print every row (default: the first {ROWS} "
                            "of each table).")
     ] = False,
+    table: Annotated[str, typer.Option(
+        "--table", metavar="pools|hosts|srs|networks|vms",
+        help="--format csv: which table to print (json has them all).")] = "hosts",
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
 ) -> None:
     """A summary of INV: pools, hosts (memory committed / free), SRs, networks, VMs.
 
@@ -83,17 +103,23 @@ def show(
     storage migration: HA_PROTECTED, SRIOV, PCI, VGPU, ON_BOOT_RESET, NO_TOOLS, CBT,
     MCS). Validation warnings come last.
 
-    Examples: planner inventory show;  planner inventory show fleet.json --all
+    Examples: planner inventory show;  planner inventory show fleet.json --all;
+    planner inventory show fleet.json --format csv --table vms -o vms.csv
     """
-    import sys
+    from planner.cli import inventory_view as view
 
-    from planner.cli.inventory_view import render
-    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
-
+    out = Output.of(fmt, output)
+    if table not in view.TABLES:
+        raise InputError(f"--table: must be one of {', '.join(view.TABLES)}, got {table!r}")
     inv, report = _load_checked(inventory)
     # piped output (files, tests) gets a fixed width wide enough for the host table
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-    render(console, inv, report.warnings, None if show_all else ROWS)
+    out.emit(doc=lambda: view.document(inv, report.warnings),
+             rows=lambda: view.rows(inv, table), columns=view.COLUMNS[table],
+             table=lambda con: view.render(con, inv, report.warnings,
+                                           None if show_all else ROWS))  # fmt: skip
+    if out.is_data:
+        out.status(f"{len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs"
+                   + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
 
 
 GENERATE_MAX_HOSTS = 100_000  # 2.5 times the largest benchmark fleet
@@ -103,7 +129,8 @@ GENERATE_MAX_VMS = 1_000_000
 def generate(
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="File to write (required).", show_default=False),
+        typer.Option("-o", "--output", metavar="FILE",
+                     help="File to write (required; '-': stdout).", show_default=False),
     ] = None,
     pools: Annotated[int, typer.Option("--pools", help="Number of pools.")] = 3,
     hosts: Annotated[int, typer.Option("--hosts", help="Hosts in each pool.")] = 8,
@@ -139,31 +166,43 @@ def generate(
     t0 = time.perf_counter()
     doc = make(pools, hosts, vms, seed)
     # big fleets are written compactly; small ones indented for people to read
-    write_json(output, doc, indent=None if len(doc["vms"]) > 5000 else 1)
+    indent = None if len(doc["vms"]) > 5000 else 1
+    if is_stdout(output):
+        import json
+
+        typer.echo(json.dumps(doc, indent=indent, ensure_ascii=False))
+    else:
+        write_json(output, doc, indent=indent)
     took = time.perf_counter() - t0
-    typer.echo(f"wrote {output}: {len(doc['pools'])} pools, {len(doc['hosts'])} hosts, "
-               f"{len(doc['vms'])} VMs in {took:.1f} s (seed {seed})")  # fmt: skip
+    where = "stdout" if is_stdout(output) else output
+    typer.echo(f"wrote {where}: {len(doc['pools'])} pools, {len(doc['hosts'])} hosts, "
+               f"{len(doc['vms'])} VMs in {took:.1f} s (seed {seed})",
+               err=is_stdout(output))  # fmt: skip
 
 
 def schema(
     which: Annotated[str, typer.Argument(help="inventory or plan", metavar="inventory|plan",
                                          show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", metavar="json",
+                                     help="Output format (a schema is JSON).")] = "json",
+    output: OutputOption = None,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of an inventory or a plan file.
 
     The schema states shapes and types; references between objects are checked by
     `planner inventory validate` and `planner check`.
 
-    Example: planner schema inventory > inventory.schema.json
+    Example: planner schema inventory -o inventory.schema.json
     """
     import json
 
     from planner.schema import SCHEMAS
 
+    out = Output.of(fmt, output, allowed=("json",))
     make = SCHEMAS.get(which)
     if make is None:
         raise InputError(f"schema: choose one of {', '.join(SCHEMAS)}, got {which!r}")
-    typer.echo(json.dumps(make(), indent=2))
+    out.write(json.dumps(make(), indent=2))
 
 
 def register(app: typer.Typer) -> None:

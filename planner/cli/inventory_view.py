@@ -52,55 +52,133 @@ def exclusion_counts(inv: Inventory) -> Counter[str]:
     return out
 
 
+TABLES = ("pools", "hosts", "srs", "networks", "vms")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "pools": ("pool", "pool_name", "hosts", "hosts_enabled", "master", "master_name",
+              "versions", "master_hotfixes", "ha_enabled", "https_only", "vms"),
+    "hosts": ("host", "host_name", "pool", "pool_name", "enabled", "version", "vms",
+              "capacity_bytes", "committed_bytes", "free_bytes", "fill"),
+    "srs": ("sr", "sr_name", "pool", "pool_name", "type", "shared", "attached_to",
+            "attached_to_name", "disks", "size_bytes", "used_bytes", "free_bytes"),
+    "networks": ("network", "network_name", "pool", "pool_name", "management", "sriov",
+                 "hosts_with_pif"),
+    "vms": ("vm", "vm_name", "pool", "pool_name", "power_state", "host", "host_name",
+            "memory_bytes", "vcpus", "disks", "exclusions"),
+}  # fmt: skip
+
+
+def rows(inv: Inventory, table: str) -> list[dict[str, Any]]:
+    """The rows of one table of `planner inventory show` as data: uuids and names,
+    bytes, fractions (`fill` 0..1)."""
+    L = inv.label
+    if table == "pools":
+        out = []
+        for p in inv.pools:
+            hosts = inv.hosts_in_pool.get(p.uuid, [])
+            master = inv.host_by_uuid.get(p.master)
+            out.append({
+                "pool": p.uuid, "pool_name": p.name, "hosts": len(hosts),
+                "hosts_enabled": sum(h.enabled for h in hosts),
+                "master": p.master, "master_name": L(p.master),
+                "versions": sorted({h.version for h in hosts}),
+                "master_hotfixes": list(master.hotfixes) if master else [],
+                "ha_enabled": p.ha_enabled, "https_only": p.https_only,
+                "vms": len(inv.vms_in_pool.get(p.uuid, [])),
+            })  # fmt: skip
+        return out
+    if table == "hosts":
+        committed: dict[str, int] = {}
+        for vm in inv.vms:
+            if vm.is_running and vm.host is not None:
+                committed[vm.host] = committed.get(vm.host, 0) + vm.memory_bytes
+        out = []
+        for h in inv.hosts:
+            cap = host_capacity(h, 0.0)
+            used = committed.get(h.uuid, 0)
+            out.append({
+                "host": h.uuid, "host_name": h.name, "pool": h.pool, "pool_name": L(h.pool),
+                "enabled": h.enabled, "version": h.version,
+                "vms": len(inv.vms_on_host.get(h.uuid, [])), "capacity_bytes": cap,
+                "committed_bytes": used, "free_bytes": cap - used,
+                "fill": round(used / cap, 4) if cap > 0 else None,
+            })  # fmt: skip
+        return out
+    if table == "srs":
+        disks: Counter[str] = Counter(d.sr for v in inv.vms for d in v.disks)
+        return [{
+            "sr": s.uuid, "sr_name": s.name, "pool": s.pool, "pool_name": L(s.pool),
+            "type": s.type, "shared": s.shared,
+            "attached_to": None if s.shared else list(s.hosts),
+            "attached_to_name": None if s.shared else [L(h) for h in s.hosts],
+            "disks": disks[s.uuid], "size_bytes": s.size_bytes, "used_bytes": s.used_bytes,
+            "free_bytes": s.size_bytes - s.used_bytes,
+        } for s in inv.srs]  # fmt: skip
+    if table == "networks":
+        return [{"network": n.uuid, "network_name": n.name, "pool": n.pool,
+                 "pool_name": L(n.pool), "management": n.management, "sriov": n.sriov,
+                 "hosts_with_pif": len(n.hosts)} for n in inv.networks]  # fmt: skip
+    if table == "vms":
+        out = []
+        for v in inv.vms:
+            found = {r.code for r in exclusion_reasons(inv, v, "live")}
+            found |= {r.code for r in exclusion_reasons(inv, v, "storage")}
+            out.append({
+                "vm": v.uuid, "vm_name": v.name, "pool": v.pool, "pool_name": L(v.pool),
+                "power_state": v.power_state, "host": v.host,
+                "host_name": L(v.host) if v.host else None, "memory_bytes": v.memory_bytes,
+                "vcpus": v.vcpus, "disks": len(v.disks),
+                "exclusions": [c for c in EXCLUSION_CODES if c in found],
+            })  # fmt: skip
+        return out
+    raise ValueError(table)
+
+
+def document(inv: Inventory, warnings: list[str]) -> dict[str, Any]:
+    """`planner inventory show --format json`: every table, the counts and warnings."""
+    states = Counter(v.power_state for v in inv.vms)
+    excl = exclusion_counts(inv)
+    doc: dict[str, Any] = {"source": inv.source, "taken_at": inv.taken_at}
+    doc.update({t: rows(inv, t) for t in TABLES})
+    doc["power_states"] = {s: states.get(s, 0)
+                           for s in ("Running", "Paused", "Suspended", "Halted")}  # fmt: skip
+    doc["exclusions"] = {c: excl.get(c, 0) for c in EXCLUSION_CODES}
+    doc["warnings"] = list(warnings)
+    return doc
+
+
 def render(console: Console, inv: Inventory, warnings: list[str], limit: int | None) -> None:
     """Print the summary of `inv` (`limit` rows per table; None for all)."""
-    committed: dict[str, int] = {}
-    for vm in inv.vms:
-        if vm.is_running and vm.host is not None:
-            committed[vm.host] = committed.get(vm.host, 0) + vm.memory_bytes
     console.print(f"[bold]inventory[/bold] {inv.source or '-'} (taken {inv.taken_at or '?'}): "
                   f"{len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.srs)} SRs, "
                   f"{len(inv.networks)} networks, {len(inv.vms)} VMs")  # fmt: skip
 
-    pool_rows = []
-    for p in inv.pools:
-        hosts = inv.hosts_in_pool.get(p.uuid, [])
-        versions = sorted({h.version for h in hosts})
-        master = inv.host_by_uuid.get(p.master)
-        hotfix = ",".join(master.hotfixes) if master and master.hotfixes else "-"
-        pool_rows.append((
-            p.name, f"{sum(h.enabled for h in hosts)}/{len(hosts)}", inv.label(p.master),
-            "/".join(versions), hotfix, "yes" if p.ha_enabled else "no",
-            "yes" if p.https_only else "no", len(inv.vms_in_pool.get(p.uuid, [])),
-        ))  # fmt: skip
+    pool_rows = [(r["pool_name"], f"{r['hosts_enabled']}/{r['hosts']}", r["master_name"],
+                  "/".join(r["versions"]), ",".join(r["master_hotfixes"]) or "-",
+                  "yes" if r["ha_enabled"] else "no", "yes" if r["https_only"] else "no",
+                  r["vms"]) for r in rows(inv, "pools")]  # fmt: skip
     console.print(_table("Pools", ("pool", "hosts", "master", "version", "master hotfixes",
                                    "HA", "https-only", "VMs"), pool_rows, limit, [1, 7]))
 
-    host_rows = []
-    for h in inv.hosts:
-        cap = host_capacity(h, 0.0)
-        used = committed.get(h.uuid, 0)
-        host_rows.append((
-            inv.label(h.pool), h.name + ("" if h.enabled else " (disabled)"), h.version,
-            len(inv.vms_on_host.get(h.uuid, [])), _gib(cap), _gib(used), _gib(cap - used),
-            f"{100 * used / cap:.0f}%" if cap > 0 else "-",
-        ))  # fmt: skip
+    host_rows = [(r["pool_name"], r["host_name"] + ("" if r["enabled"] else " (disabled)"),
+                  r["version"], r["vms"], _gib(r["capacity_bytes"]),
+                  _gib(r["committed_bytes"]), _gib(r["free_bytes"]),
+                  f"{100 * r['fill']:.0f}%" if r["fill"] is not None else "-")
+                 for r in rows(inv, "hosts")]  # fmt: skip
     console.print(_table("Hosts (GiB; capacity = memory total - overhead)",
                          ("pool", "host", "version", "VMs", "capacity", "committed", "free",
                           "fill"), host_rows, limit, range(3, 8)))  # fmt: skip
 
-    disks: Counter[str] = Counter(d.sr for v in inv.vms for d in v.disks)
-    sr_rows = [(inv.label(s.pool), s.name, s.type, "shared" if s.shared else
-                f"local ({inv.label(s.hosts[0]) if s.hosts else '-'})", disks[s.uuid],
-                _gib(s.size_bytes), _gib(s.used_bytes), _gib(s.size_bytes - s.used_bytes))
-               for s in inv.srs]  # fmt: skip
+    sr_rows = [(r["pool_name"], r["sr_name"], r["type"], "shared" if r["shared"] else
+                f"local ({r['attached_to_name'][0] if r['attached_to_name'] else '-'})",
+                r["disks"], _gib(r["size_bytes"]), _gib(r["used_bytes"]),
+                _gib(r["free_bytes"])) for r in rows(inv, "srs")]  # fmt: skip
     console.print(_table("SRs (GiB)", ("pool", "SR", "type", "attached", "disks", "size",
                                        "used", "free"), sr_rows, limit, range(4, 8)))
 
-    net_rows = [(inv.label(n.pool), n.name,
-                 ", ".join(x for x, on in (("management", n.management), ("SR-IOV", n.sriov))
-                           if on) or "-", f"{len(n.hosts)}")
-                for n in inv.networks]  # fmt: skip
+    net_rows = [(r["pool_name"], r["network_name"],
+                 ", ".join(x for x, on in (("management", r["management"]),
+                                           ("SR-IOV", r["sriov"])) if on) or "-",
+                 f"{r['hosts_with_pif']}") for r in rows(inv, "networks")]  # fmt: skip
     console.print(_table("Networks", ("pool", "network", "kind", "hosts with a PIF"),
                          net_rows, limit, [3]))
 

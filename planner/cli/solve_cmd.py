@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
+from planner.cli.output import (  # print_reason_summary: shared with campaign_view
+    FORMATS,
+    FormatOption,
+    check_writable,
+    hms,
+    plural,
+    print_reason_summary,
+)
+from planner.cli.progress import ProgressOption
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Plan
 
 DEMO_HOST = "xs-02"  # the bundled sample's maintenance scenario
-FORMATS = ("table", "json", "csv")
 TABLE_ROWS = 300  # migrations shown in the table; the file and csv have them all
 
 EPILOG = """\b
@@ -86,8 +94,9 @@ def solve_command(
              "lands on when it changes pool), same-host (every VM: the host it lands on) "
              "or none.")] = "keep",
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Write the plan JSON here.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (stdout).")] = "table",
+        "-o", "--output", metavar="FILE",
+        help="Write the plan JSON here ('-': on stdout, the status line on stderr).")] = None,
+    fmt: FormatOption = "table",
     # campaigns of issue 9 (planner/campaigns, docs/plan-extensions.md)
     rebalance: Annotated[bool, typer.Option(
         "--rebalance", help="Even out memory utilisation within each pool.")] = False,
@@ -109,13 +118,13 @@ def solve_command(
         "inventory).")] = None,
     return_home: Annotated[bool, typer.Option(
         "--return-home", help="--rolling-upgrade: move VMs back home afterwards.")] = False,
+    show_progress: ProgressOption = None,
 ) -> None:  # fmt: skip
     """Plan the shortest safe migration campaign for a goal.
 
     With no inventory and no goal it plans the bundled sample's maintenance scenario
     (evacuate host xs-02). The footer compares the plan with its proven lower bound and
     with the greedy baseline."""
-    import sys
 
     from planner.errors import InputError
     from planner.goals import parse_goal
@@ -131,10 +140,11 @@ def solve_command(
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     if anti_affinity not in ("strict", "soft"):
         raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
+    check_writable(output)
     no_goal = not (evacuate or move_pool or retire_sr or to)
     if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
             tolerance is not None or order or to_version or return_home:  # fmt: skip
-        from planner.campaigns.cli import run_campaign
+        from planner.cli.campaign_view import run_campaign
 
         run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
                      other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
@@ -162,11 +172,7 @@ def solve_command(
                           max_per_host=max_per_host, migration_network=mnet,
                           anti_affinity=anti_affinity)  # fmt: skip
 
-    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
-
-    err = Console(stderr=True)
-    progress = (lambda msg: err.print(f"[dim]{msg}[/dim]")) if sys.stderr.isatty() else None
-
+    from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
 
     client = None
@@ -175,8 +181,9 @@ def solve_command(
 
         client = connect(dask)
     try:
-        plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
-                     workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
+        with SolveProgress(enabled(show_progress)) as progress:
+            plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
+                         workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
     finally:
         if client is not None:
             client.close()
@@ -218,6 +225,7 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
         if total > shown:
             out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
     if plan.unplaced:
+        print_reason_summary(out, plan)
         t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
         t.add_column("VM")
         t.add_column("reasons")
@@ -232,12 +240,12 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     pb = s.get("placed_bound", b)
     wave_s = est.get("wave_seconds", est["seconds"])
     lines = [
-        f"Schedule: {n} migrations in {_hms(est['seconds'])} ({est['seconds']} s); lower "
+        f"Schedule: {plural(n, 'migration')} in {_hms(est['seconds'])} ({est['seconds']} s); lower "
         f"bound {_hms(b['seconds'])} ({b['seconds']} s) "
         + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
            f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
-        f"Wave mode (lock-step): {est['waves']} waves, {_hms(wave_s)} ({wave_s} s)",
+        f"Wave mode (lock-step): {plural(est['waves'], 'wave')}, {_hms(wave_s)} ({wave_s} s)",
         f"Greedy: {_hms(g.get('seconds', 0))} ({g.get('seconds', 0)} s)"
         + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
         f"Solver: {s['name']} {s['status']} in {s['wall_seconds']:.2f} s"
@@ -259,13 +267,10 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
 
 
 def _vms(n: int) -> str:
-    return f"{n} VM" if n == 1 else f"{n} VMs"
+    return plural(n, "VM")
 
 
-def _hms(seconds: Any) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
+_hms = hms
 
 def _pct(x: float) -> str:
     return "n/a" if x == float("inf") else f"{x:.1f}%"

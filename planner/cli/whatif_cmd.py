@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
+from planner.cli.output import FormatOption, Output, OutputOption, hms, plural
+from planner.cli.progress import CountProgress, ProgressOption, enabled
 from planner.errors import InputError
 
 
@@ -17,12 +19,6 @@ class Sweep(StrEnum):
     n_k = "n-k"
     maintenance = "maintenance"
     growth = "growth"
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +48,9 @@ def whatif(
     processes: Annotated[int | None, typer.Option(help=(
         "Local worker processes (default: one per CPU for CP-SAT maintenance sweeps and "
         "fleets over 20,000 VMs, else 1)."))] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Sweep what-if scenarios over an inventory; one row per scenario.
 
@@ -67,6 +65,7 @@ def whatif(
     from planner import whatif as wi
     from planner.options import PlanOptions
 
+    out = Output.of(fmt, output)
     if processes is not None and processes < 1:
         raise InputError(f"--processes: must be at least 1, got {processes}")
     inv = load_inventory(inventory)
@@ -74,29 +73,31 @@ def whatif(
         raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
     opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
     host_refs = split_refs(hosts) or None
-    fanout: dict = {"processes": processes, "progress": _progress()}
+    bar = CountProgress("scenarios", enabled(show_progress))
+    fanout: dict = {"processes": processes, "progress": bar}
     client = None
     if dask:
         client = _connect(dask)
-        fanout = {"client": client, "progress": _progress()}
+        fanout = {"client": client, "progress": bar}
     try:
-        if scenario is Sweep.n_1:
-            df = wi.n_minus_1(inv, opts, hosts=host_refs, **fanout)
-        elif scenario is Sweep.n_k:
-            if not host_refs:
-                raise InputError("--scenario n-k needs --hosts (the hosts that fail together)")
-            df = wi.n_minus_k(inv, [host_refs], opts, **fanout)
-        elif scenario is Sweep.maintenance:
-            if solver not in ("greedy", "cpsat"):
-                raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
-            df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
-                                time_limit=time_limit, **fanout)  # fmt: skip
-        else:
-            df = wi.growth(inv, opts, step=step, max_factor=max_factor)
+        with bar:
+            if scenario is Sweep.n_1:
+                df = wi.n_minus_1(inv, opts, hosts=host_refs, **fanout)
+            elif scenario is Sweep.n_k:
+                if not host_refs:
+                    raise InputError("--scenario n-k needs --hosts (the hosts that fail together)")
+                df = wi.n_minus_k(inv, [host_refs], opts, **fanout)
+            elif scenario is Sweep.maintenance:
+                if solver not in ("greedy", "cpsat"):
+                    raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
+                df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
+                                    time_limit=time_limit, **fanout)  # fmt: skip
+            else:
+                df = wi.growth(inv, opts, step=step, max_factor=max_factor)
     finally:
         if client is not None:
             client.close()
-    _print(df, fmt)
+    _print(df, out)
     if not df.empty and not df["feasible"].all():
         raise typer.Exit(1)
 
@@ -112,30 +113,18 @@ def _connect(address: str):  # -> distributed.Client
         raise InputError(f"--dask {address}: cannot reach the scheduler ({e})") from None
 
 
-def _progress():
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\rscenarios {done}/{total}{end}")
-        sys.stderr.flush()
-
-    return show
-
-
-def _print(df, fmt: Format) -> None:
-    if fmt is Format.csv:
-        typer.echo(df.to_csv(index=False), nl=False)
+def _print(df, out: Output) -> None:
+    bad = int((~df["feasible"].astype(bool)).sum()) if not df.empty else 0
+    verdict = f"{plural(len(df), 'scenario')}, {bad} infeasible"
+    if out.fmt == "csv":
+        out.write(df.to_csv(index=False))
+        out.status(verdict)
         return
-    if fmt is Format.json:
-        typer.echo(df.to_json(orient="records", indent=1))
+    if out.fmt == "json":
+        out.write(df.to_json(orient="records", indent=1))
+        out.status(verdict)
         return
     from rich.table import Table
-
-    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
     hidden = {"kind", "exact", "hosts", "factor", "vms" if "growth" in set(df["kind"]) else ""}
     shown = [c for c in df.columns if df[c].notna().any() and c not in hidden]
@@ -145,7 +134,7 @@ def _print(df, fmt: Format) -> None:
     # vertical rules, short headers, figures never wrap, only the free text does
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False, collapse_padding=True)
     headers = {"feasible": "ok", "unplaced": "unpl", "unplaced_vms": "unplaced VMs",
-               "max_utilisation": "max util", "seconds": "s"}  # fmt: skip
+               "max_utilisation": "max util", "seconds": "length"}  # fmt: skip
     wrap = {"scenario": 8, "reasons": 9, "unplaced_vms": 9}  # min widths of free text
     for c in shown:
         table.add_column(
@@ -161,10 +150,13 @@ def _print(df, fmt: Format) -> None:
                 cells.append("[green]yes[/]" if v else "[red]no[/]")
             elif c == "max_utilisation" and v == v:
                 cells.append(f"{v:.0%}")
+            elif c == "seconds" and v == v and v is not None:
+                cells.append(hms(v))  # a campaign's length reads as h:mm:ss
             else:
                 cells.append("" if v is None or v != v else str(v))
         table.add_row(*cells)
-    console = Console()
-    console.print(table)
-    bad = int((~df["feasible"].astype(bool)).sum()) if not df.empty else 0
-    console.print(f"{len(df)} scenarios, {bad} infeasible")
+    def render(console) -> None:
+        console.print(table)
+        console.print(verdict)
+
+    out.table(render)

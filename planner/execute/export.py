@@ -18,8 +18,6 @@ script looks it up with ``xe vif-list vm-uuid=<vm> device=<n> params=uuid --mini
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shlex
 import unicodedata
@@ -225,7 +223,8 @@ def to_xe_script(
         for m in w.migrations:
             fn = fn_of[_word(m.id, "migration id")]
             what = (
-                f"{m.kind} {label(m.vm)}: {label(m.from_host) if m.from_host else '-'}"
+                f"{_word(m.kind, 'kind')} {label(m.vm)}: "
+                f"{label(m.from_host) if m.from_host else '-'}"
                 f" -> {label(m.to_host) if m.to_host else label(m.to_pool)}"
             )
             out.append(f"# {m.id}: {what}")
@@ -374,57 +373,10 @@ def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, s
     return out
 
 
-def _csv_text(text: str) -> str:
-    """A name for a spreadsheet: one starting with = + - @ (or a tab/CR) is a formula to
-    Excel and LibreOffice (CSV injection), so it gets a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-CSV_COLUMNS = [
-    "wave",
-    "id",
-    "vm",
-    "vm_name",
-    "kind",
-    "from_host",
-    "to_host",
-    "from_pool",
-    "to_pool",
-    "disks",
-    "vifs",
-    "est_seconds",
-    "depends_on",
-]
-
-
 def to_csv(plan: Plan, inv: Inventory | None = None) -> str:
-    """A runbook table, one row per migration in plan order.
+    """A runbook table, one row per migration and per host step in plan order: the
+    columns of `planner.rows.PLAN_COLUMNS` (uuids and names both; `disks` is
+    ``vdi>sr`` items joined by ``;``, `vifs` ``device>network``, `depends_on` ids)."""
+    from planner.rows import PLAN_COLUMNS, csv_text, plan_rows
 
-    `disks` is ``vdi>sr`` items joined by ``;``, `vifs` ``device>network``, `depends_on`
-    ids joined by ``;``; hosts and pools are uuids (`vm_name` is the name when `inv`
-    is given, else empty).
-    """
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for wave in plan.waves:
-        for m in wave.migrations:
-            name = _csv_text(inv.label(m.vm)) if inv is not None else ""
-            w.writerow(
-                [
-                    wave.index,
-                    m.id,
-                    m.vm,
-                    name,
-                    m.kind,
-                    m.from_host or "",
-                    m.to_host or "",
-                    m.from_pool,
-                    m.to_pool,
-                    ";".join(f"{d.vdi}>{d.to_sr}" for d in m.disks),
-                    ";".join(f"{v.device}>{v.to_network}" for v in m.vifs),
-                    m.est_seconds,
-                    ";".join(m.depends_on),
-                ]
-            )
-    return buf.getvalue()
+    return csv_text(plan_rows(plan, inv), PLAN_COLUMNS)

@@ -282,6 +282,8 @@ class Journal:
     @classmethod
     def _open_locked(cls, p: Path, plan: Plan, digest: str, lock: Lock) -> Journal:
         _refuse_non_journal(p)
+        if not p.exists():
+            cls._create(p, plan, digest)
         try:
             if p.exists():
                 # read-only first: another application's database is not touched at all
@@ -305,17 +307,45 @@ class Journal:
         except sqlite3.DatabaseError as e:
             raise InputError(f"{p}: not an executor journal ({e})") from None
         j = cls(conn, p, lock)
-        if row is not None:
-            if row["plan_digest"] != digest:
-                j.close()
-                raise InputError(
-                    f"{p}: journal belongs to another plan (plan digest "
-                    f"{row['plan_digest'][:12]}, this plan {digest[:12]}); "
-                    "use another --journal file"
-                )
-            j._add_steps(plan)
-            return j
-        with j._tx():
+        if row is None:  # created by hand or by an older planner: not ours to fill
+            j.close()
+            raise InputError(f"{p}: not an executor journal (no run record); move it away "
+                             "to start a new journal")  # fmt: skip
+        if row["plan_digest"] != digest:
+            j.close()
+            raise InputError(
+                f"{p}: journal belongs to another plan (plan digest "
+                f"{row['plan_digest'][:12]}, this plan {digest[:12]}); "
+                "use another --journal file"
+            )
+        j._add_steps(plan)
+        return j
+
+    @classmethod
+    def _create(cls, p: Path, plan: Plan, digest: str) -> None:
+        """Write a new journal beside `p` and rename it into place: a crash while it is
+        being made leaves no file at `p`, so an empty or half-made journal is never ours
+        and a re-run starts afresh (the stray temporary file is replaced)."""
+        tmp = p.with_name(f".{p.name}.new")
+        for stray in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            stray.unlink(missing_ok=True)
+        try:
+            conn = cls._connect(tmp)
+            try:
+                conn.executescript(_SCHEMA)
+                cls(conn, tmp)._fill(plan, digest)
+            finally:
+                conn.close()  # the last connection: the WAL is checkpointed and removed
+            os.replace(tmp, p)
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{p}: cannot create the journal ({e})") from None
+        except OSError as e:
+            raise InputError(f"{p}: cannot create the journal: {e.strerror or e}") from None
+
+    def _fill(self, plan: Plan, digest: str) -> None:
+        """The run record and a row per migration of a new journal."""
+        conn = self._db
+        with self._tx():
             conn.execute(
                 "INSERT INTO run (id, schema_version, run_id, plan_digest, inventory_digest,"
                 " created) VALUES (1, ?, ?, ?, ?, ?)",
@@ -340,9 +370,7 @@ class Journal:
                         ),
                     )
                     seq += 1
-            j._event(None, "created", f"{seq} migrations")
-        j._add_steps(plan)
-        return j
+            self._event(None, "created", f"{seq} migrations")
 
     def _add_steps(self, plan: Plan) -> None:
         """A row per host step (idempotent: a journal made before steps existed gets

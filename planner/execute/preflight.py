@@ -141,7 +141,35 @@ def _preflight(
 
     at_wave = hosts_by_wave(plan, live)
     wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
-    # where each VM should be now: its start, with the done migrations applied
+    expected, nxt = _expected(order, states, live, base)
+    for vm_uuid, m in nxt.items():
+        if states.get(m.id, J.PENDING) in J.IN_FLIGHT:
+            # XAPI is moving it right now: it may be at either end; the runner waits
+            continue
+        vm = live.vm_by_uuid.get(vm_uuid)
+        name = base.label(vm_uuid) if base is not None else vm_uuid
+        if vm is None:
+            out.append(Drift("VM_GONE", f"VM {name} is not in any pool", m.id))
+            continue
+        out += _position_drift(vm, m, expected[vm_uuid], live, base)
+        if vm.pool != m.from_pool:
+            continue  # the rules would only repeat VM_MOVED
+        out += _rule_drift(at_wave[wave_of[m.id]], m, vm_uuid, options)
+
+    if base is not None:
+        out += _capacity_drift(plan, base, live, states, options, nxt, _step_hosts(plan))
+    else:
+        for m in nxt.values():
+            h = live.host_by_uuid.get(m.to_host or "")
+            if m.to_host is not None and h is None:
+                out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
+    return PreflightReport(tuple(_dedupe(out)), pending, done, same)
+
+
+def _expected(order: list[Migration], states: dict[str, str], live: Inventory,
+              base: Inventory | None) -> tuple[dict[str, _Pos], dict[str, Migration]]:  # fmt: skip
+    """Where each VM should be now (its start, with the done migrations applied) and
+    its next migration that is not done."""
     expected: dict[str, _Pos] = {}
     nxt: dict[str, Migration] = {}
     for m in order:
@@ -154,87 +182,77 @@ def _preflight(
             expected[m.vm] = _after(expected[m.vm], m)
         elif m.vm not in nxt:
             nxt[m.vm] = m
+    return expected, nxt
 
-    for vm_uuid, m in nxt.items():
-        if states.get(m.id, J.PENDING) in J.IN_FLIGHT:
-            # XAPI is moving it right now: it may be at either end; the runner waits
-            continue
-        vm = live.vm_by_uuid.get(vm_uuid)
-        name = base.label(vm_uuid) if base is not None else vm_uuid
-        if vm is None:
-            out.append(Drift("VM_GONE", f"VM {name} is not in any pool", m.id))
-            continue
-        want, have = expected[vm_uuid], _pos(vm)
-        if have.pool != want.pool:
-            out.append(
-                Drift(
-                    "VM_MOVED",
-                    f"{vm.name} is in pool {live.label(have.pool)}, "
-                    f"the plan expects {live.label(want.pool)}",
-                    m.id,
-                )
-            )
-        elif have.host != want.host and m.kind != "move":
-            out.append(
-                Drift(
-                    "VM_MOVED",
-                    f"{vm.name} is on {live.label(have.host)}, "
-                    f"the plan expects {live.label(want.host)}",
-                    m.id,
-                )
-            )
-        if _state_class(have.power_state) != _state_class(want.power_state):
-            out.append(
-                Drift(
-                    "POWER_STATE",
-                    f"{vm.name} is {have.power_state}, the plan expects {want.power_state}",
-                    m.id,
-                )
-            )
-        for vdi, sr in want.disks.items():
-            now = have.disks.get(vdi)
-            if now is not None and now != sr:
-                out.append(
-                    Drift(
-                        "DISK_MOVED",
-                        f"{vm.name} disk {vdi[:8]} is on SR "
-                        f"{live.label(now)}, the plan expects "
-                        f"{live.label(sr)}",
-                        m.id,
-                    )
-                )
-        if base is not None and vm_uuid in base.vm_by_uuid:
-            old = base.vm_by_uuid[vm_uuid]
-            if vm.memory_bytes != old.memory_bytes or vm.memory_min_bytes != old.memory_min_bytes:
-                out.append(
-                    Drift(
-                        "VM_MEMORY",
-                        f"{vm.name} memory {gib(vm.memory_bytes)} (was {gib(old.memory_bytes)})",
-                        m.id,
-                    )
-                )
-        if vm.pool != m.from_pool:
-            continue  # the rules would only repeat VM_MOVED
-        disk_targets = {d.vdi: d.to_sr for d in m.disks if d.from_sr != d.to_sr}
-        vifs = m.vifs if m.to_pool != m.from_pool else None
-        at = at_wave[wave_of[m.id]]  # the hosts as the plan's steps leave them by then
-        gone = _missing_targets(at, m, disk_targets)
-        if gone:
-            out += gone
-            continue  # the rules need every object the migration names
-        for r in target_reasons(
-            at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
-        ):
-            out.append(Drift(r.code, r.message, m.id))
 
-    if base is not None:
-        out += _capacity_drift(plan, base, live, states, options, nxt, _step_hosts(plan))
-    else:
-        for m in nxt.values():
-            h = live.host_by_uuid.get(m.to_host or "")
-            if m.to_host is not None and h is None:
-                out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
-    return PreflightReport(tuple(_dedupe(out)), pending, done, same)
+def _position_drift(vm: VM, m: Migration, want: _Pos, live: Inventory,
+                    base: Inventory | None) -> list[Drift]:  # fmt: skip
+    """The VM is not where, or not in the state, the plan expects before `m` (its pool,
+    host, power state, disks' SRs; its memory, when the plan's inventory is given)."""
+    out: list[Drift] = []
+    have = _pos(vm)
+    if have.pool != want.pool:
+        out.append(
+            Drift(
+                "VM_MOVED",
+                f"{vm.name} is in pool {live.label(have.pool)}, "
+                f"the plan expects {live.label(want.pool)}",
+                m.id,
+            )
+        )
+    elif have.host != want.host and m.kind != "move":
+        out.append(
+            Drift(
+                "VM_MOVED",
+                f"{vm.name} is on {live.label(have.host)}, "
+                f"the plan expects {live.label(want.host)}",
+                m.id,
+            )
+        )
+    if _state_class(have.power_state) != _state_class(want.power_state):
+        out.append(
+            Drift(
+                "POWER_STATE",
+                f"{vm.name} is {have.power_state}, the plan expects {want.power_state}",
+                m.id,
+            )
+        )
+    for vdi, sr in want.disks.items():
+        now = have.disks.get(vdi)
+        if now is not None and now != sr:
+            out.append(
+                Drift(
+                    "DISK_MOVED",
+                    f"{vm.name} disk {vdi[:8]} is on SR "
+                    f"{live.label(now)}, the plan expects "
+                    f"{live.label(sr)}",
+                    m.id,
+                )
+            )
+    if base is not None and vm.uuid in base.vm_by_uuid:
+        old = base.vm_by_uuid[vm.uuid]
+        if vm.memory_bytes != old.memory_bytes or vm.memory_min_bytes != old.memory_min_bytes:
+            out.append(
+                Drift(
+                    "VM_MEMORY",
+                    f"{vm.name} memory {gib(vm.memory_bytes)} (was {gib(old.memory_bytes)})",
+                    m.id,
+                )
+            )
+    return out
+
+
+def _rule_drift(at: Inventory, m: Migration, vm_uuid: str, options: PlanOptions) -> list[Drift]:
+    """The static rules for `m` on `at` (the hosts as the plan's steps leave them by
+    then), or the targets it names that are gone."""
+    disk_targets = {d.vdi: d.to_sr for d in m.disks if d.from_sr != d.to_sr}
+    vifs = m.vifs if m.to_pool != m.from_pool else None
+    gone = _missing_targets(at, m, disk_targets)
+    if gone:
+        return gone  # the rules need every object the migration names
+    return [Drift(r.code, r.message, m.id) for r in target_reasons(
+        at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
+    )]  # fmt: skip
 
 
 def _missing_targets(live: Inventory, m: Migration, disk_targets: dict[str, str]) -> list[Drift]:

@@ -42,6 +42,7 @@ from planner.execute.backend import HostState, Location, MigrationFault, TaskSta
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Migration
+    from planner.tls import TlsSetting
 
 MIGRATE_TASKS = frozenset(
     {"Async.VM.pool_migrate", "Async.VM.migrate_send", "Async.VDI.pool_migrate"}
@@ -57,7 +58,7 @@ CALL_TIMEOUT = 60.0  # seconds a single XAPI call may take before we call it a f
 
 
 def _open_session(
-    url: str, user: str, password: str, insecure: bool, timeout: float = CALL_TIMEOUT
+    url: str, user: str, password: str, insecure: TlsSetting, timeout: float = CALL_TIMEOUT
 ) -> Any:
     """A logged-in XenAPI session; ConnectionFailed (one line) when that is impossible.
 
@@ -107,7 +108,7 @@ class XapiBackend:
         user: str,
         password: str,
         *,
-        insecure: bool = False,
+        insecure: TlsSetting = False,  # or a planner.tls setting: CA file, pin, per URL
         use_events: bool = True,
         poll_seconds: float = 0.5,
     ) -> None:

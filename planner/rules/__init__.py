@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from planner.inventory.model import VM, Inventory
+from planner.moves import Reason, VifMap
 from planner.options import PlanOptions
-from planner.plan import Reason, VifMap
 from planner.rules import codes
 from planner.rules.cpu import cpu_reasons
 from planner.rules.exclusions import exclusion_reasons

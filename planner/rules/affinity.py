@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 
 from planner.inventory.model import VM, Inventory
-from planner.plan import Migration, Reason
+from planner.moves import Migration, Reason
 from planner.rules import codes
 
 ANTI = "anti-affinity"

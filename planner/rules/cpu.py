@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from planner.inventory.model import VM, Host
-from planner.plan import Reason
+from planner.moves import Reason
 from planner.rules import codes
 
 

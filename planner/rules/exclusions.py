@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.inventory.model import VM, Inventory
-from planner.plan import Reason
+from planner.moves import Reason
 from planner.rules import codes
 
 STORAGE_KINDS = ("storage", "move")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from planner.inventory.model import VM, Host, Inventory
+from planner.moves import Reason
 from planner.options import PlanOptions
-from planner.plan import Plan, Reason
 from planner.rules import codes
 from planner.rules.storage import amounts
+
+if TYPE_CHECKING:  # a plan is an argument only: the rules sit below planner.plan
+    from planner.plan import Plan
 
 
 def host_capacity(host: Host, headroom_fraction: float) -> int:
@@ -67,3 +71,26 @@ def memory_after(inv: Inventory, plan: Plan | None, options: PlanOptions | None 
         if m.to_host in used:
             used[m.to_host] += vm_memory(vm, opts.dmc)
     return used
+
+
+def utilisation(inv: Inventory, vms: Iterable[VM], pool: str,
+                options: PlanOptions) -> dict[str, float]:  # fmt: skip
+    """Memory utilisation in points (0-100) of each enabled host of `pool`, with the
+    running VMs `vms` where they are: committed bytes / capacity bytes (the capacity of
+    `host_capacity`, so headroom counts as used)."""
+    hosts = [h for h in inv.hosts_in_pool.get(pool, []) if h.enabled]
+    used = {h.uuid: 0 for h in hosts}
+    for v in vms:
+        if v.is_running and v.host in used:
+            used[v.host] += vm_memory(v, options.dmc)
+    out = {}
+    for h in hosts:
+        cap = host_capacity(h, options.headroom_fraction)
+        out[h.uuid] = 100.0 * used[h.uuid] / cap if cap > 0 else 100.0
+    return out
+
+
+def spread_points(inv: Inventory, vms: Iterable[VM], pool: str, options: PlanOptions) -> float:
+    """Max minus min utilisation (points) over the enabled hosts of `pool` (0 if < 2)."""
+    u = utilisation(inv, vms, pool, options)
+    return max(u.values()) - min(u.values()) if len(u) > 1 else 0.0

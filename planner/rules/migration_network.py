@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 
 from planner.errors import InputError, LookupFailed
 from planner.inventory.model import Host, Inventory, Network
-from planner.plan import Reason
+from planner.moves import Reason
 from planner.rules import codes
 
 RECEIVING_KINDS = ("storage", "move")  # the kinds that call host.migrate_receive

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from planner.errors import InputError, LookupFailed
 from planner.inventory.model import VM, Host, Inventory, Network
-from planner.plan import Migration, Reason, VifMap
+from planner.moves import Migration, Reason, VifMap
 from planner.rules import codes
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.inventory.model import Inventory
-from planner.plan import Reason
+from planner.moves import Reason
 from planner.rules import codes
 from planner.rules.version import parse_version
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from planner.inventory.model import SR, VM, Disk, Host, Inventory, SuspendVdi
-from planner.plan import Reason
+from planner.moves import Reason
 from planner.rules import codes
 
 TARGET_FACTOR = 3

@@ -20,12 +20,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.durations import DEFAULT_MODEL
 from planner.inventory.model import VM, Host, Inventory
 from planner.ledger_migration import Account, Demand
-from planner.options import PlanOptions
+from planner.options import MAX_PER_POOL, PlanOptions
 from planner.plan import DiskMove, Reason
 from planner.plan import Migration as PlanMigration
 from planner.rules import codes
@@ -37,8 +37,11 @@ from planner.rules.network import networks_attached_reasons
 from planner.rules.port80 import port80_reasons
 from planner.rules.storage import Moved, sr_attached_reasons, sr_pool_reasons, vdi_moves
 from planner.rules.version import source_version, version_reasons
-from planner.sim.state import MAX_PER_POOL, SimState
+from planner.sim.relocate import apply_migration
 from planner.sim.wire import NULL_REF, XapiError, i
+
+if TYPE_CHECKING:  # the state calls into this module (a host going down fails its moves)
+    from planner.sim.state import SimState
 
 log = logging.getLogger("planner.sim")
 SPACE_ERROR = ("SR_BACKEND_FAILURE_44", "", "There is insufficient space")
@@ -117,13 +120,25 @@ def check_migration(
     check_concurrency: bool = True,
 ) -> int:
     """Raise the XapiError XAPI would raise for this migration; else return the memory
-    (bytes) to reserve on `host`. `disk_to_sr` holds only the disks that move."""
+    (bytes) to reserve on `host`. `disk_to_sr` holds only the disks that move. The checks
+    run in XAPI's order (the first failure is the error): the VM, the target host, the
+    SRs and networks, then room (concurrency, memory, SR space)."""
     inv = st.pool_view(vm.pool, to_pool)
     vref = _vm_ref(st, vm)
     if vm.uuid in st.busy:
         raise XapiError("OTHER_OPERATION_IN_PROGRESS", "VM", vref, "migrate", st.busy[vm.uuid])
     for r in exclusion_reasons(inv, vm, kind):
         raise _exclusion_error(st, vm, r)
+    _check_target(st, inv, vm, host, to_pool, disk_to_sr, vref, force, version_code)
+    _check_srs_networks(st, inv, vm, host, to_pool, disk_to_sr, networks, vref)
+    return _check_room(st, inv, vm, kind, host, to_pool, disk_to_sr, check_concurrency)
+
+
+def _check_target(st: SimState, inv: Inventory, vm: VM, host: Host | None, to_pool: str,
+                  disk_to_sr: Mapping[str, str], vref: str, force: bool,
+                  version_code: str) -> None:  # fmt: skip
+    """The target host (the pool master when none is named): live, not where the VM
+    already is, enabled, CPU-compatible, new enough; and the remote pool reachable."""
     target = host if host is not None else inv.master_of(to_pool)
     href = st.ref_of[target.uuid]
     if not st.live.get(target.uuid, True):
@@ -143,6 +158,13 @@ def check_migration(
         raise XapiError(version_code, href, vref)
     if to_pool != vm.pool and port80_reasons(inv, vm.pool, to_pool):
         raise XapiError("VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED")
+
+
+def _check_srs_networks(st: SimState, inv: Inventory, vm: VM, host: Host | None,
+                        to_pool: str, disk_to_sr: Mapping[str, str], networks: list[str],
+                        vref: str) -> None:  # fmt: skip
+    """Every disk's SR is in the target pool (and seen by the host); the host has the
+    VIFs' networks."""
     pool_name = inv.label(to_pool)
     for d in vm.disks:
         sr = inv.sr_by_uuid[disk_to_sr.get(d.uuid, d.sr)]
@@ -154,6 +176,13 @@ def check_migration(
     if host is not None and networks_attached_reasons(inv, vm, networks, host):
         missing = next(n for n in networks if host.uuid not in inv.network_by_uuid[n].hosts)
         raise XapiError("VM_REQUIRES_NETWORK", vref, st.ref_of[missing])
+
+
+def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
+                to_pool: str, disk_to_sr: Mapping[str, str],
+                check_concurrency: bool) -> int:  # fmt: skip
+    """Concurrency, then the ledger's admission (memory, room to start a halted VM, SR
+    space); the memory (bytes) to reserve on the target host."""
     in_flight = sum(1 for m in st.in_flight.values() if m.from_pool == vm.pool)
     if check_concurrency and in_flight >= MAX_PER_POOL:
         raise XapiError("TOO_MANY_STORAGE_MIGRATES", str(MAX_PER_POOL))
@@ -322,7 +351,7 @@ def end(st: SimState, m: Migration, error: XapiError | None) -> None:
     vref = st.ref_of[m.vm]
     st.update(vref, current_operations={}, scheduled_to_be_resident_on=NULL_REF)
     if error is None:
-        _apply(st, m)
+        apply_migration(st, m)
     st.changed(m.from_pool, m.to_pool)
     if error is None:
         _affinity_warning(st, m)
@@ -335,46 +364,6 @@ def fail_migrations_on_host(st: SimState, host_uuid: str) -> None:
     for m in list(st.in_flight.values()):
         if host_uuid in (m.from_host, m.to_host, m.dest_host):
             end(st, m, XapiError("HOST_OFFLINE", st.ref_of[host_uuid]))
-
-
-def _apply(st: SimState, m: Migration) -> None:
-    """Move the VM (and its disks, VIFs) in the database."""
-    db = st.db
-    vref = st.ref_of[m.vm]
-    vm = db.get(vref, "VM")
-    if m.from_host != m.to_host:
-        if m.from_host is not None:
-            h = db.get(st.ref_of[m.from_host])
-            st.update(st.ref_of[m.from_host], resident_VMs=[x for x in h["resident_VMs"]
-                                                            if x != vref])  # fmt: skip
-        if m.to_host is not None:
-            h = db.get(st.ref_of[m.to_host])
-            st.update(st.ref_of[m.to_host], resident_VMs=[*h["resident_VMs"], vref])
-    if m.to_host is not None:
-        st.update(vref, resident_on=st.ref_of[m.to_host])
-    for disk_uuid, sr_uuid in m.disk_to_sr.items():
-        vdi_ref = st.ref_of[disk_uuid]
-        # (v2) a disk's snapshot VDIs go where the disk goes (xapi_vm_migrate.ml)
-        for ref in (vdi_ref, *db.get(vdi_ref, "VDI")["snapshots"]):
-            _move_vdi(st, ref, st.ref_of[sr_uuid])
-    if m.to_pool != m.from_pool:
-        _move_pool(st, m, vref, vm)
-
-
-def _move_vdi(st: SimState, vdi_ref: str, new: str) -> None:
-    """A VDI changes SR; both SRs' VDIs, utilisation and allocation follow."""
-    db = st.db
-    vdi = db.get(vdi_ref, "VDI")
-    old = vdi["SR"]
-    used, size = int(vdi["physical_utilisation"]), int(vdi["virtual_size"])
-    o, n = db.get(old), db.get(new)
-    st.update(old, VDIs=[x for x in o["VDIs"] if x != vdi_ref],
-              physical_utilisation=i(int(o["physical_utilisation"]) - used),
-              virtual_allocation=i(int(o["virtual_allocation"]) - size))
-    st.update(new, VDIs=[*n["VDIs"], vdi_ref],
-              physical_utilisation=i(int(n["physical_utilisation"]) + used),
-              virtual_allocation=i(int(n["virtual_allocation"]) + size))
-    st.update(vdi_ref, SR=new)
 
 
 def _affinity_warning(st: SimState, m: Migration) -> None:
@@ -392,62 +381,6 @@ def _affinity_warning(st: SimState, m: Migration) -> None:
     for r in anti_affinity_reasons(inv, vm, m.to_host, hosts_of):
         st.affinity_warnings.append(r.message)
         log.warning("ANTI_AFFINITY %s", r.message)
-
-
-def _move_pool(st: SimState, m: Migration, vref: str, vm: dict[str, Any]) -> None:
-    """Cross-pool: the VM and its devices leave one pool's database for the other's."""
-    db = st.db
-    for vif_ref in vm["VIFs"]:
-        vif = db.get(vif_ref)
-        old, new = vif["network"], m.vif_to_net.get(vif_ref, NULL_REF)
-        if db.maybe(old) is not None:
-            st.update(old, VIFs=[x for x in db.get(old)["VIFs"] if x != vif_ref])
-        if db.maybe(new) is not None:
-            st.update(new, VIFs=[*db.get(new)["VIFs"], vif_ref])
-        st.update(vif_ref, network=new)
-    for vbd_ref in vm["VBDs"]:
-        vbd = db.get(vbd_ref)
-        if vbd["type"] == "CD" and not vbd["empty"]:
-            # the source pool's ISO does not travel: the drive arrives empty
-            iso = vbd["VDI"]
-            st.update(iso, VBDs=[x for x in db.get(iso)["VBDs"] if x != vbd_ref])
-            st.update(vbd_ref, VDI=NULL_REF, empty=True)
-        elif vbd["VDI"] != NULL_REF:
-            _move(st, vbd["VDI"], m.to_pool)
-        _move(st, vbd_ref, m.to_pool)
-    for ref in [*vm["VIFs"], *vm["attached_PCIs"], *vm["VGPUs"]]:
-        _move(st, ref, m.to_pool)
-    for vbd_ref in vm["VBDs"]:
-        vdi = db.get(vbd_ref)["VDI"]
-        if vdi != NULL_REF and db.maybe(vdi) is not None:
-            for snap in db.get(vdi)["snapshots"]:  # (v2) snapshots travel with the disk
-                if db.pool_of(snap) != m.to_pool:
-                    _move(st, snap, m.to_pool)
-    suspend = vm.get("suspend_VDI", NULL_REF)
-    if suspend != NULL_REF and db.maybe(suspend) is not None:
-        target = m.disk_to_sr.get(db.get(suspend)["uuid"])
-        if target is not None and db.get(suspend)["SR"] != st.ref_of[target]:
-            _move_vdi(st, suspend, st.ref_of[target])
-        _move(st, suspend, m.to_pool)
-    for g in vm.get("groups", []):
-        # VM groups are objects of a pool: the VM leaves its groups with the pool
-        if db.maybe(g) is not None:
-            st.update(g, VMs=[x for x in db.get(g)["VMs"] if x != vref])
-    if vm.get("groups"):
-        st.update(vref, groups=[])
-    for ref in (vm["metrics"], vm["guest_metrics"]):
-        if ref != NULL_REF:
-            _move(st, ref, m.to_pool)
-    # the old home host is not in the new pool: XAPI's import cannot resolve it and
-    # leaves the VM without a home (xen-api import.ml, Host handler -> NULL)
-    st.update(vref, affinity=NULL_REF, snapshots=[])
-    _move(st, vref, m.to_pool)
-
-
-def _move(st: SimState, ref: str, to_pool: str) -> None:
-    st.emit("del", ref)
-    st.db.move(ref, to_pool)
-    st.emit("add", ref)
 
 
 def wait(st: SimState, task: str) -> None:

@@ -23,17 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.inventory.collect import PoolDoc, assemble, convert_pool
+from planner.inventory.convert import PoolDoc, assemble, convert_pool
 from planner.inventory.model import Inventory
+from planner.options import MAX_PER_POOL as MAX_PER_POOL  # one definition, also the sim's
 from planner.rules.memory import host_capacity, vm_memory
 from planner.sim import objects
 from planner.sim.db import Db, Record
 from planner.sim.events import EventLog
 from planner.sim.faults import Faults
+from planner.sim.migrate import fail_migrations_on_host
 from planner.sim.wire import NULL_REF, RefMaker, XapiError, i, xapi_datetime
 
 KINDS = ("pools", "hosts", "srs", "networks", "vms", "vm_groups")
-MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 
 
 class Clock:
@@ -281,21 +282,17 @@ class SimState:
         host = self.db.get(self.ref_of[host_uuid])
         self.update(host["metrics"], live=live, last_updated=xapi_datetime())
         if not live:
-            from planner.sim.migrate import fail_migrations_on_host
-
             fail_migrations_on_host(self, host_uuid)
 
     def upgrade_host(self, host_uuid: str, version: str) -> None:
         """Debug (not XAPI): the host now runs `version`. Its `software_version` changes
         (product and platform version), so the collector's view and the simulator's
         VERSION rule see the new version at once. Caller holds the lock."""
-        from planner.sim.objects import platform_version
-
         ref = self.ref_of[host_uuid]
         sv = dict(self.db.get(ref)["software_version"])
         sv.update(product_version=version, product_version_text=version,
                   product_version_text_short=version,
-                  platform_version=platform_version(version))  # fmt: skip
+                  platform_version=objects.platform_version(version))  # fmt: skip
         self.update(ref, software_version=sv)
         self.changed(self.db.pool_of(ref))
 

@@ -1,19 +1,23 @@
-"""The `planner solve` side of the campaigns: goal parsing from options, and the table.
+"""Campaign goals from `planner solve`'s options, and the dispatch to their planners.
 
-Kept here (not in `planner/cli/solve_cmd.py`) so the solve command only gains options
-and one call. Every bad option value is one line of the `InputError` raised.
+Library code (no terminal, no exit codes): `planner/cli/campaign_view.py` prints and
+exits. Every bad option value is one line of the `InputError` raised.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from planner.campaigns.rebalance import plan_rebalance
+from planner.campaigns.rolling import host_order, plan_rolling_upgrade
+from planner.campaigns.target import plan_target
 from planner.errors import InputError, LookupFailed
 from planner.goals import Goal, Rebalance, RollingUpgrade, Target
+from planner.inventory.io import read_json
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan
+from planner.rules.version import parse_version
 
 
 def campaign_goal(inv: Inventory, *, rebalance: bool, max_moves: int | None,
@@ -71,8 +75,6 @@ def campaign_goal(inv: Inventory, *, rebalance: bool, max_moves: int | None,
                             f"{to_version!r}")  # fmt: skip
         goal = RollingUpgrade(pool, ver, tuple(dict.fromkeys(hosts)), return_home)
         if pool and not problems:
-            from planner.campaigns.rolling import host_order
-
             host_order(inv, goal)  # raises for hosts of other pools / master not first
     if problems:
         _raise(problems, "the goal")
@@ -86,15 +88,11 @@ def _raise(problems: list[str], what: str) -> None:
 
 
 def _vkey(v: str) -> tuple[int, ...]:
-    from planner.rules.version import parse_version
-
     return parse_version(v)
 
 
 def _placements(inv: Inventory, path: Path, problems: list[str]) -> dict[str, str]:
     """`{vm: host}` by name or uuid; each bad entry is one problem."""
-    from planner.inventory.io import read_json
-
     doc = read_json(path, "target")
     if not isinstance(doc, dict) or not doc:
         problems.append(f"{path}: must be a non-empty JSON object {{vm: host}}")
@@ -124,92 +122,9 @@ def _placements(inv: Inventory, path: Path, problems: list[str]) -> dict[str, st
 def plan_campaign(inv: Inventory, goal: Goal, options: PlanOptions) -> Plan:
     """Dispatch to the campaign planner of `goal`."""
     if isinstance(goal, Rebalance):
-        from planner.campaigns.rebalance import plan_rebalance
-
         return plan_rebalance(inv, goal, options)
     if isinstance(goal, Target):
-        from planner.campaigns.target import plan_target
-
         return plan_target(inv, goal, options)
     if isinstance(goal, RollingUpgrade):
-        from planner.campaigns.rolling import plan_rolling_upgrade
-
         return plan_rolling_upgrade(inv, goal, options)
     raise InputError(f"{goal.kind} is not a campaign goal")
-
-
-def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    """The table of a campaign plan: waves with their steps, unplaced VMs, warnings."""
-    from rich.table import Table
-
-    from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
-
-    out = Console(width=max(100, Console().width))
-    g: dict[str, Any] = plan.goal
-    head = g["kind"]
-    if g["kind"] == "rolling-upgrade":
-        head += f" {inv.label(g['pool'])} to {g['to_version']}"
-    elif g["kind"] == "rebalance":
-        head += (f" (tolerance {g['tolerance'] * 100:.0f} points, max moves "
-                 f"{g['max_moves'] if g['max_moves'] is not None else 'any'})")  # fmt: skip
-    out.print(f"[bold]{head}[/bold]")
-    if plan.waves:
-        t = Table(header_style="bold")
-        for col in ("wave", "id", "VM / step", "from", "to", "note", "est"):
-            t.add_column(col, justify="right" if col in ("wave", "est") else "left")
-        for w in plan.waves:
-            rows: list[tuple[str, ...]] = []
-            for s in w.steps:
-                if s.when == "before":
-                    rows.append(("", f"{s.kind} {inv.label(s.host)}", "", "", "before", ""))
-            for m in w.migrations:
-                note = [m.reason] if m.reason else []
-                if m.disks:
-                    srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
-                    note.insert(0, f"storage to {srs}")
-                rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                             inv.label(m.to_host), "; ".join(note), str(m.est_seconds)))
-            for s in w.steps:
-                if s.when != "before":
-                    what = f"{s.kind} {inv.label(s.host)}"
-                    if s.to_version:
-                        what += f" -> {s.to_version}"
-                    rows.append(("", what, "", "", "after", ""))
-            for i, r in enumerate(rows):
-                t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
-        out.print(t)
-    for u in plan.unplaced:
-        # one line per VM: its reasons, one per code (the planners already dedupe)
-        why = "; ".join(f"{r.code} {r.message}" for r in u.reasons)
-        out.print(f"unplaced {inv.label(u.vm)}: {why}", highlight=False)
-    for r in plan.warnings:
-        out.print(f"{r.code}: {r.message}", highlight=False)
-    n = sum(len(w.migrations) for w in plan.waves)
-    out.print(f"Plan: {n} migrations in {plan.estimate['waves']} waves, "
-              f"{plan.estimate['seconds']} s; {plan.solver['name']} {plan.solver['status']} "
-              f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
-    if output is not None:
-        out.print(f"Plan written to {output}", highlight=False)
-    from planner.advice import advice_lines
-
-    for line in advice_lines(inv, plan):
-        out.print(line, highlight=False, soft_wrap=True)
-
-
-def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headroom: float,
-                 dmc: bool, other_goal: bool, migration_network: list[str] | None = None,
-                 set_home: str = "keep", **opts: Any) -> None:  # fmt: skip
-    """`planner solve` with a campaign goal: plan, write, print; exit 1 when VMs are
-    unplaced (typer.Exit), 0 otherwise."""
-    from planner.cli.common import emit_plan, load_inventory
-    from planner.home import assign_homes
-    from planner.rules.migration_network import resolve_migration_networks
-
-    inv = load_inventory(inventory)
-    goal = campaign_goal(inv, other_goal=other_goal, **opts)
-    if goal is None:  # pragma: no cover - solve_cmd calls this only with a campaign option
-        raise InputError("no campaign goal")
-    mnet = resolve_migration_networks(inv, migration_network or [])
-    plan = plan_campaign(inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc,
-                                                migration_network=mnet))  # fmt: skip
-    emit_plan(inv, assign_homes(inv, plan, set_home), fmt, output, show)
