@@ -9,12 +9,31 @@ from typing import TYPE_CHECKING
 
 from planner.check_types import FLOW, WAVES, Violation
 from planner.errors import InputError
-from planner.goals import Goal, Position, Rebalance, RollingUpgrade, goal_from_json, satisfied
+from planner.goals import (
+    Evacuate,
+    Goal,
+    MovePool,
+    Position,
+    Rebalance,
+    RetireSR,
+    RollingUpgrade,
+    goal_from_json,
+    satisfied,
+)
+from planner.home import home_violations
 from planner.inventory.model import VM, Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan, estimate_of
-from planner.rules import codes, target_reasons
+from planner.problem_candidates import (
+    _affinity_reasons,
+    _moved_disks,
+    _options_for,
+    _target_pools,
+)
+from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.exclusions import exclusion_reasons
+from planner.rules.memory import spread_points
+from planner.rules.reasons import reason_class
 from planner.rules.version import version_at_least
 
 if TYPE_CHECKING:
@@ -76,8 +95,6 @@ def unplaced_reason_violations(inv: Inventory, plan: Plan) -> tuple[list[Violati
     builder would consider) and be among their reasons; a capacity code is the solver's
     claim (counted); an unknown code is a violation. Returns the violations and the number
     of unplaced VMs excused by capacity claims only."""
-    from planner.rules.reasons import reason_class
-
     try:
         goal: Goal | None = goal_from_json(plan.goal, inv)
     except InputError:
@@ -131,10 +148,6 @@ def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     """The codes that stop every target the goal allows `vm` (empty: some target passes
     every static rule). None when the checker cannot enumerate the goal's targets
     (campaign goals): then a target-rule claim is accepted."""
-    from planner.goals import Evacuate, MovePool, RetireSR
-    from planner.problem import _affinity_reasons, _moved_disks, _options_for, _target_pools
-    from planner.rules import expected_kind
-
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
         return None
     moved = _moved_disks(inv, goal, vm, options)
@@ -159,10 +172,6 @@ def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     """The codes that stop `vm` on any host (or none, for a Halted VM) and any SR of the
     goal's target pools with all its disks moving there: the widest scope a planner may
     have tried. Asked only when the builder's scope lacks a claimed code."""
-    from planner.goals import Evacuate, MovePool, RetireSR
-    from planner.problem import _target_pools
-    from planner.rules import expected_kind
-
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
         return set()
     out: set[str] = set()
@@ -182,8 +191,6 @@ def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
                           replay: _Replay) -> list[Violation]:  # fmt: skip
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
     tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
-    from planner.rules.memory import spread_points
-
     out: list[Violation] = []
     moved_pools: set[str] = set()
     for m in plan.migrations():
@@ -224,8 +231,6 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
 
 def home_host_violations(inv: Inventory, plan: Plan) -> list[Violation]:
     """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
-    from planner.home import home_violations
-
     wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
     return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
                       f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
