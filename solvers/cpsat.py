@@ -204,9 +204,6 @@ def solve_cpsat(
                     info=info)  # fmt: skip
 
 
-solve_cpsat.name = "cpsat"  # type: ignore[attr-defined]
-
-
 class _Progress(cp_model.CpSolverSolutionCallback):
     """Notes when the search last improved; reports each new plan to `out`."""
 

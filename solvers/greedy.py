@@ -108,6 +108,3 @@ def solve_greedy(p: Problem, **_: Any) -> Solution:
                    witness=witness)  # fmt: skip
     return Solution(sol.solver, sol.status, choice, start, sol.wall_seconds,
                     objective=float(sol.seconds(p)), witness=witness)
-
-
-solve_greedy.name = "greedy"  # type: ignore[attr-defined]
