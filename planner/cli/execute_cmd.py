@@ -30,6 +30,7 @@ from planner.cli.common import (
 from planner.cli.output import FormatOption, Output, OutputOption, hms
 from planner.cli.progress import ProgressOption, enabled
 from planner.errors import InputError
+from planner.options import slots_error
 
 _log = logging.getLogger("planner.execute")
 
@@ -622,8 +623,8 @@ def register(app: typer.Typer) -> None:
                             "--pool NAME from the config file")
         if mode not in ("waves", "flow"):
             problems.append(f"--mode: must be waves or flow, got {mode!r}")
-        if max_per_pool is not None and not 1 <= max_per_pool <= 3:
-            problems.append(f"--max-per-pool: must be 1..3, got {max_per_pool}")
+        if max_per_pool is not None and (why := slots_error("--max-per-pool", max_per_pool)):
+            problems.append(why)
         if retries < 0:
             problems.append(f"--retries: must be >= 0, got {retries}")
         if replan_solver not in ("cpsat", "greedy"):

@@ -59,7 +59,7 @@ from planner.execute.backend import (
 )
 from planner.execute.room import Room
 from planner.inventory.model import Inventory
-from planner.options import MAX_PER_POOL, PlanOptions
+from planner.options import MAX_PER_POOL, PlanOptions, slots_error
 from planner.plan import STEP_KINDS, STEP_WHEN, Migration, Plan, Step
 from planner.rules.version import version_at_least
 
@@ -92,8 +92,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"--mode: must be waves or flow, got {self.mode!r}")
-        if self.max_per_pool is not None and not 1 <= self.max_per_pool <= MAX_PER_POOL:
-            raise InputError(f"--max-per-pool: must be 1..{MAX_PER_POOL}, got {self.max_per_pool}")
+        if self.max_per_pool is not None and (why := slots_error("--max-per-pool",
+                                                                 self.max_per_pool)):
+            raise InputError(why)
         if self.retries < 0:
             raise InputError(f"--retries: must be >= 0, got {self.retries}")
         if not self.step_poll_seconds > 0:
