@@ -8,6 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
+from planner.cli.options import (
+    DMC_DEFAULT,
+    HEADROOM_DEFAULT,
+    check_headroom,
+    dmc_option,
+    headroom_option,
+    migration_network_option,
+    network_map_option,
+)
 from planner.cli.output import (  # print_reason_summary: shared with campaign_view
     FORMATS,
     FormatOption,
@@ -67,27 +76,25 @@ def solve_command(
         "--dask", metavar="ADDRESS",
         help="Solve independent parts on this Dask scheduler (tcp://host:port); "
              "CP-SAT runs single-threaded per part there.")] = None,
-    headroom: Annotated[float, typer.Option(
-        help="Share of each host's memory kept free, 0 <= F < 1.")] = 0.0,
+    headroom: Annotated[float, headroom_option(
+        "Share of each host's memory kept free, 0 <= F < 1.")] = HEADROOM_DEFAULT,
     max_per_host: Annotated[int | None, typer.Option(
         "--max-per-host", metavar="N",
         help="At most N migrations in flight that leave or enter one host (1..3; "
              "1 where migration traffic shares a 1 GbE link). Default: no limit.")] = None,
-    dmc: Annotated[bool, typer.Option(
-        "--dmc", help="Count running VMs at their dynamic minimum memory.")] = False,
-    network_map: Annotated[list[str] | None, typer.Option(
-        "--network-map", metavar="SRC=DST",
-        help="Map a source network to a target-pool network (names or uuids). "
-             "Repeatable.")] = None,
+    dmc: Annotated[bool, dmc_option(
+        "Count running VMs at their dynamic minimum memory.")] = DMC_DEFAULT,
+    network_map: Annotated[list[str] | None, network_map_option(
+        "Map a source network to a target-pool network (names or uuids). "
+        "Repeatable.")] = None,
     anti_affinity: Annotated[str, typer.Option(
         "--anti-affinity", metavar="MODE",
         help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
              "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
-    migration_network: Annotated[list[str] | None, typer.Option(
-        "--migration-network", metavar="POOL=NETWORK",
-        help="Network (name or uuid) of target pool POOL that carries the storage "
-             "migration streams into it (default: its management network). "
-             "Repeatable.")] = None,
+    migration_network: Annotated[list[str] | None, migration_network_option(
+        "Network (name or uuid) of target pool POOL that carries the storage "
+        "migration streams into it (default: its management network). "
+        "Repeatable.")] = None,
     set_home: Annotated[str, typer.Option(
         "--set-home", metavar="MODE",
         help="Home server of each migrated VM: keep (a VM with a home gets the host it "
@@ -136,8 +143,7 @@ def solve_command(
     if set_home not in HOME_MODES:
         raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got "
                          f"{set_home!r}")  # fmt: skip
-    if not 0.0 <= headroom < 1.0:
-        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    check_headroom(headroom)
     if anti_affinity not in ("strict", "soft"):
         raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
     check_writable(output)
