@@ -134,6 +134,7 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
             rows.append((p if i == 0 else "", cells[p][i:i + max_cols]))
     ncols = max((len(c) for _, c in rows), default=1)
     given = ax is not None
+    fig: Any  # a Figure, or the SubFigure a given `ax` sits in
     if ax is not None:
         fig = ax.figure
     else:
