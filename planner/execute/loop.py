@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
 
 from planner.execute import journal as J
 from planner.execute.backend import CANCELLED, Backend, ExecutorError, MigrationFault
@@ -483,17 +482,3 @@ class Runner(ResumeMixin, StepsMixin):
         else:
             self._emit("note", _NOTE, "cancelling the migrations in flight")
             self.cancel_all()
-
-
-
-def run_plan(
-    plan: Plan,
-    journal: J.Journal,
-    backend: Backend,
-    live: Inventory,
-    config: RunConfig | None = None,
-    on_event: Listener | None = None,
-    **kw: Any,
-) -> Summary:
-    """Convenience: build a Runner and run it."""
-    return Runner(plan, journal, backend, live, config or RunConfig(), on_event, **kw).run()
