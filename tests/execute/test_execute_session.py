@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import pytest
-from execsim import PASSWORD, evacuation_plan, fleet, goal_holds
 
 from planner.check import check_plan
 from planner.execute import QuietUI, Verdict, execute_plan
 from planner.execute import journal as J
 from planner.execute.runner import RunConfig
 from planner.plan import save as save_plan
+from tests.helpers.execsim import PASSWORD, evacuation_plan, fleet, goal_holds
 
 sim_mod = pytest.importorskip("planner.sim")
 Simulator = sim_mod.Simulator
