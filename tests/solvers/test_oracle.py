@@ -129,10 +129,7 @@ def test_oracle_plans_pass_the_checker_without_rejections() -> None:
 # Disagreements of the restricted generator that are planner bugs reported to their
 # owner (docs/rules.md "Oracle"); no generator restriction isolates them. Any other
 # disagreement fails the test; a listed seed that agrees again is reported.
-KNOWN_PLANNER_BUGS = {
-    1244: "sched-solver: CP-SAT warm-started with greedy's plan (v0, v3) proves that "
-          "plan OPTIMAL in its hinted model; without the hint it places v1, v2, v3",
-}
+KNOWN_PLANNER_BUGS: dict[int, str] = {}  # seed -> why; empty: none known
 
 
 def _property(seeds: range) -> list[Comparison]:
