@@ -30,8 +30,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "planner.describe", "planner.home", "planner.restart", "planner.advice")),
     ("check", ("planner.check", "planner.check_types", "planner.check_flow", "planner.check_goal",
                "planner.explain")),
-    ("solve", ("planner.stepaside", "planner.solve", "planner.distributed",
-               "planner.campaigns", "planner.whatif")),
+    ("solve", ("planner.stepaside", "planner.stepaside_moves", "planner.solve",
+               "planner.distributed", "planner.campaigns", "planner.whatif")),
     ("report", ("planner.report", "planner.plots")),
     # rows: the one migrations table (step ids are the executor's journal ids)
     ("execute", ("planner.execute", "planner.sim", "planner.rows")),
