@@ -38,8 +38,8 @@ def result_fragment(value: Any) -> str:
 
 
 class Api(Handlers):
-    """The simulator's XenAPI: dispatch by method name to a handler (the migration and
-    host handlers are in `planner.sim.handlers`)."""
+    """The simulator's XenAPI: dispatch by method name to a handler (the migration
+    handlers are in `planner.sim.handlers`, the host ones in `planner.sim.handlers_host`)."""
 
     def __init__(self, st: SimState) -> None:
         self.st = st
