@@ -36,7 +36,7 @@ import numpy as np
 from planner.durations import DEFAULT_MODEL, DurationModel
 from planner.errors import InputError
 from planner.goals import Evacuate, Goal, MovePool, Position, RetireSR, must_move, satisfied
-from planner.inventory.model import VM, Inventory, SuspendVdi
+from planner.inventory.model import VM, Disk, Inventory, SuspendVdi
 from planner.moves import Reason, Unplaced
 from planner.options import PlanOptions
 from planner.rules import codes, expected_kind, target_reasons
@@ -251,7 +251,7 @@ class _Job:
     cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
 
 
-def _moved_disks(inv: Inventory, goal: Goal, vm: VM,
+def _moved_disks(inv: Inventory, goal: Evacuate | MovePool | RetireSR, vm: VM,
                  options: PlanOptions | None = None) -> tuple[str, ...]:  # fmt: skip
     """The disks that move (see the module docstring): those the goal forces, and, when
     a Running VM's live move is blocked on every host (no host passes the rules or none
@@ -383,39 +383,39 @@ def build_problem(
     # ---- per-job demands; then drop candidates that can never have room
     dep_host: dict[int, int] = defaultdict(int)
     dep_sr: dict[int, int] = defaultdict(int)
-    rows = []
+    rows: list[dict[str, Any]] = []  # per job: mixed ints, pairs and triples
     for jb in jobs:
         vm = jb.vm
         disks = {d.uuid: d for d in vm.disks}
-        moved = [disks[u] for u in jb.moved]
+        moved_disks = [disks[u] for u in jb.moved]
         running = vm.is_running
         mem = vm_memory(vm, options.dmc) if running else 0
-        src: dict[int, list[int]] = {}
-        for d in moved:
-            acc = src.setdefault(sr_ix[d.sr], [0, 0])
+        leaving: dict[int, list[int]] = {}  # source SR -> [reserve, used]
+        for d in moved_disks:
+            acc = leaving.setdefault(sr_ix[d.sr], [0, 0])
             acc[0] += reserve_on_source(d)
             acc[1] += _moved_used(d)
-        image = _suspend_image(vm, moved)
+        image = _suspend_image(vm, moved_disks)
         if image is not None:
             # (v2) the memory image may follow the disks (rules.storage.suspend_target):
             # reserved and counted on the target, never counted as freed on its SR, so
             # the solver is on the safe side whether or not XAPI copies it
-            src.setdefault(sr_ix[image.sr], [0, 0])[0] += reserve_on_source(image)
-        extra = [image] if image is not None else []
-        row = {
+            leaving.setdefault(sr_ix[image.sr], [0, 0])[0] += reserve_on_source(image)
+        extra: list[Disk | SuspendVdi] = [image] if image is not None else []
+        row: dict[str, Any] = {
             "from_host": host_ix[vm.host] if running and vm.host else -1,
             "mem_up": mem, "mem_down": mem,
-            "halted": vm.memory_bytes if (not running and moved) else 0,
+            "halted": vm.memory_bytes if (not running and moved_disks) else 0,
             # the target SR holds the larger of the 3x reservation and what arrives, from
             # the start: with big snapshots the arrival can exceed 3x, and an end must
             # never raise an SR's usage (a start that fits then fits for good)
-            "reserve": max(sum(reserve_on_target(d) for d in [*moved, *extra]),
-                           sum(_moved_used(d) for d in [*moved, *extra])),
-            "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved),
-            "used_up": sum(_moved_used(d) for d in [*moved, *extra]),
+            "reserve": max(sum(reserve_on_target(d) for d in [*moved_disks, *extra]),
+                           sum(_moved_used(d) for d in [*moved_disks, *extra])),
+            "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved_disks),
+            "used_up": sum(_moved_used(d) for d in [*moved_disks, *extra]),
             "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d))
-                          for d in moved],
-            "src": [(s, r, u) for s, (r, u) in src.items()],
+                          for d in moved_disks],
+            "src": [(s, r, u) for s, (r, u) in leaving.items()],
             "seconds": durations.estimate(inv, vm, jb.kind, set(jb.moved)),
         }  # fmt: skip
         rows.append(row)
@@ -463,16 +463,16 @@ def build_problem(
             continue
         vm = jb.vm
         if not halted_ok:
-            r = Reason(codes.HALTED_MEMORY, f"no enabled host of pool {inv.label(vm.pool)} "
+            why = Reason(codes.HALTED_MEMORY, f"no enabled host of pool {inv.label(vm.pool)} "
                        f"can ever have {vm.memory_bytes / 2**30:.1f} GiB free for "
                        f"{vm.name} while its disks move")  # fmt: skip
         elif not src_ok:
-            r = Reason(codes.NO_CAPACITY, f"the SRs {vm.name}'s disks leave cannot hold the "
+            why = Reason(codes.NO_CAPACITY, f"the SRs {vm.name}'s disks leave cannot hold the "
                        "2x reservation a storage migration needs")  # fmt: skip
         else:
-            r = Reason(codes.NO_CAPACITY, f"eligible targets exist for {vm.name} but none "
+            why = Reason(codes.NO_CAPACITY, f"eligible targets exist for {vm.name} but none "
                        "can ever have room for it (memory or SR space)")  # fmt: skip
-        unplaced.append(Unplaced(vm.uuid, (r,)))
+        unplaced.append(Unplaced(vm.uuid, (why,)))
 
     raised = any(rows[i]["raised"] for i in keep_jobs)
     # ---- the common unit: every amount divides by it, so nothing is rounded

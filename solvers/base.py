@@ -26,7 +26,7 @@ import heapq
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -236,7 +236,8 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
         slot_keys = acc.pool0
         for j in waiting:
             d = cache.setdefault(j, acc.deltas(j, int(choice[j])))
-            fifo_keys[j] = [k for k, n in d[0] if n > 0 and k < slot_keys]  # type: ignore[operator]
+            # this account's keys are plain ints (module docstring); Delta types them Hashable
+            fifo_keys[j] = [cast(int, k) for k, n in d[0] if n > 0 and cast(int, k) < slot_keys]
             for k in fifo_keys[j]:
                 queues[k].append(j)
     t = 0

@@ -43,7 +43,9 @@ def place(p: Problem) -> np.ndarray:
             host_free[f] += p.job_mem_down[j]
         for k in p.srcs(j):
             sr_free[int(p.src_sr[k])] += p.src_used_down[k]
-    order = np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
+    order: np.ndarray | list[int] = (
+        np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
+    )
     cand_host, cand_sr = p.cand_host.tolist(), p.cand_sr.tolist()
     # anti-affinity among moving members: hosts a job must avoid (its mates' sources and
     # the targets they take); strict forbids them, soft only prefers others
