@@ -160,8 +160,8 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         _, rel, now = winner
         chosen.append(rel)
         final = _compose(inv, goal, options, chosen, resolve(now, False))
-        quick = _compose(inv, goal, options, chosen, resolve(now, True))
-        cands = [p for p in (final, quick) if p is not None]
+        fast = _compose(inv, goal, options, chosen, resolve(now, True))
+        cands = [p for p in (final, fast) if p is not None]
         if not cands:
             break
         best = min(cands, key=lambda p: (len(p.unplaced), p.schedule_seconds))
@@ -276,10 +276,10 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
             hosts_: list[str | None] = [b.host] if b.is_running else [None]
             if b.power_state == "Suspended":  # XAPI's migrate_send names a host
                 hosts_ += [h.uuid for h in inv.hosts_in_pool.get(b.pool, [])]
-            for h in hosts_:
-                if not target_reasons(inv, b, kind, h, b.pool, targets, options):
+            for to in hosts_:
+                if not target_reasons(inv, b, kind, to, b.pool, targets, options):
                     add(b.host if b.is_running else None, targets,
-                        _migration(inv, b, kind, h, targets, durations))
+                        _migration(inv, b, kind, to, targets, durations))
                     break
     return [m for _, m in sorted(out, key=lambda x: x[0])]
 
