@@ -536,7 +536,7 @@ def _estimate_violations(plan: Plan) -> list[Violation]:
     """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
     longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
     want = estimate_of(plan.waves)
-    keys = ("waves", "seconds", "wave_seconds")
+    keys: tuple[str, ...] = ("waves", "seconds", "wave_seconds")
     if not plan.has_schedule:
         want["seconds"] = want["wave_seconds"]
         keys = ("waves", "seconds")
@@ -585,7 +585,7 @@ def _flow_violations(inv: Inventory, plan: Plan, options: PlanOptions,
     last_vm: dict[str, Migration] = {}
     step_end: dict[str, tuple[int, Step]] = {}  # pool -> latest-ending step so far
     pool_end: dict[str, tuple[int, str]] = {}  # pool -> latest end so far (what)
-    events: list[tuple[int, int, int, object]] = []  # (t, 0 end / 1 start, order, item)
+    events: list[tuple[int, int, int, Migration | Step]] = []  # (t, 0 end / 1 start, order, item)
     order = 0
     for w in plan.waves:
         before = [s for s in w.steps if s.when == "before"]

@@ -129,8 +129,8 @@ class Account:
                         cap[("aa", h.uuid, g.uuid)] = 1
             for v in inv.vms:
                 if v.is_running and v.host is not None:
-                    for g in anti_groups(inv, v):
-                        k = ("aa", v.host, g)
+                    for gid in anti_groups(inv, v):
+                        k = ("aa", v.host, gid)
                         used[k] = used.get(k, 0) + 1
         return cls(inv, options, led)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from matplotlib.figure import Figure
 
@@ -34,6 +34,7 @@ from planner.rules.memory import host_capacity, memory_after
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
 __all__ = [
@@ -94,6 +95,12 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
 def _figure(width: float, height: float) -> PlannerFigure:
     size = (min(width, MAX_WIDTH_IN), min(height, MAX_HEIGHT_IN))
     return PlannerFigure(figsize=size, dpi=DPI, layout="constrained")
+
+
+def _figure_of(ax: Axes) -> Figure:
+    """The figure a caller's `ax` draws on. Callers hand axes of top-level figures
+    (matplotlib types `ax.figure` as Figure or SubFigure)."""
+    return cast(Figure, ax.figure)
 
 
 # ---------------------------------------------------------------- time
@@ -249,7 +256,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
     row_in = max(0.16, min(0.34, (MAX_HEIGHT_IN - 1.6 - 0.3 * len(shown)) / max(n_rows, 1)))
     height = 1.6 + 0.3 * len(shown) + row_in * n_rows
     if ax is not None:
-        fig = ax.figure
+        fig = _figure_of(ax)
         axes = [ax] * len(shown)
     else:
         fig = _figure(12, max(height, 2.6))
@@ -323,7 +330,7 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         title += _left_out([name_of(inv, p) for p in keys if p not in shown],
                            None if pools is not None else "less migration time")  # fmt: skip
     kinds = sorted({m.kind for m in plan.migrations()}, key=list(KIND_COLOURS).index)
-    handles = [Patch(color=KIND_COLOURS[k], label=KIND_LABELS[k]) for k in kinds]
+    handles: list[Artist] = [Patch(color=KIND_COLOURS[k], label=KIND_LABELS[k]) for k in kinds]
     if any(_step_bars(plan, inv).values()):
         handles.append(Patch(color=STEP_COLOUR, label="host step"))
     if len(plan.waves) <= 30 and len(plan.waves) > 1:
@@ -384,7 +391,7 @@ def host_memory(inv: Inventory, plan: Plan | None = None, *, pool: str | None = 
     # a few small pools side by side (a slide is wide), else one pool under the other
     side = 1 < len(panels) <= 4 and sum(len(h) for _, h, _ in panels) <= 24
     if ax is not None:
-        fig, axes = ax.figure, [ax]
+        fig, axes = _figure_of(ax), [ax]
     elif side:
         total = sum(max(len(h), 3) for _, h, _ in panels)
         fig = _figure(max(6.0, 1.2 + 0.7 * total + 0.8 * len(panels)), 4.2)
@@ -515,7 +522,7 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
             grid[i, j] = classes.index(cls)
     given = ax is not None
     if ax is not None:
-        fig = ax.figure
+        fig = _figure_of(ax)
     else:
         fig = _figure(2.2 + 1.15 * ncols, 1.9 + 0.62 * max(len(rows), 1))
         ax = fig.add_subplot()

@@ -90,11 +90,11 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
             moved.add(vm_uuid)
             if budget is not None:
                 budget -= 1
-        after = spread_points(inv, [seq.vm(v.uuid) for v in inv.vms], pool.uuid, options)
-        if after > tol:
+        spread_after = spread_points(inv, [seq.vm(v.uuid) for v in inv.vms], pool.uuid, options)
+        if spread_after > tol:
             why = "--max-moves is spent" if budget == 0 else "no further move pays its cost"
             warnings.append(Reason(codes.REBALANCE_INCOMPLETE, f"pool {pool.name}: {before:.1f} -> "
-                                   f"{after:.1f} points; {why}"))  # fmt: skip
+                                   f"{spread_after:.1f} points; {why}"))  # fmt: skip
     status = "FEASIBLE" if seq.migrations() else "NOTHING_TO_DO"
     return seq.plan(goal, name="rebalance", status=status, started=started,
                     warnings=warnings)

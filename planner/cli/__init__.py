@@ -19,12 +19,13 @@ from planner.cli.common import CONFIG_KEY
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0.1 s
-    import click
+    # typer 0.2x's vendored click: the classes typer's own commands and contexts are
+    from typer import _click as click
 
 try:  # typer 0.2x parses with its own vendored copy of click, not the installed one
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 
 class _Group(TyperGroup):
@@ -242,4 +243,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
+    sys.exit(0)

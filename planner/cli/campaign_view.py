@@ -70,8 +70,8 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
         # one line per VM: its reasons, one per code (the planners already dedupe)
         why = "; ".join(f"{r.code} {r.message}" for r in u.reasons)
         out.print(f"unplaced {inv.label(u.vm)}: {why}", highlight=False)
-    for r in plan.warnings:
-        out.print(f"{r.code}: {r.message}", highlight=False)
+    for warning in plan.warnings:
+        out.print(f"{warning.code}: {warning.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
     out.print(f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
               f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "

@@ -259,13 +259,13 @@ def _summary_lines(summary: Summary, plan: Plan, inv: Inventory | None,
     rows = [e for e in summary.entries if e.state != J.DONE]
     if rows:
         out.append(f"{'id':<14} {'state':<11} {'tries':>5}  migration / why")
-        for e in rows:
-            m = by_id.get(e.id)
-            state = "not started" if e.state in (J.PENDING, J.INTENT) else e.state
-            what = _describe(m, inv) if m is not None else e.vm
-            out.append(f"{e.id:<14} {state:<11} {e.attempts:>5}  {what}")
-            if e.error:
-                out.append(f"{'':<14} {'':<11} {'':>5}  {_readable(e.error)}")
+        for row in rows:
+            m = by_id.get(row.id)
+            state = "not started" if row.state in (J.PENDING, J.INTENT) else row.state
+            what = _describe(m, inv) if m is not None else row.vm
+            out.append(f"{row.id:<14} {state:<11} {row.attempts:>5}  {what}")
+            if row.error:
+                out.append(f"{'':<14} {'':<11} {'':>5}  {_readable(row.error)}")
     if inv is not None:
         out += _advice(summary, plan, inv)
     return out
@@ -325,7 +325,8 @@ def _status(journal: Journal, plan: Plan | None, inv: Inventory | None,
     counts = journal.counts()
     head = f"journal {journal.path}: run {info.run_id}, {info.runs} run(s); " + "  ".join(
         f"{s} {counts[s]}" for s in J.STATES)
-    code = 0 if all(e.state == J.DONE for e in (*entries, *steps)) else 1
+    rows: tuple[J.Entry | J.StepEntry, ...] = (*entries, *steps)
+    code = 0 if all(e.state == J.DONE for e in rows) else 1
     if out.is_data:
         out.emit(doc=lambda: {
             "journal": str(journal.path), "run_id": info.run_id, "runs": info.runs,
@@ -598,9 +599,12 @@ def register(app: typer.Typer) -> None:
         from planner.plan import load as load_plan
 
         if status:
-            if journal is None and plan_path is None:
+            if journal is not None:
+                jpath = journal
+            elif plan_path is not None:
+                jpath = _journal_path(plan_path, None)
+            else:
                 raise InputError("--status needs --journal FILE (or PLAN)")
-            jpath = journal if journal is not None else _journal_path(plan_path, None)
             out = Output.of(fmt, output)
             plan = load_plan(plan_path) if plan_path is not None else None
             inv = _load_base(inventory, plan)
@@ -873,6 +877,7 @@ def _execute(
             return 1
         # re-plan from the live state: what is done stays done (it is in the live state);
         # the new plan gets its own file, inventory and journal, the old journal is kept
+        assert replan is not None  # without --replan a refusal returned above
         plan = _replan(plan, live, replan)
         new_path = _free_name(plan_path)
         _save_replan(plan, live, new_path)

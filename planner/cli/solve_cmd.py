@@ -253,9 +253,9 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
     ]
     if plan.unplaced:
         lines.append(f"Unplaced: {_vms(len(plan.unplaced))} (exit status 1)")
-    for w in plan.warnings:
-        if w.code == "SOLVER":
-            lines.append(f"Note: {w.message}")
+    for warning in plan.warnings:
+        if warning.code == "SOLVER":
+            lines.append(f"Note: {warning.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
     from planner.advice import advice_lines

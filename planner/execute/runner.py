@@ -116,7 +116,8 @@ class Summary:
 
     @property
     def complete(self) -> bool:
-        return all(e.state == J.DONE for e in (*self.entries, *self.steps))
+        rows: tuple[J.Entry | J.StepEntry, ...] = (*self.entries, *self.steps)
+        return all(e.state == J.DONE for e in rows)
 
 
 Listener = Callable[[str, Migration, str], None]

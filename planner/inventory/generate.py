@@ -181,10 +181,10 @@ class _Fleet:
         net_names = list(nets)
         for i in range(n_vms):
             state, mem = vm_specs[i]
-            h = where.get(i)
+            at_host = where.get(i)  # None: the VM is down
             self.vm_doc(
                 pool_uuid, f"{tag}-{ROLES[i % len(ROLES)]}-{i + 1:0{vw}d}", state, mem,
-                host_uuids[h] if h is not None else None, host_uuids, base, ha,
+                host_uuids[at_host] if at_host is not None else None, host_uuids, base, ha,
                 shared_srs, local_srs, nets, net_names, sriov_hosts,
             )  # fmt: skip
         self.size_srs(shared_srs, local_srs)
