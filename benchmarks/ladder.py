@@ -242,7 +242,9 @@ def row(rung: Rung, goal: str, r: dict) -> str:
     met = (rung.target_s is None or r["solve_s"] + r["load_s"] < rung.target_s) and (
         rung.target_gib is None or rss < rung.target_gib) and (
         rung.target_gap is None or ratio <= rung.target_gap)
-    if "today_flow_s" in r and r["unplaced"] <= r["today_unplaced"]:
+    if "today_flow_s" in r and r["today_flow_ok"] and r["unplaced"] <= r["today_unplaced"]:
+        # only against a baseline plan the current checker accepts (today's planner
+        # predates rules such as PAUSED: its plans may move VMs that cannot move)
         met = met and r["seconds"] <= r["today_flow_s"]
     rss_s = f"{rss:.2f}" + ("w" if rung.dask else "")
     if "today_flow_s" in r:

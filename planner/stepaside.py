@@ -1,30 +1,34 @@
 """Step-aside moves (issue 13 item 11; docs/solving.md "Step-aside moves").
 
-The solver moves only the VMs the goal moves. A VM it leaves unplaced for lack of room
-(NO_CAPACITY, HALTED_MEMORY) may still fit once *another* VM, one the goal does not
-move, steps aside: a running VM moves live from a host the stuck VM could use to a third
-host, or a VM's disks move off an SR the stuck VM could use to another SR of its pool.
-`step_aside` looks for such moves after a solve and keeps one when it places more VMs:
+The solver moves only the VMs the goal moves, each once. A VM it leaves unplaced for
+lack of room (NO_CAPACITY, HALTED_MEMORY) may still fit once *another* VM steps aside:
+a running VM moves live from a host the stuck VM could use to a third host, or a VM's
+disks move off an SR the stuck VM could use to another SR of its pool; or once one of
+the stuck VM's own disks has moved first. `step_aside` looks for such moves after a
+solve and keeps one when it places more VMs:
 
-1. For each stuck VM, the blockers are the VMs the goal does not move that hold memory
-   on an enabled host of the stuck VM's target pools (or, for HALTED_MEMORY, of its own
-   pool) or disk space on an SR of those pools. Each blocker's relocations are checked
-   with the static rules (`planner.rules.target_reasons`, as the checker does) and
-   against the room there is now; the goal must still hold for it where it lands.
-2. Each relocation, cheapest first, is tried: the inventory as it would be after it is
-   solved again (greedy: a quick trial), and the relocation goes first in the plan.
-   The trial that leaves fewest VMs unplaced, then the shortest campaign, wins if it
-   places more VMs than the plan without it. Up to `MAX_ROUNDS` relocations are added
-   this way (the campaign target placement's cycle breaking, `campaigns/target.py`,
-   does the same with one temporary move per round).
-3. The winner is solved again with the caller's solver, and the relocation is put in
-   the earliest wave of that plan where the checker accepts it (often alongside other
-   moves), else in a wave of its own before the plan. Every candidate plan goes through
-   `planner.check.check_plan`; one it refuses is dropped.
+1. For each stuck VM, the blockers are the VMs the goal does not move (and those the
+   plan leaves unplaced anyway) that hold memory on an enabled host of the stuck VM's
+   target pools (for a halted VM's rule 4 also of its own pool) or disk space on an SR
+   of those pools. Their relocations pass the static rules
+   (`planner.rules.target_reasons`, as the checker calls it) and fit now. Those that
+   keep the goal for the blocker come first; one that does not (onto a retired SR, an
+   evacuated host) leaves the blocker for the re-solve to move on ("temporary").
+2. Each relocation, goal-keeping and cheapest first, is tried: the inventory as it
+   would be after it is solved again (greedy first; the caller's solver when no greedy
+   trial helps). The trial that leaves fewest VMs unplaced, then the shortest campaign,
+   wins if it places more VMs than the plan without it. Up to `MAX_ROUNDS` relocations
+   are added this way (the target-placement campaign, `campaigns/target.py`, breaks
+   cycles the same way: one temporary move per round).
+3. The winner is solved again with the caller's solver; the relocation joins the first
+   wave of that plan where the checker accepts the whole plan, else a wave of its own
+   before one of them, else after a move of that plan that frees what it needs
+   (`_compose`). Every composed plan goes through `planner.check.check_plan`; one it
+   refuses is dropped. Waves get real start times from `planner.schedule`.
 
 A relocation costs time in the objective (its own wave, or a longer wave), so it is
-kept only when it places more VMs. A VM that steps aside does not move again, so its
-migration is an ordinary one (no `reason`); the plan's warnings (code SOLVER) and
+kept only when it places more VMs. A migration that steps aside has `reason`
+"temporary" only when its VM moves again later; the plan's warnings (code SOLVER) and
 `solver.step_aside` say which VM moved for which.
 """
 
@@ -65,7 +69,8 @@ Resolve = Callable[[Inventory, bool], Plan]  # (inventory, quick) -> plan of the
 
 @dataclass(frozen=True)
 class Relocation:
-    """One step-aside: `migration` of a VM the goal does not move, made for `for_vm`."""
+    """One step-aside: `migration` (of a blocker, or of `for_vm`'s own disk), made so
+    that `for_vm` fits."""
 
     migration: Migration
     for_vm: str

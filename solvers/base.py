@@ -431,17 +431,20 @@ def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarra
     return wave
 
 
-def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray | None:
-    """Waves packed from a schedule: each wave takes, in start order, every remaining
-    job that fits at the wave's start (rules 1-4) and whose dependencies (jobs that
-    left its target host or SR and ended by its start) are all in earlier waves -- a
-    later job may join an earlier wave than `derive_waves` gives it, so long moves of a
-    pool share waves. None when some job never fits this way (a job that jumped ahead
-    took its room): `derive_waves` always succeeds."""
+def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray,
+               longest: bool = False) -> np.ndarray | None:  # fmt: skip
+    """Waves packed from a schedule's targets: each wave takes, in start order (with
+    `longest`: longest first), every remaining job that fits at the wave's start (rules
+    1-4) and whose dependencies (jobs that left its target host or SR and ended by its
+    start in the schedule) are all in earlier waves -- a later job may join an earlier
+    wave than `derive_waves` gives it, so long moves of a pool share waves. None when
+    some job never fits this way (a job that jumped ahead took its room):
+    `derive_waves` always succeeds."""
     J = p.n_jobs
     wave = np.full(J, -1, dtype=np.int64)
-    order = sorted((j for j in range(J) if choice[j] >= 0),
-                   key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))  # fmt: skip
+    key = ((lambda j: (-int(p.job_seconds[j]), int(start[j]), j)) if longest else
+           (lambda j: (int(start[j]), -int(p.job_seconds[j]), j)))  # fmt: skip
+    order = sorted((j for j in range(J) if choice[j] >= 0), key=key)
     acc = Account(p)
     led = acc.ledger
     ends = (start + p.job_seconds).tolist()
@@ -511,13 +514,16 @@ def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray 
 
 
 def best_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """The shorter in lock-step (sum of each wave's longest job) of `derive_waves` and
-    `pack_waves`: both are derived from the schedule and pass rules 1-4."""
-    cut = derive_waves(p, choice, start)
-    packed = pack_waves(p, choice, start)
-    if packed is not None and wave_seconds(p, packed) < wave_seconds(p, cut):
-        return packed
-    return cut
+    """The shortest in lock-step (sum of each wave's longest job) of `derive_waves` and
+    `pack_waves` in start order and longest first: all keep the schedule's targets and
+    its dependencies and pass rules 1-4 (longest first is the lock-step LPT rule: the
+    three longest moves of a pool share a wave, then the next three, ...)."""
+    best = derive_waves(p, choice, start)
+    for longest in (False, True):
+        packed = pack_waves(p, choice, start, longest)
+        if packed is not None and wave_seconds(p, packed) < wave_seconds(p, best):
+            best = packed
+    return best
 
 
 def longest_first(p: Problem, choice: np.ndarray, start: np.ndarray,

@@ -206,7 +206,7 @@ def _anti_pair(small_gib: int = 32):
 def test_anti_affinity_members_that_both_move_land_apart():
     from planner.options import PlanOptions
 
-    inv, src, big, small, _vms = _anti_pair()
+    inv, src, big, small, _ = _anti_pair()
     for solver in ("greedy", "cpsat"):
         plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)
@@ -214,7 +214,7 @@ def test_anti_affinity_members_that_both_move_land_apart():
         assert sorted(m.to_host for m in plan.migrations()) == sorted([big, small])
     # `small` too small for either: strict leaves one VM where it is (it could only
     # join its mate), soft puts both on `big` with a warning (rule 8)
-    inv, src, big, small, _vms = _anti_pair(small_gib=4)
+    inv, src, big, _small, _ = _anti_pair(small_gib=4)
     for solver in ("greedy", "cpsat"):
         strict = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
         assert_checked(inv, strict)

@@ -223,3 +223,24 @@ def test_ten_generated_pools_in_time_and_checked():
         assert_checked(inv, plans[solver])
     g, c = plans["greedy"], plans["cpsat"]
     assert (len(c.unplaced), c.estimate["seconds"]) <= (len(g.unplaced), g.estimate["seconds"])
+
+
+def test_rolling_upgrade_goes_through_solve_with_a_schedule():
+    """The rolling-upgrade campaign through the one solve(): host steps and moves get
+    start times from the list scheduler; the plan passes both replays."""
+    from planner.goals import RollingUpgrade
+
+    b = Builder()
+    p = b.pool("lab")
+    hosts = [b.host(p, f"xs-0{i}", memory_gib=64, version="8.2.1") for i in range(1, 4)]
+    sr = b.sr(p, "nfs")
+    for i, h in enumerate(hosts):
+        b.vm(p, f"v{i}", host=h, memory_gib=8, disks=[(sr, 10)])
+    inv = b.build()
+    plan = solve(inv, RollingUpgrade(p, "8.4.0"))
+    assert_checked(inv, plan)
+    assert plan.goal["kind"] == "rolling-upgrade"
+    steps = [s for w in plan.waves for s in w.steps]
+    assert {s.kind for s in steps} >= {"host-disable", "host-upgrade", "host-enable"}
+    ends = [m.end_s for m in plan.migrations()] + [s.end_s for s in steps]
+    assert plan.estimate["seconds"] == max(ends) > 0

@@ -143,7 +143,7 @@ def management_network_warnings(
     for m in migrations:
         # pool_migrate (live, within one pool) streams over the management network
         named_here = {} if m.kind == "live" else named
-        for pool in {m.from_pool, m.to_pool}:
+        for pool in dict.fromkeys((m.from_pool, m.to_pool)):  # plan order, not hash order
             net = inv.network_by_uuid.get(named_here.get(pool, ""))
             if net is not None and net.pool == pool and not net.management:
                 continue
