@@ -51,6 +51,7 @@ from planner.rules import codes, expected_kind, target_reasons
 from planner.rules.memory import free_memory, vm_memory
 from planner.rules.storage import reserve_on_target
 from planner.schedule import schedule
+from planner.status import Status
 
 MAX_ROUNDS = 2  # relocations added to one plan (each must place more VMs)
 MAX_TRIES = 12  # relocations tried per round (each costs a quick re-solve)
@@ -412,8 +413,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
     solver: dict[str, Any] = dict(post.solver)
     solver["step_aside"] = [{"migration": r.migration.id, "vm": r.vm, "for": r.for_vm}
                             for r in rels]  # fmt: skip
-    if solver.get("status") == "OPTIMAL":
-        solver["status"] = "FEASIBLE"  # optimal after the step-asides, not overall
+    if Status.of(solver.get("status")) == Status.OPTIMAL:
+        solver["status"] = Status.FEASIBLE.value  # optimal after the step-asides, not overall
     return Plan(
         inventory_digest=digest(inv), goal=goal.to_json(), options=options.to_json(),
         solver=solver, bounds=post.bounds, waves=staged, unplaced=post.unplaced,

@@ -30,6 +30,7 @@ from planner.restart import place_restarts
 from planner.rules.memory import host_capacity, memory_after, vm_memory
 from planner.scenarios import grow_memory, remove_hosts
 from planner.solve import solve
+from planner.status import Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +109,7 @@ def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
         reasons=_reason_summary(unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in unplaced)),
         waves=plan.estimate.get("waves"), seconds=plan.estimate.get("seconds"),
-        max_utilisation=round(util, 4), exact=plan.status in ("OPTIMAL", "NOTHING_TO_DO"),
+        max_utilisation=round(util, 4), exact=plan.status in (Status.OPTIMAL, Status.NOTHING_TO_DO),
     )  # fmt: skip
 
 

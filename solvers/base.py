@@ -25,26 +25,13 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol, cast
 
 import numpy as np
 
 from planner.ledger import Delta, Ledger, merge
 from planner.problem import Problem
-
-
-class Status(StrEnum):
-    """Outcome of a solve. OPTIMAL: the objective is proven best (by CP-SAT, or because
-    the plan meets the lower bound); FEASIBLE: a plan, not proven best; NOTHING_TO_DO: the
-    goal already holds; PARTIAL: some VMs could not be placed; NO_PLAN: the solver found
-    no plan in time (the caller offers greedy's instead)."""
-
-    OPTIMAL = "OPTIMAL"
-    FEASIBLE = "FEASIBLE"
-    NOTHING_TO_DO = "NOTHING_TO_DO"
-    PARTIAL = "PARTIAL"
-    NO_PLAN = "NO_PLAN"
+from planner.status import Status as Status  # defined below plans; solvers re-export it
 
 
 @dataclass(frozen=True)
