@@ -209,7 +209,7 @@ class _Replay:
             if vm.suspend_vdi is None:
                 self.demands[id(m)] = d
             for sf in acc.ledger.shortfalls(d.start):
-                if sf.key[0] not in ("pool", "host"):  # type: ignore[index]
+                if sf.key[0] not in ("pool", "host"):  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
                     r = acc.reason(sf, d)
                     self._add(r.code, r.message, index, m, WAVES)
             acc.start(d)

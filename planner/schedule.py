@@ -91,8 +91,8 @@ class _Run:
                 keys += [k for k, n in it.demand.start if n > 0]
             for k in keys:
                 self.interest[k].add(g)
-                if k[0] == "mem" and k[1] in host_pool:  # type: ignore[index]
-                    self.pool_mem[host_pool[k[1]]].add(g)  # type: ignore[index]
+                if k[0] == "mem" and k[1] in host_pool:  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
+                    self.pool_mem[host_pool[k[1]]].add(g)  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
             self.waiting_on[it.order] = len(it.after)
             for o in it.after:
                 self.successors[o].append(it.order)
@@ -232,7 +232,7 @@ def _items(inv: Inventory, acc: Account, waves: tuple[Wave, ...] | list[Wave]) -
                     d = acc.demand(x)
                     it.demand = d
                     keys = [k for k, n in d.start if n > 0
-                            and k[0] not in ("pool", "host")]  # type: ignore[index]
+                            and k[0] not in ("pool", "host")]  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
                     if d.halted_need:
                         keys += acc.enabled.get(d.pool, [])
                     it.keys = tuple(dict.fromkeys(keys))

@@ -204,6 +204,7 @@ def solve_cpsat(
                     info=info)  # fmt: skip
 
 
+# the `name` the Solver Protocol (solvers/base.py) asks of a solver function
 solve_cpsat.name = "cpsat"  # type: ignore[attr-defined]
 
 

@@ -112,4 +112,5 @@ def solve_greedy(p: Problem, **_: Any) -> Solution:
                     objective=float(sol.seconds(p)), witness=witness)
 
 
+# the `name` the Solver Protocol (solvers/base.py) asks of a solver function
 solve_greedy.name = "greedy"  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0
 try:  # typer 0.2x parses with its own vendored copy of click, not the installed one
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
+    # older typer: the installed click's own classes, same names and API
     from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 
@@ -188,7 +189,7 @@ def guard_options(command: click.Command) -> None:
             raise InputError("bad options", problems)
         return inner(*args, **kwargs)
 
-    checked._guarded = True  # type: ignore[attr-defined]
+    checked._guarded = True  # type: ignore[attr-defined]  # marker: each command guarded once
     command.callback = checked
 
 
