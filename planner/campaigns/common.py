@@ -299,7 +299,8 @@ class Sequencer:
         self.close()
         longest = max((m.est_seconds for w in self.waves for m in w.migrations), default=0)
         bounds = {"waves": 1 if longest else 0, "seconds": longest}
-        solver: dict[str, Any] = {"name": name, "status": status.value,
+        # Status(...) also takes the plain string older callers pass
+        solver: dict[str, Any] = {"name": name, "status": Status(status).value,
                                   "wall_seconds": round(time.monotonic() - started, 3)}
         solver.update(extra or {})
         return Plan(
