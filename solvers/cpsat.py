@@ -173,8 +173,11 @@ def solve_cpsat(
         if kept is not None:  # back to the full problem's candidate indexes
             choice = np.where(choice >= 0, kept[np.maximum(choice, 0)], -1)
             p = full
-        if kept is not None and code == cp_model.OPTIMAL:
-            code = cp_model.FEASIBLE  # optimal among the kept targets only
+        if (kept is not None or b.witness or p.reserve_raised) and code == cp_model.OPTIMAL:
+            # optimal among the kept targets only, or in a model stricter than the rules
+            # (a halted VM's memory booked on one witness host, a raised reservation):
+            # another plan may still place more VMs or be shorter
+            code = cp_model.FEASIBLE
         if faults:  # a modelling bug: never hand out a plan that breaks the rules
             return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall,
                             notes=("CP-SAT's plan failed the replay: " + faults[0],),
