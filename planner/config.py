@@ -125,13 +125,26 @@ def load(explicit: Path | None = None) -> Config:
 
 def parse(doc: Mapping[str, Any], path: Path) -> Config:
     """A Config from a TOML document; every bad key or value is one problem."""
-    from planner.tls import normalize_fingerprint
-
     problems: list[str] = []
     for k in doc:
         if k not in ("defaults", "pools"):
             problems.append(f"{k}: unknown table (expected [defaults] and [pools.NAME])")
     defaults = dict(doc.get("defaults", {}))
+    problems += _defaults_problems(defaults)
+    pools: dict[str, PoolEntry] = {}
+    for name, t in dict(doc.get("pools", {})).items():
+        entry = _pool_entry(name, t, path, problems)
+        if entry is not None:
+            pools[name] = entry
+    if problems:
+        raise InputError(f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
+                         problems)  # fmt: skip
+    return Config(path, pools, defaults)
+
+
+def _defaults_problems(defaults: dict[str, Any]) -> list[str]:
+    """What is wrong with the `[defaults]` table: unknown keys, types, ranges."""
+    problems: list[str] = []
     for k, v in defaults.items():
         kinds = DEFAULT_KEYS.get(k)
         if kinds is None:
@@ -145,56 +158,73 @@ def parse(doc: Mapping[str, Any], path: Path) -> Config:
         problems.append(f"defaults.time_limit: must be positive, got {defaults['time_limit']}")
     if defaults.get("mode") not in (None, "waves", "flow"):
         problems.append(f"defaults.mode: must be waves or flow, got {defaults['mode']!r}")
-    pools: dict[str, PoolEntry] = {}
-    for name, t in dict(doc.get("pools", {})).items():
-        where = f"pools.{name}"
-        if not isinstance(t, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        for k in t:
-            if k not in POOL_KEYS:
-                problems.append(f"{where}.{k}: unknown key (known: {', '.join(POOL_KEYS)})")
-        url = t.get("url")
-        if not isinstance(url, str) or not url:
-            problems.append(f"{where}.url: required (the pool master's URL)")
-            continue
-        if "password" in t:
-            problems.append(f"{where}.password: passwords do not go in the file; name an "
-                            "environment variable (password_env) or a keyring entry")
-        strs = {k: t.get(k) for k in ("user", "password_env", "keyring", "ca_file",
-                                      "fingerprint")}  # fmt: skip
-        for k, v in strs.items():
-            if v is not None and not isinstance(v, str):
-                problems.append(f"{where}.{k}: must be a string")
-        if not isinstance(t.get("insecure", False), bool):
-            problems.append(f"{where}.insecure: must be true or false")
-        fp = None
-        if isinstance(strs["fingerprint"], str):
-            try:
-                fp = normalize_fingerprint(strs["fingerprint"], f"{where}.fingerprint")
-            except InputError as e:
-                problems.append(e.message)
-        tls_given = [k for k in ("ca_file", "fingerprint", "insecure") if t.get(k)]
-        if len(tls_given) > 1:
-            problems.append(f"{where}: give one of {', '.join(tls_given)}")
-        if strs["password_env"] and strs["keyring"]:
-            problems.append(f"{where}: give password_env or keyring, not both")
-        ca = strs["ca_file"]
-        ca_path = None
-        if isinstance(ca, str):
-            ca_path = Path(ca).expanduser()
-            if not ca_path.is_absolute():
-                ca_path = path.parent / ca_path  # relative to the config file
-        pools[name] = PoolEntry(
-            name, url, user=strs["user"] if isinstance(strs["user"], str) else "root",
-            password_env=strs["password_env"] if isinstance(strs["password_env"], str) else None,
-            keyring=strs["keyring"] if isinstance(strs["keyring"], str) else None,
-            ca_file=ca_path, fingerprint=fp, insecure=bool(t.get("insecure", False)),
-        )  # fmt: skip
-    if problems:
-        raise InputError(f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
-                         problems)  # fmt: skip
-    return Config(path, pools, defaults)
+    return problems
+
+
+def _pool_entry(name: str, t: Any, path: Path, problems: list[str]) -> PoolEntry | None:
+    """The `[pools.NAME]` table `t` as an entry (None without a usable url); what is wrong
+    with it goes to `problems`."""
+    where = f"pools.{name}"
+    if not isinstance(t, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    for k in t:
+        if k not in POOL_KEYS:
+            problems.append(f"{where}.{k}: unknown key (known: {', '.join(POOL_KEYS)})")
+    url = t.get("url")
+    if not isinstance(url, str) or not url:
+        problems.append(f"{where}.url: required (the pool master's URL)")
+        return None
+    if "password" in t:
+        problems.append(f"{where}.password: passwords do not go in the file; name an "
+                        "environment variable (password_env) or a keyring entry")
+    strs = {k: t.get(k) for k in ("user", "password_env", "keyring", "ca_file",
+                                  "fingerprint")}  # fmt: skip
+    for k, v in strs.items():
+        if v is not None and not isinstance(v, str):
+            problems.append(f"{where}.{k}: must be a string")
+    if not isinstance(t.get("insecure", False), bool):
+        problems.append(f"{where}.insecure: must be true or false")
+    fp = _fingerprint(strs["fingerprint"], where, problems)
+    tls_given = [k for k in ("ca_file", "fingerprint", "insecure") if t.get(k)]
+    if len(tls_given) > 1:
+        problems.append(f"{where}: give one of {', '.join(tls_given)}")
+    if strs["password_env"] and strs["keyring"]:
+        problems.append(f"{where}: give password_env or keyring, not both")
+    return PoolEntry(
+        name, url, user=_str_or(strs["user"], "root"),
+        password_env=_str_or(strs["password_env"], None), keyring=_str_or(strs["keyring"], None),
+        ca_file=_ca_path(strs["ca_file"], path), fingerprint=fp,
+        insecure=bool(t.get("insecure", False)),
+    )  # fmt: skip
+
+
+def _str_or(value: Any, default: str | None) -> Any:
+    """`value` when it is a string (a wrong type is a problem already), else `default`."""
+    return value if isinstance(value, str) else default
+
+
+def _fingerprint(value: Any, where: str, problems: list[str]) -> str | None:
+    """The normalised `fingerprint` of a pool table, or None (absent or bad: a problem)."""
+    from planner.tls import normalize_fingerprint
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalize_fingerprint(value, f"{where}.fingerprint")
+    except InputError as e:
+        problems.append(e.message)
+        return None
+
+
+def _ca_path(ca: Any, path: Path) -> Path | None:
+    """A pool's `ca_file`, relative to the config file `path` unless absolute."""
+    if not isinstance(ca, str):
+        return None
+    ca_path = Path(ca).expanduser()
+    if not ca_path.is_absolute():
+        ca_path = path.parent / ca_path  # relative to the config file
+    return ca_path
 
 
 def password_for(entry: PoolEntry) -> str | None:

@@ -118,50 +118,69 @@ def explain(inv: Inventory, vm_ref: str, to: str | None = None,
                   STORAGE_KINDS if r.code in (codes.CBT, codes.MCS) else every)
         for r in exclusion_reasons(inv, vm, "storage")
     )
-    hosts = ([inv.host_by_uuid[to_host]] if to_host else
-             inv.hosts_in_pool.get(to_pool, []))  # fmt: skip
-    rows: list[Candidate] = []
     halted = _halted_reasons(inv, vm, mem)
     if vm.power_state != "Halted":
         # Running and Paused VMs, and (v2) Suspended ones: a storage migration of a
         # Suspended VM names its destination host too
-        for h in hosts:
-            if h.uuid == vm.host and to_host is None:
-                continue
-            live = None
-            if not cross and vm.is_running:
-                live = _row(inv, vm, "live", h, None, options, mem)
-                rows.append(live)
-            if cross or live is None or any(r.code == codes.SR_NOT_ATTACHED
-                                            for r in live.reasons):  # fmt: skip
-                for sr in _srs_seen_by(inv, to_pool, h):
-                    if not cross and not vm.is_running and {d.sr for d in vm.disks} == {sr.uuid}:
-                        continue  # nothing would move
-                    row = _row(inv, vm, "storage", h, sr, options, mem)
-                    if halted:
-                        row = Candidate(row.kind, row.host, row.sr, row.reasons + halted,
-                                        row.free_memory_bytes, row.free_sr_bytes)  # fmt: skip
-                    rows.append(row)
+        hosts = ([inv.host_by_uuid[to_host]] if to_host else
+                 inv.hosts_in_pool.get(to_pool, []))  # fmt: skip
+        rows = _host_rows(inv, vm, hosts, to_pool, to_host, options, mem, halted)
     else:
-        kind = "move" if vm.power_state == "Halted" else "storage"
-        on = {d.sr for d in vm.disks}
-        for sr in inv.srs_in_pool.get(to_pool, []):
-            if not cross and on == {sr.uuid}:
-                continue
-            host = inv.host_by_uuid[to_host] if to_host else None
-            if host is not None and host.uuid not in sr.hosts:
-                continue
-            row = _row(inv, vm, kind, host, sr, options, mem)
-            if halted:
-                row = Candidate(row.kind, row.host, row.sr, row.reasons + halted,
-                                row.free_memory_bytes, row.free_sr_bytes)  # fmt: skip
-            rows.append(row)
+        rows = _sr_rows(inv, vm, to_pool, to_host, options, mem, halted)
     vifs: tuple[VifRow, ...] = ()
     if cross:
         mapped, _ = map_vifs(inv, vm, to_pool, options.network_map)
         to_net = {v.device: v.to_network for v in mapped}
         vifs = tuple(VifRow(x.device, x.network, to_net.get(x.device)) for x in vm.vifs)
     return Explanation(vm, to_pool, to_host, exclusions, tuple(rows), vifs, options)
+
+
+def _with(row: Candidate, halted: tuple[Reason, ...]) -> Candidate:
+    """`row` with the halted-VM reasons added (they hold whatever the target)."""
+    if not halted:
+        return row
+    return Candidate(row.kind, row.host, row.sr, row.reasons + halted,
+                     row.free_memory_bytes, row.free_sr_bytes)  # fmt: skip
+
+
+def _host_rows(inv: Inventory, vm: VM, hosts: list[Host], to_pool: str, to_host: str | None,
+               options: PlanOptions, mem: dict[str, int],
+               halted: tuple[Reason, ...]) -> list[Candidate]:  # fmt: skip
+    """A VM with a host (running, paused, suspended): per target host, the live row, and
+    storage rows per SR it sees when it goes cross-pool or live is blocked by storage."""
+    cross = to_pool != vm.pool
+    rows: list[Candidate] = []
+    for h in hosts:
+        if h.uuid == vm.host and to_host is None:
+            continue
+        live = None
+        if not cross and vm.is_running:
+            live = _row(inv, vm, "live", h, None, options, mem)
+            rows.append(live)
+        if cross or live is None or any(r.code == codes.SR_NOT_ATTACHED
+                                        for r in live.reasons):  # fmt: skip
+            for sr in _srs_seen_by(inv, to_pool, h):
+                if not cross and not vm.is_running and {d.sr for d in vm.disks} == {sr.uuid}:
+                    continue  # nothing would move
+                rows.append(_with(_row(inv, vm, "storage", h, sr, options, mem), halted))
+    return rows
+
+
+def _sr_rows(inv: Inventory, vm: VM, to_pool: str, to_host: str | None, options: PlanOptions,
+             mem: dict[str, int], halted: tuple[Reason, ...]) -> list[Candidate]:  # fmt: skip
+    """A halted VM: a disk-move row per SR of the target pool (that `to_host` sees)."""
+    cross = to_pool != vm.pool
+    kind = "move" if vm.power_state == "Halted" else "storage"
+    on = {d.sr for d in vm.disks}
+    rows: list[Candidate] = []
+    for sr in inv.srs_in_pool.get(to_pool, []):
+        if not cross and on == {sr.uuid}:
+            continue
+        host = inv.host_by_uuid[to_host] if to_host else None
+        if host is not None and host.uuid not in sr.hosts:
+            continue
+        rows.append(_with(_row(inv, vm, kind, host, sr, options, mem), halted))
+    return rows
 
 
 def _srs_seen_by(inv: Inventory, pool: str, host: Host) -> list[SR]:

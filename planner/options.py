@@ -12,6 +12,15 @@ MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per sourc
 ANTI_AFFINITY_MODES = ("strict", "soft")
 
 
+def slots_error(what: str, value: int, *, null: bool = False) -> str | None:
+    """The one range check of a count of migrations in flight (max_per_pool,
+    max_per_host, the executor's --max-per-pool): None when `value` is 1..MAX_PER_POOL,
+    else the one-line message naming `what` (`null`: the option may also be null)."""
+    if 1 <= value <= MAX_PER_POOL:
+        return None
+    return f"{what}: must be {'null or ' if null else ''}1..{MAX_PER_POOL}, got {value}"
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     """What the plan's `options` object holds.
@@ -42,12 +51,11 @@ class PlanOptions:
             raise InputError(
                 f"headroom_fraction: must be in [0, 1), got {self.headroom_fraction}"
             )
-        if not 1 <= self.max_per_pool <= MAX_PER_POOL:
-            raise InputError(f"max_per_pool: must be 1..{MAX_PER_POOL}, got {self.max_per_pool}")
-        if self.max_per_host is not None and not 1 <= self.max_per_host <= MAX_PER_POOL:
-            raise InputError(
-                f"max_per_host: must be null or 1..{MAX_PER_POOL}, got {self.max_per_host}"
-            )
+        why = slots_error("max_per_pool", self.max_per_pool)
+        if why is None and self.max_per_host is not None:
+            why = slots_error("max_per_host", self.max_per_host, null=True)
+        if why is not None:
+            raise InputError(why)
         if self.anti_affinity not in ANTI_AFFINITY_MODES:
             raise InputError(
                 f"anti_affinity: must be one of {', '.join(ANTI_AFFINITY_MODES)}, "

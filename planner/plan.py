@@ -399,6 +399,46 @@ def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
     return m if len(r.errors) == n_before else None
 
 
+def _wave(r: _Reader, w: Any, i: int, ids: set[str]) -> Wave | None:
+    """Wave `i` of a document (None when it is not an object); `ids` collects the
+    migration ids seen so far, to report duplicates."""
+    path = f"waves[{i}]"
+    if not isinstance(w, dict):
+        r.errors.append(f"{path}: must be an object")
+        return None
+    index = r.get(w, "index", path, int)
+    why = None if index is None else bad_number(index, 0, MAX_INDEX, integer=True)
+    if why is not None:
+        r.errors.append(f"{path}.index: {why}")
+        index = None
+    migs = []
+    for j, m in enumerate(r.get(w, "migrations", path, list) or []):
+        mig = _migration(r, m, f"{path}.migrations[{j}]")
+        if mig is None:
+            continue
+        if mig.id in ids:
+            r.errors.append(f"{path}.migrations[{j}].id: duplicate migration id {mig.id!r}")
+        ids.add(mig.id)
+        migs.append(mig)
+    steps = _steps(r, r.get(w, "steps", path, list, default=[]), f"{path}.steps")
+    return Wave(index if index is not None else i, tuple(migs), steps)
+
+
+def _unplaced(r: _Reader, doc: dict[str, Any]) -> list[Unplaced]:
+    """The document's unplaced VMs (a faulty entry is reported and left out)."""
+    unplaced = []
+    for i, u in enumerate(r.get(doc, "unplaced", "plan", list, default=[]) or []):
+        if not isinstance(u, dict):
+            r.errors.append(f"unplaced[{i}]: must be an object")
+            continue
+        vm = r.get(u, "vm", f"unplaced[{i}]", str)
+        reasons = _reasons(r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]),
+                           f"unplaced[{i}].reasons")  # fmt: skip
+        if vm is not None:
+            unplaced.append(Unplaced(vm, reasons))
+    return unplaced
+
+
 def from_dict(doc: Any, where: str = "plan") -> Plan:
     """Build a Plan from a parsed document; every structural fault raises one InputError."""
     r = _Reader()
@@ -412,39 +452,10 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
         raise InputError(
             f"{where}: unsupported plan version {version!r} (this planner reads 1 and 2)"
         )
-    waves = []
     ids: set[str] = set()
-    for i, w in enumerate(r.get(doc, "waves", "plan", list) or []):
-        path = f"waves[{i}]"
-        if not isinstance(w, dict):
-            r.errors.append(f"{path}: must be an object")
-            continue
-        index = r.get(w, "index", path, int)
-        why = None if index is None else bad_number(index, 0, MAX_INDEX, integer=True)
-        if why is not None:
-            r.errors.append(f"{path}.index: {why}")
-            index = None
-        migs = []
-        for j, m in enumerate(r.get(w, "migrations", path, list) or []):
-            mig = _migration(r, m, f"{path}.migrations[{j}]")
-            if mig is None:
-                continue
-            if mig.id in ids:
-                r.errors.append(f"{path}.migrations[{j}].id: duplicate migration id {mig.id!r}")
-            ids.add(mig.id)
-            migs.append(mig)
-        steps = _steps(r, r.get(w, "steps", path, list, default=[]), f"{path}.steps")
-        waves.append(Wave(index if index is not None else i, tuple(migs), steps))
-    unplaced = []
-    for i, u in enumerate(r.get(doc, "unplaced", "plan", list, default=[]) or []):
-        if not isinstance(u, dict):
-            r.errors.append(f"unplaced[{i}]: must be an object")
-            continue
-        vm = r.get(u, "vm", f"unplaced[{i}]", str)
-        reasons = _reasons(r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]),
-                           f"unplaced[{i}].reasons")  # fmt: skip
-        if vm is not None:
-            unplaced.append(Unplaced(vm, reasons))
+    waves = [wave for i, w in enumerate(r.get(doc, "waves", "plan", list) or [])
+             if (wave := _wave(r, w, i, ids)) is not None]  # fmt: skip
+    unplaced = _unplaced(r, doc)
     plan = Plan(
         inventory_digest=r.get(doc, "inventory_digest", "plan", str) or "",
         goal=r.get(doc, "goal", "plan", dict) or {},

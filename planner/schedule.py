@@ -91,8 +91,8 @@ class _Run:
                 keys += [k for k, n in it.demand.start if n > 0]
             for k in keys:
                 self.interest[k].add(g)
-                if k[0] == "mem" and k[1] in host_pool:  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
-                    self.pool_mem[host_pool[k[1]]].add(g)  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
+                if k[0] == "mem" and k[1] in host_pool:  # type: ignore[index]
+                    self.pool_mem[host_pool[k[1]]].add(g)  # type: ignore[index]
             self.waiting_on[it.order] = len(it.after)
             for o in it.after:
                 self.successors[o].append(it.order)
@@ -229,27 +229,36 @@ def _items(inv: Inventory, acc: Account, waves: tuple[Wave, ...] | list[Wave]) -
                     it.after.append(last_vm[x.vm])
                 it.after += [last_step[p] for p in pools if p in last_step]
                 if x.vm in inv.vm_by_uuid:
-                    d = acc.demand(x)
-                    it.demand = d
-                    keys = [k for k, n in d.start if n > 0
-                            and k[0] not in ("pool", "host")]  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
-                    if d.halted_need:
-                        keys += acc.enabled.get(d.pool, [])
-                    it.keys = tuple(dict.fromkeys(keys))
+                    it.demand = acc.demand(x)
+                    it.keys = _keys(acc, it.demand)
                 by_id.setdefault(x.id, o)
                 last_vm[x.vm] = o
             for p in pools:
                 of_pool[p].append(o)
             it.after = sorted(set(it.after))
             items.append(it)
-    # a dependency named later in plan order still orders the two
+    _later_dependencies(items, by_id)
+    return items
+
+
+def _keys(acc: Account, d: Demand) -> tuple[Hashable, ...]:
+    """The ledger keys a migration's start takes room on (slots aside: the sweep counts
+    those), and for a halted VM every enabled host of its pool it may need room on."""
+    keys = [k for k, n in d.start if n > 0
+            and k[0] not in ("pool", "host")]  # type: ignore[index]
+    if d.halted_need:
+        keys += acc.enabled.get(d.pool, [])
+    return tuple(dict.fromkeys(keys))
+
+
+def _later_dependencies(items: list[_Item], by_id: dict[str, int]) -> None:
+    """A dependency named later in plan order still orders the two."""
     for it in items:
         if it.mig is not None:
-            for dep in it.mig.depends_on:
-                later = by_id.get(dep)
-                if later is not None and later > it.order and later not in it.after:
-                    it.after.append(later)
-    return items
+            for d in it.mig.depends_on:
+                o = by_id.get(d)
+                if o is not None and o > it.order and o not in it.after:
+                    it.after.append(o)
 
 
 def _stamped(waves: tuple[Wave, ...] | list[Wave], items: list[_Item]) -> tuple[Wave, ...]:

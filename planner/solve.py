@@ -98,9 +98,6 @@ def solve(
     say(f"problem: {p.n_jobs} migrations to plan, {len(p.unplaced)} VMs without a target")
     bounds = lower_bounds(p)
     parts_idx = components(p)
-    sizes = [len(a) for a in parts_idx]
-    results: list[PartResult] = []
-    deadline = t0 + time_limit
     # a component no longer than this bound on the whole campaign is not worth CP-SAT's
     # time: the campaign lasts as long as its longest component. Fixed before solving
     # (not raised as parts finish) so that a Dask solve makes the very same choices
@@ -110,13 +107,8 @@ def solve(
                               good_enough=good_enough)  # fmt: skip
         workers = 1  # CP-SAT ran single-threaded on the workers
     else:
-        for i, idx in enumerate(parts_idx):
-            budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
-            results.append(solve_component(p.subset(idx), solver, budget, workers, seed,
-                                           say, good_enough))  # fmt: skip
-            if len(parts_idx) > 1:
-                say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
-                    f"{results[-1].status.value}")  # fmt: skip
+        results = _solve_here(p, parts_idx, solver, t0 + time_limit, workers, seed, say,
+                              good_enough)  # fmt: skip
 
     choice, start = _combine(p, parts_idx, [r.kept for r in results])
     if p.n_jobs:  # the campaign lasts at least as long as any of its components must
@@ -131,13 +123,7 @@ def solve(
     # for a partial plan, the bound over the VMs it does move says how good it is at that
     placed_bound = lower_bounds(p.subset(placed)) if len(placed) < p.n_jobs else bounds
     status = _overall(p, parts_idx, results, choice, length, bounds.seconds)
-    notes: dict[str, int] = {}
-    for r in results:
-        for n in r.notes:
-            notes[n] = notes.get(n, 0) + 1
-    warnings = [Reason(SOLVER_NOTE, n if k == 1 or len(results) == 1 else
-                       f"{n} ({k} of {len(results)} independent parts)")
-                for n, k in notes.items()]  # fmt: skip
+    warnings = _solver_notes(results)
     cp_bounds = [r.kept.bound for r in results if r.kept.bound is not None]
     g_wave = _waves(p, parts_idx, [r.greedy for r in results])
     solver_info = {
@@ -167,6 +153,34 @@ def solve(
     return after_solve(inv, goal, options, plan, dict(
         solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
         solve)  # fmt: skip
+
+
+def _solve_here(p: Problem, parts_idx: list[np.ndarray], solver: str, deadline: float,
+                workers: int | None, seed: int, say: Callable[[str], None],
+                good_enough: int) -> list[PartResult]:  # fmt: skip
+    """Solve the components one after another in this process, each with its share of
+    the time left until `deadline` (time.perf_counter seconds)."""
+    sizes = [len(a) for a in parts_idx]
+    results: list[PartResult] = []
+    for i, idx in enumerate(parts_idx):
+        budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
+        results.append(solve_component(p.subset(idx), solver, budget, workers, seed,
+                                       say, good_enough))  # fmt: skip
+        if len(parts_idx) > 1:
+            say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
+                f"{results[-1].status.value}")  # fmt: skip
+    return results
+
+
+def _solver_notes(results: list[PartResult]) -> list[Reason]:
+    """The parts' solver notes as plan warnings, each once, with how many parts gave it."""
+    notes: dict[str, int] = {}
+    for r in results:
+        for n in r.notes:
+            notes[n] = notes.get(n, 0) + 1
+    return [Reason(SOLVER_NOTE, n if k == 1 or len(results) == 1 else
+                   f"{n} ({k} of {len(results)} independent parts)")
+            for n, k in notes.items()]  # fmt: skip
 
 
 def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],

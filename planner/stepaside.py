@@ -194,14 +194,7 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
     n = 0
     for u in stuck[:STUCK_PER_ROUND]:
         vm = inv.vm_by_uuid[u]
-        pools = goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools \
-            else (vm.pool,)  # fmt: skip
-        hosts = {h.uuid for p in pools for h in inv.hosts_in_pool.get(p, []) if h.enabled}
-        if not vm.is_running:  # rule 4: a host of its own pool to start it on
-            hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
-        srs = {s.uuid for p in pools for s in inv.srs_in_pool.get(p, [])}
-        near = {b.uuid: b for h in sorted(hosts) for b in inv.vms_on_host.get(h, [])}
-        near.update({b.uuid: b for s in sorted(srs) for b in on_sr.get(s, [])})
+        hosts, srs, near = _near(inv, goal, vm, on_sr)
         found: list[Migration] = []
         for b in near.values():
             if b.uuid == u or b.uuid in moved or not (b.uuid in parked
@@ -220,6 +213,22 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
             seen.add(key)
             n += 1
             yield Relocation(replace(m, id=f"{prefix}{n}"), u)
+
+
+def _near(inv: Inventory, goal: Goal, vm: VM, on_sr: dict[str, list[VM]],
+          ) -> tuple[set[str], set[str], dict[str, VM]]:  # fmt: skip
+    """Where stuck `vm` could go (enabled hosts and SRs of its target pools, and for a VM
+    not running an enabled host of its own pool) and the VMs there: its possible
+    blockers, by uuid, hosts' VMs first."""
+    pools = goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools \
+        else (vm.pool,)  # fmt: skip
+    hosts = {h.uuid for p in pools for h in inv.hosts_in_pool.get(p, []) if h.enabled}
+    if not vm.is_running:  # rule 4: a host of its own pool to start it on
+        hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
+    srs = {s.uuid for p in pools for s in inv.srs_in_pool.get(p, [])}
+    near = {b.uuid: b for h in sorted(hosts) for b in inv.vms_on_host.get(h, [])}
+    near.update({b.uuid: b for s in sorted(srs) for b in on_sr.get(s, [])})
+    return hosts, srs, near
 
 
 def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,

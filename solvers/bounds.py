@@ -113,6 +113,17 @@ def _concurrency(reserves: list[int], free: int) -> int:
     return n
 
 
+class _Best:
+    """The largest bound offered so far and the group that gives it (first one on ties)."""
+
+    def __init__(self) -> None:
+        self.value, self.by = 0, ""
+
+    def offer(self, value: int, by: str) -> None:
+        if value > self.value:
+            self.value, self.by = value, by
+
+
 def lower_bounds(p: Problem) -> Bounds:
     """The strongest of the pool, host and SR-space bounds for problem `p`."""
     groups: list[tuple[str, list[int], int]] = []
@@ -122,88 +133,101 @@ def lower_bounds(p: Problem) -> Bounds:
         by_pool[int(p.job_pool[j])].append(j)
     for pool, jobs in by_pool.items():
         groups.append((f"pool {p.pool_uuid[pool]}", jobs, p.max_per_pool))
-    host_groups: list[tuple[str, list[int], int]] = []
-    if p.max_per_host is not None:
-        # every job touches its source host (and, when all its candidates agree, its
-        # target host): those that share a host run at most max_per_host at once
-        touch: dict[int, list[int]] = defaultdict(list)
-        for j in range(p.n_jobs):
-            hs = {int(p.job_from_host[j])} - {-1}
-            tos = {int(p.cand_host[c]) for c in p.cands(j)}
-            if len(tos) == 1:
-                hs |= tos - {-1}
-            for h in hs:
-                touch[h].append(j)
-        host_groups = [(f"host {p.host_uuid[h]} ({p.max_per_host} at a time)", js,
-                        p.max_per_host) for h, js in touch.items()]  # fmt: skip
+    host_groups = _host_groups(p)
+    sr = _SrTables(p)
+    groups += sr.groups(p)
 
-    # SR space: what each SR can ever have free, and who must reserve on it
-    departs: dict[int, int] = defaultdict(int)
-    src_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sr -> (job, reserve)
-    # sr -> (job, used bytes leaving), built once: one scan per SR was O(jobs x SRs)
-    used_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for j in range(p.n_jobs):
-        for k in p.srcs(j):
-            s = int(p.src_sr[k])
-            departs[s] += int(p.src_used_down[k])
-            src_of[s].append((j, int(p.src_reserve[k])))
-            used_of[s].append((j, int(p.src_used_down[k])))
-    forced: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for j in range(p.n_jobs):
-        srs = {int(p.cand_sr[c]) for c in p.cands(j)}
-        if len(srs) == 1 and (s := srs.pop()) >= 0:
-            forced[s].append((j, int(p.job_reserve[j])))
-    for label, table in (("target SR", forced), ("source SR", src_of)):
-        for s, items in table.items():
-            free = int(p.sr_size[s] - p.sr_used[s]) + departs[s]
-            pools = {int(p.job_pool[j]) for j, _ in items}
-            c = max(1, _concurrency([r for _, r in items], free))
-            if c < p.max_per_pool * len(pools):
-                groups.append((f"{label} {p.sr_uuid[s]} ({c} at a time)",
-                               [j for j, _ in items], c))  # fmt: skip
-
-    waves, seconds, waves_by, seconds_by = 0, 0, "", ""
-    length, length_by = 0, ""
+    waves, seconds, length = _Best(), _Best(), _Best()
     for label, jobs, c in groups + host_groups:
         w, s = group_bound([secs[j] for j in jobs], c)
-        if w > waves:
-            waves, waves_by = w, label
-        if s > seconds:
-            seconds, seconds_by = s, label
-        m = machines_bound([secs[j] for j in jobs], c)
-        if m > length:
-            length, length_by = m, label
-
-    # SRs where some jobs pairwise cannot share a wave (a clique): each takes its own
-    # wave; the pool's other jobs fill at most max_per_pool - 1 slots beside each.
-    cliques: list[tuple[str, list[int]]] = []
-    for s_ix, items in src_of.items():
-        # at a wave start the jobs in it have not left yet: their own used bytes are still
-        # there, so a job "weighs" its reservation plus its used bytes on the SR
-        free = int(p.sr_size[s_ix] - p.sr_used[s_ix]) + departs[s_ix]
-        used_on = {j: u for j, u in used_of[s_ix]}  # as _src_used(p, s_ix) gives
-        weights = {j: r + used_on.get(j, 0) for j, r in items}
-        cliques.append((f"source SR {p.sr_uuid[s_ix]}", _clique(weights, free, secs)))
-    for s_ix, items in forced.items():
-        free = int(p.sr_size[s_ix] - p.sr_used[s_ix]) + departs[s_ix]
-        weights = dict(items)
-        cliques.append((f"target SR {p.sr_uuid[s_ix]}", _clique(weights, free, secs)))
-    for label, clique in cliques:
+        waves.offer(w, label)
+        seconds.offer(s, label)
+        length.offer(machines_bound([secs[j] for j in jobs], c), label)
+    for label, clique in sr.cliques(p, secs):
         if len(clique) < 2:
             continue
-        m = sum(secs[j] for j in clique)
-        if m > length:
-            length, length_by = m, f"{label} ({len(clique)} moves one at a time)"
+        why = f"{label} ({len(clique)} moves one at a time)"
+        length.offer(sum(secs[j] for j in clique), why)
         w, s = _clique_bound(p, clique, by_pool, secs)
-        if w > waves:
-            waves, waves_by = w, f"{label} ({len(clique)} moves one at a time)"
-        if s > seconds:
-            seconds, seconds_by = s, f"{label} ({len(clique)} moves one at a time)"
+        waves.offer(w, why)
+        seconds.offer(s, why)
         groups.append((label, clique, 1))
     joint = joint_bound([([secs[j] for j in jobs], c) for _, jobs, c in groups])
-    if joint > seconds:
-        seconds, seconds_by = joint, f"{len(groups)} groups side by side"
-    return Bounds(waves, seconds, length, waves_by, seconds_by, length_by)
+    seconds.offer(joint, f"{len(groups)} groups side by side")
+    return Bounds(waves.value, seconds.value, length.value, waves.by, seconds.by, length.by)
+
+
+def _host_groups(p: Problem) -> list[tuple[str, list[int], int]]:
+    """With `max_per_host`: every job touches its source host (and, when all its
+    candidates agree, its target host): those that share a host run at most
+    max_per_host at once."""
+    if p.max_per_host is None:
+        return []
+    touch: dict[int, list[int]] = defaultdict(list)
+    for j in range(p.n_jobs):
+        hs = {int(p.job_from_host[j])} - {-1}
+        tos = {int(p.cand_host[c]) for c in p.cands(j)}
+        if len(tos) == 1:
+            hs |= tos - {-1}
+        for h in hs:
+            touch[h].append(j)
+    return [(f"host {p.host_uuid[h]} ({p.max_per_host} at a time)", js,
+             p.max_per_host) for h, js in touch.items()]  # fmt: skip
+
+
+class _SrTables:
+    """SR space: what each SR can ever have free, and who must reserve on it."""
+
+    def __init__(self, p: Problem) -> None:
+        self.departs: dict[int, int] = defaultdict(int)
+        self.src_of: dict[int, list[tuple[int, int]]] = defaultdict(list)  # sr -> (job, reserve)
+        # sr -> (job, used bytes leaving), built once: one scan per SR was O(jobs x SRs)
+        self.used_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for j in range(p.n_jobs):
+            for k in p.srcs(j):
+                s = int(p.src_sr[k])
+                self.departs[s] += int(p.src_used_down[k])
+                self.src_of[s].append((j, int(p.src_reserve[k])))
+                self.used_of[s].append((j, int(p.src_used_down[k])))
+        self.forced: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for j in range(p.n_jobs):
+            srs = {int(p.cand_sr[c]) for c in p.cands(j)}
+            if len(srs) == 1 and (s := srs.pop()) >= 0:
+                self.forced[s].append((j, int(p.job_reserve[j])))
+
+    def free(self, p: Problem, s: int) -> int:
+        """The most SR `s` can ever have free (every disk that may leave it has)."""
+        return int(p.sr_size[s] - p.sr_used[s]) + self.departs[s]
+
+    def groups(self, p: Problem) -> list[tuple[str, list[int], int]]:
+        """The jobs forced onto one SR, or off one, when its room admits fewer than
+        max_per_pool reservations per pool at once."""
+        out = []
+        for label, table in (("target SR", self.forced), ("source SR", self.src_of)):
+            for s, items in table.items():
+                free = self.free(p, s)
+                pools = {int(p.job_pool[j]) for j, _ in items}
+                c = max(1, _concurrency([r for _, r in items], free))
+                if c < p.max_per_pool * len(pools):
+                    out.append((f"{label} {p.sr_uuid[s]} ({c} at a time)",
+                                [j for j, _ in items], c))  # fmt: skip
+        return out
+
+    def cliques(self, p: Problem, secs: list[int]) -> list[tuple[str, list[int]]]:
+        """SRs where some jobs pairwise cannot share a wave (a clique): each takes its
+        own wave; the pool's other jobs fill at most max_per_pool - 1 slots beside each."""
+        cliques: list[tuple[str, list[int]]] = []
+        for s_ix, items in self.src_of.items():
+            # at a wave start the jobs in it have not left yet: their own used bytes are
+            # still there, so a job "weighs" its reservation plus its used bytes on the SR
+            used_on = {j: u for j, u in self.used_of[s_ix]}  # as _src_used(p, s_ix) gives
+            weights = {j: r + used_on.get(j, 0) for j, r in items}
+            cliques.append((f"source SR {p.sr_uuid[s_ix]}",
+                            _clique(weights, self.free(p, s_ix), secs)))  # fmt: skip
+        for s_ix, items in self.forced.items():
+            cliques.append((f"target SR {p.sr_uuid[s_ix]}",
+                            _clique(dict(items), self.free(p, s_ix), secs)))  # fmt: skip
+        return cliques
 
 
 def _src_used(p: Problem, s: int) -> list[tuple[int, int]]:

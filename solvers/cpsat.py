@@ -1,13 +1,14 @@
 """CP-SAT: choose every job's target and start time together (docs/solving.md has the
-model). Time is whole seconds, the problem's own unit: no rescaling (the horizon of a
-component is a few hours, well within what CP-SAT's interval reasoning handles).
+model; solvers/cpsat_model.py writes it). Time is whole seconds, the problem's own unit:
+no rescaling (the horizon of a component is a few hours, well within what CP-SAT's
+interval reasoning handles).
 
 Variables, over a horizon H (below):
 - x[c] per candidate: the job takes that target; placed[j] = sum of its x (0 or 1).
 - start[j] in [0, H - d_j], end[j] = start[j] + d_j; the job's interval [start, end) is
   optional (present when placed).
 - makespan >= end[j] of every placed job.
-Constraints (FORMATS.md rule 14, as the account in solvers/base.py books it):
+Constraints (FORMATS.md rule 14, as the account in solvers/account.py books it):
 - per source pool, a cumulative of the job intervals, capacity max_per_pool; with
   max_per_host, per host a cumulative of the intervals that leave it (the job's) or
   enter it (one optional interval per candidate landing there, present with x[c]);
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +45,7 @@ from ortools.sat.python import cp_model
 
 from planner.problem import Problem
 from solvers.base import Solution, Status, flow_replay, makespan
+from solvers.cpsat_model import Builder
 
 MAX_MODEL_SIZE = 120_000  # terms; beyond this CP-SAT rarely even repeats the hint in time
 # beyond this many terms presolve's probing is off: on a 68,000-term pool move it took
@@ -104,27 +105,7 @@ def solve_cpsat(
         return Solution("cpsat", Status.NOTHING_TO_DO, empty, empty.copy(), 0.0, 0, 0)
     H = horizon_for(p, hint)
     full = p
-    kept: np.ndarray | None = None  # candidate map when targets were pruned
-    b = _Builder(p, H, hint)
-    size = b.estimate_size()
-    k = 8
-    while size > max_model_size and k >= 1:
-        # too big: keep the hint's target and the k next best per job, fewer until it fits
-        kept = np.flatnonzero(_ranked_candidates(full, hint, k))
-        mask = np.zeros(len(full.cand_host), dtype=bool)
-        mask[kept] = True
-        p = full.keep_candidates(mask)
-        if hint is not None:
-            new_index = np.full(len(full.cand_host), -1, dtype=np.int64)
-            new_index[kept] = np.arange(len(kept))
-            choice = np.where(hint.choice >= 0, new_index[np.maximum(hint.choice, 0)], -1)
-            hint_p = Solution(hint.solver, hint.status, choice, hint.start, hint.wall_seconds,
-                              witness=hint.witness)  # fmt: skip
-        else:
-            hint_p = None
-        b = _Builder(p, H, hint_p)
-        size = b.estimate_size()
-        k //= 2
+    b, size, kept = _fit(full, H, hint, max_model_size)
     if size > max_model_size:
         return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(),
                         time.perf_counter() - t0,
@@ -142,12 +123,7 @@ def solve_cpsat(
     if b.hint is not None:
         b.add_hint(b.hint)
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
-    solver.parameters.num_workers = int(workers) if workers else 2
-    solver.parameters.random_seed = int(seed)
-    if size > PROBING_SIZE:
-        solver.parameters.cp_model_probing_level = 0
+    solver = _solver(time_limit, workers, seed, size)
     if stall is None:
         # a hint that leaves VMs out leaves CP-SAT real work (placing one more VM can
         # take seconds between improvements): no early stop then
@@ -168,34 +144,7 @@ def solve_cpsat(
     if kept is not None:
         info["pruned_to"] = len(kept)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        choice, start = b.extract(solver)
-        faults = flow_replay(p, choice, start)
-        if kept is not None:  # back to the full problem's candidate indexes
-            choice = np.where(choice >= 0, kept[np.maximum(choice, 0)], -1)
-            p = full
-        if (kept is not None or b.witness or p.reserve_raised) and code == cp_model.OPTIMAL:
-            # optimal among the kept targets only, or in a model stricter than the rules
-            # (a halted VM's memory booked on one witness host, a raised reservation):
-            # another plan may still place more VMs or be shorter
-            code = cp_model.FEASIBLE
-        if faults:  # a modelling bug: never hand out a plan that breaks the rules
-            return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall,
-                            notes=("CP-SAT's plan failed the replay: " + faults[0],),
-                            info=info)  # fmt: skip
-        status = Status.OPTIMAL if code == cp_model.OPTIMAL else Status.FEASIBLE
-        if (choice < 0).any():
-            status = Status.PARTIAL
-        # CP-SAT's bound holds within its model; with pruned targets it says nothing
-        bound = None if kept is not None else b.seconds_bound(solver.BestObjectiveBound())
-        info["objective_raw"] = solver.ObjectiveValue()
-        # the model is rule 14 itself (not a stricter account) when no halted VM books a
-        # witness host and no reservation was raised: its bound is then a proven lower
-        # bound on every complete plan over these candidates
-        info["exact"] = bool(kept is None and not b.witness and not p.reserve_raised
-                             and b.hint is not None and b.hint.n_unplaced == 0)
-        return Solution("cpsat", status, choice, start, wall,
-                        objective=float(makespan(p, choice, start)), bound=bound,
-                        info=info, witness=b.witness_array())  # fmt: skip
+        return _found(full, b, solver, code, kept, wall, info)
     if code == cp_model.INFEASIBLE:
         # cannot happen (leaving every job unplaced is always feasible): report, not crash
         note = "CP-SAT found the model infeasible; greedy plan kept"
@@ -207,14 +156,87 @@ def solve_cpsat(
                     info=info)  # fmt: skip
 
 
-# the `name` the Solver Protocol (solvers/base.py) asks of a solver function
-solve_cpsat.name = "cpsat"  # type: ignore[attr-defined]
+def _found(full: Problem, b: Builder, solver: cp_model.CpSolver, code: Any,
+           kept: np.ndarray | None, wall: float, info: dict[str, Any]) -> Solution:  # fmt: skip
+    """The solution CP-SAT found (OPTIMAL or FEASIBLE `code`), in `full`'s candidate
+    indexes, replayed (rule 14 at the problem's level) before it is handed out."""
+    p = b.p
+    empty = np.full(full.n_jobs, -1, dtype=np.int64)
+    choice, start = b.extract(solver)
+    faults = flow_replay(p, choice, start)
+    if kept is not None:  # back to the full problem's candidate indexes
+        choice = np.where(choice >= 0, kept[np.maximum(choice, 0)], -1)
+        p = full
+    if (kept is not None or b.witness or p.reserve_raised) and code == cp_model.OPTIMAL:
+        # optimal among the kept targets only, or in a model stricter than the rules
+        # (a halted VM's memory booked on one witness host, a raised reservation):
+        # another plan may still place more VMs or be shorter
+        code = cp_model.FEASIBLE
+    if faults:  # a modelling bug: never hand out a plan that breaks the rules
+        return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall,
+                        notes=("CP-SAT's plan failed the replay: " + faults[0],),
+                        info=info)  # fmt: skip
+    status = Status.OPTIMAL if code == cp_model.OPTIMAL else Status.FEASIBLE
+    if (choice < 0).any():
+        status = Status.PARTIAL
+    # CP-SAT's bound holds within its model; with pruned targets it says nothing
+    bound = None if kept is not None else b.seconds_bound(solver.BestObjectiveBound())
+    info["objective_raw"] = solver.ObjectiveValue()
+    # the model is rule 14 itself (not a stricter account) when no halted VM books a
+    # witness host and no reservation was raised: its bound is then a proven lower
+    # bound on every complete plan over these candidates
+    info["exact"] = bool(kept is None and not b.witness and not p.reserve_raised
+                         and b.hint is not None and b.hint.n_unplaced == 0)
+    return Solution("cpsat", status, choice, start, wall,
+                    objective=float(makespan(p, choice, start)), bound=bound,
+                    info=info, witness=b.witness_array())  # fmt: skip
+
+
+def _fit(full: Problem, H: int, hint: Solution | None, max_model_size: int,
+         ) -> tuple[Builder, int, np.ndarray | None]:  # fmt: skip
+    """The model's builder, its estimated size and, when targets were pruned to fit
+    `max_model_size`, the kept candidates' indexes in `full` (None: all kept). Too big:
+    keep the hint's target and the k next best per job, fewer until it fits."""
+    p = full
+    kept: np.ndarray | None = None  # candidate map when targets were pruned
+    b = Builder(p, H, hint)
+    size = b.estimate_size()
+    k = 8
+    while size > max_model_size and k >= 1:
+        kept = np.flatnonzero(_ranked_candidates(full, hint, k))
+        mask = np.zeros(len(full.cand_host), dtype=bool)
+        mask[kept] = True
+        p = full.keep_candidates(mask)
+        if hint is not None:
+            new_index = np.full(len(full.cand_host), -1, dtype=np.int64)
+            new_index[kept] = np.arange(len(kept))
+            choice = np.where(hint.choice >= 0, new_index[np.maximum(hint.choice, 0)], -1)
+            hint_p = Solution(hint.solver, hint.status, choice, hint.start, hint.wall_seconds,
+                              witness=hint.witness)  # fmt: skip
+        else:
+            hint_p = None
+        b = Builder(p, H, hint_p)
+        size = b.estimate_size()
+        k //= 2
+    return b, size, kept
+
+
+def _solver(time_limit: float, workers: int | None, seed: int, size: int) -> cp_model.CpSolver:
+    """A CP-SAT solver with the time limit (seconds), workers (default 2) and seed; presolve's
+    probing off for large models (PROBING_SIZE)."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, float(time_limit))
+    solver.parameters.num_workers = int(workers) if workers else 2
+    solver.parameters.random_seed = int(seed)
+    if size > PROBING_SIZE:
+        solver.parameters.cp_model_probing_level = 0
+    return solver
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
     """Notes when the search last improved; reports each new plan to `out`."""
 
-    def __init__(self, out: Callable[[str], None] | None, b: _Builder) -> None:
+    def __init__(self, out: Callable[[str], None] | None, b: Builder) -> None:
         super().__init__()
         self.out = out
         self.b = b
@@ -253,278 +275,3 @@ class _Watchdog(threading.Thread):
                 self.fired = True
                 self.solver.stop_search()
                 return
-
-
-class _Builder:
-    """Builds the model for problem `p` over horizon `H` and maps solutions back."""
-
-    def __init__(self, p: Problem, H: int, hint: Solution | None) -> None:
-        self.p, self.H, self.hint = p, H, hint
-        self.m = cp_model.CpModel()
-        J = p.n_jobs
-        ch = p.cand_host.tolist()
-        fh = p.job_from_host.tolist()
-        # host -> candidates landing there from elsewhere; SR -> (candidate, reserve, used)
-        self.to_host: dict[int, list[int]] = defaultdict(list)
-        self.to_sr: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
-        for j in range(J):
-            for c in p.cands(j):
-                if ch[c] >= 0 and ch[c] != fh[j]:
-                    self.to_host[ch[c]].append(c)
-                for s, res, used in p.targets(j, c):
-                    self.to_sr[s].append((j, c, res, used))
-        self.job_of = np.repeat(np.arange(J), np.diff(p.cand_start)) if J else np.zeros(0)
-        self.from_host: dict[int, list[int]] = defaultdict(list)
-        for j in range(J):
-            if fh[j] >= 0 and any(ch[c] != fh[j] for c in p.cands(j)):
-                self.from_host[fh[j]].append(j)
-        self.from_sr: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for j in range(J):
-            for k in p.srcs(j):
-                self.from_sr[int(p.src_sr[k])].append(
-                    (j, int(p.src_reserve[k]), int(p.src_used_down[k])))
-        # a halted job books its memory on one host while it moves: the hint's witness,
-        # else the enabled host of its pool with the most room now
-        self.witness: dict[int, int] = {}
-        for j in range(J):
-            if not p.job_halted_mem[j]:
-                continue
-            w = -1
-            if hint is not None and hint.witness is not None and hint.witness[j] >= 0:
-                w = int(hint.witness[j])
-            if w < 0:
-                pool = int(p.job_pool[j])
-                hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
-                w = max(hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]), -x))
-            self.witness[j] = w
-        self.witness_on: dict[int, list[int]] = defaultdict(list)
-        for j, h in self.witness.items():
-            self.witness_on[h].append(j)
-        self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
-                      if self._host_binds(h)]  # fmt: skip
-        self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
-
-    def _host_binds(self, h: int) -> bool:
-        p = self.p
-        worst = sum(int(p.job_mem_up[self.job_of[c]]) for c in self.to_host.get(h, ()))
-        worst += sum(int(p.job_halted_mem[j]) for j in self.witness_on.get(h, ()))
-        return bool(p.host_init[h] + worst > p.host_cap[h])
-
-    def _sr_binds(self, s: int) -> bool:
-        p = self.p
-        worst = sum(max(res, used) for _, _, res, used in self.to_sr.get(s, ()))
-        worst += sum(res for _, res, _ in self.from_sr.get(s, ()))
-        return bool(p.sr_used[s] + worst > p.sr_size[s])
-
-    def estimate_size(self) -> int:
-        p = self.p
-        n = len(p.cand_host) + 4 * p.n_jobs
-        for h in self.hosts:
-            n += 2 * (len(self.to_host.get(h, ())) + len(self.from_host.get(h, ())))
-        for s in self.srs:
-            n += 2 * (len(self.to_sr.get(s, ())) + len(self.from_sr.get(s, ())))
-        if p.max_per_host is not None:
-            n += sum(len(v) for v in self.to_host.values()) + p.n_jobs
-        return n
-
-    # ------------------------------------------------------------ model
-    def build(self) -> None:
-        p, H, m = self.p, self.H, self.m
-        J = p.n_jobs
-        secs = p.job_seconds.tolist()
-        fh = p.job_from_host.tolist()
-        self.x = [m.new_bool_var(f"x{c}") for c in range(len(p.cand_host))]
-        self.placed = [m.new_bool_var(f"placed{j}") for j in range(J)]
-        self.start = [m.new_int_var(0, max(0, H - secs[j]), f"s{j}") for j in range(J)]
-        self.end = [self.start[j] + secs[j] for j in range(J)]
-        self.iv = [m.new_optional_fixed_size_interval_var(self.start[j], secs[j], self.placed[j],
-                                                     f"iv{j}") for j in range(J)]  # fmt: skip
-        self.makespan = m.new_int_var(0, H, "makespan")
-        for j in range(J):
-            m.add_exactly_one([self.placed[j].Not(), *(self.x[c] for c in p.cands(j))])
-            m.add(self.makespan >= self.end[j]).OnlyEnforceIf(self.placed[j])
-            # an unplaced job's start means nothing: pin it (less symmetry)
-            m.add(self.start[j] == 0).OnlyEnforceIf(self.placed[j].Not())
-
-        # slots per source pool (and per host)
-        by_pool: dict[int, list[int]] = defaultdict(list)
-        for j in range(J):
-            by_pool[int(p.job_pool[j])].append(j)
-        for jobs in by_pool.values():
-            if len(jobs) > p.max_per_pool:
-                m.add_cumulative([self.iv[j] for j in jobs], [1] * len(jobs), p.max_per_pool)
-        if p.max_per_host is not None:
-            touch: dict[int, list[Any]] = defaultdict(list)
-            for j in range(J):
-                if fh[j] >= 0:
-                    touch[fh[j]].append(self.iv[j])
-            for h, cs in self.to_host.items():
-                for c in cs:
-                    j = int(self.job_of[c])
-                    touch[h].append(m.new_optional_fixed_size_interval_var(
-                        self.start[j], secs[j], self.x[c], f"in{c}"))
-            for touching in touch.values():
-                if len(touching) > p.max_per_host:
-                    m.add_cumulative(touching, [1] * len(touching), p.max_per_host)
-
-        # host memory
-        self.hold: dict[int, Any] = {}
-        for h in self.hosts:
-            ivs: list[Any] = []
-            dem: list[int] = []
-            base = int(p.host_init[h])
-            for j in self.from_host.get(h, ()):
-                mem = int(p.job_mem_down[j])
-                base -= mem
-                ivs.append(self._hold_interval(j))
-                dem.append(mem)
-            cap = int(p.host_cap[h]) - base
-            for c in self.to_host.get(h, ()):
-                j = int(self.job_of[c])
-                if cap < 0:  # overcommitted even once all has left: nothing may arrive
-                    m.add(self.x[c] == 0)
-                    continue
-                ivs.append(m.new_optional_interval_var(self.start[j], H - self.start[j], H,
-                                                    self.x[c], f"arr{c}"))  # fmt: skip
-                dem.append(int(p.job_mem_up[j]))
-            for j in self.witness_on.get(h, ()):
-                ivs.append(self.iv[j])
-                dem.append(int(p.job_halted_mem[j]))
-            if cap < 0:
-                for j in self.witness_on.get(h, ()):
-                    m.add(self.placed[j] == 0)
-                continue
-            if ivs:
-                m.add_cumulative(ivs, dem, cap)
-
-        # SR space
-        for s in self.srs:
-            ivs, dem = [], []
-            base = int(p.sr_used[s])
-            for j, res, down in self.from_sr.get(s, ()):
-                base -= down
-                ivs.append(self._src_hold(j))
-                dem.append(down)
-                ivs.append(self.iv[j])
-                dem.append(res)
-            cap = int(p.sr_size[s]) - base
-            for j, c, res, used in self.to_sr.get(s, ()):
-                if cap < 0:
-                    m.add(self.x[c] == 0)
-                    continue
-                ivs.append(m.new_optional_fixed_size_interval_var(self.start[j], secs[j],
-                                                             self.x[c], f"res{c}_{s}"))  # fmt: skip
-                dem.append(res)
-                if used:
-                    ivs.append(m.new_optional_interval_var(self.end[j], H - self.end[j], H,
-                                                        self.x[c], f"after{c}_{s}"))  # fmt: skip
-                    dem.append(used)
-            if cap < 0:
-                continue
-            if ivs:
-                m.add_cumulative(ivs, dem, cap)
-
-        # anti-affinity among moving members (strict): never a mate's source host, and at
-        # most one member per target host (as greedy: stricter than rule 8's timing)
-        if p.anti_affinity == "strict" and p.job_groups:
-            avoid = p.group_conflicts()
-            for j, hosts in avoid.items():
-                for c in p.cands(j):
-                    if int(p.cand_host[c]) in hosts:
-                        m.add(self.x[c] == 0)
-            for g in p.job_groups:
-                on: dict[int, list[Any]] = defaultdict(list)
-                for j in g:
-                    for c in p.cands(j):
-                        if int(p.cand_host[c]) >= 0:
-                            on[int(p.cand_host[c])].append(self.x[c])
-                for xs in on.values():
-                    if len(xs) > 1:
-                        m.add_at_most_one(xs)
-
-        self.weight = H + 1
-        m.minimize(self.weight * (J - sum(self.placed)) + self.makespan)
-
-    def _hold_interval(self, j: int) -> Any:
-        """[0, end) while the VM of job j is still on its source host: its end when it
-        moves away, H when it stays (unplaced, or a candidate on its own host)."""
-        got = self.hold.get(j)
-        if got is not None:
-            return got[0]
-        p, m = self.p, self.m
-        f = int(p.job_from_host[j])
-        away = [self.x[c] for c in p.cands(j) if int(p.cand_host[c]) != f]
-        if len(away) == len(p.cands(j)):
-            moved = self.placed[j]
-        else:
-            moved = m.new_bool_var(f"away{j}")
-            m.add(sum(away) == moved)
-        iv, e = self._until(j, moved, f"hold{j}")
-        self.hold[j] = (iv, e, moved)
-        return iv
-
-    def _src_hold(self, j: int) -> Any:
-        """[0, end) while job j's disks still hold their used bytes on their source SRs
-        (to H when the job is unplaced)."""
-        key = -1 - j  # its own slot in `hold`, apart from the host hold
-        got = self.hold.get(key)
-        if got is not None:
-            return got[0]
-        iv, e = self._until(j, self.placed[j], f"srchold{j}")
-        self.hold[key] = (iv, e, self.placed[j])
-        return iv
-
-    def _until(self, j: int, moved: Any, name: str) -> tuple[Any, Any]:
-        m, H = self.m, self.H
-        e = m.new_int_var(0, H, f"{name}_end")
-        m.add(e == self.end[j]).OnlyEnforceIf(moved)
-        m.add(e == H).OnlyEnforceIf(moved.Not())
-        return m.new_interval_var(0, e, e, name), e
-
-    # hints, solutions ------------------------------------------
-    def add_hint(self, hint: Solution) -> None:
-        p, m, H = self.p, self.m, self.H
-        secs = p.job_seconds.tolist()
-        chosen = {int(c) for c in hint.choice.tolist() if c >= 0}
-        for c in range(len(self.x)):
-            m.add_hint(self.x[c], 1 if c in chosen else 0)
-        longest = 0
-        for j in range(p.n_jobs):
-            c, s = int(hint.choice[j]), int(hint.start[j])
-            ok = c >= 0 and s >= 0 and s + secs[j] <= H
-            m.add_hint(self.placed[j], 1 if ok else 0)
-            m.add_hint(self.start[j], s if ok else 0)
-            if ok:
-                longest = max(longest, s + secs[j])
-        m.add_hint(self.makespan, longest)
-        for key, (_, e, _) in self.hold.items():
-            j = key if key >= 0 else -1 - key
-            c, s = int(hint.choice[j]), int(hint.start[j])
-            if c < 0 or (key >= 0 and int(p.cand_host[c]) == int(p.job_from_host[j])):
-                m.add_hint(e, H)
-            else:
-                m.add_hint(e, s + secs[j])
-
-    def extract(self, solver: cp_model.CpSolver) -> tuple[np.ndarray, np.ndarray]:
-        p = self.p
-        choice = np.full(p.n_jobs, -1, dtype=np.int64)
-        start = np.full(p.n_jobs, -1, dtype=np.int64)
-        for j in range(p.n_jobs):
-            if not solver.Value(self.placed[j]):
-                continue
-            choice[j] = next(c for c in p.cands(j) if solver.Value(self.x[c]))
-            start[j] = solver.Value(self.start[j])
-        return choice, start
-
-    def witness_array(self) -> np.ndarray:
-        out = np.full(self.p.n_jobs, -1, dtype=np.int64)
-        for j, h in self.witness.items():
-            out[j] = h
-        return out
-
-    def seconds_bound(self, objective_bound: float) -> int | None:
-        """A bound on the makespan of plans that place every job, from CP-SAT's
-        objective bound (valid within this model: its horizon and candidate targets)."""
-        if objective_bound >= self.weight:
-            return None
-        return max(0, int(objective_bound + 0.999999))

@@ -35,14 +35,7 @@ def place(p: Problem) -> np.ndarray:
     """Step 1: a candidate per job (-1 when none has room)."""
     J = p.n_jobs
     choice = np.full(J, -1, dtype=np.int64)
-    host_free = (p.host_cap - p.host_init).astype(np.int64)
-    sr_free = (p.sr_size - p.sr_used).astype(np.int64)
-    for j in range(J):
-        f = int(p.job_from_host[j])
-        if f >= 0:
-            host_free[f] += p.job_mem_down[j]
-        for k in p.srcs(j):
-            sr_free[int(p.src_sr[k])] += p.src_used_down[k]
+    host_free, sr_free = _end_free(p)
     order: np.ndarray | list[int] = (
         np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
     )
@@ -50,10 +43,7 @@ def place(p: Problem) -> np.ndarray:
     # anti-affinity among moving members: hosts a job must avoid (its mates' sources and
     # the targets they take); strict forbids them, soft only prefers others
     avoid = p.group_conflicts()
-    group_of: dict[int, list[int]] = {}
-    for g in p.job_groups:
-        for j in g:
-            group_of.setdefault(j, []).extend(k for k in g if k != j)
+    group_of = _mates(p)
     strict = p.anti_affinity == "strict"
     for j in order:
         j = int(j)
@@ -70,17 +60,9 @@ def place(p: Problem) -> np.ndarray:
             hf = 1 << 62 if h < 0 or h == f else int(host_free[h])
             if h >= 0 and h != f and hf < mem:
                 continue
-            if s >= 0:
-                sf = int(sr_free[s])
-                if sf < need_sr:
-                    continue
-            elif s == -1:
-                sf = 1 << 62
-            else:  # one SR per disk: every SR it uses must hold its share
-                parts = p.targets(j, c)
-                if any(int(sr_free[x]) < max(r, u) for x, r, u in parts):
-                    continue
-                sf = min(int(sr_free[x]) for x, _, _ in parts)
+            sf = _sr_free(p, j, c, s, sr_free, need_sr)
+            if sf is None:
+                continue
             if best is None or (-clash, hf, sf) > (-best[0], best[1], best[2]):
                 best = (clash, hf, sf, c)
         if best is None:
@@ -98,6 +80,45 @@ def place(p: Problem) -> np.ndarray:
     return choice
 
 
+def _end_free(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Free memory per host and free space per SR once every job has left its source
+    (the campaign's end state before any arrival)."""
+    host_free = (p.host_cap - p.host_init).astype(np.int64)
+    sr_free = (p.sr_size - p.sr_used).astype(np.int64)
+    for j in range(p.n_jobs):
+        f = int(p.job_from_host[j])
+        if f >= 0:
+            host_free[f] += p.job_mem_down[j]
+        for k in p.srcs(j):
+            sr_free[int(p.src_sr[k])] += p.src_used_down[k]
+    return host_free, sr_free
+
+
+def _mates(p: Problem) -> dict[int, list[int]]:
+    """Per job of an anti-affinity group, the other moving members of its groups."""
+    group_of: dict[int, list[int]] = {}
+    for g in p.job_groups:
+        for j in g:
+            group_of.setdefault(j, []).extend(k for k in g if k != j)
+    return group_of
+
+
+def _sr_free(p: Problem, j: int, c: int, s: int, sr_free: np.ndarray,
+             need_sr: int) -> int | None:  # fmt: skip
+    """The free space candidate `c` of job `j` leaves its placement to compare by (the
+    least over its SRs; "infinite" when no disk moves); None when it does not fit."""
+    if s >= 0:
+        sf = int(sr_free[s])
+        return sf if sf >= need_sr else None
+    if s == -1:
+        return 1 << 62
+    # one SR per disk: every SR it uses must hold its share
+    parts = p.targets(j, c)
+    if any(int(sr_free[x]) < max(r, u) for x, r, u in parts):
+        return None
+    return min(int(sr_free[x]) for x, _, _ in parts)
+
+
 def solve_greedy(p: Problem, **_: Any) -> Solution:
     """Greedy placement then list scheduling; never proves anything (status FEASIBLE,
     or PARTIAL when a job is left unplaced)."""
@@ -110,7 +131,3 @@ def solve_greedy(p: Problem, **_: Any) -> Solution:
                    witness=witness)  # fmt: skip
     return Solution(sol.solver, sol.status, choice, start, sol.wall_seconds,
                     objective=float(sol.seconds(p)), witness=witness)
-
-
-# the `name` the Solver Protocol (solvers/base.py) asks of a solver function
-solve_greedy.name = "greedy"  # type: ignore[attr-defined]

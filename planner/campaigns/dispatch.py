@@ -43,41 +43,57 @@ def campaign_goal(inv: Inventory, *, rebalance: bool, max_moves: int | None,
     if len(given) > 1 or other_goal:
         raise InputError("give one goal at a time, not "
                          + " and ".join(given + (["another goal"] if other_goal else [])))
+    goal: Goal
     if rebalance:
-        if max_moves is not None and max_moves < 0:
-            problems.append(f"--max-moves: must be 0 or more, got {max_moves}")
-        tol = 0.10 if tolerance is None else tolerance
-        if not 0 <= tol <= 1:
-            problems.append(f"--tolerance: must be a fraction in [0, 1] (0.10 = 10 points), "
-                            f"got {tol}")  # fmt: skip
-        goal: Goal = Rebalance(max_moves, tol)
+        goal = _rebalance_goal(max_moves, tolerance, problems)
     elif target is not None:
         goal = Target(_placements(inv, target, problems))
     else:
         assert rolling_upgrade is not None
-        pool = ""
-        try:
-            pool = inv.find("pool", rolling_upgrade)
-        except LookupFailed as e:
-            problems.append(f"--rolling-upgrade: {e.message}")
-        hosts: list[str] = []
-        for ref in (p.strip() for o in order or [] for p in o.split(",")):
-            if not ref:
-                continue
-            try:
-                hosts.append(inv.find("host", ref))
-            except LookupFailed as e:
-                problems.append(f"--order: {e.message}")
-        ver = to_version or (max((h.version for h in inv.hosts),
-                                 key=_vkey) if inv.hosts else "")  # fmt: skip
-        if to_version is not None and not all(p.isdigit() for p in to_version.split(".")):
-            problems.append(f"--to-version: must be dotted numbers like 8.4.0, got "
-                            f"{to_version!r}")  # fmt: skip
-        goal = RollingUpgrade(pool, ver, tuple(dict.fromkeys(hosts)), return_home)
-        if pool and not problems:
-            host_order(inv, goal)  # raises for hosts of other pools / master not first
+        goal = _rolling_goal(inv, rolling_upgrade, order, to_version, return_home, problems)
     if problems:
         _raise(problems, "the goal")
+    return goal
+
+
+def _rebalance_goal(max_moves: int | None, tolerance: float | None,
+                    problems: list[str]) -> Rebalance:  # fmt: skip
+    """--rebalance's goal (tolerance 10 points by default); bad values go to `problems`."""
+    if max_moves is not None and max_moves < 0:
+        problems.append(f"--max-moves: must be 0 or more, got {max_moves}")
+    tol = 0.10 if tolerance is None else tolerance
+    if not 0 <= tol <= 1:
+        problems.append(f"--tolerance: must be a fraction in [0, 1] (0.10 = 10 points), "
+                        f"got {tol}")  # fmt: skip
+    return Rebalance(max_moves, tol)
+
+
+def _rolling_goal(inv: Inventory, rolling_upgrade: str, order: list[str] | None,
+                  to_version: str | None, return_home: bool,
+                  problems: list[str]) -> RollingUpgrade:  # fmt: skip
+    """--rolling-upgrade's goal (to the fleet's newest version by default); bad values go
+    to `problems`, and a valid goal's host order is checked."""
+    pool = ""
+    try:
+        pool = inv.find("pool", rolling_upgrade)
+    except LookupFailed as e:
+        problems.append(f"--rolling-upgrade: {e.message}")
+    hosts: list[str] = []
+    for ref in (p.strip() for o in order or [] for p in o.split(",")):
+        if not ref:
+            continue
+        try:
+            hosts.append(inv.find("host", ref))
+        except LookupFailed as e:
+            problems.append(f"--order: {e.message}")
+    ver = to_version or (max((h.version for h in inv.hosts),
+                             key=_vkey) if inv.hosts else "")  # fmt: skip
+    if to_version is not None and not all(p.isdigit() for p in to_version.split(".")):
+        problems.append(f"--to-version: must be dotted numbers like 8.4.0, got "
+                        f"{to_version!r}")  # fmt: skip
+    goal = RollingUpgrade(pool, ver, tuple(dict.fromkeys(hosts)), return_home)
+    if pool and not problems:
+        host_order(inv, goal)  # raises for hosts of other pools / master not first
     return goal
 
 

@@ -34,6 +34,38 @@ def _deviation(util: dict[str, float]) -> float:
     return sum(abs(x - mean) for x in util.values())
 
 
+def _best_move(inv: Inventory, seq: Sequencer, hosts: list[str], u: dict[str, float],
+               cap: dict[str, int], moved: set[str],
+               spread: float) -> tuple[float, str, str] | None:  # fmt: skip
+    """The move (gain in points, VM, destination host) that lowers the pool's deviation
+    most beyond its cost without widening `spread`, fullest source hosts first; None when
+    no move pays. `u` is each host's utilisation in points, `cap` its capacity (bytes)."""
+    dev = _deviation(u)
+    best = None
+    for src in sorted(hosts, key=lambda h: -u[h]):
+        for vm_uuid in seq.vms_on(src):
+            if vm_uuid in moved:
+                continue
+            need = seq.need(vm_uuid)
+            vm = seq.vm(vm_uuid)
+            minutes = seq.durations.estimate(inv, vm, "live", ()) / 60
+            for dst in hosts:
+                if dst == src or seq.free(dst) < need or u[dst] >= u[src]:
+                    continue
+                after = dict(u)
+                after[src] -= 100.0 * need / cap[src]
+                after[dst] += 100.0 * need / cap[dst]
+                if max(after.values()) - min(after.values()) > spread:
+                    continue
+                gain = dev - _deviation(after) - MOVE_COST - MINUTE_COST * minutes
+                if gain <= 0 or (best is not None and gain <= best[0]):
+                    continue
+                if seq.reasons(vm_uuid, dst):
+                    continue
+                best = (gain, vm_uuid, dst)
+    return best
+
+
 def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Plan:
     """The rebalance plan (see the module docstring)."""
     started = time.monotonic()
@@ -61,29 +93,7 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
             spread = max(u.values()) - min(u.values())
             if spread <= tol:
                 break
-            dev = _deviation(u)
-            best = None
-            for src in sorted(hosts, key=lambda h: -u[h]):
-                for vm_uuid in seq.vms_on(src):
-                    if vm_uuid in moved:
-                        continue
-                    need = seq.need(vm_uuid)
-                    vm = seq.vm(vm_uuid)
-                    minutes = seq.durations.estimate(inv, vm, "live", ()) / 60
-                    for dst in hosts:
-                        if dst == src or seq.free(dst) < need or u[dst] >= u[src]:
-                            continue
-                        after = dict(u)
-                        after[src] -= 100.0 * need / cap[src]
-                        after[dst] += 100.0 * need / cap[dst]
-                        if max(after.values()) - min(after.values()) > spread:
-                            continue
-                        gain = dev - _deviation(after) - MOVE_COST - MINUTE_COST * minutes
-                        if gain <= 0 or (best is not None and gain <= best[0]):
-                            continue
-                        if seq.reasons(vm_uuid, dst):
-                            continue
-                        best = (gain, vm_uuid, dst)
+            best = _best_move(inv, seq, hosts, u, cap, moved, spread)
             if best is None:
                 break
             _, vm_uuid, dst = best

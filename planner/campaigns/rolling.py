@@ -151,18 +151,10 @@ def _why(seq: Sequencer, why: list[Reason], pool: str) -> tuple[Reason, ...]:
         codes.NO_TARGET, f"pool {seq.inv.label(pool)} has no other host for it"),)
 
 
-def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
-              order: Sequence[str], naive: bool) -> tuple[Sequencer, list[Unplaced],
-                                                          list[Reason]]:  # fmt: skip
-    seq = Sequencer(inv, options)
-    pos = {h: i for i, h in enumerate(order)}
-    unplaced: list[Unplaced] = []
-    warnings: list[Reason] = []
-    upgraded = {h for h in order if version_at_least(inv.host_by_uuid[h].version,
-                                                     goal.to_version)}  # fmt: skip
-    # a VM no rule lets migrate pins its host: skip that host up front rather than move
-    # its other VMs for nothing (and stop altogether if it is the master). Only running
-    # VMs count: a halted or suspended VM has no resident host and is left where it is.
+def _pinned(seq: Sequencer, order: Sequence[str], upgraded: set[str]
+            ) -> dict[str, list[Unplaced]]:  # fmt: skip
+    """Per host still to upgrade, its running VMs that no rule lets migrate."""
+    inv = seq.inv
     pinned: dict[str, list[Unplaced]] = {}
     for h in order:
         for v in inv.vms_on_host.get(h, []):
@@ -170,6 +162,54 @@ def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
             why = exclusion_reasons(inv, v, kind)
             if why and h not in upgraded:
                 pinned.setdefault(h, []).append(Unplaced(v.uuid, _dedupe(why)))
+    return pinned
+
+
+def _evacuate(seq: Sequencer, h: str, order: Sequence[str], pool: str, upgraded: set[str],
+              pinned: dict[str, list[Unplaced]], naive: bool,
+              unplaced: list[Unplaced]) -> bool:  # fmt: skip
+    """Move every VM off `h`, largest first, each to its best target now; a VM with none
+    goes to `unplaced`. True when some VM is stuck (the moves then serve nothing)."""
+    pos = {x: i for i, x in enumerate(order)}
+    stuck = False
+    for u in sorted(seq.vms_on(h), key=lambda u: (-seq.need(u), u)):
+        need = seq.need(u)
+        fits, why = _targets(seq, u, h, order)
+        if not fits:
+            stuck = True
+            unplaced.append(Unplaced(u, _why(seq, why, pool)))
+            continue
+        if naive:
+            dest = max(fits, key=lambda o: (seq.free(o[0]), -pos[o[0]],
+                                            _neg(_sr_rank(seq, o[1]))))  # fmt: skip
+        else:
+            # Upgraded hosts first, tightest fit (a VM there never moves again);
+            # then hosts a pinned VM keeps from the upgrade (never evacuated, so a
+            # VM parked there does not move again either); else the old host
+            # upgraded last. Between SRs of one host: `_sr_rank`.
+            dest = min(fits, key=lambda o: (
+                (0, seq.free(o[0]) - need, pos[o[0]]) if o[0] in upgraded
+                else (1, seq.free(o[0]) - need, pos[o[0]]) if o[0] in pinned
+                else (2, -pos[o[0]], 0), _sr_rank(seq, o[1])))  # fmt: skip
+        to, sr = dest
+        disks = {d: sr for d in _local_disks(seq, u, h)} if sr else None
+        later = to not in upgraded and to not in pinned
+        seq.move(u, to, reason="temporary" if later else None, disks=disks)
+    return stuck
+
+
+def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
+              order: Sequence[str], naive: bool) -> tuple[Sequencer, list[Unplaced],
+                                                          list[Reason]]:  # fmt: skip
+    seq = Sequencer(inv, options)
+    unplaced: list[Unplaced] = []
+    warnings: list[Reason] = []
+    upgraded = {h for h in order if version_at_least(inv.host_by_uuid[h].version,
+                                                     goal.to_version)}  # fmt: skip
+    # a VM no rule lets migrate pins its host: skip that host up front rather than move
+    # its other VMs for nothing (and stop altogether if it is the master). Only running
+    # VMs count: a halted or suspended VM has no resident host and is left where it is.
+    pinned = _pinned(seq, order, upgraded)
     for h in order:
         if h in upgraded:
             continue
@@ -193,31 +233,7 @@ def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
         snap = seq.snapshot()
         if was_enabled:
             seq.step(Step("host-disable", h, "before"))
-        vms = sorted(seq.vms_on(h), key=lambda u: (-seq.need(u), u))
-        stuck = False
-        for u in vms:
-            need = seq.need(u)
-            fits, why = _targets(seq, u, h, order)
-            if not fits:
-                stuck = True
-                unplaced.append(Unplaced(u, _why(seq, why, goal.pool)))
-                continue
-            if naive:
-                dest = max(fits, key=lambda o: (seq.free(o[0]), -pos[o[0]],
-                                                _neg(_sr_rank(seq, o[1]))))  # fmt: skip
-            else:
-                # Upgraded hosts first, tightest fit (a VM there never moves again);
-                # then hosts a pinned VM keeps from the upgrade (never evacuated, so a
-                # VM parked there does not move again either); else the old host
-                # upgraded last. Between SRs of one host: `_sr_rank`.
-                dest = min(fits, key=lambda o: (
-                    (0, seq.free(o[0]) - need, pos[o[0]]) if o[0] in upgraded
-                    else (1, seq.free(o[0]) - need, pos[o[0]]) if o[0] in pinned
-                    else (2, -pos[o[0]], 0), _sr_rank(seq, o[1])))  # fmt: skip
-            to, sr = dest
-            disks = {d: sr for d in _local_disks(seq, u, h)} if sr else None
-            later = to not in upgraded and to not in pinned
-            seq.move(u, to, reason="temporary" if later else None, disks=disks)
+        stuck = _evacuate(seq, h, order, goal.pool, upgraded, pinned, naive, unplaced)
         if stuck:
             # the moves made for this host would be for nothing: drop them
             seq.restore(snap)

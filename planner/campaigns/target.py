@@ -77,6 +77,30 @@ def plan_target(inv: Inventory, goal: Target, options: PlanOptions) -> Plan:
                     warnings=warnings)
 
 
+def _spare_move(inv: Inventory, seq: Sequencer, edges: list[tuple[str, str, str]],
+                pending: dict[str, str], temporary: set[str]) -> tuple[str, str] | None:
+    """The temporary move (VM, spare host) that breaks a cycle of `edges` (host, host,
+    VM): a VM not moved aside before, to a host outside the cycle that passes the rules
+    and has room, preferring hosts nobody waits for, then the smallest VM, then the
+    emptiest host; None when there is none."""
+    # try each VM of the cycle, the one whose leaving covers its host's shortfall first
+    spares = sorted((h.uuid for h in inv.hosts), key=lambda h: -seq.free(h))
+    options = []
+    for a, b, u in edges:
+        if u in temporary:
+            continue
+        for s in spares:
+            if s in (a, b) or seq.free(s) < seq.need(u) or seq.reasons(u, s):
+                continue
+            wanted = s in pending.values()  # prefer a host nobody waits for
+            options.append((wanted, seq.need(u), -seq.free(s), u, s))
+            break
+    if not options:
+        return None
+    _, _, _, u, s = min(options)
+    return u, s
+
+
 def _unblock(inv: Inventory, seq: Sequencer, pending: dict[str, str], temporary: set[str],
              unplaced: list[Unplaced], warnings: list[Reason]) -> bool:  # fmt: skip
     """Every pending move is stuck: break a cycle with a temporary move, or unplace the
@@ -102,20 +126,9 @@ def _unblock(inv: Inventory, seq: Sequencer, pending: dict[str, str], temporary:
     hosts = set(cycle)
     edges = [(a, b, d["vm"]) for a, b, d in g.edges(data=True) if a in hosts and b in hosts
              and cycle[(cycle.index(a) + 1) % len(cycle)] == b]  # fmt: skip
-    # try each VM of the cycle, the one whose leaving covers its host's shortfall first
-    spares = sorted((h.uuid for h in inv.hosts), key=lambda h: -seq.free(h))
-    options = []
-    for a, b, u in edges:
-        if u in temporary:
-            continue
-        for s in spares:
-            if s in (a, b) or seq.free(s) < seq.need(u) or seq.reasons(u, s):
-                continue
-            wanted = s in pending.values()  # prefer a host nobody waits for
-            options.append((wanted, seq.need(u), -seq.free(s), u, s))
-            break
-    if options:
-        _, _, _, u, s = min(options)
+    spare = _spare_move(inv, seq, edges, pending, temporary)
+    if spare is not None:
+        u, s = spare
         seq.move(u, s, reason="temporary")
         temporary.add(u)
         return True

@@ -20,7 +20,7 @@ from planner.execute.journal import step_ids
 from planner.home import assign_homes
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
-from planner.plan import Plan
+from planner.plan import Plan, Wave
 from planner.rules.migration_network import resolve_migration_networks
 from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
 
@@ -42,25 +42,7 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
         for col in ("wave", "id", "VM / step", "from", "to", "note", "est"):
             t.add_column(col, justify="right" if col in ("wave", "est") else "left")
         for w in plan.waves:
-            rows: list[tuple[str, ...]] = []
-            for s in w.steps:
-                if s.when == "before":
-                    rows.append((sid[id(s)], f"{s.kind} {inv.label(s.host)}", "", "", "before",
-                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
-            for m in w.migrations:
-                note = [m.reason] if m.reason else []
-                if m.disks:
-                    srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
-                    note.insert(0, f"storage to {srs}")
-                rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                             inv.label(m.to_host), "; ".join(note), hms(m.est_seconds)))
-            for s in w.steps:
-                if s.when != "before":
-                    what = f"{s.kind} {inv.label(s.host)}"
-                    if s.to_version:
-                        what += f" -> {s.to_version}"
-                    rows.append((sid[id(s)], what, "", "", "after",
-                                 hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
+            rows = _wave_rows(inv, w, sid)
             for i, r in enumerate(rows):
                 t.add_row(str(w.index) if i == 0 else "", *r, end_section=i == len(rows) - 1)
         out.print(t)
@@ -81,6 +63,31 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
         out.print(f"Plan written to {output}", highlight=False)
     for line in advice_lines(inv, plan):
         out.print(line, highlight=False, soft_wrap=True)
+
+
+def _wave_rows(inv: Inventory, w: Wave, sid: dict[int, str]) -> list[tuple[str, ...]]:
+    """One wave's rows: its "before" steps, its migrations, its "after" steps (`sid`: the
+    executor's step id of each step, by `id()`)."""
+    rows: list[tuple[str, ...]] = []
+    for s in w.steps:
+        if s.when == "before":
+            rows.append((sid[id(s)], f"{s.kind} {inv.label(s.host)}", "", "", "before",
+                         hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
+    for m in w.migrations:
+        note = [m.reason] if m.reason else []
+        if m.disks:
+            srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
+            note.insert(0, f"storage to {srs}")
+        rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
+                     inv.label(m.to_host), "; ".join(note), hms(m.est_seconds)))
+    for s in w.steps:
+        if s.when != "before":
+            what = f"{s.kind} {inv.label(s.host)}"
+            if s.to_version:
+                what += f" -> {s.to_version}"
+            rows.append((sid[id(s)], what, "", "", "after",
+                         hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
+    return rows
 
 
 def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headroom: float,

@@ -8,6 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory
+from planner.cli.options import (
+    DMC_DEFAULT,
+    HEADROOM_DEFAULT,
+    check_headroom,
+    dmc_option,
+    headroom_option,
+    migration_network_option,
+    network_map_option,
+)
 from planner.cli.output import FormatOption, Output, OutputOption, plural
 
 if TYPE_CHECKING:
@@ -97,24 +106,16 @@ def explain(
         typer.Option("--to", help="Only this host or pool (a pool of another pool: "
                      "cross-pool storage migration candidates).", show_default=False),
     ] = None,
-    network_map: Annotated[
-        list[str] | None,
-        typer.Option("--network-map", metavar="SRC=DST",
-                     help="Map a source network to a target-pool network (names or uuids); "
-                     "repeatable.", show_default=False),
+    network_map: Annotated[list[str] | None, network_map_option(
+        "Map a source network to a target-pool network (names or uuids); repeatable.")
     ] = None,
-    headroom: Annotated[
-        float, typer.Option("--headroom", help="Share of each host's memory kept free.")
-    ] = 0.0,
-    dmc: Annotated[
-        bool, typer.Option("--dmc", help="Count running VMs at their dynamic minimum.")
-    ] = False,
-    migration_network: Annotated[
-        list[str] | None,
-        typer.Option("--migration-network", metavar="POOL=NETWORK",
-                     help="The network carrying storage-migration streams into POOL, as "
-                     "for solve; repeatable.", show_default=False),
-    ] = None,
+    headroom: Annotated[float, headroom_option("Share of each host's memory kept free.")
+                        ] = HEADROOM_DEFAULT,
+    dmc: Annotated[bool, dmc_option("Count running VMs at their dynamic minimum.")
+                   ] = DMC_DEFAULT,
+    migration_network: Annotated[list[str] | None, migration_network_option(
+        "The network carrying storage-migration streams into POOL, as for solve; "
+        "repeatable.")] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
 ) -> None:
@@ -134,10 +135,7 @@ def explain(
     out = Output.of(fmt, output)
     inv = load_inventory(inventory)
     nmap = resolve_network_map(inv, network_map or [])
-    if not 0.0 <= headroom < 1.0:
-        from planner.errors import InputError
-
-        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    check_headroom(headroom)
     from planner.rules.migration_network import resolve_migration_networks
 
     mnet = resolve_migration_networks(inv, migration_network or [])

@@ -8,6 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, emit_plan, load_inventory
+from planner.cli.options import (
+    DMC_DEFAULT,
+    HEADROOM_DEFAULT,
+    check_headroom,
+    dmc_option,
+    headroom_option,
+    migration_network_option,
+    network_map_option,
+)
 from planner.cli.output import (  # print_reason_summary: shared with campaign_view
     FORMATS,
     FormatOption,
@@ -19,6 +28,8 @@ from planner.cli.output import (  # print_reason_summary: shared with campaign_v
 from planner.cli.progress import ProgressOption
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from planner.inventory.model import Inventory
     from planner.plan import Plan
 
@@ -67,27 +78,25 @@ def solve_command(
         "--dask", metavar="ADDRESS",
         help="Solve independent parts on this Dask scheduler (tcp://host:port); "
              "CP-SAT runs single-threaded per part there.")] = None,
-    headroom: Annotated[float, typer.Option(
-        help="Share of each host's memory kept free, 0 <= F < 1.")] = 0.0,
+    headroom: Annotated[float, headroom_option(
+        "Share of each host's memory kept free, 0 <= F < 1.")] = HEADROOM_DEFAULT,
     max_per_host: Annotated[int | None, typer.Option(
         "--max-per-host", metavar="N",
         help="At most N migrations in flight that leave or enter one host (1..3; "
              "1 where migration traffic shares a 1 GbE link). Default: no limit.")] = None,
-    dmc: Annotated[bool, typer.Option(
-        "--dmc", help="Count running VMs at their dynamic minimum memory.")] = False,
-    network_map: Annotated[list[str] | None, typer.Option(
-        "--network-map", metavar="SRC=DST",
-        help="Map a source network to a target-pool network (names or uuids). "
-             "Repeatable.")] = None,
+    dmc: Annotated[bool, dmc_option(
+        "Count running VMs at their dynamic minimum memory.")] = DMC_DEFAULT,
+    network_map: Annotated[list[str] | None, network_map_option(
+        "Map a source network to a target-pool network (names or uuids). "
+        "Repeatable.")] = None,
     anti_affinity: Annotated[str, typer.Option(
         "--anti-affinity", metavar="MODE",
         help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
              "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
-    migration_network: Annotated[list[str] | None, typer.Option(
-        "--migration-network", metavar="POOL=NETWORK",
-        help="Network (name or uuid) of target pool POOL that carries the storage "
-             "migration streams into it (default: its management network). "
-             "Repeatable.")] = None,
+    migration_network: Annotated[list[str] | None, migration_network_option(
+        "Network (name or uuid) of target pool POOL that carries the storage "
+        "migration streams into it (default: its management network). "
+        "Repeatable.")] = None,
     set_home: Annotated[str, typer.Option(
         "--set-home", metavar="MODE",
         help="Home server of each migrated VM: keep (a VM with a home gets the host it "
@@ -136,8 +145,7 @@ def solve_command(
     if set_home not in HOME_MODES:
         raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got "
                          f"{set_home!r}")  # fmt: skip
-    if not 0.0 <= headroom < 1.0:
-        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    check_headroom(headroom)
     if anti_affinity not in ("strict", "soft"):
         raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
     check_writable(output)
@@ -192,10 +200,7 @@ def solve_command(
 
 
 def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
-    from rich.table import Table
-
     from planner.terminal import SafeConsole as Console  # names from XAPI: no markup or ESC
-    from solvers.bounds import gap
 
     out = Console(width=max(100, Console().width))
     goal = plan.goal
@@ -205,35 +210,60 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
         names += " -> " + ", ".join(inv.label(u) for u in goal["to"])
     out.print(f"[bold]{goal['kind']}[/bold] {names}")
     if plan.waves:
-        t = Table(show_lines=False, header_style="bold")
-        for col in ("wave", "id", "VM", "kind", "from", "to", "disks to", "start", "est"):
-            t.add_column(col, justify="right" if col in ("wave", "start", "est") else "left")
-        shown = 0
-        for w in plan.waves:
-            for i, m in enumerate(w.migrations):
-                if shown >= TABLE_ROWS:
-                    break
-                shown += 1
-                frm = inv.label(m.from_host) if m.from_host else inv.label(m.from_pool)
-                dst = inv.label(m.to_host) if m.to_host else inv.label(m.to_pool)
-                disks = ", ".join(sorted({inv.label(d.to_sr) for d in m.disks})) or "-"
-                t.add_row(str(w.index) if i == 0 else "", m.id, inv.label(m.vm), m.kind,
-                          frm, dst, disks, _hms(m.start_s), _hms(m.est_seconds),
-                          end_section=i == len(w.migrations) - 1)  # fmt: skip
-        out.print(t)
-        total = sum(len(w.migrations) for w in plan.waves)
-        if total > shown:
-            out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
+        _migrations_table(out, inv, plan)
     if plan.unplaced:
-        print_reason_summary(out, plan)
-        t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
-        t.add_column("VM")
-        t.add_column("reasons")
-        for u in plan.unplaced[:TABLE_ROWS]:
-            t.add_row(inv.label(u.vm), "\n".join(f"{r.code}: {r.message}" for r in u.reasons))
-        out.print(t)
-        if len(plan.unplaced) > TABLE_ROWS:
-            out.print(f"... and {len(plan.unplaced) - TABLE_ROWS} more unplaced VMs")
+        _unplaced_table(out, inv, plan)
+    for line in _footer(inv, plan, output):
+        # the table may be wider than the terminal; the summary lines never hard-wrap
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _migrations_table(out: Console, inv: Inventory, plan: Plan) -> None:
+    """The first TABLE_ROWS migrations, one section per wave, and how many were left out."""
+    from rich.table import Table
+
+    t = Table(show_lines=False, header_style="bold")
+    for col in ("wave", "id", "VM", "kind", "from", "to", "disks to", "start", "est"):
+        t.add_column(col, justify="right" if col in ("wave", "start", "est") else "left")
+    shown = 0
+    for w in plan.waves:
+        for i, m in enumerate(w.migrations):
+            if shown >= TABLE_ROWS:
+                break
+            shown += 1
+            frm = inv.label(m.from_host) if m.from_host else inv.label(m.from_pool)
+            dst = inv.label(m.to_host) if m.to_host else inv.label(m.to_pool)
+            disks = ", ".join(sorted({inv.label(d.to_sr) for d in m.disks})) or "-"
+            t.add_row(str(w.index) if i == 0 else "", m.id, inv.label(m.vm), m.kind,
+                      frm, dst, disks, _hms(m.start_s), _hms(m.est_seconds),
+                      end_section=i == len(w.migrations) - 1)  # fmt: skip
+    out.print(t)
+    total = sum(len(w.migrations) for w in plan.waves)
+    if total > shown:
+        out.print(f"... and {total - shown} more migrations (see --format csv or -o)")
+
+
+def _unplaced_table(out: Console, inv: Inventory, plan: Plan) -> None:
+    """The reason summary, then the first TABLE_ROWS unplaced VMs with their reasons."""
+    from rich.table import Table
+
+    print_reason_summary(out, plan)
+    t = Table(title="Unplaced VMs", header_style="bold", title_justify="left")
+    t.add_column("VM")
+    t.add_column("reasons")
+    for u in plan.unplaced[:TABLE_ROWS]:
+        t.add_row(inv.label(u.vm), "\n".join(f"{r.code}: {r.message}" for r in u.reasons))
+    out.print(t)
+    if len(plan.unplaced) > TABLE_ROWS:
+        out.print(f"... and {len(plan.unplaced) - TABLE_ROWS} more unplaced VMs")
+
+
+def _footer(inv: Inventory, plan: Plan, output: Path | None) -> list[str]:
+    """The summary lines: schedule against its bound, wave mode, greedy, solver, unplaced,
+    solver notes, where the plan went, and the advice."""
+    from planner.advice import advice_lines
+    from solvers.bounds import gap
+
     est, b, s = plan.estimate, plan.bounds, plan.solver
     g = s.get("greedy", {})
     n = sum(len(w.migrations) for w in plan.waves)
@@ -258,12 +288,7 @@ def _table(inv: Inventory, plan: Plan, output: Path | None) -> None:
             lines.append(f"Note: {warning.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
-    from planner.advice import advice_lines
-
-    lines += advice_lines(inv, plan)
-    for line in lines:
-        # the table may be wider than the terminal; the summary lines never hard-wrap
-        out.print(line, highlight=False, soft_wrap=True)
+    return lines + advice_lines(inv, plan)
 
 
 def _vms(n: int) -> str:

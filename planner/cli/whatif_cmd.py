@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 from planner.cli.common import INVENTORY_HELP, load_inventory, split_refs
+from planner.cli.options import (
+    DMC_DEFAULT,
+    HEADROOM_DEFAULT,
+    check_headroom,
+    dmc_option,
+    headroom_option,
+)
 from planner.cli.output import FormatOption, Output, OutputOption, hms, plural
 from planner.cli.progress import CountProgress, ProgressOption, enabled
 from planner.errors import InputError
@@ -37,10 +44,9 @@ def whatif(
     step: Annotated[float, typer.Option(help="growth: memory growth per step (0.05 = 5%).")
                     ] = 0.05,
     max_factor: Annotated[float, typer.Option(help="growth: stop at this factor.")] = 3.0,
-    headroom: Annotated[float, typer.Option(help="Share of each host's memory kept free.")
-                        ] = 0.0,
-    dmc: Annotated[bool, typer.Option("--dmc", help="Count VMs at their dynamic minimum.")
-                   ] = False,
+    headroom: Annotated[float, headroom_option("Share of each host's memory kept free.")
+                        ] = HEADROOM_DEFAULT,
+    dmc: Annotated[bool, dmc_option("Count VMs at their dynamic minimum.")] = DMC_DEFAULT,
     solver: Annotated[str, typer.Option(help="maintenance: greedy or cpsat.")] = "greedy",
     time_limit: Annotated[float, typer.Option(help="maintenance: seconds per plan.")] = 10.0,
     dask: Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help=(
@@ -69,8 +75,7 @@ def whatif(
     if processes is not None and processes < 1:
         raise InputError(f"--processes: must be at least 1, got {processes}")
     inv = load_inventory(inventory)
-    if not 0.0 <= headroom < 1.0:
-        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    check_headroom(headroom)
     opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
     host_refs = split_refs(hosts) or None
     bar = CountProgress("scenarios", enabled(show_progress))

@@ -38,6 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from planner.errors import ConnectionFailed
 from planner.execute.backend import HostState, Location, MigrationFault, TaskState
+from planner.execute.xapi_records import (
+    MARKER_KEY,
+    _host_seeing,
+    _location,
+    _management_network,
+    _set_marker,
+)
+from planner.execute.xapi_session import CALL_TIMEOUT, ORIGINATOR, _open_session, _Pool
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -48,56 +56,6 @@ MIGRATE_TASKS = frozenset(
     {"Async.VM.pool_migrate", "Async.VM.migrate_send", "Async.VDI.pool_migrate"}
 )
 MIGRATE_OPS = frozenset({"pool_migrate", "migrate_send", "migrate", "migrate_receive"})
-ORIGINATOR = "xen-planner-executor"
-# other_config key of the executor's client-side marker (docs/reliability.md): set on
-# the VM before a migration call, and on the call's task once XAPI returned it
-MARKER_KEY = "xen_planner_intent"
-
-
-CALL_TIMEOUT = 60.0  # seconds a single XAPI call may take before we call it a fault
-
-
-def _open_session(
-    url: str, user: str, password: str, insecure: TlsSetting, timeout: float = CALL_TIMEOUT
-) -> Any:
-    """A logged-in XenAPI session; ConnectionFailed (one line) when that is impossible.
-
-    The transport (the collector's) has a socket timeout: XenAPI's default has none, and
-    a master that stops answering must not hang the executor.
-    """
-    import XenAPI
-
-    from planner.inventory.collect import make_transport
-
-    try:
-        s = XenAPI.Session(url, transport=make_transport(url, insecure, timeout))
-        s.xenapi.login_with_password(user, password, "2.0", ORIGINATOR)
-        return s
-    except XenAPI.Failure as e:
-        d = list(e.details)
-        if d and d[0] == "HOST_IS_SLAVE":
-            master = d[1] if len(d) > 1 else "?"
-            raise ConnectionFailed(
-                f"{url}: is a pool member, not its master; use the master's address {master}"
-            ) from None
-        if d and d[0] == "SESSION_AUTHENTICATION_FAILED":
-            raise ConnectionFailed(f"{url}: wrong user name or password") from None
-        raise ConnectionFailed(f"{url}: login refused: {' '.join(map(str, d))}") from None
-    except (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault) as e:
-        text = str(e).replace(password, "***") if password else str(e)
-        raise ConnectionFailed(f"{url}: cannot connect: {text}") from None
-
-
-class _Pool:
-    """One pool: its URL, its session and the refs we looked up (they never change)."""
-
-    def __init__(self, url: str, session: Any, uuid: str) -> None:
-        self.url = url
-        self.session = session
-        self.uuid = uuid
-        self.refs: dict[tuple[str, str], str] = {}
-        self.lock = threading.Lock()
-
 
 class XapiBackend:
     """`Backend` over XenAPI. `urls` are pool masters' URLs (one per pool)."""
@@ -480,59 +438,11 @@ class XapiBackend:
                 p.session.xenapi.session.logout()
 
 
-def _set_marker(api: Any, ref: str, marker: str) -> None:
-    """other_config[MARKER_KEY] = marker (add_to_other_config refuses a present key)."""
-    api.remove_from_other_config(ref, MARKER_KEY)
-    api.add_to_other_config(ref, MARKER_KEY, marker)
-
-
-def _host_seeing(x: Any, srs: Sequence[str]) -> str:
-    """A destination for a move without `to_host` (a Halted or Suspended VM): the pool
-    master when it has every target SR attached, else the first enabled host that has
-    (a local SR is attached to one host only: XAPI would refuse the master with
-    VM_REQUIRES_SR). The master when none has: XAPI then names what is missing."""
-    master = x.pool.get_master(x.pool.get_all()[0])
-    if not srs:
-        return master
-    attached: dict[str, set[str]] = {}
-    for sr in srs:
-        for pbd in x.SR.get_PBDs(sr):
-            rec = x.PBD.get_record(pbd)
-            if rec.get("currently_attached"):
-                attached.setdefault(rec.get("host"), set()).add(sr)
-    want = set(srs)
-    hosts = [master] + [h for h in x.host.get_all() if h != master]
-    for h in hosts:
-        if attached.get(h, set()) >= want and (h == master or x.host.get_enabled(h)):
-            return h
-    return master
-
-
-def _management_network(x: Any, host: str) -> str:
-    """The network of `host`'s management PIF (migrate_receive's stream network when the
-    plan names none, as `xe vm-migrate` does); without one, the first PIF with an IP
-    (migrate_receive refuses a PIF without), else NULL."""
-    pifs = x.host.get_PIFs(host)
-    for pif in pifs:
-        if x.PIF.get_management(pif):
-            return x.PIF.get_network(pif)
-    for pif in pifs:
-        if x.PIF.get_IP(pif):
-            return x.PIF.get_network(pif)
-    return "OpaqueRef:NULL"
-
-
-def _location(x: Any, ref: str, pool: str) -> Location:
-    rec = x.VM.get_record(ref)
-    state = rec.get("power_state", "Halted")
-    host = None
-    if state in ("Running", "Paused") and rec.get("resident_on") not in (None, "OpaqueRef:NULL"):
-        host = x.host.get_uuid(rec["resident_on"])
-    disks: dict[str, str] = {}
-    for vbd in rec.get("VBDs", []):
-        v = x.VBD.get_record(vbd)
-        if v.get("type") != "Disk" or v.get("VDI") in (None, "", "OpaqueRef:NULL"):
-            continue
-        vdi = x.VDI.get_record(v["VDI"])
-        disks[vdi["uuid"]] = x.SR.get_uuid(vdi["SR"])
-    return Location(pool, host, state, disks)
+__all__ = [
+    "CALL_TIMEOUT",
+    "MARKER_KEY",
+    "MIGRATE_OPS",
+    "MIGRATE_TASKS",
+    "ORIGINATOR",
+    "XapiBackend",
+]

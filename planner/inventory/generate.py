@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import random
 import uuid as uuidlib
+from dataclasses import dataclass
 from typing import Any
 
 from planner.inventory.cpus import AMD_GENERATIONS, INTEL_GENERATIONS, CpuGeneration
@@ -62,6 +63,39 @@ def generate(pools: int, hosts_per_pool: int, vms_per_pool: int, seed: int = 0) 
     return _Fleet(random.Random(seed)).build(pools, hosts_per_pool, vms_per_pool, seed)
 
 
+@dataclass(frozen=True)
+class _Traits:
+    """What one generated pool is like (drawn once, before its hosts)."""
+
+    uuid: str
+    old: bool  # an older pool: 8.2.1, older CPUs, maybe a hotfix
+    version: str
+    base: CpuGeneration  # most hosts' CPU
+    newer: CpuGeneration  # the newest hosts' CPU (`base` when none is newer)
+    n_newer: int
+    ha: bool
+    https_only: bool
+    hotfix: bool
+    compression: bool
+    has_sriov: bool
+
+
+def _place(vm_specs: list[tuple[str, int]], targets: list[float]) -> dict[int, int]:
+    """Running VMs' hosts (VM index -> host index): largest first onto the host furthest
+    below its target."""
+    heap = [(-targets[h], h) for h in range(len(targets))]
+    heapq.heapify(heap)
+    order = sorted(range(len(vm_specs)), key=lambda i: -vm_specs[i][1])
+    where: dict[int, int] = {}
+    for i in order:
+        state, mem = vm_specs[i]
+        if state in _UP:
+            room, h = heapq.heappop(heap)
+            where[i] = h
+            heapq.heappush(heap, (room + mem, h))
+    return where
+
+
 class _Fleet:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -84,13 +118,48 @@ class _Fleet:
         return self.doc
 
     # ------------------------------------------------------------------ one pool
+    # The helpers draw from the one random stream in a fixed order (traits, VM specs and
+    # fills, hosts, SRs, networks, VMs): a fleet is a function of its seed, keep the order.
     def pool(self, p: int, age: float, tag: str, n_hosts: int, n_vms: int,
              hw: int, vw: int) -> None:  # fmt: skip
+        t = self.traits(p, age, n_hosts)
+        vm_specs, total, overhead, targets = self.sizes(n_hosts, n_vms)
+        host_uuids = self.hosts(t, tag, n_hosts, hw, total, overhead)
+        rng = self.rng
+        shared_srs = []
+        for k in range(rng.choice((1, 2, 2, 3))):
+            typ = rng.choice(("nfs", "nfs", "lvmoiscsi", "lvmohba"))
+            shared_srs.append(self.sr_doc(t.uuid, f"{tag}-{typ}-{k + 1}", typ, True, host_uuids))
+        local_srs = [self.sr_doc(t.uuid, f"{tag}-xs-{h + 1:0{hw}d}-local", "ext", False, [hu])
+                     for h, hu in enumerate(host_uuids)]  # fmt: skip
+        nets, sriov_hosts = self.networks(t, tag, host_uuids)
+
+        self.doc["pools"].append({
+            "uuid": t.uuid, "name": f"pool-{tag[1:]}", "master": host_uuids[0],
+            "ha_enabled": t.ha, "migration_compression": t.compression,
+            "https_only": t.https_only, "default_sr": shared_srs[0]["uuid"],
+        })  # fmt: skip
+
+        where = _place(vm_specs, targets)
+        net_names = list(nets)
+        for i in range(n_vms):
+            state, mem = vm_specs[i]
+            h = where.get(i)
+            self.vm_doc(
+                t.uuid, f"{tag}-{ROLES[i % len(ROLES)]}-{i + 1:0{vw}d}", state, mem,
+                host_uuids[h] if h is not None else None, host_uuids, t.base, t.ha,
+                shared_srs, local_srs, nets, net_names, sriov_hosts,
+            )  # fmt: skip
+        self.size_srs(shared_srs, local_srs)
+        self.doc["srs"].extend(shared_srs + local_srs)
+        self.doc["networks"].extend(nets.values())
+
+    def traits(self, p: int, age: float, n_hosts: int) -> _Traits:
+        """A pool's era (0 oldest .. 1 newest, `age` jittered), CPUs, version and flags."""
         rng = self.rng
         era = min(1.0, max(0.0, age + rng.uniform(-0.2, 0.2)))
         gens = AMD_GENERATIONS if p % 3 == 2 else INTEL_GENERATIONS
         old = era < 0.45
-        version = "8.2.1" if old else "8.4.0"
         # older pools sit on the older half of the vendor's ladder
         span = len(gens) - 1
         rank = round(era * span)
@@ -104,7 +173,14 @@ class _Fleet:
         hotfix = old and rng.random() < 0.5
         compression = rng.random() < 0.3
         has_sriov = rng.random() < 0.25
+        return _Traits(pool_uuid, old, "8.2.1" if old else "8.4.0", base, newer, n_newer, ha,
+                       https_only, hotfix, compression, has_sriov)  # fmt: skip
 
+    def sizes(self, n_hosts: int, n_vms: int
+              ) -> tuple[list[tuple[str, int]], int, int, list[float]]:  # fmt: skip
+        """The VMs' (power state, memory), the hosts' memory and overhead (bytes), and each
+        host's target of committed memory."""
+        rng = self.rng
         # VMs first: their memory decides the host size. No VM needs more than a third
         # of a host, judged on a first estimate of the host size.
         vm_specs = [self.vm_spec() for _ in range(n_vms)]
@@ -120,76 +196,47 @@ class _Fleet:
         cap = total - overhead
         # rounding the host up leaves room: scale targets so they add up to what runs
         scale = running / (sum(fills) * cap) if running else 1.0
-        targets = [f * scale * cap for f in fills]
+        return vm_specs, total, overhead, [f * scale * cap for f in fills]
 
+    def hosts(self, t: _Traits, tag: str, n_hosts: int, hw: int, total: int,
+              overhead: int) -> list[str]:  # fmt: skip
+        """The pool's host documents (the newest `t.n_newer` on the newer CPU); their uuids."""
         host_uuids: list[str] = []
         for h in range(n_hosts):
-            gen = newer if h >= n_hosts - n_newer else base
+            gen = t.newer if h >= n_hosts - t.n_newer else t.base
             hu = self.uuid()
             host_uuids.append(hu)
             self.doc["hosts"].append({
-                "uuid": hu, "name": f"{tag}-xs-{h + 1:0{hw}d}", "pool": pool_uuid,
-                "enabled": True, "version": version,
-                "hotfixes": ([HOTFIX] if hotfix and h == 0 else []) if old else [],
+                "uuid": hu, "name": f"{tag}-xs-{h + 1:0{hw}d}", "pool": t.uuid,
+                "enabled": True, "version": t.version,
+                "hotfixes": ([HOTFIX] if t.hotfix and h == 0 else []) if t.old else [],
                 "cpu": {"vendor": gen.vendor, "features": gen.features, "model": gen.model,
                         "count": self.cpu_count(gen)},
                 "memory_total_bytes": total, "memory_overhead_bytes": overhead,
             })  # fmt: skip
         # 15% of pools of 4+ hosts have one host disabled (entering maintenance)
-        if n_hosts >= 4 and rng.random() < 0.15:
-            self.doc["hosts"][-1 - rng.randrange(n_hosts - 1)]["enabled"] = False
+        if n_hosts >= 4 and self.rng.random() < 0.15:
+            self.doc["hosts"][-1 - self.rng.randrange(n_hosts - 1)]["enabled"] = False
+        return host_uuids
 
-        shared_srs = []
-        for k in range(rng.choice((1, 2, 2, 3))):
-            typ = rng.choice(("nfs", "nfs", "lvmoiscsi", "lvmohba"))
-            shared_srs.append(self.sr_doc(pool_uuid, f"{tag}-{typ}-{k + 1}", typ, True, host_uuids))
-        local_srs = [self.sr_doc(pool_uuid, f"{tag}-xs-{h + 1:0{hw}d}-local", "ext", False, [hu])
-                     for h, hu in enumerate(host_uuids)]  # fmt: skip
-
+    def networks(self, t: _Traits, tag: str, host_uuids: list[str]
+                 ) -> tuple[dict[str, dict[str, Any]], set[str]]:  # fmt: skip
+        """The pool's networks by name, and the hosts with an SR-IOV network."""
+        rng = self.rng
         nets: dict[str, dict[str, Any]] = {}
-        nets["management"] = self.net_doc(pool_uuid, "management", host_uuids, management=True)
+        nets["management"] = self.net_doc(t.uuid, "management", host_uuids, management=True)
         for name in COMMON_NETWORKS:
-            nets[name] = self.net_doc(pool_uuid, name, host_uuids)
+            nets[name] = self.net_doc(t.uuid, name, host_uuids)
         for k in range(rng.randint(1, 2)):
             name = f"{tag}-vlan{100 + 10 * k}"
-            nets[name] = self.net_doc(pool_uuid, name, host_uuids)
+            nets[name] = self.net_doc(t.uuid, name, host_uuids)
         sriov_hosts: set[str] = set()
-        if has_sriov:
-            chosen = sorted(rng.sample(range(n_hosts), max(1, n_hosts // 2)))
+        if t.has_sriov:
+            chosen = sorted(rng.sample(range(len(host_uuids)), max(1, len(host_uuids) // 2)))
             sriov_hosts = {host_uuids[i] for i in chosen}
             on = [host_uuids[i] for i in chosen]
-            nets["sriov-net"] = self.net_doc(pool_uuid, "sriov-net", on, sriov=True)
-
-        self.doc["pools"].append({
-            "uuid": pool_uuid, "name": f"pool-{tag[1:]}", "master": host_uuids[0],
-            "ha_enabled": ha, "migration_compression": compression, "https_only": https_only,
-            "default_sr": shared_srs[0]["uuid"],
-        })  # fmt: skip
-
-        # place running VMs: largest first onto the host furthest below its target
-        heap = [(-targets[h], h) for h in range(n_hosts)]
-        heapq.heapify(heap)
-        order = sorted(range(n_vms), key=lambda i: -vm_specs[i][1])
-        where: dict[int, int] = {}
-        for i in order:
-            state, mem = vm_specs[i]
-            if state in _UP:
-                room, h = heapq.heappop(heap)
-                where[i] = h
-                heapq.heappush(heap, (room + mem, h))
-
-        net_names = list(nets)
-        for i in range(n_vms):
-            state, mem = vm_specs[i]
-            at_host = where.get(i)  # None: the VM is down
-            self.vm_doc(
-                pool_uuid, f"{tag}-{ROLES[i % len(ROLES)]}-{i + 1:0{vw}d}", state, mem,
-                host_uuids[at_host] if at_host is not None else None, host_uuids, base, ha,
-                shared_srs, local_srs, nets, net_names, sriov_hosts,
-            )  # fmt: skip
-        self.size_srs(shared_srs, local_srs)
-        self.doc["srs"].extend(shared_srs + local_srs)
-        self.doc["networks"].extend(nets.values())
+            nets["sriov-net"] = self.net_doc(t.uuid, "sriov-net", on, sriov=True)
+        return nets, sriov_hosts
 
     # ------------------------------------------------------------------ pieces
     def vm_spec(self) -> tuple[str, int]:
@@ -225,6 +272,36 @@ class _Fleet:
                 size = max(floor, int(s["used_bytes"] / rng.uniform(lo, hi)))
                 s["size_bytes"] = -(-size // (64 * GIB)) * (64 * GIB)
 
+    def disks(self, sr_doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """A VM's system disk and 0-2 data disks on `sr_doc` (whose use they add to)."""
+        rng = self.rng
+        cbt = rng.random() < 0.03
+        reset = rng.random() < 0.01
+        disks = []
+        for k in range(1 + rng.choices((0, 1, 2), cum_weights=(55, 90, 100))[0]):
+            size = (rng.choice((20, 32, 40, 60, 80, 100)) if k == 0
+                    else int(rng.lognormvariate(4.6, 0.9)) + 10) * GIB  # fmt: skip
+            used = int(size * rng.uniform(0.2, 0.95)) // 2**20 * 2**20
+            disks.append({"uuid": self.uuid(), "sr": sr_doc["uuid"], "size_bytes": size,
+                          "used_bytes": used, "cbt": cbt and k == 0,
+                          "on_boot": "reset" if reset else "persist",
+                          "snapshot_used_bytes": 0})  # fmt: skip
+            sr_doc["used_bytes"] += used
+        return disks
+
+    def vifs(self, host: str | None, nets: dict[str, dict[str, Any]], net_names: list[str],
+             sriov_hosts: set[str]) -> list[dict[str, str]]:  # fmt: skip
+        """A VM's VIFs: vm-net, sometimes another network, rarely SR-IOV on its host."""
+        rng = self.rng
+        vifs = [{"device": "0", "network": nets["vm-net"]["uuid"]}]
+        if rng.random() < 0.35:
+            extra = net_names[1 + rng.randrange(len(net_names) - 1)]
+            if extra not in ("vm-net", "sriov-net"):
+                vifs.append({"device": "1", "network": nets[extra]["uuid"]})
+        if host in sriov_hosts and rng.random() < 0.05:
+            vifs.append({"device": str(len(vifs)), "network": nets["sriov-net"]["uuid"]})
+        return vifs
+
     def vm_doc(self, pool: str, name: str, state: str, mem: int, host: str | None,
                hosts: list[str], gen: CpuGeneration, ha: bool, shared: list[dict[str, Any]],
                local: list[dict[str, Any]], nets: dict[str, dict[str, Any]],
@@ -243,25 +320,8 @@ class _Fleet:
             sr_doc = local[li]
         else:
             sr_doc = shared[rng.randrange(len(shared))]
-        cbt = r() < 0.03
-        reset = r() < 0.01
-        disks = []
-        for k in range(1 + rng.choices((0, 1, 2), cum_weights=(55, 90, 100))[0]):
-            size = (rng.choice((20, 32, 40, 60, 80, 100)) if k == 0
-                    else int(rng.lognormvariate(4.6, 0.9)) + 10) * GIB  # fmt: skip
-            used = int(size * rng.uniform(0.2, 0.95)) // 2**20 * 2**20
-            disks.append({"uuid": self.uuid(), "sr": sr_doc["uuid"], "size_bytes": size,
-                          "used_bytes": used, "cbt": cbt and k == 0,
-                          "on_boot": "reset" if reset else "persist",
-                          "snapshot_used_bytes": 0})  # fmt: skip
-            sr_doc["used_bytes"] += used
-        vifs = [{"device": "0", "network": nets["vm-net"]["uuid"]}]
-        if r() < 0.35:
-            extra = net_names[1 + rng.randrange(len(net_names) - 1)]
-            if extra not in ("vm-net", "sriov-net"):
-                vifs.append({"device": "1", "network": nets[extra]["uuid"]})
-        if host in sriov_hosts and r() < 0.05:
-            vifs.append({"device": str(len(vifs)), "network": nets["sriov-net"]["uuid"]})
+        disks = self.disks(sr_doc)
+        vifs = self.vifs(host, nets, net_names, sriov_hosts)
         dmc = r() < 0.3
         self.doc["vms"].append({
             "uuid": self.uuid(), "name": name, "pool": pool, "power_state": state,

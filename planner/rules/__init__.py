@@ -76,6 +76,32 @@ def target_reasons(
     out += exclusion_reasons(inv, vm, kind)
     pool_name = inv.label(to_pool)
     host = inv.host_by_uuid.get(to_host) if to_host else None
+    out += _destination_reasons(inv, vm, kind, to_host, to_pool, disk_targets, pool_name)
+    for disk in vm.disks:
+        to_sr = disk_targets.get(disk.uuid, disk.sr)
+        sr = inv.sr_by_uuid[to_sr]
+        out += sr_pool_reasons(sr, to_pool, pool_name)
+        if host is not None:
+            out += sr_attached_reasons(sr, host, f"disk {disk.uuid[:8]} of {vm.name}")
+    if to_pool != vm.pool:
+        out += port80_reasons(inv, vm.pool, to_pool)
+        networks = _target_networks(inv, vm, to_pool, options, vifs, pool_name, out)
+    else:
+        networks = [v.network for v in vm.vifs]
+    if host is not None:
+        out += networks_attached_reasons(inv, vm, networks, host)
+    out += migration_network_reasons(inv, kind, to_host, to_pool, options.migration_network,
+                                     [disk_targets.get(d.uuid, d.sr) for d in vm.disks])
+    return out
+
+
+def _destination_reasons(inv: Inventory, vm: VM, kind: str, to_host: str | None,
+                         to_pool: str, disk_targets: Mapping[str, str],
+                         pool_name: str) -> list[Reason]:  # fmt: skip
+    """The reasons about the destination itself: a missing host where one is needed, the
+    host's pool, state, CPU and version (the pool master's version without a host)."""
+    out: list[Reason] = []
+    host = inv.host_by_uuid.get(to_host) if to_host else None
     if vm.power_state != "Halted" and to_host is None:
         # a running or suspended VM always lands on a host: XAPI's pool_migrate and
         # migrate_send need a destination (migrate_send's dest token names one)
@@ -106,36 +132,30 @@ def target_reasons(
         # a halted VM moving pools without a named host lands on the pool master's version
         master = inv.master_of(to_pool)
         out += version_reasons(vm, source_version(inv, vm), master)
-    for disk in vm.disks:
-        to_sr = disk_targets.get(disk.uuid, disk.sr)
-        sr = inv.sr_by_uuid[to_sr]
-        out += sr_pool_reasons(sr, to_pool, pool_name)
-        if host is not None:
-            out += sr_attached_reasons(sr, host, f"disk {disk.uuid[:8]} of {vm.name}")
-    if to_pool != vm.pool:
-        out += port80_reasons(inv, vm.pool, to_pool)
-        if vifs is None:
-            vifs, unmapped = map_vifs(inv, vm, to_pool, options.network_map)
-            out += unmapped
-        else:
-            mapped = {v.device for v in vifs}
-            for vif in vm.vifs:
-                if vif.device not in mapped:
-                    msg = f"{vm.name} VIF {vif.device} has no target network"
-                    out.append(Reason(codes.NETWORK_UNMAPPED, msg))
-        networks = []
-        for v in vifs:
-            net = inv.network_by_uuid.get(v.to_network)
-            if net is None or net.pool != to_pool:
-                out.append(Reason(codes.NETWORK_UNMAPPED,
-                                  f"{vm.name} VIF {v.device}: network {v.to_network} is not "
-                                  f"in pool {pool_name}"))  # fmt: skip
-            else:
-                networks.append(v.to_network)  # unmapped ones are reported once, above
-    else:
-        networks = [v.network for v in vm.vifs]
-    if host is not None:
-        out += networks_attached_reasons(inv, vm, networks, host)
-    out += migration_network_reasons(inv, kind, to_host, to_pool, options.migration_network,
-                                     [disk_targets.get(d.uuid, d.sr) for d in vm.disks])
     return out
+
+
+def _target_networks(inv: Inventory, vm: VM, to_pool: str, options: PlanOptions,
+                     vifs: tuple[VifMap, ...] | None, pool_name: str,
+                     out: list[Reason]) -> list[str]:  # fmt: skip
+    """The target-pool networks a cross-pool migration's VIFs land on; what is unmapped or
+    mapped outside `to_pool` is appended to `out` (once per VIF)."""
+    if vifs is None:
+        vifs, unmapped = map_vifs(inv, vm, to_pool, options.network_map)
+        out += unmapped
+    else:
+        mapped = {v.device for v in vifs}
+        for vif in vm.vifs:
+            if vif.device not in mapped:
+                msg = f"{vm.name} VIF {vif.device} has no target network"
+                out.append(Reason(codes.NETWORK_UNMAPPED, msg))
+    networks = []
+    for v in vifs:
+        net = inv.network_by_uuid.get(v.to_network)
+        if net is None or net.pool != to_pool:
+            out.append(Reason(codes.NETWORK_UNMAPPED,
+                              f"{vm.name} VIF {v.device}: network {v.to_network} is not "
+                              f"in pool {pool_name}"))  # fmt: skip
+        else:
+            networks.append(v.to_network)  # unmapped ones are reported once, above
+    return networks

@@ -22,72 +22,32 @@ hosts missing from `sr.hosts`, and PCI / VGPU objects for VMs that have them.
 from __future__ import annotations
 
 from planner.inventory.model import SR, VM, Host, Inventory, Network, Pool, VMGroup
-from planner.sim.db import Db, Record
-from planner.sim.wire import NULL_REF, RefMaker, i, xapi_datetime
+from planner.sim.db import Db
+from planner.sim.records import (
+    ALLOWED_OPS,
+    HALTED_OPS,
+    MCS_KEY,
+    OS_TEMPLATES,
+    OS_VERSION,
+    PAUSED_OPS,
+    RUNNING_OPS,
+    SUSPENDED_OPS,
+    Records,
+    platform_version,
+    split_host_overhead,
+    split_vm_memory,
+)
+from planner.sim.wire import NULL_REF, i
 
-MCS_KEY = "mcs"
-OS_TEMPLATES = {
-    "windows": "Windows Server 2019 (64-bit)",
-    "linux": "Ubuntu Jammy Jellyfish 22.04",
-    "other": "Other install media",
-}
-OS_VERSION = {
-    "windows": {"name": "Microsoft Windows Server 2019 Standard|C:\\Windows|\\Device\\Harddisk0"
-                        "\\Partition2", "distro": "windows", "major": "10", "minor": "0"},
-    "linux": {"name": "Ubuntu 22.04.3 LTS", "uname": "5.15.0-91-generic", "distro": "ubuntu",
-              "major": "22", "minor": "04"},
-    "other": {"name": "FreeBSD 13.2-RELEASE", "uname": "13.2-RELEASE", "distro": "freebsd",
-              "major": "13", "minor": "2"},
-}  # fmt: skip
-RUNNING_OPS = ["pool_migrate", "migrate_send", "clean_shutdown", "suspend"]
-HALTED_OPS = ["start", "migrate_send", "export", "destroy"]
-SUSPENDED_OPS = ["resume", "migrate_send", "hard_shutdown"]
-PAUSED_OPS = ["unpause", "pool_migrate", "migrate_send", "hard_shutdown"]
-ALLOWED_OPS = {"Running": RUNNING_OPS, "Paused": PAUSED_OPS, "Suspended": SUSPENDED_OPS,
-               "Halted": HALTED_OPS}  # fmt: skip
-
-
-def split_host_overhead(overhead: int) -> tuple[int, int, int]:
-    """(host.memory_overhead, dom0 memory_static_max, dom0 memory_overhead), summing exactly."""
-    host_ov = overhead // 8
-    dom0_ov = overhead // 64
-    return host_ov, overhead - host_ov - dom0_ov, dom0_ov
+__all__ = [
+    "ALLOWED_OPS", "HALTED_OPS", "MCS_KEY", "OS_TEMPLATES", "OS_VERSION", "PAUSED_OPS",
+    "RUNNING_OPS", "SUSPENDED_OPS", "Builder", "build", "host_address", "platform_version",
+    "split_host_overhead", "split_vm_memory",
+]  # fmt: skip
 
 
-def split_vm_memory(memory: int, memory_min: int) -> tuple[int, int, int]:
-    """(memory_static_max, memory_dynamic_min, memory_overhead) for a VM's footprint."""
-    ov = max(0, min(memory // 128, memory_min))
-    return memory - ov, memory_min - ov, ov
-
-
-def platform_version(product: str) -> str:
-    """XenServer 8.x runs platform 3.x (product major - 5); used only as a fallback."""
-    parts = product.split(".")
-    if parts and parts[0].isdigit() and int(parts[0]) >= 5:
-        parts[0] = str(int(parts[0]) - 5)
-    return ".".join(parts)
-
-
-class Builder:
+class Builder(Records):
     """Fills a `Db` with the records of an inventory. Use `build(inv, seed)`."""
-
-    def __init__(self, inv: Inventory, seed: int) -> None:
-        self.inv = inv
-        self.refs = RefMaker(seed)
-        self.db = Db()
-        self.now = xapi_datetime()
-        self.ref: dict[str, str] = {}  # inventory uuid -> ref
-        self.pif_of: dict[tuple[str, str], str] = {}  # (host, network) -> PIF ref
-
-    def new(self, pool: str, cls: str, rec: Record, ref: str | None = None,
-            uuid: str | None = None) -> str:  # fmt: skip
-        ref = ref or self.refs.ref()
-        rec["uuid"] = uuid or self.refs.uuid()
-        self.db.add(pool, cls, ref, rec)
-        return ref
-
-    def r(self, uuid: str | None) -> str:
-        return self.ref.get(uuid, NULL_REF) if uuid else NULL_REF
 
     # ------------------------------------------------------------------ pools and hosts
     def build(self) -> Db:
@@ -226,49 +186,6 @@ class Builder:
         for hu in attached + (others if s.shared else []):
             self.pbd(s.pool, ref, self.ref[hu], hu in s.hosts)
 
-    def pbd(self, pool: str, sr: str, host: str, attached: bool) -> None:
-        pbd = self.new(pool, "PBD", {
-            "host": host, "SR": sr, "device_config": {}, "currently_attached": attached,
-            "other_config": {},
-        })  # fmt: skip
-        self.db.get(sr)["PBDs"].append(pbd)
-        self.db.get(host)["PBDs"].append(pbd)
-
-    def vdi(self, pool: str, sr: str, name: str, *, size: int, used: int, uuid: str | None = None,
-            cbt: bool = False, on_boot: str = "persist", type: str = "user",
-            snapshot_of: str = NULL_REF, read_only: bool = False,
-            is_tools_iso: bool = False) -> str:  # fmt: skip
-        rec = {
-            "name_label": name, "current_operations": {}, "SR": sr, "VBDs": [],
-            "virtual_size": i(size), "physical_utilisation": i(used), "type": type,
-            "sharable": False, "read_only": read_only, "other_config": {},
-            "location": uuid or "", "managed": True, "is_a_snapshot": snapshot_of != NULL_REF,
-            "snapshot_of": snapshot_of, "snapshots": [], "allow_caching": False,
-            "on_boot": on_boot, "is_tools_iso": is_tools_iso, "cbt_enabled": cbt,
-        }  # fmt: skip
-        ref = self.new(pool, "VDI", rec, uuid=uuid)
-        if not rec["location"]:
-            rec["location"] = rec["uuid"]
-        srec = self.db.get(sr)
-        srec["VDIs"].append(ref)
-        srec["virtual_allocation"] = i(int(srec["virtual_allocation"]) + size)
-        return ref
-
-    def vbd(self, pool: str, vm: str, vdi: str, userdevice: int, *, type: str = "Disk",
-            attached: bool = True) -> str:  # fmt: skip
-        empty = vdi == NULL_REF
-        rec = {
-            "VM": vm, "VDI": vdi, "device": f"xvd{chr(ord('a') + userdevice % 26)}",
-            "userdevice": str(userdevice), "bootable": userdevice == 0,
-            "mode": "RO" if type == "CD" else "RW", "type": type, "empty": empty,
-            "other_config": {}, "currently_attached": attached,
-        }  # fmt: skip
-        ref = self.new(pool, "VBD", rec)
-        self.db.get(vm)["VBDs"].append(ref)
-        if not empty:
-            self.db.get(vdi)["VBDs"].append(ref)
-        return ref
-
     # ------------------------------------------------------------------ networks
     def network(self, n: Network) -> None:
         ref = self.ref[n.uuid]
@@ -292,56 +209,7 @@ class Builder:
                 self.db.get(pif)["sriov_logical_PIF_of"] = [sriov]
                 self.db.get(pif)["sriov_physical_PIF_of"] = [sriov]
 
-    def pif(self, pool: str, net: str, host: str, device: str, management: bool,
-            physical: bool, ip: bool | None = None) -> str:  # fmt: skip
-        """A PIF; `ip` (default: `management`) gives it a static IPv4 address, which is
-        what makes a network's `ip_hosts` and what host.migrate_receive needs."""
-        n = len(self.pif_of) + 1
-        ip = management if ip is None else ip
-        rec = {
-            "device": device, "network": net, "host": host,
-            "MAC": f"02:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}:01",
-            "MTU": i(1500), "VLAN": i(-1), "metrics": NULL_REF, "physical": physical,
-            "currently_attached": True,
-            "ip_configuration_mode": "Static" if ip else "None",
-            "IP": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if ip else "",
-            "netmask": "255.0.0.0" if ip else "", "gateway": "", "DNS": "",
-            "bond_slave_of": NULL_REF, "bond_master_of": [], "VLAN_master_of": NULL_REF,
-            "VLAN_slave_of": [], "management": management, "other_config": {},
-            "disallow_unplug": management, "tunnel_access_PIF_of": [],
-            "tunnel_transport_PIF_of": [], "ipv6_configuration_mode": "None", "IPv6": [],
-            "ipv6_gateway": "", "primary_address_type": "IPv4", "managed": True,
-            "properties": {}, "capabilities": [], "igmp_snooping_status": "unknown",
-            "sriov_physical_PIF_of": [], "sriov_logical_PIF_of": [], "PCI": NULL_REF,
-        }  # fmt: skip
-        ref = self.new(pool, "PIF", rec)
-        self.db.get(net)["PIFs"].append(ref)
-        self.db.get(host)["PIFs"].append(ref)
-        return ref
-
     # ------------------------------------------------------------------ VMs
-    def vm_base(self, name: str, state: str, static_max: int, dyn_min: int, ov: int,
-                vcpus: int) -> Record:  # fmt: skip
-        # A subset of XAPI's ~100 VM fields: the ones clients of a migration planner read
-        # (docs/simulator.md). Fewer fields keep get_all_records of 40,000 VMs fast.
-        return {
-            "name_label": name, "name_description": "",
-            "allowed_operations": list(ALLOWED_OPS[state]), "current_operations": {},
-            "power_state": state, "is_a_template": False, "is_default_template": False,
-            "is_a_snapshot": False, "snapshot_of": NULL_REF, "snapshots": [],
-            "suspend_VDI": NULL_REF, "resident_on": NULL_REF,
-            "scheduled_to_be_resident_on": NULL_REF, "affinity": NULL_REF,
-            "memory_overhead": i(ov), "memory_target": i(static_max),
-            "memory_static_max": i(static_max), "memory_dynamic_max": i(static_max),
-            "memory_dynamic_min": i(dyn_min), "memory_static_min": i(min(dyn_min, static_max)),
-            "VCPUs_max": i(vcpus), "VCPUs_at_startup": i(vcpus), "VIFs": [], "VBDs": [],
-            "VUSBs": [], "platform": {}, "other_config": {}, "domid": "-1",
-            "last_boot_CPU_flags": {}, "is_control_domain": False, "metrics": NULL_REF,
-            "guest_metrics": NULL_REF, "ha_always_run": False, "ha_restart_priority": "",
-            "VGPUs": [], "attached_PCIs": [], "domain_type": "hvm", "tags": [],
-            "blocked_operations": {}, "groups": [],
-        }  # fmt: skip
-
     def vm_group(self, g: VMGroup) -> None:
         """XAPI's VM_group (ocaml/idl/datamodel_vm_group.ml): placement is the enum
         `anti_affinity` | `normal`; `VMs` is filled as member VMs are added."""
@@ -351,36 +219,12 @@ class Builder:
             "VMs": [],
         }, ref=self.ref[g.uuid], uuid=g.uuid)  # fmt: skip
 
-    def vm_metrics(self, pool: str, memory: int, vcpus: int, state: str) -> str:
-        up = state in ("Running", "Paused")
-        return self.new(pool, "VM_metrics", {
-            "memory_actual": i(memory if up else 0), "VCPUs_number": i(vcpus if up else 0),
-            "start_time": self.now, "last_updated": self.now, "other_config": {},
-            "hvm": True, "nomigrate": False,
-            "current_domain_type": "hvm" if up else "unspecified",
-        })  # fmt: skip
-
-    def guest_metrics(self, pool: str, os: str) -> str:
-        return self.new(pool, "VM_guest_metrics", {
-            "os_version": dict(OS_VERSION[os]),
-            "PV_drivers_version": {"major": "9", "minor": "3", "micro": "3", "build": "83"},
-            "PV_drivers_up_to_date": True, "PV_drivers_detected": True,
-            "last_updated": self.now, "other_config": {}, "live": True,
-        })  # fmt: skip
-
     def vm(self, v: VM) -> None:
         ref = self.ref[v.uuid]
         static_max, dyn_min, ov = split_vm_memory(v.memory_bytes, v.memory_min_bytes)
         rec = self.vm_base(v.name, v.power_state, static_max, dyn_min, ov, v.vcpus)
         up = v.power_state in ("Running", "Paused")
         master = self.inv.master_of(v.pool)
-        if v.cpu_vendor:
-            flags = {"vendor": v.cpu_vendor, "features": v.cpu_features or ""}
-        elif v.power_state == "Halted":
-            # a halted VM keeps the flags of its last boot; the collector must ignore them
-            flags = {"vendor": master.cpu.vendor, "features": master.cpu.features}
-        else:
-            flags = {}
         other = {"base_template_name": OS_TEMPLATES.get(v.os, OS_TEMPLATES["other"])}
         if v.mcs:
             other[MCS_KEY] = "true"
@@ -388,8 +232,9 @@ class Builder:
         rec.update({
             "resident_on": self.r(v.host) if up and v.host else NULL_REF,
             "affinity": self.r(v.affinity), "domid": str(len(self.db.where) % 4000 + 1)
-            if up else "-1", "last_boot_CPU_flags": flags, "other_config": other,
-            "platform": platform, "tags": list(v.tags), "ha_always_run": v.ha_protected,
+            if up else "-1", "last_boot_CPU_flags": _boot_flags(v, master),
+            "other_config": other, "platform": platform, "tags": list(v.tags),
+            "ha_always_run": v.ha_protected,
             "ha_restart_priority": "restart" if v.ha_protected else "",
         })  # fmt: skip
         rec["metrics"] = self.vm_metrics(v.pool, v.memory_bytes, v.vcpus, v.power_state)
@@ -399,17 +244,8 @@ class Builder:
         self.new(v.pool, "VM", rec, ref=ref, uuid=v.uuid)
         if up and v.host:
             self.db.get(self.ref[v.host])["resident_VMs"].append(ref)
-        for n, d in enumerate(v.disks):
-            vdi = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n}", size=d.size_bytes,
-                           used=d.used_bytes, uuid=d.uuid, cbt=d.cbt, on_boot=d.on_boot)
-            self.ref[d.uuid] = vdi
-            self.vbd(v.pool, ref, vdi, n, attached=up)
-            if d.snapshot_used_bytes:
-                # (v2) one snapshot VDI holding the disk's snapshot bytes (VDI.snapshots)
-                snap = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n} snapshot",
-                                size=d.size_bytes, used=d.snapshot_used_bytes,
-                                snapshot_of=vdi)  # fmt: skip
-                self.db.get(vdi)["snapshots"].append(snap)
+        # the order of these calls fixes the refs of the records they make: keep it
+        self.vm_disks(v, ref, up)
         if v.suspend_vdi is not None:
             sv = v.suspend_vdi
             rec["suspend_VDI"] = self.vdi(v.pool, self.ref[sv.sr], f"Suspend image for {v.name}",
@@ -422,34 +258,28 @@ class Builder:
                 rec["groups"].append(gref)
                 self.db.get(gref)["VMs"].append(ref)
         for x in v.vifs:
-            vif = self.new(v.pool, "VIF", {
-                "device": x.device, "network": self.r(x.network), "VM": ref,
-                "MAC": f"16:3e:{int(x.device) if x.device.isdigit() else 0:02x}:"
-                       f"{ref[-6:-4]}:{ref[-4:-2]}:{ref[-2:]}", "MTU": i(1500),
-                "other_config": {}, "currently_attached": up,
-                "locking_mode": "network_default",
-            })  # fmt: skip
+            vif = self.vif(v.pool, ref, x.device, self.r(x.network), up)
             rec["VIFs"].append(vif)
-            net = self.db.maybe(self.r(x.network))
-            if net is not None:
-                net["VIFs"].append(vif)
         host_ref = self.r(v.host) if up and v.host else self.ref[master.uuid]
         if v.pci:
-            pci = self.new(v.pool, "PCI", {
-                "class_name": "Network controller", "vendor_name": "Intel Corporation",
-                "device_name": "Ethernet Controller X710", "host": host_ref,
-                "dependencies": [], "other_config": {}, "subsystem_vendor_name": "",
-                "subsystem_device_name": "", "driver_name": "vfio-pci", "pci_id": "0000:3b:00.0",
-            })  # fmt: skip
-            rec["attached_PCIs"] = [pci]
+            rec["attached_PCIs"] = [self.pci(v.pool, host_ref)]
         if v.vgpu:
-            vgpu = self.new(v.pool, "VGPU", {
-                "VM": ref, "GPU_group": NULL_REF, "device": "0", "currently_attached": up,
-                "other_config": {}, "type": NULL_REF, "resident_on": NULL_REF,
-                "scheduled_to_be_resident_on": NULL_REF, "compatibility_metadata": {},
-                "extra_args": "", "PCI": NULL_REF,
-            })  # fmt: skip
-            rec["VGPUs"] = [vgpu]
+            rec["VGPUs"] = [self.vgpu(v.pool, ref, up)]
+
+    def vm_disks(self, v: VM, ref: str, up: bool) -> None:
+        """A VDI and VBD per disk of `v` (VM ref `ref`), and a snapshot VDI for its
+        snapshot bytes."""
+        for n, d in enumerate(v.disks):
+            vdi = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n}", size=d.size_bytes,
+                           used=d.used_bytes, uuid=d.uuid, cbt=d.cbt, on_boot=d.on_boot)
+            self.ref[d.uuid] = vdi
+            self.vbd(v.pool, ref, vdi, n, attached=up)
+            if d.snapshot_used_bytes:
+                # (v2) one snapshot VDI holding the disk's snapshot bytes (VDI.snapshots)
+                snap = self.vdi(v.pool, self.ref[d.sr], f"{v.name} disk {n} snapshot",
+                                size=d.size_bytes, used=d.snapshot_used_bytes,
+                                snapshot_of=vdi)  # fmt: skip
+                self.db.get(vdi)["snapshots"].append(snap)
 
     # ------------------------------------------------------------------ filler objects
     def extras(self, p: Pool) -> None:
@@ -514,6 +344,16 @@ class Builder:
                            size=d.size_bytes, used=0, snapshot_of=self.ref[d.uuid])
             have.append(vdi)
         self.vbd(p.uuid, ref, vdi, 0, attached=False)
+
+
+def _boot_flags(v: VM, master: Host) -> dict[str, str]:
+    """`last_boot_CPU_flags` of `v`: its own, else (halted) its pool master's."""
+    if v.cpu_vendor:
+        return {"vendor": v.cpu_vendor, "features": v.cpu_features or ""}
+    if v.power_state == "Halted":
+        # a halted VM keeps the flags of its last boot; the collector must ignore them
+        return {"vendor": master.cpu.vendor, "features": master.cpu.features}
+    return {}
 
 
 def build(inv: Inventory, seed: int = 0) -> tuple[Db, dict[str, str]]:
