@@ -42,23 +42,40 @@ class Builder:
             for k in p.srcs(j):
                 self.from_sr[int(p.src_sr[k])].append(
                     (j, int(p.src_reserve[k]), int(p.src_used_down[k])))
-        # a halted job books its memory on one host while it moves: the hint's witness,
-        # else the enabled host of its pool with the most room now
-        self.witness: dict[int, int] = {}
+        # a halted job books its memory on one host of its pool while it moves (rule 4).
+        # Which one is CP-SAT's choice among a few: the hint's witness, the host with the
+        # most room now, and the one with the most room once the moving VMs have left.
+        # A single fixed witness (the hint's) made the model stricter than the rules and
+        # left VMs unplaced that a plan with another witness places (oracle seed 1244).
+        leaving: dict[int, int] = defaultdict(int)
+        for j in range(J):
+            if fh[j] >= 0:
+                leaving[fh[j]] += int(p.job_mem_down[j])
+        self.witness: dict[int, int] = {}  # the first option; the chosen one after extract
+        self.witness_opts: dict[int, list[int]] = {}
+        self.no_witness: list[int] = []
         for j in range(J):
             if not p.job_halted_mem[j]:
                 continue
-            w = -1
+            opts: list[int] = []
             if hint is not None and hint.witness is not None and hint.witness[j] >= 0:
-                w = int(hint.witness[j])
-            if w < 0:
-                pool = int(p.job_pool[j])
-                hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
-                w = max(hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]), -x))
-            self.witness[j] = w
+                opts.append(int(hint.witness[j]))
+            pool = int(p.job_pool[j])
+            hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
+            if hosts:
+                now = max(hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]), -x))
+                later = max(hosts, key=lambda x: (
+                    int(p.host_cap[x] - p.host_init[x]) + leaving[x], -x))  # fmt: skip
+                opts += [h for h in (now, later) if h not in opts]
+            if not opts:  # no enabled host in its pool: rule 4 can never hold
+                self.no_witness.append(j)
+                continue
+            self.witness_opts[j] = opts
+            self.witness[j] = opts[0]
         self.witness_on: dict[int, list[int]] = defaultdict(list)
-        for j, h in self.witness.items():
-            self.witness_on[h].append(j)
+        for j, opts in self.witness_opts.items():
+            for h in opts:
+                self.witness_on[h].append(j)
         self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
                       if self._host_binds(h)]  # fmt: skip
         self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
@@ -111,6 +128,18 @@ class Builder:
         self.iv = [m.new_optional_fixed_size_interval_var(self.start[j], secs[j], self.placed[j],
                                                      f"iv{j}") for j in range(J)]  # fmt: skip
         self.makespan = m.new_int_var(0, H, "makespan")
+        # the witness options of halted jobs: one chosen when the job is placed
+        self.wsel: dict[tuple[int, int], tuple[Any, Any]] = {}
+        for j, opts in self.witness_opts.items():
+            if len(opts) < 2:
+                continue
+            ys = [m.new_bool_var(f"w{j}_{h}") for h in opts]
+            m.add(sum(ys) == self.placed[j])
+            for h, y in zip(opts, ys, strict=True):
+                self.wsel[(j, h)] = (y, m.new_optional_fixed_size_interval_var(
+                    self.start[j], secs[j], y, f"wiv{j}_{h}"))  # fmt: skip
+        for j in self.no_witness:
+            m.add(self.placed[j] == 0)
         for j in range(J):
             m.add_exactly_one([self.placed[j].Not(), *(self.x[c] for c in p.cands(j))])
             m.add(self.makespan >= self.end[j]).OnlyEnforceIf(self.placed[j])
@@ -166,11 +195,13 @@ class Builder:
                                                     self.x[c], f"arr{c}"))  # fmt: skip
                 dem.append(int(p.job_mem_up[j]))
             for j in self.witness_on.get(h, ()):
-                ivs.append(self.iv[j])
+                sel = self.wsel.get((j, h))
+                ivs.append(self.iv[j] if sel is None else sel[1])
                 dem.append(int(p.job_halted_mem[j]))
             if cap < 0:
                 for j in self.witness_on.get(h, ()):
-                    m.add(self.placed[j] == 0)
+                    sel = self.wsel.get((j, h))
+                    m.add((self.placed[j] if sel is None else sel[0]) == 0)
                 continue
             if ivs:
                 m.add_cumulative(ivs, dem, cap)
@@ -279,6 +310,9 @@ class Builder:
             if ok:
                 longest = max(longest, s + secs[j])
         m.add_hint(self.makespan, longest)
+        for (j, h), (y, _) in self.wsel.items():
+            ok = int(hint.choice[j]) >= 0 and int(hint.start[j]) >= 0
+            m.add_hint(y, 1 if ok and h == self.witness_opts[j][0] else 0)
         for key, (_, e, _) in self.hold.items():
             j = key if key >= 0 else -1 - key
             c, s = int(hint.choice[j]), int(hint.start[j])
@@ -296,6 +330,10 @@ class Builder:
                 continue
             choice[j] = next(c for c in p.cands(j) if solver.Value(self.x[c]))
             start[j] = solver.Value(self.start[j])
+            for h in self.witness_opts.get(j, ()):
+                sel = self.wsel.get((j, h))
+                if sel is not None and solver.Value(sel[0]):
+                    self.witness[j] = h
         return choice, start
 
     def witness_array(self) -> np.ndarray:

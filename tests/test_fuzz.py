@@ -288,10 +288,9 @@ def test_fuzz_export_names_never_run(tmp_path_factory, data):
     import subprocess
     from dataclasses import replace
 
-    from test_export import _attack_fleet, _fake_xe
-
     from planner.errors import InputError
     from planner.execute.export import to_xe_script
+    from tests.execute.test_export import _attack_fleet, _fake_xe
 
     d = tmp_path_factory.mktemp("xe")
     mark = d / "PWNED"

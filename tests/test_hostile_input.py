@@ -9,13 +9,13 @@ import subprocess
 import sys
 
 import pytest
-from test_export import _fleet
 from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.inventory.io import save
 from planner.plan import save as save_plan
 from planner.plan import to_dict
+from tests.execute.test_export import _fleet
 
 
 def _refused(args: list[str], *needles: str) -> str:

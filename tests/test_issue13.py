@@ -15,7 +15,7 @@ from planner.problem import build_problem
 from planner.rules import codes, target_reasons
 from planner.sim import Simulator
 from planner.solve import solve
-from tests.planhelp import mig, plan_of
+from tests.helpers.plans import mig, plan_of
 
 GIB = 2**30
 WIDE = "ffffffff-ffffffff-ffffffff-ffffffff"  # more features than BASE_FEATURES

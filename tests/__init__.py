@@ -1,0 +1,1 @@
+"""xen-planner tests: laid out like the package (see tests/README.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the campaign goals (planner/campaigns/, planner/home.py)."""

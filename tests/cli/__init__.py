@@ -1,0 +1,1 @@
+"""Tests of the command line (planner/cli/): options, output, config, docs, report."""

@@ -1,0 +1,1 @@
+"""Tests of the executor (planner/execute/): runs, journal, crashes, export."""

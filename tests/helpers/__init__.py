@@ -1,0 +1,1 @@
+"""Shared test helpers: fleets, plans, solver and oracle checks, PNG checks."""

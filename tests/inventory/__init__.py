@@ -1,0 +1,1 @@
+"""Tests of the inventory (planner/inventory/): io, validation, collection, samples, schema."""

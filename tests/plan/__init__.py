@@ -1,0 +1,1 @@
+"""Tests of plans (planner/plan.py, check*.py, schedule.py, ledger*.py) and their digests."""

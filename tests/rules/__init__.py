@@ -1,0 +1,1 @@
+"""Tests of the static rules (planner/rules/), durations, restart placement and explain."""

@@ -1,0 +1,1 @@
+"""Tests of what-if analysis, scenarios, plots and notebooks (planner/whatif.py, plots.py)."""
