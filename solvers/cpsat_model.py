@@ -42,11 +42,26 @@ class Builder:
             for k in p.srcs(j):
                 self.from_sr[int(p.src_sr[k])].append(
                     (j, int(p.src_reserve[k]), int(p.src_used_down[k])))
-        # a halted job books its memory on one host of its pool while it moves (rule 4).
-        # Which one is CP-SAT's choice among a few: the hint's witness, the host with the
-        # most room now, and the one with the most room once the moving VMs have left.
-        # A single fixed witness (the hint's) made the model stricter than the rules and
-        # left VMs unplaced that a plan with another witness places (oracle seed 1244).
+        self._witness_options(hint)
+        self.witness_on: dict[int, list[int]] = defaultdict(list)
+        for j, opts in self.witness_opts.items():
+            for h in opts:
+                self.witness_on[h].append(j)
+        self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
+                      if self._host_binds(h)]  # fmt: skip
+        self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
+
+    def _witness_options(self, hint: Solution | None) -> None:
+        """`witness_opts` (and `witness`, the first option) per halted job.
+
+        A halted job books its memory on one host of its pool while it moves (rule 4).
+        Which one is CP-SAT's choice among a few: the hint's witness, the host with the
+        most room now, and the one with the most room once the moving VMs have left. A
+        single fixed witness (the hint's) made the model stricter than the rules and left
+        VMs unplaced that a plan with another witness places (oracle seed 1244)."""
+        p = self.p
+        J = p.n_jobs
+        fh = p.job_from_host.tolist()
         leaving: dict[int, int] = defaultdict(int)
         for j in range(J):
             if fh[j] >= 0:
@@ -72,13 +87,6 @@ class Builder:
                 continue
             self.witness_opts[j] = opts
             self.witness[j] = opts[0]
-        self.witness_on: dict[int, list[int]] = defaultdict(list)
-        for j, opts in self.witness_opts.items():
-            for h in opts:
-                self.witness_on[h].append(j)
-        self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
-                      if self._host_binds(h)]  # fmt: skip
-        self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
 
     def _host_binds(self, h: int) -> bool:
         p = self.p

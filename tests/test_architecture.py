@@ -206,3 +206,14 @@ def test_layers_name_real_modules():
              if not any(m == p or m.startswith(p + ".") for m in MODULES)]  # fmt: skip
     assert stale == []
 
+
+
+MAX_MODULE_LINES = 500  # issue 15: a module a newcomer can read in one sitting
+
+
+def test_no_module_is_over_500_lines():
+    # the function bound (cyclomatic complexity 25) is ruff's C901 in pyproject.toml,
+    # which `ruff check .` in .ci/run enforces
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
