@@ -59,7 +59,7 @@ def restart_advice(inv: Inventory, plan: Plan) -> list[RestartAdvice]:
                 continue
             if m.to_host in version:
                 arrival.pop(m.vm, None)  # keep dict order = order of last arrival
-                arrival[m.vm] = version[m.to_host]  # type: ignore[index]
+                arrival[m.vm] = version[m.to_host]
         upgrade(w.steps, "after")
     out = []
     for uuid, to in arrival.items():

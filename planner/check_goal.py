@@ -241,7 +241,7 @@ def estimate_violations(plan: Plan) -> list[Violation]:
     """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
     longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
     want = estimate_of(plan.waves)
-    keys = ("waves", "seconds", "wave_seconds")
+    keys: tuple[str, ...] = ("waves", "seconds", "wave_seconds")
     if not plan.has_schedule:
         want["seconds"] = want["wave_seconds"]
         keys = ("waves", "seconds")

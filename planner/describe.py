@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from planner.plan import Plan, Wave, lockstep
+from planner.plan import Migration, Plan, Step, Wave, lockstep
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -69,7 +69,7 @@ def scheduled_waves(plan: Plan) -> tuple[Wave, ...]:
     zero) runs in lock step, as `planner.plan.lockstep` stamps it: a wave starts when
     the previous one has ended, its "before" steps first and its "after" steps last.
     """
-    items = [*plan.migrations(), *(s for w in plan.waves for s in w.steps)]
+    items: list[Migration | Step] = [*plan.migrations(), *(s for w in plan.waves for s in w.steps)]
     if plan.has_schedule and any(x.start_s for x in items):
         return plan.waves
     return lockstep(plan.waves)

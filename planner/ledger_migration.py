@@ -129,8 +129,8 @@ class Account:
                         cap[("aa", h.uuid, g.uuid)] = 1
             for v in inv.vms:
                 if v.is_running and v.host is not None:
-                    for g in anti_groups(inv, v):
-                        k = ("aa", v.host, g)
+                    for gid in anti_groups(inv, v):
+                        k = ("aa", v.host, gid)
                         used[k] = used.get(k, 0) + 1
         return cls(inv, options, led)
 
@@ -256,7 +256,7 @@ class Account:
     def reason(self, s: Shortfall, d: Demand) -> Reason:
         """A shortfall on one key as a reason code and message."""
         inv = self.inv
-        kind, what = s.key[0], s.key[1]  # type: ignore[index]
+        kind, what = s.key[0], s.key[1]  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
         vm = inv.vm_by_uuid[d.vm]
         if kind == "mem":
             return memory_reasons(vm, inv.host_by_uuid[what], s.need, s.free)[0]
@@ -270,7 +270,7 @@ class Account:
             return Reason(codes.CONCURRENCY, f"host {inv.label(what)} already has "
                           f"{cap - s.free} migration(s) in flight, at most {cap} "
                           "(max_per_host)")  # fmt: skip
-        group = inv.vm_group_by_uuid[s.key[2]]  # type: ignore[index]
+        group = inv.vm_group_by_uuid[s.key[2]]  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
         return Reason(codes.ANTI_AFFINITY, f"{vm.name} would share {inv.label(what)} with "
                       f"another VM of anti-affinity group {group.name}")
 

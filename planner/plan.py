@@ -23,6 +23,7 @@ from planner.moves import Reason as Reason
 from planner.moves import Unplaced as Unplaced
 from planner.moves import VifMap as VifMap
 from planner.plan_json import _migration, _migration_json, _Reader, _reasons, _unplaced
+from planner.status import Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,8 +109,9 @@ class Plan:
             yield from w.migrations
 
     @property
-    def status(self) -> str:
-        return str(self.solver.get("status", ""))
+    def status(self) -> Status | None:
+        """`solver.status` as a `Status` (None when the plan names none it knows)."""
+        return Status.of(self.solver.get("status"))
 
     def summary(self) -> str:
         """One line: goal, status, migrations, the schedule's length and its gap to the

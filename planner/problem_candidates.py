@@ -29,8 +29,8 @@ class Job:
     cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
 
 
-def jobs_of(inv: Inventory, goal: Goal, options: PlanOptions, host_ix: dict[str, int],
-            sr_ix: dict[str, int], pool_ix: dict[str, int],
+def jobs_of(inv: Inventory, goal: Evacuate | MovePool | RetireSR, options: PlanOptions,
+            host_ix: dict[str, int], sr_ix: dict[str, int], pool_ix: dict[str, int],
             ) -> tuple[list[Job], list[Unplaced], dict[str, int]]:  # fmt: skip
     """A job per VM the goal moves that has candidates; every other VM that must move
     unplaced with its reasons; and the cache figures (`Problem.stats`)."""
@@ -63,7 +63,7 @@ def jobs_of(inv: Inventory, goal: Goal, options: PlanOptions, host_ix: dict[str,
     return jobs, unplaced, {"signatures": len(cache), "rule_calls": rule_calls}
 
 
-def _moved_disks(inv: Inventory, goal: Goal, vm: VM,
+def _moved_disks(inv: Inventory, goal: Evacuate | MovePool | RetireSR, vm: VM,
                  options: PlanOptions | None = None) -> tuple[str, ...]:  # fmt: skip
     """The disks that move (see the module docstring): those the goal forces, and, when
     a Running VM's live move is blocked on every host (no host passes the rules or none

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from planner.durations import DurationModel
-from planner.inventory.model import VM, Inventory, SuspendVdi
+from planner.inventory.model import VM, Disk, Inventory, SuspendVdi
 from planner.options import PlanOptions
 from planner.problem_candidates import Job
 from planner.rules.memory import host_capacity, vm_memory
@@ -77,7 +77,7 @@ def _row(inv: Inventory, jb: Job, options: PlanOptions, durations: DurationModel
         # reserved and counted on the target, never counted as freed on its SR, so
         # the solver is on the safe side whether or not XAPI copies it
         src.setdefault(sr_ix[image.sr], [0, 0])[0] += reserve_on_source(image)
-    extra = [image] if image is not None else []
+    extra: list[Disk | SuspendVdi] = [image] if image is not None else []
     return {
         "from_host": host_ix[vm.host] if running and vm.host else -1,
         "mem_up": mem, "mem_down": mem,

@@ -138,7 +138,7 @@ class _Run:
             # every ready item of the dirty groups, in plan order
             cand = sorted(o for g in self.dirty for o in self.ready[g])
             self.dirty.clear()
-            started = []
+            started: list[int] = []
             for o in cand:
                 if self._try(items[o], t, bool(running) or bool(started)):
                     started.append(o)
@@ -211,7 +211,8 @@ def _items(inv: Inventory, acc: Account, waves: tuple[Wave, ...] | list[Wave]) -
     for w in waves:
         before = [s for s in w.steps if s.when == "before"]
         after = [s for s in w.steps if s.when != "before"]
-        for x in [*before, *w.migrations, *after]:
+        in_order: list[Step | Migration] = [*before, *w.migrations, *after]
+        for x in in_order:
             o = len(items)
             if isinstance(x, Step):
                 host = inv.host_by_uuid.get(x.host)

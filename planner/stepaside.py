@@ -49,6 +49,7 @@ from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Reason, Wave, estimate_of
 from planner.rules import codes
 from planner.schedule import schedule
+from planner.status import Status
 from planner.stepaside_moves import MAX_CANDIDATES as MAX_CANDIDATES
 from planner.stepaside_moves import PER_BLOCKER as PER_BLOCKER
 from planner.stepaside_moves import STUCK_PER_ROUND as STUCK_PER_ROUND
@@ -153,8 +154,8 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         _, rel, now = winner
         chosen.append(rel)
         final = _compose(inv, goal, options, chosen, resolve(now, False))
-        quick = _compose(inv, goal, options, chosen, resolve(now, True))
-        cands = [p for p in (final, quick) if p is not None]
+        fast = _compose(inv, goal, options, chosen, resolve(now, True))
+        cands = [p for p in (final, fast) if p is not None]
         if not cands:
             break
         best = min(cands, key=lambda p: (len(p.unplaced), p.schedule_seconds))
@@ -244,8 +245,8 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
     solver: dict[str, Any] = dict(post.solver)
     solver["step_aside"] = [{"migration": r.migration.id, "vm": r.vm, "for": r.for_vm}
                             for r in rels]  # fmt: skip
-    if solver.get("status") == "OPTIMAL":
-        solver["status"] = "FEASIBLE"  # optimal after the step-asides, not overall
+    if Status.of(solver.get("status")) == Status.OPTIMAL:
+        solver["status"] = Status.FEASIBLE.value  # optimal after the step-asides, not overall
     return Plan(
         inventory_digest=digest(inv), goal=goal.to_json(), options=options.to_json(),
         solver=solver, bounds=post.bounds, waves=staged, unplaced=post.unplaced,

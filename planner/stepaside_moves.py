@@ -149,10 +149,10 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
             hosts_: list[str | None] = [b.host] if b.is_running else [None]
             if b.power_state == "Suspended":  # XAPI's migrate_send names a host
                 hosts_ += [h.uuid for h in inv.hosts_in_pool.get(b.pool, [])]
-            for h in hosts_:
-                if not target_reasons(inv, b, kind, h, b.pool, targets, options):
+            for at in hosts_:  # a host uuid, or None (not `h`: a Host above)
+                if not target_reasons(inv, b, kind, at, b.pool, targets, options):
                     add(b.host if b.is_running else None, targets,
-                        _migration(inv, b, kind, h, targets, durations))
+                        _migration(inv, b, kind, at, targets, durations))
                     break
     return [m for _, m in sorted(out, key=lambda x: x[0])]
 

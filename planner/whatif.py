@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from planner.restart import place_restarts
 from planner.rules.memory import host_capacity, memory_after, vm_memory
 from planner.scenarios import grow_memory, remove_hosts
 from planner.solve import solve
+from planner.status import Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,7 +60,7 @@ class Scenario:
         return f"{verb} {'+'.join(inv.label(h) for h in self.hosts)}"
 
 
-def _reason_summary(unplaced: dict[str, Sequence[Any]]) -> str:
+def _reason_summary(unplaced: Mapping[str, Sequence[Any]]) -> str:
     counts = Counter(r.code for reasons in unplaced.values() for r in reasons[:1])
     return ", ".join(f"{code}:{n}" for code, n in sorted(counts.items()))
 
@@ -108,7 +109,7 @@ def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
         reasons=_reason_summary(unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in unplaced)),
         waves=plan.estimate.get("waves"), seconds=plan.estimate.get("seconds"),
-        max_utilisation=round(util, 4), exact=plan.status in ("OPTIMAL", "NOTHING_TO_DO"),
+        max_utilisation=round(util, 4), exact=plan.status in (Status.OPTIMAL, Status.NOTHING_TO_DO),
     )  # fmt: skip
 
 
@@ -198,12 +199,12 @@ def run_scenarios(
     n = len(scenarios)
     rows: list[dict[str, Any] | None] = [None] * n
     if client is not None:
-        from distributed import as_completed
+        from distributed import as_completed as dask_completed
 
         inv_future = client.scatter(inv, broadcast=True)
         futures = [client.submit(run_scenario, inv_future, sc, pure=False) for sc in scenarios]
         index = {f.key: i for i, f in enumerate(futures)}
-        for done, fut in enumerate(as_completed(futures), 1):
+        for done, fut in enumerate(dask_completed(futures), 1):
             rows[index[fut.key]] = fut.result()
             if progress:
                 progress(done, n)

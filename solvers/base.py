@@ -9,13 +9,13 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from planner.ledger import Delta
 from planner.problem import Problem
+from planner.status import Status as Status  # defined below plans; solvers re-export it
 from solvers.account import Account as Account
 from solvers.account import flow_replay as flow_replay
 from solvers.account import makespan as makespan
@@ -25,19 +25,6 @@ from solvers.waves import best_waves as best_waves
 from solvers.waves import derive_waves as derive_waves
 from solvers.waves import longest_first as longest_first
 from solvers.waves import pack_waves as pack_waves
-
-
-class Status(StrEnum):
-    """Outcome of a solve. OPTIMAL: the objective is proven best (by CP-SAT, or because
-    the plan meets the lower bound); FEASIBLE: a plan, not proven best; NOTHING_TO_DO: the
-    goal already holds; PARTIAL: some VMs could not be placed; NO_PLAN: the solver found
-    no plan in time (the caller offers greedy's instead)."""
-
-    OPTIMAL = "OPTIMAL"
-    FEASIBLE = "FEASIBLE"
-    NOTHING_TO_DO = "NOTHING_TO_DO"
-    PARTIAL = "PARTIAL"
-    NO_PLAN = "NO_PLAN"
 
 
 @dataclass(frozen=True)
@@ -165,7 +152,8 @@ def _fifo(acc: Account, choice: np.ndarray, order: list[int],
     slot_keys = acc.pool0
     for j in order:
         d = cache.setdefault(j, acc.deltas(j, int(choice[j])))
-        fifo_keys[j] = [k for k, n in d[0] if n > 0 and k < slot_keys]  # type: ignore[operator]
+        # this account's keys are plain ints (solvers/account.py); Delta types them Hashable
+        fifo_keys[j] = [cast(int, k) for k, n in d[0] if n > 0 and cast(int, k) < slot_keys]
         for k in fifo_keys[j]:
             queues[k].append(j)
 

@@ -118,8 +118,8 @@ def solve_cpsat(
         # the hint places every job, so any better plan does too (unplaced jobs weigh
         # most); then the proven lower bound is a valid cut and tightens CP-SAT's bound
         for v in b.placed:
-            b.m.Add(v == 1)
-        b.m.Add(b.makespan >= int(min(min_seconds, H)))
+            b.m.add(v == 1)
+        b.m.add(b.makespan >= int(min(min_seconds, H)))
     if b.hint is not None:
         b.add_hint(b.hint)
 
@@ -149,7 +149,7 @@ def solve_cpsat(
         # cannot happen (leaving every job unplaced is always feasible): report, not crash
         note = "CP-SAT found the model infeasible; greedy plan kept"
     elif code == cp_model.MODEL_INVALID:
-        note = f"CP-SAT rejected the model: {b.m.Validate()}; greedy plan kept"
+        note = f"CP-SAT rejected the model: {b.m.validate()}; greedy plan kept"
     else:  # UNKNOWN: the time limit came before any solution
         note = f"CP-SAT found no plan within {time_limit:.1f} s; greedy plan kept"
     return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall, notes=(note,),

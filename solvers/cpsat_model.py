@@ -121,7 +121,7 @@ class Builder:
         self._sr_space()
         self._anti_affinity()
         self.weight = self.H + 1
-        self.m.Minimize(self.weight * (self.p.n_jobs - sum(self.placed)) + self.makespan)
+        self.m.minimize(self.weight * (self.p.n_jobs - sum(self.placed)) + self.makespan)
 
     def _variables(self) -> None:
         """x per candidate; placed, start, end and the optional interval per job; the
@@ -129,30 +129,30 @@ class Builder:
         p, H, m = self.p, self.H, self.m
         J = p.n_jobs
         secs = p.job_seconds.tolist()
-        self.x = [m.NewBoolVar(f"x{c}") for c in range(len(p.cand_host))]
-        self.placed = [m.NewBoolVar(f"placed{j}") for j in range(J)]
-        self.start = [m.NewIntVar(0, max(0, H - secs[j]), f"s{j}") for j in range(J)]
+        self.x = [m.new_bool_var(f"x{c}") for c in range(len(p.cand_host))]
+        self.placed = [m.new_bool_var(f"placed{j}") for j in range(J)]
+        self.start = [m.new_int_var(0, max(0, H - secs[j]), f"s{j}") for j in range(J)]
         self.end = [self.start[j] + secs[j] for j in range(J)]
-        self.iv = [m.NewOptionalFixedSizeIntervalVar(self.start[j], secs[j], self.placed[j],
+        self.iv = [m.new_optional_fixed_size_interval_var(self.start[j], secs[j], self.placed[j],
                                                      f"iv{j}") for j in range(J)]  # fmt: skip
-        self.makespan = m.NewIntVar(0, H, "makespan")
+        self.makespan = m.new_int_var(0, H, "makespan")
         # the witness options of halted jobs: one chosen when the job is placed
         self.wsel: dict[tuple[int, int], tuple[Any, Any]] = {}
         for j, opts in self.witness_opts.items():
             if len(opts) < 2:
                 continue
-            ys = [m.NewBoolVar(f"w{j}_{h}") for h in opts]
-            m.Add(sum(ys) == self.placed[j])
+            ys = [m.new_bool_var(f"w{j}_{h}") for h in opts]
+            m.add(sum(ys) == self.placed[j])
             for h, y in zip(opts, ys, strict=True):
-                self.wsel[(j, h)] = (y, m.NewOptionalFixedSizeIntervalVar(
+                self.wsel[(j, h)] = (y, m.new_optional_fixed_size_interval_var(
                     self.start[j], secs[j], y, f"wiv{j}_{h}"))  # fmt: skip
         for j in self.no_witness:
-            m.Add(self.placed[j] == 0)
+            m.add(self.placed[j] == 0)
         for j in range(J):
-            m.AddExactlyOne([self.placed[j].Not(), *(self.x[c] for c in p.cands(j))])
-            m.Add(self.makespan >= self.end[j]).OnlyEnforceIf(self.placed[j])
+            m.add_exactly_one([self.placed[j].Not(), *(self.x[c] for c in p.cands(j))])
+            m.add(self.makespan >= self.end[j]).OnlyEnforceIf(self.placed[j])
             # an unplaced job's start means nothing: pin it (less symmetry)
-            m.Add(self.start[j] == 0).OnlyEnforceIf(self.placed[j].Not())
+            m.add(self.start[j] == 0).OnlyEnforceIf(self.placed[j].Not())
 
     def _slots(self) -> None:
         """Slots per source pool (and per host with max_per_host)."""
@@ -165,7 +165,7 @@ class Builder:
             by_pool[int(p.job_pool[j])].append(j)
         for jobs in by_pool.values():
             if len(jobs) > p.max_per_pool:
-                m.AddCumulative([self.iv[j] for j in jobs], [1] * len(jobs), p.max_per_pool)
+                m.add_cumulative([self.iv[j] for j in jobs], [1] * len(jobs), p.max_per_pool)
         if p.max_per_host is not None:
             touch: dict[int, list[Any]] = defaultdict(list)
             for j in range(J):
@@ -174,11 +174,11 @@ class Builder:
             for h, cs in self.to_host.items():
                 for c in cs:
                     j = int(self.job_of[c])
-                    touch[h].append(m.NewOptionalFixedSizeIntervalVar(
+                    touch[h].append(m.new_optional_fixed_size_interval_var(
                         self.start[j], secs[j], self.x[c], f"in{c}"))
             for ivs in touch.values():
                 if len(ivs) > p.max_per_host:
-                    m.AddCumulative(ivs, [1] * len(ivs), p.max_per_host)
+                    m.add_cumulative(ivs, [1] * len(ivs), p.max_per_host)
 
     def _host_memory(self) -> None:
         """Host memory, per host that could ever run out."""
@@ -197,9 +197,9 @@ class Builder:
             for c in self.to_host.get(h, ()):
                 j = int(self.job_of[c])
                 if cap < 0:  # overcommitted even once all has left: nothing may arrive
-                    m.Add(self.x[c] == 0)
+                    m.add(self.x[c] == 0)
                     continue
-                ivs.append(m.NewOptionalIntervalVar(self.start[j], H - self.start[j], H,
+                ivs.append(m.new_optional_interval_var(self.start[j], H - self.start[j], H,
                                                     self.x[c], f"arr{c}"))  # fmt: skip
                 dem.append(int(p.job_mem_up[j]))
             for j in self.witness_on.get(h, ()):
@@ -209,10 +209,10 @@ class Builder:
             if cap < 0:
                 for j in self.witness_on.get(h, ()):
                     sel = self.wsel.get((j, h))
-                    m.Add((self.placed[j] if sel is None else sel[0]) == 0)
+                    m.add((self.placed[j] if sel is None else sel[0]) == 0)
                 continue
             if ivs:
-                m.AddCumulative(ivs, dem, cap)
+                m.add_cumulative(ivs, dem, cap)
 
     def _sr_space(self) -> None:
         """SR space, per SR that could ever run out."""
@@ -231,19 +231,19 @@ class Builder:
             cap = int(p.sr_size[s]) - base
             for j, c, res, used in self.to_sr.get(s, ()):
                 if cap < 0:
-                    m.Add(self.x[c] == 0)
+                    m.add(self.x[c] == 0)
                     continue
-                ivs.append(m.NewOptionalFixedSizeIntervalVar(self.start[j], secs[j],
+                ivs.append(m.new_optional_fixed_size_interval_var(self.start[j], secs[j],
                                                              self.x[c], f"res{c}_{s}"))  # fmt: skip
                 dem.append(res)
                 if used:
-                    ivs.append(m.NewOptionalIntervalVar(self.end[j], H - self.end[j], H,
+                    ivs.append(m.new_optional_interval_var(self.end[j], H - self.end[j], H,
                                                         self.x[c], f"after{c}_{s}"))  # fmt: skip
                     dem.append(used)
             if cap < 0:
                 continue
             if ivs:
-                m.AddCumulative(ivs, dem, cap)
+                m.add_cumulative(ivs, dem, cap)
 
     def _anti_affinity(self) -> None:
         """Anti-affinity among moving members (strict): never a mate's source host, and
@@ -255,7 +255,7 @@ class Builder:
         for j, hosts in avoid.items():
             for c in p.cands(j):
                 if int(p.cand_host[c]) in hosts:
-                    m.Add(self.x[c] == 0)
+                    m.add(self.x[c] == 0)
         for g in p.job_groups:
             on: dict[int, list[Any]] = defaultdict(list)
             for j in g:
@@ -264,7 +264,7 @@ class Builder:
                         on[int(p.cand_host[c])].append(self.x[c])
             for xs in on.values():
                 if len(xs) > 1:
-                    m.AddAtMostOne(xs)
+                    m.add_at_most_one(xs)
 
     def _hold_interval(self, j: int) -> Any:
         """[0, end) while the VM of job j is still on its source host: its end when it
@@ -278,8 +278,8 @@ class Builder:
         if len(away) == len(p.cands(j)):
             moved = self.placed[j]
         else:
-            moved = m.NewBoolVar(f"away{j}")
-            m.Add(sum(away) == moved)
+            moved = m.new_bool_var(f"away{j}")
+            m.add(sum(away) == moved)
         iv, e = self._until(j, moved, f"hold{j}")
         self.hold[j] = (iv, e, moved)
         return iv
@@ -297,10 +297,10 @@ class Builder:
 
     def _until(self, j: int, moved: Any, name: str) -> tuple[Any, Any]:
         m, H = self.m, self.H
-        e = m.NewIntVar(0, H, f"{name}_end")
-        m.Add(e == self.end[j]).OnlyEnforceIf(moved)
-        m.Add(e == H).OnlyEnforceIf(moved.Not())
-        return m.NewIntervalVar(0, e, e, name), e
+        e = m.new_int_var(0, H, f"{name}_end")
+        m.add(e == self.end[j]).OnlyEnforceIf(moved)
+        m.add(e == H).OnlyEnforceIf(moved.Not())
+        return m.new_interval_var(0, e, e, name), e
 
     # hints, solutions ------------------------------------------
     def add_hint(self, hint: Solution) -> None:
@@ -308,26 +308,26 @@ class Builder:
         secs = p.job_seconds.tolist()
         chosen = {int(c) for c in hint.choice.tolist() if c >= 0}
         for c in range(len(self.x)):
-            m.AddHint(self.x[c], 1 if c in chosen else 0)
+            m.add_hint(self.x[c], 1 if c in chosen else 0)
         longest = 0
         for j in range(p.n_jobs):
             c, s = int(hint.choice[j]), int(hint.start[j])
             ok = c >= 0 and s >= 0 and s + secs[j] <= H
-            m.AddHint(self.placed[j], 1 if ok else 0)
-            m.AddHint(self.start[j], s if ok else 0)
+            m.add_hint(self.placed[j], 1 if ok else 0)
+            m.add_hint(self.start[j], s if ok else 0)
             if ok:
                 longest = max(longest, s + secs[j])
-        m.AddHint(self.makespan, longest)
+        m.add_hint(self.makespan, longest)
         for (j, h), (y, _) in self.wsel.items():
             ok = int(hint.choice[j]) >= 0 and int(hint.start[j]) >= 0
-            m.AddHint(y, 1 if ok and h == self.witness_opts[j][0] else 0)
+            m.add_hint(y, 1 if ok and h == self.witness_opts[j][0] else 0)
         for key, (_, e, _) in self.hold.items():
             j = key if key >= 0 else -1 - key
             c, s = int(hint.choice[j]), int(hint.start[j])
             if c < 0 or (key >= 0 and int(p.cand_host[c]) == int(p.job_from_host[j])):
-                m.AddHint(e, H)
+                m.add_hint(e, H)
             else:
-                m.AddHint(e, s + secs[j])
+                m.add_hint(e, s + secs[j])
 
     def extract(self, solver: cp_model.CpSolver) -> tuple[np.ndarray, np.ndarray]:
         p = self.p

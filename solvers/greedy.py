@@ -36,7 +36,9 @@ def place(p: Problem) -> np.ndarray:
     J = p.n_jobs
     choice = np.full(J, -1, dtype=np.int64)
     host_free, sr_free = _end_free(p)
-    order = np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
+    order: np.ndarray | list[int] = (
+        np.lexsort((-p.job_seconds, -p.job_reserve, -p.job_mem_up)) if J else []
+    )
     cand_host, cand_sr = p.cand_host.tolist(), p.cand_sr.tolist()
     # anti-affinity among moving members: hosts a job must avoid (its mates' sources and
     # the targets they take); strict forbids them, soft only prefers others

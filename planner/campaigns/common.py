@@ -49,6 +49,7 @@ from planner.rules.memory import spread_points as spread_points  # moved: check 
 from planner.rules.memory import utilisation as utilisation
 from planner.rules.storage import reserve_on_source, reserve_on_target
 from planner.schedule import schedule
+from planner.status import Status
 
 
 class _Used(Mapping[str, int]):
@@ -289,7 +290,7 @@ class Sequencer:
         return sum(1 for w in self.waves for m in w.migrations if m.disks) + sum(
             1 for m in self._migs if m.disks)
 
-    def plan(self, goal: Goal, *, name: str, status: str, started: float,
+    def plan(self, goal: Goal, *, name: str, status: Status, started: float,
              unplaced: Iterable[Unplaced] = (), warnings: Iterable[Reason] = (),
              extra: dict[str, Any] | None = None) -> Plan:  # fmt: skip
         """The finished plan, its waves given real start times by the list scheduler
@@ -298,7 +299,8 @@ class Sequencer:
         self.close()
         longest = max((m.est_seconds for w in self.waves for m in w.migrations), default=0)
         bounds = {"waves": 1 if longest else 0, "seconds": longest}
-        solver: dict[str, Any] = {"name": name, "status": status,
+        # Status(...) also takes the plain string older callers pass
+        solver: dict[str, Any] = {"name": name, "status": Status(status).value,
                                   "wall_seconds": round(time.monotonic() - started, 3)}
         solver.update(extra or {})
         return Plan(

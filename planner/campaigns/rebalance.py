@@ -23,6 +23,7 @@ from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan, Reason
 from planner.rules import codes
+from planner.status import Status
 
 MOVE_COST = 1.0  # points of total deviation a move must buy, beyond its duration
 MINUTE_COST = 1.0 / 10  # points per minute of migration: 10 minutes cost one point
@@ -100,11 +101,11 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
             moved.add(vm_uuid)
             if budget is not None:
                 budget -= 1
-        after = spread_points(inv, [seq.vm(v.uuid) for v in inv.vms], pool.uuid, options)
-        if after > tol:
+        spread_after = spread_points(inv, [seq.vm(v.uuid) for v in inv.vms], pool.uuid, options)
+        if spread_after > tol:
             why = "--max-moves is spent" if budget == 0 else "no further move pays its cost"
             warnings.append(Reason(codes.REBALANCE_INCOMPLETE, f"pool {pool.name}: {before:.1f} -> "
-                                   f"{after:.1f} points; {why}"))  # fmt: skip
-    status = "FEASIBLE" if seq.migrations() else "NOTHING_TO_DO"
+                                   f"{spread_after:.1f} points; {why}"))  # fmt: skip
+    status = Status.FEASIBLE if seq.migrations() else Status.NOTHING_TO_DO
     return seq.plan(goal, name="rebalance", status=status, started=started,
                     warnings=warnings)

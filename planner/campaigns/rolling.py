@@ -39,6 +39,7 @@ from planner.plan import Plan, Reason, Step, Unplaced
 from planner.rules import codes, exclusion_reasons
 from planner.rules.storage import amounts, reserve_on_source, sr_space_reasons
 from planner.rules.version import version_at_least
+from planner.status import Status
 
 EXHAUSTIVE = 5  # non-master hosts up to which every order is tried (5! = 120)
 SEARCH_SECONDS = 10.0  # wall-clock cap on the order search
@@ -313,7 +314,7 @@ def naive_plan(inv: Inventory, goal: RollingUpgrade, options: PlanOptions) -> Pl
     started = time.monotonic()
     seq, unplaced, warnings = _simulate(inv, goal, options, host_order(inv, goal), True)
     return seq.plan(goal, name="rolling-naive", started=started, unplaced=unplaced,
-                    warnings=warnings, status="PARTIAL" if unplaced else "FEASIBLE")
+                    warnings=warnings, status=Status.PARTIAL if unplaced else Status.FEASIBLE)
 
 
 def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOptions) -> Plan:
@@ -344,8 +345,9 @@ def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOpti
     assert best is not None
     seq, unplaced, warnings = best[1]
     if unplaced:
-        status = "PARTIAL"
+        status = Status.PARTIAL
     else:
-        status = "NOTHING_TO_DO" if seq.migrations() == 0 and not seq.waves else "FEASIBLE"
+        status = (Status.NOTHING_TO_DO if seq.migrations() == 0 and not seq.waves
+                  else Status.FEASIBLE)  # fmt: skip
     return seq.plan(goal, name="rolling", status=status, started=started, unplaced=unplaced,
                     warnings=warnings, extra={"orders_tried": tried})

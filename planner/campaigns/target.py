@@ -22,6 +22,7 @@ from planner.options import PlanOptions
 from planner.plan import Plan, Reason, Unplaced
 from planner.rules import codes
 from planner.rules.storage import amounts
+from planner.status import Status
 
 
 def _gib(b: int) -> str:
@@ -70,8 +71,8 @@ def plan_target(inv: Inventory, goal: Target, options: PlanOptions) -> Plan:
             break
         if not _unblock(inv, seq, pending, temporary, unplaced, warnings):
             break
-    done = "NOTHING_TO_DO" if seq.migrations() == 0 else "FEASIBLE"
-    status = "PARTIAL" if unplaced else done
+    done = Status.NOTHING_TO_DO if seq.migrations() == 0 else Status.FEASIBLE
+    status = Status.PARTIAL if unplaced else done
     return seq.plan(goal, name="target", status=status, started=started, unplaced=unplaced,
                     warnings=warnings)
 

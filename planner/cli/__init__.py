@@ -19,12 +19,14 @@ from planner.cli.common import CONFIG_KEY
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:  # only for annotations: importing the installed click costs 0.1 s
-    import click
+    # typer 0.2x's vendored click: the classes typer's own commands and contexts are
+    from typer import _click as click
 
 try:  # typer 0.2x parses with its own vendored copy of click, not the installed one
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    # older typer: the installed click's own classes, same names and API
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 
 class _Group(TyperGroup):
@@ -187,7 +189,7 @@ def guard_options(command: click.Command) -> None:
             raise InputError("bad options", problems)
         return inner(*args, **kwargs)
 
-    checked._guarded = True  # type: ignore[attr-defined]
+    checked._guarded = True  # type: ignore[attr-defined]  # marker: each command guarded once
     command.callback = checked
 
 
@@ -242,4 +244,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
+    sys.exit(0)

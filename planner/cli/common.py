@@ -133,7 +133,7 @@ def current_config() -> Config:
     try:  # typer 0.2x runs commands under its vendored click, with its own context stack
         from typer._click.globals import get_current_context
     except ImportError:  # pragma: no cover - older typer uses click itself
-        from click import get_current_context
+        from click import get_current_context  # type: ignore[no-redef]  # same API, other click
 
     from planner.config import Config
 

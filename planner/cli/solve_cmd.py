@@ -283,9 +283,9 @@ def _footer(inv: Inventory, plan: Plan, output: Path | None) -> list[str]:
     ]
     if plan.unplaced:
         lines.append(f"Unplaced: {_vms(len(plan.unplaced))} (exit status 1)")
-    for w in plan.warnings:
-        if w.code == "SOLVER":
-            lines.append(f"Note: {w.message}")
+    for warning in plan.warnings:
+        if warning.code == "SOLVER":
+            lines.append(f"Note: {warning.message}")
     if output is not None:
         lines.append(f"Plan written to {output}")
     return lines + advice_lines(inv, plan)

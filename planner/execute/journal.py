@@ -287,7 +287,7 @@ class Journal:
         if migration is not None:
             q += " WHERE migration = ?"
             args = (migration,)
-        return [tuple(r) for r in self._db.execute(q + " ORDER BY n", args)]  # type: ignore[misc]
+        return [tuple(r) for r in self._db.execute(q + " ORDER BY n", args)]
 
     # ------------------------------------------------------------ writing
 

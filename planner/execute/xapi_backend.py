@@ -112,7 +112,7 @@ class XapiBackend:
             raise MigrationFault(("CONNECTION", f"no --url given for pool {uuid}"))
         return p
 
-    def _call(self, pool: str, fn: Callable[[Any], Any]) -> Any:
+    def _call(self, pool: str, fn: Callable[..., Any]) -> Any:  # fn(xenapi); lambdas bind args
         """Run `fn(session.xenapi)` on `pool`'s master, turning every failure into a
         MigrationFault (XAPI's details, or CONNECTION / SESSION_INVALID)."""
         import XenAPI

@@ -125,7 +125,9 @@ class _FastParse:
 
     _timeout: float
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+    # Any: whatever the transport's own make_connection makes (HTTP or HTTPS)
+    def make_connection(self, host: Any) -> Any:
+        # a mixin: the transport class after it in the MRO makes the connection
         conn = super().make_connection(host)  # type: ignore[misc]
         conn.timeout = self._timeout
         return conn

@@ -181,8 +181,8 @@ def _pool_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     for key in ("ha_enabled", "migration_compression", "https_only"):
         c.boolean(d, key, path)
     c.string(d, "default_sr", path, nullable=True)
-    if _claim(c, refs, uuid, path):
-        refs.pools[uuid] = i  # type: ignore[index]
+    if uuid is not None and _claim(c, refs, uuid, path):
+        refs.pools[uuid] = i
 
 
 def _host_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
@@ -210,11 +210,11 @@ def _host_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     if total is not None and overhead is not None and overhead >= total:
         c.err(f"{path}.memory_overhead_bytes",
               f"must be less than memory_total_bytes ({total}), got {overhead}")  # fmt: skip
-    if _claim(c, refs, uuid, path):
-        refs.host_pool[uuid] = pool  # type: ignore[index]
-        refs.host_path[uuid] = path  # type: ignore[index]
+    if uuid is not None and _claim(c, refs, uuid, path):
+        refs.host_pool[uuid] = pool
+        refs.host_path[uuid] = path
         if total is not None and overhead is not None:
-            refs.host_capacity[uuid] = total - overhead  # type: ignore[index]
+            refs.host_capacity[uuid] = total - overhead
 
 
 def _sr_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
@@ -229,8 +229,8 @@ def _sr_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     if size is not None and used is not None and used > size:
         c.err(f"{path}.used_bytes", f"must not exceed size_bytes ({size}), got {used}")
     c.strings(d, "hosts", path)
-    if _claim(c, refs, uuid, path):
-        refs.sr_pool[uuid] = pool  # type: ignore[index]
+    if uuid is not None and _claim(c, refs, uuid, path):
+        refs.sr_pool[uuid] = pool
 
 
 def _network_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
@@ -243,8 +243,8 @@ def _network_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     c.strings(d, "hosts", path)
     if "ip_hosts" in d:  # (v2) optional: the reader fills the FORMATS.md default
         c.strings(d, "ip_hosts", path)
-    if _claim(c, refs, uuid, path):
-        refs.net_pool[uuid] = pool  # type: ignore[index]
+    if uuid is not None and _claim(c, refs, uuid, path):
+        refs.net_pool[uuid] = pool
 
 
 def _group_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
@@ -253,8 +253,8 @@ def _group_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     c.string(d, "name", path)
     pool = c.string(d, "pool", path)
     c.enum(d, "placement", path, GROUP_PLACEMENTS)
-    if _claim(c, refs, uuid, path):
-        refs.group_pool[uuid] = pool  # type: ignore[index]
+    if uuid is not None and _claim(c, refs, uuid, path):
+        refs.group_pool[uuid] = pool
 
 
 def _vm_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:

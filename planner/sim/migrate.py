@@ -190,7 +190,7 @@ def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | No
     led = acc.ledger
     short = led.shortfalls(d.start)
     for sf in short:
-        if sf.key[0] == "mem":  # type: ignore[index]
+        if sf.key[0] == "mem":  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
             raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(sf.need), i(max(0, sf.free)))
     if d.halted_need:
         # FORMATS.md rule 4: some enabled, live host of the source pool could start the VM
@@ -201,7 +201,7 @@ def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | No
             raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(d.halted_need), i(max(0, best)))
     if short:
         raise XapiError(*SPACE_ERROR)
-    return vm_memory(vm, False) if any(k[0] == "mem" for k, _ in d.start) else 0  # type: ignore[index]
+    return vm_memory(vm, False) if any(k[0] == "mem" for k, _ in d.start) else 0  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
 
 
 def admission(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
@@ -238,8 +238,8 @@ def _sr_needs(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None
     _, d = admission(st, inv, vm, kind, host, to_pool, disk_to_sr)
     need: dict[str, int] = defaultdict(int)
     for k, n in d.start:
-        if k[0] == "sr" and n > 0:  # type: ignore[index]
-            need[k[1]] += n  # type: ignore[index]
+        if k[0] == "sr" and n > 0:  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
+            need[k[1]] += n  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
     return dict(need)
 
 

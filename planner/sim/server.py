@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import socketserver
 import xmlrpc.client
-from typing import Any
+from typing import Any, cast
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from planner.sim.api import Api
@@ -23,7 +23,9 @@ PATH_RE = re.compile(r"^/host/([0-9a-fA-F-]{36})/?$")
 
 class _Handler(SimpleXMLRPCRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a collector makes a few large calls
-    encode_threshold = None  # no gzip: on loopback compressing costs more than it saves
+    # no gzip: on loopback compressing costs more than it saves (None is the documented
+    # off switch; typeshed types the attribute int)
+    encode_threshold = None  # type: ignore[assignment]
     server: SimServer
 
     def is_rpc_path_valid(self) -> bool:
@@ -59,7 +61,9 @@ class SimServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
             return m.group(1)
         return False
 
-    def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,
+    # typeshed says str in and out; the server hands it the request body and sends its
+    # answer as they are, bytes both ways
+    def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,  # type: ignore[override]
                             path: Any = None) -> bytes:  # fmt: skip
         host = self.host_of_path(path or "/")
         try:
@@ -68,7 +72,9 @@ class SimServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
             resp = failure(XapiError("INTERNAL_ERROR", f"cannot parse the request: {e}"))
             return xmlrpc.client.dumps((resp,), methodresponse=True).encode()
         try:
-            resp = success(self.api.call(host if isinstance(host, str) else None, method, params))
+            # a request without a method name fails inside call (an INTERNAL_ERROR envelope)
+            name = cast(str, method)
+            resp = success(self.api.call(host if isinstance(host, str) else None, name, params))
         except XapiError as e:
             resp = failure(e)
         except Exception as e:  # a simulator bug: still an envelope, never a broken socket

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from planner.errors import InputError
 from planner.inventory.model import Inventory
@@ -91,7 +91,8 @@ class Simulator:
             # does not hold up the accept loop
             self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
                                                   do_handshake_on_connect=False)  # fmt: skip
-        bound_host, port = self._server.server_address[:2]
+        # an AF_INET server: (host, port); typeshed also allows a path or bytes
+        bound_host, port = cast(tuple[str, int], self._server.server_address)[:2]
         shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
         self._base = f"{shown}:{port}"
         self.state.start(self._base)

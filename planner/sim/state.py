@@ -10,6 +10,7 @@ outside the lock is never seen half-changed.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
@@ -156,7 +157,7 @@ class SimState:
         for h in self.inv0.hosts:
             self.db.get(self.ref_of[h.uuid])["address"] = objects.host_address(base, h.uuid)
         for host, at in self.faults.offline:
-            self.clock.schedule(at / self.speed, lambda h=host: self.set_live(h, False))
+            self.clock.schedule(at / self.speed, functools.partial(self.set_live, host, False))
         for at in self.faults.expire_at:
             self.clock.schedule(at / self.speed, self.expire_sessions)
         self.clock.start()

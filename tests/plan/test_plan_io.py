@@ -138,3 +138,29 @@ def test_to_frame_columns_and_values():
 
 def test_reason_json():
     assert Reason("CBT", "x").to_json() == {"code": "CBT", "message": "x"}
+
+
+@pytest.mark.parametrize("value", ["OPTIMAL", "FEASIBLE", "NOTHING_TO_DO", "PARTIAL", "NO_PLAN"])
+def test_solver_status_is_a_status_read_at_the_file_edge(tmp_path, value):
+    """The file keeps the string (FORMATS.md `solver.status`); the plan reads a Status."""
+    from planner.status import Status
+
+    _, plan = small()
+    doc = to_dict(plan)
+    doc["solver"] = {**doc["solver"], "status": value}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    loaded = load(path)
+    assert loaded.status is Status(value)
+    save(loaded, tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["solver"]["status"] == value
+
+
+@pytest.mark.parametrize("solver", [{}, {"status": "hand-made"}, {"status": 3}])
+def test_missing_or_unknown_solver_status_reads_as_none(solver):
+    _, plan = small()
+    doc = to_dict(plan)
+    doc["solver"] = solver
+    plan = from_dict(doc)
+    assert plan.status is None
+    assert "no status" in plan.summary()
