@@ -36,10 +36,13 @@ def build_plan(inv, want: int) -> Plan:
         if v.is_running:
             committed[v.host] += v.memory_bytes
     movers = {
-        p.uuid: [v for v in inv.vms_in_pool.get(p.uuid, [])
-                 if v.is_running and not exclusion_reasons(inv, v, "live")]
+        p.uuid: [
+            v
+            for v in inv.vms_in_pool.get(p.uuid, [])
+            if v.is_running and not exclusion_reasons(inv, v, "live")
+        ]
         for p in inv.pools
-    }  # fmt: skip
+    }
     where = {v.uuid: v for vs in movers.values() for v in vs}
     cursor = dict.fromkeys(movers, 0)
     hosts = {p.uuid: [h for h in inv.hosts_in_pool[p.uuid] if h.enabled] for p in inv.pools}
@@ -66,8 +69,18 @@ def build_plan(inv, want: int) -> Plan:
                         continue
                     incoming[h.uuid] += vm.memory_bytes
                     est = DEFAULT_MODEL.estimate(inv, vm, "live", ())
-                    wave.append(Migration(f"m{n + len(wave)}", vm.uuid, "live", vm.host,
-                                          h.uuid, pool, pool, est_seconds=est))  # fmt: skip
+                    wave.append(
+                        Migration(
+                            f"m{n + len(wave)}",
+                            vm.uuid,
+                            "live",
+                            vm.host,
+                            h.uuid,
+                            pool,
+                            pool,
+                            est_seconds=est,
+                        )
+                    )
                     placed += 1
                     break
         if not wave:
@@ -81,9 +94,15 @@ def build_plan(inv, want: int) -> Plan:
         n += len(wave)
     placements = {u: v.host for u, v in where.items()}
     waves = list(lockstep(waves))  # a v2 plan's schedule: the lock-step one
-    return Plan(digest(inv), {"kind": "target", "placements": placements}, opts.to_json(),
-                {"name": "bench", "status": "FEASIBLE", "wall_seconds": 0.0}, {},
-                tuple(waves), estimate=estimate_of(waves))  # fmt: skip
+    return Plan(
+        digest(inv),
+        {"kind": "target", "placements": placements},
+        opts.to_json(),
+        {"name": "bench", "status": "FEASIBLE", "wall_seconds": 0.0},
+        {},
+        tuple(waves),
+        estimate=estimate_of(waves),
+    )
 
 
 def main() -> None:
@@ -100,12 +119,17 @@ def main() -> None:
     t2 = time.perf_counter()
     report = check_plan(inv, plan)
     t3 = time.perf_counter()
-    print(f"fleet: {len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs "
-          f"(generated in {t1 - t0:.1f} s)")  # fmt: skip
-    print(f"plan: {report.migrations} migrations in {report.waves} waves "
-          f"(built in {t2 - t1:.1f} s)")  # fmt: skip
-    print(f"check_plan: {t3 - t2:.2f} s, {report.migrations / (t3 - t2):,.0f} migrations/s, "
-          f"{len(report.violations)} violations")  # fmt: skip
+    print(
+        f"fleet: {len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs "
+        f"(generated in {t1 - t0:.1f} s)"
+    )
+    print(
+        f"plan: {report.migrations} migrations in {report.waves} waves (built in {t2 - t1:.1f} s)"
+    )
+    print(
+        f"check_plan: {t3 - t2:.2f} s, {report.migrations / (t3 - t2):,.0f} migrations/s, "
+        f"{len(report.violations)} violations"
+    )
     for line in report.lines()[:5]:
         print("  ", line)
 

@@ -53,9 +53,13 @@ def run(pools: int, workdir: Path) -> dict:
     fleet = workdir / f"fleet-{pools}.json"
     fleet.write_text(json.dumps(doc))
     env = dict(os.environ, **{PW_ENV: "bench-pw"})
-    server = subprocess.Popen([*PLANNER, "sim", "serve", str(fleet), "--password-env", PW_ENV],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env)  # fmt: skip
+    server = subprocess.Popen(
+        [*PLANNER, "sim", "serve", str(fleet), "--password-env", PW_ENV],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         urls = []
         assert server.stdout is not None
@@ -68,9 +72,13 @@ def run(pools: int, workdir: Path) -> dict:
         ready_s = time.monotonic() - t_ready
         out = workdir / f"collected-{pools}.json"
         t0 = time.monotonic()
-        client = subprocess.Popen([*PLANNER, "collect", *urls, "--password-env", PW_ENV,
-                                   "-o", str(out)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+        client = subprocess.Popen(
+            [*PLANNER, "collect", *urls, "--password-env", PW_ENV, "-o", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         _, status, usage = os.wait4(client.pid, 0)
         wall = time.monotonic() - t0
         stdout = client.stdout.read() if client.stdout else ""
@@ -86,17 +94,26 @@ def run(pools: int, workdir: Path) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
     return {
-        "vms": len(doc["vms"]), "pools": pools, "serve_ready_s": ready_s,
-        "collect_s": float(m.group(1)) if m else float("nan"), "process_s": wall,
-        "client_rss_mib": usage.ru_maxrss / 1024, "server_rss_mib": server_rss,
+        "vms": len(doc["vms"]),
+        "pools": pools,
+        "serve_ready_s": ready_s,
+        "collect_s": float(m.group(1)) if m else float("nan"),
+        "process_s": wall,
+        "client_rss_mib": usage.ru_maxrss / 1024,
+        "server_rss_mib": server_rss,
         "equal": _same(doc, json.loads(out.read_text())),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pools", type=int, nargs="*", default=[10, 100],
-                    help="pool counts to run (400 VMs each; default 10 and 100)")
+    ap.add_argument(
+        "--pools",
+        type=int,
+        nargs="*",
+        default=[10, 100],
+        help="pool counts to run (400 VMs each; default 10 and 100)",
+    )
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,12 +121,16 @@ def main() -> None:
             rows.append(run(n, Path(tmp)))
             r = rows[-1]
             print(f"... {r['vms']} VMs: {r['collect_s']:.1f} s", file=sys.stderr)
-    print(f"{'VMs':>7} {'pools':>5} {'collect s':>9} {'process s':>9} {'client MiB':>10} "
-          f"{'sim MiB':>8} {'sim ready s':>11} {'equal':>5}")  # fmt: skip
+    print(
+        f"{'VMs':>7} {'pools':>5} {'collect s':>9} {'process s':>9} {'client MiB':>10} "
+        f"{'sim MiB':>8} {'sim ready s':>11} {'equal':>5}"
+    )
     for r in rows:
-        print(f"{r['vms']:>7} {r['pools']:>5} {r['collect_s']:>9.1f} {r['process_s']:>9.1f} "
-              f"{r['client_rss_mib']:>10.0f} {r['server_rss_mib']:>8.0f} "
-              f"{r['serve_ready_s']:>11.1f} {r['equal']!s:>5}")  # fmt: skip
+        print(
+            f"{r['vms']:>7} {r['pools']:>5} {r['collect_s']:>9.1f} {r['process_s']:>9.1f} "
+            f"{r['client_rss_mib']:>10.0f} {r['server_rss_mib']:>8.0f} "
+            f"{r['serve_ready_s']:>11.1f} {r['equal']!s:>5}"
+        )
 
 
 if __name__ == "__main__":

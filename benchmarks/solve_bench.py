@@ -79,8 +79,9 @@ def main() -> None:
     ap.add_argument("--rungs", default="1,10,100", help="pool counts (16 hosts, 400 VMs each)")
     ap.add_argument("--limits", default="1.5,10,60", help="CP-SAT seconds per rung")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--one", nargs=4, metavar=("PATH", "SCENARIO", "SOLVER", "LIMIT"),
-                    help=argparse.SUPPRESS)  # fmt: skip
+    ap.add_argument(
+        "--one", nargs=4, metavar=("PATH", "SCENARIO", "SOLVER", "LIMIT"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.one:
         path, scenario, solver, limit = args.one
@@ -92,9 +93,11 @@ def main() -> None:
 
     rungs = [int(x) for x in args.rungs.split(",")]
     limits = [float(x) for x in args.limits.split(",")]
-    head = (f"{'fleet':>14} {'scenario':>9} {'solver':>6} {'load':>6} {'solve':>6} "
-            f"{'total':>6} {'RSS':>5} {'waves':>5} {'seconds':>8} {'bound':>8} {'gap%':>6} "
-            f"{'moves':>6} {'unpl':>5} {'status':>13} check target")  # fmt: skip
+    head = (
+        f"{'fleet':>14} {'scenario':>9} {'solver':>6} {'load':>6} {'solve':>6} "
+        f"{'total':>6} {'RSS':>5} {'waves':>5} {'seconds':>8} {'bound':>8} {'gap%':>6} "
+        f"{'moves':>6} {'unpl':>5} {'status':>13} check target"
+    )
     print(head)
     print("-" * len(head))
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,21 +108,34 @@ def main() -> None:
             for scenario in scenarios:
                 for solver in ("greedy", "cpsat"):
                     out = subprocess.run(
-                        [sys.executable, __file__, "--one", str(path), scenario, solver,
-                         str(limit)],
-                        capture_output=True, text=True, check=True,
-                    )  # fmt: skip
+                        [
+                            sys.executable,
+                            __file__,
+                            "--one",
+                            str(path),
+                            scenario,
+                            solver,
+                            str(limit),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     r = json.loads(out.stdout.strip().splitlines()[-1])
                     target = TARGETS.get(pools)
                     met = (target is None or r["total_s"] < target) and (
-                        r["rss_gib"] < MEMORY_TARGET_GIB)
-                    print(f"{pools * 400:>8,} VMs {scenario:>9} {solver:>6} "
-                          f"{r['load_s']:>6.2f} {r['solve_s']:>6.2f} {r['total_s']:>6.2f} "
-                          f"{r['rss_gib']:>5.2f} {r['waves']:>5} {r['seconds']:>8} "
-                          f"{r['placed_bound']:>8} {r['gap_pct']:>6.1f} "
-                          f"{r['migrations']:>6} {r['unplaced']:>5} {r['status']:>13} "
-                          f"{'ok' if r['check_ok'] else 'FAIL':>5} "
-                          f"{'met' if met else 'MISSED'}", flush=True)  # fmt: skip
+                        r["rss_gib"] < MEMORY_TARGET_GIB
+                    )
+                    print(
+                        f"{pools * 400:>8,} VMs {scenario:>9} {solver:>6} "
+                        f"{r['load_s']:>6.2f} {r['solve_s']:>6.2f} {r['total_s']:>6.2f} "
+                        f"{r['rss_gib']:>5.2f} {r['waves']:>5} {r['seconds']:>8} "
+                        f"{r['placed_bound']:>8} {r['gap_pct']:>6.1f} "
+                        f"{r['migrations']:>6} {r['unplaced']:>5} {r['status']:>13} "
+                        f"{'ok' if r['check_ok'] else 'FAIL':>5} "
+                        f"{'met' if met else 'MISSED'}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ def main() -> None:
 
     t = time.perf_counter()
     inv = from_dict(generate(args.pools, args.hosts, args.vms, args.seed))
-    print(f"fleet: {len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs "
-          f"(generated in {time.perf_counter() - t:.1f} s); {os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"fleet: {len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs "
+        f"(generated in {time.perf_counter() - t:.1f} s); {os.cpu_count()} CPUs"
+    )
 
     rows = []
     t = time.perf_counter()
@@ -37,23 +39,33 @@ def main() -> None:
 
     t = time.perf_counter()
     local = whatif.n_minus_1(inv, processes=os.cpu_count())
-    rows.append((f"local processes ({os.cpu_count()})", time.perf_counter() - t,
-                 local.equals(serial)))  # fmt: skip
+    rows.append(
+        (f"local processes ({os.cpu_count()})", time.perf_counter() - t, local.equals(serial))
+    )
 
     from distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:  # fmt: skip
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         start = time.perf_counter() - t0
         t = time.perf_counter()
         remote = whatif.n_minus_1(inv, client=client)
-        rows.append((f"Dask LocalCluster, 2 workers (+{start:.1f} s start-up)",
-                     time.perf_counter() - t, remote.equals(serial)))  # fmt: skip
+        rows.append(
+            (
+                f"Dask LocalCluster, 2 workers (+{start:.1f} s start-up)",
+                time.perf_counter() - t,
+                remote.equals(serial),
+            )
+        )
 
     bad = int((~serial["feasible"]).sum())
-    print(f"scenarios: {len(serial)}, infeasible: {bad}, "
-          f"VMs left without room: {int(serial['unplaced'].sum())}")
+    print(
+        f"scenarios: {len(serial)}, infeasible: {bad}, "
+        f"VMs left without room: {int(serial['unplaced'].sum())}"
+    )
     print(f"{'how':<48} {'seconds':>8} {'same result':>12}")
     for how, secs, same in rows:
         print(f"{how:<48} {secs:>8.2f} {same!s:>12}")

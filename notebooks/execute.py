@@ -28,9 +28,11 @@ def execute(path: Path, timeout: int = 600) -> Any:
 
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
-    )  # fmt: skip
+    )
     client.execute()
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)

@@ -36,8 +36,12 @@ class RestartAdvice:
     to_version: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"vm": self.vm, "name": self.name, "from_version": self.from_version,
-                "to_version": self.to_version}  # fmt: skip
+        return {
+            "vm": self.vm,
+            "name": self.name,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+        }
 
 
 def restart_advice(inv: Inventory, plan: Plan) -> list[RestartAdvice]:
@@ -46,8 +50,12 @@ def restart_advice(inv: Inventory, plan: Plan) -> list[RestartAdvice]:
 
     def upgrade(steps: Any, when: str) -> None:
         for s in steps:
-            if (s.when == "before") == (when == "before") and s.kind == "host-upgrade" \
-                    and s.to_version and s.host in version:  # fmt: skip
+            if (
+                (s.when == "before") == (when == "before")
+                and s.kind == "host-upgrade"
+                and s.to_version
+                and s.host in version
+            ):
                 version[s.host] = s.to_version
 
     arrival: dict[str, str] = {}  # vm uuid -> version of the host it lands on
@@ -76,7 +84,6 @@ def advice_lines(inv: Inventory, plan: Plan, only: set[str] | None = None) -> li
     if not items:
         return []
     n = len(items)
-    out = [f"Restart advice: {n} VM{'s' if n != 1 else ''} moved to a newer version; "
-           f"{ADVICE}:"]  # fmt: skip
+    out = [f"Restart advice: {n} VM{'s' if n != 1 else ''} moved to a newer version; {ADVICE}:"]
     out += [f"  {a.name}: {a.from_version} -> {a.to_version}" for a in items]
     return out

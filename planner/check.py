@@ -95,25 +95,41 @@ class _Replay:
             host = self.inv.host_by_uuid.get(st.host)
             where = f"{st.kind} {self.inv.label(st.host)}"
             if host is None:
-                self.out.append(Violation(codes.UNKNOWN_OBJECT, f"step names host {st.host}, "
-                                          "not in the inventory", wave=index, move=where))
+                self.out.append(
+                    Violation(
+                        codes.UNKNOWN_OBJECT,
+                        f"step names host {st.host}, not in the inventory",
+                        wave=index,
+                        move=where,
+                    )
+                )
                 continue
             if st.kind == "host-upgrade":
-                running = sorted(v.name for v in self.vms.values()
-                                 if v.is_running and v.host == st.host)  # fmt: skip
+                running = sorted(
+                    v.name for v in self.vms.values() if v.is_running and v.host == st.host
+                )
                 if running:
-                    self.out.append(Violation(
-                        codes.HOST_NOT_EMPTY,
-                        f"{host.name} is upgraded while {len(running)} running VM(s) are on "
-                        f"it: {', '.join(running[:5])}", wave=index, move=where))  # fmt: skip
+                    self.out.append(
+                        Violation(
+                            codes.HOST_NOT_EMPTY,
+                            f"{host.name} is upgraded while {len(running)} running VM(s) are on "
+                            f"it: {', '.join(running[:5])}",
+                            wave=index,
+                            move=where,
+                        )
+                    )
                 master = self.inv.master_of(host.pool)
                 ver = st.to_version or host.version
                 if master.uuid != host.uuid and not version_at_least(master.version, ver):
-                    self.out.append(Violation(
-                        codes.UPGRADE_ORDER,
-                        f"{host.name} is upgraded to {ver} while the pool master "
-                        f"{master.name} runs {master.version}", wave=index,
-                        move=where))  # fmt: skip
+                    self.out.append(
+                        Violation(
+                            codes.UPGRADE_ORDER,
+                            f"{host.name} is upgraded to {ver} while the pool master "
+                            f"{master.name} runs {master.version}",
+                            wave=index,
+                            move=where,
+                        )
+                    )
                 new = replace(host, version=ver)
             else:
                 new = replace(host, enabled=st.kind == "host-enable")
@@ -150,8 +166,7 @@ class _Replay:
             self._apply(m, vm)
         self.done.update(m.id for m in migrations)
 
-    def _start(self, index: int, m: Migration,
-               seen_vms: set[str]) -> tuple[VM, Demand] | None:  # fmt: skip
+    def _start(self, index: int, m: Migration, seen_vms: set[str]) -> tuple[VM, Demand] | None:
         """Check one migration of a wave and book its start on the ledger; None when it
         names unknown objects or its VM already moves in this wave (nothing to apply)."""
         acc = self.account
@@ -159,25 +174,35 @@ class _Replay:
         vm = self.vms.get(m.vm)
         if bad or vm is None:
             for what in bad:
-                self._add(codes.UNKNOWN_OBJECT, f"names {what}, not in the inventory",
-                          index, m)  # fmt: skip
+                self._add(codes.UNKNOWN_OBJECT, f"names {what}, not in the inventory", index, m)
             return None
         if m.vm in seen_vms:
-            self._add(codes.CONTINUITY, f"{vm.name} already moves in this wave", index, m,
-                      WAVES)  # fmt: skip
+            self._add(codes.CONTINUITY, f"{vm.name} already moves in this wave", index, m, WAVES)
             return None
         seen_vms.add(m.vm)
         self._continuity(index, m, vm)
         for dep in m.depends_on:
             if dep not in self.done:
-                self._add(codes.DEPENDENCY,
-                          f"depends on {dep}, which is not a migration of an earlier "
-                          "wave", index, m, WAVES)  # fmt: skip
+                self._add(
+                    codes.DEPENDENCY,
+                    f"depends on {dep}, which is not a migration of an earlier wave",
+                    index,
+                    m,
+                    WAVES,
+                )
         at = {d.uuid: d.sr for d in vm.disks}
         moving = {d.vdi: d.to_sr for d in m.disks if d.to_sr != at[d.vdi]}
-        for r in target_reasons(self.inv, vm, m.kind, m.to_host, m.to_pool, moving,
-                                self.options, m.vifs if m.to_pool != vm.pool else None):
-            self._add(r.code, r.message, index, m)  # fmt: skip
+        for r in target_reasons(
+            self.inv,
+            vm,
+            m.kind,
+            m.to_host,
+            m.to_pool,
+            moving,
+            self.options,
+            m.vifs if m.to_pool != vm.pool else None,
+        ):
+            self._add(r.code, r.message, index, m)
         # Memory, storage, anti-affinity (rules 2, 3, 8): the start delta on the ledger
         # with the wave's earlier starts booked. Slots are counted per wave below.
         d = acc.demand(m)
@@ -190,29 +215,39 @@ class _Replay:
         acc.start(d)
         return vm, d
 
-    def _concurrency(self, index: int, per_pool: dict[str, list[str]],
-                     per_host: dict[str, list[str]]) -> None:  # fmt: skip
+    def _concurrency(
+        self, index: int, per_pool: dict[str, list[str]], per_host: dict[str, list[str]]
+    ) -> None:
         """Rule 1, and max_per_host when set: the wave's migrations per pool and host."""
         inv = self.inv
         for pool, ids in per_pool.items():
             if len(ids) > self.options.max_per_pool:
-                self.out.append(Violation(
-                    codes.CONCURRENCY,
-                    f"{len(ids)} migrations from pool {inv.label(pool)} "
-                    f"({', '.join(ids)}), at most {self.options.max_per_pool}",
-                    wave=index, mode=WAVES))  # fmt: skip
+                self.out.append(
+                    Violation(
+                        codes.CONCURRENCY,
+                        f"{len(ids)} migrations from pool {inv.label(pool)} "
+                        f"({', '.join(ids)}), at most {self.options.max_per_pool}",
+                        wave=index,
+                        mode=WAVES,
+                    )
+                )
         limit = self.options.max_per_host
         for host, ids in per_host.items():
             if limit is not None and len(ids) > limit:
-                self.out.append(Violation(
-                    codes.CONCURRENCY,
-                    f"{len(ids)} migrations leave or enter host {inv.label(host)} "
-                    f"({', '.join(ids)}), at most {limit} (max_per_host)",
-                    wave=index, mode=WAVES))  # fmt: skip
+                self.out.append(
+                    Violation(
+                        codes.CONCURRENCY,
+                        f"{len(ids)} migrations leave or enter host {inv.label(host)} "
+                        f"({', '.join(ids)}), at most {limit} (max_per_host)",
+                        wave=index,
+                        mode=WAVES,
+                    )
+                )
 
     # ------------------------------------------------------------ helpers
-    def _add(self, code: str, message: str, wave: int, m: Migration,
-             mode: str | None = None) -> None:  # fmt: skip
+    def _add(
+        self, code: str, message: str, wave: int, m: Migration, mode: str | None = None
+    ) -> None:
         inv = self.inv
         vm = inv.vm_by_uuid.get(m.vm)
         name = vm.name if vm is not None else m.vm
@@ -252,19 +287,30 @@ class _Replay:
         inv = self.inv
         here = vm.host if vm.is_running else None
         if m.from_pool != vm.pool:
-            self._add(codes.CONTINUITY,
-                      f"from_pool is {inv.label(m.from_pool)}, but {vm.name} is in pool "
-                      f"{inv.label(vm.pool)}", index, m)  # fmt: skip
+            self._add(
+                codes.CONTINUITY,
+                f"from_pool is {inv.label(m.from_pool)}, but {vm.name} is in pool "
+                f"{inv.label(vm.pool)}",
+                index,
+                m,
+            )
         if m.from_host != here:
-            self._add(codes.CONTINUITY,
-                      f"from_host is {inv.label(m.from_host)}, but {vm.name} is on "
-                      f"{inv.label(here)}", index, m)  # fmt: skip
+            self._add(
+                codes.CONTINUITY,
+                f"from_host is {inv.label(m.from_host)}, but {vm.name} is on {inv.label(here)}",
+                index,
+                m,
+            )
         at = {d.uuid: d.sr for d in vm.disks}
         for d in m.disks:
             if at.get(d.vdi, d.from_sr) != d.from_sr:
-                self._add(codes.CONTINUITY,
-                          f"disk {inv.label(d.vdi)} from_sr is {inv.label(d.from_sr)}, but it "
-                          f"is on {inv.label(at[d.vdi])}", index, m)  # fmt: skip
+                self._add(
+                    codes.CONTINUITY,
+                    f"disk {inv.label(d.vdi)} from_sr is {inv.label(d.from_sr)}, but it "
+                    f"is on {inv.label(at[d.vdi])}",
+                    index,
+                    m,
+                )
 
     def _apply(self, m: Migration, vm: VM) -> None:
         """The end of the migration's wave: the VM and its disks have moved (the ledger

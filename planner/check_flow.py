@@ -18,8 +18,9 @@ from planner.plan import Migration, Plan, Step
 from planner.rules import codes
 
 
-def flow_violations(inv: Inventory, plan: Plan, options: PlanOptions,
-                    known: dict[int, Demand] | None = None) -> list[Violation]:  # fmt: skip
+def flow_violations(
+    inv: Inventory, plan: Plan, options: PlanOptions, known: dict[int, Demand] | None = None
+) -> list[Violation]:
     """Rules 13 and 14: the schedule's order, then an event sweep over every
     migration's [start_s, start_s + est_seconds) on the ledger (ends before starts at
     one instant; starts at one instant in plan order). Migrations naming unknown
@@ -66,8 +67,17 @@ class _Flow:
         vm = inv.vm_by_uuid.get(m.vm)
         name = vm.name if vm is not None else m.vm
         dest = m.to_host or (m.disks[0].to_sr if m.disks else None) or m.to_pool
-        self.out.append(Violation(code, message, self.wave_of.get(m.id), m.id, name,
-                                  f"{name} -> {inv.label(dest)}", FLOW))  # fmt: skip
+        self.out.append(
+            Violation(
+                code,
+                message,
+                self.wave_of.get(m.id),
+                m.id,
+                name,
+                f"{name} -> {inv.label(dest)}",
+                FLOW,
+            )
+        )
 
     def step(self, it: Step, wave: int) -> None:
         """Rule 13 for a host step: it starts after everything earlier in its pool ends."""
@@ -77,10 +87,16 @@ class _Flow:
             return
         late = self.pool_end.get(host.pool)
         if late is not None and late[0] > it.start_s:
-            self.out.append(Violation(
-                codes.DEPENDENCY, f"starts at t={it.start_s} s, before {late[1]} of pool "
-                f"{inv.label(host.pool)} ends at t={late[0]} s", wave,
-                move=f"{it.kind} {inv.label(it.host)}", mode=FLOW))  # fmt: skip
+            self.out.append(
+                Violation(
+                    codes.DEPENDENCY,
+                    f"starts at t={it.start_s} s, before {late[1]} of pool "
+                    f"{inv.label(host.pool)} ends at t={late[0]} s",
+                    wave,
+                    move=f"{it.kind} {inv.label(it.host)}",
+                    mode=FLOW,
+                )
+            )
         if it.end_s >= self.step_end.get(host.pool, (-1, it))[0]:
             self.step_end[host.pool] = (it.end_s, it)
         if late is None or it.end_s >= late[0]:
@@ -96,19 +112,31 @@ class _Flow:
             if dep not in self.end_of:
                 self.add(codes.DEPENDENCY, f"depends on {dep}, not a migration of the plan", m)
             elif self.end_of[dep] > m.start_s:
-                self.add(codes.DEPENDENCY, f"starts at t={m.start_s} s, before {dep} (which "
-                         f"it depends on) ends at t={self.end_of[dep]} s", m)  # fmt: skip
+                self.add(
+                    codes.DEPENDENCY,
+                    f"starts at t={m.start_s} s, before {dep} (which "
+                    f"it depends on) ends at t={self.end_of[dep]} s",
+                    m,
+                )
         prev = self.last_vm.get(m.vm)
         if prev is not None and prev.end_s > m.start_s:
-            self.add(codes.CONTINUITY, f"starts at t={m.start_s} s, before {prev.id} (the "
-                     f"same VM's previous migration) ends at t={prev.end_s} s", m)  # fmt: skip
+            self.add(
+                codes.CONTINUITY,
+                f"starts at t={m.start_s} s, before {prev.id} (the "
+                f"same VM's previous migration) ends at t={prev.end_s} s",
+                m,
+            )
         self.last_vm[m.vm] = m
         for pool in dict.fromkeys((m.from_pool, m.to_pool)):
             st = self.step_end.get(pool)
             if st is not None and st[0] > m.start_s:
-                self.add(codes.DEPENDENCY, f"starts at t={m.start_s} s, before step "
-                         f"{st[1].kind} {inv.label(st[1].host)} of its pool ends at "
-                         f"t={st[0]} s", m)  # fmt: skip
+                self.add(
+                    codes.DEPENDENCY,
+                    f"starts at t={m.start_s} s, before step "
+                    f"{st[1].kind} {inv.label(st[1].host)} of its pool ends at "
+                    f"t={st[0]} s",
+                    m,
+                )
             late = self.pool_end.get(pool)
             if late is None or m.end_s >= late[0]:
                 self.pool_end[pool] = (m.end_s, m.id)

@@ -39,6 +39,7 @@ from planner.rules.version import version_at_least
 if TYPE_CHECKING:
     from planner.check import _Replay
 
+
 def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violation]:
     """Rule 11: after the last wave the goal holds, except for VMs listed as unplaced
     with the reason codes that stop them."""
@@ -47,11 +48,15 @@ def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violati
     for u in plan.unplaced:
         vm = inv.vm_by_uuid.get(u.vm)
         if vm is None:
-            out.append(Violation(codes.UNKNOWN_OBJECT, f"unplaced names vm {u.vm}, not in "
-                                 "the inventory"))  # fmt: skip
+            out.append(
+                Violation(codes.UNKNOWN_OBJECT, f"unplaced names vm {u.vm}, not in the inventory")
+            )
         elif not u.reasons:
-            out.append(Violation(codes.GOAL, f"{vm.name} is listed as unplaced without a "
-                                 "reason", vm=vm.name))  # fmt: skip
+            out.append(
+                Violation(
+                    codes.GOAL, f"{vm.name} is listed as unplaced without a reason", vm=vm.name
+                )
+            )
         else:
             excused.add(u.vm)
     try:
@@ -63,8 +68,11 @@ def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violati
     if isinstance(goal, Rebalance):
         n = sum(len(w.migrations) for w in plan.waves)
         if goal.max_moves is not None and n > goal.max_moves:
-            out.append(Violation(codes.GOAL, f"rebalance allows {goal.max_moves} moves, the "
-                                 f"plan makes {n}"))  # fmt: skip
+            out.append(
+                Violation(
+                    codes.GOAL, f"rebalance allows {goal.max_moves} moves, the plan makes {n}"
+                )
+            )
         if "tolerance" in plan.goal:
             # the planner always writes the tolerance; a goal without it (older plans,
             # hand-made ones) is held to max_moves only, as before
@@ -76,14 +84,19 @@ def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violati
         if vm.uuid in excused:
             continue
         now = replay.vms[vm.uuid]
-        where = Position(now.host if now.is_running else None, now.pool,
-                         {d.uuid: d.sr for d in now.disks})  # fmt: skip
+        where = Position(
+            now.host if now.is_running else None, now.pool, {d.uuid: d.sr for d in now.disks}
+        )
         if not satisfied(goal, inv, vm, where):
-            out.append(Violation(codes.GOAL,
-                                 f"{vm.name} does not meet the {goal.kind} goal after the "
-                                 f"last wave (on {inv.label(where.host)}, pool "
-                                 f"{inv.label(where.pool)}) and is not listed as unplaced",
-                                 vm=vm.name))  # fmt: skip
+            out.append(
+                Violation(
+                    codes.GOAL,
+                    f"{vm.name} does not meet the {goal.kind} goal after the "
+                    f"last wave (on {inv.label(where.host)}, pool "
+                    f"{inv.label(where.pool)}) and is not listed as unplaced",
+                    vm=vm.name,
+                )
+            )
     return out
 
 
@@ -110,41 +123,67 @@ def unplaced_reason_violations(inv: Inventory, plan: Plan) -> tuple[list[Violati
         for r in u.reasons:
             cls = reason_class(r.code)
             if cls == "unknown":
-                out.append(Violation(codes.UNKNOWN_REASON,
-                                     f"{vm.name} is unplaced with reason code {r.code!r}, which "
-                                     "no rule gives", vm=vm.name))  # fmt: skip
+                out.append(
+                    Violation(
+                        codes.UNKNOWN_REASON,
+                        f"{vm.name} is unplaced with reason code {r.code!r}, which no rule gives",
+                        vm=vm.name,
+                    )
+                )
             elif cls == "exclusion":
-                have = {x.code for k in ("live", "storage", "move")
-                        for x in exclusion_reasons(inv, vm, k)}  # fmt: skip
+                have = {
+                    x.code
+                    for k in ("live", "storage", "move")
+                    for x in exclusion_reasons(inv, vm, k)
+                }
                 if r.code in have:
                     held = True
                 else:
-                    out.append(Violation(codes.GOAL,
-                                         f"{vm.name} is unplaced with {r.code}, but it is not "
-                                         f"{codes.MEANING[r.code].lower()}", vm=vm.name))
+                    out.append(
+                        Violation(
+                            codes.GOAL,
+                            f"{vm.name} is unplaced with {r.code}, but it is not "
+                            f"{codes.MEANING[r.code].lower()}",
+                            vm=vm.name,
+                        )
+                    )
             elif cls == "target":
                 why = _static_reasons(inv, goal, vm, options)
                 # NO_TARGET says only that every target fails some rule; another planner
                 # may have tried more kinds of target (storage moves to any SR)
-                if why is None or r.code in why or (r.code == codes.NO_TARGET and why) or (
-                        why and r.code in _broad_reasons(inv, goal, vm, options)):
+                if (
+                    why is None
+                    or r.code in why
+                    or (r.code == codes.NO_TARGET and why)
+                    or (why and r.code in _broad_reasons(inv, goal, vm, options))
+                ):
                     held = True
                 elif not why:
-                    out.append(Violation(codes.GOAL,
-                                         f"{vm.name} is unplaced with {r.code}, but a target "
-                                         "the goal allows passes every rule", vm=vm.name))
+                    out.append(
+                        Violation(
+                            codes.GOAL,
+                            f"{vm.name} is unplaced with {r.code}, but a target "
+                            "the goal allows passes every rule",
+                            vm=vm.name,
+                        )
+                    )
                 else:
-                    out.append(Violation(codes.GOAL,
-                                         f"{vm.name} is unplaced with {r.code}, but no target "
-                                         f"fails that rule (they fail {', '.join(sorted(why))})",
-                                         vm=vm.name))  # fmt: skip
+                    out.append(
+                        Violation(
+                            codes.GOAL,
+                            f"{vm.name} is unplaced with {r.code}, but no target "
+                            f"fails that rule (they fail {', '.join(sorted(why))})",
+                            vm=vm.name,
+                        )
+                    )
         if not held and all(reason_class(r.code) == "capacity" for r in u.reasons):
             claimed += 1
     return out, claimed
 
 
-def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
-                    options: PlanOptions) -> set[str] | None:  # fmt: skip
+def _static_reasons(
+    inv: Inventory, goal: Goal | None, vm: VM, options: PlanOptions
+) -> set[str] | None:
     """The codes that stop every target the goal allows `vm` (empty: some target passes
     every static rule). None when the checker cannot enumerate the goal's targets
     (campaign goals): then a target-rule claim is accepted."""
@@ -167,8 +206,7 @@ def _static_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     return out
 
 
-def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM,
-                   options: PlanOptions) -> set[str]:  # fmt: skip
+def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM, options: PlanOptions) -> set[str]:
     """The codes that stop `vm` on any host (or none, for a Halted VM) and any SR of the
     goal's target pools with all its disks moving there: the widest scope a planner may
     have tried. Asked only when the builder's scope lacks a claimed code."""
@@ -187,8 +225,9 @@ def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM,
     return out
 
 
-def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
-                          replay: _Replay) -> list[Violation]:  # fmt: skip
+def _rebalance_violations(
+    inv: Inventory, plan: Plan, goal: Rebalance, replay: _Replay
+) -> list[Violation]:
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
     tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
     out: list[Violation] = []
@@ -197,23 +236,40 @@ def _rebalance_violations(inv: Inventory, plan: Plan, goal: Rebalance,
         moved_pools.add(m.from_pool)
         if m.kind != "live" or m.from_pool != m.to_pool:
             vm = inv.vm_by_uuid.get(m.vm)
-            out.append(Violation(codes.GOAL, "rebalance moves are live migrations within a "
-                                 "pool", migration=m.id, vm=vm.name if vm else m.vm))
+            out.append(
+                Violation(
+                    codes.GOAL,
+                    "rebalance moves are live migrations within a pool",
+                    migration=m.id,
+                    vm=vm.name if vm else m.vm,
+                )
+            )
     end_vms = list(replay.vms.values())
     for pool in inv.pools:
         before = spread_points(inv, inv.vms, pool.uuid, replay.options)
         after = spread_points(inv, end_vms, pool.uuid, replay.options)
         if pool.uuid in moved_pools and before <= goal.tolerance * 100 + 1e-9:
-            out.append(Violation(codes.GOAL, f"pool {pool.name} was within the tolerance "
-                                 f"({before:.1f} points) but the plan moves VMs in it"))
+            out.append(
+                Violation(
+                    codes.GOAL,
+                    f"pool {pool.name} was within the tolerance "
+                    f"({before:.1f} points) but the plan moves VMs in it",
+                )
+            )
         if after > before + 1e-9:
-            out.append(Violation(codes.GOAL, f"pool {pool.name} ends less balanced "
-                                 f"({after:.1f} points) than it began ({before:.1f})"))
+            out.append(
+                Violation(
+                    codes.GOAL,
+                    f"pool {pool.name} ends less balanced "
+                    f"({after:.1f} points) than it began ({before:.1f})",
+                )
+            )
     return out
 
 
-def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
-                        excused: set[str]) -> list[Violation]:  # fmt: skip
+def _rolling_violations(
+    goal: RollingUpgrade, replay: _Replay, excused: set[str]
+) -> list[Violation]:
     """Rolling upgrade: every host of the pool ends at `to_version`, except a host that
     still holds a VM the plan lists as unplaced (it could not be evacuated)."""
     out: list[Violation] = []
@@ -224,17 +280,28 @@ def _rolling_violations(goal: RollingUpgrade, replay: _Replay,
     for h in replay.inv.hosts_in_pool.get(goal.pool, []):
         if version_at_least(h.version, goal.to_version) or h.uuid in held:
             continue
-        out.append(Violation(codes.GOAL, f"{h.name} runs {h.version} after the last wave, "
-                             f"not {goal.to_version}"))
+        out.append(
+            Violation(
+                codes.GOAL, f"{h.name} runs {h.version} after the last wave, not {goal.to_version}"
+            )
+        )
     return out
 
 
 def home_host_violations(inv: Inventory, plan: Plan) -> list[Violation]:
     """(issue 17) Every `home_host` is a host of its migration's `to_pool`."""
     wave_of = {m.id: w.index for w in plan.waves for m in w.migrations}
-    return [Violation(codes.HOME_HOST, msg, wave_of[m.id], m.id, inv.label(m.vm),
-                      f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}")
-            for m, msg in home_violations(inv, plan)]  # fmt: skip
+    return [
+        Violation(
+            codes.HOME_HOST,
+            msg,
+            wave_of[m.id],
+            m.id,
+            inv.label(m.vm),
+            f"{inv.label(m.vm)} -> {inv.label(m.to_host or m.to_pool)}",
+        )
+        for m, msg in home_violations(inv, plan)
+    ]
 
 
 def estimate_violations(plan: Plan) -> list[Violation]:
@@ -249,10 +316,16 @@ def estimate_violations(plan: Plan) -> list[Violation]:
     for key in keys:
         mode = FLOW if key == "seconds" and plan.has_schedule else WAVES
         have = plan.estimate.get(key)
-        ok = (isinstance(have, int | float) and not isinstance(have, bool)
-              and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6))  # fmt: skip
+        ok = (
+            isinstance(have, int | float)
+            and not isinstance(have, bool)
+            and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6)
+        )
         if not ok:
             what = "the schedule gives" if mode == FLOW else "the waves give"
-            out.append(Violation(codes.ESTIMATE, f"estimate.{key} is {have!r}, {what} "
-                                 f"{want[key]}", mode=mode))  # fmt: skip
+            out.append(
+                Violation(
+                    codes.ESTIMATE, f"estimate.{key} is {have!r}, {what} {want[key]}", mode=mode
+                )
+            )
     return out

@@ -59,4 +59,3 @@ class CheckReport:
 
     def lines(self) -> list[str]:
         return [str(v) for v in self.violations]
-

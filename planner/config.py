@@ -69,16 +69,21 @@ class Config:
         if bad:
             where = f"{self.path}" if self.path else "no config file"
             known = ", ".join(self.pools) or "none"
-            raise InputError(f"--pool: no pool {', '.join(map(repr, bad))} in {where} "
-                             f"(pools: {known})")  # fmt: skip
+            raise InputError(
+                f"--pool: no pool {', '.join(map(repr, bad))} in {where} (pools: {known})"
+            )
         return [self.pools[n] for n in dict.fromkeys(names)]
 
     def default_map(self) -> dict[str, dict[str, Any]]:
         """click's `default_map`: the `[defaults]` as option defaults per command."""
         d = self.defaults
         out: dict[str, dict[str, Any]] = {}
-        for cmd, keys in (("solve", ("time_limit", "headroom")), ("explain", ("headroom",)),
-                          ("whatif", ("headroom",)), ("execute", ("time_limit", "mode"))):
+        for cmd, keys in (
+            ("solve", ("time_limit", "headroom")),
+            ("explain", ("headroom",)),
+            ("whatif", ("headroom",)),
+            ("execute", ("time_limit", "mode")),
+        ):
             vals = {k: d[k] for k in keys if k in d}
             if vals:
                 out[cmd] = vals
@@ -137,8 +142,9 @@ def parse(doc: Mapping[str, Any], path: Path) -> Config:
         if entry is not None:
             pools[name] = entry
     if problems:
-        raise InputError(f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
-                         problems)  # fmt: skip
+        raise InputError(
+            f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}", problems
+        )
     return Config(path, pools, defaults)
 
 
@@ -152,8 +158,9 @@ def _defaults_problems(defaults: dict[str, Any]) -> list[str]:
         elif not isinstance(v, kinds) or isinstance(v, bool):
             problems.append(f"defaults.{k}: wrong type {type(v).__name__}")
     if isinstance(defaults.get("headroom"), int | float) and not 0 <= defaults["headroom"] < 1:
-        problems.append(f"defaults.headroom: must be at least 0 and below 1, got "
-                        f"{defaults['headroom']}")  # fmt: skip
+        problems.append(
+            f"defaults.headroom: must be at least 0 and below 1, got {defaults['headroom']}"
+        )
     if isinstance(defaults.get("time_limit"), int | float) and not defaults["time_limit"] > 0:
         problems.append(f"defaults.time_limit: must be positive, got {defaults['time_limit']}")
     if defaults.get("mode") not in (None, "waves", "flow"):
@@ -176,10 +183,11 @@ def _pool_entry(name: str, t: Any, path: Path, problems: list[str]) -> PoolEntry
         problems.append(f"{where}.url: required (the pool master's URL)")
         return None
     if "password" in t:
-        problems.append(f"{where}.password: passwords do not go in the file; name an "
-                        "environment variable (password_env) or a keyring entry")
-    strs = {k: t.get(k) for k in ("user", "password_env", "keyring", "ca_file",
-                                  "fingerprint")}  # fmt: skip
+        problems.append(
+            f"{where}.password: passwords do not go in the file; name an "
+            "environment variable (password_env) or a keyring entry"
+        )
+    strs = {k: t.get(k) for k in ("user", "password_env", "keyring", "ca_file", "fingerprint")}
     for k, v in strs.items():
         if v is not None and not isinstance(v, str):
             problems.append(f"{where}.{k}: must be a string")
@@ -192,11 +200,15 @@ def _pool_entry(name: str, t: Any, path: Path, problems: list[str]) -> PoolEntry
     if strs["password_env"] and strs["keyring"]:
         problems.append(f"{where}: give password_env or keyring, not both")
     return PoolEntry(
-        name, url, user=_str_or(strs["user"], "root"),
-        password_env=_str_or(strs["password_env"], None), keyring=_str_or(strs["keyring"], None),
-        ca_file=_ca_path(strs["ca_file"], path), fingerprint=fp,
+        name,
+        url,
+        user=_str_or(strs["user"], "root"),
+        password_env=_str_or(strs["password_env"], None),
+        keyring=_str_or(strs["keyring"], None),
+        ca_file=_ca_path(strs["ca_file"], path),
+        fingerprint=fp,
         insecure=bool(t.get("insecure", False)),
-    )  # fmt: skip
+    )
 
 
 def _str_or(value: Any, default: str | None) -> Any:
@@ -233,22 +245,27 @@ def password_for(entry: PoolEntry) -> str | None:
     if entry.password_env:
         value = os.environ.get(entry.password_env)
         if not value:
-            raise InputError(f"pool {entry.name}: environment variable {entry.password_env} "
-                             "is not set")  # fmt: skip
+            raise InputError(
+                f"pool {entry.name}: environment variable {entry.password_env} is not set"
+            )
         return value
     if entry.keyring:
         try:
             import keyring
         except ImportError:
-            raise InputError(f"pool {entry.name}: keyring = {entry.keyring!r} needs the "
-                             "keyring package (pip install keyring)") from None
+            raise InputError(
+                f"pool {entry.name}: keyring = {entry.keyring!r} needs the "
+                "keyring package (pip install keyring)"
+            ) from None
         try:
             value = keyring.get_password(entry.keyring, entry.user)
         except Exception as e:  # no backend, a locked store: the keyring's own words
             first = str(e).split(". ")[0].strip() or type(e).__name__
             raise InputError(f"pool {entry.name}: keyring {entry.keyring!r}: {first}") from None
         if not value:
-            raise InputError(f"pool {entry.name}: no keyring entry for service "
-                             f"{entry.keyring!r}, user {entry.user!r}")  # fmt: skip
+            raise InputError(
+                f"pool {entry.name}: no keyring entry for service "
+                f"{entry.keyring!r}, user {entry.user!r}"
+            )
         return value
     return None

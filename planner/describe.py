@@ -32,8 +32,9 @@ def name_of(inv: Inventory | None, uuid: str | None, *, short: bool = True) -> s
     return uuid[:8] if short else uuid
 
 
-def describe_goal(goal: dict[str, Any], inv: Inventory | None = None, *,
-                  most: int | None = 4) -> str:  # fmt: skip
+def describe_goal(
+    goal: dict[str, Any], inv: Inventory | None = None, *, most: int | None = 4
+) -> str:
     """A plan's goal in words, with names when an inventory is given; at most `most`
     names of a list ("and 3 more"), every one when `most` is None."""
 
@@ -57,8 +58,10 @@ def describe_goal(goal: dict[str, Any], inv: Inventory | None = None, *,
     if kind == "target":
         return f"Reach a target placement of {len(goal.get('placements') or {})} VMs"
     if kind == "rolling-upgrade":
-        return f"Rolling upgrade of pool {name_of(inv, goal.get('pool'))} to " \
-               f"{goal.get('to_version', '?')}"  # fmt: skip
+        return (
+            f"Rolling upgrade of pool {name_of(inv, goal.get('pool'))} to "
+            f"{goal.get('to_version', '?')}"
+        )
     return str(kind)
 
 

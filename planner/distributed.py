@@ -53,8 +53,9 @@ def connect(address: str, timeout: float = 10.0) -> Any:
     try:
         from distributed import Client
     except ImportError as e:  # pragma: no cover - dask is an optional extra
-        raise InputError("--dask: dask.distributed is not installed "
-                         "(pip install 'dask[distributed]')") from e  # fmt: skip
+        raise InputError(
+            "--dask: dask.distributed is not installed (pip install 'dask[distributed]')"
+        ) from e
     try:
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as e:
@@ -81,8 +82,13 @@ def _quiet(_msg: str) -> None:
     """Progress sink on the workers: their messages would only clutter worker logs."""
 
 
-def run_part(sub: Problem, solver: str, budget: float, seed: int, good_enough: int = 0,
-             ) -> tuple[PartResult, float]:  # fmt: skip
+def run_part(
+    sub: Problem,
+    solver: str,
+    budget: float,
+    seed: int,
+    good_enough: int = 0,
+) -> tuple[PartResult, float]:
     """One component, on a worker: its `PartResult` (not its sub-problem: the client
     has it) and the seconds spent solving it. CP-SAT runs single-threaded there."""
     t0 = time.perf_counter()
@@ -90,10 +96,17 @@ def run_part(sub: Problem, solver: str, budget: float, seed: int, good_enough: i
     return result, time.perf_counter() - t0
 
 
-def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: str,
-                time_limit: float, seed: int, say: Callable[[str], None],
-                stats: dict[str, float] | None = None, good_enough: int = 0,
-                ) -> list[PartResult]:  # fmt: skip
+def solve_parts(
+    client: Any,
+    p: Problem,
+    parts_idx: list[np.ndarray],
+    solver: str,
+    time_limit: float,
+    seed: int,
+    say: Callable[[str], None],
+    stats: dict[str, float] | None = None,
+    good_enough: int = 0,
+) -> list[PartResult]:
     """Every component solved on the cluster, in `parts_idx` order.
 
     Results stream back as they finish (`say` gets one line per part). `stats`, when
@@ -109,9 +122,17 @@ def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: st
     run = f"{time.time_ns():x}"  # unique task keys per solve
     futures = {}
     for i, idx in enumerate(parts_idx):
-        f = client.submit(run_part, p.subset(idx), solver, secs[i], seed, good_enough,
-                          pure=False,
-                          retries=RETRIES, key=f"planner-part-{run}-{i}")  # fmt: skip
+        f = client.submit(
+            run_part,
+            p.subset(idx),
+            solver,
+            secs[i],
+            seed,
+            good_enough,
+            pure=False,
+            retries=RETRIES,
+            key=f"planner-part-{run}-{i}",
+        )
         futures[f] = i
     t1 = time.perf_counter()
     out: list[PartResult | None] = [None] * len(parts_idx)
@@ -124,17 +145,24 @@ def solve_parts(client: Any, p: Problem, parts_idx: list[np.ndarray], solver: st
             if type(e).__name__ != "KilledWorker":
                 raise
             # the scheduler gave up after the task's workers died again and again
-            raise ConnectionFailed(f"--dask: workers kept dying while solving component "
-                                   f"{i + 1} ({sizes[i]} migrations): {e}") from e  # fmt: skip
+            raise ConnectionFailed(
+                f"--dask: workers kept dying while solving component "
+                f"{i + 1} ({sizes[i]} migrations): {e}"
+            ) from e
         out[i] = part
         task_s += s
-        say(f"component {i + 1}/{len(parts_idx)}: {sizes[i]} migrations, "
-            f"{part.status.value} ({n} of {len(parts_idx)} done)")  # fmt: skip
+        say(
+            f"component {i + 1}/{len(parts_idx)}: {sizes[i]} migrations, "
+            f"{part.status.value} ({n} of {len(parts_idx)} done)"
+        )
     wall = time.perf_counter() - t0
     if stats is not None:
-        stats.update(submit_seconds=t1 - t0, wall_seconds=wall, task_seconds=task_s,
-                     slots=float(slots))  # fmt: skip
+        stats.update(
+            submit_seconds=t1 - t0, wall_seconds=wall, task_seconds=task_s, slots=float(slots)
+        )
     # the benchmark reads this line: wall x slots - task seconds is Dask's overhead
-    say(f"dask: {len(parts_idx)} parts on {slots} slots: submit {t1 - t0:.2f} s, "
-        f"wall {wall:.2f} s, solving {task_s:.2f} s of worker time")  # fmt: skip
+    say(
+        f"dask: {len(parts_idx)} parts on {slots} slots: submit {t1 - t0:.2f} s, "
+        f"wall {wall:.2f} s, solving {task_s:.2f} s of worker time"
+    )
     return [x for x in out if x is not None]

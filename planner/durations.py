@@ -56,8 +56,10 @@ class DurationModel:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise InputError(f"duration model: unknown parameter {', '.join(unknown)}; "
-                             f"expected {', '.join(sorted(known))}")  # fmt: skip
+            raise InputError(
+                f"duration model: unknown parameter {', '.join(unknown)}; "
+                f"expected {', '.join(sorted(known))}"
+            )
         return cls(**dict(d))
 
     def memory_seconds(self, memory_bytes: int, compressed: bool) -> float:
@@ -70,8 +72,9 @@ class DurationModel:
         (disk uuids), rounded up, at least 1. Compression is the VM's pool's setting."""
         compressed = inv.pool_by_uuid[vm.pool].migration_compression
         # a disk's snapshots travel with it (xapi_vm_migrate.ml maps them with the disk)
-        disk_bytes = sum(d.used_bytes + d.snapshot_used_bytes for d in vm.disks
-                         if d.uuid in moved_disks)  # fmt: skip
+        disk_bytes = sum(
+            d.used_bytes + d.snapshot_used_bytes for d in vm.disks if d.uuid in moved_disks
+        )
         if vm.suspend_vdi is not None and kind == "storage":
             # counted for every storage migration of a Suspended VM (the safe side: within
             # its pool, to a host that sees its SR, XAPI leaves the image in place)

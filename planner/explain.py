@@ -83,7 +83,6 @@ class Explanation:
         return tuple(c for c in self.candidates if c.eligible)
 
 
-
 def _resolve_to(inv: Inventory, vm: VM, to: str | None) -> tuple[str, str | None]:
     if to is None:
         return vm.pool, None
@@ -97,8 +96,9 @@ def _resolve_to(inv: Inventory, vm: VM, to: str | None) -> tuple[str, str | None
             raise LookupFailed(f"--to: {host_err.message} (nor a pool)") from None
 
 
-def explain(inv: Inventory, vm_ref: str, to: str | None = None,
-            options: PlanOptions | None = None) -> Explanation:  # fmt: skip
+def explain(
+    inv: Inventory, vm_ref: str, to: str | None = None, options: PlanOptions | None = None
+) -> Explanation:
     """Why `vm_ref` (name or uuid) can or cannot go to each candidate.
 
     Without `to`: every other host of its pool (running VM, live migration; storage
@@ -114,16 +114,19 @@ def explain(inv: Inventory, vm_ref: str, to: str | None = None,
     mem = free_memory(inv, options)
     every = ("live", "storage", "move")
     exclusions = tuple(
-        Exclusion(r.code, r.message, codes.REMEDY.get(r.code, ""),
-                  STORAGE_KINDS if r.code in (codes.CBT, codes.MCS) else every)
+        Exclusion(
+            r.code,
+            r.message,
+            codes.REMEDY.get(r.code, ""),
+            STORAGE_KINDS if r.code in (codes.CBT, codes.MCS) else every,
+        )
         for r in exclusion_reasons(inv, vm, "storage")
     )
     halted = _halted_reasons(inv, vm, mem)
     if vm.power_state != "Halted":
         # Running and Paused VMs, and (v2) Suspended ones: a storage migration of a
         # Suspended VM names its destination host too
-        hosts = ([inv.host_by_uuid[to_host]] if to_host else
-                 inv.hosts_in_pool.get(to_pool, []))  # fmt: skip
+        hosts = [inv.host_by_uuid[to_host]] if to_host else inv.hosts_in_pool.get(to_pool, [])
         rows = _host_rows(inv, vm, hosts, to_pool, to_host, options, mem, halted)
     else:
         rows = _sr_rows(inv, vm, to_pool, to_host, options, mem, halted)
@@ -139,13 +142,21 @@ def _with(row: Candidate, halted: tuple[Reason, ...]) -> Candidate:
     """`row` with the halted-VM reasons added (they hold whatever the target)."""
     if not halted:
         return row
-    return Candidate(row.kind, row.host, row.sr, row.reasons + halted,
-                     row.free_memory_bytes, row.free_sr_bytes)  # fmt: skip
+    return Candidate(
+        row.kind, row.host, row.sr, row.reasons + halted, row.free_memory_bytes, row.free_sr_bytes
+    )
 
 
-def _host_rows(inv: Inventory, vm: VM, hosts: list[Host], to_pool: str, to_host: str | None,
-               options: PlanOptions, mem: dict[str, int],
-               halted: tuple[Reason, ...]) -> list[Candidate]:  # fmt: skip
+def _host_rows(
+    inv: Inventory,
+    vm: VM,
+    hosts: list[Host],
+    to_pool: str,
+    to_host: str | None,
+    options: PlanOptions,
+    mem: dict[str, int],
+    halted: tuple[Reason, ...],
+) -> list[Candidate]:
     """A VM with a host (running, paused, suspended): per target host, the live row, and
     storage rows per SR it sees when it goes cross-pool or live is blocked by storage."""
     cross = to_pool != vm.pool
@@ -157,8 +168,7 @@ def _host_rows(inv: Inventory, vm: VM, hosts: list[Host], to_pool: str, to_host:
         if not cross and vm.is_running:
             live = _row(inv, vm, "live", h, None, options, mem)
             rows.append(live)
-        if cross or live is None or any(r.code == codes.SR_NOT_ATTACHED
-                                        for r in live.reasons):  # fmt: skip
+        if cross or live is None or any(r.code == codes.SR_NOT_ATTACHED for r in live.reasons):
             for sr in _srs_seen_by(inv, to_pool, h):
                 if not cross and not vm.is_running and {d.sr for d in vm.disks} == {sr.uuid}:
                     continue  # nothing would move
@@ -166,8 +176,15 @@ def _host_rows(inv: Inventory, vm: VM, hosts: list[Host], to_pool: str, to_host:
     return rows
 
 
-def _sr_rows(inv: Inventory, vm: VM, to_pool: str, to_host: str | None, options: PlanOptions,
-             mem: dict[str, int], halted: tuple[Reason, ...]) -> list[Candidate]:  # fmt: skip
+def _sr_rows(
+    inv: Inventory,
+    vm: VM,
+    to_pool: str,
+    to_host: str | None,
+    options: PlanOptions,
+    mem: dict[str, int],
+    halted: tuple[Reason, ...],
+) -> list[Candidate]:
     """A halted VM: a disk-move row per SR of the target pool (that `to_host` sees)."""
     cross = to_pool != vm.pool
     kind = "move" if vm.power_state == "Halted" else "storage"
@@ -193,24 +210,33 @@ def _halted_reasons(inv: Inventory, vm: VM, mem: dict[str, int]) -> tuple[Reason
     """Rule 4 now: a halted or suspended VM's disks move only while a host could start it."""
     if vm.is_running:
         return ()
-    best = max((mem[h.uuid] for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled),
-               default=0)  # fmt: skip
+    best = max((mem[h.uuid] for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled), default=0)
     if best >= vm.memory_bytes:
         return ()
     need_s, free_s = amounts(vm.memory_bytes, max(best, 0))
-    return (Reason(codes.HALTED_MEMORY,
-                   f"no enabled host of pool {inv.label(vm.pool)} has {need_s} free to start "
-                   f"{vm.name}; the most free is {free_s}"),)  # fmt: skip
+    return (
+        Reason(
+            codes.HALTED_MEMORY,
+            f"no enabled host of pool {inv.label(vm.pool)} has {need_s} free to start "
+            f"{vm.name}; the most free is {free_s}",
+        ),
+    )
 
 
-def _row(inv: Inventory, vm: VM, kind: str, host: Host | None, sr: SR | None,
-         options: PlanOptions, mem: dict[str, int]) -> Candidate:  # fmt: skip
+def _row(
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    sr: SR | None,
+    options: PlanOptions,
+    mem: dict[str, int],
+) -> Candidate:
     to_pool = host.pool if host is not None else sr.pool if sr is not None else vm.pool
     moving = {d.uuid: sr.uuid for d in vm.disks if d.sr != sr.uuid} if sr is not None else {}
     if kind == "storage" and not moving and to_pool == vm.pool:
         kind = "live"  # every disk is already there: nothing to copy
-    reasons = target_reasons(inv, vm, kind, host.uuid if host else None, to_pool, moving,
-                             options)  # fmt: skip
+    reasons = target_reasons(inv, vm, kind, host.uuid if host else None, to_pool, moving, options)
     free_mem = None
     if host is not None:
         free_mem = mem[host.uuid]
@@ -231,8 +257,14 @@ def _row(inv: Inventory, vm: VM, kind: str, host: Host | None, sr: SR | None,
         for sr_uuid, n in need.items():
             s = inv.sr_by_uuid[sr_uuid]
             reasons += sr_space_reasons(s, n, s.size_bytes - s.used_bytes)
-    return Candidate(kind, host.uuid if host else None, sr.uuid if sr else None,
-                     tuple(reasons), free_mem, free_sr)  # fmt: skip
+    return Candidate(
+        kind,
+        host.uuid if host else None,
+        sr.uuid if sr else None,
+        tuple(reasons),
+        free_mem,
+        free_sr,
+    )
 
 
 def render(inv: Inventory, e: Explanation, console: object | None = None) -> None:
@@ -245,17 +277,21 @@ def render(inv: Inventory, e: Explanation, console: object | None = None) -> Non
     label = inv.label
     vm = e.vm
     where = f"on {label(vm.host)}" if vm.host else "not running"
-    out.print(f"[bold]{escape(vm.name)}[/bold] ({vm.power_state}, {escape(where)}, pool "
-              f"{escape(label(vm.pool))}, {gib(vm.memory_bytes)})")  # fmt: skip
+    out.print(
+        f"[bold]{escape(vm.name)}[/bold] ({vm.power_state}, {escape(where)}, pool "
+        f"{escape(label(vm.pool))}, {gib(vm.memory_bytes)})"
+    )
     for x in e.exclusions:
         blocks = "every migration" if len(x.kinds) == 3 else "storage moves"
         out.print(f"[red]{x.code}[/red] (blocks {blocks}): {escape(x.message)}")
         if x.remedy:
             out.print(f"  remedy: {escape(x.remedy)}")
     if e.vifs:
-        maps = ", ".join(f"{v.device}: {label(v.network)} -> "
-                         f"{label(v.to_network) if v.to_network else 'UNMAPPED'}"
-                         for v in e.vifs)  # fmt: skip
+        maps = ", ".join(
+            f"{v.device}: {label(v.network)} -> "
+            f"{label(v.to_network) if v.to_network else 'UNMAPPED'}"
+            for v in e.vifs
+        )
         out.print(escape(f"VIF mapping into pool {label(e.to_pool)}: {maps}"))
     table = Table()
     for col in ("kind", "host", "SR", "free memory", "free SR space", "verdict"):
@@ -264,14 +300,18 @@ def render(inv: Inventory, e: Explanation, console: object | None = None) -> Non
         if c.eligible:
             verdict = "[green]eligible[/green]"
         else:
-            parts = [r.code if r.code in EXCLUSION_CODES else f"{r.code}: {r.message}"
-                     for r in c.reasons]  # fmt: skip
+            parts = [
+                r.code if r.code in EXCLUSION_CODES else f"{r.code}: {r.message}" for r in c.reasons
+            ]
             verdict = escape("; ".join(dict.fromkeys(parts)))
         table.add_row(
-            c.kind, escape(label(c.host)), escape(label(c.sr)),
+            c.kind,
+            escape(label(c.host)),
+            escape(label(c.sr)),
             gib(c.free_memory_bytes) if c.free_memory_bytes is not None else "-",
-            gib(c.free_sr_bytes) if c.free_sr_bytes is not None else "-", verdict,
-        )  # fmt: skip
+            gib(c.free_sr_bytes) if c.free_sr_bytes is not None else "-",
+            verdict,
+        )
     if e.candidates:
         out.print(table)
     else:

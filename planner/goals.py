@@ -87,8 +87,7 @@ class RollingUpgrade:
     kind: str = field(default="rolling-upgrade", init=False)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "pool": self.pool,
-                               "to_version": self.to_version}
+        out: dict[str, Any] = {"kind": self.kind, "pool": self.pool, "to_version": self.to_version}
         if self.order:
             out["order"] = list(self.order)
         if self.return_home:
@@ -149,8 +148,10 @@ def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
     if kind == "evacuate":
         return Evacuate(_uuids(inv, "host", d.get("hosts"), f"{where}.hosts"))
     if kind == "move-pool":
-        return MovePool(_uuids(inv, "pool", d.get("from"), f"{where}.from"),
-                        _uuids(inv, "pool", d.get("to"), f"{where}.to"))  # fmt: skip
+        return MovePool(
+            _uuids(inv, "pool", d.get("from"), f"{where}.from"),
+            _uuids(inv, "pool", d.get("to"), f"{where}.to"),
+        )
     if kind == "retire-sr":
         return RetireSR(_uuids(inv, "sr", d.get("srs"), f"{where}.srs"))
     if kind == "rebalance":
@@ -186,8 +187,9 @@ def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
 SOLVABLE = ("evacuate", "move-pool", "retire-sr")
 
 
-def _resolve(inv: Inventory, kind: str, refs: list[str], option: str,
-             problems: list[str]) -> tuple[str, ...]:  # fmt: skip
+def _resolve(
+    inv: Inventory, kind: str, refs: list[str], option: str, problems: list[str]
+) -> tuple[str, ...]:
     """Resolve names/uuids (comma-separated or repeated); each bad one is one problem."""
     out: list[str] = []
     for ref in refs:
@@ -216,15 +218,23 @@ def parse_goal(
     """The goal the CLI options name: exactly one of evacuate, move-pool (with `to`) or
     retire-sr. Objects are named by name, uuid or unique uuid prefix; every bad name,
     and every conflict, is one line of the `InputError` raised."""
-    given = [name for name, v in (("--evacuate", evacuate), ("--move-pool", move_pool),
-                                   ("--retire-sr", retire_sr)) if v]  # fmt: skip
+    given = [
+        name
+        for name, v in (
+            ("--evacuate", evacuate),
+            ("--move-pool", move_pool),
+            ("--retire-sr", retire_sr),
+        )
+        if v
+    ]
     if len(given) > 1:
         raise InputError(f"give one goal at a time, not {' and '.join(given)}")
     if to and not move_pool:
         raise InputError("--to only goes with --move-pool")
     if not given:
-        raise InputError("no goal: give --evacuate HOST, --move-pool POOL --to POOL or "
-                         "--retire-sr SR")  # fmt: skip
+        raise InputError(
+            "no goal: give --evacuate HOST, --move-pool POOL --to POOL or --retire-sr SR"
+        )
     problems: list[str] = []
     goal: Goal
     if evacuate:
@@ -272,17 +282,26 @@ def resolve_goal(inv: Inventory, goal: Goal) -> Goal:
     if isinstance(goal, Evacuate):
         out = Evacuate(refs("host", goal.hosts, "Evacuate.hosts"))
     elif isinstance(goal, MovePool):
-        out = MovePool(refs("pool", goal.from_pools, "MovePool.from_pools"),
-                       refs("pool", goal.to_pools, "MovePool.to_pools"))  # fmt: skip
+        out = MovePool(
+            refs("pool", goal.from_pools, "MovePool.from_pools"),
+            refs("pool", goal.to_pools, "MovePool.to_pools"),
+        )
     elif isinstance(goal, RetireSR):
         out = RetireSR(refs("sr", goal.srs, "RetireSR.srs"))
     elif isinstance(goal, Target):
-        out = Target({one("vm", v, "Target.placements"): one("host", h, "Target.placements")
-                      for v, h in goal.placements.items()})  # fmt: skip
+        out = Target(
+            {
+                one("vm", v, "Target.placements"): one("host", h, "Target.placements")
+                for v, h in goal.placements.items()
+            }
+        )
     elif isinstance(goal, RollingUpgrade):
-        out = RollingUpgrade(one("pool", goal.pool, "RollingUpgrade.pool"), goal.to_version,
-                             refs("host", goal.order, "RollingUpgrade.order"),
-                             goal.return_home)  # fmt: skip
+        out = RollingUpgrade(
+            one("pool", goal.pool, "RollingUpgrade.pool"),
+            goal.to_version,
+            refs("host", goal.order, "RollingUpgrade.order"),
+            goal.return_home,
+        )
     else:
         return goal  # Rebalance names no object
     if problems:

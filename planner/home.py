@@ -80,6 +80,11 @@ def home_violations(inv: Inventory, plan: Plan) -> list[tuple[Migration, str]]:
         if host is None:
             out.append((m, f"home_host {m.home_host} is no host of the inventory"))
         elif host.pool != m.to_pool:
-            out.append((m, f"home_host {host.name} is in pool {inv.label(host.pool)}, not "
-                           f"in the VM's new pool {inv.label(m.to_pool)}"))  # fmt: skip
+            out.append(
+                (
+                    m,
+                    f"home_host {host.name} is in pool {inv.label(host.pool)}, not "
+                    f"in the VM's new pool {inv.label(m.to_pool)}",
+                )
+            )
     return out

@@ -75,8 +75,9 @@ class Ledger:
 
     __slots__ = ("cap", "used")
 
-    def __init__(self, capacity: Mapping[Key, int] | None = None,
-                 used: Mapping[Key, int] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, capacity: Mapping[Key, int] | None = None, used: Mapping[Key, int] | None = None
+    ) -> None:
         self.cap: dict[Key, int] = dict(capacity or {})
         self.used: dict[Key, int] = dict(used or {})
 

@@ -73,8 +73,7 @@ def suspend_target(inv: Inventory, vm: VM, m: Migration, at: str) -> str | None:
             return d.to_sr if d.to_sr != at else None
     if not any(d.to_sr != d.from_sr for d in m.disks) and m.to_pool == vm.pool:
         return None  # nothing is copied: the image is not either
-    to = xapi_suspend_target(inv, vm, at, m.to_host, m.to_pool,
-                             {d.vdi: d.to_sr for d in m.disks})  # fmt: skip
+    to = xapi_suspend_target(inv, vm, at, m.to_host, m.to_pool, {d.vdi: d.to_sr for d in m.disks})
     return to if to is not None and to != at else None
 
 
@@ -97,8 +96,15 @@ class Account:
         }
 
     @classmethod
-    def of(cls, inv: Inventory, options: PlanOptions, *, max_per_pool: int | None = None,
-           max_per_host: int | None = None, slots: bool = True) -> Account:  # fmt: skip
+    def of(
+        cls,
+        inv: Inventory,
+        options: PlanOptions,
+        *,
+        max_per_pool: int | None = None,
+        max_per_host: int | None = None,
+        slots: bool = True,
+    ) -> Account:
         """The account of `inv` as it is now. `max_per_pool`/`max_per_host` lower the
         options' slot limits (an operator's flag); `slots=False` leaves slots unlimited
         (wave replays count them per wave instead)."""
@@ -157,8 +163,12 @@ class Account:
             start.append((("host", h), 1))
             end.append((("host", h), -1))
         mem_pools: tuple[str, ...] = ()
-        if (vm.is_running and m.kind != "move" and m.to_host is not None
-                and m.to_host != m.from_host):  # fmt: skip
+        if (
+            vm.is_running
+            and m.kind != "move"
+            and m.to_host is not None
+            and m.to_host != m.from_host
+        ):
             need = vm_memory(vm, self.options.dmc)
             start.append((("mem", m.to_host), need))
             to = inv.host_by_uuid.get(m.to_host)
@@ -193,8 +203,9 @@ class Account:
                 start += [(("sr", suspend_to), t), (("sr", at), s)]
                 end += [(("sr", suspend_to), sv.used_bytes - t), (("sr", at), -s - sv.used_bytes)]
         halted = vm.memory_bytes if (not vm.is_running and moved) else 0
-        return Demand(m.id, vm.uuid, m.from_pool, merge(start), merge(end), halted,
-                      mem_pools, suspend_to)  # fmt: skip
+        return Demand(
+            m.id, vm.uuid, m.from_pool, merge(start), merge(end), halted, mem_pools, suspend_to
+        )
 
     # ---------------------------------------------------------------- questions
     def best_free(self, pool: str) -> int:
@@ -264,23 +275,34 @@ class Account:
             return sr_space_reasons(inv.sr_by_uuid[what], s.need, s.free)[0]
         cap = self.ledger.cap[s.key]
         if kind == "pool":
-            return Reason(codes.CONCURRENCY, f"pool {inv.label(what)} already has "
-                          f"{cap - s.free} migration(s) in flight, at most {cap}")
+            return Reason(
+                codes.CONCURRENCY,
+                f"pool {inv.label(what)} already has "
+                f"{cap - s.free} migration(s) in flight, at most {cap}",
+            )
         if kind == "host":
-            return Reason(codes.CONCURRENCY, f"host {inv.label(what)} already has "
-                          f"{cap - s.free} migration(s) in flight, at most {cap} "
-                          "(max_per_host)")  # fmt: skip
+            return Reason(
+                codes.CONCURRENCY,
+                f"host {inv.label(what)} already has "
+                f"{cap - s.free} migration(s) in flight, at most {cap} "
+                "(max_per_host)",
+            )
         group = inv.vm_group_by_uuid[s.key[2]]  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
-        return Reason(codes.ANTI_AFFINITY, f"{vm.name} would share {inv.label(what)} with "
-                      f"another VM of anti-affinity group {group.name}")
+        return Reason(
+            codes.ANTI_AFFINITY,
+            f"{vm.name} would share {inv.label(what)} with "
+            f"another VM of anti-affinity group {group.name}",
+        )
 
     def halted_reason(self, h: Demand, best: int) -> Reason:
         vm = self.inv.vm_by_uuid[h.vm]
         need_s, free_s = amounts(h.halted_need, max(best, 0))
-        return Reason(codes.HALTED_MEMORY,
-                      f"{vm.name} ({vm.power_state}) needs an enabled host of pool "
-                      f"{self.inv.label(h.pool)} with {need_s} free while its disks move; "
-                      f"the most free is {free_s}")  # fmt: skip
+        return Reason(
+            codes.HALTED_MEMORY,
+            f"{vm.name} ({vm.power_state}) needs an enabled host of pool "
+            f"{self.inv.label(h.pool)} with {need_s} free while its disks move; "
+            f"the most free is {free_s}",
+        )
 
     # ---------------------------------------------------------------- changes
     def start(self, d: Demand) -> None:

@@ -47,8 +47,14 @@ OPTION_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def finite(value: Any, what: str, lo: float | None = None, hi: float | None = None,
-           *, integer: bool = False) -> float:  # fmt: skip
+def finite(
+    value: Any,
+    what: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    integer: bool = False,
+) -> float:
     """`value` as a number when it is a finite int/float within [lo, hi] (bools are not
     numbers here); otherwise InputError naming `what`. `integer`: floats are refused."""
     ok_types = (int,) if integer else (int, float)

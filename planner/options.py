@@ -48,9 +48,7 @@ class PlanOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.headroom_fraction < 1.0:
-            raise InputError(
-                f"headroom_fraction: must be in [0, 1), got {self.headroom_fraction}"
-            )
+            raise InputError(f"headroom_fraction: must be in [0, 1), got {self.headroom_fraction}")
         why = slots_error("max_per_pool", self.max_per_pool)
         if why is None and self.max_per_host is not None:
             why = slots_error("max_per_host", self.max_per_host, null=True)
@@ -85,8 +83,7 @@ class PlanOptions:
                 dmc=bool(d.get("dmc", False)),
                 max_per_pool=int(d.get("max_per_pool", MAX_PER_POOL)),
                 network_map=dict(d.get("network_map") or {}),
-                max_per_host=(None if d.get("max_per_host") is None
-                              else int(d["max_per_host"])),
+                max_per_host=(None if d.get("max_per_host") is None else int(d["max_per_host"])),
                 anti_affinity=str(d.get("anti_affinity", "strict")),
                 migration_network=dict(d.get("migration_network") or {}),
             )

@@ -169,9 +169,19 @@ class Plan:
                     }
                 )
         columns = [
-            "wave", "id", "vm", "kind", "from_host", "to_host", "from_pool", "to_pool",
-            "memory_bytes", "disk_bytes", "est_seconds", "reason",
-        ]  # fmt: skip
+            "wave",
+            "id",
+            "vm",
+            "kind",
+            "from_host",
+            "to_host",
+            "from_pool",
+            "to_pool",
+            "memory_bytes",
+            "disk_bytes",
+            "est_seconds",
+            "reason",
+        ]
         return pd.DataFrame(rows, columns=columns)
 
 
@@ -217,8 +227,10 @@ def lockstep(waves: tuple[Wave, ...] | list[Wave]) -> tuple[Wave, ...]:
 
 
 def _wave_json(w: Wave) -> dict[str, Any]:
-    out: dict[str, Any] = {"index": w.index,
-                           "migrations": [_migration_json(m) for m in w.migrations]}
+    out: dict[str, Any] = {
+        "index": w.index,
+        "migrations": [_migration_json(m) for m in w.migrations],
+    }
     if w.steps:  # only when present: plans of the classic goals are unchanged
         out["steps"] = [s.to_json() for s in w.steps]
     return out
@@ -306,8 +318,11 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
             f"{where}: unsupported plan version {version!r} (this planner reads 1 and 2)"
         )
     ids: set[str] = set()
-    waves = [wave for i, w in enumerate(r.get(doc, "waves", "plan", list) or [])
-             if (wave := _wave(r, w, i, ids)) is not None]  # fmt: skip
+    waves = [
+        wave
+        for i, w in enumerate(r.get(doc, "waves", "plan", list) or [])
+        if (wave := _wave(r, w, i, ids)) is not None
+    ]
     unplaced = _unplaced(r, doc)
     plan = Plan(
         inventory_digest=r.get(doc, "inventory_digest", "plan", str) or "",

@@ -41,8 +41,16 @@ class _Reader:
     def __init__(self) -> None:
         self.errors: list[str] = []
 
-    def get(self, d: Any, key: str, path: str, types: type | tuple[type, ...], *,
-            nullable: bool = False, default: Any = ...) -> Any:  # fmt: skip
+    def get(
+        self,
+        d: Any,
+        key: str,
+        path: str,
+        types: type | tuple[type, ...],
+        *,
+        nullable: bool = False,
+        default: Any = ...,
+    ) -> Any:
         if not isinstance(d, dict):
             self.errors.append(f"{path}: must be an object")
             return None
@@ -60,7 +68,6 @@ class _Reader:
             self.errors.append(f"{path}.{key}: must be {names}, got {type(v).__name__}")
             return None
         return v
-
 
     def seconds(self, d: Any, key: str, path: str) -> int:
         """An optional whole, finite, non-negative number of seconds (default 0)."""
@@ -114,8 +121,11 @@ def _migration(r: _Reader, d: Any, path: str) -> Migration | None:
         if not isinstance(x, dict):
             r.errors.append(f"{p}: must be an object")
             continue
-        disks.append(DiskMove(r.get(x, "vdi", p, str), r.get(x, "from_sr", p, str),
-                              r.get(x, "to_sr", p, str)))  # fmt: skip
+        disks.append(
+            DiskMove(
+                r.get(x, "vdi", p, str), r.get(x, "from_sr", p, str), r.get(x, "to_sr", p, str)
+            )
+        )
     vifs = []
     for j, x in enumerate(r.get(d, "vifs", path, list, default=[]) or []):
         p = f"{path}.vifs[{j}]"
@@ -154,8 +164,9 @@ def _unplaced(r: _Reader, doc: dict[str, Any]) -> list[Unplaced]:
             r.errors.append(f"unplaced[{i}]: must be an object")
             continue
         vm = r.get(u, "vm", f"unplaced[{i}]", str)
-        reasons = _reasons(r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]),
-                           f"unplaced[{i}].reasons")  # fmt: skip
+        reasons = _reasons(
+            r, r.get(u, "reasons", f"unplaced[{i}]", list, default=[]), f"unplaced[{i}].reasons"
+        )
         if vm is not None:
             unplaced.append(Unplaced(vm, reasons))
     return unplaced

@@ -149,7 +149,8 @@ class Problem:
         for g in self.job_groups:
             for j in g:
                 out.setdefault(j, set()).update(
-                    int(self.job_from_host[k]) for k in g if k != j and self.job_from_host[k] >= 0)
+                    int(self.job_from_host[k]) for k in g if k != j and self.job_from_host[k] >= 0
+                )
         return out
 
     def bytes_of(self, amount: int) -> int:
@@ -162,14 +163,22 @@ class Problem:
         with `np.flatnonzero(keep)[c]`."""
         from dataclasses import replace
 
-        counts = np.add.reduceat(keep.astype(np.int64), self.cand_start[:-1]) if len(
-            keep) else np.zeros(self.n_jobs, dtype=np.int64)  # fmt: skip
+        counts = (
+            np.add.reduceat(keep.astype(np.int64), self.cand_start[:-1])
+            if len(keep)
+            else np.zeros(self.n_jobs, dtype=np.int64)
+        )
         start = np.zeros(self.n_jobs + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
         split = _remap_split(self.cand_split, np.flatnonzero(keep))
-        return replace(self, cand_start=start, cand_host=self.cand_host[keep],
-                       cand_sr=self.cand_sr[keep], cand_pool=self.cand_pool[keep],
-                       cand_split=split)  # fmt: skip
+        return replace(
+            self,
+            cand_start=start,
+            cand_host=self.cand_host[keep],
+            cand_sr=self.cand_sr[keep],
+            cand_pool=self.cand_pool[keep],
+            cand_split=split,
+        )
 
     def subset(self, jobs: list[int] | np.ndarray) -> Problem:
         """The same problem restricted to `jobs` (in that order); hosts, SRs and pools
@@ -180,33 +189,57 @@ class Problem:
             lens = start[jobs + 1] - start[jobs]
             new_start = np.zeros(len(jobs) + 1, dtype=np.int64)
             np.cumsum(lens, out=new_start[1:])
-            idx = (np.concatenate([np.arange(start[j], start[j + 1]) for j in jobs])
-                   if len(jobs) else np.zeros(0, dtype=np.int64))  # fmt: skip
+            idx = (
+                np.concatenate([np.arange(start[j], start[j + 1]) for j in jobs])
+                if len(jobs)
+                else np.zeros(0, dtype=np.int64)
+            )
             return (new_start, idx, *(a[idx] for a in arrays))
 
-        cs, cidx, ch, csr, cp = ragged(self.cand_start, self.cand_host, self.cand_sr,
-                                       self.cand_pool)  # fmt: skip
-        ss, _, ssr, sres, sused = ragged(self.src_start, self.src_sr, self.src_reserve,
-                                         self.src_used_down)  # fmt: skip
+        cs, cidx, ch, csr, cp = ragged(
+            self.cand_start, self.cand_host, self.cand_sr, self.cand_pool
+        )
+        ss, _, ssr, sres, sused = ragged(
+            self.src_start, self.src_sr, self.src_reserve, self.src_used_down
+        )
         return Problem(
-            max_per_pool=self.max_per_pool, max_per_host=self.max_per_host, unit=self.unit,
-            cand_split=_remap_split(self.cand_split, cidx), reserve_raised=self.reserve_raised,
+            max_per_pool=self.max_per_pool,
+            max_per_host=self.max_per_host,
+            unit=self.unit,
+            cand_split=_remap_split(self.cand_split, cidx),
+            reserve_raised=self.reserve_raised,
             anti_affinity=self.anti_affinity,
             job_vm=tuple(self.job_vm[j] for j in jobs),
-            job_kind=self.job_kind[jobs], job_pool=self.job_pool[jobs],
-            job_from_host=self.job_from_host[jobs], job_seconds=self.job_seconds[jobs],
-            job_mem_up=self.job_mem_up[jobs], job_mem_down=self.job_mem_down[jobs],
-            job_halted_mem=self.job_halted_mem[jobs], job_reserve=self.job_reserve[jobs],
+            job_kind=self.job_kind[jobs],
+            job_pool=self.job_pool[jobs],
+            job_from_host=self.job_from_host[jobs],
+            job_seconds=self.job_seconds[jobs],
+            job_mem_up=self.job_mem_up[jobs],
+            job_mem_down=self.job_mem_down[jobs],
+            job_halted_mem=self.job_halted_mem[jobs],
+            job_reserve=self.job_reserve[jobs],
             job_used_up=self.job_used_up[jobs],
             job_moved=tuple(self.job_moved[j] for j in jobs),
-            cand_start=cs, cand_host=ch, cand_sr=csr, cand_pool=cp,
-            src_start=ss, src_sr=ssr, src_reserve=sres, src_used_down=sused,
-            host_uuid=self.host_uuid, host_pool=self.host_pool, host_enabled=self.host_enabled,
-            host_cap=self.host_cap, host_init=self.host_init, sr_uuid=self.sr_uuid,
-            sr_pool=self.sr_pool, sr_size=self.sr_size, sr_used=self.sr_used,
+            cand_start=cs,
+            cand_host=ch,
+            cand_sr=csr,
+            cand_pool=cp,
+            src_start=ss,
+            src_sr=ssr,
+            src_reserve=sres,
+            src_used_down=sused,
+            host_uuid=self.host_uuid,
+            host_pool=self.host_pool,
+            host_enabled=self.host_enabled,
+            host_cap=self.host_cap,
+            host_init=self.host_init,
+            sr_uuid=self.sr_uuid,
+            sr_pool=self.sr_pool,
+            sr_size=self.sr_size,
+            sr_used=self.sr_used,
             pool_uuid=self.pool_uuid,
             job_groups=self._groups_of(jobs),
-        )  # fmt: skip
+        )
 
     def _groups_of(self, jobs: np.ndarray) -> tuple[tuple[int, ...], ...]:
         """`job_groups` renumbered for `subset(jobs)` (groups left with one job dropped)."""
@@ -239,8 +272,7 @@ def build_problem(
     """The `Problem` for `goal` on `inv`. VMs with no eligible target, or none with room
     even on an otherwise empty campaign, go to `Problem.unplaced` with every reason."""
     if not isinstance(goal, Evacuate | MovePool | RetireSR):
-        raise InputError(f"solve handles evacuate, move-pool and retire-sr goals, not "
-                         f"{goal.kind}")  # fmt: skip
+        raise InputError(f"solve handles evacuate, move-pool and retire-sr goals, not {goal.kind}")
     options = options or PlanOptions()
     pool_ix = {p.uuid: i for i, p in enumerate(inv.pools)}
     host_ix = {h.uuid: i for i, h in enumerate(inv.hosts)}
@@ -249,12 +281,14 @@ def build_problem(
     # hosts, SRs and demands in bytes here; divided by the common unit in `arrays`
     caps = capacities(inv, options)
     rows, dep_host, dep_sr = demand_rows(inv, jobs, options, durations, host_ix, sr_ix)
-    keep_jobs, splits, never = prune(inv, jobs, rows, Room(*caps, dep_host, dep_sr), options,
-                                     host_ix, sr_ix)  # fmt: skip
+    keep_jobs, splits, never = prune(
+        inv, jobs, rows, Room(*caps, dep_host, dep_sr), options, host_ix, sr_ix
+    )
     fields = arrays(inv, options, jobs, rows, keep_jobs, splits, caps, pool_ix)
     kept = [jobs[i].vm.uuid for i in keep_jobs]
-    return Problem(**fields, unplaced=tuple(unplaced + never), stats=stats,
-                   job_groups=_job_groups(inv, kept))  # fmt: skip
+    return Problem(
+        **fields, unplaced=tuple(unplaced + never), stats=stats, job_groups=_job_groups(inv, kept)
+    )
 
 
 def _job_groups(inv: Inventory, job_vms: list[str]) -> tuple[tuple[int, ...], ...]:

@@ -29,10 +29,16 @@ class Split:
     per_sr: tuple[tuple[int, int, int], ...]
 
 
-def arrays(inv: Inventory, options: PlanOptions, jobs: list[Job], rows: list[dict[str, Any]],
-           keep_jobs: list[int], splits: Splits,
-           caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-           pool_ix: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+def arrays(
+    inv: Inventory,
+    options: PlanOptions,
+    jobs: list[Job],
+    rows: list[dict[str, Any]],
+    keep_jobs: list[int],
+    splits: Splits,
+    caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    pool_ix: dict[str, int],
+) -> dict[str, Any]:
     """The `Problem` fields of the kept jobs, amounts in the common unit (`rows` are
     scaled in place)."""
     raised = any(rows[i]["raised"] for i in keep_jobs)
@@ -49,49 +55,75 @@ def arrays(inv: Inventory, options: PlanOptions, jobs: list[Job], rows: list[dic
         return np.array([r[key] for r in rows], dtype=np.int64)
 
     return dict(
-        max_per_pool=options.max_per_pool, max_per_host=options.max_per_host, unit=unit,
-        cand_split=split_of, reserve_raised=raised, anti_affinity=options.anti_affinity,
+        max_per_pool=options.max_per_pool,
+        max_per_host=options.max_per_host,
+        unit=unit,
+        cand_split=split_of,
+        reserve_raised=raised,
+        anti_affinity=options.anti_affinity,
         job_vm=tuple(jb.vm.uuid for jb in jobs),
         job_kind=np.array([KINDS.index(jb.kind) for jb in jobs], dtype=np.int8),
         job_pool=np.array([pool_ix[jb.vm.pool] for jb in jobs], dtype=np.int32),
         job_from_host=np.array([r["from_host"] for r in rows], dtype=np.int32),
-        job_seconds=jcol("seconds"), job_mem_up=jcol("mem_up"), job_mem_down=jcol("mem_down"),
-        job_halted_mem=jcol("halted"), job_reserve=jcol("reserve"), job_used_up=jcol("used_up"),
+        job_seconds=jcol("seconds"),
+        job_mem_up=jcol("mem_up"),
+        job_mem_down=jcol("mem_down"),
+        job_halted_mem=jcol("halted"),
+        job_reserve=jcol("reserve"),
+        job_used_up=jcol("used_up"),
         job_moved=tuple(jb.moved for jb in jobs),
-        cand_start=_starts(n_c), cand_host=_col(cand, 0, np.int32),
-        cand_sr=_col(cand, 1, np.int32), cand_pool=_col(cand, 2, np.int32),
-        src_start=_starts(n_s), src_sr=_col(src, 0, np.int32),
-        src_reserve=_col(src, 1, np.int64), src_used_down=_col(src, 2, np.int64),
+        cand_start=_starts(n_c),
+        cand_host=_col(cand, 0, np.int32),
+        cand_sr=_col(cand, 1, np.int32),
+        cand_pool=_col(cand, 2, np.int32),
+        src_start=_starts(n_s),
+        src_sr=_col(src, 0, np.int32),
+        src_reserve=_col(src, 1, np.int64),
+        src_used_down=_col(src, 2, np.int64),
         host_uuid=tuple(h.uuid for h in inv.hosts),
         host_pool=np.array([pool_ix[h.pool] for h in inv.hosts], dtype=np.int32),
         host_enabled=np.array([h.enabled for h in inv.hosts], dtype=bool),
-        host_cap=host_cap, host_init=host_init,
+        host_cap=host_cap,
+        host_init=host_init,
         sr_uuid=tuple(s.uuid for s in inv.srs),
         sr_pool=np.array([pool_ix[s.pool] for s in inv.srs], dtype=np.int32),
-        sr_size=sr_size, sr_used=sr_used,
+        sr_size=sr_size,
+        sr_used=sr_used,
         pool_uuid=tuple(p.uuid for p in inv.pools),
-    )  # fmt: skip
+    )
 
 
-def _unit(rows: list[dict[str, Any]], keep_jobs: list[int],
-          caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-          ) -> tuple[int, list[np.ndarray]]:  # fmt: skip
+def _unit(
+    rows: list[dict[str, Any]],
+    keep_jobs: list[int],
+    caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[int, list[np.ndarray]]:
     """The common unit: every amount divides by it, so nothing is rounded; and the
     capacities in it."""
     amounts = list(caps)
     for i in keep_jobs:
         r = rows[i]
-        amounts.append(np.array([r["mem_up"], r["halted"], r["reserve"], r["used_up"],
-                                 *(x for t in r["src"] for x in t[1:]),
-                                 *(x for t in r["disk_need"] for x in t)],
-                                dtype=np.int64))  # fmt: skip
+        amounts.append(
+            np.array(
+                [
+                    r["mem_up"],
+                    r["halted"],
+                    r["reserve"],
+                    r["used_up"],
+                    *(x for t in r["src"] for x in t[1:]),
+                    *(x for t in r["disk_need"] for x in t),
+                ],
+                dtype=np.int64,
+            )
+        )
     unit = int(np.gcd.reduce(np.concatenate(amounts))) if amounts else 1
     unit = max(1, unit)
     return unit, [a // unit for a in amounts[:4]]
 
 
-def _scale(jobs: list[Job], rows: list[dict[str, Any]], keep_jobs: list[int],
-           splits: Splits, unit: int) -> dict[int, Split]:  # fmt: skip
+def _scale(
+    jobs: list[Job], rows: list[dict[str, Any]], keep_jobs: list[int], splits: Splits, unit: int
+) -> dict[int, Split]:
     """The kept jobs' amounts divided by `unit` (in place), and their split candidates
     keyed by their index among the kept jobs' candidates."""
     split_of: dict[int, Split] = {}
@@ -104,8 +136,7 @@ def _scale(jobs: list[Job], rows: list[dict[str, Any]], keep_jobs: list[int],
                 acc = per.setdefault(s, [0, 0])
                 acc[0] += res // unit
                 acc[1] += used // unit
-            split_of[cand_base + k] = Split(disk_srs, tuple((s, a, b) for s, (a, b)
-                                                            in per.items()))  # fmt: skip
+            split_of[cand_base + k] = Split(disk_srs, tuple((s, a, b) for s, (a, b) in per.items()))
         cand_base += len(jb.cands)
         for key in ("mem_up", "mem_down", "halted", "reserve", "used_up"):
             r[key] //= unit

@@ -29,9 +29,14 @@ class Job:
     cands: list[tuple[int, int, int]]  # (host, sr, pool) indexes
 
 
-def jobs_of(inv: Inventory, goal: Evacuate | MovePool | RetireSR, options: PlanOptions,
-            host_ix: dict[str, int], sr_ix: dict[str, int], pool_ix: dict[str, int],
-            ) -> tuple[list[Job], list[Unplaced], dict[str, int]]:  # fmt: skip
+def jobs_of(
+    inv: Inventory,
+    goal: Evacuate | MovePool | RetireSR,
+    options: PlanOptions,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+    pool_ix: dict[str, int],
+) -> tuple[list[Job], list[Unplaced], dict[str, int]]:
     """A job per VM the goal moves that has candidates; every other VM that must move
     unplaced with its reasons; and the cache figures (`Problem.stats`)."""
     jobs: list[Job] = []
@@ -51,20 +56,21 @@ def jobs_of(inv: Inventory, goal: Evacuate | MovePool | RetireSR, options: PlanO
         sig = _signature(inv, goal, vm, kind, moved)
         cands = cache.get(sig)
         if cands is None:
-            cands, calls = _candidates(inv, goal, vm, kind, moved, pools, options,
-                                       host_ix, sr_ix, pool_ix)  # fmt: skip
+            cands, calls = _candidates(
+                inv, goal, vm, kind, moved, pools, options, host_ix, sr_ix, pool_ix
+            )
             rule_calls += calls
             cache[sig] = cands
         if not cands:
-            unplaced.append(Unplaced(vm.uuid, _why_not(inv, goal, vm, kind, moved, pools,
-                                                       options)))  # fmt: skip
+            unplaced.append(Unplaced(vm.uuid, _why_not(inv, goal, vm, kind, moved, pools, options)))
             continue
         jobs.append(Job(vm, kind, moved, cands))
     return jobs, unplaced, {"signatures": len(cache), "rule_calls": rule_calls}
 
 
-def _moved_disks(inv: Inventory, goal: Evacuate | MovePool | RetireSR, vm: VM,
-                 options: PlanOptions | None = None) -> tuple[str, ...]:  # fmt: skip
+def _moved_disks(
+    inv: Inventory, goal: Evacuate | MovePool | RetireSR, vm: VM, options: PlanOptions | None = None
+) -> tuple[str, ...]:
     """The disks that move (see the module docstring): those the goal forces, and, when
     a Running VM's live move is blocked on every host (no host passes the rules or none
     can ever have room), the disks a storage migration takes to reach another host
@@ -80,8 +86,9 @@ def _moved_disks(inv: Inventory, goal: Evacuate | MovePool | RetireSR, vm: VM,
     return moved
 
 
-def _storage_fallback(inv: Inventory, goal: Evacuate, vm: VM,
-                      options: PlanOptions) -> tuple[str, ...]:  # fmt: skip
+def _storage_fallback(
+    inv: Inventory, goal: Evacuate, vm: VM, options: PlanOptions
+) -> tuple[str, ...]:
     """Disks to move when no live target of `vm` passes the rules or can ever have room
     (issue 13 case 7: its disk is on an SR only full or evacuated hosts see): every disk
     on an SR that some enabled host staying in the pool does not see. Empty when live is
@@ -100,8 +107,9 @@ def _storage_fallback(inv: Inventory, goal: Evacuate, vm: VM,
         if not target_reasons(inv, vm, "live", h.uuid, pool, {}, options):
             return ()  # live is possible on h
     enabled = [h for h in hosts if h.enabled]
-    return tuple(d.uuid for d in vm.disks
-                 if any(h.uuid not in inv.sr_by_uuid[d.sr].hosts for h in enabled))  # fmt: skip
+    return tuple(
+        d.uuid for d in vm.disks if any(h.uuid not in inv.sr_by_uuid[d.sr].hosts for h in enabled)
+    )
 
 
 def _target_pools(goal: Goal, vm: VM) -> tuple[str, ...]:
@@ -112,9 +120,19 @@ def _signature(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, 
     """Everything `target_reasons` and the goal read about a VM, except its identity."""
     stay = tuple(sorted(d.sr for d in vm.disks if d.uuid not in moved))
     host = vm.host if isinstance(goal, RetireSR | Evacuate) else None
-    return (kind, vm.pool, vm.power_state, source_version(inv, vm), vm.cpu_vendor,
-            vm.cpu_features, tuple(sorted({v.network for v in vm.vifs})), stay,
-            bool(moved), host, anti_groups(inv, vm))  # fmt: skip
+    return (
+        kind,
+        vm.pool,
+        vm.power_state,
+        source_version(inv, vm),
+        vm.cpu_vendor,
+        vm.cpu_features,
+        tuple(sorted({v.network for v in vm.vifs})),
+        stay,
+        bool(moved),
+        host,
+        anti_groups(inv, vm),
+    )
 
 
 def _staying_members(inv: Inventory, goal: Goal, vm: VM) -> dict[str, str | None]:
@@ -128,8 +146,9 @@ def _staying_members(inv: Inventory, goal: Goal, vm: VM) -> dict[str, str | None
     return out
 
 
-def _affinity_reasons(inv: Inventory, goal: Goal, vm: VM, host: str | None,
-                      options: PlanOptions) -> list[Reason]:  # fmt: skip
+def _affinity_reasons(
+    inv: Inventory, goal: Goal, vm: VM, host: str | None, options: PlanOptions
+) -> list[Reason]:
     """Strict anti-affinity, statically: `host` holds a member that stays (FORMATS.md rule
     8, v2). Members that move too are the solver's to keep apart (`Problem.job_groups`)."""
     if options.anti_affinity != "strict" or host is None or not vm.groups:
@@ -137,8 +156,9 @@ def _affinity_reasons(inv: Inventory, goal: Goal, vm: VM, host: str | None,
     return anti_affinity_reasons(inv, vm, host, _staying_members(inv, goal, vm))
 
 
-def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
-                 pools: tuple[str, ...]) -> list[tuple[str | None, str | None, str]]:  # fmt: skip
+def _options_for(
+    inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...], pools: tuple[str, ...]
+) -> list[tuple[str | None, str | None, str]]:
     """Every (host, target SR, pool) the goal would accept, before the rules."""
     out: list[tuple[str | None, str | None, str]] = []
     for pool in pools:
@@ -157,17 +177,26 @@ def _options_for(inv: Inventory, goal: Goal, vm: VM, moved: tuple[str, ...],
             srs = [s.uuid for s in inv.srs_in_pool.get(pool, [])]
         for h in hosts:
             for s in srs:
-                where = Position(h, pool, {d.uuid: (s if d.uuid in moved and s else d.sr)
-                                           for d in vm.disks})  # fmt: skip
+                where = Position(
+                    h, pool, {d.uuid: (s if d.uuid in moved and s else d.sr) for d in vm.disks}
+                )
                 if satisfied(goal, inv, vm, where):
                     out.append((h, s, pool))
     return out
 
 
-def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ...],
-                pools: tuple[str, ...], options: PlanOptions, host_ix: dict[str, int],
-                sr_ix: dict[str, int], pool_ix: dict[str, int],
-                ) -> tuple[list[tuple[int, int, int]], int]:  # fmt: skip
+def _candidates(
+    inv: Inventory,
+    goal: Goal,
+    vm: VM,
+    kind: str,
+    moved: tuple[str, ...],
+    pools: tuple[str, ...],
+    options: PlanOptions,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+    pool_ix: dict[str, int],
+) -> tuple[list[tuple[int, int, int]], int]:
     """Targets of `vm` that pass every static rule, as index triples; and the rule calls."""
     out: list[tuple[int, int, int]] = []
     calls = 0
@@ -182,14 +211,22 @@ def _candidates(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str,
     return out, calls
 
 
-def _why_not(inv: Inventory, goal: Goal, vm: VM, kind: str, moved: tuple[str, ...],
-             pools: tuple[str, ...], options: PlanOptions) -> tuple[Reason, ...]:  # fmt: skip
+def _why_not(
+    inv: Inventory,
+    goal: Goal,
+    vm: VM,
+    kind: str,
+    moved: tuple[str, ...],
+    pools: tuple[str, ...],
+    options: PlanOptions,
+) -> tuple[Reason, ...]:
     """Every reason that stops every target, deduplicated by code (first message kept)."""
     options_ = _options_for(inv, goal, vm, moved, pools)
     if not options_:
         what = ", ".join(inv.label(p) for p in pools)
-        return (Reason(codes.NO_TARGET, f"no host or SR of pool {what} meets the goal for "
-                       f"{vm.name}"),)  # fmt: skip
+        return (
+            Reason(codes.NO_TARGET, f"no host or SR of pool {what} meets the goal for {vm.name}"),
+        )
     reasons: list[Reason] = []
     for h, s, pool in options_:
         targets = {u: s for u in moved} if s else {}

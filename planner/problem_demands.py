@@ -21,12 +21,15 @@ from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.storage import reserve_on_source, reserve_on_target
 
 
-def capacities(inv: Inventory, options: PlanOptions,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def capacities(
+    inv: Inventory,
+    options: PlanOptions,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per host what guests may commit (headroom applied) and what running VMs commit
     now; per SR its size and used bytes. All int64 bytes, in inventory order."""
-    host_cap = np.array([host_capacity(h, options.headroom_fraction) for h in inv.hosts],
-                        dtype=np.int64)  # fmt: skip
+    host_cap = np.array(
+        [host_capacity(h, options.headroom_fraction) for h in inv.hosts], dtype=np.int64
+    )
     committed: dict[str, int] = defaultdict(int)
     for v in inv.vms:
         if v.is_running and v.host is not None:
@@ -38,9 +41,14 @@ def capacities(inv: Inventory, options: PlanOptions,
     return host_cap, host_init, sr_size, sr_used
 
 
-def demand_rows(inv: Inventory, jobs: list[Job], options: PlanOptions,
-                durations: DurationModel, host_ix: dict[str, int], sr_ix: dict[str, int],
-                ) -> tuple[list[dict[str, Any]], dict[int, int], dict[int, int]]:  # fmt: skip
+def demand_rows(
+    inv: Inventory,
+    jobs: list[Job],
+    options: PlanOptions,
+    durations: DurationModel,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+) -> tuple[list[dict[str, Any]], dict[int, int], dict[int, int]]:
     """Each job's demands (`_row`), and per host and per SR index what may leave it: the
     memory of running VMs that move off it, the used bytes of disks that move off it."""
     dep_host: dict[int, int] = defaultdict(int)
@@ -56,8 +64,14 @@ def demand_rows(inv: Inventory, jobs: list[Job], options: PlanOptions,
     return rows, dep_host, dep_sr
 
 
-def _row(inv: Inventory, jb: Job, options: PlanOptions, durations: DurationModel,
-         host_ix: dict[str, int], sr_ix: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+def _row(
+    inv: Inventory,
+    jb: Job,
+    options: PlanOptions,
+    durations: DurationModel,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+) -> dict[str, Any]:
     """One job's demands in bytes (the keys are `Problem`'s job columns without `job_`;
     `disk_need` per moved disk (target amount, used bytes); `src` per source SR (sr,
     2x reservation, used bytes leaving))."""
@@ -80,20 +94,22 @@ def _row(inv: Inventory, jb: Job, options: PlanOptions, durations: DurationModel
     extra: list[Disk | SuspendVdi] = [image] if image is not None else []
     return {
         "from_host": host_ix[vm.host] if running and vm.host else -1,
-        "mem_up": mem, "mem_down": mem,
+        "mem_up": mem,
+        "mem_down": mem,
         "halted": vm.memory_bytes if (not running and moved) else 0,
         # the target SR holds the larger of the 3x reservation and what arrives, from
         # the start: with big snapshots the arrival can exceed 3x, and an end must
         # never raise an SR's usage (a start that fits then fits for good)
-        "reserve": max(sum(reserve_on_target(d) for d in [*moved, *extra]),
-                       sum(_moved_used(d) for d in [*moved, *extra])),
+        "reserve": max(
+            sum(reserve_on_target(d) for d in [*moved, *extra]),
+            sum(_moved_used(d) for d in [*moved, *extra]),
+        ),
         "raised": any(_moved_used(d) > reserve_on_target(d) for d in moved),
         "used_up": sum(_moved_used(d) for d in [*moved, *extra]),
-        "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d))
-                      for d in moved],
+        "disk_need": [(max(reserve_on_target(d), _moved_used(d)), _moved_used(d)) for d in moved],
         "src": [(s, r, u) for s, (r, u) in src.items()],
         "seconds": durations.estimate(inv, vm, jb.kind, set(jb.moved)),
-    }  # fmt: skip
+    }
 
 
 def _suspend_image(vm: VM, moved: list) -> SuspendVdi | None:

@@ -48,9 +48,15 @@ class Room:
         return int(self.sr_size[s] - self.sr_used[s] + self.dep_sr[s])
 
 
-def prune(inv: Inventory, jobs: list[Job], rows: list[dict[str, Any]], room: Room,
-          options: PlanOptions, host_ix: dict[str, int], sr_ix: dict[str, int],
-          ) -> tuple[list[int], Splits, list[Unplaced]]:  # fmt: skip
+def prune(
+    inv: Inventory,
+    jobs: list[Job],
+    rows: list[dict[str, Any]],
+    room: Room,
+    options: PlanOptions,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+) -> tuple[list[int], Splits, list[Unplaced]]:
     """The indexes of the jobs that keep some candidate (their `cands` cut to those with
     room), the split candidates per kept job (candidate position, SR per moved disk),
     and the other jobs' VMs unplaced with the reason."""
@@ -65,14 +71,16 @@ def prune(inv: Inventory, jobs: list[Job], rows: list[dict[str, Any]], room: Roo
         ok, mem_ok = _with_room(jb, row, room)
         if not ok and len(jb.moved) > 1:
             # no single SR can ever hold every moved disk: one SR per disk (item 9)
-            for h, p, disk_srs in _split_targets(inv, jb, row, mem_ok, room.sr, options,
-                                                 host_ix, sr_ix):  # fmt: skip
+            for h, p, disk_srs in _split_targets(
+                inv, jb, row, mem_ok, room.sr, options, host_ix, sr_ix
+            ):
                 splits.setdefault(i, []).append((len(ok), disk_srs))
                 ok.append((h, SPLIT, p))
         halted_ok = True
         if row["halted"]:
-            pool_hosts = [host_ix[h.uuid] for h in inv.hosts_in_pool.get(jb.vm.pool, [])
-                          if h.enabled]  # fmt: skip
+            pool_hosts = [
+                host_ix[h.uuid] for h in inv.hosts_in_pool.get(jb.vm.pool, []) if h.enabled
+            ]
             halted_ok = any(row["halted"] <= room.host(h) for h in pool_hosts)
         if ok and src_ok and halted_ok:
             jb.cands = ok
@@ -82,8 +90,11 @@ def prune(inv: Inventory, jobs: list[Job], rows: list[dict[str, Any]], room: Roo
     return keep_jobs, splits, unplaced
 
 
-def _with_room(jb: Job, row: dict[str, Any], room: Room,
-               ) -> tuple[list[tuple[int, int, int]], dict[int, bool]]:  # fmt: skip
+def _with_room(
+    jb: Job,
+    row: dict[str, Any],
+    room: Room,
+) -> tuple[list[tuple[int, int, int]], dict[int, bool]]:
     """The job's candidates whose host and SR can ever have room for it, and per new
     target host whether its memory ever fits."""
     ok = []
@@ -103,19 +114,35 @@ def _never_room(inv: Inventory, jb: Job, halted_ok: bool, src_ok: bool) -> Reaso
     """Why a job with eligible targets can never be placed."""
     vm = jb.vm
     if not halted_ok:
-        return Reason(codes.HALTED_MEMORY, f"no enabled host of pool {inv.label(vm.pool)} "
-                      f"can ever have {vm.memory_bytes / 2**30:.1f} GiB free for "
-                      f"{vm.name} while its disks move")  # fmt: skip
+        return Reason(
+            codes.HALTED_MEMORY,
+            f"no enabled host of pool {inv.label(vm.pool)} "
+            f"can ever have {vm.memory_bytes / 2**30:.1f} GiB free for "
+            f"{vm.name} while its disks move",
+        )
     if not src_ok:
-        return Reason(codes.NO_CAPACITY, f"the SRs {vm.name}'s disks leave cannot hold the "
-                      "2x reservation a storage migration needs")  # fmt: skip
-    return Reason(codes.NO_CAPACITY, f"eligible targets exist for {vm.name} but none "
-                  "can ever have room for it (memory or SR space)")  # fmt: skip
+        return Reason(
+            codes.NO_CAPACITY,
+            f"the SRs {vm.name}'s disks leave cannot hold the "
+            "2x reservation a storage migration needs",
+        )
+    return Reason(
+        codes.NO_CAPACITY,
+        f"eligible targets exist for {vm.name} but none "
+        "can ever have room for it (memory or SR space)",
+    )
 
 
-def _split_targets(inv: Inventory, jb: Job, row: dict[str, Any], mem_ok: dict[int, bool],
-                   sr_room: Callable[[int], int], options: PlanOptions, host_ix: dict[str, int],
-                   sr_ix: dict[str, int]) -> list[tuple[int, int, tuple[int, ...]]]:  # fmt: skip
+def _split_targets(
+    inv: Inventory,
+    jb: Job,
+    row: dict[str, Any],
+    mem_ok: dict[int, bool],
+    sr_room: Callable[[int], int],
+    options: PlanOptions,
+    host_ix: dict[str, int],
+    sr_ix: dict[str, int],
+) -> list[tuple[int, int, tuple[int, ...]]]:
     """(host, pool, SR per moved disk) for each target host where the moved disks fit
     only when they go to different SRs: largest disk first, each onto the SR (among those
     the host's single-SR candidates use) with the most room left. Each mapping is checked
@@ -144,7 +171,8 @@ def _split_targets(inv: Inventory, jb: Job, row: dict[str, Any], mem_ok: dict[in
             continue
         targets = {u: srs[s] for u, s in zip(jb.moved, where, strict=True)}
         pool = inv.pools[p].uuid
-        if not target_reasons(inv, jb.vm, jb.kind, hosts.get(h) if h >= 0 else None, pool,
-                              targets, options):  # fmt: skip
+        if not target_reasons(
+            inv, jb.vm, jb.kind, hosts.get(h) if h >= 0 else None, pool, targets, options
+        ):
             out.append((h, p, tuple(where)))
     return out

@@ -95,9 +95,12 @@ def place_restarts(
     for u in eligible:
         if u not in placed:
             vm = inv.vm_by_uuid[u]
-            unplaced[u] = (Reason(codes.NO_CAPACITY,
-                                  f"no eligible host has {need[u] / 2**30:.1f} GiB free for "
-                                  f"{vm.name}"),)  # fmt: skip
+            unplaced[u] = (
+                Reason(
+                    codes.NO_CAPACITY,
+                    f"no eligible host has {need[u] / 2**30:.1f} GiB free for {vm.name}",
+                ),
+            )
     return RestartResult(placed, unplaced, _utilisation(inv, pool, placed, need, options), exact)
 
 
@@ -108,8 +111,9 @@ def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
     return tuple(seen.values())
 
 
-def _best_fit(eligible: dict[str, list[str]], need: dict[str, int],
-              free: dict[str, int]) -> dict[str, str]:  # fmt: skip
+def _best_fit(
+    eligible: dict[str, list[str]], need: dict[str, int], free: dict[str, int]
+) -> dict[str, str]:
     """Largest VM first onto the eligible host that it leaves with the least free memory."""
     placed: dict[str, str] = {}
     for u in sorted(eligible, key=lambda x: (-need[x], x)):
@@ -121,8 +125,9 @@ def _best_fit(eligible: dict[str, list[str]], need: dict[str, int],
     return placed
 
 
-def _cpsat_pack(eligible: dict[str, list[str]], need: dict[str, int], free: dict[str, int],
-                time_limit: float) -> tuple[dict[str, str], bool]:  # fmt: skip
+def _cpsat_pack(
+    eligible: dict[str, list[str]], need: dict[str, int], free: dict[str, int], time_limit: float
+) -> tuple[dict[str, str], bool]:
     """Maximise the number of VMs placed; returns (placement, proven optimal)."""
     from ortools.sat.python import cp_model
 
@@ -150,8 +155,13 @@ def _cpsat_pack(eligible: dict[str, list[str]], need: dict[str, int], free: dict
     return placed, status == cp_model.OPTIMAL
 
 
-def _utilisation(inv: Inventory, pool: str | None, placed: dict[str, str],
-                 need: dict[str, int], options: PlanOptions) -> float:  # fmt: skip
+def _utilisation(
+    inv: Inventory,
+    pool: str | None,
+    placed: dict[str, str],
+    need: dict[str, int],
+    options: PlanOptions,
+) -> float:
     if pool is None:
         return 0.0
     worst = 0.0

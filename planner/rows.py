@@ -21,12 +21,30 @@ if TYPE_CHECKING:
     from planner.plan import Plan
 
 PLAN_COLUMNS = (
-    "wave", "id", "vm", "vm_name", "kind",
-    "from_host", "from_host_name", "to_host", "to_host_name",
-    "from_pool", "from_pool_name", "to_pool", "to_pool_name",
-    "disks", "vifs", "memory_bytes", "disk_bytes",
-    "start_s", "est_seconds", "depends_on", "reason", "when", "to_version",
-)  # fmt: skip
+    "wave",
+    "id",
+    "vm",
+    "vm_name",
+    "kind",
+    "from_host",
+    "from_host_name",
+    "to_host",
+    "to_host_name",
+    "from_pool",
+    "from_pool_name",
+    "to_pool",
+    "to_pool_name",
+    "disks",
+    "vifs",
+    "memory_bytes",
+    "disk_bytes",
+    "start_s",
+    "est_seconds",
+    "depends_on",
+    "reason",
+    "when",
+    "to_version",
+)
 
 
 def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
@@ -45,34 +63,52 @@ def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
     def step_row(w_index: int, st: Any) -> dict[str, Any]:
         pool = pool_of_host.get(st.host)
         return {
-            "wave": w_index, "id": sid[id(st)], "kind": st.kind,
-            "from_host": st.host, "from_host_name": name(st.host),
-            "from_pool": pool, "from_pool_name": name(pool),
-            "start_s": st.start_s, "est_seconds": st.est_seconds,
-            "when": st.when, "to_version": st.to_version,
-        }  # fmt: skip
+            "wave": w_index,
+            "id": sid[id(st)],
+            "kind": st.kind,
+            "from_host": st.host,
+            "from_host_name": name(st.host),
+            "from_pool": pool,
+            "from_pool_name": name(pool),
+            "start_s": st.start_s,
+            "est_seconds": st.est_seconds,
+            "when": st.when,
+            "to_version": st.to_version,
+        }
 
     for w in plan.waves:
         out += [step_row(w.index, st) for st in w.steps if st.when == "before"]
         for m in w.migrations:
             vm = inv.vm_by_uuid.get(m.vm) if inv is not None else None
             moved = {d.vdi for d in m.disks}
-            disk_bytes = (sum(d.size_bytes for d in vm.disks if d.uuid in moved)
-                          if vm is not None else None)  # fmt: skip
-            out.append({
-                "wave": w.index, "id": m.id, "kind": m.kind,
-                "vm": m.vm, "vm_name": name(m.vm),
-                "from_host": m.from_host, "from_host_name": name(m.from_host),
-                "to_host": m.to_host, "to_host_name": name(m.to_host),
-                "from_pool": m.from_pool, "from_pool_name": name(m.from_pool),
-                "to_pool": m.to_pool, "to_pool_name": name(m.to_pool),
-                "disks": ";".join(f"{d.vdi}>{d.to_sr}" for d in m.disks),
-                "vifs": ";".join(f"{v.device}>{v.to_network}" for v in m.vifs),
-                "memory_bytes": vm.memory_bytes if vm is not None else None,
-                "disk_bytes": disk_bytes,
-                "start_s": m.start_s, "est_seconds": m.est_seconds,
-                "depends_on": ";".join(m.depends_on), "reason": m.reason,
-            })  # fmt: skip
+            disk_bytes = (
+                sum(d.size_bytes for d in vm.disks if d.uuid in moved) if vm is not None else None
+            )
+            out.append(
+                {
+                    "wave": w.index,
+                    "id": m.id,
+                    "kind": m.kind,
+                    "vm": m.vm,
+                    "vm_name": name(m.vm),
+                    "from_host": m.from_host,
+                    "from_host_name": name(m.from_host),
+                    "to_host": m.to_host,
+                    "to_host_name": name(m.to_host),
+                    "from_pool": m.from_pool,
+                    "from_pool_name": name(m.from_pool),
+                    "to_pool": m.to_pool,
+                    "to_pool_name": name(m.to_pool),
+                    "disks": ";".join(f"{d.vdi}>{d.to_sr}" for d in m.disks),
+                    "vifs": ";".join(f"{v.device}>{v.to_network}" for v in m.vifs),
+                    "memory_bytes": vm.memory_bytes if vm is not None else None,
+                    "disk_bytes": disk_bytes,
+                    "start_s": m.start_s,
+                    "est_seconds": m.est_seconds,
+                    "depends_on": ";".join(m.depends_on),
+                    "reason": m.reason,
+                }
+            )
         out += [step_row(w.index, st) for st in w.steps if st.when != "before"]
     return out
 

@@ -104,19 +104,20 @@ def add_hosts(
         name = f"{prefix}{n}"
         if name in taken:
             continue
-        new.append(replace(
-            model,
-            uuid=str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"xen-planner/{pool_uuid}/{name}")),
-            name=name,
-            pool=pool_uuid,
-            enabled=True,
-            memory_total_bytes=memory_total_bytes or model.memory_total_bytes,
-            version=version or model.version,
-        ))  # fmt: skip
+        new.append(
+            replace(
+                model,
+                uuid=str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"xen-planner/{pool_uuid}/{name}")),
+                name=name,
+                pool=pool_uuid,
+                enabled=True,
+                memory_total_bytes=memory_total_bytes or model.memory_total_bytes,
+                version=version or model.version,
+            )
+        )
     ids = tuple(h.uuid for h in new)
     srs = tuple(
-        replace(s, hosts=s.hosts + ids) if s.pool == pool_uuid and s.shared else s
-        for s in inv.srs
+        replace(s, hosts=s.hosts + ids) if s.pool == pool_uuid and s.shared else s for s in inv.srs
     )
     # a new host is cabled like the others: it gets every network all pool hosts have
     pool_hosts = {h.uuid for h in inv.hosts_in_pool.get(pool_uuid, [])}

@@ -55,8 +55,13 @@ class _Item:
     start: int = -1
 
 
-def schedule(inv: Inventory, options: PlanOptions, waves: tuple[Wave, ...] | list[Wave],
-             *, max_per_pool: int | None = None) -> tuple[Wave, ...]:  # fmt: skip
+def schedule(
+    inv: Inventory,
+    options: PlanOptions,
+    waves: tuple[Wave, ...] | list[Wave],
+    *,
+    max_per_pool: int | None = None,
+) -> tuple[Wave, ...]:
     """`waves` with every migration's and step's `start_s` set to the earliest instant
     (whole seconds from the campaign's start) it can run (module docstring).
     `max_per_pool` lowers the options' slot limit (what the executor will use)."""
@@ -244,8 +249,7 @@ def _items(inv: Inventory, acc: Account, waves: tuple[Wave, ...] | list[Wave]) -
 def _keys(acc: Account, d: Demand) -> tuple[Hashable, ...]:
     """The ledger keys a migration's start takes room on (slots aside: the sweep counts
     those), and for a halted VM every enabled host of its pool it may need room on."""
-    keys = [k for k, n in d.start if n > 0
-            and k[0] not in ("pool", "host")]  # type: ignore[index]
+    keys = [k for k, n in d.start if n > 0 and k[0] not in ("pool", "host")]  # type: ignore[index]
     if d.halted_need:
         keys += acc.enabled.get(d.pool, [])
     return tuple(dict.fromkeys(keys))
@@ -266,10 +270,9 @@ def _stamped(waves: tuple[Wave, ...] | list[Wave], items: list[_Item]) -> tuple[
     k = 0
     for w in waves:
         n = len(w.steps) + len(w.migrations)
-        mine = items[k:k + n]
+        mine = items[k : k + n]
         k += n
-        migs = tuple(replace(it.mig, start_s=max(it.start, 0)) for it in mine
-                     if it.mig is not None)  # fmt: skip
+        migs = tuple(replace(it.mig, start_s=max(it.start, 0)) for it in mine if it.mig is not None)
         steps = {id(it.step): it for it in mine if it.step is not None}
         new_steps = tuple(replace(s, start_s=max(steps[id(s)].start, 0)) for s in w.steps)
         out.append(replace(w, migrations=migs, steps=new_steps))

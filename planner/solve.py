@@ -103,19 +103,25 @@ def solve(
     # (not raised as parts finish) so that a Dask solve makes the very same choices
     good_enough = bounds.seconds
     if client is not None:
-        results = solve_parts(client, p, parts_idx, solver, time_limit, seed, say,
-                              good_enough=good_enough)  # fmt: skip
+        results = solve_parts(
+            client, p, parts_idx, solver, time_limit, seed, say, good_enough=good_enough
+        )
         workers = 1  # CP-SAT ran single-threaded on the workers
     else:
-        results = _solve_here(p, parts_idx, solver, t0 + time_limit, workers, seed, say,
-                              good_enough)  # fmt: skip
+        results = _solve_here(
+            p, parts_idx, solver, t0 + time_limit, workers, seed, say, good_enough
+        )
 
     choice, start = _combine(p, parts_idx, [r.kept for r in results])
     if p.n_jobs:  # the campaign lasts at least as long as any of its components must
         campaign_bound = max(bounds.seconds, *(r.bound for r in results))
-        bounds = replace(bounds, seconds=campaign_bound,
-                         seconds_by=bounds.seconds_by if campaign_bound == bounds.seconds
-                         else "CP-SAT's proof on the longest component")  # fmt: skip
+        bounds = replace(
+            bounds,
+            seconds=campaign_bound,
+            seconds_by=bounds.seconds_by
+            if campaign_bound == bounds.seconds
+            else "CP-SAT's proof on the longest component",
+        )
     g_choice, g_start = _combine(p, parts_idx, [r.greedy for r in results])
     length = makespan(p, choice, start)
     wave = _waves(p, parts_idx, [r.kept for r in results])
@@ -133,42 +139,62 @@ def solve(
         "objective": length,
         "best_bound": max([bounds.seconds, *[int(b) for b in cp_bounds]]) if p.n_jobs else 0,
         "bound_assumes": BOUND_ASSUMES,
-        "greedy": {"seconds": makespan(p, g_choice, g_start),
-                   "waves": int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
-                   "wave_seconds": wave_seconds(p, g_wave),
-                   "unplaced": len(p.unplaced) + int((g_choice < 0).sum())},
+        "greedy": {
+            "seconds": makespan(p, g_choice, g_start),
+            "waves": int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
+            "wave_seconds": wave_seconds(p, g_wave),
+            "unplaced": len(p.unplaced) + int((g_choice < 0).sum()),
+        },
         "placed_bound": placed_bound.to_json(),
         "components": len(results),
         "time_limit": time_limit,
         "workers": workers,
         "seed": seed,
     }
-    plan = _assemble(inv, goal, options, p, choice, start, wave, warnings,
-                     bounds.to_json(), solver_info)  # fmt: skip
+    plan = _assemble(
+        inv, goal, options, p, choice, start, wave, warnings, bounds.to_json(), solver_info
+    )
     solver_info["wall_seconds"] = round(time.perf_counter() - t0, 3)
-    say(f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
+    say(
+        f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
         f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
-        f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s")  # fmt: skip
+        f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s"
+    )
     # step-aside moves: issue 13 item 11, docs/solving.md
-    return after_solve(inv, goal, options, plan, dict(
-        solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
-        solve)  # fmt: skip
+    return after_solve(
+        inv,
+        goal,
+        options,
+        plan,
+        dict(solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
+        solve,
+    )
 
 
-def _solve_here(p: Problem, parts_idx: list[np.ndarray], solver: str, deadline: float,
-                workers: int | None, seed: int, say: Callable[[str], None],
-                good_enough: int) -> list[PartResult]:  # fmt: skip
+def _solve_here(
+    p: Problem,
+    parts_idx: list[np.ndarray],
+    solver: str,
+    deadline: float,
+    workers: int | None,
+    seed: int,
+    say: Callable[[str], None],
+    good_enough: int,
+) -> list[PartResult]:
     """Solve the components one after another in this process, each with its share of
     the time left until `deadline` (time.perf_counter seconds)."""
     sizes = [len(a) for a in parts_idx]
     results: list[PartResult] = []
     for i, idx in enumerate(parts_idx):
         budget = split_time(max(0.05, deadline - time.perf_counter()), sizes, i)
-        results.append(solve_component(p.subset(idx), solver, budget, workers, seed,
-                                       say, good_enough))  # fmt: skip
+        results.append(
+            solve_component(p.subset(idx), solver, budget, workers, seed, say, good_enough)
+        )
         if len(parts_idx) > 1:
-            say(f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
-                f"{results[-1].status.value}")  # fmt: skip
+            say(
+                f"component {i + 1}/{len(parts_idx)}: {len(idx)} migrations, "
+                f"{results[-1].status.value}"
+            )
     return results
 
 
@@ -178,13 +204,20 @@ def _solver_notes(results: list[PartResult]) -> list[Reason]:
     for r in results:
         for n in r.notes:
             notes[n] = notes.get(n, 0) + 1
-    return [Reason(SOLVER_NOTE, n if k == 1 or len(results) == 1 else
-                   f"{n} ({k} of {len(results)} independent parts)")
-            for n, k in notes.items()]  # fmt: skip
+    return [
+        Reason(
+            SOLVER_NOTE,
+            n if k == 1 or len(results) == 1 else f"{n} ({k} of {len(results)} independent parts)",
+        )
+        for n, k in notes.items()
+    ]
 
 
-def _combine(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution],
-             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _combine(
+    p: Problem,
+    parts_idx: list[np.ndarray],
+    sols: list[Solution],
+) -> tuple[np.ndarray, np.ndarray]:
     """Global (choice, start): each part's candidate indexes mapped back from its
     sub-problem's arrays to the whole problem's; every part starts at time 0."""
     choice = np.full(p.n_jobs, -1, dtype=np.int64)
@@ -213,8 +246,14 @@ def _waves(p: Problem, parts_idx: list[np.ndarray], sols: list[Solution]) -> np.
     return wave
 
 
-def _overall(p: Problem, parts_idx: list[np.ndarray], results: list[PartResult],
-             choice: np.ndarray, seconds: int, bound: int) -> Status:  # fmt: skip
+def _overall(
+    p: Problem,
+    parts_idx: list[np.ndarray],
+    results: list[PartResult],
+    choice: np.ndarray,
+    seconds: int,
+    bound: int,
+) -> Status:
     if p.n_jobs == 0 and not p.unplaced:
         return Status.NOTHING_TO_DO
     if p.unplaced or (choice < 0).any():
@@ -225,29 +264,42 @@ def _overall(p: Problem, parts_idx: list[np.ndarray], results: list[PartResult],
         return Status.OPTIMAL
     # the campaign lasts as long as its longest part: when that part is proven
     # optimal, no plan is shorter
-    longest = [r for r in results if r.kept.objective is not None
-               and int(r.kept.objective) == seconds]  # fmt: skip
+    longest = [
+        r for r in results if r.kept.objective is not None and int(r.kept.objective) == seconds
+    ]
     if longest and any(r.status == Status.OPTIMAL for r in longest):
         return Status.OPTIMAL
     return Status.FEASIBLE
 
 
-def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
-              choice: np.ndarray, start: np.ndarray, wave: np.ndarray,
-              warnings: list[Reason], bounds: dict, solver_info: dict) -> Plan:  # fmt: skip
+def _assemble(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    p: Problem,
+    choice: np.ndarray,
+    start: np.ndarray,
+    wave: np.ndarray,
+    warnings: list[Reason],
+    bounds: dict,
+    solver_info: dict,
+) -> Plan:
     """The FORMATS.md plan of a solution: migrations numbered in start order, each with
     its `start_s`, grouped into the waves derived from the schedule. `depends_on` lists
     the migrations that left the target host or SR and ended by this one's start (the
     derived waves put them in earlier waves)."""
     secs = p.job_seconds
-    jobs = sorted(np.flatnonzero(choice >= 0).tolist(),
-                  key=lambda j: (int(start[j]), int(wave[j]), -int(secs[j]), j))  # fmt: skip
+    jobs = sorted(
+        np.flatnonzero(choice >= 0).tolist(),
+        key=lambda j: (int(start[j]), int(wave[j]), -int(secs[j]), j),
+    )
     left_host: dict[str, list[tuple[int, str]]] = defaultdict(list)  # host -> (end, id)
     left_sr: dict[str, list[tuple[int, str]]] = defaultdict(list)  # SR -> (end, id)
     by_wave: dict[int, list[Migration]] = defaultdict(list)
     for n, j in enumerate(jobs, start=1):
-        m = _migration(inv, options, p, j, int(choice[j]), f"m{n}", int(start[j]),
-                       left_host, left_sr)  # fmt: skip
+        m = _migration(
+            inv, options, p, j, int(choice[j]), f"m{n}", int(start[j]), left_host, left_sr
+        )
         by_wave[int(wave[j])].append(m)
         end = m.start_s + m.est_seconds
         if m.from_host and m.to_host != m.from_host:
@@ -259,13 +311,23 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
     unplaced = list(p.unplaced)
     for j in np.flatnonzero(choice < 0).tolist():
         vm = inv.vm_by_uuid[p.job_vm[j]]
-        unplaced.append(Unplaced(vm.uuid, (Reason(
-            codes.NO_CAPACITY,
-            f"eligible targets exist for {vm.name}, but no instant of this plan has room "
-            "for it (host memory, SR space or, for a halted VM, a host to start it on)"),)))
+        unplaced.append(
+            Unplaced(
+                vm.uuid,
+                (
+                    Reason(
+                        codes.NO_CAPACITY,
+                        f"eligible targets exist for {vm.name}, but no instant of this plan has "
+                        "room for it (host memory, SR space or, for a halted VM, a host to start "
+                        "it on)",
+                    ),
+                ),
+            )
+        )
     all_migs = [m for w in waves for m in w.migrations]
-    warnings = warnings + list(management_network_warnings(inv, all_migs,
-                                                            options.migration_network))
+    warnings = warnings + list(
+        management_network_warnings(inv, all_migs, options.migration_network)
+    )
     if options.anti_affinity == "soft":
         # FORMATS.md rule 8 (v2): each placement next to a group member is a warning
         warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
@@ -282,9 +344,17 @@ def _assemble(inv: Inventory, goal: Goal, options: PlanOptions, p: Problem,
     )
 
 
-def _migration(inv: Inventory, options: PlanOptions, p: Problem, j: int, c: int, mid: str,
-               start_s: int, left_host: dict[str, list[tuple[int, str]]],
-               left_sr: dict[str, list[tuple[int, str]]]) -> Migration:  # fmt: skip
+def _migration(
+    inv: Inventory,
+    options: PlanOptions,
+    p: Problem,
+    j: int,
+    c: int,
+    mid: str,
+    start_s: int,
+    left_host: dict[str, list[tuple[int, str]]],
+    left_sr: dict[str, list[tuple[int, str]]],
+) -> Migration:
     vm = inv.vm_by_uuid[p.job_vm[j]]
     h = int(p.cand_host[c])
     to_host = p.host_uuid[h] if h >= 0 else None
@@ -307,8 +377,16 @@ def _migration(inv: Inventory, options: PlanOptions, p: Problem, j: int, c: int,
     for s in dict.fromkeys(to_srs):
         deps += [mid_ for end, mid_ in left_sr.get(s, []) if end <= start_s]
     return Migration(
-        id=mid, vm=vm.uuid, kind=kind, from_host=from_host,
-        to_host=to_host, from_pool=vm.pool, to_pool=to_pool, disks=moves, vifs=vifs,
-        est_seconds=int(p.job_seconds[j]), depends_on=tuple(dict.fromkeys(deps)),
+        id=mid,
+        vm=vm.uuid,
+        kind=kind,
+        from_host=from_host,
+        to_host=to_host,
+        from_pool=vm.pool,
+        to_pool=to_pool,
+        disks=moves,
+        vifs=vifs,
+        est_seconds=int(p.job_seconds[j]),
+        depends_on=tuple(dict.fromkeys(deps)),
         start_s=start_s,
-    )  # fmt: skip
+    )

@@ -69,9 +69,16 @@ _ACTIVE: ContextVar[bool] = ContextVar("step_aside_active", default=False)
 Resolve = Callable[[Inventory, bool], Plan]  # (inventory, quick) -> plan of the goal
 
 
-def step_aside(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
-               resolve: Resolve, *, durations: DurationModel = DEFAULT_MODEL,
-               time_budget: float = 30.0) -> Plan:  # fmt: skip
+def step_aside(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    plan: Plan,
+    resolve: Resolve,
+    *,
+    durations: DurationModel = DEFAULT_MODEL,
+    time_budget: float = 30.0,
+) -> Plan:
     """`plan`, or a plan that places more VMs thanks to step-aside moves (module
     docstring). `resolve(inventory, quick)` solves `goal` on an inventory (quick: a
     greedy trial); `time_budget` bounds the trials in seconds."""
@@ -86,8 +93,14 @@ def step_aside(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         _ACTIVE.reset(token)
 
 
-def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
-                solve_args: dict[str, Any], solve: Callable[..., Plan]) -> Plan:
+def after_solve(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    plan: Plan,
+    solve_args: dict[str, Any],
+    solve: Callable[..., Plan],
+) -> Plan:
     """`planner.solve.solve`'s hook: `step_aside` with `solve` (same arguments; greedy
     for the trials) as the re-solver, within the solve's own time limit. (`solve` is
     passed in, not imported: this module sits below `planner.solve`.)"""
@@ -107,17 +120,24 @@ def after_solve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         return solve(after, goal, options, **{**args, **extra})
 
     durations = args.get("durations", DEFAULT_MODEL)
-    return step_aside(inv, goal, options, plan, resolve, durations=durations,
-                      time_budget=limit / 2)
+    return step_aside(inv, goal, options, plan, resolve, durations=durations, time_budget=limit / 2)
 
 
 def _stuck(plan: Plan) -> list[str]:
-    return [u.vm for u in plan.unplaced
-            if u.reasons and all(r.code in STUCK_CODES for r in u.reasons)]  # fmt: skip
+    return [
+        u.vm for u in plan.unplaced if u.reasons and all(r.code in STUCK_CODES for r in u.reasons)
+    ]
 
 
-def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
-             resolve: Resolve, durations: DurationModel, budget: float) -> Plan:  # fmt: skip
+def _improve(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    plan: Plan,
+    resolve: Resolve,
+    durations: DurationModel,
+    budget: float,
+) -> Plan:
     deadline = time.perf_counter() + budget
     chosen: list[Relocation] = []
     now, best = inv, plan
@@ -128,10 +148,16 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
         moved = {r.vm for r in chosen}
         parked = {u.vm for u in best.unplaced}
         # goal-keeping relocations first, then those the re-solve must undo; cheapest first
-        tries = sorted(_relocations(now, goal, options, stuck, parked, durations, moved,
-                                    f"s{len(chosen) + 1}."),
-                       key=lambda r: (r.migration.reason == "temporary",
-                                      r.migration.est_seconds, r.migration.id))[:MAX_TRIES]
+        tries = sorted(
+            _relocations(
+                now, goal, options, stuck, parked, durations, moved, f"s{len(chosen) + 1}."
+            ),
+            key=lambda r: (
+                r.migration.reason == "temporary",
+                r.migration.est_seconds,
+                r.migration.id,
+            ),
+        )[:MAX_TRIES]
         winner: tuple[tuple[int, int], Relocation, Inventory] | None = None
         # greedy trials first; when none helps, the caller's solver (greedy may pack the
         # inventory after the step-aside worse than CP-SAT does)
@@ -140,8 +166,9 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
                 if time.perf_counter() > deadline:
                     break
                 after = apply(now, rel.migration)
-                trial = _compose(inv, goal, options, [*chosen, rel], resolve(after, quick),
-                                 deadline)
+                trial = _compose(
+                    inv, goal, options, [*chosen, rel], resolve(after, quick), deadline
+                )
                 if trial is None:
                     continue
                 key = (len(trial.unplaced), trial.schedule_seconds)
@@ -165,8 +192,14 @@ def _improve(inv: Inventory, goal: Goal, options: PlanOptions, plan: Plan,
 # ---------------------------------------------------------------- the plan
 
 
-def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
-             post: Plan, deadline: float | None = None) -> Plan | None:  # fmt: skip
+def _compose(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    rels: list[Relocation],
+    post: Plan,
+    deadline: float | None = None,
+) -> Plan | None:
     """The step-asides `rels` followed by `post` (a plan of the inventory after them),
     as one plan of `inv` that the checker accepts, or None. Each step-aside goes into the
     first of these places where the whole plan checks: alongside the moves of one of
@@ -202,8 +235,14 @@ def _compose(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Reloca
     return _plan(inv, goal, options, rels, waves, post)
 
 
-def _checks(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
-            waves: list[list[Migration]], post: Plan) -> bool:  # fmt: skip
+def _checks(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    rels: list[Relocation],
+    waves: list[list[Migration]],
+    post: Plan,
+) -> bool:
     """Whether the plan with every step-aside not yet in `waves` in a wave of its own
     first (the order `_compose` falls back to) passes the checker."""
     have = {m.id for w in waves for m in w}
@@ -211,8 +250,14 @@ def _checks(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocat
     return check_plan(inv, _plan(inv, goal, options, rels, rest + waves, post)).ok
 
 
-def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocation],
-          waves: list[list[Migration]], post: Plan) -> Plan:  # fmt: skip
+def _plan(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    rels: list[Relocation],
+    waves: list[list[Migration]],
+    post: Plan,
+) -> Plan:
     ids = {r.migration.id for r in rels}
     again = {m.vm for w in waves for m in w if m.id not in ids}
     out: list[Wave] = []
@@ -238,20 +283,35 @@ def _plan(inv: Inventory, goal: Goal, options: PlanOptions, rels: list[Relocatio
         out.append(Wave(len(out), tuple(migs)))
     # real start times, as every planner gives its waves (the list scheduler)
     staged = schedule(inv, options, out)
-    notes = [Reason(NOTE, f"step-aside: {inv.label(r.vm)} moves ({_where(inv, r.migration)}) "
-                    + (f"to make room for {inv.label(r.for_vm)}" if r.vm != r.for_vm else
-                       "first, so that the SRs its other disks leave have room for them"))
-             for r in rels]  # fmt: skip
+    notes = [
+        Reason(
+            NOTE,
+            f"step-aside: {inv.label(r.vm)} moves ({_where(inv, r.migration)}) "
+            + (
+                f"to make room for {inv.label(r.for_vm)}"
+                if r.vm != r.for_vm
+                else "first, so that the SRs its other disks leave have room for them"
+            ),
+        )
+        for r in rels
+    ]
     solver: dict[str, Any] = dict(post.solver)
-    solver["step_aside"] = [{"migration": r.migration.id, "vm": r.vm, "for": r.for_vm}
-                            for r in rels]  # fmt: skip
+    solver["step_aside"] = [
+        {"migration": r.migration.id, "vm": r.vm, "for": r.for_vm} for r in rels
+    ]
     if Status.of(solver.get("status")) == Status.OPTIMAL:
         solver["status"] = Status.FEASIBLE.value  # optimal after the step-asides, not overall
     return Plan(
-        inventory_digest=digest(inv), goal=goal.to_json(), options=options.to_json(),
-        solver=solver, bounds=post.bounds, waves=staged, unplaced=post.unplaced,
-        warnings=(*post.warnings, *notes), estimate=estimate_of(staged),
-    )  # fmt: skip
+        inventory_digest=digest(inv),
+        goal=goal.to_json(),
+        options=options.to_json(),
+        solver=solver,
+        bounds=post.bounds,
+        waves=staged,
+        unplaced=post.unplaced,
+        warnings=(*post.warnings, *notes),
+        estimate=estimate_of(staged),
+    )
 
 
 def _frees_for(inv: Inventory, step: Migration, m: Migration) -> bool:
@@ -275,5 +335,6 @@ def _where(inv: Inventory, m: Migration) -> str:
     if m.kind == "live":
         return f"{inv.label(m.from_host)} -> {inv.label(m.to_host)}"
     moved = [d for d in m.disks if d.from_sr != d.to_sr]
-    return ", ".join(f"disk {inv.label(d.vdi)} {inv.label(d.from_sr)} -> {inv.label(d.to_sr)}"
-                     for d in moved)  # fmt: skip
+    return ", ".join(
+        f"disk {inv.label(d.vdi)} {inv.label(d.from_sr)} -> {inv.label(d.to_sr)}" for d in moved
+    )

@@ -35,9 +35,16 @@ class Relocation:
         return self.migration.vm
 
 
-def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[str],
-                 parked: set[str], durations: DurationModel, moved: set[str],
-                 prefix: str) -> Iterator[Relocation]:  # fmt: skip
+def _relocations(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    stuck: list[str],
+    parked: set[str],
+    durations: DurationModel,
+    moved: set[str],
+    prefix: str,
+) -> Iterator[Relocation]:
     """Statically valid step-asides of blockers of stuck VMs (module docstring, step 1),
     each blocker and target once. A VM the plan leaves unplaced (`parked`) stays where
     the goal does not hold anyway, so it may step aside too. Bounded for large fleets:
@@ -55,11 +62,15 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
         hosts, srs, near = _near(inv, goal, vm, on_sr)
         found: list[Migration] = []
         for b in near.values():
-            if b.uuid == u or b.uuid in moved or not (b.uuid in parked
-                                                      or not must_move(goal, inv, b)):
+            if (
+                b.uuid == u
+                or b.uuid in moved
+                or not (b.uuid in parked or not must_move(goal, inv, b))
+            ):
                 continue
-            moves = _moves_of(inv, goal, options, b, hosts, srs, free, durations,
-                              keep_goal=b.uuid not in parked)  # fmt: skip
+            moves = _moves_of(
+                inv, goal, options, b, hosts, srs, free, durations, keep_goal=b.uuid not in parked
+            )
             found += moves[:PER_BLOCKER]
             if len(found) >= MAX_CANDIDATES:
                 break
@@ -73,13 +84,18 @@ def _relocations(inv: Inventory, goal: Goal, options: PlanOptions, stuck: list[s
             yield Relocation(replace(m, id=f"{prefix}{n}"), u)
 
 
-def _near(inv: Inventory, goal: Goal, vm: VM, on_sr: dict[str, list[VM]],
-          ) -> tuple[set[str], set[str], dict[str, VM]]:  # fmt: skip
+def _near(
+    inv: Inventory,
+    goal: Goal,
+    vm: VM,
+    on_sr: dict[str, list[VM]],
+) -> tuple[set[str], set[str], dict[str, VM]]:
     """Where stuck `vm` could go (enabled hosts and SRs of its target pools, and for a VM
     not running an enabled host of its own pool) and the VMs there: its possible
     blockers, by uuid, hosts' VMs first."""
-    pools = goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools \
-        else (vm.pool,)  # fmt: skip
+    pools = (
+        goal.to_pools if isinstance(goal, MovePool) and vm.pool in goal.from_pools else (vm.pool,)
+    )
     hosts = {h.uuid for p in pools for h in inv.hosts_in_pool.get(p, []) if h.enabled}
     if not vm.is_running:  # rule 4: a host of its own pool to start it on
         hosts |= {h.uuid for h in inv.hosts_in_pool.get(vm.pool, []) if h.enabled}
@@ -89,8 +105,9 @@ def _near(inv: Inventory, goal: Goal, vm: VM, on_sr: dict[str, list[VM]],
     return hosts, srs, near
 
 
-def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,
-               durations: DurationModel) -> list[Migration]:  # fmt: skip
+def _own_disks(
+    inv: Inventory, options: PlanOptions, vm: VM, durations: DurationModel
+) -> list[Migration]:
     """A stuck VM with several disks may move one of them first, within its pool (an SR
     that cannot hold the 2x source reservation of all its disks at once can of one):
     each single-disk move to another SR of its pool that passes the static rules and
@@ -113,9 +130,18 @@ def _own_disks(inv: Inventory, options: PlanOptions, vm: VM,
     return out
 
 
-def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: set[str],
-              srs: set[str], free: dict[str, int], durations: DurationModel, *,
-              keep_goal: bool = True) -> list[Migration]:  # fmt: skip
+def _moves_of(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions,
+    b: VM,
+    hosts: set[str],
+    srs: set[str],
+    free: dict[str, int],
+    durations: DurationModel,
+    *,
+    keep_goal: bool = True,
+) -> list[Migration]:
     """Moves of blocker `b` off a host in `hosts` (live) or off an SR in `srs` (its disks
     there, to one other SR of its pool) that pass the static rules and fit now (memory
     on the new host, 3x on the new SR). Those that keep the goal for `b` come first; a
@@ -151,27 +177,46 @@ def _moves_of(inv: Inventory, goal: Goal, options: PlanOptions, b: VM, hosts: se
                 hosts_ += [h.uuid for h in inv.hosts_in_pool.get(b.pool, [])]
             for at in hosts_:  # a host uuid, or None (not `h`: a Host above)
                 if not target_reasons(inv, b, kind, at, b.pool, targets, options):
-                    add(b.host if b.is_running else None, targets,
-                        _migration(inv, b, kind, at, targets, durations))
+                    add(
+                        b.host if b.is_running else None,
+                        targets,
+                        _migration(inv, b, kind, at, targets, durations),
+                    )
                     break
     return [m for _, m in sorted(out, key=lambda x: x[0])]
 
 
-def _keeps_goal(inv: Inventory, goal: Goal, vm: VM, host: str | None,
-                targets: dict[str, str]) -> bool:  # fmt: skip
+def _keeps_goal(
+    inv: Inventory, goal: Goal, vm: VM, host: str | None, targets: dict[str, str]
+) -> bool:
     where = Position(host, vm.pool, {d.uuid: targets.get(d.uuid, d.sr) for d in vm.disks})
     return satisfied(goal, inv, vm, where)
 
 
-def _migration(inv: Inventory, vm: VM, kind: str, to_host: str | None,
-               targets: dict[str, str], durations: DurationModel) -> Migration:  # fmt: skip
-    disks = () if kind == "live" else tuple(DiskMove(d.uuid, d.sr, targets.get(d.uuid, d.sr))
-                                            for d in vm.disks)  # fmt: skip
+def _migration(
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    to_host: str | None,
+    targets: dict[str, str],
+    durations: DurationModel,
+) -> Migration:
+    disks = (
+        ()
+        if kind == "live"
+        else tuple(DiskMove(d.uuid, d.sr, targets.get(d.uuid, d.sr)) for d in vm.disks)
+    )
     return Migration(
-        id="s", vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
-        to_host=to_host, from_pool=vm.pool, to_pool=vm.pool, disks=disks,
+        id="s",
+        vm=vm.uuid,
+        kind=kind,
+        from_host=vm.host if vm.is_running else None,
+        to_host=to_host,
+        from_pool=vm.pool,
+        to_pool=vm.pool,
+        disks=disks,
         est_seconds=durations.estimate(inv, vm, kind, set(targets)),
-    )  # fmt: skip
+    )
 
 
 def apply(inv: Inventory, m: Migration) -> Inventory:
@@ -192,6 +237,8 @@ def apply(inv: Inventory, m: Migration) -> Inventory:
     host = m.to_host if vm.is_running and m.to_host else vm.host
     new_vm = replace(vm, host=host, disks=tuple(disks))
     vms = tuple(new_vm if v.uuid == vm.uuid else v for v in inv.vms)
-    srs = tuple(replace(s, used_bytes=s.used_bytes + delta[s.uuid]) if s.uuid in delta else s
-                for s in inv.srs)  # fmt: skip
+    srs = tuple(
+        replace(s, used_bytes=s.used_bytes + delta[s.uuid]) if s.uuid in delta else s
+        for s in inv.srs
+    )
     return replace(inv, vms=vms, srs=srs, digest=None)

@@ -22,8 +22,10 @@ def printable(text: str, *, keep: str = "", cap: int | None = None) -> str:
     """`text` with control characters (but those in `keep`) and lone surrogates shown
     escaped (``\\x1b``, ``\\n``, ``\\ud800``), cut to `cap` characters if given."""
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in keep for c in text):
-        text = "".join(c if c in keep or unicodedata.category(c) not in ("Cc", "Cs")
-                       else repr(c)[1:-1] for c in text)  # fmt: skip
+        text = "".join(
+            c if c in keep or unicodedata.category(c) not in ("Cc", "Cs") else repr(c)[1:-1]
+            for c in text
+        )
     if cap is not None and len(text) > cap:
         text = text[: cap - 20] + f"... ({len(text)} chars)"
     return text

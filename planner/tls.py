@@ -46,15 +46,16 @@ def normalize_fingerprint(text: str, where: str = "--fingerprint") -> str:
         t = t[7:]
     t = t.replace(":", "").replace(" ", "").lower()
     if not _HEX.match(t):
-        raise InputError(f"{where}: not a SHA-256 fingerprint (64 hex digits, colons "
-                         f"allowed), got {text!r}")  # fmt: skip
+        raise InputError(
+            f"{where}: not a SHA-256 fingerprint (64 hex digits, colons allowed), got {text!r}"
+        )
     return t
 
 
 def show_fingerprint(hexdigest: str) -> str:
     """`abcd...` -> `AB:CD:...` (how openssl prints it)."""
     h = hexdigest.upper()
-    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+    return ":".join(h[i : i + 2] for i in range(0, len(h), 2))
 
 
 def certificate_fingerprint(der: bytes) -> str:
@@ -73,8 +74,15 @@ class Tls:
     fingerprint: str | None = None
 
     def __post_init__(self) -> None:
-        given = [n for n, v in (("--insecure", self.insecure), ("--ca-file", self.ca_file),
-                                ("--fingerprint", self.fingerprint)) if v]  # fmt: skip
+        given = [
+            n
+            for n, v in (
+                ("--insecure", self.insecure),
+                ("--ca-file", self.ca_file),
+                ("--fingerprint", self.fingerprint),
+            )
+            if v
+        ]
         if len(given) > 1:
             raise InputError(f"give one of {' and '.join(given)}, not both")
 
@@ -89,7 +97,8 @@ class Tls:
                 return ssl.create_default_context(cafile=str(self.ca_file))
             except ssl.SSLError as e:
                 raise InputError(
-                    f"--ca-file {self.ca_file}: not a PEM CA file ({e.reason})") from None
+                    f"--ca-file {self.ca_file}: not a PEM CA file ({e.reason})"
+                ) from None
         if self.fingerprint is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             # the pin replaces chain and name checks: a self-signed master is the norm
@@ -112,7 +121,8 @@ def _pinned_socket_class(expected: str) -> type[ssl.SSLSocket]:
                 self.close()
                 raise FingerprintMismatch(
                     f"certificate fingerprint mismatch: expected {show_fingerprint(expected)}, "
-                    f"the server presented {show_fingerprint(got)}; refusing to connect")
+                    f"the server presented {show_fingerprint(got)}; refusing to connect"
+                )
 
     return PinnedSocket
 

@@ -36,9 +36,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = [
-    "scenario", "kind", "pool", "hosts", "factor", "feasible", "vms", "unplaced",
-    "reasons", "unplaced_vms", "waves", "seconds", "max_utilisation", "exact",
-]  # fmt: skip
+    "scenario",
+    "kind",
+    "pool",
+    "hosts",
+    "factor",
+    "feasible",
+    "vms",
+    "unplaced",
+    "reasons",
+    "unplaced_vms",
+    "waves",
+    "seconds",
+    "max_utilisation",
+    "exact",
+]
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,12 @@ def _reason_summary(unplaced: Mapping[str, Sequence[Any]]) -> str:
 
 def _row(inv: Inventory, sc: Scenario, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(scenario=sc.label(inv), kind=sc.kind, factor=sc.factor,
-               hosts=", ".join(inv.label(h) for h in sc.hosts))  # fmt: skip
+    row.update(
+        scenario=sc.label(inv),
+        kind=sc.kind,
+        factor=sc.factor,
+        hosts=", ".join(inv.label(h) for h in sc.hosts),
+    )
     row.update(values)
     return row
 
@@ -79,38 +95,68 @@ def _run_failure(inv: Inventory, sc: Scenario) -> dict[str, Any]:
     if {h.uuid for h in inv.hosts_in_pool[pool]} <= set(sc.hosts):
         # the whole pool is gone: nothing is left to restart on
         return _row(
-            inv, sc, pool=inv.label(pool), feasible=not affected, vms=len(affected),
-            unplaced=len(affected), reasons=f"NO_TARGET:{len(affected)}" if affected else "",
+            inv,
+            sc,
+            pool=inv.label(pool),
+            feasible=not affected,
+            vms=len(affected),
+            unplaced=len(affected),
+            reasons=f"NO_TARGET:{len(affected)}" if affected else "",
             unplaced_vms=", ".join(sorted(inv.label(u) for u in affected)),
-            max_utilisation=0.0, exact=True,
-        )  # fmt: skip
+            max_utilisation=0.0,
+            exact=True,
+        )
     after = remove_hosts(inv, sc.hosts)
     res = place_restarts(after, [after.vm_by_uuid[u] for u in affected], sc.options)
     return _row(
-        inv, sc, pool=inv.label(pool), feasible=not res.unplaced, vms=len(affected),
-        unplaced=len(res.unplaced), reasons=_reason_summary(res.unplaced),
+        inv,
+        sc,
+        pool=inv.label(pool),
+        feasible=not res.unplaced,
+        vms=len(affected),
+        unplaced=len(res.unplaced),
+        reasons=_reason_summary(res.unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in res.unplaced)),
-        max_utilisation=round(res.utilisation_after, 4), exact=res.exact,
-    )  # fmt: skip
+        max_utilisation=round(res.utilisation_after, 4),
+        exact=res.exact,
+    )
 
 
 def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
-    plan = solve(inv, Evacuate(sc.hosts), sc.options, solver=sc.solver,
-                 time_limit=sc.time_limit, workers=1, seed=0)  # fmt: skip
+    plan = solve(
+        inv,
+        Evacuate(sc.hosts),
+        sc.options,
+        solver=sc.solver,
+        time_limit=sc.time_limit,
+        workers=1,
+        seed=0,
+    )
     pool = inv.host_by_uuid[sc.hosts[0]].pool
     used = memory_after(inv, plan, sc.options)
-    util = max((used[h.uuid] / cap for h in inv.hosts_in_pool[pool]
-                if (cap := host_capacity(h, sc.options.headroom_fraction)) > 0),
-               default=0.0)  # fmt: skip
+    util = max(
+        (
+            used[h.uuid] / cap
+            for h in inv.hosts_in_pool[pool]
+            if (cap := host_capacity(h, sc.options.headroom_fraction)) > 0
+        ),
+        default=0.0,
+    )
     unplaced = {u.vm: u.reasons for u in plan.unplaced}
     return _row(
-        inv, sc, pool=inv.label(pool), feasible=not unplaced,
-        vms=sum(1 for _ in plan.migrations()) + len(unplaced), unplaced=len(unplaced),
+        inv,
+        sc,
+        pool=inv.label(pool),
+        feasible=not unplaced,
+        vms=sum(1 for _ in plan.migrations()) + len(unplaced),
+        unplaced=len(unplaced),
         reasons=_reason_summary(unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in unplaced)),
-        waves=plan.estimate.get("waves"), seconds=plan.estimate.get("seconds"),
-        max_utilisation=round(util, 4), exact=plan.status in (Status.OPTIMAL, Status.NOTHING_TO_DO),
-    )  # fmt: skip
+        waves=plan.estimate.get("waves"),
+        seconds=plan.estimate.get("seconds"),
+        max_utilisation=round(util, 4),
+        exact=plan.status in (Status.OPTIMAL, Status.NOTHING_TO_DO),
+    )
 
 
 def _run_growth(inv: Inventory, sc: Scenario) -> dict[str, Any]:
@@ -125,19 +171,27 @@ def _run_growth(inv: Inventory, sc: Scenario) -> dict[str, Any]:
         running = [v for v in grown.vms_in_pool.get(pool.uuid, []) if v.is_running]
         res = place_restarts(grown, running, sc.options)
         unplaced.update(res.unplaced)
-        cap = sum(host_capacity(h, sc.options.headroom_fraction)
-                  for h in grown.hosts_in_pool.get(pool.uuid, []) if h.enabled)  # fmt: skip
+        cap = sum(
+            host_capacity(h, sc.options.headroom_fraction)
+            for h in grown.hosts_in_pool.get(pool.uuid, [])
+            if h.enabled
+        )
         need = sum(vm_memory(v, sc.options.dmc) for v in running)
         if cap > 0:
             worst = max(worst, need / cap)
         exact = exact and res.exact
     return _row(
-        inv, sc, pool="all", feasible=not unplaced,
-        vms=sum(1 for v in grown.vms if v.is_running), unplaced=len(unplaced),
+        inv,
+        sc,
+        pool="all",
+        feasible=not unplaced,
+        vms=sum(1 for v in grown.vms if v.is_running),
+        unplaced=len(unplaced),
         reasons=_reason_summary(unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in unplaced)),
-        max_utilisation=round(worst, 4), exact=exact,
-    )  # fmt: skip
+        max_utilisation=round(worst, 4),
+        exact=exact,
+    )
 
 
 RUNNERS: dict[str, Callable[[Inventory, Scenario], dict[str, Any]]] = {
@@ -222,8 +276,9 @@ def run_scenarios(
 
             # "spawn" keeps workers free of the parent's threads (CP-SAT, Dask) and locks
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(inv,)) as pool:  # fmt: skip
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(inv,)
+            ) as pool:
                 futs = {pool.submit(_run_in_worker, sc): i for i, sc in enumerate(scenarios)}
                 for done, fut in enumerate(as_completed(futs), 1):
                     rows[futs[fut]] = fut.result()
@@ -239,16 +294,26 @@ def _hosts(inv: Inventory, hosts: Sequence[str] | None) -> list[str]:
     return inv.find_all("host", hosts) if hosts else [h.uuid for h in inv.hosts]
 
 
-def n_minus_1(inv: Inventory, options: PlanOptions | None = None, *,
-              hosts: Sequence[str] | None = None, **fanout: Any) -> pd.DataFrame:  # fmt: skip
+def n_minus_1(
+    inv: Inventory,
+    options: PlanOptions | None = None,
+    *,
+    hosts: Sequence[str] | None = None,
+    **fanout: Any,
+) -> pd.DataFrame:
     """Every single host (or each of `hosts`) fails in turn: one row per host."""
     opts = options or PlanOptions()
-    return run_scenarios(inv, [Scenario("n-k", (h,), options=opts) for h in _hosts(inv, hosts)],
-                         **fanout)  # fmt: skip
+    return run_scenarios(
+        inv, [Scenario("n-k", (h,), options=opts) for h in _hosts(inv, hosts)], **fanout
+    )
 
 
-def n_minus_k(inv: Inventory, host_sets: Sequence[Sequence[str]],
-              options: PlanOptions | None = None, **fanout: Any) -> pd.DataFrame:  # fmt: skip
+def n_minus_k(
+    inv: Inventory,
+    host_sets: Sequence[Sequence[str]],
+    options: PlanOptions | None = None,
+    **fanout: Any,
+) -> pd.DataFrame:
     """Each set of hosts (all of one pool) fails at once: one row per set."""
     opts = options or PlanOptions()
     scs = []
@@ -261,18 +326,31 @@ def n_minus_k(inv: Inventory, host_sets: Sequence[Sequence[str]],
     return run_scenarios(inv, scs, **fanout)
 
 
-def maintenance(inv: Inventory, options: PlanOptions | None = None, *,
-                hosts: Sequence[str] | None = None, solver: str = "greedy",
-                time_limit: float = 10.0, **fanout: Any) -> pd.DataFrame:  # fmt: skip
+def maintenance(
+    inv: Inventory,
+    options: PlanOptions | None = None,
+    *,
+    hosts: Sequence[str] | None = None,
+    solver: str = "greedy",
+    time_limit: float = 10.0,
+    **fanout: Any,
+) -> pd.DataFrame:
     """Each host (or each of `hosts`) is evacuated in turn: one plan per host."""
     opts = options or PlanOptions()
-    scs = [Scenario("maintenance", (h,), options=opts, solver=solver, time_limit=time_limit)
-           for h in _hosts(inv, hosts)]  # fmt: skip
+    scs = [
+        Scenario("maintenance", (h,), options=opts, solver=solver, time_limit=time_limit)
+        for h in _hosts(inv, hosts)
+    ]
     return run_scenarios(inv, scs, **fanout)
 
 
-def growth(inv: Inventory, options: PlanOptions | None = None, *, step: float = 0.05,
-           max_factor: float = 3.0) -> pd.DataFrame:  # fmt: skip
+def growth(
+    inv: Inventory,
+    options: PlanOptions | None = None,
+    *,
+    step: float = 0.05,
+    max_factor: float = 3.0,
+) -> pd.DataFrame:
     """Memory grows by `step` (a fraction) at a time until the first failure.
 
     Rows run in order, so this sweep is sequential: each factor is one row, the last

@@ -174,8 +174,13 @@ def flow_replay(p: Problem, choice: np.ndarray, start: np.ndarray) -> list[str]:
             halted.add(j)
         for h in halted:
             need = int(p.job_halted_mem[h])
-            free = max((led.cap[x] - led.used.get(x, 0)
-                        for x in acc.pool_hosts.get(int(p.job_pool[h]), ())), default=-1)
+            free = max(
+                (
+                    led.cap[x] - led.used.get(x, 0)
+                    for x in acc.pool_hosts.get(int(p.job_pool[h]), ())
+                ),
+                default=-1,
+            )
             if free < need:
                 out.append(f"t={t}: halted job {h} has no host with {need} free")
     return out
@@ -205,8 +210,13 @@ def wave_replay(p: Problem, choice: np.ndarray, wave: np.ndarray) -> list[str]:
         for j in by_wave[w]:
             need = int(p.job_halted_mem[j])
             if need:
-                free = max((led.cap[x] - led.used.get(x, 0)
-                            for x in acc.pool_hosts.get(int(p.job_pool[j]), ())), default=-1)
+                free = max(
+                    (
+                        led.cap[x] - led.used.get(x, 0)
+                        for x in acc.pool_hosts.get(int(p.job_pool[j]), ())
+                    ),
+                    default=-1,
+                )
                 if free < need:
                     out.append(f"wave {w}: halted job {j} has no host with {need} free")
         for e in ends:

@@ -66,8 +66,9 @@ class Solution:
 # ---------------------------------------------------------------- list scheduling
 
 
-def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None,
-                  fifo: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def list_schedule(
+    p: Problem, choice: np.ndarray, order: list[int] | None = None, fifo: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Start times for the placed jobs of `choice`: a time sweep over the account that,
     at each instant (0, then every end), starts in `order` (default: longest first)
     every waiting job that fits now (parallel schedule generation). Returns (start,
@@ -144,9 +145,14 @@ def list_schedule(p: Problem, choice: np.ndarray, order: list[int] | None = None
     return start, witness
 
 
-def _fifo(acc: Account, choice: np.ndarray, order: list[int],
-          cache: dict[int, tuple[Delta, Delta]], queues: dict[int, deque[int]],
-          fifo_keys: dict[int, list[int]]) -> None:  # fmt: skip
+def _fifo(
+    acc: Account,
+    choice: np.ndarray,
+    order: list[int],
+    cache: dict[int, tuple[Delta, Delta]],
+    queues: dict[int, deque[int]],
+    fifo_keys: dict[int, list[int]],
+) -> None:
     """`list_schedule`'s FIFO queues: per memory or SR key, the jobs that take room on it
     in `order`; per job, those keys (its start deltas cached in `cache`)."""
     slot_keys = acc.pool0

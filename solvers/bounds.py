@@ -40,9 +40,11 @@ from dataclasses import dataclass
 
 from planner.problem import Problem
 
-BOUND_ASSUMES = ("bounds hold for plans that move every VM with an eligible target, "
-                 "each to one of its candidate targets, with the plan's max_per_pool "
-                 "(and max_per_host) and the duration model's est_seconds")
+BOUND_ASSUMES = (
+    "bounds hold for plans that move every VM with an eligible target, "
+    "each to one of its candidate targets, with the plan's max_per_pool "
+    "(and max_per_host) and the duration model's est_seconds"
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,7 @@ class Bounds:
     seconds_by: str = ""
 
     def to_json(self) -> dict[str, int]:
-        return {"seconds": self.seconds, "wave_seconds": self.wave_seconds,
-                "waves": self.waves}  # fmt: skip
+        return {"seconds": self.seconds, "wave_seconds": self.wave_seconds, "waves": self.waves}
 
 
 def machines_bound(durations: list[int], c: int) -> int:
@@ -171,8 +172,10 @@ def _host_groups(p: Problem) -> list[tuple[str, list[int], int]]:
             hs |= tos - {-1}
         for h in hs:
             touch[h].append(j)
-    return [(f"host {p.host_uuid[h]} ({p.max_per_host} at a time)", js,
-             p.max_per_host) for h, js in touch.items()]  # fmt: skip
+    return [
+        (f"host {p.host_uuid[h]} ({p.max_per_host} at a time)", js, p.max_per_host)
+        for h, js in touch.items()
+    ]
 
 
 class _SrTables:
@@ -209,8 +212,9 @@ class _SrTables:
                 pools = {int(p.job_pool[j]) for j, _ in items}
                 c = max(1, _concurrency([r for _, r in items], free))
                 if c < p.max_per_pool * len(pools):
-                    out.append((f"{label} {p.sr_uuid[s]} ({c} at a time)",
-                                [j for j, _ in items], c))  # fmt: skip
+                    out.append(
+                        (f"{label} {p.sr_uuid[s]} ({c} at a time)", [j for j, _ in items], c)
+                    )
         return out
 
     def cliques(self, p: Problem, secs: list[int]) -> list[tuple[str, list[int]]]:
@@ -222,17 +226,23 @@ class _SrTables:
             # still there, so a job "weighs" its reservation plus its used bytes on the SR
             used_on = {j: u for j, u in self.used_of[s_ix]}  # as _src_used(p, s_ix) gives
             weights = {j: r + used_on.get(j, 0) for j, r in items}
-            cliques.append((f"source SR {p.sr_uuid[s_ix]}",
-                            _clique(weights, self.free(p, s_ix), secs)))  # fmt: skip
+            cliques.append(
+                (f"source SR {p.sr_uuid[s_ix]}", _clique(weights, self.free(p, s_ix), secs))
+            )
         for s_ix, items in self.forced.items():
-            cliques.append((f"target SR {p.sr_uuid[s_ix]}",
-                            _clique(dict(items), self.free(p, s_ix), secs)))  # fmt: skip
+            cliques.append(
+                (f"target SR {p.sr_uuid[s_ix]}", _clique(dict(items), self.free(p, s_ix), secs))
+            )
         return cliques
 
 
 def _src_used(p: Problem, s: int) -> list[tuple[int, int]]:
-    return [(j, int(p.src_used_down[k])) for j in range(p.n_jobs) for k in p.srcs(j)
-            if int(p.src_sr[k]) == s]  # fmt: skip
+    return [
+        (j, int(p.src_used_down[k]))
+        for j in range(p.n_jobs)
+        for k in p.srcs(j)
+        if int(p.src_sr[k]) == s
+    ]
 
 
 def _clique(weights: dict[int, int], free: int, secs: list[int]) -> list[int]:
@@ -248,8 +258,9 @@ def _clique(weights: dict[int, int], free: int, secs: list[int]) -> list[int]:
     return heavy
 
 
-def _clique_bound(p: Problem, clique: list[int], by_pool: dict[int, list[int]],
-                  secs: list[int]) -> tuple[int, int]:  # fmt: skip
+def _clique_bound(
+    p: Problem, clique: list[int], by_pool: dict[int, list[int]], secs: list[int]
+) -> tuple[int, int]:
     """(waves, seconds) when `clique`'s jobs need a wave each. With one source pool the
     pool's other jobs can fill at most max_per_pool - 1 slots beside each clique job;
     removing the longest of them gives the least the rest can cost."""
@@ -259,7 +270,7 @@ def _clique_bound(p: Problem, clique: list[int], by_pool: dict[int, list[int]],
         return len(clique), base
     inside = set(clique)
     rest = sorted((secs[j] for j in by_pool[pools.pop()] if j not in inside), reverse=True)
-    rest = rest[(p.max_per_pool - 1) * len(clique):]
+    rest = rest[(p.max_per_pool - 1) * len(clique) :]
     w, s = group_bound(rest, p.max_per_pool)
     return len(clique) + w, base + s
 

@@ -69,7 +69,7 @@ def _ranked_candidates(p: Problem, hint: Solution | None, k: int) -> np.ndarray:
     sr_free = np.append(p.sr_size - p.sr_used, [1 << 40, 1 << 40])  # -1, SPLIT
     for j in range(p.n_jobs):
         cs = list(p.cands(j))
-        key = (lambda c: (-host_free[p.cand_host[c]], -sr_free[p.cand_sr[c]], c))  # noqa: E731
+        key = lambda c: (-host_free[p.cand_host[c]], -sr_free[p.cand_sr[c]], c)  # noqa: E731
         if hint is not None and hint.choice[j] >= 0:
             first = int(hint.choice[j])
             cs.remove(first)
@@ -107,12 +107,19 @@ def solve_cpsat(
     full = p
     b, size, kept = _fit(full, H, hint, max_model_size)
     if size > max_model_size:
-        return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(),
-                        time.perf_counter() - t0,
-                        notes=(f"model too large for CP-SAT ({size:,} terms > "
-                               f"{max_model_size:,}) even with one target per VM; "
-                               "greedy plan kept",),
-                        info={"skipped": True, "size": size})  # fmt: skip
+        return Solution(
+            "cpsat",
+            Status.NO_PLAN,
+            empty,
+            empty.copy(),
+            time.perf_counter() - t0,
+            notes=(
+                f"model too large for CP-SAT ({size:,} terms > "
+                f"{max_model_size:,}) even with one target per VM; "
+                "greedy plan kept",
+            ),
+            info={"skipped": True, "size": size},
+        )
     b.build()
     if b.hint is not None and b.hint.n_unplaced == 0:
         # the hint places every job, so any better plan does too (unplaced jobs weigh
@@ -139,8 +146,12 @@ def solve_cpsat(
         watchdog.done.set()
         watchdog.join()
     wall = time.perf_counter() - t0
-    info: dict[str, Any] = {"horizon": H, "size": size, "status": solver.StatusName(code),
-                            "stalled": watchdog.fired}  # fmt: skip
+    info: dict[str, Any] = {
+        "horizon": H,
+        "size": size,
+        "status": solver.StatusName(code),
+        "stalled": watchdog.fired,
+    }
     if kept is not None:
         info["pruned_to"] = len(kept)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -152,12 +163,18 @@ def solve_cpsat(
         note = f"CP-SAT rejected the model: {b.m.validate()}; greedy plan kept"
     else:  # UNKNOWN: the time limit came before any solution
         note = f"CP-SAT found no plan within {time_limit:.1f} s; greedy plan kept"
-    return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall, notes=(note,),
-                    info=info)  # fmt: skip
+    return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall, notes=(note,), info=info)
 
 
-def _found(full: Problem, b: Builder, solver: cp_model.CpSolver, code: Any,
-           kept: np.ndarray | None, wall: float, info: dict[str, Any]) -> Solution:  # fmt: skip
+def _found(
+    full: Problem,
+    b: Builder,
+    solver: cp_model.CpSolver,
+    code: Any,
+    kept: np.ndarray | None,
+    wall: float,
+    info: dict[str, Any],
+) -> Solution:
     """The solution CP-SAT found (OPTIMAL or FEASIBLE `code`), in `full`'s candidate
     indexes, replayed (rule 14 at the problem's level) before it is handed out."""
     p = b.p
@@ -173,9 +190,15 @@ def _found(full: Problem, b: Builder, solver: cp_model.CpSolver, code: Any,
         # another plan may still place more VMs or be shorter
         code = cp_model.FEASIBLE
     if faults:  # a modelling bug: never hand out a plan that breaks the rules
-        return Solution("cpsat", Status.NO_PLAN, empty, empty.copy(), wall,
-                        notes=("CP-SAT's plan failed the replay: " + faults[0],),
-                        info=info)  # fmt: skip
+        return Solution(
+            "cpsat",
+            Status.NO_PLAN,
+            empty,
+            empty.copy(),
+            wall,
+            notes=("CP-SAT's plan failed the replay: " + faults[0],),
+            info=info,
+        )
     status = Status.OPTIMAL if code == cp_model.OPTIMAL else Status.FEASIBLE
     if (choice < 0).any():
         status = Status.PARTIAL
@@ -185,15 +208,32 @@ def _found(full: Problem, b: Builder, solver: cp_model.CpSolver, code: Any,
     # the model is rule 14 itself (not a stricter account) when no halted VM books a
     # witness host and no reservation was raised: its bound is then a proven lower
     # bound on every complete plan over these candidates
-    info["exact"] = bool(kept is None and not b.witness and not p.reserve_raised
-                         and b.hint is not None and b.hint.n_unplaced == 0)
-    return Solution("cpsat", status, choice, start, wall,
-                    objective=float(makespan(p, choice, start)), bound=bound,
-                    info=info, witness=b.witness_array())  # fmt: skip
+    info["exact"] = bool(
+        kept is None
+        and not b.witness
+        and not p.reserve_raised
+        and b.hint is not None
+        and b.hint.n_unplaced == 0
+    )
+    return Solution(
+        "cpsat",
+        status,
+        choice,
+        start,
+        wall,
+        objective=float(makespan(p, choice, start)),
+        bound=bound,
+        info=info,
+        witness=b.witness_array(),
+    )
 
 
-def _fit(full: Problem, H: int, hint: Solution | None, max_model_size: int,
-         ) -> tuple[Builder, int, np.ndarray | None]:  # fmt: skip
+def _fit(
+    full: Problem,
+    H: int,
+    hint: Solution | None,
+    max_model_size: int,
+) -> tuple[Builder, int, np.ndarray | None]:
     """The model's builder, its estimated size and, when targets were pruned to fit
     `max_model_size`, the kept candidates' indexes in `full` (None: all kept). Too big:
     keep the hint's target and the k next best per job, fewer until it fits."""
@@ -211,8 +251,14 @@ def _fit(full: Problem, H: int, hint: Solution | None, max_model_size: int,
             new_index = np.full(len(full.cand_host), -1, dtype=np.int64)
             new_index[kept] = np.arange(len(kept))
             choice = np.where(hint.choice >= 0, new_index[np.maximum(hint.choice, 0)], -1)
-            hint_p = Solution(hint.solver, hint.status, choice, hint.start, hint.wall_seconds,
-                              witness=hint.witness)  # fmt: skip
+            hint_p = Solution(
+                hint.solver,
+                hint.status,
+                choice,
+                hint.start,
+                hint.wall_seconds,
+                witness=hint.witness,
+            )
         else:
             hint_p = None
         b = Builder(p, H, hint_p)
@@ -254,8 +300,10 @@ class _Progress(cp_model.CpSolverSolutionCallback):
         sec = self.Value(self.b.makespan)
         bound = self.b.seconds_bound(self.BestObjectiveBound())
         unplaced = sum(1 - self.Value(v) for v in self.b.placed)
-        self.out(f"cpsat: schedule of {sec} s ({unplaced} unplaced), bound {bound} s, "
-                 f"{self.WallTime():.1f} s")  # fmt: skip
+        self.out(
+            f"cpsat: schedule of {sec} s ({unplaced} unplaced), bound {bound} s, "
+            f"{self.WallTime():.1f} s"
+        )
 
 
 class _Watchdog(threading.Thread):

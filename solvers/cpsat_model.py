@@ -41,14 +41,14 @@ class Builder:
         for j in range(J):
             for k in p.srcs(j):
                 self.from_sr[int(p.src_sr[k])].append(
-                    (j, int(p.src_reserve[k]), int(p.src_used_down[k])))
+                    (j, int(p.src_reserve[k]), int(p.src_used_down[k]))
+                )
         self._witness_options(hint)
         self.witness_on: dict[int, list[int]] = defaultdict(list)
         for j, opts in self.witness_opts.items():
             for h in opts:
                 self.witness_on[h].append(j)
-        self.hosts = [h for h in set(self.to_host) | set(self.witness_on)
-                      if self._host_binds(h)]  # fmt: skip
+        self.hosts = [h for h in set(self.to_host) | set(self.witness_on) if self._host_binds(h)]
         self.srs = [s for s in set(self.to_sr) | set(self.from_sr) if self._sr_binds(s)]
 
     def _witness_options(self, hint: Solution | None) -> None:
@@ -79,8 +79,9 @@ class Builder:
             hosts = np.flatnonzero((p.host_pool == pool) & p.host_enabled).tolist()
             if hosts:
                 now = max(hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]), -x))
-                later = max(hosts, key=lambda x: (
-                    int(p.host_cap[x] - p.host_init[x]) + leaving[x], -x))  # fmt: skip
+                later = max(
+                    hosts, key=lambda x: (int(p.host_cap[x] - p.host_init[x]) + leaving[x], -x)
+                )
                 opts += [h for h in (now, later) if h not in opts]
             if not opts:  # no enabled host in its pool: rule 4 can never hold
                 self.no_witness.append(j)
@@ -133,8 +134,10 @@ class Builder:
         self.placed = [m.new_bool_var(f"placed{j}") for j in range(J)]
         self.start = [m.new_int_var(0, max(0, H - secs[j]), f"s{j}") for j in range(J)]
         self.end = [self.start[j] + secs[j] for j in range(J)]
-        self.iv = [m.new_optional_fixed_size_interval_var(self.start[j], secs[j], self.placed[j],
-                                                     f"iv{j}") for j in range(J)]  # fmt: skip
+        self.iv = [
+            m.new_optional_fixed_size_interval_var(self.start[j], secs[j], self.placed[j], f"iv{j}")
+            for j in range(J)
+        ]
         self.makespan = m.new_int_var(0, H, "makespan")
         # the witness options of halted jobs: one chosen when the job is placed
         self.wsel: dict[tuple[int, int], tuple[Any, Any]] = {}
@@ -144,8 +147,12 @@ class Builder:
             ys = [m.new_bool_var(f"w{j}_{h}") for h in opts]
             m.add(sum(ys) == self.placed[j])
             for h, y in zip(opts, ys, strict=True):
-                self.wsel[(j, h)] = (y, m.new_optional_fixed_size_interval_var(
-                    self.start[j], secs[j], y, f"wiv{j}_{h}"))  # fmt: skip
+                self.wsel[(j, h)] = (
+                    y,
+                    m.new_optional_fixed_size_interval_var(
+                        self.start[j], secs[j], y, f"wiv{j}_{h}"
+                    ),
+                )
         for j in self.no_witness:
             m.add(self.placed[j] == 0)
         for j in range(J):
@@ -174,8 +181,11 @@ class Builder:
             for h, cs in self.to_host.items():
                 for c in cs:
                     j = int(self.job_of[c])
-                    touch[h].append(m.new_optional_fixed_size_interval_var(
-                        self.start[j], secs[j], self.x[c], f"in{c}"))
+                    touch[h].append(
+                        m.new_optional_fixed_size_interval_var(
+                            self.start[j], secs[j], self.x[c], f"in{c}"
+                        )
+                    )
             for ivs in touch.values():
                 if len(ivs) > p.max_per_host:
                     m.add_cumulative(ivs, [1] * len(ivs), p.max_per_host)
@@ -199,8 +209,11 @@ class Builder:
                 if cap < 0:  # overcommitted even once all has left: nothing may arrive
                     m.add(self.x[c] == 0)
                     continue
-                ivs.append(m.new_optional_interval_var(self.start[j], H - self.start[j], H,
-                                                    self.x[c], f"arr{c}"))  # fmt: skip
+                ivs.append(
+                    m.new_optional_interval_var(
+                        self.start[j], H - self.start[j], H, self.x[c], f"arr{c}"
+                    )
+                )
                 dem.append(int(p.job_mem_up[j]))
             for j in self.witness_on.get(h, ()):
                 sel = self.wsel.get((j, h))
@@ -233,12 +246,18 @@ class Builder:
                 if cap < 0:
                     m.add(self.x[c] == 0)
                     continue
-                ivs.append(m.new_optional_fixed_size_interval_var(self.start[j], secs[j],
-                                                             self.x[c], f"res{c}_{s}"))  # fmt: skip
+                ivs.append(
+                    m.new_optional_fixed_size_interval_var(
+                        self.start[j], secs[j], self.x[c], f"res{c}_{s}"
+                    )
+                )
                 dem.append(res)
                 if used:
-                    ivs.append(m.new_optional_interval_var(self.end[j], H - self.end[j], H,
-                                                        self.x[c], f"after{c}_{s}"))  # fmt: skip
+                    ivs.append(
+                        m.new_optional_interval_var(
+                            self.end[j], H - self.end[j], H, self.x[c], f"after{c}_{s}"
+                        )
+                    )
                     dem.append(used)
             if cap < 0:
                 continue

@@ -63,10 +63,15 @@ class PartResult:
     bound: int = 0  # proven lower bound on this component's schedule length, seconds
 
 
-def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.0,
-                    workers: int | None = None, seed: int = 0,
-                    progress: Callable[[str], None] | None = None,
-                    good_enough: int = 0) -> PartResult:  # fmt: skip
+def solve_component(
+    sub: Problem,
+    solver: str = "cpsat",
+    time_limit: float = 30.0,
+    workers: int | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+    good_enough: int = 0,
+) -> PartResult:
     """One component: greedy (targets, then list scheduling); then CP-SAT warm-started
     from it within `time_limit` seconds, unless greedy places every job within
     `good_enough` seconds or the component's proven lower bound (the campaign lasts as
@@ -85,13 +90,22 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
     if complete and g.seconds(sub) <= good_enough:
         return PartResult(g, g, Status.FEASIBLE, bound=b.seconds)
     if progress is not None:  # the phase line of `planner solve --progress`
-        progress(f"greedy: schedule of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound "
-                 f"{b.seconds} s; CP-SAT searching")  # fmt: skip
+        progress(
+            f"greedy: schedule of {g.seconds(sub)} s ({g.n_unplaced} unplaced), bound "
+            f"{b.seconds} s; CP-SAT searching"
+        )
     from solvers.cpsat import solve_cpsat  # ortools loads only when it is needed
 
     t0 = time.perf_counter()
-    c = solve_cpsat(sub, time_limit=time_limit, workers=workers, seed=seed, hint=g,
-                    min_seconds=b.seconds, progress=progress)  # fmt: skip
+    c = solve_cpsat(
+        sub,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        hint=g,
+        min_seconds=b.seconds,
+        progress=progress,
+    )
     if c.status != Status.NO_PLAN and c.n_unplaced:
         left = time_limit - (time.perf_counter() - t0)
         c = _tighten(sub, c, left, workers, seed, progress)
@@ -105,15 +119,30 @@ def solve_component(sub: Problem, solver: str = "cpsat", time_limit: float = 30.
         return PartResult(c, g, c.status, bound=bound)
     # CP-SAT proved (or could not beat) a plan no better than greedy's: keep greedy's
     st = Status.OPTIMAL if c.status == Status.OPTIMAL else g.status
-    kept = Solution("greedy", st, g.choice, g.start, g.wall_seconds + c.wall_seconds,
-                    objective=g.objective, bound=c.bound, witness=g.witness)  # fmt: skip
-    note = ("CP-SAT's plan is no shorter than greedy's; greedy's plan is kept"
-            + (" (and proven optimal)" if st == Status.OPTIMAL else ""))  # fmt: skip
+    kept = Solution(
+        "greedy",
+        st,
+        g.choice,
+        g.start,
+        g.wall_seconds + c.wall_seconds,
+        objective=g.objective,
+        bound=c.bound,
+        witness=g.witness,
+    )
+    note = "CP-SAT's plan is no shorter than greedy's; greedy's plan is kept" + (
+        " (and proven optimal)" if st == Status.OPTIMAL else ""
+    )
     return PartResult(kept, g, st, (note,), bound=bound)
 
 
-def _tighten(sub: Problem, c: Solution, left: float, workers: int | None, seed: int,
-             progress: Callable[[str], None] | None) -> Solution:  # fmt: skip
+def _tighten(
+    sub: Problem,
+    c: Solution,
+    left: float,
+    workers: int | None,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> Solution:
     """CP-SAT placed what it could but (placing VMs weighs most) its schedule may be
     long: shift every move as early as the account allows in its start order, then,
     with the time left, solve the placed moves again for the shortest schedule."""
@@ -121,19 +150,28 @@ def _tighten(sub: Problem, c: Solution, left: float, workers: int | None, seed: 
 
     start = compact(sub, c.choice, c.start)
     if start is not None and makespan(sub, c.choice, start) < c.seconds(sub):
-        c = replace(c, start=np.where(c.choice >= 0, start, -1),
-                    objective=float(makespan(sub, c.choice, start)))
+        c = replace(
+            c,
+            start=np.where(c.choice >= 0, start, -1),
+            objective=float(makespan(sub, c.choice, start)),
+        )
     placed = np.flatnonzero(c.choice >= 0)
     if left < 0.5 or not len(placed):
         return c
     part = sub.subset(placed)
     local = c.choice[placed] - sub.cand_start[placed] + part.cand_start[:-1]
-    hint = Solution("cpsat", c.status, local, c.start[placed], 0.0,
-                    witness=None if c.witness is None else c.witness[placed])  # fmt: skip
-    again = solve_cpsat(part, time_limit=left, workers=workers, seed=seed, hint=hint,
-                        progress=progress)  # fmt: skip
-    if again.status == Status.NO_PLAN or again.n_unplaced or \
-            again.seconds(part) >= c.seconds(sub):  # fmt: skip
+    hint = Solution(
+        "cpsat",
+        c.status,
+        local,
+        c.start[placed],
+        0.0,
+        witness=None if c.witness is None else c.witness[placed],
+    )
+    again = solve_cpsat(
+        part, time_limit=left, workers=workers, seed=seed, hint=hint, progress=progress
+    )
+    if again.status == Status.NO_PLAN or again.n_unplaced or again.seconds(part) >= c.seconds(sub):
         return c
     choice = c.choice.copy()
     start2 = np.full(sub.n_jobs, -1, dtype=np.int64)
@@ -143,5 +181,11 @@ def _tighten(sub: Problem, c: Solution, left: float, workers: int | None, seed: 
     if again.witness is not None:
         witness = np.full(sub.n_jobs, -1, dtype=np.int64)
         witness[placed] = again.witness
-    return replace(c, choice=choice, start=start2, objective=float(again.seconds(part)),
-                   wall_seconds=c.wall_seconds + again.wall_seconds, witness=witness)
+    return replace(
+        c,
+        choice=choice,
+        start=start2,
+        objective=float(again.seconds(part)),
+        wall_seconds=c.wall_seconds + again.wall_seconds,
+        witness=witness,
+    )

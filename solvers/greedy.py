@@ -103,8 +103,7 @@ def _mates(p: Problem) -> dict[int, list[int]]:
     return group_of
 
 
-def _sr_free(p: Problem, j: int, c: int, s: int, sr_free: np.ndarray,
-             need_sr: int) -> int | None:  # fmt: skip
+def _sr_free(p: Problem, j: int, c: int, s: int, sr_free: np.ndarray, need_sr: int) -> int | None:
     """The free space candidate `c` of job `j` leaves its placement to compare by (the
     least over its SRs; "infinite" when no disk moves); None when it does not fit."""
     if s >= 0:
@@ -127,7 +126,13 @@ def solve_greedy(p: Problem, **_: Any) -> Solution:
     start, witness = list_schedule(p, choice)
     choice = np.where(start >= 0, choice, -1)
     status = Status.PARTIAL if (choice < 0).any() else Status.FEASIBLE
-    sol = Solution("greedy", status, choice, start, time.perf_counter() - t0,
-                   witness=witness)  # fmt: skip
-    return Solution(sol.solver, sol.status, choice, start, sol.wall_seconds,
-                    objective=float(sol.seconds(p)), witness=witness)
+    sol = Solution("greedy", status, choice, start, time.perf_counter() - t0, witness=witness)
+    return Solution(
+        sol.solver,
+        sol.status,
+        choice,
+        start,
+        sol.wall_seconds,
+        objective=float(sol.seconds(p)),
+        witness=witness,
+    )

@@ -23,8 +23,10 @@ def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarra
     schedule start saw at least as much in use), so every job gets a wave."""
     J = p.n_jobs
     wave = np.full(J, -1, dtype=np.int64)
-    jobs = sorted((j for j in range(J) if choice[j] >= 0),
-                  key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j))  # fmt: skip
+    jobs = sorted(
+        (j for j in range(J) if choice[j] >= 0),
+        key=lambda j: (int(start[j]), -int(p.job_seconds[j]), j),
+    )
     acc = Account(p)
     led = acc.ledger
     w = -1
@@ -69,8 +71,9 @@ def derive_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarra
     return wave
 
 
-def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray,
-               longest: bool = False) -> np.ndarray | None:  # fmt: skip
+def pack_waves(
+    p: Problem, choice: np.ndarray, start: np.ndarray, longest: bool = False
+) -> np.ndarray | None:
     """Waves packed from a schedule's targets: each wave takes, in start order (with
     `longest`: longest first), every remaining job that fits at the wave's start (rules
     1-4) and whose dependencies (jobs that left its target host or SR and ended by its
@@ -80,8 +83,11 @@ def pack_waves(p: Problem, choice: np.ndarray, start: np.ndarray,
     `derive_waves` always succeeds."""
     J = p.n_jobs
     wave = np.full(J, -1, dtype=np.int64)
-    key = ((lambda j: (-int(p.job_seconds[j]), int(start[j]), j)) if longest else
-           (lambda j: (int(start[j]), -int(p.job_seconds[j]), j)))  # fmt: skip
+    key = (
+        (lambda j: (-int(p.job_seconds[j]), int(start[j]), j))
+        if longest
+        else (lambda j: (int(start[j]), -int(p.job_seconds[j]), j))
+    )
     order = sorted((j for j in range(J) if choice[j] >= 0), key=key)
     acc = Account(p)
     led = acc.ledger
@@ -164,8 +170,9 @@ def best_waves(p: Problem, choice: np.ndarray, start: np.ndarray) -> np.ndarray:
     return best
 
 
-def longest_first(p: Problem, choice: np.ndarray, start: np.ndarray,
-                  wave: np.ndarray) -> np.ndarray:  # fmt: skip
+def longest_first(
+    p: Problem, choice: np.ndarray, start: np.ndarray, wave: np.ndarray
+) -> np.ndarray:
     """`wave` renumbered so that its waves run longest first, when that order still
     passes rules 1-4 and keeps every dependency in an earlier wave; else `wave`. Parts
     whose waves run side by side (wave i of each) then line up long with long."""
@@ -183,8 +190,12 @@ def longest_first(p: Problem, choice: np.ndarray, start: np.ndarray,
     return new
 
 
-def _deps_before(p: Problem, choice: np.ndarray, start: np.ndarray, wave: np.ndarray,
-                 ) -> bool:  # fmt: skip
+def _deps_before(
+    p: Problem,
+    choice: np.ndarray,
+    start: np.ndarray,
+    wave: np.ndarray,
+) -> bool:
     """Every job that left a placed job's target host or SR and ended by its start is in
     an earlier wave (the plan's `depends_on`, FORMATS.md rule 13 in wave order)."""
     ends = (start + p.job_seconds).tolist()
@@ -213,8 +224,13 @@ def _halted_ok(p: Problem, acc: Account, current: list[tuple[int, Delta]]) -> bo
     for j, _ in current:
         need = int(p.job_halted_mem[j])
         if need:
-            free = max((led.cap[x] - led.used.get(x, 0)
-                        for x in acc.pool_hosts.get(int(p.job_pool[j]), ())), default=-1)
+            free = max(
+                (
+                    led.cap[x] - led.used.get(x, 0)
+                    for x in acc.pool_hosts.get(int(p.job_pool[j]), ())
+                ),
+                default=-1,
+            )
             if free < need:
                 return False
     return True

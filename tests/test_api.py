@@ -48,4 +48,3 @@ def test_functions_named_like_their_modules_stay_functions():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True"]
-

@@ -18,20 +18,74 @@ PACKAGES = ("planner", "solvers")
 # higher one. The longest matching prefix gives a module's layer.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the package itself exports lazily by name (importlib), so it imports nothing
-    ("base", ("planner", "planner.errors", "planner.limits", "planner.options",
-              "planner.terminal", "planner.config", "planner.tls")),
-    ("model", ("planner.inventory", "planner.goals", "planner.durations",
-               "planner.scenarios", "planner.moves")),
+    (
+        "base",
+        (
+            "planner",
+            "planner.errors",
+            "planner.limits",
+            "planner.options",
+            "planner.terminal",
+            "planner.config",
+            "planner.tls",
+        ),
+    ),
+    (
+        "model",
+        (
+            "planner.inventory",
+            "planner.goals",
+            "planner.durations",
+            "planner.scenarios",
+            "planner.moves",
+        ),
+    ),
     ("rules", ("planner.rules", "planner.ledger", "planner.ledger_migration")),
-    ("problem", ("planner.problem", "planner.problem_candidates", "planner.problem_demands",
-                 "planner.problem_pruning", "planner.problem_arrays")),
+    (
+        "problem",
+        (
+            "planner.problem",
+            "planner.problem_candidates",
+            "planner.problem_demands",
+            "planner.problem_pruning",
+            "planner.problem_arrays",
+        ),
+    ),
     ("solvers", ("solvers",)),
-    ("plan", ("planner.plan", "planner.plan_json", "planner.schema", "planner.schedule",
-              "planner.describe", "planner.home", "planner.restart", "planner.advice")),
-    ("check", ("planner.check", "planner.check_types", "planner.check_flow", "planner.check_goal",
-               "planner.explain")),
-    ("solve", ("planner.stepaside", "planner.stepaside_moves", "planner.solve",
-               "planner.distributed", "planner.campaigns", "planner.whatif")),
+    (
+        "plan",
+        (
+            "planner.plan",
+            "planner.plan_json",
+            "planner.schema",
+            "planner.schedule",
+            "planner.describe",
+            "planner.home",
+            "planner.restart",
+            "planner.advice",
+        ),
+    ),
+    (
+        "check",
+        (
+            "planner.check",
+            "planner.check_types",
+            "planner.check_flow",
+            "planner.check_goal",
+            "planner.explain",
+        ),
+    ),
+    (
+        "solve",
+        (
+            "planner.stepaside",
+            "planner.stepaside_moves",
+            "planner.solve",
+            "planner.distributed",
+            "planner.campaigns",
+            "planner.whatif",
+        ),
+    ),
     ("report", ("planner.report", "planner.plots")),
     # rows: the one migrations table (step ids are the executor's journal ids)
     ("execute", ("planner.execute", "planner.sim", "planner.rows")),
@@ -86,8 +140,9 @@ def _imports(module: str, path: Path) -> set[str]:
                 up = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
             # `from pkg import sub` imports the submodule; `from mod import name` the module
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
-                     for a in node.names]  # fmt: skip
+            names = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
         else:
             names = []
         for name in names:
@@ -202,10 +257,13 @@ def test_every_module_says_what_it_is_for():
 
 def test_layers_name_real_modules():
     # a layer entry that names nothing (a renamed module) would silently stop guarding
-    stale = [p for _n, prefixes in LAYERS for p in prefixes
-             if not any(m == p or m.startswith(p + ".") for m in MODULES)]  # fmt: skip
+    stale = [
+        p
+        for _n, prefixes in LAYERS
+        for p in prefixes
+        if not any(m == p or m.startswith(p + ".") for m in MODULES)
+    ]
     assert stale == []
-
 
 
 MAX_MODULE_LINES = 500  # issue 15: a module a newcomer can read in one sitting
@@ -214,6 +272,9 @@ MAX_MODULE_LINES = 500  # issue 15: a module a newcomer can read in one sitting
 def test_no_module_is_over_500_lines():
     # the function bound (cyclomatic complexity 25) is ruff's C901 in pyproject.toml,
     # which `ruff check .` in .ci/run enforces
-    long = {name: n for name, path in _modules().items()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"

@@ -31,14 +31,60 @@ TIMEOUT_S = 20  # per command: a hang fails the run
 COUNTS: Counter = Counter()
 
 HOSTILE: list[Any] = [
-    None, True, -1, 0, 1.5, 10**30, 1e300, -1e300, "", " ", "x" * 5000,
-    "a\nb", "$(touch pwned)", "`id`", "\ud800", "../../etc/passwd", [], {}, [[[[]]]],
-    {"a": {"b": {"c": None}}}, "NaN", "8." + "9" * 40, 2**63, -(2**63) - 1,
-]  # fmt: skip
-HOSTILE_NAMES = ["a\nb", "$(touch pwned)", "`id`", "x'; rm -rf /; '", "\x1b[2J", "", " ",
-                 "é" * 300, "\ud800", "--help", "-o", "name with spaces"]  # fmt: skip
-HOSTILE_OPTION = ["inf", "-inf", "nan", "-1", "0", "1e309", "99999999999", "", " ",
-                  "garbage://x", "http://[::1", "a\nb", "\ud800x"]  # fmt: skip
+    None,
+    True,
+    -1,
+    0,
+    1.5,
+    10**30,
+    1e300,
+    -1e300,
+    "",
+    " ",
+    "x" * 5000,
+    "a\nb",
+    "$(touch pwned)",
+    "`id`",
+    "\ud800",
+    "../../etc/passwd",
+    [],
+    {},
+    [[[[]]]],
+    {"a": {"b": {"c": None}}},
+    "NaN",
+    "8." + "9" * 40,
+    2**63,
+    -(2**63) - 1,
+]
+HOSTILE_NAMES = [
+    "a\nb",
+    "$(touch pwned)",
+    "`id`",
+    "x'; rm -rf /; '",
+    "\x1b[2J",
+    "",
+    " ",
+    "é" * 300,
+    "\ud800",
+    "--help",
+    "-o",
+    "name with spaces",
+]
+HOSTILE_OPTION = [
+    "inf",
+    "-inf",
+    "nan",
+    "-1",
+    "0",
+    "1e309",
+    "99999999999",
+    "",
+    " ",
+    "garbage://x",
+    "http://[::1",
+    "a\nb",
+    "\ud800x",
+]
 
 
 class _Hang(Exception):
@@ -109,8 +155,10 @@ def base(tmp_path_factory):
 def report(request):
     yield
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    line = (f"fuzz: {COUNTS['inputs']} inputs, {COUNTS['refused']} refused (exit 2), "
-            f"{COUNTS['accepted']} accepted (exit 0/1), 0 tracebacks, 0 hangs")  # fmt: skip
+    line = (
+        f"fuzz: {COUNTS['inputs']} inputs, {COUNTS['refused']} refused (exit 2), "
+        f"{COUNTS['accepted']} accepted (exit 0/1), 0 tracebacks, 0 hangs"
+    )
     cap = request.config.pluginmanager.get_plugin("capturemanager")
     if tr is not None and cap is not None:
         with cap.global_and_fixture_disabled():
@@ -171,8 +219,13 @@ def _write(path: Path, doc: Any, data: st.DataObject) -> None:
     path.write_text(text)
 
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))  # fmt: skip
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @SETTINGS
@@ -181,15 +234,27 @@ def test_fuzz_inventories(base, tmp_path_factory, data):
     d = tmp_path_factory.mktemp("inv")
     f = d / "inv.json"
     _write(f, _mutate(base["inv"], data), data)
-    cmd = data.draw(st.sampled_from([
-        ["inventory", "validate", str(f)],
-        ["inventory", "show", str(f)],
-        ["solve", str(f), "--solver", "greedy", "--time-limit", "2", "--evacuate",
-         base["host"]],
-        ["check", str(base["dir"] / "plan.json"), str(f)],
-        ["whatif", str(f), "--solver", "greedy", "--time-limit", "1", "-s", "n-1"],
-        ["explain", base["vm"], str(f)],
-    ]))  # fmt: skip
+    cmd = data.draw(
+        st.sampled_from(
+            [
+                ["inventory", "validate", str(f)],
+                ["inventory", "show", str(f)],
+                [
+                    "solve",
+                    str(f),
+                    "--solver",
+                    "greedy",
+                    "--time-limit",
+                    "2",
+                    "--evacuate",
+                    base["host"],
+                ],
+                ["check", str(base["dir"] / "plan.json"), str(f)],
+                ["whatif", str(f), "--solver", "greedy", "--time-limit", "1", "-s", "n-1"],
+                ["explain", base["vm"], str(f)],
+            ]
+        )
+    )
     run(cmd)
 
 
@@ -200,14 +265,25 @@ def test_fuzz_plans(base, tmp_path_factory, data):
     f = d / "plan.json"
     _write(f, _mutate(base["plan"], data), data)
     inv = str(base["dir"] / "inv.json")
-    cmd = data.draw(st.sampled_from([
-        ["check", str(f), inv],
-        ["export", str(f), "--to", "xe", "--inventory", inv, "-o", str(d / "run.sh")],
-        ["export", str(f), "--to", "csv"],
-        ["execute", str(f), "--url", "127.0.0.1:9", "--dry-run", "--journal",
-         str(d / "j.db")],
-        ["execute", "--status", "--journal", str(d / "j.db"), str(f)],
-    ]))  # fmt: skip
+    cmd = data.draw(
+        st.sampled_from(
+            [
+                ["check", str(f), inv],
+                ["export", str(f), "--to", "xe", "--inventory", inv, "-o", str(d / "run.sh")],
+                ["export", str(f), "--to", "csv"],
+                [
+                    "execute",
+                    str(f),
+                    "--url",
+                    "127.0.0.1:9",
+                    "--dry-run",
+                    "--journal",
+                    str(d / "j.db"),
+                ],
+                ["execute", "--status", "--journal", str(d / "j.db"), str(f)],
+            ]
+        )
+    )
     run(cmd)
 
 
@@ -247,20 +323,42 @@ def test_fuzz_targets_and_journals(base, tmp_path_factory, data):
 
 
 OPTION_COMMANDS = [
-    (["solve", "{inv}", "--solver", "greedy", "--evacuate", "{host}"],
-     ["--time-limit", "--workers", "--headroom", "--seed", "--max-moves", "--tolerance",
-      "--evacuate", "--dask"]),
-    (["whatif", "{inv}", "--solver", "greedy", "--time-limit", "1"],
-     ["--max-factor", "--step", "--headroom", "--processes", "--hosts"]),
-    (["execute", "{plan}", "--url", "127.0.0.1:9", "--dry-run", "--journal", "{j}"],
-     ["--poll", "--backoff", "--retries", "--max-per-pool", "--step-poll", "--settle",
-      "--url", "--mode"]),
+    (
+        ["solve", "{inv}", "--solver", "greedy", "--evacuate", "{host}"],
+        [
+            "--time-limit",
+            "--workers",
+            "--headroom",
+            "--seed",
+            "--max-moves",
+            "--tolerance",
+            "--evacuate",
+            "--dask",
+        ],
+    ),
+    (
+        ["whatif", "{inv}", "--solver", "greedy", "--time-limit", "1"],
+        ["--max-factor", "--step", "--headroom", "--processes", "--hosts"],
+    ),
+    (
+        ["execute", "{plan}", "--url", "127.0.0.1:9", "--dry-run", "--journal", "{j}"],
+        [
+            "--poll",
+            "--backoff",
+            "--retries",
+            "--max-per-pool",
+            "--step-poll",
+            "--settle",
+            "--url",
+            "--mode",
+        ],
+    ),
     (["generate", "-o", "{out}"], ["--pools", "--hosts", "--vms", "--seed"]),
     (["export", "{plan}", "--to", "xe"], ["--password-env", "--remote-password", "--to"]),
     (["collect", "-o", "{out}"], ["--timeout"]),
     (["explain", "{vm}", "{inv}"], ["--to", "--headroom", "--network-map"]),
     (["schema"], ["--help-not-an-option"]),
-]  # fmt: skip
+]
 
 
 @SETTINGS
@@ -268,9 +366,14 @@ OPTION_COMMANDS = [
 def test_fuzz_option_values(base, tmp_path_factory, data):
     d = tmp_path_factory.mktemp("opt")
     cmd, options = data.draw(st.sampled_from(OPTION_COMMANDS))
-    fill = {"{inv}": str(base["dir"] / "inv.json"), "{plan}": str(base["dir"] / "plan.json"),
-            "{host}": base["host"], "{vm}": base["vm"], "{j}": str(d / "j.db"),
-            "{out}": str(d / "out.json")}
+    fill = {
+        "{inv}": str(base["dir"] / "inv.json"),
+        "{plan}": str(base["dir"] / "plan.json"),
+        "{host}": base["host"],
+        "{vm}": base["vm"],
+        "{j}": str(d / "j.db"),
+        "{out}": str(d / "out.json"),
+    }
     args = [fill.get(a, a) for a in cmd]
     for opt in data.draw(st.lists(st.sampled_from(options), min_size=1, max_size=2)):
         args += [opt, data.draw(st.sampled_from(HOSTILE_OPTION))]
@@ -279,8 +382,13 @@ def test_fuzz_option_values(base, tmp_path_factory, data):
     run(args)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(data=st.data())
 def test_fuzz_export_names_never_run(tmp_path_factory, data):
     """Random names (any text, with planted commands mixed in) for pools and hosts: the
@@ -294,10 +402,17 @@ def test_fuzz_export_names_never_run(tmp_path_factory, data):
 
     d = tmp_path_factory.mktemp("xe")
     mark = d / "PWNED"
-    plant = st.sampled_from([f"$(touch {mark})", f"`touch {mark}`", f"'; touch {mark}; '",
-                             f'"; touch {mark}; "', f"\ntouch {mark}\n", f"\\\ntouch {mark}"])
-    name = st.builds(lambda a, p, b: a + p + b, st.text(max_size=20), plant,
-                     st.text(max_size=20))  # fmt: skip
+    plant = st.sampled_from(
+        [
+            f"$(touch {mark})",
+            f"`touch {mark}`",
+            f"'; touch {mark}; '",
+            f'"; touch {mark}; "',
+            f"\ntouch {mark}\n",
+            f"\\\ntouch {mark}",
+        ]
+    )
+    name = st.builds(lambda a, p, b: a + p + b, st.text(max_size=20), plant, st.text(max_size=20))
     inv, plan = _attack_fleet(pool_name=data.draw(name), host_name=data.draw(name))
     vm_name = data.draw(name)
     inv = replace(inv, vms=tuple(replace(v, name=vm_name) for v in inv.vms))
@@ -313,8 +428,15 @@ def test_fuzz_export_names_never_run(tmp_path_factory, data):
     except UnicodeEncodeError:
         pytest.fail("the export produced text that cannot be written as UTF-8")
     _log, env = _fake_xe(d)
-    r = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
-                       timeout=30, stdin=subprocess.DEVNULL, cwd=d)  # fmt: skip
+    r = subprocess.run(
+        ["sh", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        cwd=d,
+    )
     COUNTS["accepted"] += 1
     assert not mark.exists(), text
     assert r.returncode == 0, r.stderr

@@ -47,15 +47,28 @@ def _plan_with(tmp_path, doc, old: str, new: str):
     return p
 
 
-@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e300", "1e400",
-                                   str(10**30), "1" * 5000])  # fmt: skip
+@pytest.mark.parametrize(
+    "value", ["NaN", "Infinity", "-Infinity", "1e300", "1e400", str(10**30), "1" * 5000]
+)
 def test_case7_est_seconds_out_of_range_refused_by_every_command(files, value):
     tmp_path, doc = files
     p = _plan_with(tmp_path, doc, '"est_seconds": 40', f'"est_seconds": {value}')
     inv = str(tmp_path / "inv.json")
     _refused(["check", str(p), inv], str(p))
-    _refused(["execute", str(p), "--url", "127.0.0.1:9", "--dry-run", "--inventory", inv,
-              "--journal", str(tmp_path / "j")], str(p))  # fmt: skip
+    _refused(
+        [
+            "execute",
+            str(p),
+            "--url",
+            "127.0.0.1:9",
+            "--dry-run",
+            "--inventory",
+            inv,
+            "--journal",
+            str(tmp_path / "j"),
+        ],
+        str(p),
+    )
     assert not (tmp_path / "j").exists()
 
 
@@ -99,25 +112,36 @@ def test_case8_fifo_and_dev_zero_do_not_hang(tmp_path):
     os.mkfifo(fifo)
     # a subprocess with a timeout: a reader that blocks on the FIFO fails the test
     for f in (fifo, "/dev/zero"):
-        r = subprocess.run([sys.executable, "-m", "planner.cli", "inventory", "validate",
-                            str(f)], capture_output=True, text=True, timeout=60)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "planner.cli", "inventory", "validate", str(f)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 2 and "not a regular file" in r.stderr, r.stderr
         assert r.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["execute", "p.json", "--url", "h", "--poll", "inf"], "--poll"),
-    (["execute", "p.json", "--url", "h", "--poll", "nan"], "--poll"),
-    (["execute", "p.json", "--url", "h", "--backoff", "inf"], "--backoff"),
-    (["solve", "--time-limit", "inf"], "--time-limit"),
-    (["solve", "--workers", "99999999999"], "--workers"),
-    (["whatif", "--max-factor", "nan"], "--max-factor"),
-    (["solve", "--evacuate", ""], "--evacuate"),
-    (["generate", "-o", "x.json", "--pools", "100000", "--hosts", "1000", "--vms", "100000"],
-     "at most"),
-    (["generate", "-o", "x.json", "--pools", "1000", "--hosts", "1000", "--vms", "1000"],
-     "at most"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["execute", "p.json", "--url", "h", "--poll", "inf"], "--poll"),
+        (["execute", "p.json", "--url", "h", "--poll", "nan"], "--poll"),
+        (["execute", "p.json", "--url", "h", "--backoff", "inf"], "--backoff"),
+        (["solve", "--time-limit", "inf"], "--time-limit"),
+        (["solve", "--workers", "99999999999"], "--workers"),
+        (["whatif", "--max-factor", "nan"], "--max-factor"),
+        (["solve", "--evacuate", ""], "--evacuate"),
+        (
+            ["generate", "-o", "x.json", "--pools", "100000", "--hosts", "1000", "--vms", "100000"],
+            "at most",
+        ),
+        (
+            ["generate", "-o", "x.json", "--pools", "1000", "--hosts", "1000", "--vms", "1000"],
+            "at most",
+        ),
+    ],
+)
 def test_case8_options_finite_and_in_range(tmp_path, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
     _refused(args, needle)
@@ -142,8 +166,11 @@ def test_case8_names_with_markup_and_escapes_print_safely(tmp_path):
     host["name"] = "[link=http://x]h[/link]"
     (tmp_path / "inv.json").write_text(json.dumps(doc))
     inv_f = str(tmp_path / "inv.json")
-    for args in (["solve", inv_f, "--solver", "greedy", "--evacuate", host["uuid"]],
-                 ["explain", web["uuid"], inv_f], ["inventory", "show", inv_f, "--all"]):
+    for args in (
+        ["solve", inv_f, "--solver", "greedy", "--evacuate", host["uuid"]],
+        ["explain", web["uuid"], inv_f],
+        ["inventory", "show", inv_f, "--all"],
+    ):
         r = CliRunner().invoke(app, args)
         assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
         assert r.exit_code in (0, 1), (args, r.output)

@@ -44,45 +44,60 @@ def _two_pools(vendor_b: str = AMD):
 
 def test_issue13_case1_suspended_vm_cpu_checked():
     b, o = _two_pools(AMD)
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]])  # fmt: skip
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
     inv = b.build()
     v = inv.vm_by_uuid[vm]
-    reasons = target_reasons(inv, v, "storage", o["b1"], o["pb"], {v.disks[0].uuid: o["sb"]},
-                             PlanOptions())  # fmt: skip
+    reasons = target_reasons(
+        inv, v, "storage", o["b1"], o["pb"], {v.disks[0].uuid: o["sb"]}, PlanOptions()
+    )
     assert codes.CPU_VENDOR in {r.code for r in reasons}
     # the solver leaves it unplaced with the CPU reason, and the checker refuses the move
     plan = solve(inv, MovePool((o["pa"],), (o["pb"],)), solver="greedy", time_limit=5, seed=0)
     assert [u.vm for u in plan.unplaced] == [vm]
     assert codes.CPU_VENDOR in {r.code for r in plan.unplaced[0].reasons}
     assert check_plan(inv, plan).ok
-    bad = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-                  MovePool((o["pa"],), (o["pb"],)).to_json())  # fmt: skip
+    bad = plan_of(
+        inv,
+        [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
+        MovePool((o["pa"],), (o["pb"],)).to_json(),
+    )
     assert codes.CPU_VENDOR in check_plan(inv, bad).codes()
 
 
 def test_issue13_case1_suspended_vm_feature_superset_refused():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", cpu_features=WIDE,
-              disks=[(o["sa"], 10)], networks=[o["na"]])  # fmt: skip
+    vm = b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        cpu_features=WIDE,
+        disks=[(o["sa"], 10)],
+        networks=[o["na"]],
+    )
     inv = b.build()
-    bad = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-                  MovePool((o["pa"],), (o["pb"],)).to_json())  # fmt: skip
+    bad = plan_of(
+        inv,
+        [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
+        MovePool((o["pa"],), (o["pb"],)).to_json(),
+    )
     assert codes.CPU_FEATURES in check_plan(inv, bad).codes()
 
 
 def test_issue13_case1_simulator_checks_suspended_cpu():
     b, o = _two_pools(AMD)
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]])  # fmt: skip
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
     inv = b.build()
     with Simulator(inv, speed=2000) as sim:
         xa, xb = _session(sim, o["pa"]), _session(sim, o["pb"])
         vref = xa.VM.get_by_uuid(vm)
-        dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]),
-                                       xb.network.get_by_name_label("mgmt")[0], {})
-        vdis = {xa.VBD.get_VDI(x): xb.SR.get_by_uuid(o["sb"]) for x in xa.VM.get_VBDs(vref)
-                if xa.VBD.get_type(x) == "Disk"}  # fmt: skip
+        dest = xb.host.migrate_receive(
+            xb.host.get_by_uuid(o["b1"]), xb.network.get_by_name_label("mgmt")[0], {}
+        )
+        vdis = {
+            xa.VBD.get_VDI(x): xb.SR.get_by_uuid(o["sb"])
+            for x in xa.VM.get_VBDs(vref)
+            if xa.VBD.get_type(x) == "Disk"
+        }
         vifs = {x: xb.network.get_by_name_label("vm-net")[0] for x in xa.VM.get_VIFs(vref)}
         with pytest.raises(XenAPI.Failure) as e:
             xa.VM.migrate_send(vref, dest, True, vdis, vifs, {})
@@ -116,7 +131,8 @@ def test_issue13_case2_paused_vm_unplaced_with_paused():
     plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
     assert not list(plan.migrations())
     assert [(u.vm, [r.code for r in u.reasons]) for u in plan.unplaced] == [
-        (o["vm"], [codes.PAUSED])]
+        (o["vm"], [codes.PAUSED])
+    ]
     assert check_plan(inv, plan).ok
     assert codes.REMEDY[codes.PAUSED].startswith("unpause it")
     # a hand-made live move of the Paused VM is refused by the checker
@@ -132,20 +148,27 @@ def test_issue13_case2_simulator_refuses_paused_vm():
         with pytest.raises(XenAPI.Failure) as e:
             x.VM.pool_migrate(vref, x.host.get_by_uuid(o["h2"]), {"live": "true"})
         assert e.value.details == ["VM_BAD_POWER_STATE", vref, "running", "paused"]
-        dest = x.host.migrate_receive(x.host.get_by_uuid(o["h2"]),
-                                      x.network.get_by_name_label("mgmt")[0], {})
-        vdis = {x.VBD.get_VDI(v): x.SR.get_by_uuid(o["other"]) for v in x.VM.get_VBDs(vref)
-                if x.VBD.get_type(v) == "Disk"}  # fmt: skip
+        dest = x.host.migrate_receive(
+            x.host.get_by_uuid(o["h2"]), x.network.get_by_name_label("mgmt")[0], {}
+        )
+        vdis = {
+            x.VBD.get_VDI(v): x.SR.get_by_uuid(o["other"])
+            for v in x.VM.get_VBDs(vref)
+            if x.VBD.get_type(v) == "Disk"
+        }
         with pytest.raises(XenAPI.Failure) as e:
             x.VM.migrate_send(vref, dest, True, vdis, {}, {})
-        assert e.value.details == ["VM_BAD_POWER_STATE", vref, "halted, suspended, running",
-                                   "paused"]  # fmt: skip
+        assert e.value.details == [
+            "VM_BAD_POWER_STATE",
+            vref,
+            "halted, suspended, running",
+            "paused",
+        ]
 
 
 def test_issue13_case2_suspended_storage_migration_names_to_host():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]])  # fmt: skip
+    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
     inv = b.build()
     goal = MovePool((o["pa"],), (o["pb"],))
     plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
@@ -179,16 +202,18 @@ def test_issue13_case3_unplaced_reasons_are_checked():
     report = check_plan(inv, whatever)
     assert not report.ok and codes.UNKNOWN_REASON in report.codes()
     # a false HA_PROTECTED: web is not HA-protected
-    false_ha = plan_of(inv, [], goal, unplaced={o["web"]: ["HA_PROTECTED"],
-                                                o["ha"]: ["HA_PROTECTED"]})
+    false_ha = plan_of(
+        inv, [], goal, unplaced={o["web"]: ["HA_PROTECTED"], o["ha"]: ["HA_PROTECTED"]}
+    )
     lines = check_plan(inv, false_ha).lines()
     assert len(lines) == 1 and "web is unplaced with HA_PROTECTED" in lines[0]
     # the true exclusion and a true target rule (a2 is AMD: CPU_VENDOR on every target)
     true = plan_of(inv, [], goal, unplaced={o["web"]: ["CPU_VENDOR"], o["ha"]: ["HA_PROTECTED"]})
     assert check_plan(inv, true).ok
     # a target rule that does not stop web: a2 is enabled
-    wrong = plan_of(inv, [], goal, unplaced={o["web"]: ["HOST_DISABLED"],
-                                             o["ha"]: ["HA_PROTECTED"]})
+    wrong = plan_of(
+        inv, [], goal, unplaced={o["web"]: ["HOST_DISABLED"], o["ha"]: ["HA_PROTECTED"]}
+    )
     assert "no target fails that rule" in check_plan(inv, wrong).lines()[0]
     # a capacity code is the solver's claim: accepted, counted apart
     claim = plan_of(inv, [], goal, unplaced={o["web"]: ["NO_CAPACITY"], o["ha"]: ["HA_PROTECTED"]})
@@ -242,8 +267,11 @@ def test_issue13_case4_sr_used_bytes_as_xapi_reports_it():
     (m,) = plan.migrations()
     assert {d.to_sr for d in m.disks} == {o["full"]}
     assert check_plan(inv, plan).ok
-    hand = plan_of(inv, [[mig(inv, "m1", o["vm"], to_sr=o["full"], to_host=inv.vm_by_uuid[
-        o["vm"]].host)]], goal.to_json())  # fmt: skip
+    hand = plan_of(
+        inv,
+        [[mig(inv, "m1", o["vm"], to_sr=o["full"], to_host=inv.vm_by_uuid[o["vm"]].host)]],
+        goal.to_json(),
+    )
     assert check_plan(inv, hand).ok
     # and `inventory validate` says the figure is below its disks' sum
     warnings = validate(b.document()).warnings
@@ -269,10 +297,15 @@ def test_issue13_v2_keys_validated():
     vms[1]["disks"][0]["snapshot_used_bytes"] = 1.5
     doc["vm_groups"][0]["placement"] = "anti_affinity"  # XAPI's spelling, not the file's
     errors = validate(doc).errors
-    for want in ("vms[0].groups[0]: no VM group", "vms[0].groups[1]: VM group",
-                 "vms[0].suspend_vdi: only a Suspended VM", "vms[0].suspend_vdi.sr: SR",
-                 "vms[0].suspend_vdi.size_bytes: must be a non-negative integer",
-                 "vms[1].disks[0].snapshot_used_bytes", "vm_groups[0].placement"):
+    for want in (
+        "vms[0].groups[0]: no VM group",
+        "vms[0].groups[1]: VM group",
+        "vms[0].suspend_vdi: only a Suspended VM",
+        "vms[0].suspend_vdi.sr: SR",
+        "vms[0].suspend_vdi.size_bytes: must be a non-negative integer",
+        "vms[1].disks[0].snapshot_used_bytes",
+        "vm_groups[0].placement",
+    ):
         assert any(e.startswith(want) for e in errors), (want, errors)
 
 
@@ -308,11 +341,20 @@ def test_issue13_case5_export_maps_the_suspend_image():
     from planner.execute.export import to_xe_script
 
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]], suspend_sr=o["sa"])  # fmt: skip
+    vm = b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        disks=[(o["sa"], 10)],
+        networks=[o["na"]],
+        suspend_sr=o["sa"],
+    )
     inv = b.build()
-    plan = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-                   MovePool((o["pa"],), (o["pb"],)).to_json())  # fmt: skip
+    plan = plan_of(
+        inv,
+        [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
+        MovePool((o["pa"],), (o["pb"],)).to_json(),
+    )
     sv = inv.vm_by_uuid[vm].suspend_vdi
     (line,) = [x for x in to_xe_script(plan, inv).splitlines() if "vm-migrate" in x]
     assert f"vdi:{sv.uuid}={o['sb']}" in line
@@ -429,15 +471,16 @@ def test_issue13_case13_soft_mode_warns():
     goal = Evacuate((o["ha"],))
     strict = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
     assert [(u.vm, {r.code for r in u.reasons}) for u in strict.unplaced] == [
-        (o["x"], {codes.ANTI_AFFINITY, codes.HOST_DISABLED})]
+        (o["x"], {codes.ANTI_AFFINITY, codes.HOST_DISABLED})
+    ]
     report = check_plan(inv, strict)
     assert report.ok and report.claimed == 0  # HOST_DISABLED holds: statically verified
-    soft = solve(inv, goal, PlanOptions(anti_affinity="soft"), solver="greedy", time_limit=5,
-                 seed=0)  # fmt: skip
+    soft = solve(
+        inv, goal, PlanOptions(anti_affinity="soft"), solver="greedy", time_limit=5, seed=0
+    )
     (m,) = soft.migrations()
     assert m.to_host == o["hb"]
-    assert [w.code for w in soft.warnings if w.code == codes.ANTI_AFFINITY] == [
-        codes.ANTI_AFFINITY]
+    assert [w.code for w in soft.warnings if w.code == codes.ANTI_AFFINITY] == [codes.ANTI_AFFINITY]
     assert check_plan(inv, soft).ok
 
 
@@ -477,8 +520,16 @@ def test_issue13_case14_suspend_image_and_snapshots_collected():
     from planner.inventory.collect import collect
 
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]], suspend_sr=o["sa"], suspend_gib=3, snapshot_gib=2)  # fmt: skip
+    vm = b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        disks=[(o["sa"], 10)],
+        networks=[o["na"]],
+        suspend_sr=o["sa"],
+        suspend_gib=3,
+        snapshot_gib=2,
+    )
     inv = b.build()
     with Simulator(inv, speed=2000) as sim:
         got = collect(list(sim.urls.values()), "root", "secret").vm_by_uuid[vm]
@@ -493,8 +544,15 @@ def test_issue13_case14_suspend_image_takes_space_and_time():
     b, o = _two_pools(vendor_b="GenuineIntel")
     # b-nfs has 1,000 GiB; 3 x (300 GiB disk) = 900 GiB fits, with the 8 GiB image's 24
     # GiB reservation it does not
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", memory_gib=8,
-              disks=[(o["sa"], 300)], networks=[o["na"]], suspend_sr=o["sa"])  # fmt: skip
+    vm = b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        memory_gib=8,
+        disks=[(o["sa"], 300)],
+        networks=[o["na"]],
+        suspend_sr=o["sa"],
+    )
     b.vm(o["pb"], "resident", disks=[(o["sb"], 160)], disk_used_fraction=0.5)  # 80 GiB used
     inv = b.build()
     goal = MovePool((o["pa"],), (o["pb"],))
@@ -505,15 +563,23 @@ def test_issue13_case14_suspend_image_takes_space_and_time():
     assert codes.SR_SPACE in check_plan(inv, hand).codes()
     # copying the image (and snapshots) takes time
     v = inv.vm_by_uuid[vm]
-    bare = DEFAULT_MODEL.estimate(inv, v.__class__(**{**_fields(v), "suspend_vdi": None}),
-                                  "storage", {v.disks[0].uuid})  # fmt: skip
+    bare = DEFAULT_MODEL.estimate(
+        inv, v.__class__(**{**_fields(v), "suspend_vdi": None}), "storage", {v.disks[0].uuid}
+    )
     assert DEFAULT_MODEL.estimate(inv, v, "storage", {v.disks[0].uuid}) > bare
 
 
 def test_issue13_case14_snapshots_move_with_the_disk_in_the_simulator():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)],
-              networks=[o["na"]], suspend_sr=o["sa"], snapshot_gib=2)  # fmt: skip
+    vm = b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        disks=[(o["sa"], 10)],
+        networks=[o["na"]],
+        suspend_sr=o["sa"],
+        snapshot_gib=2,
+    )
     inv = b.build()
     before = inv.sr_by_uuid[o["sb"]].used_bytes
     v = inv.vm_by_uuid[vm]
@@ -524,8 +590,7 @@ def test_issue13_case14_snapshots_move_with_the_disk_in_the_simulator():
         mgmt = xb.network.get_by_name_label("mgmt")[0]
         dest = xb.host.migrate_receive(xb.host.get_by_uuid(o["b1"]), mgmt, {})
         sr = xb.SR.get_by_uuid(o["sb"])
-        vdis = {xa.VBD.get_VDI(x): sr for x in xa.VM.get_VBDs(vref)
-                if xa.VBD.get_type(x) == "Disk"}  # fmt: skip
+        vdis = {xa.VBD.get_VDI(x): sr for x in xa.VM.get_VBDs(vref) if xa.VBD.get_type(x) == "Disk"}
         vdis[xa.VM.get_suspend_VDI(vref)] = sr
         xa.VM.migrate_send(vref, dest, True, vdis, {x: net for x in xa.VM.get_VIFs(vref)}, {})
         after = sim.inventory()
@@ -555,6 +620,7 @@ def test_issue13_case13_whatif_maintenance_honours_groups():
     inv = b.build()
     strict = run_scenario(inv, Scenario("maintenance", (ha,)))
     assert not strict["feasible"] and strict["reasons"] == "ANTI_AFFINITY:1"
-    soft = run_scenario(inv, Scenario("maintenance", (ha,),
-                                      options=PlanOptions(anti_affinity="soft")))
+    soft = run_scenario(
+        inv, Scenario("maintenance", (ha,), options=PlanOptions(anti_affinity="soft"))
+    )
     assert soft["feasible"]

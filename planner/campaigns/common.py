@@ -77,8 +77,9 @@ class Sequencer:
     checker does, so `reasons()` answers with the rules as they stand at that point.
     """
 
-    def __init__(self, inv: Inventory, options: PlanOptions,
-                 durations: DurationModel = DEFAULT_MODEL) -> None:  # fmt: skip
+    def __init__(
+        self, inv: Inventory, options: PlanOptions, durations: DurationModel = DEFAULT_MODEL
+    ) -> None:
         self.inv = inv
         self.base = inv
         self.options = options
@@ -107,8 +108,10 @@ class Sequencer:
     def vm(self, uuid: str) -> VM:
         """The VM where the sequence has it now (host and disks)."""
         v = self.base.vm_by_uuid[uuid]
-        disks = tuple(d if d.sr == self.disk_sr[d.uuid] else replace(d, sr=self.disk_sr[d.uuid])
-                      for d in v.disks)  # fmt: skip
+        disks = tuple(
+            d if d.sr == self.disk_sr[d.uuid] else replace(d, sr=self.disk_sr[d.uuid])
+            for d in v.disks
+        )
         return replace(v, host=self.host_of[uuid], disks=disks)
 
     def need(self, uuid: str) -> int:
@@ -142,14 +145,14 @@ class Sequencer:
             out[d.sr] += reserve_on_source(d)
         return {sr: max(b, used[sr]) for sr, b in out.items()}
 
-    def reasons(self, uuid: str, to_host: str,
-                disks: Mapping[str, str] | None = None) -> list[Reason]:  # fmt: skip
+    def reasons(
+        self, uuid: str, to_host: str, disks: Mapping[str, str] | None = None
+    ) -> list[Reason]:
         """Static rules (with the steps so far) against a move of `uuid` to `to_host`:
         live, or a storage migration when `disks` ({vdi: target SR}) is not empty."""
         vm = self.vm(uuid)
         kind = "storage" if disks else "live"
-        return target_reasons(self.inv, vm, kind, to_host, vm.pool, dict(disks or {}),
-                              self.options)  # fmt: skip
+        return target_reasons(self.inv, vm, kind, to_host, vm.pool, dict(disks or {}), self.options)
 
     def vms_on(self, host: str) -> list[str]:
         """Uuids of the running VMs on `host` now, in inventory order."""
@@ -165,8 +168,13 @@ class Sequencer:
         """Bytes `host` has for a new arrival in the current wave."""
         return self.wave_acc.ledger.free(("mem", host)) or 0
 
-    def move(self, uuid: str, to_host: str, reason: str | None = None,
-             disks: Mapping[str, str] | None = None) -> Migration:  # fmt: skip
+    def move(
+        self,
+        uuid: str,
+        to_host: str,
+        reason: str | None = None,
+        disks: Mapping[str, str] | None = None,
+    ) -> Migration:
         """Append a move: live, or a storage migration of the disks `disks` ({vdi:
         target SR}) when it is not empty. The caller has checked `reasons()`, `free()`
         and, for disks, `sr_free()` against `storage_needs()`."""
@@ -178,13 +186,19 @@ class Sequencer:
         assert vm.host is not None
         kind = "storage" if moving else "live"
         m = Migration(
-            id=f"m{self._n + 1}", vm=uuid, kind=kind, from_host=vm.host, to_host=to_host,
-            from_pool=vm.pool, to_pool=vm.pool,
-            disks=tuple(DiskMove(d.uuid, d.sr, moving[d.uuid]) for d in vm.disks
-                        if d.uuid in moving),
+            id=f"m{self._n + 1}",
+            vm=uuid,
+            kind=kind,
+            from_host=vm.host,
+            to_host=to_host,
+            from_pool=vm.pool,
+            to_pool=vm.pool,
+            disks=tuple(
+                DiskMove(d.uuid, d.sr, moving[d.uuid]) for d in vm.disks if d.uuid in moving
+            ),
             est_seconds=self.durations.estimate(self.base, vm, kind, set(moving)),
             reason=reason,
-        )  # fmt: skip
+        )
         # the wave replay's ledger: memory on to_host with the wave's arrivals, its SR
         # reservations, a slot of the pool (and hosts): else a new wave
         d = self.wave_acc.demand(m)  # the same deltas for both accounts, whatever its deps
@@ -266,16 +280,22 @@ class Sequencer:
     def snapshot(self) -> dict[str, Any]:
         """The mutable state, to `restore` when a tentative sequence of moves is dropped."""
         return {
-            "inv": self.inv, "seq": self.seq.copy(), "wave_acc": self.wave_acc.copy(),
+            "inv": self.inv,
+            "seq": self.seq.copy(),
+            "wave_acc": self.wave_acc.copy(),
             "_wave_demands": list(self._wave_demands),
-            "host_of": dict(self.host_of), "waves": list(self.waves),
-            "_migs": list(self._migs), "_before": list(self._before),
-            "_after": list(self._after), "_moving": set(self._moving),
+            "host_of": dict(self.host_of),
+            "waves": list(self.waves),
+            "_migs": list(self._migs),
+            "_before": list(self._before),
+            "_after": list(self._after),
+            "_moving": set(self._moving),
             "_left": defaultdict(list, {k: list(v) for k, v in self._left.items()}),
-            "_last": dict(self._last), "_n": self._n,
+            "_last": dict(self._last),
+            "_n": self._n,
             "disk_sr": dict(self.disk_sr),
             "_sr_left": defaultdict(list, {k: list(v) for k, v in self._sr_left.items()}),
-        }  # fmt: skip
+        }
 
     def restore(self, snap: dict[str, Any]) -> None:
         for k, v in snap.items():
@@ -288,11 +308,20 @@ class Sequencer:
     def storage_migrations(self) -> int:
         """How many of the moves so far copy disks."""
         return sum(1 for w in self.waves for m in w.migrations if m.disks) + sum(
-            1 for m in self._migs if m.disks)
+            1 for m in self._migs if m.disks
+        )
 
-    def plan(self, goal: Goal, *, name: str, status: Status, started: float,
-             unplaced: Iterable[Unplaced] = (), warnings: Iterable[Reason] = (),
-             extra: dict[str, Any] | None = None) -> Plan:  # fmt: skip
+    def plan(
+        self,
+        goal: Goal,
+        *,
+        name: str,
+        status: Status,
+        started: float,
+        unplaced: Iterable[Unplaced] = (),
+        warnings: Iterable[Reason] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> Plan:
         """The finished plan, its waves given real start times by the list scheduler
         (`planner.schedule`). `bounds` is the trivial lower bound (one wave as long as
         the longest single move): these planners do not prove optimality."""
@@ -300,8 +329,11 @@ class Sequencer:
         longest = max((m.est_seconds for w in self.waves for m in w.migrations), default=0)
         bounds = {"waves": 1 if longest else 0, "seconds": longest}
         # Status(...) also takes the plain string older callers pass
-        solver: dict[str, Any] = {"name": name, "status": Status(status).value,
-                                  "wall_seconds": round(time.monotonic() - started, 3)}
+        solver: dict[str, Any] = {
+            "name": name,
+            "status": Status(status).value,
+            "wall_seconds": round(time.monotonic() - started, 3),
+        }
         solver.update(extra or {})
         return Plan(
             inventory_digest=digest(self.base),

@@ -20,29 +20,55 @@ from planner.plan import Plan
 from planner.rules.version import parse_version
 
 
-def campaign_goal(inv: Inventory, *, rebalance: bool, max_moves: int | None,
-                  tolerance: float | None, target: Path | None,
-                  rolling_upgrade: str | None, order: list[str] | None,
-                  to_version: str | None, return_home: bool,
-                  other_goal: bool) -> Goal | None:  # fmt: skip
+def campaign_goal(
+    inv: Inventory,
+    *,
+    rebalance: bool,
+    max_moves: int | None,
+    tolerance: float | None,
+    target: Path | None,
+    rolling_upgrade: str | None,
+    order: list[str] | None,
+    to_version: str | None,
+    return_home: bool,
+    other_goal: bool,
+) -> Goal | None:
     """The campaign goal the options name, or None when they name none."""
-    given = [n for n, v in (("--rebalance", rebalance), ("--target", target),
-                            ("--rolling-upgrade", rolling_upgrade)) if v]  # fmt: skip
+    given = [
+        n
+        for n, v in (
+            ("--rebalance", rebalance),
+            ("--target", target),
+            ("--rolling-upgrade", rolling_upgrade),
+        )
+        if v
+    ]
     problems: list[str] = []
     if not given:
-        for name, v in (("--max-moves", max_moves is not None),
-                        ("--tolerance", tolerance is not None), ("--order", order),
-                        ("--to-version", to_version), ("--return-home", return_home)):
+        for name, v in (
+            ("--max-moves", max_moves is not None),
+            ("--tolerance", tolerance is not None),
+            ("--order", order),
+            ("--to-version", to_version),
+            ("--return-home", return_home),
+        ):
             if v:
-                problems.append(f"{name} only goes with "
-                                + ("--rebalance" if name in ("--max-moves", "--tolerance")
-                                   else "--rolling-upgrade"))  # fmt: skip
+                problems.append(
+                    f"{name} only goes with "
+                    + (
+                        "--rebalance"
+                        if name in ("--max-moves", "--tolerance")
+                        else "--rolling-upgrade"
+                    )
+                )
         if problems:
             _raise(problems, "the options")
         return None
     if len(given) > 1 or other_goal:
-        raise InputError("give one goal at a time, not "
-                         + " and ".join(given + (["another goal"] if other_goal else [])))
+        raise InputError(
+            "give one goal at a time, not "
+            + " and ".join(given + (["another goal"] if other_goal else []))
+        )
     goal: Goal
     if rebalance:
         goal = _rebalance_goal(max_moves, tolerance, problems)
@@ -56,21 +82,26 @@ def campaign_goal(inv: Inventory, *, rebalance: bool, max_moves: int | None,
     return goal
 
 
-def _rebalance_goal(max_moves: int | None, tolerance: float | None,
-                    problems: list[str]) -> Rebalance:  # fmt: skip
+def _rebalance_goal(
+    max_moves: int | None, tolerance: float | None, problems: list[str]
+) -> Rebalance:
     """--rebalance's goal (tolerance 10 points by default); bad values go to `problems`."""
     if max_moves is not None and max_moves < 0:
         problems.append(f"--max-moves: must be 0 or more, got {max_moves}")
     tol = 0.10 if tolerance is None else tolerance
     if not 0 <= tol <= 1:
-        problems.append(f"--tolerance: must be a fraction in [0, 1] (0.10 = 10 points), "
-                        f"got {tol}")  # fmt: skip
+        problems.append(f"--tolerance: must be a fraction in [0, 1] (0.10 = 10 points), got {tol}")
     return Rebalance(max_moves, tol)
 
 
-def _rolling_goal(inv: Inventory, rolling_upgrade: str, order: list[str] | None,
-                  to_version: str | None, return_home: bool,
-                  problems: list[str]) -> RollingUpgrade:  # fmt: skip
+def _rolling_goal(
+    inv: Inventory,
+    rolling_upgrade: str,
+    order: list[str] | None,
+    to_version: str | None,
+    return_home: bool,
+    problems: list[str],
+) -> RollingUpgrade:
     """--rolling-upgrade's goal (to the fleet's newest version by default); bad values go
     to `problems`, and a valid goal's host order is checked."""
     pool = ""
@@ -86,11 +117,9 @@ def _rolling_goal(inv: Inventory, rolling_upgrade: str, order: list[str] | None,
             hosts.append(inv.find("host", ref))
         except LookupFailed as e:
             problems.append(f"--order: {e.message}")
-    ver = to_version or (max((h.version for h in inv.hosts),
-                             key=_vkey) if inv.hosts else "")  # fmt: skip
+    ver = to_version or (max((h.version for h in inv.hosts), key=_vkey) if inv.hosts else "")
     if to_version is not None and not all(p.isdigit() for p in to_version.split(".")):
-        problems.append(f"--to-version: must be dotted numbers like 8.4.0, got "
-                        f"{to_version!r}")  # fmt: skip
+        problems.append(f"--to-version: must be dotted numbers like 8.4.0, got {to_version!r}")
     goal = RollingUpgrade(pool, ver, tuple(dict.fromkeys(hosts)), return_home)
     if pool and not problems:
         host_order(inv, goal)  # raises for hosts of other pools / master not first

@@ -34,9 +34,15 @@ def _deviation(util: dict[str, float]) -> float:
     return sum(abs(x - mean) for x in util.values())
 
 
-def _best_move(inv: Inventory, seq: Sequencer, hosts: list[str], u: dict[str, float],
-               cap: dict[str, int], moved: set[str],
-               spread: float) -> tuple[float, str, str] | None:  # fmt: skip
+def _best_move(
+    inv: Inventory,
+    seq: Sequencer,
+    hosts: list[str],
+    u: dict[str, float],
+    cap: dict[str, int],
+    moved: set[str],
+    spread: float,
+) -> tuple[float, str, str] | None:
     """The move (gain in points, VM, destination host) that lowers the pool's deviation
     most beyond its cost without widening `spread`, fullest source hosts first; None when
     no move pays. `u` is each host's utilisation in points, `cap` its capacity (bytes)."""
@@ -79,17 +85,20 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
             continue
         before = spread_points(inv, inv.vms, pool.uuid, options)
         if before <= tol:
-            warnings.append(Reason(codes.NOTHING_TO_DO,
-                                   f"pool {pool.name} is within the tolerance: {before:.1f} "
-                                   f"points between its fullest and emptiest host, at most "
-                                   f"{tol:.0f}"))  # fmt: skip
+            warnings.append(
+                Reason(
+                    codes.NOTHING_TO_DO,
+                    f"pool {pool.name} is within the tolerance: {before:.1f} "
+                    f"points between its fullest and emptiest host, at most "
+                    f"{tol:.0f}",
+                )
+            )
             continue
         moved: set[str] = set()
         cap = {h: seq.capacity[h] for h in hosts}
 
         while budget is None or budget > 0:
-            u = {h: 100.0 * seq.committed[h] / cap[h] if cap[h] > 0 else 100.0
-                 for h in hosts}  # fmt: skip
+            u = {h: 100.0 * seq.committed[h] / cap[h] if cap[h] > 0 else 100.0 for h in hosts}
             spread = max(u.values()) - min(u.values())
             if spread <= tol:
                 break
@@ -104,8 +113,11 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
         spread_after = spread_points(inv, [seq.vm(v.uuid) for v in inv.vms], pool.uuid, options)
         if spread_after > tol:
             why = "--max-moves is spent" if budget == 0 else "no further move pays its cost"
-            warnings.append(Reason(codes.REBALANCE_INCOMPLETE, f"pool {pool.name}: {before:.1f} -> "
-                                   f"{spread_after:.1f} points; {why}"))  # fmt: skip
+            warnings.append(
+                Reason(
+                    codes.REBALANCE_INCOMPLETE,
+                    f"pool {pool.name}: {before:.1f} -> {spread_after:.1f} points; {why}",
+                )
+            )
     status = Status.FEASIBLE if seq.migrations() else Status.NOTHING_TO_DO
-    return seq.plan(goal, name="rebalance", status=status, started=started,
-                    warnings=warnings)
+    return seq.plan(goal, name="rebalance", status=status, started=started, warnings=warnings)

@@ -54,8 +54,7 @@ def host_order(inv: Inventory, goal: RollingUpgrade) -> list[str]:
     problems = []
     for h in goal.order:
         if h not in hosts:
-            problems.append(f"--order: host {inv.label(h)} is not in pool "
-                            f"{inv.label(goal.pool)}")  # fmt: skip
+            problems.append(f"--order: host {inv.label(h)} is not in pool {inv.label(goal.pool)}")
     if goal.order and master in goal.order and goal.order[0] != master:
         problems.append(f"--order: the master {inv.label(master)} must be upgraded first")
     if problems:
@@ -85,8 +84,12 @@ def _sr_rank(seq: Sequencer, sr: str | None) -> tuple[int, int, str]:
     return (-len(seq.inv.sr_by_uuid[sr].hosts), -seq.sr_free(sr), sr)
 
 
-def _targets(seq: Sequencer, uuid: str, h: str, order: Sequence[str],
-             ) -> tuple[list[tuple[str, str | None]], list[Reason]]:  # fmt: skip
+def _targets(
+    seq: Sequencer,
+    uuid: str,
+    h: str,
+    order: Sequence[str],
+) -> tuple[list[tuple[str, str | None]], list[Reason]]:
     """Every (host, target SR or None for a live move) that `uuid` can leave `h` for now
     (rules with the steps so far, memory and SR space once every move so far has ended),
     and the reasons against the others."""
@@ -117,16 +120,23 @@ def _targets(seq: Sequencer, uuid: str, h: str, order: Sequence[str],
             pool_srs = inv.srs_in_pool.get(seq.vm(uuid).pool, [])
             srs = [s.uuid for s in pool_srs if other in s.hosts]
             if not srs:
-                why.append(Reason(codes.SR_NOT_ATTACHED, f"no SR of the pool is attached "
-                                  f"to {label(other)}"))  # fmt: skip
+                why.append(
+                    Reason(
+                        codes.SR_NOT_ATTACHED, f"no SR of the pool is attached to {label(other)}"
+                    )
+                )
                 continue
         for sr in srs:
             disks = {d: sr for d in local} if sr else {}
             r = seq.reasons(uuid, other, disks)
             if not r and seq.free(other) < need:
                 need_s, free_s = amounts(need, max(seq.free(other), 0))
-                r = [Reason(codes.NO_CAPACITY, f"{label(other)} has {free_s} free, "
-                            f"{label(uuid)} needs {need_s}")]  # fmt: skip
+                r = [
+                    Reason(
+                        codes.NO_CAPACITY,
+                        f"{label(other)} has {free_s} free, {label(uuid)} needs {need_s}",
+                    )
+                ]
             if not r and disks:
                 for s, b in seq.storage_needs(uuid, disks).items():
                     r += sr_space_reasons(inv.sr_by_uuid[s], b, max(seq.sr_free(s), 0))
@@ -140,19 +150,22 @@ def _targets(seq: Sequencer, uuid: str, h: str, order: Sequence[str],
 def _why(seq: Sequencer, why: list[Reason], pool: str) -> tuple[Reason, ...]:
     """The reasons worth a line: one per code (the first message), without the
     HOST_DISABLED of hosts that only the campaign itself disabled."""
-    own = {x.name for x in seq.inv.hosts if not x.enabled and x.pool == pool
-           and seq.base.host_by_uuid[x.uuid].enabled}  # fmt: skip
+    own = {
+        x.name
+        for x in seq.inv.hosts
+        if not x.enabled and x.pool == pool and seq.base.host_by_uuid[x.uuid].enabled
+    }
     out: dict[str, Reason] = {}
     for r in why:
         if r.code == codes.HOST_DISABLED and any(r.message.startswith(f"{n} ") for n in own):
             continue
         out.setdefault(r.code, r)
-    return tuple(out.values()) or (Reason(
-        codes.NO_TARGET, f"pool {seq.inv.label(pool)} has no other host for it"),)
+    return tuple(out.values()) or (
+        Reason(codes.NO_TARGET, f"pool {seq.inv.label(pool)} has no other host for it"),
+    )
 
 
-def _pinned(seq: Sequencer, order: Sequence[str], upgraded: set[str]
-            ) -> dict[str, list[Unplaced]]:  # fmt: skip
+def _pinned(seq: Sequencer, order: Sequence[str], upgraded: set[str]) -> dict[str, list[Unplaced]]:
     """Per host still to upgrade, its running VMs that no rule lets migrate."""
     inv = seq.inv
     pinned: dict[str, list[Unplaced]] = {}
@@ -165,9 +178,16 @@ def _pinned(seq: Sequencer, order: Sequence[str], upgraded: set[str]
     return pinned
 
 
-def _evacuate(seq: Sequencer, h: str, order: Sequence[str], pool: str, upgraded: set[str],
-              pinned: dict[str, list[Unplaced]], naive: bool,
-              unplaced: list[Unplaced]) -> bool:  # fmt: skip
+def _evacuate(
+    seq: Sequencer,
+    h: str,
+    order: Sequence[str],
+    pool: str,
+    upgraded: set[str],
+    pinned: dict[str, list[Unplaced]],
+    naive: bool,
+    unplaced: list[Unplaced],
+) -> bool:
     """Move every VM off `h`, largest first, each to its best target now; a VM with none
     goes to `unplaced`. True when some VM is stuck (the moves then serve nothing)."""
     pos = {x: i for i, x in enumerate(order)}
@@ -180,17 +200,23 @@ def _evacuate(seq: Sequencer, h: str, order: Sequence[str], pool: str, upgraded:
             unplaced.append(Unplaced(u, _why(seq, why, pool)))
             continue
         if naive:
-            dest = max(fits, key=lambda o: (seq.free(o[0]), -pos[o[0]],
-                                            _neg(_sr_rank(seq, o[1]))))  # fmt: skip
+            dest = max(fits, key=lambda o: (seq.free(o[0]), -pos[o[0]], _neg(_sr_rank(seq, o[1]))))
         else:
             # Upgraded hosts first, tightest fit (a VM there never moves again);
             # then hosts a pinned VM keeps from the upgrade (never evacuated, so a
             # VM parked there does not move again either); else the old host
             # upgraded last. Between SRs of one host: `_sr_rank`.
-            dest = min(fits, key=lambda o: (
-                (0, seq.free(o[0]) - need, pos[o[0]]) if o[0] in upgraded
-                else (1, seq.free(o[0]) - need, pos[o[0]]) if o[0] in pinned
-                else (2, -pos[o[0]], 0), _sr_rank(seq, o[1])))  # fmt: skip
+            dest = min(
+                fits,
+                key=lambda o: (
+                    (0, seq.free(o[0]) - need, pos[o[0]])
+                    if o[0] in upgraded
+                    else (1, seq.free(o[0]) - need, pos[o[0]])
+                    if o[0] in pinned
+                    else (2, -pos[o[0]], 0),
+                    _sr_rank(seq, o[1]),
+                ),
+            )
         to, sr = dest
         disks = {d: sr for d in _local_disks(seq, u, h)} if sr else None
         later = to not in upgraded and to not in pinned
@@ -198,14 +224,13 @@ def _evacuate(seq: Sequencer, h: str, order: Sequence[str], pool: str, upgraded:
     return stuck
 
 
-def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
-              order: Sequence[str], naive: bool) -> tuple[Sequencer, list[Unplaced],
-                                                          list[Reason]]:  # fmt: skip
+def _simulate(
+    inv: Inventory, goal: RollingUpgrade, options: PlanOptions, order: Sequence[str], naive: bool
+) -> tuple[Sequencer, list[Unplaced], list[Reason]]:
     seq = Sequencer(inv, options)
     unplaced: list[Unplaced] = []
     warnings: list[Reason] = []
-    upgraded = {h for h in order if version_at_least(inv.host_by_uuid[h].version,
-                                                     goal.to_version)}  # fmt: skip
+    upgraded = {h for h in order if version_at_least(inv.host_by_uuid[h].version, goal.to_version)}
     # a VM no rule lets migrate pins its host: skip that host up front rather than move
     # its other VMs for nothing (and stop altogether if it is the master). Only running
     # VMs count: a halted or suspended VM has no resident host and is left where it is.
@@ -217,14 +242,21 @@ def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
             unplaced += pinned[h]
             names = ", ".join(inv.label(u.vm) for u in pinned[h])
             if h == order[0]:
-                warnings.append(Reason(codes.HOST_NOT_EMPTY,
-                                       f"the master {inv.label(h)} holds VMs that cannot "
-                                       f"migrate ({names}); no host can be upgraded before "
-                                       "it, so the plan stops here"))  # fmt: skip
+                warnings.append(
+                    Reason(
+                        codes.HOST_NOT_EMPTY,
+                        f"the master {inv.label(h)} holds VMs that cannot "
+                        f"migrate ({names}); no host can be upgraded before "
+                        "it, so the plan stops here",
+                    )
+                )
                 break
-            warnings.append(Reason(codes.HOST_NOT_EMPTY,
-                                   f"{inv.label(h)} holds VMs that cannot migrate ({names}); "
-                                   "it is not upgraded"))  # fmt: skip
+            warnings.append(
+                Reason(
+                    codes.HOST_NOT_EMPTY,
+                    f"{inv.label(h)} holds VMs that cannot migrate ({names}); it is not upgraded",
+                )
+            )
             continue
         name = inv.label(h)
         # a host the operator had disabled stays disabled: it is evacuated and upgraded
@@ -238,14 +270,21 @@ def _simulate(inv: Inventory, goal: RollingUpgrade, options: PlanOptions,
             # the moves made for this host would be for nothing: drop them
             seq.restore(snap)
             if h == order[0]:
-                warnings.append(Reason(codes.HOST_NOT_EMPTY,
-                                       f"the master {name} cannot be emptied (see the "
-                                       "unplaced VMs); no host can be upgraded before it, so "
-                                       "the plan stops here"))  # fmt: skip
+                warnings.append(
+                    Reason(
+                        codes.HOST_NOT_EMPTY,
+                        f"the master {name} cannot be emptied (see the "
+                        "unplaced VMs); no host can be upgraded before it, so "
+                        "the plan stops here",
+                    )
+                )
                 break
-            warnings.append(Reason(codes.HOST_NOT_EMPTY,
-                                   f"{name} cannot be emptied, so it is not upgraded; see the "
-                                   "unplaced VMs"))  # fmt: skip
+            warnings.append(
+                Reason(
+                    codes.HOST_NOT_EMPTY,
+                    f"{name} cannot be emptied, so it is not upgraded; see the unplaced VMs",
+                )
+            )
             continue
         seq.step(Step("host-upgrade", h, "after", goal.to_version))
         if was_enabled:
@@ -278,8 +317,11 @@ def _return_home(inv: Inventory, seq: Sequencer, goal: RollingUpgrade) -> list[R
     for v in inv.vms_in_pool.get(goal.pool, []):
         if not v.is_running:
             continue
-        home = v.affinity if v.affinity in inv.host_by_uuid and \
-            inv.host_by_uuid[v.affinity].pool == goal.pool else v.host  # fmt: skip
+        home = (
+            v.affinity
+            if v.affinity in inv.host_by_uuid and inv.host_by_uuid[v.affinity].pool == goal.pool
+            else v.host
+        )
         moved = any(seq.disk_sr[d.uuid] != d.sr for d in v.disks)
         if home is not None and (seq.host_of[v.uuid] != home or moved):
             pending[v.uuid] = home
@@ -287,8 +329,7 @@ def _return_home(inv: Inventory, seq: Sequencer, goal: RollingUpgrade) -> list[R
     while pending and progress:
         progress = False
         for u, home in list(pending.items()):
-            back = {d.uuid: d.sr for d in inv.vm_by_uuid[u].disks
-                    if seq.disk_sr[d.uuid] != d.sr}  # fmt: skip
+            back = {d.uuid: d.sr for d in inv.vm_by_uuid[u].disks if seq.disk_sr[d.uuid] != d.sr}
             if seq.reasons(u, home, back):
                 continue
             if seq.host_of[u] != home and seq.free(home) < seq.need(u):
@@ -298,9 +339,14 @@ def _return_home(inv: Inventory, seq: Sequencer, goal: RollingUpgrade) -> list[R
             seq.move(u, home, reason="return-home", disks=back)
             del pending[u]
             progress = True
-    return [Reason(codes.NO_CAPACITY, f"{inv.label(u)} cannot return to {inv.label(h)} "
-                   "(no room or a rule forbids it); it stays where the upgrade left it")
-            for u, h in pending.items()]  # fmt: skip
+    return [
+        Reason(
+            codes.NO_CAPACITY,
+            f"{inv.label(u)} cannot return to {inv.label(h)} "
+            "(no room or a rule forbids it); it stays where the upgrade left it",
+        )
+        for u, h in pending.items()
+    ]
 
 
 def _score(seq: Sequencer, unplaced: list[Unplaced]) -> tuple[int, int, int, int, int]:
@@ -313,8 +359,14 @@ def naive_plan(inv: Inventory, goal: RollingUpgrade, options: PlanOptions) -> Pl
     compatible host with the most free memory (no look-ahead)."""
     started = time.monotonic()
     seq, unplaced, warnings = _simulate(inv, goal, options, host_order(inv, goal), True)
-    return seq.plan(goal, name="rolling-naive", started=started, unplaced=unplaced,
-                    warnings=warnings, status=Status.PARTIAL if unplaced else Status.FEASIBLE)
+    return seq.plan(
+        goal,
+        name="rolling-naive",
+        started=started,
+        unplaced=unplaced,
+        warnings=warnings,
+        status=Status.PARTIAL if unplaced else Status.FEASIBLE,
+    )
 
 
 def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOptions) -> Plan:
@@ -329,9 +381,12 @@ def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOpti
     else:
         count = {h: len(inv.vms_on_host.get(h, [])) for h in rest}
         mem = {h: sum(v.memory_bytes for v in inv.vms_on_host.get(h, [])) for h in rest}
-        orders = [base, [master, *sorted(rest, key=lambda h: (count[h], mem[h]))],
-                  [master, *sorted(rest, key=lambda h: (mem[h], count[h]))],
-                  [master, *sorted(rest, key=lambda h: (-count[h], -mem[h]))]]  # fmt: skip
+        orders = [
+            base,
+            [master, *sorted(rest, key=lambda h: (count[h], mem[h]))],
+            [master, *sorted(rest, key=lambda h: (mem[h], count[h]))],
+            [master, *sorted(rest, key=lambda h: (-count[h], -mem[h]))],
+        ]
     best = None
     tried = 0
     for order in orders:
@@ -347,7 +402,15 @@ def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOpti
     if unplaced:
         status = Status.PARTIAL
     else:
-        status = (Status.NOTHING_TO_DO if seq.migrations() == 0 and not seq.waves
-                  else Status.FEASIBLE)  # fmt: skip
-    return seq.plan(goal, name="rolling", status=status, started=started, unplaced=unplaced,
-                    warnings=warnings, extra={"orders_tried": tried})
+        status = (
+            Status.NOTHING_TO_DO if seq.migrations() == 0 and not seq.waves else Status.FEASIBLE
+        )
+    return seq.plan(
+        goal,
+        name="rolling",
+        status=status,
+        started=started,
+        unplaced=unplaced,
+        warnings=warnings,
+        extra={"orders_tried": tried},
+    )

@@ -42,15 +42,37 @@ def plan_target(inv: Inventory, goal: Target, options: PlanOptions) -> Plan:
         if vm.is_running and vm.host == want:
             continue
         if not vm.is_running:
-            unplaced.append(Unplaced(u, (Reason(codes.WRONG_KIND, (
-                f"{vm.name} is {vm.power_state}: it has no resident host to move; start it "
-                f"on {host.name} instead")),)))  # fmt: skip
+            unplaced.append(
+                Unplaced(
+                    u,
+                    (
+                        Reason(
+                            codes.WRONG_KIND,
+                            (
+                                f"{vm.name} is {vm.power_state}: it has no resident host "
+                                f"to move; start it on {host.name} instead"
+                            ),
+                        ),
+                    ),
+                )
+            )
             continue
         if host.pool != vm.pool:
-            unplaced.append(Unplaced(u, (Reason(codes.WRONG_KIND, (
-                f"{host.name} is in pool {inv.label(host.pool)}, {vm.name} in "
-                f"{inv.label(vm.pool)}: a target placement moves VMs within their pool "
-                "(use --move-pool to change pools)")),)))  # fmt: skip
+            unplaced.append(
+                Unplaced(
+                    u,
+                    (
+                        Reason(
+                            codes.WRONG_KIND,
+                            (
+                                f"{host.name} is in pool {inv.label(host.pool)}, {vm.name} in "
+                                f"{inv.label(vm.pool)}: a target placement moves VMs within "
+                                "their pool (use --move-pool to change pools)"
+                            ),
+                        ),
+                    ),
+                )
+            )
             continue
         why = seq.reasons(u, want)
         if why:
@@ -73,12 +95,18 @@ def plan_target(inv: Inventory, goal: Target, options: PlanOptions) -> Plan:
             break
     done = Status.NOTHING_TO_DO if seq.migrations() == 0 else Status.FEASIBLE
     status = Status.PARTIAL if unplaced else done
-    return seq.plan(goal, name="target", status=status, started=started, unplaced=unplaced,
-                    warnings=warnings)
+    return seq.plan(
+        goal, name="target", status=status, started=started, unplaced=unplaced, warnings=warnings
+    )
 
 
-def _spare_move(inv: Inventory, seq: Sequencer, edges: list[tuple[str, str, str]],
-                pending: dict[str, str], temporary: set[str]) -> tuple[str, str] | None:
+def _spare_move(
+    inv: Inventory,
+    seq: Sequencer,
+    edges: list[tuple[str, str, str]],
+    pending: dict[str, str],
+    temporary: set[str],
+) -> tuple[str, str] | None:
     """The temporary move (VM, spare host) that breaks a cycle of `edges` (host, host,
     VM): a VM not moved aside before, to a host outside the cycle that passes the rules
     and has room, preferring hosts nobody waits for, then the smallest VM, then the
@@ -101,8 +129,14 @@ def _spare_move(inv: Inventory, seq: Sequencer, edges: list[tuple[str, str, str]
     return u, s
 
 
-def _unblock(inv: Inventory, seq: Sequencer, pending: dict[str, str], temporary: set[str],
-             unplaced: list[Unplaced], warnings: list[Reason]) -> bool:  # fmt: skip
+def _unblock(
+    inv: Inventory,
+    seq: Sequencer,
+    pending: dict[str, str],
+    temporary: set[str],
+    unplaced: list[Unplaced],
+    warnings: list[Reason],
+) -> bool:
     """Every pending move is stuck: break a cycle with a temporary move, or unplace the
     VMs that wait for good. Returns False when nothing can change any more."""
     g = nx.MultiDiGraph()
@@ -116,16 +150,30 @@ def _unblock(inv: Inventory, seq: Sequencer, pending: dict[str, str], temporary:
         for u in dead:
             want = pending.pop(u)
             need_s, free_s = amounts(seq.need(u), max(seq.free(want), 0))
-            unplaced.append(Unplaced(u, (Reason(codes.NO_CAPACITY, (
-                f"{inv.label(want)} has {free_s} free, {inv.label(u)} needs {need_s}, and no "
-                "VM that is to leave it is on it")),)))  # fmt: skip
+            unplaced.append(
+                Unplaced(
+                    u,
+                    (
+                        Reason(
+                            codes.NO_CAPACITY,
+                            (
+                                f"{inv.label(want)} has {free_s} free, {inv.label(u)} needs "
+                                f"{need_s}, and no VM that is to leave it is on it"
+                            ),
+                        ),
+                    ),
+                )
+            )
         return True
     if not cycles:
         return False
     cycle = cycles[0]
     hosts = set(cycle)
-    edges = [(a, b, d["vm"]) for a, b, d in g.edges(data=True) if a in hosts and b in hosts
-             and cycle[(cycle.index(a) + 1) % len(cycle)] == b]  # fmt: skip
+    edges = [
+        (a, b, d["vm"])
+        for a, b, d in g.edges(data=True)
+        if a in hosts and b in hosts and cycle[(cycle.index(a) + 1) % len(cycle)] == b
+    ]
     spare = _spare_move(inv, seq, edges, pending, temporary)
     if spare is not None:
         u, s = spare
@@ -139,9 +187,11 @@ def _unblock(inv: Inventory, seq: Sequencer, pending: dict[str, str], temporary:
         short.append((seq.need(u) - seq.free(b), b))
     smallest = min(seq.need(u) for _, _, u in edges)
     gap, where = min(short)
-    msg = (f"target moves form a cycle: {'; '.join(parts)}. Each waits for another to "
-           f"leave. {_gib(gap)} more free on {inv.label(where)}, or a spare host with "
-           f"{_gib(smallest)} free that passes the rules, would break it")
+    msg = (
+        f"target moves form a cycle: {'; '.join(parts)}. Each waits for another to "
+        f"leave. {_gib(gap)} more free on {inv.label(where)}, or a spare host with "
+        f"{_gib(smallest)} free that passes the rules, would break it"
+    )
     warnings.append(Reason(codes.CYCLE, msg))
     for _, _, u in edges:
         pending.pop(u, None)

@@ -88,8 +88,14 @@ def _register() -> None:
     )
 
     for module in (
-        inventory_cmd, solve_cmd, check_cmd, collect_cmd, sim_cmd, execute_cmd, whatif_cmd,
-    ):  # fmt: skip
+        inventory_cmd,
+        solve_cmd,
+        check_cmd,
+        collect_cmd,
+        sim_cmd,
+        execute_cmd,
+        whatif_cmd,
+    ):
         module.register(app)
     __import__("planner.cli.report_cmd", fromlist=["register"]).register(app)  # issue 14
 
@@ -105,7 +111,8 @@ def _reflow(text: str) -> str:
 
     paragraphs = inspect.cleandoc(text).split("\n\n")
     return "\n\n".join(
-        p if p.startswith("\b") or any(line[:1].isspace() for line in p.splitlines())
+        p
+        if p.startswith("\b") or any(line[:1].isspace() for line in p.splitlines())
         else " ".join(line.strip() for line in p.splitlines())
         for p in paragraphs
     )
@@ -130,13 +137,25 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True,
-        help="Print the planner's version and exit.")] = False,
-    config: Annotated[Path | None, typer.Option(
-        "--config", metavar="FILE", show_default=False,
-        help="Config file (TOML: pools and defaults; docs/cli.md). Default: "
-        "$XEN_PLANNER_CONFIG, else config.toml in the user config directory.")] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the planner's version and exit.",
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            show_default=False,
+            help="Config file (TOML: pools and defaults; docs/cli.md). Default: "
+            "$XEN_PLANNER_CONFIG, else config.toml in the user config directory.",
+        ),
+    ] = None,
 ) -> None:
     """Global options (the group's help is the `help=` of `app` above)."""
     from planner import config as cfg
@@ -145,7 +164,6 @@ def _main(
     ctx.meta[CONFIG_KEY] = loaded
     # [defaults] become option defaults; an option given on the command line still wins
     ctx.default_map = {**(ctx.default_map or {}), **loaded.default_map()}
-
 
 
 def _printable(line: str) -> str:
@@ -219,8 +237,10 @@ def _overwrites(kwargs: dict[str, Any], flags: dict[str, Any]) -> list[str]:
             except OSError:
                 same = False
             if same:
-                return [f"-o {out}: is also an input ({flags.get(name, name)}); refusing to "
-                        "overwrite it"]
+                return [
+                    f"-o {out}: is also an input ({flags.get(name, name)}); refusing to "
+                    "overwrite it"
+                ]
     return []
 
 

@@ -33,8 +33,10 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     if g["kind"] == "rolling-upgrade":
         head += f" {inv.label(g['pool'])} to {g['to_version']}"
     elif g["kind"] == "rebalance":
-        head += (f" (tolerance {g['tolerance'] * 100:.0f} points, max moves "
-                 f"{g['max_moves'] if g['max_moves'] is not None else 'any'})")  # fmt: skip
+        head += (
+            f" (tolerance {g['tolerance'] * 100:.0f} points, max moves "
+            f"{g['max_moves'] if g['max_moves'] is not None else 'any'})"
+        )
     out.print(f"[bold]{head}[/bold]")
     if plan.waves:
         sid = {id(st): k for k, _, st in step_ids(plan)}  # the executor's step ids
@@ -55,10 +57,13 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     for warning in plan.warnings:
         out.print(f"{warning.code}: {warning.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
-    out.print(f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
-              f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "
-              f"{plan.solver['name']} {plan.solver['status']} "
-              f"in {plan.solver['wall_seconds']:.2f} s", highlight=False)  # fmt: skip
+    out.print(
+        f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
+        f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "
+        f"{plan.solver['name']} {plan.solver['status']} "
+        f"in {plan.solver['wall_seconds']:.2f} s",
+        highlight=False,
+    )
     if output is not None:
         out.print(f"Plan written to {output}", highlight=False)
     for line in advice_lines(inv, plan):
@@ -71,28 +76,54 @@ def _wave_rows(inv: Inventory, w: Wave, sid: dict[int, str]) -> list[tuple[str, 
     rows: list[tuple[str, ...]] = []
     for s in w.steps:
         if s.when == "before":
-            rows.append((sid[id(s)], f"{s.kind} {inv.label(s.host)}", "", "", "before",
-                         hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
+            rows.append(
+                (
+                    sid[id(s)],
+                    f"{s.kind} {inv.label(s.host)}",
+                    "",
+                    "",
+                    "before",
+                    hms(s.est_seconds) if s.est_seconds else "",
+                )
+            )
     for m in w.migrations:
         note = [m.reason] if m.reason else []
         if m.disks:
             srs = ", ".join(dict.fromkeys(inv.label(d.to_sr) for d in m.disks))
             note.insert(0, f"storage to {srs}")
-        rows.append((m.id, inv.label(m.vm), inv.label(m.from_host),
-                     inv.label(m.to_host), "; ".join(note), hms(m.est_seconds)))
+        rows.append(
+            (
+                m.id,
+                inv.label(m.vm),
+                inv.label(m.from_host),
+                inv.label(m.to_host),
+                "; ".join(note),
+                hms(m.est_seconds),
+            )
+        )
     for s in w.steps:
         if s.when != "before":
             what = f"{s.kind} {inv.label(s.host)}"
             if s.to_version:
                 what += f" -> {s.to_version}"
-            rows.append((sid[id(s)], what, "", "", "after",
-                         hms(s.est_seconds) if s.est_seconds else ""))  # fmt: skip
+            rows.append(
+                (sid[id(s)], what, "", "", "after", hms(s.est_seconds) if s.est_seconds else "")
+            )
     return rows
 
 
-def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headroom: float,
-                 dmc: bool, other_goal: bool, migration_network: list[str] | None = None,
-                 set_home: str = "keep", **opts: Any) -> None:  # fmt: skip
+def run_campaign(
+    inventory: Path | None,
+    *,
+    fmt: str,
+    output: Path | None,
+    headroom: float,
+    dmc: bool,
+    other_goal: bool,
+    migration_network: list[str] | None = None,
+    set_home: str = "keep",
+    **opts: Any,
+) -> None:
     """`planner solve` with a campaign goal: plan, write, print; exit 1 when VMs are
     unplaced (typer.Exit), 0 otherwise."""
     inv = load_inventory(inventory)
@@ -100,6 +131,7 @@ def run_campaign(inventory: Path | None, *, fmt: str, output: Path | None, headr
     if goal is None:  # pragma: no cover - solve_cmd calls this only with a campaign option
         raise InputError("no campaign goal")
     mnet = resolve_migration_networks(inv, migration_network or [])
-    plan = plan_campaign(inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc,
-                                                migration_network=mnet))  # fmt: skip
+    plan = plan_campaign(
+        inv, goal, PlanOptions(headroom_fraction=headroom, dmc=dmc, migration_network=mnet)
+    )
     emit_plan(inv, assign_homes(inv, plan, set_home), fmt, output, show)

@@ -23,27 +23,50 @@ from planner.cli.progress import PoolProgress, ProgressOption, enabled
 
 
 def collect(
-    urls: Annotated[list[str] | None, typer.Argument(
-        help="Pool master URLs (https://host; http:// for the simulator; a bare host name "
-        "means https). None: the --pool pools, or every pool of the config file.",
-        show_default=False, metavar="[URL]...")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", metavar="FILE", help="Inventory file to write (required; '-': "
-        "stdout).", show_default=False)] = None,
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Pool master URLs (https://host; http:// for the simulator; a bare host name "
+            "means https). None: the --pool pools, or every pool of the config file.",
+            show_default=False,
+            metavar="[URL]...",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Inventory file to write (required; '-': stdout).",
+            show_default=False,
+        ),
+    ] = None,
     pool: PoolOption = None,
     user: Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")] = "root",
-    password_env: Annotated[str | None, typer.Option(
-        help="Environment variable holding the password (default XAPI_PASSWORD; else a "
-        "prompt on a terminal, else a line on stdin).")] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the password (default XAPI_PASSWORD; else a "
+            "prompt on a terminal, else a line on stdin)."
+        ),
+    ] = None,
     insecure: InsecureOption = False,
     ca_file: CaFileOption = None,
     fingerprint: FingerprintOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one call.")] = 120.0,
-    mcs_key: Annotated[list[str] | None, typer.Option(
-        help="other_config key marking a VM made by Machine Creation Services (repeatable; "
-        "default: mcs).", metavar="KEY")] = None,
-    mcs_tag: Annotated[list[str] | None, typer.Option(
-        help="VM tag marking an MCS VM (repeatable; default: none).", metavar="TAG")] = None,
+    mcs_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="other_config key marking a VM made by Machine Creation Services (repeatable; "
+            "default: mcs).",
+            metavar="KEY",
+        ),
+    ] = None,
+    mcs_tag: Annotated[
+        list[str] | None,
+        typer.Option(help="VM tag marking an MCS VM (repeatable; default: none).", metavar="TAG"),
+    ] = None,
     log_file: LogFileOption = None,
     show_progress: ProgressOption = None,
 ) -> None:
@@ -64,24 +87,30 @@ def collect(
     cli_tls = tls_option_value(insecure, ca_file, fingerprint)
     if timeout <= 0:
         raise InputError(f"--timeout: must be positive, got {timeout:g}")
-    urls, user, password, tls = pool_access(list(urls or []), list(pool or []), user,
-                                            password_env, cli_tls, url_option="URL")  # fmt: skip
-    rule = McsRule(tuple(mcs_key) if mcs_key else DEFAULT_MCS.other_config_keys,
-                   tuple(mcs_tag or ()))  # fmt: skip
+    urls, user, password, tls = pool_access(
+        list(urls or []), list(pool or []), user, password_env, cli_tls, url_option="URL"
+    )
+    rule = McsRule(
+        tuple(mcs_key) if mcs_key else DEFAULT_MCS.other_config_keys, tuple(mcs_tag or ())
+    )
     log = logs.configure(log_file, secrets=[password])
     try:
         t0 = time.monotonic()
-        log.info("collecting %d pool(s) as %s", len(urls), user,
-                 extra={"urls": ",".join(urls)})  # fmt: skip
+        log.info("collecting %d pool(s) as %s", len(urls), user, extra={"urls": ",".join(urls)})
         with PoolProgress(urls, enabled(show_progress)) as progress:
-            inv, warnings = collect_with_warnings(urls, user, password, insecure=tls,
-                                                  timeout=timeout, mcs=rule,
-                                                  progress=progress)  # fmt: skip
+            inv, warnings = collect_with_warnings(
+                urls, user, password, insecure=tls, timeout=timeout, mcs=rule, progress=progress
+            )
         took = time.monotonic() - t0
         for w in warnings:
             log.warning(w)
-        log.info("collected %d pool(s), %d hosts, %d VMs in %.1f s", len(inv.pools),
-                 len(inv.hosts), len(inv.vms), took)  # fmt: skip
+        log.info(
+            "collected %d pool(s), %d hosts, %d VMs in %.1f s",
+            len(inv.pools),
+            len(inv.hosts),
+            len(inv.vms),
+            took,
+        )
     except Exception as e:
         log.error("collect failed: %s", e)
         raise
@@ -94,10 +123,12 @@ def collect(
     else:
         save(inv, output)
     n_w = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
-    typer.echo(f"collected {len(inv.pools)} pool(s), {len(inv.hosts)} hosts, {len(inv.srs)} "
-               f"SRs, {len(inv.networks)} networks, {len(inv.vms)} VMs in {took:.1f} s{n_w} "
-               f"-> {'stdout' if is_stdout(output) else output}",
-               err=is_stdout(output))  # fmt: skip
+    typer.echo(
+        f"collected {len(inv.pools)} pool(s), {len(inv.hosts)} hosts, {len(inv.srs)} "
+        f"SRs, {len(inv.networks)} networks, {len(inv.vms)} VMs in {took:.1f} s{n_w} "
+        f"-> {'stdout' if is_stdout(output) else output}",
+        err=is_stdout(output),
+    )
 
 
 def register(app: typer.Typer) -> None:

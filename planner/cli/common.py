@@ -55,8 +55,7 @@ def read_password(var: str | None) -> str:
         if line:
             return line
         raise InputError(
-            f"no password: set {name}, name a variable with --password-env, or pipe it "
-            "on stdin"
+            f"no password: set {name}, name a variable with --password-env, or pipe it on stdin"
         )
     try:
         return str(typer.prompt("XAPI password", hide_input=True, err=True))
@@ -82,15 +81,22 @@ def plan_status(plan: Plan) -> str:
     s, est, b = plan.solver, plan.estimate, plan.bounds
     n = sum(len(w.migrations) for w in plan.waves)
     bound = f", lower bound {hms(b['seconds'])}" if b.get("seconds") is not None else ""
-    return (f"plan: {plural(n, 'migration')}, schedule {hms(est.get('seconds', 0))} "
-            f"({plural(int(est.get('waves', 0)), 'wave')}){bound}; "
-            f"{plural(len(plan.unplaced), 'VM')} "
-            f"unplaced; {s.get('name', '?')} {s.get('status', '?')} in "
-            f"{float(s.get('wall_seconds', 0)):.2f} s")  # fmt: skip
+    return (
+        f"plan: {plural(n, 'migration')}, schedule {hms(est.get('seconds', 0))} "
+        f"({plural(int(est.get('waves', 0)), 'wave')}){bound}; "
+        f"{plural(len(plan.unplaced), 'VM')} "
+        f"unplaced; {s.get('name', '?')} {s.get('status', '?')} in "
+        f"{float(s.get('wall_seconds', 0)):.2f} s"
+    )
 
 
-def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
-              table: Callable[[Inventory, Plan, Path | None], None]) -> NoReturn:  # fmt: skip
+def emit_plan(
+    inv: Inventory,
+    plan: Plan,
+    fmt: str,
+    output: Path | None,
+    table: Callable[[Inventory, Plan, Path | None], None],
+) -> NoReturn:
     """Save `plan` to `output` (if given; `-`: the plan on stdout, as csv with --format
     csv, else as its JSON document), print it
     as `fmt` (json: the plan document, csv: `planner.rows`, or `table`), and exit 1 when
@@ -110,15 +116,19 @@ def emit_plan(inv: Inventory, plan: Plan, fmt: str, output: Path | None,
     if fmt == "table":
         table(inv, plan, output)
     else:
+
         def doc() -> dict[str, Any]:
             from planner.advice import restart_advice
 
             # added key (docs/plan-extensions.md): derived from the plan, not saved with it
-            return {**to_dict(plan),
-                    "restart_advice": [a.to_json() for a in restart_advice(inv, plan)]}
+            return {
+                **to_dict(plan),
+                "restart_advice": [a.to_json() for a in restart_advice(inv, plan)],
+            }
 
-        out.emit(doc=doc, rows=lambda: plan_rows(plan, inv),
-                 columns=PLAN_COLUMNS, table=lambda _c: None)  # fmt: skip
+        out.emit(
+            doc=doc, rows=lambda: plan_rows(plan, inv), columns=PLAN_COLUMNS, table=lambda _c: None
+        )
         out.status(plan_status(plan))
         if output is not None:
             out.status(f"plan written to {output}")
@@ -153,8 +163,15 @@ def tls_option_value(insecure: bool, ca_file: Path | None, fingerprint: str | No
 PoolAccess = tuple[list[str], str, str, dict[str, "Tls"]]
 
 
-def pool_access(urls: list[str], pools: list[str], user: str, password_env: str | None,
-                cli_tls: Tls, *, url_option: str) -> PoolAccess:  # fmt: skip
+def pool_access(
+    urls: list[str],
+    pools: list[str],
+    user: str,
+    password_env: str | None,
+    cli_tls: Tls,
+    *,
+    url_option: str,
+) -> PoolAccess:
     """URLs, user, password and per-URL TLS for `collect`/`execute`.
 
     URLs given on the command line use --user, --password-env and the TLS options; each
@@ -190,37 +207,71 @@ def pool_access(urls: list[str], pools: list[str], user: str, password_env: str 
         users[f"pool {e.name}"] = e.user
         sources[e.name] = password_for(e)
     if len(set(users.values())) > 1:
-        raise InputError("one run uses one user name, but "
-                         + ", ".join(f"{k} has {v!r}" for k, v in users.items()))
+        raise InputError(
+            "one run uses one user name, but "
+            + ", ".join(f"{k} has {v!r}" for k, v in users.items())
+        )
     found = {v for v in sources.values() if v is not None}
     if len(found) > 1:
-        raise InputError("pools " + ", ".join(sources) + " have different passwords; one "
-                         "run logs in to every pool with one password: run them separately")
+        raise InputError(
+            "pools " + ", ".join(sources) + " have different passwords; one "
+            "run logs in to every pool with one password: run them separately"
+        )
     if found and not urls and None not in sources.values():
         password = found.pop()  # every pool names its source
     else:  # the command line's source (--password-env, XAPI_PASSWORD, a prompt) for the rest
         password = read_password(password_env)
         if found and found.pop() != password:
-            raise InputError("the config pools' password differs from the one for the other "
-                             "pools; one run logs in to every pool with one password")
+            raise InputError(
+                "the config pools' password differs from the one for the other "
+                "pools; one run logs in to every pool with one password"
+            )
     return all_urls, next(iter(users.values())), password, tls
 
 
 # the options every command that talks to pools shares (collect, execute)
-PoolOption = Annotated[list[str] | None, typer.Option(
-    "--pool", metavar="NAME",
-    help="A pool of the config file (URL, user, password source, TLS); repeatable. "
-    "With neither URLs nor --pool: every pool of the config file.")]
-InsecureOption = Annotated[bool, typer.Option(
-    "--insecure", help="Do not verify TLS certificates (self-signed hosts); prefer "
-    "--ca-file or --fingerprint.")]
-CaFileOption = Annotated[Path | None, typer.Option(
-    "--ca-file", metavar="PEM", show_default=False,
-    help="Verify the pool masters' certificates with the CAs in this PEM file.")]
-FingerprintOption = Annotated[str | None, typer.Option(
-    "--fingerprint", metavar="SHA256", show_default=False,
-    help="Accept only a master certificate with this SHA-256 fingerprint (AB:CD:... as "
-    "`openssl x509 -fingerprint -sha256` prints it).")]
-LogFileOption = Annotated[Path | None, typer.Option(
-    "--log-file", metavar="FILE", show_default=False,
-    help="Append a JSON-lines log here (ISO timestamps with time zone; never a password).")]
+PoolOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pool",
+        metavar="NAME",
+        help="A pool of the config file (URL, user, password source, TLS); repeatable. "
+        "With neither URLs nor --pool: every pool of the config file.",
+    ),
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Do not verify TLS certificates (self-signed hosts); prefer "
+        "--ca-file or --fingerprint.",
+    ),
+]
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="PEM",
+        show_default=False,
+        help="Verify the pool masters' certificates with the CAs in this PEM file.",
+    ),
+]
+FingerprintOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        metavar="SHA256",
+        show_default=False,
+        help="Accept only a master certificate with this SHA-256 fingerprint (AB:CD:... as "
+        "`openssl x509 -fingerprint -sha256` prints it).",
+    ),
+]
+LogFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        metavar="FILE",
+        show_default=False,
+        help="Append a JSON-lines log here (ISO timestamps with time zone; never a password).",
+    ),
+]

@@ -63,8 +63,7 @@ def _kind(default: Any) -> str:
 
 def options_of(cmd: Any) -> list[Any]:
     """The documented parameters of a click command: options, `--help` left out."""
-    return [p for p in cmd.params
-            if p.param_type_name == "option" and "--help" not in p.opts]  # fmt: skip
+    return [p for p in cmd.params if p.param_type_name == "option" and "--help" not in p.opts]
 
 
 def option_names(p: Any) -> list[str]:
@@ -73,10 +72,16 @@ def option_names(p: Any) -> list[str]:
 
 def reference() -> str:
     """The generated Markdown: one table per command, every option."""
-    lines = [BEGIN, "", "## Option reference", "",
-             "Every option of every command, generated from the command tree "
-             "(`python -m planner.cli.docgen`; a test keeps it current). Defaults come "
-             "from the config file's `[defaults]` when it sets them.", ""]  # fmt: skip
+    lines = [
+        BEGIN,
+        "",
+        "## Option reference",
+        "",
+        "Every option of every command, generated from the command tree "
+        "(`python -m planner.cli.docgen`; a test keeps it current). Defaults come "
+        "from the config file's `[defaults]` when it sets them.",
+        "",
+    ]
     for path, cmd in _commands():
         opts = options_of(cmd)
         name = " ".join(("planner", *path))
@@ -85,15 +90,21 @@ def reference() -> str:
         lines += [f"### `{name}`", ""]
         args = [p for p in cmd.params if p.param_type_name == "argument"]
         if args:
-            lines.append("Arguments: " + ", ".join(
-                f"`{p.metavar or p.name.upper()}`" + ("" if p.required else " (optional)")
-                for p in args) + ".")  # fmt: skip
+            lines.append(
+                "Arguments: "
+                + ", ".join(
+                    f"`{p.metavar or p.name.upper()}`" + ("" if p.required else " (optional)")
+                    for p in args
+                )
+                + "."
+            )
             lines.append("")
         lines += ["| option | default | meaning |", "|---|---|---|"]
         for p in opts:
             meta = "" if p.is_flag else f" {p.metavar or _kind(p.default)}"
-            names = ", ".join(f"`{o}{meta if o == p.opts[-1] else ''}`"
-                              for o in option_names(p)).replace("|", "\\|")  # fmt: skip
+            names = ", ".join(
+                f"`{o}{meta if o == p.opts[-1] else ''}`" for o in option_names(p)
+            ).replace("|", "\\|")
             lines.append(f"| {names} | {_default(p)} | {_cell(p.help or '')} |")
         lines.append("")
     lines.append(END)
@@ -114,8 +125,10 @@ def main(argv: list[str]) -> int:
     new = render(text)
     if "--check" in argv:
         if new != text:
-            print(f"{DOC}: the option reference is stale; run python -m planner.cli.docgen",
-                  file=sys.stderr)
+            print(
+                f"{DOC}: the option reference is stale; run python -m planner.cli.docgen",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != text:

@@ -89,8 +89,9 @@ class _CliUI:
         return typer.confirm(question)
 
     @contextmanager
-    def progress(self, plan: Plan, inv: Inventory, slots: int, scheduled: bool,
-                 config: RunConfig) -> Iterator[_Progress]:
+    def progress(
+        self, plan: Plan, inv: Inventory, slots: int, scheduled: bool, config: RunConfig
+    ) -> Iterator[_Progress]:
         from planner.cli.execute_progress import _Progress
 
         tty = sys.stderr.isatty() if self.progress_flag is None else self.progress_flag
@@ -103,17 +104,30 @@ class _CliUI:
         return _enter_waiter() if sys.stdin.isatty() else None
 
 
-def _option_problems(*, fmt: str, output: object, url: list[str] | None, pool: list[str] | None,
-                     mode: str, max_per_pool: int | None, retries: int, replan_solver: str,
-                     backoff: float, poll: float, step_poll: float,
-                     step_timeout: float | None) -> list[str]:
+def _option_problems(
+    *,
+    fmt: str,
+    output: object,
+    url: list[str] | None,
+    pool: list[str] | None,
+    mode: str,
+    max_per_pool: int | None,
+    retries: int,
+    replan_solver: str,
+    backoff: float,
+    poll: float,
+    step_poll: float,
+    step_timeout: float | None,
+) -> list[str]:
     """Every bad option of a run (not --status), one line each."""
     problems = []
     if fmt != "table" or output is not None:
         problems.append("--format and -o go with --status (a run reports to people)")
     if not url and not pool and not current_config().pools:
-        problems.append("--url: give the URL of each pool master (repeat --url), or "
-                        "--pool NAME from the config file")
+        problems.append(
+            "--url: give the URL of each pool master (repeat --url), or "
+            "--pool NAME from the config file"
+        )
     if mode not in ("waves", "flow"):
         problems.append(f"--mode: must be waves or flow, got {mode!r}")
     if max_per_pool is not None and (why := slots_error("--max-per-pool", max_per_pool)):
@@ -181,10 +195,20 @@ def execute(
         raise typer.Exit(show_status(plan_path, journal, inventory, fmt, output))
     if plan_path is None:
         raise InputError("missing PLAN (the plan JSON file)")
-    problems = _option_problems(fmt=fmt, output=output, url=url, pool=pool, mode=mode,
-                                max_per_pool=max_per_pool, retries=retries,
-                                replan_solver=replan_solver, backoff=backoff, poll=poll,
-                                step_poll=step_poll, step_timeout=step_timeout)
+    problems = _option_problems(
+        fmt=fmt,
+        output=output,
+        url=url,
+        pool=pool,
+        mode=mode,
+        max_per_pool=max_per_pool,
+        retries=retries,
+        replan_solver=replan_solver,
+        backoff=backoff,
+        poll=poll,
+        step_poll=step_poll,
+        step_timeout=step_timeout,
+    )
     if problems:
         raise InputError("cannot execute", problems)
     from planner.execute.config import RunConfig
@@ -196,11 +220,17 @@ def execute(
     base = _load_base(inventory, plan)
     jpath = _journal_path(plan_path, journal)
     cli_tls = tls_option_value(insecure, ca_file, fingerprint)
-    urls, user, password, tls = pool_access(list(url or []), list(pool or []), user,
-                                            password_env, cli_tls, url_option="--url")
+    urls, user, password, tls = pool_access(
+        list(url or []), list(pool or []), user, password_env, cli_tls, url_option="--url"
+    )
     log = logs.configure(log_file, secrets=[password])
-    log.info("execute %s: %s, %d pool(s), journal %s", plan_path,
-             "dry run" if dry_run else f"mode {mode}", len(urls), jpath)  # fmt: skip
+    log.info(
+        "execute %s: %s, %d pool(s), journal %s",
+        plan_path,
+        "dry run" if dry_run else f"mode {mode}",
+        len(urls),
+        jpath,
+    )
     config = RunConfig(
         mode=mode,
         max_per_pool=max_per_pool,
@@ -214,9 +244,20 @@ def execute(
         from planner.execute.session import execute_plan
 
         outcome = execute_plan(
-            plan, plan_path, base, jpath, urls, user, password,
-            ui=_CliUI(enabled(show_progress)), insecure=tls, dry_run=dry_run, config=config,
-            yes=yes, replan=(replan_solver, time_limit) if replan else None, settle=settle,
+            plan,
+            plan_path,
+            base,
+            jpath,
+            urls,
+            user,
+            password,
+            ui=_CliUI(enabled(show_progress)),
+            insecure=tls,
+            dry_run=dry_run,
+            config=config,
+            yes=yes,
+            replan=(replan_solver, time_limit) if replan else None,
+            settle=settle,
         )
     except Exception as e:
         log.error("execute failed: %s", e)

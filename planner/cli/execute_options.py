@@ -16,14 +16,10 @@ from planner.plan import Plan
 
 # ---------------------------------------------------------------- plan and journal
 
-PlanArgument = Annotated[
-    Path | None, typer.Argument(metavar="PLAN", help="Plan JSON file.")
-]
+PlanArgument = Annotated[Path | None, typer.Argument(metavar="PLAN", help="Plan JSON file.")]
 JournalOption = Annotated[
     Path | None,
-    typer.Option(
-        "--journal", help="Journal file (default: PLAN.journal next to the plan)."
-    ),
+    typer.Option("--journal", help="Journal file (default: PLAN.journal next to the plan)."),
 ]
 InventoryOption = Annotated[
     Path | None,
@@ -41,9 +37,7 @@ StatusOption = Annotated[
 
 UrlOption = Annotated[
     list[str] | None,
-    typer.Option(
-        "--url", help="URL of a pool master (one per pool; repeat).", metavar="URL"
-    ),
+    typer.Option("--url", help="URL of a pool master (one per pool; repeat).", metavar="URL"),
 ]
 UserOption = Annotated[str, typer.Option("-u", "--user", help="XAPI user name.")]
 PasswordEnvOption = Annotated[
@@ -60,13 +54,14 @@ PasswordEnvOption = Annotated[
 ModeOption = Annotated[str, typer.Option("--mode", help="waves (lock-step) or flow.")]
 MaxPerPoolOption = Annotated[
     int | None,
-    typer.Option("--max-per-pool", help="Migrations in flight per source pool (1..3); "
-                 "default: the plan's max_per_pool (this may only lower it).",
-                 show_default=False),
+    typer.Option(
+        "--max-per-pool",
+        help="Migrations in flight per source pool (1..3); "
+        "default: the plan's max_per_pool (this may only lower it).",
+        show_default=False,
+    ),
 ]
-RetriesOption = Annotated[
-    int, typer.Option("--retries", help="Retries of a transient fault.")
-]
+RetriesOption = Annotated[int, typer.Option("--retries", help="Retries of a transient fault.")]
 BackoffOption = Annotated[
     float,
     typer.Option("--backoff", help="Seconds before the first retry (doubles each time)."),
@@ -76,9 +71,7 @@ PollOption = Annotated[
 ]
 StepPollOption = Annotated[
     float,
-    typer.Option(
-        "--step-poll", help="Seconds between two looks at a host being upgraded."
-    ),
+    typer.Option("--step-poll", help="Seconds between two looks at a host being upgraded."),
 ]
 StepTimeoutOption = Annotated[
     float | None,
@@ -101,13 +94,9 @@ SettleOption = Annotated[
 
 DryRunOption = Annotated[
     bool,
-    typer.Option(
-        "--dry-run", help="Pre-flight and print what would happen; change nothing."
-    ),
+    typer.Option("--dry-run", help="Pre-flight and print what would happen; change nothing."),
 ]
-YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
-]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 ReplanOption = Annotated[
     bool,
     typer.Option(

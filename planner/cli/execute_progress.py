@@ -33,8 +33,15 @@ class _Progress:
     observed/estimated ratio of the migrations done so far in this run.
     """
 
-    def __init__(self, plan: Plan, inv: Inventory | None, max_per_pool: int, tty: bool,
-                 scheduled: bool = False, config: RunConfig | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        plan: Plan,
+        inv: Inventory | None,
+        max_per_pool: int,
+        tty: bool,
+        scheduled: bool = False,
+        config: RunConfig | None = None,
+    ) -> None:
         self.config = config
         self.retries: dict[str, int] = {}  # retries announced per migration, this run
         self.plan = plan
@@ -94,15 +101,18 @@ class _Progress:
         if left:
             return float(min(left))
         by_id = {m.id: m for m in self.plan.migrations()}
-        inside = [min(by_id[i].end_s, by_id[i].start_s + now - t0)
-                  for i, t0 in self.flying.items() if i in by_id]  # fmt: skip
+        inside = [
+            min(by_id[i].end_s, by_id[i].start_s + now - t0)
+            for i, t0 in self.flying.items()
+            if i in by_id
+        ]
         return max(inside, default=float(self.plan.schedule_seconds))
 
     def schedule_eta(self, now: float) -> float:
         return max(0.0, self.plan.schedule_seconds - self.position(now))
 
     def _vs_plan(self, planned: int, now: float) -> str:
-        """"planned t+X s, at t+Y s (+Z s)" for a start or an end."""
+        """ "planned t+X s, at t+Y s (+Z s)" for a start or an end."""
         if self.origin is None:
             return ""
         at = now - self.origin
@@ -147,8 +157,10 @@ class _Progress:
             # the runner's rule (runner.py _failed_attempt): retry n waits backoff * 2^(n-1)
             n = self.retries[m.id] = self.retries.get(m.id, 0) + 1
             wait = self.config.backoff_seconds * 2 ** (n - 1)
-            detail = (f"attempt {n} failed: {detail}; attempt {n + 1} of at most "
-                      f"{self.config.retries + 1} in {wait:.1f} s")  # fmt: skip
+            detail = (
+                f"attempt {n} failed: {detail}; attempt {n + 1} of at most "
+                f"{self.config.retries + 1} in {wait:.1f} s"
+            )
         if kind == "note":
             line = detail
         else:
@@ -157,11 +169,20 @@ class _Progress:
             if timing:
                 detail = f"{detail}; {timing}" if detail else timing
             line = f"{kind:<7} {m.id} {describe(m, self.inv)}" + (f" ({detail})" if detail else "")
-        level = logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else \
-            logging.INFO  # fmt: skip
+        level = (
+            logging.WARNING if kind in ("failed", "held", "retry", "uncertain") else logging.INFO
+        )
         # the terminal shows the event as its own line already: the log file records it
-        _log.log(level, line, extra={"event": kind, "migration": getattr(m, "id", None),
-                                     "vm": getattr(m, "vm", None), logs.FILE_ONLY: True})
+        _log.log(
+            level,
+            line,
+            extra={
+                "event": kind,
+                "migration": getattr(m, "id", None),
+                "vm": getattr(m, "vm", None),
+                logs.FILE_ONLY: True,
+            },
+        )
         if self._live is not None:
             if kind not in ("start", "done", "resume"):
                 self._live.console.log(line)

@@ -20,19 +20,24 @@ def register(app: typer.Typer) -> None:
 
 def export(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan JSON file.")],
-    to: Annotated[str | None, typer.Option(
-        "--to", metavar="xe|csv|json",
-        help="xe: a POSIX shell script of xe commands; csv or json: the runbook "
-        "(same as --format).")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="xe|csv|json",
+            help="xe: a POSIX shell script of xe commands; csv or json: the runbook "
+            "(same as --format).",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", metavar="FILE",
-                                  help="Output file (default or '-': stdout).")
+        Path | None,
+        typer.Option(
+            "-o", "--output", metavar="FILE", help="Output file (default or '-': stdout)."
+        ),
     ] = None,
     inventory: Annotated[
         Path | None,
-        typer.Option(
-            "--inventory", help="The plan's inventory, for names in comments and CSV."
-        ),
+        typer.Option("--inventory", help="The plan's inventory, for names in comments and CSV."),
     ] = None,
     password_env: Annotated[
         str,
@@ -82,18 +87,35 @@ def export(
                 t.add_column(col, justify="right" if col in ("wave", "est") else "left")
             for r in rows:
                 what = r["vm_name"] or r["vm"] or r["from_host_name"] or r["from_host"]
-                src = (r["from_host_name"] or r["from_host"] or r["from_pool_name"]
-                       or r["from_pool"]) if r["vm"] else r["when"]  # fmt: skip
-                dst = (r["to_host_name"] or r["to_host"] or r["to_pool_name"]
-                       or r["to_pool"] or r["to_version"] or "")  # fmt: skip
-                t.add_row(str(r["wave"]), r["id"], r["kind"], what, src, dst,
-                          hms(r["est_seconds"]) if r["est_seconds"] else "")  # fmt: skip
+                src = (
+                    (r["from_host_name"] or r["from_host"] or r["from_pool_name"] or r["from_pool"])
+                    if r["vm"]
+                    else r["when"]
+                )
+                dst = (
+                    r["to_host_name"]
+                    or r["to_host"]
+                    or r["to_pool_name"]
+                    or r["to_pool"]
+                    or r["to_version"]
+                    or ""
+                )
+                t.add_row(
+                    str(r["wave"]),
+                    r["id"],
+                    r["kind"],
+                    what,
+                    src,
+                    dst,
+                    hms(r["est_seconds"]) if r["est_seconds"] else "",
+                )
             con.print(t)
 
         out.emit(doc=lambda: rows, rows=lambda: rows, columns=PLAN_COLUMNS, table=table)
         return
-    text = to_xe_script(plan, inv, user_var=user_env, password_var=password_env,
-                        remote_password=remote_password)  # fmt: skip
+    text = to_xe_script(
+        plan, inv, user_var=user_env, password_var=password_env, remote_password=remote_password
+    )
     if is_stdout(output):
         typer.echo(text, nl=False)
         return

@@ -75,9 +75,12 @@ def validate(
         for w in report.warnings:
             con.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
 
-    out.emit(doc=lambda: {"ok": True, **counts, "warnings": list(report.warnings)},
-             rows=lambda: [{"warning": w} for w in report.warnings], columns=("warning",),
-             table=table)  # fmt: skip
+    out.emit(
+        doc=lambda: {"ok": True, **counts, "warnings": list(report.warnings)},
+        rows=lambda: [{"warning": w} for w in report.warnings],
+        columns=("warning",),
+        table=table,
+    )
     if out.is_data:
         out.status(line)
 
@@ -88,12 +91,17 @@ def show(
         Path | None, typer.Argument(help=INVENTORY_HELP, show_default=False)
     ] = None,
     show_all: Annotated[
-        bool, typer.Option("--all", help=f"Print every row (default: the first {ROWS} "
-                           "of each table).")
+        bool,
+        typer.Option("--all", help=f"Print every row (default: the first {ROWS} of each table)."),
     ] = False,
-    table: Annotated[str, typer.Option(
-        "--table", metavar="pools|hosts|srs|networks|vms",
-        help="--format csv: which table to print (json has them all).")] = "hosts",
+    table: Annotated[
+        str,
+        typer.Option(
+            "--table",
+            metavar="pools|hosts|srs|networks|vms",
+            help="--format csv: which table to print (json has them all).",
+        ),
+    ] = "hosts",
     fmt: FormatOption = "table",
     output: OutputOption = None,
 ) -> None:
@@ -113,13 +121,17 @@ def show(
         raise InputError(f"--table: must be one of {', '.join(view.TABLES)}, got {table!r}")
     inv, report = _load_checked(inventory)
     # piped output (files, tests) gets a fixed width wide enough for the host table
-    out.emit(doc=lambda: view.document(inv, report.warnings),
-             rows=lambda: view.rows(inv, table), columns=view.COLUMNS[table],
-             table=lambda con: view.render(con, inv, report.warnings,
-                                           None if show_all else ROWS))  # fmt: skip
+    out.emit(
+        doc=lambda: view.document(inv, report.warnings),
+        rows=lambda: view.rows(inv, table),
+        columns=view.COLUMNS[table],
+        table=lambda con: view.render(con, inv, report.warnings, None if show_all else ROWS),
+    )
     if out.is_data:
-        out.status(f"{len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs"
-                   + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
+        out.status(
+            f"{len(inv.pools)} pools, {len(inv.hosts)} hosts, {len(inv.vms)} VMs"
+            + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
+        )
 
 
 GENERATE_MAX_HOSTS = 100_000  # 2.5 times the largest benchmark fleet
@@ -129,8 +141,13 @@ GENERATE_MAX_VMS = 1_000_000
 def generate(
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", metavar="FILE",
-                     help="File to write (required; '-': stdout).", show_default=False),
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="File to write (required; '-': stdout).",
+            show_default=False,
+        ),
     ] = None,
     pools: Annotated[int, typer.Option("--pools", help="Number of pools.")] = 3,
     hosts: Annotated[int, typer.Option("--hosts", help="Hosts in each pool.")] = 8,
@@ -151,17 +168,23 @@ def generate(
     from planner.inventory.generate import generate as make
     from planner.inventory.io import write_json
 
-    problems = [f"--{name}: must be a positive integer, got {n}"
-                for name, n in (("pools", pools), ("hosts", hosts), ("vms", vms)) if n < 1]
+    problems = [
+        f"--{name}: must be a positive integer, got {n}"
+        for name, n in (("pools", pools), ("hosts", hosts), ("vms", vms))
+        if n < 1
+    ]
     if pools * hosts > GENERATE_MAX_HOSTS or pools * vms > GENERATE_MAX_VMS:
-        problems.append(f"--pools x --hosts / --vms: at most {GENERATE_MAX_HOSTS:,} hosts and "
-                        f"{GENERATE_MAX_VMS:,} VMs in all, asked {pools * hosts:,} hosts and "
-                        f"{pools * vms:,} VMs")  # fmt: skip
+        problems.append(
+            f"--pools x --hosts / --vms: at most {GENERATE_MAX_HOSTS:,} hosts and "
+            f"{GENERATE_MAX_VMS:,} VMs in all, asked {pools * hosts:,} hosts and "
+            f"{pools * vms:,} VMs"
+        )
     if output is None:
         problems.append("-o/--output: required (the file to write)")
     if problems:
-        raise InputError(problems[0]) if len(problems) == 1 else InputError(
-            "bad arguments", problems)  # fmt: skip
+        raise (
+            InputError(problems[0]) if len(problems) == 1 else InputError("bad arguments", problems)
+        )
     assert output is not None
     t0 = time.perf_counter()
     doc = make(pools, hosts, vms, seed)
@@ -175,16 +198,20 @@ def generate(
         write_json(output, doc, indent=indent)
     took = time.perf_counter() - t0
     where = "stdout" if is_stdout(output) else output
-    typer.echo(f"wrote {where}: {len(doc['pools'])} pools, {len(doc['hosts'])} hosts, "
-               f"{len(doc['vms'])} VMs in {took:.1f} s (seed {seed})",
-               err=is_stdout(output))  # fmt: skip
+    typer.echo(
+        f"wrote {where}: {len(doc['pools'])} pools, {len(doc['hosts'])} hosts, "
+        f"{len(doc['vms'])} VMs in {took:.1f} s (seed {seed})",
+        err=is_stdout(output),
+    )
 
 
 def schema(
-    which: Annotated[str, typer.Argument(help="inventory or plan", metavar="inventory|plan",
-                                         show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", metavar="json",
-                                     help="Output format (a schema is JSON).")] = "json",
+    which: Annotated[
+        str, typer.Argument(help="inventory or plan", metavar="inventory|plan", show_default=False)
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="json", help="Output format (a schema is JSON).")
+    ] = "json",
     output: OutputOption = None,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of an inventory or a plan file.

@@ -29,16 +29,19 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 def iso_time(created: float) -> str:
     """`record.created` as ISO 8601 in the local zone, e.g. 2026-12-01T11:20:03.512+00:00."""
-    return datetime.fromtimestamp(created, tz=UTC).astimezone().isoformat(
-        timespec="milliseconds")
+    return datetime.fromtimestamp(created, tz=UTC).astimezone().isoformat(timespec="milliseconds")
 
 
 class JsonLines(logging.Formatter):
     """One JSON object per record (see the module docstring)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {"ts": iso_time(record.created), "level": record.levelname,
-                               "logger": record.name, "message": record.getMessage()}  # fmt: skip
+        doc: dict[str, Any] = {
+            "ts": iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for k, v in vars(record).items():
             if k not in _STANDARD and not k.startswith("_") and k != FILE_ONLY:
                 doc[k] = v if isinstance(v, str | int | float | bool | None) else str(v)
@@ -74,8 +77,9 @@ class _Plain(logging.Formatter):
         return f"planner: {record.levelname.lower()}: {record.getMessage()}"
 
 
-def configure(log_file: Path | None = None, *, secrets: list[str] | None = None,
-              tty: bool | None = None) -> logging.Logger:  # fmt: skip
+def configure(
+    log_file: Path | None = None, *, secrets: list[str] | None = None, tty: bool | None = None
+) -> logging.Logger:
     """Set up the `planner` logger for one command run (replacing earlier handlers)."""
     log = logging.getLogger(ROOT)
     for h in list(log.handlers):
@@ -90,8 +94,9 @@ def configure(log_file: Path | None = None, *, secrets: list[str] | None = None,
         from rich.console import Console
         from rich.logging import RichHandler
 
-        console: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False,
-                                               log_time_format="%Y-%m-%d %H:%M:%S%z")
+        console: logging.Handler = RichHandler(
+            console=Console(stderr=True), show_path=False, log_time_format="%Y-%m-%d %H:%M:%S%z"
+        )
     else:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(_Plain())

@@ -35,8 +35,9 @@ def network_map_option(help: str) -> Any:
 
 def migration_network_option(help: str) -> Any:
     """`--migration-network POOL=NETWORK` (repeatable): the storage-migration network."""
-    return typer.Option("--migration-network", metavar="POOL=NETWORK", help=help,
-                        show_default=False)  # fmt: skip
+    return typer.Option(
+        "--migration-network", metavar="POOL=NETWORK", help=help, show_default=False
+    )
 
 
 def check_headroom(headroom: float) -> float:

@@ -32,13 +32,25 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "csv")
 STDOUT = Path("-")
 
-FormatOption = Annotated[str, typer.Option(
-    "--format", metavar="table|json|csv",
-    help="Output format: table (for people), json or csv (data; the status line goes "
-    "to stderr).")]  # fmt: skip
-OutputOption = Annotated[Path | None, typer.Option(
-    "-o", "--output", metavar="FILE",
-    help="Write the output to FILE instead of stdout ('-': stdout).", show_default=False)]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        metavar="table|json|csv",
+        help="Output format: table (for people), json or csv (data; the status line goes "
+        "to stderr).",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Write the output to FILE instead of stdout ('-': stdout).",
+        show_default=False,
+    ),
+]
 
 
 def hms(seconds: float | int | None) -> str:
@@ -79,8 +91,7 @@ class Output:
     path: Path | None = None
 
     @classmethod
-    def of(cls, fmt: str, output: Path | None,
-           allowed: Sequence[str] = FORMATS) -> Output:  # fmt: skip
+    def of(cls, fmt: str, output: Path | None, allowed: Sequence[str] = FORMATS) -> Output:
         """Validate `--format` (one of `allowed`) and `-o`; errors raise InputError."""
         if fmt not in allowed:
             raise InputError(f"--format: must be one of {', '.join(allowed)}, got {fmt!r}")
@@ -120,8 +131,9 @@ class Output:
 
         if self.path is None:
             return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-        return Console(file=_FileSink(self.path), width=120, force_terminal=False,
-                       color_system=None)  # fmt: skip
+        return Console(
+            file=_FileSink(self.path), width=120, force_terminal=False, color_system=None
+        )
 
     def table(self, render: Callable[[Console], None]) -> None:
         """Run `render` on the console of this output (a file is closed afterwards)."""
@@ -136,8 +148,14 @@ class Output:
         the output goes to a file."""
         typer.echo(line, err=self.is_data or self.path is not None)
 
-    def emit(self, *, doc: Callable[[], Any], rows: Callable[[], Iterable[Mapping[str, Any]]],
-             columns: Sequence[str], table: Callable[[Console], None]) -> None:  # fmt: skip
+    def emit(
+        self,
+        *,
+        doc: Callable[[], Any],
+        rows: Callable[[], Iterable[Mapping[str, Any]]],
+        columns: Sequence[str],
+        table: Callable[[Console], None],
+    ) -> None:
         """Print in the chosen format: `doc()` for json, `rows()` for csv, `table` else."""
         if self.fmt == "json":
             self.json(doc())
@@ -176,7 +194,11 @@ def print_reason_summary(out: Any, plan: Plan) -> None:
     (`planner solve`'s table and the campaigns' table both print it.)"""
     if len(plan.unplaced) < SUMMARY_FROM:
         return
-    counts = reason_summary(c for u in plan.unplaced for c in dict.fromkeys(
-        r.code for r in u.reasons))  # fmt: skip
-    out.print(f"Unplaced: {plural(len(plan.unplaced), 'VM')}; per reason: "
-              + ", ".join(f"{code} {n}" for code, n in counts), highlight=False)
+    counts = reason_summary(
+        c for u in plan.unplaced for c in dict.fromkeys(r.code for r in u.reasons)
+    )
+    out.print(
+        f"Unplaced: {plural(len(plan.unplaced), 'VM')}; per reason: "
+        + ", ".join(f"{code} {n}" for code, n in counts),
+        highlight=False,
+    )

@@ -21,9 +21,14 @@ from typing import Annotated, Any
 
 import typer
 
-ProgressOption = Annotated[bool | None, typer.Option(
-    "--progress/--no-progress", show_default=False,
-    help="Progress on stderr (default: only when stderr is a terminal).")]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        show_default=False,
+        help="Progress on stderr (default: only when stderr is a terminal).",
+    ),
+]
 
 
 def enabled(flag: bool | None) -> bool:
@@ -62,23 +67,32 @@ class SolveProgress:
         if self.on:
             from rich.live import Live
 
-            self._live = Live(self._render(), console=_console(), refresh_per_second=4,
-                              transient=True, get_renderable=self._render,
-                              redirect_stdout=False, redirect_stderr=False)  # fmt: skip
+            self._live = Live(
+                self._render(),
+                console=_console(),
+                refresh_per_second=4,
+                transient=True,
+                get_renderable=self._render,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
-            self._live.console.print(f"[dim]solved in {time.monotonic() - self.t0:.1f} s: "
-                                     f"{self.phase}[/dim]", highlight=False)  # fmt: skip
+            self._live.console.print(
+                f"[dim]solved in {time.monotonic() - self.t0:.1f} s: {self.phase}[/dim]",
+                highlight=False,
+            )
 
     def __call__(self, message: str) -> None:
         """A message of `planner.solve.solve(progress=...)`."""
         self.phase = message
-        if (m := _PLAN.search(message)) and (self.best is None or int(m[1]) < self.best
-                                               or message.startswith("cpsat")):  # fmt: skip
+        if (m := _PLAN.search(message)) and (
+            self.best is None or int(m[1]) < self.best or message.startswith("cpsat")
+        ):
             self.best = int(m[1])
         if (b := _BOUND.search(message)) is not None:
             self.bound = max(self.bound or 0, int(b[1]))
@@ -106,9 +120,13 @@ class PoolProgress:
         if self.on:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self._p = Progress(SpinnerColumn(finished_text="[green]✓[/green]"),
-                               TextColumn("{task.description}"), TimeElapsedColumn(),
-                               TextColumn("{task.fields[state]}"), console=_console())  # fmt: skip
+            self._p = Progress(
+                SpinnerColumn(finished_text="[green]✓[/green]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[state]}"),
+                console=_console(),
+            )
             self._p.__enter__()
             for u in self.urls:
                 self._ids[u] = self._p.add_task(u, total=1, state="waiting", start=False)
@@ -153,9 +171,16 @@ class CountProgress:
                 TimeRemainingColumn,
             )
 
-            self._p = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(),
-                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                               console=_console(), transient=False)  # fmt: skip
+            self._p = Progress(
+                TextColumn(self.what),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=_console(),
+                transient=False,
+            )
             self._p.__enter__()
         return self
 

@@ -12,21 +12,32 @@ def report(
     plan: Annotated[Path, typer.Argument(help="Plan JSON file.", show_default=False)],
     inventory: Annotated[
         Path | None,
-        typer.Argument(help="The inventory the plan was made for: names instead of uuids, "
-                       "the host memory figure and the replay check (default: the bundled "
-                       "sample if the plan was made for it, else none).", show_default=False),
+        typer.Argument(
+            help="The inventory the plan was made for: names instead of uuids, "
+            "the host memory figure and the replay check (default: the bundled "
+            "sample if the plan was made for it, else none).",
+            show_default=False,
+        ),
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("-o", "--output", metavar="FILE",
-                     help="Where to write ('-' for stdout). Default: PLAN with .html or .md.",
-                     show_default=False),
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write ('-' for stdout). Default: PLAN with .html or .md.",
+            show_default=False,
+        ),
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", metavar="html|md",
-                     help="html (self-contained, figures embedded) or md (for a ticket). "
-                     "Default: from the -o suffix, else html.", show_default=False),
+        typer.Option(
+            "--format",
+            metavar="html|md",
+            help="html (self-contained, figures embedded) or md (for a ticket). "
+            "Default: from the -o suffix, else html.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Write a report of PLAN to hand round (docs/report.md).

@@ -57,78 +57,153 @@ def register(app: typer.Typer) -> None:
 
 def solve_command(
     inventory: Annotated[Path | None, typer.Argument(help=INVENTORY_HELP)] = None,
-    evacuate: Annotated[list[str] | None, typer.Option(
-        "--evacuate", metavar="HOST[,HOST]",
-        help="Hosts to empty of running VMs (maintenance). Repeatable.")] = None,
-    move_pool: Annotated[list[str] | None, typer.Option(
-        "--move-pool", metavar="POOL[,POOL]",
-        help="Pools whose every VM moves into the --to pools. Repeatable.")] = None,
-    to: Annotated[list[str] | None, typer.Option(
-        "--to", metavar="POOL[,POOL]", help="Pools that receive --move-pool's VMs.")] = None,
-    retire_sr: Annotated[list[str] | None, typer.Option(
-        "--retire-sr", metavar="SR[,SR]",
-        help="SRs to empty of every disk. Repeatable.")] = None,
+    evacuate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evacuate",
+            metavar="HOST[,HOST]",
+            help="Hosts to empty of running VMs (maintenance). Repeatable.",
+        ),
+    ] = None,
+    move_pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--move-pool",
+            metavar="POOL[,POOL]",
+            help="Pools whose every VM moves into the --to pools. Repeatable.",
+        ),
+    ] = None,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", metavar="POOL[,POOL]", help="Pools that receive --move-pool's VMs."),
+    ] = None,
+    retire_sr: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retire-sr", metavar="SR[,SR]", help="SRs to empty of every disk. Repeatable."
+        ),
+    ] = None,
     solver: Annotated[str, typer.Option(help="cpsat (optimising) or greedy (baseline).")] = "cpsat",
-    time_limit: Annotated[float, typer.Option(
-        "--time-limit", help="Seconds CP-SAT may spend in all.")] = 30.0,
-    workers: Annotated[int | None, typer.Option(
-        help="CP-SAT worker threads (default 2).")] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds CP-SAT may spend in all.")
+    ] = 30.0,
+    workers: Annotated[int | None, typer.Option(help="CP-SAT worker threads (default 2).")] = None,
     seed: Annotated[int, typer.Option(help="CP-SAT random seed.")] = 0,
-    dask: Annotated[str | None, typer.Option(
-        "--dask", metavar="ADDRESS",
-        help="Solve independent parts on this Dask scheduler (tcp://host:port); "
-             "CP-SAT runs single-threaded per part there.")] = None,
-    headroom: Annotated[float, headroom_option(
-        "Share of each host's memory kept free, 0 <= F < 1.")] = HEADROOM_DEFAULT,
-    max_per_host: Annotated[int | None, typer.Option(
-        "--max-per-host", metavar="N",
-        help="At most N migrations in flight that leave or enter one host (1..3; "
-             "1 where migration traffic shares a 1 GbE link). Default: no limit.")] = None,
-    dmc: Annotated[bool, dmc_option(
-        "Count running VMs at their dynamic minimum memory.")] = DMC_DEFAULT,
-    network_map: Annotated[list[str] | None, network_map_option(
-        "Map a source network to a target-pool network (names or uuids). "
-        "Repeatable.")] = None,
-    anti_affinity: Annotated[str, typer.Option(
-        "--anti-affinity", metavar="MODE",
-        help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
-             "allow it with a warning ANTI_AFFINITY per placement.")] = "strict",
-    migration_network: Annotated[list[str] | None, migration_network_option(
-        "Network (name or uuid) of target pool POOL that carries the storage "
-        "migration streams into it (default: its management network). "
-        "Repeatable.")] = None,
-    set_home: Annotated[str, typer.Option(
-        "--set-home", metavar="MODE",
-        help="Home server of each migrated VM: keep (a VM with a home gets the host it "
-             "lands on when it changes pool), same-host (every VM: the host it lands on) "
-             "or none.")] = "keep",
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", metavar="FILE",
-        help="Write the plan JSON here ('-': on stdout, the status line on stderr).")] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Solve independent parts on this Dask scheduler (tcp://host:port); "
+            "CP-SAT runs single-threaded per part there.",
+        ),
+    ] = None,
+    headroom: Annotated[
+        float, headroom_option("Share of each host's memory kept free, 0 <= F < 1.")
+    ] = HEADROOM_DEFAULT,
+    max_per_host: Annotated[
+        int | None,
+        typer.Option(
+            "--max-per-host",
+            metavar="N",
+            help="At most N migrations in flight that leave or enter one host (1..3; "
+            "1 where migration traffic shares a 1 GbE link). Default: no limit.",
+        ),
+    ] = None,
+    dmc: Annotated[
+        bool, dmc_option("Count running VMs at their dynamic minimum memory.")
+    ] = DMC_DEFAULT,
+    network_map: Annotated[
+        list[str] | None,
+        network_map_option(
+            "Map a source network to a target-pool network (names or uuids). Repeatable."
+        ),
+    ] = None,
+    anti_affinity: Annotated[
+        str,
+        typer.Option(
+            "--anti-affinity",
+            metavar="MODE",
+            help="strict: never put two VMs of an anti-affinity VM group on one host; soft: "
+            "allow it with a warning ANTI_AFFINITY per placement.",
+        ),
+    ] = "strict",
+    migration_network: Annotated[
+        list[str] | None,
+        migration_network_option(
+            "Network (name or uuid) of target pool POOL that carries the storage "
+            "migration streams into it (default: its management network). "
+            "Repeatable."
+        ),
+    ] = None,
+    set_home: Annotated[
+        str,
+        typer.Option(
+            "--set-home",
+            metavar="MODE",
+            help="Home server of each migrated VM: keep (a VM with a home gets the host it "
+            "lands on when it changes pool), same-host (every VM: the host it lands on) "
+            "or none.",
+        ),
+    ] = "keep",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Write the plan JSON here ('-': on stdout, the status line on stderr).",
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     # campaigns of issue 9 (planner/campaigns, docs/plan-extensions.md)
-    rebalance: Annotated[bool, typer.Option(
-        "--rebalance", help="Even out memory utilisation within each pool.")] = False,
-    max_moves: Annotated[int | None, typer.Option(
-        "--max-moves", help="--rebalance: at most this many migrations.")] = None,
-    tolerance: Annotated[float | None, typer.Option(
-        "--tolerance", help="--rebalance: max - min utilisation accepted, as a fraction "
-        "(default 0.10 = 10 points).")] = None,
-    target: Annotated[Path | None, typer.Option(
-        "--target", metavar="FILE", help="Reach the placement of a JSON {vm: host}.")] = None,
-    rolling_upgrade: Annotated[str | None, typer.Option(
-        "--rolling-upgrade", metavar="POOL",
-        help="Upgrade every host of POOL in turn (master first).")] = None,
-    order: Annotated[list[str] | None, typer.Option(
-        "--order", metavar="HOST[,HOST]",
-        help="--rolling-upgrade: host order (default: the planner's).")] = None,
-    to_version: Annotated[str | None, typer.Option(
-        "--to-version", help="--rolling-upgrade: the version (default: the newest in the "
-        "inventory).")] = None,
-    return_home: Annotated[bool, typer.Option(
-        "--return-home", help="--rolling-upgrade: move VMs back home afterwards.")] = False,
+    rebalance: Annotated[
+        bool, typer.Option("--rebalance", help="Even out memory utilisation within each pool.")
+    ] = False,
+    max_moves: Annotated[
+        int | None, typer.Option("--max-moves", help="--rebalance: at most this many migrations.")
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            "--tolerance",
+            help="--rebalance: max - min utilisation accepted, as a fraction "
+            "(default 0.10 = 10 points).",
+        ),
+    ] = None,
+    target: Annotated[
+        Path | None,
+        typer.Option("--target", metavar="FILE", help="Reach the placement of a JSON {vm: host}."),
+    ] = None,
+    rolling_upgrade: Annotated[
+        str | None,
+        typer.Option(
+            "--rolling-upgrade",
+            metavar="POOL",
+            help="Upgrade every host of POOL in turn (master first).",
+        ),
+    ] = None,
+    order: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--order",
+            metavar="HOST[,HOST]",
+            help="--rolling-upgrade: host order (default: the planner's).",
+        ),
+    ] = None,
+    to_version: Annotated[
+        str | None,
+        typer.Option(
+            "--to-version",
+            help="--rolling-upgrade: the version (default: the newest in the inventory).",
+        ),
+    ] = None,
+    return_home: Annotated[
+        bool,
+        typer.Option("--return-home", help="--rolling-upgrade: move VMs back home afterwards."),
+    ] = False,
     show_progress: ProgressOption = None,
-) -> None:  # fmt: skip
+) -> None:
     """Plan the shortest safe migration campaign for a goal.
 
     With no inventory and no goal it plans the bundled sample's maintenance scenario
@@ -143,22 +218,42 @@ def solve_command(
     if fmt not in FORMATS:
         raise InputError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if set_home not in HOME_MODES:
-        raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got "
-                         f"{set_home!r}")  # fmt: skip
+        raise InputError(f"--set-home: must be one of {', '.join(HOME_MODES)}, got {set_home!r}")
     check_headroom(headroom)
     if anti_affinity not in ("strict", "soft"):
         raise InputError(f"--anti-affinity: must be strict or soft, got {anti_affinity!r}")
     check_writable(output)
     no_goal = not (evacuate or move_pool or retire_sr or to)
-    if rebalance or target is not None or rolling_upgrade or max_moves is not None or \
-            tolerance is not None or order or to_version or return_home:  # fmt: skip
+    if (
+        rebalance
+        or target is not None
+        or rolling_upgrade
+        or max_moves is not None
+        or tolerance is not None
+        or order
+        or to_version
+        or return_home
+    ):
         from planner.cli.campaign_view import run_campaign
 
-        run_campaign(inventory, fmt=fmt, output=output, headroom=headroom, dmc=dmc,
-                     other_goal=not no_goal, rebalance=rebalance, max_moves=max_moves,
-                     tolerance=tolerance, target=target, rolling_upgrade=rolling_upgrade,
-                     order=order, to_version=to_version, return_home=return_home,
-                     migration_network=migration_network, set_home=set_home)
+        run_campaign(
+            inventory,
+            fmt=fmt,
+            output=output,
+            headroom=headroom,
+            dmc=dmc,
+            other_goal=not no_goal,
+            rebalance=rebalance,
+            max_moves=max_moves,
+            tolerance=tolerance,
+            target=target,
+            rolling_upgrade=rolling_upgrade,
+            order=order,
+            to_version=to_version,
+            return_home=return_home,
+            migration_network=migration_network,
+            set_home=set_home,
+        )
     inv = load_inventory(inventory)  # a bad file is reported before a missing goal
     if no_goal and inventory is not None:
         raise InputError(
@@ -176,9 +271,14 @@ def solve_command(
     from planner.rules.migration_network import resolve_migration_networks
 
     mnet = resolve_migration_networks(inv, migration_network or [])
-    options = PlanOptions(headroom_fraction=headroom, dmc=dmc, network_map=nmap,
-                          max_per_host=max_per_host, migration_network=mnet,
-                          anti_affinity=anti_affinity)  # fmt: skip
+    options = PlanOptions(
+        headroom_fraction=headroom,
+        dmc=dmc,
+        network_map=nmap,
+        max_per_host=max_per_host,
+        migration_network=mnet,
+        anti_affinity=anti_affinity,
+    )
 
     from planner.cli.progress import SolveProgress, enabled
     from planner.solve import solve
@@ -190,8 +290,17 @@ def solve_command(
         client = connect(dask)
     try:
         with SolveProgress(enabled(show_progress)) as progress:
-            plan = solve(inv, goal, options, solver=solver, time_limit=time_limit,
-                         workers=workers, seed=seed, progress=progress, client=client)  # fmt: skip
+            plan = solve(
+                inv,
+                goal,
+                options,
+                solver=solver,
+                time_limit=time_limit,
+                workers=workers,
+                seed=seed,
+                progress=progress,
+                client=client,
+            )
     finally:
         if client is not None:
             client.close()
@@ -234,9 +343,18 @@ def _migrations_table(out: Console, inv: Inventory, plan: Plan) -> None:
             frm = inv.label(m.from_host) if m.from_host else inv.label(m.from_pool)
             dst = inv.label(m.to_host) if m.to_host else inv.label(m.to_pool)
             disks = ", ".join(sorted({inv.label(d.to_sr) for d in m.disks})) or "-"
-            t.add_row(str(w.index) if i == 0 else "", m.id, inv.label(m.vm), m.kind,
-                      frm, dst, disks, _hms(m.start_s), _hms(m.est_seconds),
-                      end_section=i == len(w.migrations) - 1)  # fmt: skip
+            t.add_row(
+                str(w.index) if i == 0 else "",
+                m.id,
+                inv.label(m.vm),
+                m.kind,
+                frm,
+                dst,
+                disks,
+                _hms(m.start_s),
+                _hms(m.est_seconds),
+                end_section=i == len(w.migrations) - 1,
+            )
     out.print(t)
     total = sum(len(w.migrations) for w in plan.waves)
     if total > shown:
@@ -272,9 +390,12 @@ def _footer(inv: Inventory, plan: Plan, output: Path | None) -> list[str]:
     lines = [
         f"Schedule: {plural(n, 'migration')} in {_hms(est['seconds'])} ({est['seconds']} s); lower "
         f"bound {_hms(b['seconds'])} ({b['seconds']} s) "
-        + (f"(gap {_pct(gap(est['seconds'], b['seconds']))})" if pb == b else
-           f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
-           f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"),
+        + (
+            f"(gap {_pct(gap(est['seconds'], b['seconds']))})"
+            if pb == b
+            else f"for the whole goal; for the VMs it moves {_hms(pb['seconds'])} "
+            f"(gap {_pct(gap(est['seconds'], pb['seconds']))})"
+        ),
         f"Wave mode (lock-step): {plural(est['waves'], 'wave')}, {_hms(wave_s)} ({wave_s} s)",
         f"Greedy: {_hms(g.get('seconds', 0))} ({g.get('seconds', 0)} s)"
         + (f", {_vms(g['unplaced'])} unplaced" if g.get("unplaced") else ""),
@@ -296,6 +417,7 @@ def _vms(n: int) -> str:
 
 
 _hms = hms
+
 
 def _pct(x: float) -> str:
     return "n/a" if x == float("inf") else f"{x:.1f}%"

@@ -34,26 +34,54 @@ def register(app: typer.Typer) -> None:
 
 def whatif(
     inventory: Annotated[Path | None, typer.Argument(help=INVENTORY_HELP)] = None,
-    scenario: Annotated[Sweep, typer.Option("--scenario", "-s", help=(
-        "n-1: every host fails in turn (can HA restart its VMs?); n-k: the --hosts fail "
-        "together; maintenance: every host (or each of --hosts) is evacuated in turn; "
-        "growth: VM memory grows by --step until a pool no longer fits."))] = Sweep.n_1,
-    hosts: Annotated[list[str] | None, typer.Option("--hosts", help=(
-        "Hosts (names or uuids, comma-separated or repeated) to limit n-1/maintenance "
-        "to, or the set that fails together for n-k."), metavar="HOST[,HOST]")] = None,
-    step: Annotated[float, typer.Option(help="growth: memory growth per step (0.05 = 5%).")
-                    ] = 0.05,
+    scenario: Annotated[
+        Sweep,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help=(
+                "n-1: every host fails in turn (can HA restart its VMs?); n-k: the --hosts fail "
+                "together; maintenance: every host (or each of --hosts) is evacuated in turn; "
+                "growth: VM memory grows by --step until a pool no longer fits."
+            ),
+        ),
+    ] = Sweep.n_1,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hosts",
+            help=(
+                "Hosts (names or uuids, comma-separated or repeated) to limit n-1/maintenance "
+                "to, or the set that fails together for n-k."
+            ),
+            metavar="HOST[,HOST]",
+        ),
+    ] = None,
+    step: Annotated[float, typer.Option(help="growth: memory growth per step (0.05 = 5%).")] = 0.05,
     max_factor: Annotated[float, typer.Option(help="growth: stop at this factor.")] = 3.0,
-    headroom: Annotated[float, headroom_option("Share of each host's memory kept free.")
-                        ] = HEADROOM_DEFAULT,
+    headroom: Annotated[
+        float, headroom_option("Share of each host's memory kept free.")
+    ] = HEADROOM_DEFAULT,
     dmc: Annotated[bool, dmc_option("Count VMs at their dynamic minimum.")] = DMC_DEFAULT,
     solver: Annotated[str, typer.Option(help="maintenance: greedy or cpsat.")] = "greedy",
     time_limit: Annotated[float, typer.Option(help="maintenance: seconds per plan.")] = 10.0,
-    dask: Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help=(
-        "Run the scenarios on this Dask scheduler (e.g. tcp://127.0.0.1:8786)."))] = None,
-    processes: Annotated[int | None, typer.Option(help=(
-        "Local worker processes (default: one per CPU for CP-SAT maintenance sweeps and "
-        "fleets over 20,000 VMs, else 1)."))] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help=("Run the scenarios on this Dask scheduler (e.g. tcp://127.0.0.1:8786)."),
+        ),
+    ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Local worker processes (default: one per CPU for CP-SAT maintenance sweeps and "
+                "fleets over 20,000 VMs, else 1)."
+            )
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     show_progress: ProgressOption = None,
@@ -95,8 +123,9 @@ def whatif(
             elif scenario is Sweep.maintenance:
                 if solver not in ("greedy", "cpsat"):
                     raise InputError(f"--solver: must be greedy or cpsat, got {solver!r}")
-                df = wi.maintenance(inv, opts, hosts=host_refs, solver=solver,
-                                    time_limit=time_limit, **fanout)  # fmt: skip
+                df = wi.maintenance(
+                    inv, opts, hosts=host_refs, solver=solver, time_limit=time_limit, **fanout
+                )
             else:
                 df = wi.growth(inv, opts, step=step, max_factor=max_factor)
     finally:
@@ -138,15 +167,22 @@ def _print(df, out: Output) -> None:
     # at 80 columns a boxed table of ten columns folds every cell letter by letter: no
     # vertical rules, short headers, figures never wrap, only the free text does
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False, collapse_padding=True)
-    headers = {"feasible": "ok", "unplaced": "unpl", "unplaced_vms": "unplaced VMs",
-               "max_utilisation": "max util", "seconds": "length"}  # fmt: skip
+    headers = {
+        "feasible": "ok",
+        "unplaced": "unpl",
+        "unplaced_vms": "unplaced VMs",
+        "max_utilisation": "max util",
+        "seconds": "length",
+    }
     wrap = {"scenario": 8, "reasons": 9, "unplaced_vms": 9}  # min widths of free text
     for c in shown:
         table.add_column(
-            headers.get(c, c), overflow="fold", no_wrap=c not in wrap,
+            headers.get(c, c),
+            overflow="fold",
+            no_wrap=c not in wrap,
             min_width=wrap.get(c),
             justify="right" if c in ("vms", "unplaced", "waves", "seconds") else "left",
-        )  # fmt: skip
+        )
     for _, row in df.iterrows():
         cells = []
         for c in shown:
@@ -160,6 +196,7 @@ def _print(df, out: Output) -> None:
             else:
                 cells.append("" if v is None or v != v else str(v))
         table.add_row(*cells)
+
     def render(console) -> None:
         console.print(table)
         console.print(verdict)

@@ -39,8 +39,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"--mode: must be waves or flow, got {self.mode!r}")
-        if self.max_per_pool is not None and (why := slots_error("--max-per-pool",
-                                                                 self.max_per_pool)):
+        if self.max_per_pool is not None and (
+            why := slots_error("--max-per-pool", self.max_per_pool)
+        ):
             raise InputError(why)
         if self.retries < 0:
             raise InputError(f"--retries: must be >= 0, got {self.retries}")
@@ -83,10 +84,7 @@ class _Flight:
     counted: bool = True
 
 
-
-
 # a stand-in migration for run-level notes sent through the listener
 _NOTE = Migration(
     id="-", vm="-", kind="live", from_host=None, to_host=None, from_pool="-", to_pool="-"
 )
-

@@ -42,9 +42,7 @@ def has_control(text: str) -> bool:
     """Whether `text` holds a character a terminal or a shell treats specially as a
     control: C0/C1 controls (newline, ESC, ...), line/paragraph separators, and lone
     surrogates (which no UTF-8 file can hold)."""
-    return any(
-        unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in text
-    )
+    return any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in text)
 
 
 def quote(value: str, what: str) -> str:
@@ -57,8 +55,10 @@ def quote(value: str, what: str) -> str:
     which never hands this function such a value.
     """
     if has_control(value):
-        raise InputError(f"plan: {what} {value!r} contains a control character; "
-                         "refusing to put it in a shell script")  # fmt: skip
+        raise InputError(
+            f"plan: {what} {value!r} contains a control character; "
+            "refusing to put it in a shell script"
+        )
     return shlex.quote(value)
 
 
@@ -143,8 +143,10 @@ def migrate_command(
     if m.home_host is not None:
         # the home server is set once the VM is in its new pool (issue 17)
         lines[-1] += " || return 1"
-        lines.append(f'xe_at "${pools[m.to_pool]}" vm-param-set uuid={vm} '
-                     f"affinity={_word(m.home_host, 'host')}")  # fmt: skip
+        lines.append(
+            f'xe_at "${pools[m.to_pool]}" vm-param-set uuid={vm} '
+            f"affinity={_word(m.home_host, 'host')}"
+        )
     return lines
 
 
@@ -197,14 +199,15 @@ def to_xe_script(
         f': "${{{password_var}:?set {password_var} to the pools\' password}}"',
     ]
     for p, var in pools.items():
-        out.append(f': "${{{var}:?set {var} to the address of the master of pool '
-                   f'{_word(p, "pool")}}}"')
+        out.append(
+            f': "${{{var}:?set {var} to the address of the master of pool {_word(p, "pool")}}}"'
+        )
     out += [
         "",
         "# xe reads the user and password from a private file (-pwf), so they stay out of",
         "# the process list; printf is a shell builtin and puts them in no argv either",
         "umask 077",
-        '_pwf=$(mktemp) || exit 2',
+        "_pwf=$(mktemp) || exit 2",
         "trap 'rm -f \"$_pwf\"' EXIT",
         "trap 'exit 130' INT TERM",
         f'printf \'%s\\n%s\\n\' "${user_var}" "${password_var}" > "$_pwf"',
@@ -229,9 +232,14 @@ def to_xe_script(
             )
             out.append(f"# {m.id}: {what}")
             out.append(f"{fn}() {{")
-            lines = migrate_command(m, pools, user_var,
-                                    _remote_var(remote_password, password_var),
-                                    networks.get(m.to_pool), maps.get(m.id))  # fmt: skip
+            lines = migrate_command(
+                m,
+                pools,
+                user_var,
+                _remote_var(remote_password, password_var),
+                networks.get(m.to_pool),
+                maps.get(m.id),
+            )
             lines[-1] += f' && echo "  {m.id}: done"'
             out += ["    " + line for line in lines]
             out.append("}")
@@ -342,13 +350,16 @@ def _step_pools(plan: Plan, inv: Inventory | None) -> dict[str, str]:
             elif isinstance(plan.goal.get("pool"), str):
                 out[st.host] = plan.goal["pool"]
             else:
-                raise InputError(f"wave {w.index}: step {st.kind} names host {st.host}, whose "
-                                 "pool is unknown: export with the inventory")  # fmt: skip
+                raise InputError(
+                    f"wave {w.index}: step {st.kind} names host {st.host}, whose "
+                    "pool is unknown: export with the inventory"
+                )
     return out
 
 
-def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, str],
-                label: Any) -> list[str]:  # fmt: skip
+def _step_lines(
+    w: Any, when: str, pools: dict[str, str], step_pool: dict[str, str], label: Any
+) -> list[str]:
     """xe lines for a wave's host steps: host-disable/host-enable run; a host-upgrade
     cannot be scripted through xe, so the script pauses for the operator."""
     out: list[str] = []
@@ -363,8 +374,9 @@ def _step_lines(w: Any, when: str, pools: dict[str, str], step_pool: dict[str, s
             out.append(f'xe_at "${var}" {st.kind} uuid={host} || exit 1')
         else:
             ver = _word(st.to_version or "", "version")
-            msg = quote(f"upgrade host {name} ({host}) to {ver}, reboot it, then press Enter",
-                        "message")  # fmt: skip
+            msg = quote(
+                f"upgrade host {name} ({host}) to {ver}, reboot it, then press Enter", "message"
+            )
             out += [
                 f"# wave {w.index}: host-upgrade {name} to {ver}: done by the operator",
                 f"printf '%s\\n' {msg}",

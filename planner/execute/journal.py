@@ -53,6 +53,7 @@ FINAL = (DONE, FAILED, HELD)
 
 SCHEMA_VERSION = 1
 
+
 def plan_digest(plan: Plan) -> str:
     """sha256 hex of the plan document (canonical JSON, as for the inventory digest)."""
     text = json.dumps(to_dict(plan), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -121,14 +122,18 @@ class Journal:
                 # (not even switched to WAL)
                 ro = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
                 try:
-                    tables = {r[0] for r in ro.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+                    tables = {
+                        r[0]
+                        for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    }
                 finally:
                     ro.close()
                 if (tables and "run" not in tables) or tables - OUR_TABLES:
-                    raise InputError(f"{p}: not an executor journal (an SQLite database "
-                                     f"with tables {', '.join(sorted(tables)[:5])}); refusing "
-                                     "to write to it: use another --journal file")  # fmt: skip
+                    raise InputError(
+                        f"{p}: not an executor journal (an SQLite database "
+                        f"with tables {', '.join(sorted(tables)[:5])}); refusing "
+                        "to write to it: use another --journal file"
+                    )
             conn = cls._connect(p)
             conn.executescript(_SCHEMA)
             cols = {r[1] for r in conn.execute("PRAGMA table_info(migration)")}
@@ -140,8 +145,9 @@ class Journal:
         j = cls(conn, p, lock)
         if row is None:  # created by hand or by an older planner: not ours to fill
             j.close()
-            raise InputError(f"{p}: not an executor journal (no run record); move it away "
-                             "to start a new journal")  # fmt: skip
+            raise InputError(
+                f"{p}: not an executor journal (no run record); move it away to start a new journal"
+            )
         if row["plan_digest"] != digest:
             j.close()
             raise InputError(
@@ -388,8 +394,7 @@ class Journal:
 
     def step_disabled_by_us(self, sid: str) -> None:
         """Record (before the call) that the executor disables the host for an upgrade."""
-        self._set_step(sid, INTENT, "executor disables the host for the upgrade",
-                       disabled_by_us=1)  # fmt: skip
+        self._set_step(sid, INTENT, "executor disables the host for the upgrade", disabled_by_us=1)
 
     def step_waiting(self, sid: str, why: str) -> None:
         """Still in progress (an upgrade not seen yet, a timeout): stays `intent`."""

@@ -87,9 +87,10 @@ class _Guarded:
         try:
             return self._conn.execute(sql, args)
         except sqlite3.Error as e:
-            raise JournalError(f"{self._path}: journal unusable ({e}); nothing more is "
-                               "started; fix it (free disk space) and re-run to resume"
-                               ) from None  # fmt: skip
+            raise JournalError(
+                f"{self._path}: journal unusable ({e}); nothing more is "
+                "started; fix it (free disk space) and re-run to resume"
+            ) from None
 
     def executescript(self, sql: str) -> sqlite3.Cursor:
         return self._conn.executescript(sql)
@@ -170,8 +171,10 @@ def _refuse_non_journal(p: Path) -> None:
     if not p.is_file():
         raise InputError(f"{p}: not a regular file; give a journal file")
     if st.st_size == 0:
-        raise InputError(f"{p}: empty file, not a journal (a truncated one?); move it away "
-                         "to start a new journal")  # fmt: skip
+        raise InputError(
+            f"{p}: empty file, not a journal (a truncated one?); move it away "
+            "to start a new journal"
+        )
     try:
         with p.open("rb") as f:
             head = f.read(16)

@@ -24,15 +24,18 @@ class Lock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as e:
-            raise InputError(f"{self.path}: cannot create the journal lock: "
-                             f"{e.strerror or e}") from None  # fmt: skip
+            raise InputError(
+                f"{self.path}: cannot create the journal lock: {e.strerror or e}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
             os.close(fd)
-            raise InputError(f"{self.path.with_suffix('')}: journal in use by another "
-                             f"executor ({holder}); wait for it to end or stop it") from None
+            raise InputError(
+                f"{self.path.with_suffix('')}: journal in use by another "
+                f"executor ({holder}); wait for it to end or stop it"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode())
         self._fd = fd

@@ -31,7 +31,6 @@ the dependency rule, its dependants) while the rest goes on.
 Host steps are barriers between migrations: see `planner.execute.steps`.
 """
 
-
 from __future__ import annotations
 
 import signal
@@ -62,6 +61,7 @@ class Runner(ResumeMixin, StepsMixin):
     """One run of a plan against a backend, recorded in a journal. The scheduling loop
     lives here; host steps in `StepsMixin` (steps.py), resuming in `ResumeMixin`
     (reconcile.py)."""
+
     plan: Plan
     journal: J.Journal
     backend: Backend
@@ -104,8 +104,6 @@ class Runner(ResumeMixin, StepsMixin):
         self._cancelled_sent: set[str] = set()
         self._misses: dict[str, float] = {}  # pool -> when its polls began to fail
 
-
-
     def _emit(self, kind: str, m: Migration, detail: str = "") -> None:
         if self.on_event is not None:
             self.on_event(kind, m, detail)
@@ -118,7 +116,6 @@ class Runner(ResumeMixin, StepsMixin):
     def _deadline(self, m: Migration, since: float) -> float:
         c = self.config
         return since + max(c.task_timeout_min, c.task_timeout_factor * m.est_seconds)
-
 
     def _open_wave(self, states: dict[str, str]) -> int:
         """The lowest wave with a migration that has not ended (wave mode's current wave)."""
@@ -458,9 +455,12 @@ class Runner(ResumeMixin, StepsMixin):
         finally:
             if handle_sigint and old is not None:
                 signal.signal(signal.SIGINT, old)
-        return Summary(tuple(self.journal.entries()), interrupted=self.stopping,
-                       steps=tuple(self.journal.steps()),
-                       seconds=self.clock() - began)  # fmt: skip
+        return Summary(
+            tuple(self.journal.entries()),
+            interrupted=self.stopping,
+            steps=tuple(self.journal.steps()),
+            seconds=self.clock() - began,
+        )
 
     def _idle(self) -> None:
         """Nothing of ours in flight but work remains (a retry back-off, or slots taken by

@@ -97,7 +97,10 @@ def _from_plan(m: Migration, live_vm: VM | None) -> _Pos:
 
 
 def preflight(
-    plan: Plan, live: Inventory, states: dict[str, str], base: Inventory | None = None,
+    plan: Plan,
+    live: Inventory,
+    states: dict[str, str],
+    base: Inventory | None = None,
     host_live: Callable[[str], bool] | None = None,
 ) -> PreflightReport:
     """Compare `live` with what `plan` expects, given the journal `states` (id -> state;
@@ -117,8 +120,13 @@ def preflight(
             continue
         seen.add(h)
         if not host_live(h):
-            extra.append(Drift("HOST_OFFLINE", f"target host {live.label(h)} is not live "
-                                               "(host_metrics.live is false)", m.id))  # fmt: skip
+            extra.append(
+                Drift(
+                    "HOST_OFFLINE",
+                    f"target host {live.label(h)} is not live (host_metrics.live is false)",
+                    m.id,
+                )
+            )
     return replace(report, drift=report.drift + tuple(extra)) if extra else report
 
 
@@ -166,8 +174,9 @@ def _preflight(
     return PreflightReport(tuple(_dedupe(out)), pending, done, same)
 
 
-def _expected(order: list[Migration], states: dict[str, str], live: Inventory,
-              base: Inventory | None) -> tuple[dict[str, _Pos], dict[str, Migration]]:  # fmt: skip
+def _expected(
+    order: list[Migration], states: dict[str, str], live: Inventory, base: Inventory | None
+) -> tuple[dict[str, _Pos], dict[str, Migration]]:
     """Where each VM should be now (its start, with the done migrations applied) and
     its next migration that is not done."""
     expected: dict[str, _Pos] = {}
@@ -185,8 +194,9 @@ def _expected(order: list[Migration], states: dict[str, str], live: Inventory,
     return expected, nxt
 
 
-def _position_drift(vm: VM, m: Migration, want: _Pos, live: Inventory,
-                    base: Inventory | None) -> list[Drift]:  # fmt: skip
+def _position_drift(
+    vm: VM, m: Migration, want: _Pos, live: Inventory, base: Inventory | None
+) -> list[Drift]:
     """The VM is not where, or not in the state, the plan expects before `m` (its pool,
     host, power state, disks' SRs; its memory, when the plan's inventory is given)."""
     out: list[Drift] = []
@@ -250,17 +260,19 @@ def _rule_drift(at: Inventory, m: Migration, vm_uuid: str, options: PlanOptions)
     gone = _missing_targets(at, m, disk_targets)
     if gone:
         return gone  # the rules need every object the migration names
-    return [Drift(r.code, r.message, m.id) for r in target_reasons(
-        at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
-    )]  # fmt: skip
+    return [
+        Drift(r.code, r.message, m.id)
+        for r in target_reasons(
+            at, at.vm_by_uuid[vm_uuid], m.kind, m.to_host, m.to_pool, disk_targets, options, vifs
+        )
+    ]
 
 
 def _missing_targets(live: Inventory, m: Migration, disk_targets: dict[str, str]) -> list[Drift]:
     """Drift for a target pool, host or SR the live pools no longer have."""
     out = []
     if m.to_pool not in live.pool_by_uuid:
-        out.append(Drift("POOL_GONE", f"target pool {m.to_pool} is not among the live pools",
-                         m.id))  # fmt: skip
+        out.append(Drift("POOL_GONE", f"target pool {m.to_pool} is not among the live pools", m.id))
     if m.to_host is not None and m.to_host not in live.host_by_uuid:
         out.append(Drift("HOST_GONE", f"target host {m.to_host} is in no pool", m.id))
     for sr in sorted(set(disk_targets.values()) - set(live.sr_by_uuid)):

@@ -37,6 +37,7 @@ class ResumeMixin:
     step_state: dict[str, str]
 
     if TYPE_CHECKING:
+
         def _emit(self, kind: str, m: Migration, detail: str = "") -> None: ...
         def _deadline(self, m: Migration, since: float) -> float: ...
         def _step_set(self, sid: str, state: str, detail: str) -> None: ...
@@ -52,16 +53,20 @@ class ResumeMixin:
                 self._step_set(se.id, J.PENDING, f"new run: retrying after held ({se.error})")
                 notes.append(f"{se.id}: was held ({se.error}); will try again")
             elif se.state == J.INTENT:
-                notes.append(f"{se.id}: {se.kind} {self.live.label(se.host)} was under way; "
-                             "asking XAPI where it stands")  # fmt: skip
+                notes.append(
+                    f"{se.id}: {se.kind} {self.live.label(se.host)} was under way; "
+                    "asking XAPI where it stands"
+                )
         for e in self.journal.entries():
             m = self.by_id.get(e.id)
             if m is None:
                 continue
             if e.state == J.HELD and (e.error or "").startswith(DRIFT):
                 if not self._drift_cleared(m):
-                    notes.append(f"{e.id}: held ({e.error}); re-plan (--replan) or put the "
-                                 "VM back where the plan has it")  # fmt: skip
+                    notes.append(
+                        f"{e.id}: held ({e.error}); re-plan (--replan) or put the "
+                        "VM back where the plan has it"
+                    )
                     continue
                 self.journal.pending(e.id, "new run: the VM is back where the plan has it")
                 notes.append(f"{e.id}: was held for drift; the VM is back: will try again")
@@ -131,12 +136,13 @@ def settle_by_location(journal: J.Journal, backend: Backend, m: Migration, why: 
         journal.done(m.id, f"{why}; VM is at its target")
         return True
     if loc is not None and not at_source(m, loc):
-        journal.held(m.id, f"{DRIFT} {why}; VM is {_where_text(loc)}, neither at its source "
-                           "nor at its target")  # fmt: skip
+        journal.held(
+            m.id,
+            f"{DRIFT} {why}; VM is {_where_text(loc)}, neither at its source nor at its target",
+        )
         return False
     journal.pending(m.id, f"{why}; VM not at its target")
     return False
-
 
 
 def new_marker(journal: J.Journal, m: Migration) -> str:
@@ -149,8 +155,12 @@ def new_marker(journal: J.Journal, m: Migration) -> str:
 def intent_record(m: Migration, marker: str) -> dict[str, Any]:
     """What an intent announces: the marker, target host (None: chosen at the call, a
     host of `to_pool` seeing every target SR), pool and SRs."""
-    return {"marker": marker, "to_host": m.to_host, "to_pool": m.to_pool,
-            "srs": sorted({d.to_sr for d in m.disks})}  # fmt: skip
+    return {
+        "marker": marker,
+        "to_host": m.to_host,
+        "to_pool": m.to_pool,
+        "srs": sorted({d.to_sr for d in m.disks}),
+    }
 
 
 def at_source(m: Migration, loc: Location | None) -> bool:
@@ -168,10 +178,15 @@ def _where_text(loc: Location | None) -> str:
     return f"in pool {loc.pool}" + (f" on host {loc.host}" if loc.host else "")
 
 
-def reconcile(plan: Plan, journal: J.Journal, backend: Backend, *,
-              settle_seconds: float = SETTLE_SECONDS,
-              sleep: Callable[[float], None] = time.sleep,
-              now: Callable[[], float] = time.time) -> list[str]:  # fmt: skip
+def reconcile(
+    plan: Plan,
+    journal: J.Journal,
+    backend: Backend,
+    *,
+    settle_seconds: float = SETTLE_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], float] = time.time,
+) -> list[str]:
     """After a crash or a stop: ask XAPI what became of every migration the journal shows
     in flight, and record it. Returns one line per decision. Only *our* call counts:
 
@@ -207,8 +222,10 @@ def reconcile(plan: Plan, journal: J.Journal, backend: Backend, *,
                 journal.done(m.id, "task succeeded while the executor was away")
                 notes.append(f"{m.id}: succeeded while the executor was away")
             else:
-                why = (f"{DRIFT} the task succeeded but the VM is {_where_text(loc)}, not at "
-                       "its target")  # fmt: skip
+                why = (
+                    f"{DRIFT} the task succeeded but the VM is {_where_text(loc)}, not at "
+                    "its target"
+                )
                 journal.held(m.id, why)
                 notes.append(f"{m.id}: held ({why})")
         elif any(s.status == "gone" for s in states):
@@ -231,17 +248,26 @@ def _settled_text(journal: J.Journal, mid: str, done: bool) -> str:
     return f"held ({e.error})" if e.state == J.HELD else "the VM did not move: will start it"
 
 
-def _landed(journal: J.Journal, backend: Backend, m: Migration, e: J.Entry,
-            marker: str | None, notes: list[str], settle_seconds: float,
-            sleep: Callable[[float], None], now: Callable[[], float]) -> list[str]:  # fmt: skip
+def _landed(
+    journal: J.Journal,
+    backend: Backend,
+    m: Migration,
+    e: J.Entry,
+    marker: str | None,
+    notes: list[str],
+    settle_seconds: float,
+    sleep: Callable[[float], None],
+    now: Callable[[], float],
+) -> list[str]:
     """An intent without task refs: our task's refs if our call landed (recorded as
     started), else [] with the migration settled (pending, done or held)."""
     if marker is None:
         # a journal written before markers: the VM's state is all there is to go by
         ref = backend.busy(m.from_pool).get(m.vm)
         if ref is not None:
-            journal.held(m.id, f"{DRIFT} the VM is busy with {ref}, which no marker shows "
-                               "to be ours")  # fmt: skip
+            journal.held(
+                m.id, f"{DRIFT} the VM is busy with {ref}, which no marker shows to be ours"
+            )
             notes.append(f"{m.id}: held (VM busy with a migration not known to be ours)")
             return []
         done = settle_by_location(journal, backend, m, "no task recorded")
@@ -253,16 +279,16 @@ def _landed(journal: J.Journal, backend: Backend, m: Migration, e: J.Entry,
         ours = backend.tasks_marked(m.from_pool, marker)
         if ours:
             journal.started(m.id, ours)
-            notes.append(f"{m.id}: the call had landed (task {','.join(ours)}, ours by its "
-                         "marker)")  # fmt: skip
+            notes.append(f"{m.id}: the call had landed (task {','.join(ours)}, ours by its marker)")
             return ours
         ref = backend.busy(m.from_pool).get(m.vm)
         vm_marker = backend.marker_of(m.vm)
         if vm_marker != marker:
             # the marker precedes the call: without it on the VM, the call never left
             if ref is not None:
-                journal.held(m.id, f"{DRIFT} the VM is busy with a migration that is not "
-                                   f"ours ({ref})")  # fmt: skip
+                journal.held(
+                    m.id, f"{DRIFT} the VM is busy with a migration that is not ours ({ref})"
+                )
                 notes.append(f"{m.id}: held: someone else is migrating the VM ({ref})")
                 return []
             done = settle_by_location(journal, backend, m, "the call never left")
@@ -280,20 +306,26 @@ def _landed(journal: J.Journal, backend: Backend, m: Migration, e: J.Entry,
             notes.append(f"{m.id}: the call landed and finished: done")
             return []
         if ref is None and not at_source(m, loc):
-            journal.held(m.id, f"{DRIFT} the VM is {_where_text(loc)}, neither at its source "
-                               "nor at its target")  # fmt: skip
+            journal.held(
+                m.id,
+                f"{DRIFT} the VM is {_where_text(loc)}, neither at its source nor at its target",
+            )
             notes.append(f"{m.id}: held (the VM went elsewhere)")
             return []
         left = deadline - now()
         if left <= 0:
-            journal.pending(m.id, f"the call did not land within {settle_seconds:g}s of "
-                                  "its intent: taken as lost")  # fmt: skip
-            notes.append(f"{m.id}: the call did not land within {settle_seconds:g}s: will "
-                         "start it again")  # fmt: skip
+            journal.pending(
+                m.id,
+                f"the call did not land within {settle_seconds:g}s of its intent: taken as lost",
+            )
+            notes.append(
+                f"{m.id}: the call did not land within {settle_seconds:g}s: will start it again"
+            )
             return []
         if not waited:
-            notes.append(f"{m.id}: the call may still be in transit; waiting up to "
-                         f"{left:.0f}s for it to land")  # fmt: skip
+            notes.append(
+                f"{m.id}: the call may still be in transit; waiting up to "
+                f"{left:.0f}s for it to land"
+            )
             waited = True
         sleep(min(0.5, left))
-

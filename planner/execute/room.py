@@ -31,8 +31,13 @@ class Room:
     flying: dict[str, Demand] = field(default_factory=dict)  # id -> what its start took
 
     @classmethod
-    def of(cls, inv: Inventory, options: PlanOptions, *, max_per_pool: int | None = None,
-           ) -> Room:  # fmt: skip
+    def of(
+        cls,
+        inv: Inventory,
+        options: PlanOptions,
+        *,
+        max_per_pool: int | None = None,
+    ) -> Room:
         """The account of the live inventory `inv`; `max_per_pool` lowers the plan's."""
         return cls(Account.of(inv, options, max_per_pool=max_per_pool))
 
@@ -44,15 +49,18 @@ class Room:
     def host_free(self) -> dict[str, int]:
         """Bytes of memory free on each host now (negative: overcommitted)."""
         led = self.account.ledger
-        return {h.uuid: led.cap[("mem", h.uuid)] - led.used.get(("mem", h.uuid), 0)
-                for h in self.inv.hosts}  # fmt: skip
+        return {
+            h.uuid: led.cap[("mem", h.uuid)] - led.used.get(("mem", h.uuid), 0)
+            for h in self.inv.hosts
+        }
 
     @property
     def sr_free(self) -> dict[str, int]:
         """Bytes free on each SR now."""
         led = self.account.ledger
-        return {s.uuid: led.cap[("sr", s.uuid)] - led.used.get(("sr", s.uuid), 0)
-                for s in self.inv.srs}  # fmt: skip
+        return {
+            s.uuid: led.cap[("sr", s.uuid)] - led.used.get(("sr", s.uuid), 0) for s in self.inv.srs
+        }
 
     def _demand(self, m: Migration) -> Demand | None:
         if m.id in self.flying:

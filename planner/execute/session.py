@@ -113,8 +113,9 @@ class ExecuteUI(Protocol):
     def confirm(self, question: str) -> bool:
         """Ask before starting (not called with `yes`)."""
 
-    def progress(self, plan: Plan, inv: Inventory, slots: int, scheduled: bool,
-                 config: RunConfig) -> AbstractContextManager[Progress]:
+    def progress(
+        self, plan: Plan, inv: Inventory, slots: int, scheduled: bool, config: RunConfig
+    ) -> AbstractContextManager[Progress]:
         """The progress display for a run of `plan` (`slots` migrations per pool)."""
 
     def step_wait(self) -> Callable[[float], bool] | None:
@@ -147,8 +148,9 @@ class QuietUI:
         return False
 
     @contextmanager
-    def progress(self, plan: Plan, inv: Inventory, slots: int, scheduled: bool,
-                 config: RunConfig) -> Iterator[Progress]:
+    def progress(
+        self, plan: Plan, inv: Inventory, slots: int, scheduled: bool, config: RunConfig
+    ) -> Iterator[Progress]:
         yield _NoProgress()
 
     def step_wait(self) -> Callable[[float], bool] | None:
@@ -203,15 +205,17 @@ def execute_plan(
         backend.close()
 
 
-def _refuse_missing_pools(plan: Plan, plan_path: Path, base: Inventory | None,
-                          backend: Any) -> None:
+def _refuse_missing_pools(
+    plan: Plan, plan_path: Path, base: Inventory | None, backend: Any
+) -> None:
     missing = {m.from_pool for m in plan.migrations()} | {m.to_pool for m in plan.migrations()}
     missing -= set(backend.pools)
     if missing:
         names = base or inventory_beside(plan_path, plan.inventory_digest)
-        raise InputError("no --url for pool(s) the plan uses (give --url or --pool)",
-                         sorted(f"{label(names, p)} ({p})" if names else p
-                                for p in missing))  # fmt: skip
+        raise InputError(
+            "no --url for pool(s) the plan uses (give --url or --pool)",
+            sorted(f"{label(names, p)} ({p})" if names else p for p in missing),
+        )
 
 
 def _dry_run(plan: Plan, jpath: Path, backend: Any, job: _Job) -> ExecuteOutcome:
@@ -239,8 +243,10 @@ def _dry_run(plan: Plan, jpath: Path, backend: Any, job: _Job) -> ExecuteOutcome
         return refused
     if not report.ok and job.replan is not None:
         new = replan_from(plan, live, job.replan)
-        ui.say(f"replan: {sum(1 for _ in new.migrations())} migration(s) from the "
-               "live state (not saved: dry run)")
+        ui.say(
+            f"replan: {sum(1 for _ in new.migrations())} migration(s) from the "
+            "live state (not saved: dry run)"
+        )
         for line in would_lines(new, {}, live):
             ui.say(line)
         return done
@@ -249,8 +255,7 @@ def _dry_run(plan: Plan, jpath: Path, backend: Any, job: _Job) -> ExecuteOutcome
     return done if report.ok else refused
 
 
-def _real_run(plan: Plan, jpath: Path, backend: Any, job: _Job,
-              settle: float) -> ExecuteOutcome:
+def _real_run(plan: Plan, jpath: Path, backend: Any, job: _Job, settle: float) -> ExecuteOutcome:
     """Resume what was in flight, pre-flight, run; on drift refuse, or re-plan."""
     ui = job.ui
     fresh = not jpath.exists()
@@ -282,15 +287,25 @@ def _real_run(plan: Plan, jpath: Path, backend: Any, job: _Job,
     new_path = free_name(job.plan_path)
     save_replan(plan, live, new_path)
     jpath = new_path.with_name(new_path.name + ".journal")
-    ui.say(f"replan: {sum(1 for _ in plan.migrations())} migration(s) in "
-           f"{len(plan.waves)} wave(s) written to {new_path}; journal {jpath}")
+    ui.say(
+        f"replan: {sum(1 for _ in plan.migrations())} migration(s) in "
+        f"{len(plan.waves)} wave(s) written to {new_path}; journal {jpath}"
+    )
     with J.Journal.open(jpath, plan) as j:
         report = preflight(plan, live, {}, live)
         return _run(plan, new_path, j, backend, live, live, report, job)
 
 
-def _run(plan: Plan, plan_path: Path, j: J.Journal, backend: Backend, live: Inventory,
-         base: Inventory | None, report: PreflightReport, job: _Job) -> ExecuteOutcome:
+def _run(
+    plan: Plan,
+    plan_path: Path,
+    j: J.Journal,
+    backend: Backend,
+    live: Inventory,
+    base: Inventory | None,
+    report: PreflightReport,
+    job: _Job,
+) -> ExecuteOutcome:
     """Confirm, run, summarise, re-check the goal on the live pools."""
     ui, config = job.ui, job.config
     steps_left = [e for e in j.steps() if e.state != J.DONE]
@@ -311,8 +326,9 @@ def _run(plan: Plan, plan_path: Path, j: J.Journal, backend: Backend, live: Inve
     resumed = any(e.state == J.DONE for e in j.entries())  # an earlier run finished some
     with ui.progress(plan, base or live, slots, scheduled, config) as bars:
         bars.seed(j.entries())
-        runner = Runner(plan, j, backend, live, config, on_event=bars.event,
-                        step_wait=ui.step_wait())
+        runner = Runner(
+            plan, j, backend, live, config, on_event=bars.event, step_wait=ui.step_wait()
+        )
         summary = runner.run()
     drift = drift_line(summary, plan, config.mode, resumed)
     lines = summary_lines(summary, plan, base or live, drift)
@@ -322,14 +338,12 @@ def _run(plan: Plan, plan_path: Path, j: J.Journal, backend: Backend, live: Inve
             _log.info(line, extra={"event": "summary"})
     counts = _counts(summary)
     if not summary.complete:
-        return ExecuteOutcome(Verdict.INCOMPLETE, plan_path, j.path, counts, drift,
-                              tuple(lines))
+        return ExecuteOutcome(Verdict.INCOMPLETE, plan_path, j.path, counts, drift, tuple(lines))
     problems = goal_lines(plan, backend.inventory())  # re-checked on the live pools
     for line in problems:
         ui.warn(line)
     verdict = Verdict.GOAL_MISSED if problems else Verdict.COMPLETE
-    return ExecuteOutcome(verdict, plan_path, j.path, counts, drift, tuple(lines),
-                          tuple(problems))
+    return ExecuteOutcome(verdict, plan_path, j.path, counts, drift, tuple(lines), tuple(problems))
 
 
 def _counts(summary: Summary) -> dict[str, int]:
@@ -402,14 +416,16 @@ def inventory_beside(path: Path, inventory_digest: str) -> Inventory | None:
     folder = path.absolute().parent
     first = [path.with_name(path.stem + ".inventory.json")]
 
-    others = sorted(p for p in folder.glob("*.json")
-                    if p not in first and p != path)[:INVENTORY_GUESSES]  # fmt: skip
+    others = sorted(p for p in folder.glob("*.json") if p not in first and p != path)[
+        :INVENTORY_GUESSES
+    ]
     samples = [Path(sample_path()), Path(sample_path("two-pools"))]
     for cand_path in [*first, *others, *samples]:
         try:
             # a small peek first: only inventory files are loaded
-            if not cand_path.is_file() or b"xen-planner/inventory" not in \
-                    cand_path.open("rb").read(4096):  # fmt: skip
+            if not cand_path.is_file() or b"xen-planner/inventory" not in cand_path.open("rb").read(
+                4096
+            ):
                 continue
             inv = load(cand_path)
         except (InputError, OSError):

@@ -39,6 +39,7 @@ class StepsMixin:
     stopping: bool
 
     if TYPE_CHECKING:
+
         def _emit(self, kind: str, m: Migration, detail: str = "") -> None: ...
 
     def _init_steps(self) -> None:
@@ -79,11 +80,11 @@ class StepsMixin:
         self.halted = False  # a host step is still awaited (timeout, Ctrl-C): stop the run
         unknown = sorted({st.host for _, _, st in self.steps} - set(self.live.host_by_uuid))
         if unknown:
-            raise InputError(f"host step(s) name host {unknown[0]}, which no pool given by "
-                             "--url has")  # fmt: skip
+            raise InputError(
+                f"host step(s) name host {unknown[0]}, which no pool given by --url has"
+            )
 
     # ------------------------------------------------------------ events
-
 
     def _step_text(self, sid: str) -> str:
         st = next(st for i, _, st in self.steps if i == sid)
@@ -149,8 +150,11 @@ class StepsMixin:
             if f.code in ("CONNECTION", "SESSION_INVALID"):
                 if sid not in self._step_silent:
                     self._step_silent.add(sid)
-                    self._note(f"no answer about {self.live.label(host)} ({f.describe()}); "
-                               "it may be rebooting: still waiting", sid)  # fmt: skip
+                    self._note(
+                        f"no answer about {self.live.label(host)} ({f.describe()}); "
+                        "it may be rebooting: still waiting",
+                        sid,
+                    )
                 return None
             raise
 
@@ -174,8 +178,10 @@ class StepsMixin:
             if f.code in ("CONNECTION", "SESSION_INVALID"):
                 # whether the call landed is unknown: the journal keeps the intent and a
                 # re-run asks XAPI first
-                raise ExecutorError(f"{sid} ({text}): lost the connection to the pool master; "
-                                    f"re-run to resume ({f.describe()})") from None  # fmt: skip
+                raise ExecutorError(
+                    f"{sid} ({text}): lost the connection to the pool master; "
+                    f"re-run to resume ({f.describe()})"
+                ) from None
             self._step_set(sid, J.HELD, f"refused: {f.describe()}")
             self._note(f"held    {sid} {text} (refused: {f.describe()})", sid)
             return
@@ -211,8 +217,11 @@ class StepsMixin:
         self._note(
             f"OPERATOR: upgrade host {name} ({st.host}) to {want} and reboot it. Waiting "
             f"until it runs {want} and is live (checking every {c.step_poll_seconds:g}s"
-            + (f", for at most {limit:g}s" if limit else "") + f"{hint}; Ctrl-C stops, "
-            "re-running resumes here)", sid)  # fmt: skip
+            + (f", for at most {limit:g}s" if limit else "")
+            + f"{hint}; Ctrl-C stops, "
+            "re-running resumes here)",
+            sid,
+        )
         since = self.clock()
         while not (hs is not None and hs.live and version_at_least(hs.version, want)):
             waited = self.clock() - since
@@ -228,8 +237,9 @@ class StepsMixin:
                 self.journal.step_waiting(sid, why)
                 self._note(f"pending {sid} {self._step_text(sid)} ({why})", sid)
                 return
-            pause = c.step_poll_seconds if limit is None else min(c.step_poll_seconds,
-                                                                  limit - waited)  # fmt: skip
+            pause = (
+                c.step_poll_seconds if limit is None else min(c.step_poll_seconds, limit - waited)
+            )
             self._step_sleep(pause)
             hs = self._host_state(sid, st.host)
         assert hs is not None  # the loop ends only on an answer
@@ -256,6 +266,7 @@ class StepsMixin:
 
     # ------------------------------------------------------------ the loop
 
+
 def refuse_steps(plan: Plan, inv: Inventory | None = None) -> None:
     """Raise InputError (one line) for the first host step the executor cannot run: an
     unknown kind or `when`, or a host-upgrade without `to_version`. Called before
@@ -266,10 +277,11 @@ def refuse_steps(plan: Plan, inv: Inventory | None = None) -> None:
         for s in w.steps:
             where = f"wave {w.index}: step {s.kind!r} on {label(s.host)}"
             if s.kind not in STEP_KINDS:
-                raise InputError(f"{where}: the executor does not know this kind of host "
-                                 f"step (it runs {', '.join(STEP_KINDS)})")  # fmt: skip
+                raise InputError(
+                    f"{where}: the executor does not know this kind of host "
+                    f"step (it runs {', '.join(STEP_KINDS)})"
+                )
             if s.when not in STEP_WHEN:
                 raise InputError(f"{where}: `when` must be before or after, got {s.when!r}")
             if s.kind == "host-upgrade" and not s.to_version:
                 raise InputError(f"{where}: a host-upgrade needs to_version")
-

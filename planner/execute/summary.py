@@ -37,20 +37,25 @@ def drift_line(summary: Summary, plan: Plan, mode: str, resumed: bool) -> str:
     """How long the run took against the plan's estimate (flow: the schedule's length,
     waves: the lock-step figure), in the runner's (wall) seconds."""
     scheduled = mode == "flow" and plan.has_schedule
-    want = plan.schedule_seconds if scheduled else int(plan.estimate.get(
-        "wave_seconds", plan.estimate.get("seconds", 0)))
+    want = (
+        plan.schedule_seconds
+        if scheduled
+        else int(plan.estimate.get("wave_seconds", plan.estimate.get("seconds", 0)))
+    )
     what = "schedule" if scheduled else "wave estimate"
     took = f"this run took {summary.seconds:,.0f}s"
     if resumed or not summary.complete or want <= 0:
         why = "resumed" if resumed else "not complete"
         return f"time: {took} ({why}: not compared with the plan's {what} of {want:,}s)"
     d = summary.seconds - want
-    return (f"time: {took}; the plan's {what} is {want:,}s: drift {d:+,.0f}s "
-            f"({100 * d / want:+.1f}%)")
+    return (
+        f"time: {took}; the plan's {what} is {want:,}s: drift {d:+,.0f}s ({100 * d / want:+.1f}%)"
+    )
 
 
-def summary_lines(summary: Summary, plan: Plan, inv: Inventory | None,
-                   drift: str | None = None) -> list[str]:  # fmt: skip
+def summary_lines(
+    summary: Summary, plan: Plan, inv: Inventory | None, drift: str | None = None
+) -> list[str]:
     by_id = {m.id: m for m in plan.migrations()}
     counts = {
         "done": summary.count(J.DONE),
@@ -87,8 +92,10 @@ def step_lines(steps: tuple[J.StepEntry, ...], inv: Inventory | None) -> list[st
     for se in left:
         state = "pending" if se.state in (J.PENDING, J.INTENT) else se.state
         ver = f" to {se.to_version}" if se.to_version else ""
-        out.append(f"{se.id:<14} {state:<11} {se.attempts:>5}  wave {se.wave}: {se.kind} "
-                   f"{label(inv, se.host)}{ver}")
+        out.append(
+            f"{se.id:<14} {state:<11} {se.attempts:>5}  wave {se.wave}: {se.kind} "
+            f"{label(inv, se.host)}{ver}"
+        )
         if se.error:
             out.append(f"{'':<14} {'':<11} {'':>5}  {readable(se.error)}")
     return out
@@ -108,43 +115,57 @@ def readable(error: str) -> str:
     return re.sub(r"OpaqueRef:[0-9A-Za-z-]+(,\s*)?", "", error).strip().rstrip(",")
 
 
-def schedule_origin(entries: list[Entry], by_id: dict[str, Migration],
-                     plan: Plan | None) -> float | None:  # fmt: skip
+def schedule_origin(
+    entries: list[Entry], by_id: dict[str, Migration], plan: Plan | None
+) -> float | None:
     """The journal's Unix time of the plan's t=0: the first start, less its planned start
     (None for a plan without a schedule, or before anything started)."""
     if plan is None or not plan.has_schedule:
         return None
-    firsts = [(e.started_at, by_id[e.id].start_s) for e in entries
-              if e.started_at is not None and e.id in by_id]  # fmt: skip
+    firsts = [
+        (e.started_at, by_id[e.id].start_s)
+        for e in entries
+        if e.started_at is not None and e.id in by_id
+    ]
     if not firsts:
         return None
     at, planned = min(firsts)
     return at - planned
 
 
-def schedule_status(entries: list[Entry], by_id: dict[str, Migration], plan: Plan,
-                     origin: float) -> list[str]:  # fmt: skip
+def schedule_status(
+    entries: list[Entry], by_id: dict[str, Migration], plan: Plan, origin: float
+) -> list[str]:
     """Planned against actual: the schedule's length, how far the run is, its drift."""
-    ended = [(e.ended_at, by_id[e.id]) for e in entries
-             if e.state == J.DONE and e.ended_at is not None and e.id in by_id]  # fmt: skip
+    ended = [
+        (e.ended_at, by_id[e.id])
+        for e in entries
+        if e.state == J.DONE and e.ended_at is not None and e.id in by_id
+    ]
     n_done = sum(1 for e in entries if e.state == J.DONE)
-    out = [f"schedule: {plan.schedule_seconds:,}s planned; {n_done} of {len(entries)} "
-           "migrations done"]  # fmt: skip
+    out = [
+        f"schedule: {plan.schedule_seconds:,}s planned; {n_done} of {len(entries)} migrations done"
+    ]
     if ended:
         at, m = max(ended, key=lambda x: x[0])
         late = (at - origin) - m.end_s
-        out.append(f"latest end: {m.id} planned t+{m.end_s}s, ended t+{at - origin:.0f}s "
-                   f"(drift {late:+.0f}s)")  # fmt: skip
+        out.append(
+            f"latest end: {m.id} planned t+{m.end_s}s, ended t+{at - origin:.0f}s "
+            f"(drift {late:+.0f}s)"
+        )
         if n_done < len(entries):
             left = max(0.0, plan.schedule_seconds - m.end_s)
-            out.append(f"ETA: about {left:,.0f}s after the latest end, if the rest keeps "
-                       "to the schedule")  # fmt: skip
+            out.append(
+                f"ETA: about {left:,.0f}s after the latest end, if the rest keeps to the schedule"
+            )
         else:
             span = at - origin
             d = span - plan.schedule_seconds
             pct = 100 * d / plan.schedule_seconds if plan.schedule_seconds else 0.0
-            out.append(f"finished: span {span:,.0f}s against {plan.schedule_seconds:,}s "
-                       f"planned (drift {d:+,.0f}s, {pct:+.1f}%)")  # fmt: skip
+            out.append(
+                f"finished: span {span:,.0f}s against {plan.schedule_seconds:,}s "
+                f"planned (drift {d:+,.0f}s, {pct:+.1f}%)"
+            )
     return out
 
 
@@ -157,8 +178,9 @@ def goal_lines(plan: Plan, live: Inventory) -> list[str]:
     out = []
     for vm, m in last.items():
         if not arrived(m, _live_location(live, vm)):
-            out.append(f"goal: {label(live, vm)} is not where {m.id} takes it "
-                       f"({describe(m, live)})")
+            out.append(
+                f"goal: {label(live, vm)} is not where {m.id} takes it ({describe(m, live)})"
+            )
     return out
 
 
@@ -170,8 +192,9 @@ def would_lines(plan: Plan, states: dict[str, str], live: Inventory) -> list[str
     sids = {id(st): sid for sid, _, st in J.step_ids(plan)}
     for w in plan.waves:
         todo = [m for m in w.migrations if states.get(m.id, J.PENDING) != J.DONE]
-        steps = [(sids[id(st)], st) for st in w.steps
-                 if states.get(sids[id(st)], J.PENDING) != J.DONE]  # fmt: skip
+        steps = [
+            (sids[id(st)], st) for st in w.steps if states.get(sids[id(st)], J.PENDING) != J.DONE
+        ]
         if not todo and not steps:
             continue
         out.append(f"wave {w.index}:")
@@ -193,8 +216,10 @@ def would_lines(plan: Plan, states: dict[str, str], live: Inventory) -> list[str
 def step_line(st: Step, inv: Inventory | None) -> str:
     """How a host step reads in the dry run."""
     if st.kind == "host-upgrade":
-        return (f"host-upgrade {label(inv, st.host)} to {st.to_version}: wait for the "
-                "operator to upgrade and reboot it")  # fmt: skip
+        return (
+            f"host-upgrade {label(inv, st.host)} to {st.to_version}: wait for the "
+            "operator to upgrade and reboot it"
+        )
     return f"{st.kind} {label(inv, st.host)}"
 
 
@@ -211,8 +236,10 @@ def preflight_lines(report: PreflightReport) -> tuple[list[str], list[str]]:
     return [], err
 
 
-REFUSAL = ("refusing to execute: the pools changed since the plan was made (use --replan, "
-           "or make a new plan from a fresh inventory)")
+REFUSAL = (
+    "refusing to execute: the pools changed since the plan was made (use --replan, "
+    "or make a new plan from a fresh inventory)"
+)
 
 
 def in_flight_text(n: int) -> str:

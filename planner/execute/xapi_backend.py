@@ -57,6 +57,7 @@ MIGRATE_TASKS = frozenset(
 )
 MIGRATE_OPS = frozenset({"pool_migrate", "migrate_send", "migrate", "migrate_receive"})
 
+
 class XapiBackend:
     """`Backend` over XenAPI. `urls` are pool masters' URLs (one per pool)."""
 
@@ -210,8 +211,9 @@ class XapiBackend:
                     vif_map[ref] = self._ref(tp, "network", by_device[device])
         return vdi_map, vif_map
 
-    def _map_suspend_image(self, m: Migration, vm: str, vdi_map: dict[str, str],
-                           vbds: list[dict[str, Any]]) -> None:  # fmt: skip
+    def _map_suspend_image(
+        self, m: Migration, vm: str, vdi_map: dict[str, str], vbds: list[dict[str, Any]]
+    ) -> None:
         """(v2) Name a Suspended VM's memory image in vdi_map where the plan's accounting
         has it (planner.rules.storage.suspend_target): on its own SR when the VM stays in
         its pool on a host that sees it, else with the VM's first disk. Unmapped, XAPI
@@ -262,6 +264,7 @@ class XapiBackend:
 
             def call(x: Any) -> str:
                 return x.Async.VM.migrate_send(vm, dest, live, vdi_map, vif_map, {})
+
         if marker is not None:
             self._call(sp, lambda x: _set_marker(x.VM, vm, marker))
         task = self._call(sp, call)
@@ -286,8 +289,11 @@ class XapiBackend:
     def tasks_marked(self, pool: str, marker: str) -> list[str]:
         """Refs of the tasks on `pool`'s master that carry `marker` (finished ones too)."""
         recs = self._call(pool, lambda x: x.task.get_all_records())
-        return sorted(ref for ref, r in recs.items()
-                      if (r.get("other_config") or {}).get(MARKER_KEY) == marker)  # fmt: skip
+        return sorted(
+            ref
+            for ref, r in recs.items()
+            if (r.get("other_config") or {}).get(MARKER_KEY) == marker
+        )
 
     # ------------------------------------------------------------ tasks
 

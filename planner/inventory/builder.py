@@ -43,28 +43,54 @@ class Builder:
     def _pool(self, uuid: str) -> dict[str, Any]:
         return next(p for p in self.doc["pools"] if p["uuid"] == uuid)
 
-    def pool(self, name: str, *, ha: bool = False, compression: bool = False,
-             https_only: bool = False) -> str:  # fmt: skip
+    def pool(
+        self, name: str, *, ha: bool = False, compression: bool = False, https_only: bool = False
+    ) -> str:
         """Add a pool; its first host becomes master."""
         u = self._uuid()
-        self.doc["pools"].append({
-            "uuid": u, "name": name, "master": None, "ha_enabled": ha,
-            "migration_compression": compression, "https_only": https_only, "default_sr": None,
-        })  # fmt: skip
+        self.doc["pools"].append(
+            {
+                "uuid": u,
+                "name": name,
+                "master": None,
+                "ha_enabled": ha,
+                "migration_compression": compression,
+                "https_only": https_only,
+                "default_sr": None,
+            }
+        )
         return u
 
-    def host(self, pool: str, name: str, *, memory_gib: float = 64, overhead_gib: float = 2,
-             version: str = "8.4.0", hotfixes: tuple[str, ...] = (), vendor: str = INTEL,
-             features: str = BASE_FEATURES, model: str = "Xeon", cpus: int = 32,
-             enabled: bool = True, master: bool = False) -> str:  # fmt: skip
+    def host(
+        self,
+        pool: str,
+        name: str,
+        *,
+        memory_gib: float = 64,
+        overhead_gib: float = 2,
+        version: str = "8.4.0",
+        hotfixes: tuple[str, ...] = (),
+        vendor: str = INTEL,
+        features: str = BASE_FEATURES,
+        model: str = "Xeon",
+        cpus: int = 32,
+        enabled: bool = True,
+        master: bool = False,
+    ) -> str:
         u = self._uuid()
-        self.doc["hosts"].append({
-            "uuid": u, "name": name, "pool": pool, "enabled": enabled, "version": version,
-            "hotfixes": list(hotfixes),
-            "cpu": {"vendor": vendor, "features": features, "model": model, "count": cpus},
-            "memory_total_bytes": int(memory_gib * GIB),
-            "memory_overhead_bytes": int(overhead_gib * GIB),
-        })  # fmt: skip
+        self.doc["hosts"].append(
+            {
+                "uuid": u,
+                "name": name,
+                "pool": pool,
+                "enabled": enabled,
+                "version": version,
+                "hotfixes": list(hotfixes),
+                "cpu": {"vendor": vendor, "features": features, "model": model, "count": cpus},
+                "memory_total_bytes": int(memory_gib * GIB),
+                "memory_overhead_bytes": int(overhead_gib * GIB),
+            }
+        )
         p = self._pool(pool)
         if p["master"] is None or master:
             p["master"] = u
@@ -74,50 +100,99 @@ class Builder:
                     obj["hosts"].append(u)
         return u
 
-    def sr(self, pool: str, name: str, *, size_gib: float = 1000, used_gib: float | None = None,
-           shared: bool = True, host: str | None = None, type: str | None = None,
-           default: bool = False) -> str:  # fmt: skip
+    def sr(
+        self,
+        pool: str,
+        name: str,
+        *,
+        size_gib: float = 1000,
+        used_gib: float | None = None,
+        shared: bool = True,
+        host: str | None = None,
+        type: str | None = None,
+        default: bool = False,
+    ) -> str:
         """Add an SR. Shared: attached to all hosts of the pool; else to `host` only.
 
         `used_gib` None: the SR holds exactly its disks' used bytes (computed at build).
         """
         u = self._uuid()
         hosts = [h["uuid"] for h in self.doc["hosts"] if h["pool"] == pool] if shared else [host]
-        self.doc["srs"].append({
-            "uuid": u, "name": name, "pool": pool, "type": type or ("nfs" if shared else "ext"),
-            "shared": shared, "size_bytes": int(size_gib * GIB),
-            "used_bytes": None if used_gib is None else int(used_gib * GIB),
-            "hosts": hosts, "_shared_all": shared,
-        })  # fmt: skip
+        self.doc["srs"].append(
+            {
+                "uuid": u,
+                "name": name,
+                "pool": pool,
+                "type": type or ("nfs" if shared else "ext"),
+                "shared": shared,
+                "size_bytes": int(size_gib * GIB),
+                "used_bytes": None if used_gib is None else int(used_gib * GIB),
+                "hosts": hosts,
+                "_shared_all": shared,
+            }
+        )
         if default:
             self._pool(pool)["default_sr"] = u
         return u
 
-    def network(self, pool: str, name: str, *, management: bool = False, sriov: bool = False,
-                hosts: list[str] | None = None,
-                ip_hosts: list[str] | None = None) -> str:  # fmt: skip
+    def network(
+        self,
+        pool: str,
+        name: str,
+        *,
+        management: bool = False,
+        sriov: bool = False,
+        hosts: list[str] | None = None,
+        ip_hosts: list[str] | None = None,
+    ) -> str:
         """Add a network. `ip_hosts` (v2): hosts whose PIF on it has an IP; None gives
         the FORMATS.md default (all its hosts for the management network, else none)."""
         u = self._uuid()
         all_hosts = [h["uuid"] for h in self.doc["hosts"] if h["pool"] == pool]
-        self.doc["networks"].append({
-            "uuid": u, "name": name, "pool": pool, "management": management, "sriov": sriov,
-            "hosts": list(hosts) if hosts is not None else all_hosts,
-            "_shared_all": hosts is None,
-            **({"ip_hosts": list(ip_hosts)} if ip_hosts is not None else {}),
-        })  # fmt: skip
+        self.doc["networks"].append(
+            {
+                "uuid": u,
+                "name": name,
+                "pool": pool,
+                "management": management,
+                "sriov": sriov,
+                "hosts": list(hosts) if hosts is not None else all_hosts,
+                "_shared_all": hosts is None,
+                **({"ip_hosts": list(ip_hosts)} if ip_hosts is not None else {}),
+            }
+        )
         return u
 
-    def vm(self, pool: str, name: str, *, host: str | None = None, power_state: str | None = None,
-           memory_gib: float = 4, memory_min_gib: float | None = None, vcpus: int = 2,
-           disks: list[tuple[str, float]] | None = None, disk_used_fraction: float = 0.5,
-           networks: list[str] | None = None, os: str = "linux", tools: bool = True,
-           ha_protected: bool = False, mcs: bool = False, pci: bool = False,
-           vgpu: bool = False, cbt: bool = False, on_boot: str = "persist",
-           affinity: str | None = None, tags: list[str] | None = None,
-           cpu_features: str | None = None, cpu_vendor: str | None = None,
-           groups: list[str] | None = None, snapshot_gib: float = 0,
-           suspend_sr: str | None = None, suspend_gib: float = 0) -> str:  # fmt: skip
+    def vm(
+        self,
+        pool: str,
+        name: str,
+        *,
+        host: str | None = None,
+        power_state: str | None = None,
+        memory_gib: float = 4,
+        memory_min_gib: float | None = None,
+        vcpus: int = 2,
+        disks: list[tuple[str, float]] | None = None,
+        disk_used_fraction: float = 0.5,
+        networks: list[str] | None = None,
+        os: str = "linux",
+        tools: bool = True,
+        ha_protected: bool = False,
+        mcs: bool = False,
+        pci: bool = False,
+        vgpu: bool = False,
+        cbt: bool = False,
+        on_boot: str = "persist",
+        affinity: str | None = None,
+        tags: list[str] | None = None,
+        cpu_features: str | None = None,
+        cpu_vendor: str | None = None,
+        groups: list[str] | None = None,
+        snapshot_gib: float = 0,
+        suspend_sr: str | None = None,
+        suspend_gib: float = 0,
+    ) -> str:
         """Add a VM. `disks` is [(sr uuid, size GiB)], `networks` [network uuid].
 
         A Suspended VM keeps the CPU flags it was saved with: `cpu_vendor` (default
@@ -138,35 +213,63 @@ class Builder:
         disk_docs = []
         for sr_uuid, size in disks or []:
             size_b = int(size * GIB)
-            disk_docs.append({
-                "uuid": self._uuid(), "sr": sr_uuid, "size_bytes": size_b,
-                "used_bytes": int(size_b * disk_used_fraction), "cbt": cbt, "on_boot": on_boot,
-                "snapshot_used_bytes": int(snapshot_gib * GIB),
-            })  # fmt: skip
+            disk_docs.append(
+                {
+                    "uuid": self._uuid(),
+                    "sr": sr_uuid,
+                    "size_bytes": size_b,
+                    "used_bytes": int(size_b * disk_used_fraction),
+                    "cbt": cbt,
+                    "on_boot": on_boot,
+                    "snapshot_used_bytes": int(snapshot_gib * GIB),
+                }
+            )
         mem = int(memory_gib * GIB)
         suspend = None
         if suspend_sr is not None:
             size = int(suspend_gib * GIB) if suspend_gib else mem
-            suspend = {"uuid": self._uuid(), "sr": suspend_sr, "size_bytes": size,
-                       "used_bytes": size}  # fmt: skip
-        self.doc["vms"].append({
-            "uuid": u, "name": name, "pool": pool, "power_state": state,
-            "host": host if running else None, "affinity": affinity,
-            "memory_bytes": mem,
-            "memory_min_bytes": int(memory_min_gib * GIB) if memory_min_gib is not None else mem,
-            "vcpus": vcpus, "cpu_vendor": vendor, "cpu_features": features,
-            "ha_protected": ha_protected, "os": os, "tools": tools, "mcs": mcs, "pci": pci,
-            "vgpu": vgpu, "tags": list(tags or []), "disks": disk_docs,
-            "vifs": [{"device": str(i), "network": n} for i, n in enumerate(networks or [])],
-            "suspend_vdi": suspend, "groups": list(groups or []),
-        })  # fmt: skip
+            suspend = {
+                "uuid": self._uuid(),
+                "sr": suspend_sr,
+                "size_bytes": size,
+                "used_bytes": size,
+            }
+        self.doc["vms"].append(
+            {
+                "uuid": u,
+                "name": name,
+                "pool": pool,
+                "power_state": state,
+                "host": host if running else None,
+                "affinity": affinity,
+                "memory_bytes": mem,
+                "memory_min_bytes": int(memory_min_gib * GIB)
+                if memory_min_gib is not None
+                else mem,
+                "vcpus": vcpus,
+                "cpu_vendor": vendor,
+                "cpu_features": features,
+                "ha_protected": ha_protected,
+                "os": os,
+                "tools": tools,
+                "mcs": mcs,
+                "pci": pci,
+                "vgpu": vgpu,
+                "tags": list(tags or []),
+                "disks": disk_docs,
+                "vifs": [{"device": str(i), "network": n} for i, n in enumerate(networks or [])],
+                "suspend_vdi": suspend,
+                "groups": list(groups or []),
+            }
+        )
         return u
 
     def vm_group(self, pool: str, name: str, *, placement: str = "anti-affinity") -> str:
         """Add a VM group (XAPI's VM_group); pass its uuid in `vm(..., groups=[...])`."""
         u = self._uuid()
         self.doc.setdefault("vm_groups", []).append(
-            {"uuid": u, "name": name, "pool": pool, "placement": placement})
+            {"uuid": u, "name": name, "pool": pool, "placement": placement}
+        )
         return u
 
     def document(self) -> dict[str, Any]:
@@ -174,8 +277,9 @@ class Builder:
         used: dict[str, int] = {}
         for v in self.doc["vms"]:
             for d in v["disks"]:
-                used[d["sr"]] = (used.get(d["sr"], 0) + d["used_bytes"]
-                                 + d.get("snapshot_used_bytes", 0))  # fmt: skip
+                used[d["sr"]] = (
+                    used.get(d["sr"], 0) + d["used_bytes"] + d.get("snapshot_used_bytes", 0)
+                )
             if v.get("suspend_vdi"):
                 sv = v["suspend_vdi"]
                 used[sv["sr"]] = used.get(sv["sr"], 0) + sv["used_bytes"]
@@ -185,8 +289,7 @@ class Builder:
             if s["used_bytes"] is None:
                 s["used_bytes"] = used.get(s["uuid"], 0)
             srs.append(s)
-        nets = [{k: v for k, v in n.items() if not k.startswith("_")}
-                for n in self.doc["networks"]]  # fmt: skip
+        nets = [{k: v for k, v in n.items() if not k.startswith("_")} for n in self.doc["networks"]]
         for n in nets:  # the FORMATS.md v2 default
             n.setdefault("ip_hosts", list(n["hosts"]) if n["management"] else [])
         vms = []
@@ -197,11 +300,17 @@ class Builder:
             v["disks"] = [{"snapshot_used_bytes": 0, **d} for d in v["disks"]]
             vms.append(v)
         return {
-            "format": "xen-planner/inventory", "version": 2, "taken_at": self.taken_at,
-            "source": self.source, "pools": [dict(p) for p in self.doc["pools"]],
-            "hosts": [dict(h) for h in self.doc["hosts"]], "srs": srs, "networks": nets,
-            "vms": vms, "vm_groups": [dict(g) for g in self.doc.get("vm_groups", [])],
-        }  # fmt: skip
+            "format": "xen-planner/inventory",
+            "version": 2,
+            "taken_at": self.taken_at,
+            "source": self.source,
+            "pools": [dict(p) for p in self.doc["pools"]],
+            "hosts": [dict(h) for h in self.doc["hosts"]],
+            "srs": srs,
+            "networks": nets,
+            "vms": vms,
+            "vm_groups": [dict(g) for g in self.doc.get("vm_groups", [])],
+        }
 
     def build(self, *, validate: bool = True):  # -> Inventory
         """The inventory (validated by default, like a loaded file)."""

@@ -57,9 +57,23 @@ WORKERS = 3  # pools read at once
 # network_sriov and pool_update are newer than some hosts: a pool without them reads
 # as empty tables (with a warning).
 CLASSES: tuple[str, ...] = (
-    "pool", "host", "host_metrics", "VM", "VM_guest_metrics", "VBD", "VDI", "SR", "PBD",
-    "network", "PIF", "VIF", "network_sriov", "pool_update", "VLAN", "VM_group",
-)  # fmt: skip
+    "pool",
+    "host",
+    "host_metrics",
+    "VM",
+    "VM_guest_metrics",
+    "VBD",
+    "VDI",
+    "SR",
+    "PBD",
+    "network",
+    "PIF",
+    "VIF",
+    "network_sriov",
+    "pool_update",
+    "VLAN",
+    "VM_group",
+)
 # VM_group is recent (xen-api ocaml/idl/datamodel_vm_group.ml): older hosts answer
 # MESSAGE_METHOD_UNKNOWN and the pool has no groups
 OPTIONAL_CLASSES = ("network_sriov", "pool_update", "VLAN", "VM_group")
@@ -78,8 +92,7 @@ def _value(v: ET.Element) -> Any:
         return c.text or ""
     if tag == "struct":
         # members holding an untyped string (most XAPI fields) skip the recursion
-        return {(m[0].text or ""): (m[1].text or "") if not len(m[1]) else _value(m[1])
-                for m in c}
+        return {(m[0].text or ""): (m[1].text or "") if not len(m[1]) else _value(m[1]) for m in c}
     if tag == "array":
         return [(x.text or "") if not len(x) else _value(x) for x in c[0]] if len(c) else []
     scalar = _SCALARS.get(tag)
@@ -166,8 +179,9 @@ def normalize_url(url: str) -> str:
     except ValueError as e:
         raise ConnectionFailed(f"{url}: not a URL ({e})") from None
     if parts.scheme not in ("http", "https"):
-        raise ConnectionFailed(f"{url}: unsupported scheme {parts.scheme!r} (use https:// "
-                               "or http://)")  # fmt: skip
+        raise ConnectionFailed(
+            f"{url}: unsupported scheme {parts.scheme!r} (use https:// or http://)"
+        )
     if not parts.hostname:
         raise ConnectionFailed(f"{url}: no host name in the URL")
     if not parts.path:
@@ -207,9 +221,11 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
     if isinstance(e, FingerprintMismatch):
         return f"{url}: {e}"
     if isinstance(e, ssl.SSLCertVerificationError):
-        return (f"{url}: TLS certificate verification failed ({e.verify_message}); "
-                "give --ca-file or --fingerprint, or --insecure to skip verification if "
-                "you trust this host")  # fmt: skip
+        return (
+            f"{url}: TLS certificate verification failed ({e.verify_message}); "
+            "give --ca-file or --fingerprint, or --insecure to skip verification if "
+            "you trust this host"
+        )
     if isinstance(e, ssl.SSLError):
         return f"{url}: TLS error ({e.reason or e}); is the scheme right (https vs http)?"
     if isinstance(e, ConnectionRefusedError):
@@ -231,8 +247,9 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
     return f"{url}: {type(e).__name__}: {e}"
 
 
-def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout: float,
-               warnings: list[str]) -> tuple[str, dict[str, dict[str, Record]]]:  # fmt: skip
+def _read_pool(
+    url: str, user: str, password: str, insecure: TlsSetting, timeout: float, warnings: list[str]
+) -> tuple[str, dict[str, dict[str, Record]]]:
     """Log in (following HOST_IS_SLAVE), read every class, log out. Returns (url, tables)."""
     import XenAPI
 
@@ -246,8 +263,10 @@ def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout
             if details and details[0] == "HOST_IS_SLAVE" and len(details) > 1:
                 scheme = urlsplit(current).scheme
                 master = f"{scheme}://{str(details[1]).rstrip('/')}/"
-                warnings.append(f"{current} is a pool member, not its master: collected from "
-                                f"the master {master} instead")  # fmt: skip
+                warnings.append(
+                    f"{current} is a pool member, not its master: collected from "
+                    f"the master {master} instead"
+                )
                 current = master
                 continue
             raise ConnectionFailed(_scrub(_describe(current, e, user, timeout), password)) from None
@@ -259,11 +278,12 @@ def _read_pool(url: str, user: str, password: str, insecure: TlsSetting, timeout
                 try:
                     tables[cls] = getattr(session.xenapi, cls).get_all_records()
                 except XenAPI.Failure as e:
-                    if cls in OPTIONAL_CLASSES and e.details and (
-                        e.details[0] == "MESSAGE_METHOD_UNKNOWN"
+                    if (
+                        cls in OPTIONAL_CLASSES
+                        and e.details
+                        and (e.details[0] == "MESSAGE_METHOD_UNKNOWN")
                     ):
-                        warnings.append(f"{current}: this XAPI has no {cls} class; read as "
-                                        "empty")  # fmt: skip
+                        warnings.append(f"{current}: this XAPI has no {cls} class; read as empty")
                         tables[cls] = {}
                     else:
                         raise
@@ -328,10 +348,17 @@ def collect_with_warnings(
         del tables  # the raw records are the big part: free them before the next pool
         took = time.monotonic() - t0
         name = part.pools[0]["name"] if part.pools else "?"
-        _log.info("pool %s: %d hosts, %d VMs in %.1f s", name, len(part.hosts),
-                  len(part.vms), took, extra={"url": url, "pool": name})  # fmt: skip
-        tell(url, f"done: pool {name}, {len(part.hosts)} hosts, {len(part.vms)} VMs "
-                  f"in {took:.1f} s")  # fmt: skip
+        _log.info(
+            "pool %s: %d hosts, %d VMs in %.1f s",
+            name,
+            len(part.hosts),
+            len(part.vms),
+            took,
+            extra={"url": url, "pool": name},
+        )
+        tell(
+            url, f"done: pool {name}, {len(part.hosts)} hosts, {len(part.vms)} VMs in {took:.1f} s"
+        )
         return part, notes + part.warnings
 
     # Pools are read by a few threads: while one parses an answer another waits for the
@@ -347,8 +374,10 @@ def collect_with_warnings(
             continue
         pu = part.pools[0]["uuid"]
         if pu in seen:
-            warnings.append(f"{raw} reaches pool {part.pools[0]['name']} already collected from "
-                            f"{seen[pu]}; collected once")  # fmt: skip
+            warnings.append(
+                f"{raw} reaches pool {part.pools[0]['name']} already collected from "
+                f"{seen[pu]}; collected once"
+            )
             continue
         seen[pu] = raw
         parts.append(part)
@@ -356,8 +385,9 @@ def collect_with_warnings(
     return inv, warnings
 
 
-def collect(urls: list[str], user: str, password: str, *,
-            insecure: TlsSetting = False) -> Inventory:  # fmt: skip
+def collect(
+    urls: list[str], user: str, password: str, *, insecure: TlsSetting = False
+) -> Inventory:
     """Read each pool master at `urls` and return the fleet as one inventory.
 
     `https://` URLs have their certificate verified unless `insecure`; `http://` is

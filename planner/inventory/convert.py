@@ -111,8 +111,9 @@ def _hosts(p: _Pool) -> None:
         if vm.get("is_control_domain") and _ref(vm.get("resident_on")):
             dom0_by_host.setdefault(vm["resident_on"], vm)
     for href, h in p.hosts.items():
-        p.out.hosts.append(_host(p, h, p.vms.get(h.get("control_domain") or NULL_REF)
-                                 or dom0_by_host.get(href)))  # fmt: skip
+        p.out.hosts.append(
+            _host(p, h, p.vms.get(h.get("control_domain") or NULL_REF) or dom0_by_host.get(href))
+        )
 
 
 def _host(p: _Pool, h: Record, dom0: Record | None) -> dict[str, Any]:
@@ -120,8 +121,10 @@ def _host(p: _Pool, h: Record, dom0: Record | None) -> dict[str, Any]:
     if dom0 is not None:
         overhead += _int(dom0.get("memory_static_max")) + _int(dom0.get("memory_overhead"))
     else:
-        p.warn(f"host {h['name_label']}: no control domain found; its memory is not "
-               "counted in memory_overhead_bytes")  # fmt: skip
+        p.warn(
+            f"host {h['name_label']}: no control domain found; its memory is not "
+            "counted in memory_overhead_bytes"
+        )
     m = p.metrics.get(h.get("metrics") or NULL_REF)
     if m is None:
         p.warn(f"host {h['name_label']}: no host_metrics; memory_total_bytes set to 0")
@@ -129,40 +132,51 @@ def _host(p: _Pool, h: Record, dom0: Record | None) -> dict[str, Any]:
     version = sv.get("product_version") or ""
     if not version:
         version = sv.get("platform_version") or "0"
-        p.warn(f"host {h['name_label']}: no product_version; using platform_version "
-               f"{version}")  # fmt: skip
+        p.warn(f"host {h['name_label']}: no product_version; using platform_version {version}")
     if "updates" in h:
         fixes = [p.updates[u]["name_label"] for u in h["updates"] if u in p.updates]
     else:
         fixes = []
-        p.warn(f"host {h['name_label']}: no `updates` field (pre-8.0 host); hotfixes "
-               "not collected")  # fmt: skip
+        p.warn(f"host {h['name_label']}: no `updates` field (pre-8.0 host); hotfixes not collected")
     ci = h.get("cpu_info") or {}
     features = ci.get("features_hvm") or ci.get("features") or ""
     if not ci.get("vendor"):
         p.warn(f"host {h['name_label']}: cpu_info has no vendor")
     p.all_https = p.all_https and bool(h.get("https_only", False))
     return {
-        "uuid": h["uuid"], "name": h["name_label"], "pool": p.pool_uuid,
-        "enabled": bool(h.get("enabled")), "version": version, "hotfixes": fixes,
-        "cpu": {"vendor": ci.get("vendor", ""), "features": features,
-                "model": ci.get("modelname", ""), "count": _int(ci.get("cpu_count"))},
+        "uuid": h["uuid"],
+        "name": h["name_label"],
+        "pool": p.pool_uuid,
+        "enabled": bool(h.get("enabled")),
+        "version": version,
+        "hotfixes": fixes,
+        "cpu": {
+            "vendor": ci.get("vendor", ""),
+            "features": features,
+            "model": ci.get("modelname", ""),
+            "count": _int(ci.get("cpu_count")),
+        },
         "memory_total_bytes": _int(m.get("memory_total")) if m else 0,
         "memory_overhead_bytes": overhead,
-    }  # fmt: skip
+    }
 
 
 def _pool(p: _Pool, pool: Record) -> None:
     """The pool object (after the hosts: `https_only` holds when it holds on every host)."""
     default_sr = p.srs.get(pool.get("default_SR") or NULL_REF)
-    p.out.pools.append({
-        "uuid": p.pool_uuid, "name": pool.get("name_label", ""),
-        "master": p.uuid_in(p.hosts, pool.get("master")),
-        "ha_enabled": bool(pool.get("ha_enabled")),
-        "migration_compression": bool(pool.get("migration_compression", False)),
-        "https_only": p.all_https,
-        "default_sr": default_sr["uuid"] if default_sr and not _skipped_sr(default_sr) else None,
-    })  # fmt: skip
+    p.out.pools.append(
+        {
+            "uuid": p.pool_uuid,
+            "name": pool.get("name_label", ""),
+            "master": p.uuid_in(p.hosts, pool.get("master")),
+            "ha_enabled": bool(pool.get("ha_enabled")),
+            "migration_compression": bool(pool.get("migration_compression", False)),
+            "https_only": p.all_https,
+            "default_sr": default_sr["uuid"]
+            if default_sr and not _skipped_sr(default_sr)
+            else None,
+        }
+    )
     if p.out.pools[0]["master"] is None:
         p.warn(f"pool {pool.get('name_label', '')}: master is not among its hosts")
 
@@ -180,12 +194,18 @@ def _srs(p: _Pool) -> None:
                 hu = p.uuid_in(p.hosts, pbd.get("host"))
                 if hu and hu not in attached:
                     attached.append(hu)
-        p.out.srs.append({
-            "uuid": s["uuid"], "name": s.get("name_label", ""), "pool": p.pool_uuid,
-            "type": s.get("type", ""), "shared": bool(s.get("shared")),
-            "size_bytes": _int(s.get("physical_size")),
-            "used_bytes": _int(s.get("physical_utilisation")), "hosts": attached,
-        })  # fmt: skip
+        p.out.srs.append(
+            {
+                "uuid": s["uuid"],
+                "name": s.get("name_label", ""),
+                "pool": p.pool_uuid,
+                "type": s.get("type", ""),
+                "shared": bool(s.get("shared")),
+                "size_bytes": _int(s.get("physical_size")),
+                "used_bytes": _int(s.get("physical_utilisation")),
+                "hosts": attached,
+            }
+        )
 
 
 def _networks(p: _Pool) -> None:
@@ -208,11 +228,17 @@ def _networks(p: _Pool) -> None:
                 on_hosts.append(hu)
             if hu and hu not in ip_hosts and pif_has_ip(pif):
                 ip_hosts.append(hu)
-        p.out.networks.append({
-            "uuid": n["uuid"], "name": n.get("name_label", ""), "pool": p.pool_uuid,
-            "management": management, "sriov": _is_sriov_network(n, p.t), "hosts": on_hosts,
-            "ip_hosts": ip_hosts,
-        })  # fmt: skip
+        p.out.networks.append(
+            {
+                "uuid": n["uuid"],
+                "name": n.get("name_label", ""),
+                "pool": p.pool_uuid,
+                "management": management,
+                "sriov": _is_sriov_network(n, p.t),
+                "hosts": on_hosts,
+                "ip_hosts": ip_hosts,
+            }
+        )
 
 
 def _vm_groups(p: _Pool) -> None:
@@ -220,11 +246,19 @@ def _vm_groups(p: _Pool) -> None:
     for g in p.groups.values():
         placement = PLACEMENTS.get(str(g.get("placement", "normal")))
         if placement is None:
-            p.warn(f"VM group {g.get('name_label', '')}: unknown placement "
-                   f"{g.get('placement')!r}; read as normal")  # fmt: skip
+            p.warn(
+                f"VM group {g.get('name_label', '')}: unknown placement "
+                f"{g.get('placement')!r}; read as normal"
+            )
             placement = "normal"
-        p.out.vm_groups.append({"uuid": g["uuid"], "name": g.get("name_label", ""),
-                                "pool": p.pool_uuid, "placement": placement})  # fmt: skip
+        p.out.vm_groups.append(
+            {
+                "uuid": g["uuid"],
+                "name": g.get("name_label", ""),
+                "pool": p.pool_uuid,
+                "placement": placement,
+            }
+        )
 
 
 def _vm(p: _Pool, v: Record, mcs: McsRule) -> None:
@@ -246,22 +280,33 @@ def _vm(p: _Pool, v: Record, mcs: McsRule) -> None:
     disks = _vm_disks(p, v, name)
     suspend = _vm_suspend(p, v, name, state)
     vm_vifs = _vm_vifs(p, v, name)
-    p.out.vms.append({
-        "uuid": v["uuid"], "name": name, "pool": p.pool_uuid, "power_state": state,
-        "host": host, "affinity": affinity,
-        "memory_bytes": _int(top) + ov,
-        "memory_min_bytes": _int(v.get("memory_dynamic_min")) + ov,
-        "vcpus": _int(v.get("VCPUs_at_startup") or v.get("VCPUs_max")),
-        "cpu_vendor": (flags.get("vendor") or None) if state != "Halted" else None,
-        "cpu_features": (flags.get("features") or None) if state != "Halted" else None,
-        "ha_protected": bool(v.get("ha_always_run"))
-        and v.get("ha_restart_priority") == "restart",
-        "os": _os_of(v, gm), "tools": bool(gm and gm.get("PV_drivers_detected")),
-        "mcs": mcs.matches(v), "pci": bool(v.get("attached_PCIs")),
-        "vgpu": bool(v.get("VGPUs")), "tags": list(v.get("tags") or []),
-        "disks": disks, "vifs": vm_vifs, "suspend_vdi": suspend,
-        "groups": [p.groups[g]["uuid"] for g in v.get("groups") or () if g in p.groups],
-    })  # fmt: skip
+    p.out.vms.append(
+        {
+            "uuid": v["uuid"],
+            "name": name,
+            "pool": p.pool_uuid,
+            "power_state": state,
+            "host": host,
+            "affinity": affinity,
+            "memory_bytes": _int(top) + ov,
+            "memory_min_bytes": _int(v.get("memory_dynamic_min")) + ov,
+            "vcpus": _int(v.get("VCPUs_at_startup") or v.get("VCPUs_max")),
+            "cpu_vendor": (flags.get("vendor") or None) if state != "Halted" else None,
+            "cpu_features": (flags.get("features") or None) if state != "Halted" else None,
+            "ha_protected": bool(v.get("ha_always_run"))
+            and v.get("ha_restart_priority") == "restart",
+            "os": _os_of(v, gm),
+            "tools": bool(gm and gm.get("PV_drivers_detected")),
+            "mcs": mcs.matches(v),
+            "pci": bool(v.get("attached_PCIs")),
+            "vgpu": bool(v.get("VGPUs")),
+            "tags": list(v.get("tags") or []),
+            "disks": disks,
+            "vifs": vm_vifs,
+            "suspend_vdi": suspend,
+            "groups": [p.groups[g]["uuid"] for g in v.get("groups") or () if g in p.groups],
+        }
+    )
 
 
 def _vm_disks(p: _Pool, v: Record, name: str) -> list[dict[str, Any]]:
@@ -279,15 +324,22 @@ def _vm_disks(p: _Pool, v: Record, name: str) -> list[dict[str, Any]]:
             p.warn(f"VM {name}: disk {vdi['uuid']} is on an ISO or unknown SR; left out")
             continue
         # (v2) the disk's snapshot VDIs travel with it in a storage migration
-        snaps = sum(_int(p.vdis[x].get("physical_utilisation"))
-                    for x in vdi.get("snapshots") or () if x in p.vdis)  # fmt: skip
-        disks.append({
-            "uuid": vdi["uuid"], "sr": p.srs[vdi["SR"]]["uuid"],
-            "size_bytes": _int(vdi.get("virtual_size")),
-            "used_bytes": _int(vdi.get("physical_utilisation")),
-            "cbt": bool(vdi.get("cbt_enabled")), "on_boot": vdi.get("on_boot", "persist"),
-            "snapshot_used_bytes": snaps,
-        })  # fmt: skip
+        snaps = sum(
+            _int(p.vdis[x].get("physical_utilisation"))
+            for x in vdi.get("snapshots") or ()
+            if x in p.vdis
+        )
+        disks.append(
+            {
+                "uuid": vdi["uuid"],
+                "sr": p.srs[vdi["SR"]]["uuid"],
+                "size_bytes": _int(vdi.get("virtual_size")),
+                "used_bytes": _int(vdi.get("physical_utilisation")),
+                "cbt": bool(vdi.get("cbt_enabled")),
+                "on_boot": vdi.get("on_boot", "persist"),
+                "snapshot_used_bytes": snaps,
+            }
+        )
     return disks
 
 
@@ -295,9 +347,12 @@ def _vm_suspend(p: _Pool, v: Record, name: str, state: str) -> dict[str, Any] | 
     """A Suspended VM's memory image (suspend_VDI), when it is on a kept SR."""
     sv = p.vdis.get(v.get("suspend_VDI") or NULL_REF) if state == "Suspended" else None
     if sv is not None and sv.get("SR") in p.kept_srs:
-        return {"uuid": sv["uuid"], "sr": p.srs[sv["SR"]]["uuid"],
-                "size_bytes": _int(sv.get("virtual_size")),
-                "used_bytes": _int(sv.get("physical_utilisation"))}  # fmt: skip
+        return {
+            "uuid": sv["uuid"],
+            "sr": p.srs[sv["SR"]]["uuid"],
+            "size_bytes": _int(sv.get("virtual_size")),
+            "used_bytes": _int(sv.get("physical_utilisation")),
+        }
     if sv is not None:
         p.warn(f"VM {name}: suspend image {sv['uuid']} is on an unknown SR; left out")
     return None
@@ -313,19 +368,25 @@ def _vm_vifs(p: _Pool, v: Record, name: str) -> list[dict[str, Any]]:
         if vif.get("network") not in p.kept_nets:
             p.warn(f"VM {name}: VIF {vif.get('device')} is on an unknown network; left out")
             continue
-        vm_vifs.append({"device": vif.get("device", ""),
-                        "network": p.nets[vif["network"]]["uuid"]})  # fmt: skip
+        vm_vifs.append({"device": vif.get("device", ""), "network": p.nets[vif["network"]]["uuid"]})
     return vm_vifs
 
 
-def assemble(parts: list[PoolDoc], *, source: str, taken_at: str | None = None,
-             validate: bool = True) -> Inventory:  # fmt: skip
+def assemble(
+    parts: list[PoolDoc], *, source: str, taken_at: str | None = None, validate: bool = True
+) -> Inventory:
     """One inventory from the pools' parts (pools in the given order)."""
     doc: dict[str, Any] = {
-        "format": FORMAT_NAME, "version": FORMAT_VERSION,
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
         "taken_at": taken_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source": source, "pools": [], "hosts": [], "srs": [], "networks": [], "vms": [],
-    }  # fmt: skip
+        "source": source,
+        "pools": [],
+        "hosts": [],
+        "srs": [],
+        "networks": [],
+        "vms": [],
+    }
     for p in parts:
         for key in ("pools", "hosts", "srs", "networks", "vms"):
             doc[key].extend(getattr(p, key))

@@ -16,9 +16,25 @@ NULL_REF = "OpaqueRef:NULL"
 PLACEMENTS = {"anti_affinity": "anti-affinity", "normal": "normal"}
 
 LINUX_WORDS = (
-    "linux", "ubuntu", "debian", "centos", "rhel", "red hat", "redhat", "oracle", "sles",
-    "suse", "rocky", "alma", "fedora", "amazon", "gentoo", "arch", "coreos", "mint",
-)  # fmt: skip
+    "linux",
+    "ubuntu",
+    "debian",
+    "centos",
+    "rhel",
+    "red hat",
+    "redhat",
+    "oracle",
+    "sles",
+    "suse",
+    "rocky",
+    "alma",
+    "fedora",
+    "amazon",
+    "gentoo",
+    "arch",
+    "coreos",
+    "mint",
+)
 
 Record = dict[str, Any]
 Tables = Mapping[str, Mapping[str, Record]]
@@ -62,7 +78,7 @@ def _ref(value: Any) -> str | None:
 
 
 def _os_of(vm: Mapping[str, Any], gm: Mapping[str, Any] | None) -> str:
-    """"windows" | "linux" | "other" from guest metrics, else viridian, else the template."""
+    """ "windows" | "linux" | "other" from guest metrics, else viridian, else the template."""
     osv = (gm or {}).get("os_version") or {}
     if osv:
         text = f"{osv.get('name', '')} {osv.get('distro', '')}".lower()

@@ -67,8 +67,15 @@ class Checker:
             return MISSING
         return d[key]
 
-    def string(self, d: dict[str, Any], key: str, path: str, *, nullable: bool = False,
-               nonempty: bool = False) -> str | None:  # fmt: skip
+    def string(
+        self,
+        d: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        nullable: bool = False,
+        nonempty: bool = False,
+    ) -> str | None:
         v = self.get(d, key, path)
         if v is MISSING:
             return None
@@ -97,8 +104,9 @@ class Checker:
         self.err(f"{path}.{key}", f"must be true or false, got {show(v)}")
         return None
 
-    def integer(self, d: dict[str, Any], key: str, path: str, *,
-                positive: bool = False) -> int | None:  # fmt: skip
+    def integer(
+        self, d: dict[str, Any], key: str, path: str, *, positive: bool = False
+    ) -> int | None:
         """A non-negative (or positive) integer; bools and floats are refused."""
         v = self.get(d, key, path)
         if v is MISSING:
@@ -111,8 +119,15 @@ class Checker:
         self.err(f"{path}.{key}", f"must be {what}, got {show(v)}")
         return None
 
-    def enum(self, d: dict[str, Any], key: str, path: str, choices: tuple[str, ...], *,
-             nullable: bool = False) -> str | None:  # fmt: skip
+    def enum(
+        self,
+        d: dict[str, Any],
+        key: str,
+        path: str,
+        choices: tuple[str, ...],
+        *,
+        nullable: bool = False,
+    ) -> str | None:
         v = self.get(d, key, path)
         if v is MISSING:
             return None
@@ -124,13 +139,15 @@ class Checker:
         self.err(f"{path}.{key}", f"must be one of {opts}, got {show(v)}")
         return None
 
-    def features(self, d: dict[str, Any], key: str, path: str, *,
-                 nullable: bool = False) -> str | None:  # fmt: skip
+    def features(
+        self, d: dict[str, Any], key: str, path: str, *, nullable: bool = False
+    ) -> str | None:
         v = self.string(d, key, path, nullable=nullable)
         if v is not None and not FEATURES_RE.fullmatch(v):
-            self.err(f"{path}.{key}",
-                     f"must be hex words joined by '-' (e.g. '1fcbfbff-f7fa3223'), "
-                     f"got {show(v)}")  # fmt: skip
+            self.err(
+                f"{path}.{key}",
+                f"must be hex words joined by '-' (e.g. '1fcbfbff-f7fa3223'), got {show(v)}",
+            )
             return None
         return v
 

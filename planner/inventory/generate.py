@@ -100,17 +100,25 @@ class _Fleet:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.doc: dict[str, Any] = {
-            "format": FORMAT_NAME, "version": FORMAT_VERSION, "taken_at": TAKEN_AT,
-            "source": "", "pools": [], "hosts": [], "srs": [], "networks": [], "vms": [],
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "taken_at": TAKEN_AT,
+            "source": "",
+            "pools": [],
+            "hosts": [],
+            "srs": [],
+            "networks": [],
+            "vms": [],
             "vm_groups": [],
-        }  # fmt: skip
+        }
 
     def uuid(self) -> str:
         return str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
 
     def build(self, pools: int, hosts: int, vms: int, seed: int) -> dict[str, Any]:
-        self.doc["source"] = (f"planner generate --pools {pools} --hosts {hosts} --vms {vms} "
-                              f"--seed {seed}")  # fmt: skip
+        self.doc["source"] = (
+            f"planner generate --pools {pools} --hosts {hosts} --vms {vms} --seed {seed}"
+        )
         pw, hw, vw = max(2, len(str(pools))), max(2, len(str(hosts))), max(3, len(str(vms)))
         for p in range(pools):
             age = (p + 0.5) / pools  # 0 oldest .. 1 newest
@@ -120,8 +128,9 @@ class _Fleet:
     # ------------------------------------------------------------------ one pool
     # The helpers draw from the one random stream in a fixed order (traits, VM specs and
     # fills, hosts, SRs, networks, VMs): a fleet is a function of its seed, keep the order.
-    def pool(self, p: int, age: float, tag: str, n_hosts: int, n_vms: int,
-             hw: int, vw: int) -> None:  # fmt: skip
+    def pool(
+        self, p: int, age: float, tag: str, n_hosts: int, n_vms: int, hw: int, vw: int
+    ) -> None:
         t = self.traits(p, age, n_hosts)
         vm_specs, total, overhead, targets = self.sizes(n_hosts, n_vms)
         host_uuids = self.hosts(t, tag, n_hosts, hw, total, overhead)
@@ -130,15 +139,23 @@ class _Fleet:
         for k in range(rng.choice((1, 2, 2, 3))):
             typ = rng.choice(("nfs", "nfs", "lvmoiscsi", "lvmohba"))
             shared_srs.append(self.sr_doc(t.uuid, f"{tag}-{typ}-{k + 1}", typ, True, host_uuids))
-        local_srs = [self.sr_doc(t.uuid, f"{tag}-xs-{h + 1:0{hw}d}-local", "ext", False, [hu])
-                     for h, hu in enumerate(host_uuids)]  # fmt: skip
+        local_srs = [
+            self.sr_doc(t.uuid, f"{tag}-xs-{h + 1:0{hw}d}-local", "ext", False, [hu])
+            for h, hu in enumerate(host_uuids)
+        ]
         nets, sriov_hosts = self.networks(t, tag, host_uuids)
 
-        self.doc["pools"].append({
-            "uuid": t.uuid, "name": f"pool-{tag[1:]}", "master": host_uuids[0],
-            "ha_enabled": t.ha, "migration_compression": t.compression,
-            "https_only": t.https_only, "default_sr": shared_srs[0]["uuid"],
-        })  # fmt: skip
+        self.doc["pools"].append(
+            {
+                "uuid": t.uuid,
+                "name": f"pool-{tag[1:]}",
+                "master": host_uuids[0],
+                "ha_enabled": t.ha,
+                "migration_compression": t.compression,
+                "https_only": t.https_only,
+                "default_sr": shared_srs[0]["uuid"],
+            }
+        )
 
         where = _place(vm_specs, targets)
         net_names = list(nets)
@@ -146,10 +163,20 @@ class _Fleet:
             state, mem = vm_specs[i]
             h = where.get(i)
             self.vm_doc(
-                t.uuid, f"{tag}-{ROLES[i % len(ROLES)]}-{i + 1:0{vw}d}", state, mem,
-                host_uuids[h] if h is not None else None, host_uuids, t.base, t.ha,
-                shared_srs, local_srs, nets, net_names, sriov_hosts,
-            )  # fmt: skip
+                t.uuid,
+                f"{tag}-{ROLES[i % len(ROLES)]}-{i + 1:0{vw}d}",
+                state,
+                mem,
+                host_uuids[h] if h is not None else None,
+                host_uuids,
+                t.base,
+                t.ha,
+                shared_srs,
+                local_srs,
+                nets,
+                net_names,
+                sriov_hosts,
+            )
         self.size_srs(shared_srs, local_srs)
         self.doc["srs"].extend(shared_srs + local_srs)
         self.doc["networks"].extend(nets.values())
@@ -173,11 +200,23 @@ class _Fleet:
         hotfix = old and rng.random() < 0.5
         compression = rng.random() < 0.3
         has_sriov = rng.random() < 0.25
-        return _Traits(pool_uuid, old, "8.2.1" if old else "8.4.0", base, newer, n_newer, ha,
-                       https_only, hotfix, compression, has_sriov)  # fmt: skip
+        return _Traits(
+            pool_uuid,
+            old,
+            "8.2.1" if old else "8.4.0",
+            base,
+            newer,
+            n_newer,
+            ha,
+            https_only,
+            hotfix,
+            compression,
+            has_sriov,
+        )
 
-    def sizes(self, n_hosts: int, n_vms: int
-              ) -> tuple[list[tuple[str, int]], int, int, list[float]]:  # fmt: skip
+    def sizes(
+        self, n_hosts: int, n_vms: int
+    ) -> tuple[list[tuple[str, int]], int, int, list[float]]:
         """The VMs' (power state, memory), the hosts' memory and overhead (bytes), and each
         host's target of committed memory."""
         rng = self.rng
@@ -187,8 +226,10 @@ class _Fleet:
         fills = [rng.uniform(*FILL_RANGE) for _ in range(n_hosts)]
         est = sum(m for s, m in vm_specs if s in _UP) / sum(fills)
         limit = max(4 * GIB, int(est // 3))
-        vm_specs = [(s, m if m <= limit else max(g * GIB for g in MEMORY_GIB if g * GIB <= limit))
-                    for s, m in vm_specs]  # fmt: skip
+        vm_specs = [
+            (s, m if m <= limit else max(g * GIB for g in MEMORY_GIB if g * GIB <= limit))
+            for s, m in vm_specs
+        ]
         running = sum(m for s, m in vm_specs if s in _UP)
         usable = running / sum(fills)
         total = max(64 * GIB, -(-int(usable + self.overhead(usable)) // ROUND_BYTES) * ROUND_BYTES)
@@ -198,29 +239,41 @@ class _Fleet:
         scale = running / (sum(fills) * cap) if running else 1.0
         return vm_specs, total, overhead, [f * scale * cap for f in fills]
 
-    def hosts(self, t: _Traits, tag: str, n_hosts: int, hw: int, total: int,
-              overhead: int) -> list[str]:  # fmt: skip
+    def hosts(
+        self, t: _Traits, tag: str, n_hosts: int, hw: int, total: int, overhead: int
+    ) -> list[str]:
         """The pool's host documents (the newest `t.n_newer` on the newer CPU); their uuids."""
         host_uuids: list[str] = []
         for h in range(n_hosts):
             gen = t.newer if h >= n_hosts - t.n_newer else t.base
             hu = self.uuid()
             host_uuids.append(hu)
-            self.doc["hosts"].append({
-                "uuid": hu, "name": f"{tag}-xs-{h + 1:0{hw}d}", "pool": t.uuid,
-                "enabled": True, "version": t.version,
-                "hotfixes": ([HOTFIX] if t.hotfix and h == 0 else []) if t.old else [],
-                "cpu": {"vendor": gen.vendor, "features": gen.features, "model": gen.model,
-                        "count": self.cpu_count(gen)},
-                "memory_total_bytes": total, "memory_overhead_bytes": overhead,
-            })  # fmt: skip
+            self.doc["hosts"].append(
+                {
+                    "uuid": hu,
+                    "name": f"{tag}-xs-{h + 1:0{hw}d}",
+                    "pool": t.uuid,
+                    "enabled": True,
+                    "version": t.version,
+                    "hotfixes": ([HOTFIX] if t.hotfix and h == 0 else []) if t.old else [],
+                    "cpu": {
+                        "vendor": gen.vendor,
+                        "features": gen.features,
+                        "model": gen.model,
+                        "count": self.cpu_count(gen),
+                    },
+                    "memory_total_bytes": total,
+                    "memory_overhead_bytes": overhead,
+                }
+            )
         # 15% of pools of 4+ hosts have one host disabled (entering maintenance)
         if n_hosts >= 4 and self.rng.random() < 0.15:
             self.doc["hosts"][-1 - self.rng.randrange(n_hosts - 1)]["enabled"] = False
         return host_uuids
 
-    def networks(self, t: _Traits, tag: str, host_uuids: list[str]
-                 ) -> tuple[dict[str, dict[str, Any]], set[str]]:  # fmt: skip
+    def networks(
+        self, t: _Traits, tag: str, host_uuids: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """The pool's networks by name, and the hosts with an SR-IOV network."""
         rng = self.rng
         nets: dict[str, dict[str, Any]] = {}
@@ -253,16 +306,38 @@ class _Fleet:
     def cpu_count(self, gen: CpuGeneration) -> int:
         return 2 * self.rng.choice((16, 20, 24, 28, 32)) + 8 * gen.rank
 
-    def sr_doc(self, pool: str, name: str, typ: str, shared: bool,
-               hosts: list[str]) -> dict[str, Any]:  # fmt: skip
-        return {"uuid": self.uuid(), "name": name, "pool": pool, "type": typ, "shared": shared,
-                "size_bytes": 0, "used_bytes": 0, "hosts": list(hosts)}  # fmt: skip
+    def sr_doc(
+        self, pool: str, name: str, typ: str, shared: bool, hosts: list[str]
+    ) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid(),
+            "name": name,
+            "pool": pool,
+            "type": typ,
+            "shared": shared,
+            "size_bytes": 0,
+            "used_bytes": 0,
+            "hosts": list(hosts),
+        }
 
-    def net_doc(self, pool: str, name: str, hosts: list[str], *, management: bool = False,
-                sriov: bool = False) -> dict[str, Any]:  # fmt: skip
-        return {"uuid": self.uuid(), "name": name, "pool": pool, "management": management,
-                "sriov": sriov, "hosts": list(hosts),
-                "ip_hosts": list(hosts) if management else []}  # fmt: skip
+    def net_doc(
+        self,
+        pool: str,
+        name: str,
+        hosts: list[str],
+        *,
+        management: bool = False,
+        sriov: bool = False,
+    ) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid(),
+            "name": name,
+            "pool": pool,
+            "management": management,
+            "sriov": sriov,
+            "hosts": list(hosts),
+            "ip_hosts": list(hosts) if management else [],
+        }
 
     def size_srs(self, shared: list[dict[str, Any]], local: list[dict[str, Any]]) -> None:
         """SR sizes so shared SRs are 40-70% full and local SRs 20-60% (at least 500 GiB)."""
@@ -279,18 +354,33 @@ class _Fleet:
         reset = rng.random() < 0.01
         disks = []
         for k in range(1 + rng.choices((0, 1, 2), cum_weights=(55, 90, 100))[0]):
-            size = (rng.choice((20, 32, 40, 60, 80, 100)) if k == 0
-                    else int(rng.lognormvariate(4.6, 0.9)) + 10) * GIB  # fmt: skip
+            size = (
+                rng.choice((20, 32, 40, 60, 80, 100))
+                if k == 0
+                else int(rng.lognormvariate(4.6, 0.9)) + 10
+            ) * GIB
             used = int(size * rng.uniform(0.2, 0.95)) // 2**20 * 2**20
-            disks.append({"uuid": self.uuid(), "sr": sr_doc["uuid"], "size_bytes": size,
-                          "used_bytes": used, "cbt": cbt and k == 0,
-                          "on_boot": "reset" if reset else "persist",
-                          "snapshot_used_bytes": 0})  # fmt: skip
+            disks.append(
+                {
+                    "uuid": self.uuid(),
+                    "sr": sr_doc["uuid"],
+                    "size_bytes": size,
+                    "used_bytes": used,
+                    "cbt": cbt and k == 0,
+                    "on_boot": "reset" if reset else "persist",
+                    "snapshot_used_bytes": 0,
+                }
+            )
             sr_doc["used_bytes"] += used
         return disks
 
-    def vifs(self, host: str | None, nets: dict[str, dict[str, Any]], net_names: list[str],
-             sriov_hosts: set[str]) -> list[dict[str, str]]:  # fmt: skip
+    def vifs(
+        self,
+        host: str | None,
+        nets: dict[str, dict[str, Any]],
+        net_names: list[str],
+        sriov_hosts: set[str],
+    ) -> list[dict[str, str]]:
         """A VM's VIFs: vm-net, sometimes another network, rarely SR-IOV on its host."""
         rng = self.rng
         vifs = [{"device": "0", "network": nets["vm-net"]["uuid"]}]
@@ -302,10 +392,22 @@ class _Fleet:
             vifs.append({"device": str(len(vifs)), "network": nets["sriov-net"]["uuid"]})
         return vifs
 
-    def vm_doc(self, pool: str, name: str, state: str, mem: int, host: str | None,
-               hosts: list[str], gen: CpuGeneration, ha: bool, shared: list[dict[str, Any]],
-               local: list[dict[str, Any]], nets: dict[str, dict[str, Any]],
-               net_names: list[str], sriov_hosts: set[str]) -> None:  # fmt: skip
+    def vm_doc(
+        self,
+        pool: str,
+        name: str,
+        state: str,
+        mem: int,
+        host: str | None,
+        hosts: list[str],
+        gen: CpuGeneration,
+        ha: bool,
+        shared: list[dict[str, Any]],
+        local: list[dict[str, Any]],
+        nets: dict[str, dict[str, Any]],
+        net_names: list[str],
+        sriov_hosts: set[str],
+    ) -> None:
         rng = self.rng
         r = rng.random
         os_roll = r()
@@ -323,22 +425,32 @@ class _Fleet:
         disks = self.disks(sr_doc)
         vifs = self.vifs(host, nets, net_names, sriov_hosts)
         dmc = r() < 0.3
-        self.doc["vms"].append({
-            "uuid": self.uuid(), "name": name, "pool": pool, "power_state": state,
-            "host": host if running else None,
-            "affinity": (host or hosts[rng.randrange(len(hosts))]) if r() < 0.2 else None,
-            "memory_bytes": mem,
-            "memory_min_bytes": max(GIB // 2, mem // 2) if dmc and mem > GIB else mem,
-            "vcpus": max(1, min(32, mem // (2 * GIB))) if r() < 0.8 else rng.choice((1, 2, 4)),
-            "cpu_vendor": gen.vendor if booted else None,
-            "cpu_features": gen.features if booted else None,
-            "ha_protected": r() < (0.15 if ha else 0.02),
-            "os": os, "tools": tools,
-            "mcs": r() < (0.08 if os == "windows" else 0.005),
-            "pci": r() < 0.01, "vgpu": r() < (0.02 if os == "windows" else 0.005),
-            "tags": ["prod"] if r() < 0.5 else [],
-            "disks": disks, "vifs": vifs, "suspend_vdi": None, "groups": [],
-        })  # fmt: skip
+        self.doc["vms"].append(
+            {
+                "uuid": self.uuid(),
+                "name": name,
+                "pool": pool,
+                "power_state": state,
+                "host": host if running else None,
+                "affinity": (host or hosts[rng.randrange(len(hosts))]) if r() < 0.2 else None,
+                "memory_bytes": mem,
+                "memory_min_bytes": max(GIB // 2, mem // 2) if dmc and mem > GIB else mem,
+                "vcpus": max(1, min(32, mem // (2 * GIB))) if r() < 0.8 else rng.choice((1, 2, 4)),
+                "cpu_vendor": gen.vendor if booted else None,
+                "cpu_features": gen.features if booted else None,
+                "ha_protected": r() < (0.15 if ha else 0.02),
+                "os": os,
+                "tools": tools,
+                "mcs": r() < (0.08 if os == "windows" else 0.005),
+                "pci": r() < 0.01,
+                "vgpu": r() < (0.02 if os == "windows" else 0.005),
+                "tags": ["prod"] if r() < 0.5 else [],
+                "disks": disks,
+                "vifs": vifs,
+                "suspend_vdi": None,
+                "groups": [],
+            }
+        )
 
 
 _UP = ("Running", "Paused")

@@ -117,8 +117,9 @@ def _network(d: dict[str, Any]) -> Network:
 def _suspend_vdi(d: dict[str, Any] | None) -> SuspendVdi | None:
     if d is None:
         return None
-    return SuspendVdi(uuid=d["uuid"], sr=d["sr"], size_bytes=d["size_bytes"],
-                      used_bytes=d["used_bytes"])  # fmt: skip
+    return SuspendVdi(
+        uuid=d["uuid"], sr=d["sr"], size_bytes=d["size_bytes"], used_bytes=d["used_bytes"]
+    )
 
 
 def _vm(d: dict[str, Any]) -> VM:
@@ -355,11 +356,11 @@ def read_bytes(path: str | Path, what: str, limit: int = MAX_FILE_BYTES) -> byte
         if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{p}: is a directory, expected a {what} JSON file")
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{p}: not a regular file (a pipe or a device); give a "
-                             f"{what} file")  # fmt: skip
+            raise InputError(f"{p}: not a regular file (a pipe or a device); give a {what} file")
         if st.st_size > limit:
-            raise InputError(f"{p}: {st.st_size:,} bytes, more than the {limit:,} a {what} "
-                             "file may have")  # fmt: skip
+            raise InputError(
+                f"{p}: {st.st_size:,} bytes, more than the {limit:,} a {what} file may have"
+            )
         chunks = []
         size = 0
         with os.fdopen(fd, "rb", closefd=True) as f:
@@ -391,8 +392,9 @@ def read_json(path: str | Path, what: str) -> Any:
     except UnicodeDecodeError as e:
         raise InputError(f"{p}: cannot read {what}: not UTF-8 (byte {e.start})") from None
     try:
-        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
-                         parse_int=_small_int)  # fmt: skip
+        doc = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_small_int
+        )
     except json.JSONDecodeError as e:
         raise InputError(f"{p}:{e.lineno}:{e.colno}: malformed JSON: {e.msg}") from None
     except _Refused as e:
@@ -405,8 +407,10 @@ def read_json(path: str | Path, what: str) -> Any:
         try:
             canonical_json(doc).encode("utf-8")
         except UnicodeEncodeError as e:
-            raise InputError(f"{p}: holds a lone surrogate (a \\u{ord(e.object[e.start]):04x} "
-                             "escape) in a string") from None  # fmt: skip
+            raise InputError(
+                f"{p}: holds a lone surrogate (a \\u{ord(e.object[e.start]):04x} "
+                "escape) in a string"
+            ) from None
         except RecursionError:
             raise InputError(f"{p}: JSON nested too deep") from None
     return doc

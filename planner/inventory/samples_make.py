@@ -40,10 +40,19 @@ def make_sample() -> dict[str, Any]:
     b = Builder(taken_at=TAKEN_AT, source="xen-planner sample (planner.inventory.samples_make)")
     p = b.pool("lab", ha=True, compression=False, https_only=False)
     hosts = {
-        f"xs-0{i}": b.host(p, f"xs-0{i}", memory_gib=128, overhead_gib=4, version="8.4.0",
-                           vendor=gen.vendor, features=gen.features, model=gen.model, cpus=48)
+        f"xs-0{i}": b.host(
+            p,
+            f"xs-0{i}",
+            memory_gib=128,
+            overhead_gib=4,
+            version="8.4.0",
+            vendor=gen.vendor,
+            features=gen.features,
+            model=gen.model,
+            cpus=48,
+        )
         for i in range(1, 6)
-    }  # fmt: skip
+    }
     h1, h2, h3, h4, h5 = hosts.values()
     old = b.sr(p, "nfs-old", size_gib=3072, shared=True, type="nfs")
     new = b.sr(p, "nfs-new", size_gib=6144, shared=True, type="nfs", default=True)
@@ -54,10 +63,24 @@ def make_sample() -> dict[str, Any]:
     sriov = b.network(p, "sriov-net", sriov=True, hosts=[h3, h4])
     web, db = [vm_net], [vm_net, backup]
 
-    def vm(name: str, host: str | None, mem: float, disks: list[tuple[str, float]],
-           nets: list[str] | None = None, **kw: Any) -> None:  # fmt: skip
-        b.vm(p, name, host=host, memory_gib=mem, vcpus=max(1, int(mem // 4)), disks=disks,
-             networks=web if nets is None else nets, **kw)  # fmt: skip
+    def vm(
+        name: str,
+        host: str | None,
+        mem: float,
+        disks: list[tuple[str, float]],
+        nets: list[str] | None = None,
+        **kw: Any,
+    ) -> None:
+        b.vm(
+            p,
+            name,
+            host=host,
+            memory_gib=mem,
+            vcpus=max(1, int(mem // 4)),
+            disks=disks,
+            networks=web if nets is None else nets,
+            **kw,
+        )
 
     # xs-01: 94 GiB committed, 30 free
     vm("dc-01", h1, 8, [(new, 60)], os="windows", ha_protected=True, tags=["infra"])
@@ -119,17 +142,35 @@ def make_two_pools() -> dict[str, Any]:
     b = Builder(taken_at=TAKEN_AT, source="xen-planner sample (planner.inventory.samples_make)")
     po = b.pool("old", ha=False, compression=False, https_only=False)
     olds = [
-        b.host(po, f"old-0{i}", memory_gib=256, overhead_gib=6, version="8.2.1",
-               hotfixes=("XS82ECU1033",) if i == 1 else (), vendor=g_old.vendor,
-               features=g_old.features, model=g_old.model, cpus=28)
+        b.host(
+            po,
+            f"old-0{i}",
+            memory_gib=256,
+            overhead_gib=6,
+            version="8.2.1",
+            hotfixes=("XS82ECU1033",) if i == 1 else (),
+            vendor=g_old.vendor,
+            features=g_old.features,
+            model=g_old.model,
+            cpus=28,
+        )
         for i in range(1, 5)
-    ]  # fmt: skip
+    ]
     pn = b.pool("new", ha=True, compression=True, https_only=True)
     news = [
-        b.host(pn, f"new-0{i}", memory_gib=512, overhead_gib=8, version="8.4.0",
-               vendor=g_new.vendor, features=g_new.features, model=g_new.model, cpus=64)
+        b.host(
+            pn,
+            f"new-0{i}",
+            memory_gib=512,
+            overhead_gib=8,
+            version="8.4.0",
+            vendor=g_new.vendor,
+            features=g_new.features,
+            model=g_new.model,
+            cpus=64,
+        )
         for i in range(1, 5)
-    ]  # fmt: skip
+    ]
     o_nfs = b.sr(po, "old-nfs", size_gib=4096, type="nfs", default=True)
     o_iscsi = b.sr(po, "old-iscsi", size_gib=2048, type="lvmoiscsi")
     n_nfs = b.sr(pn, "new-nfs", size_gib=16384, type="nfs", default=True)
@@ -177,12 +218,27 @@ def make_two_pools() -> dict[str, Any]:
         ("batch-01", -1, 8, [(o_nfs, 40)], web, {"power_state": "Suspended"}),
     ]
     for name, hi, mem, disks, networks, extra in specs:
-        b.vm(po, name, host=olds[hi] if hi >= 0 else None, memory_gib=mem,
-             vcpus=max(1, int(mem // 4)), disks=disks, networks=networks, **extra)  # fmt: skip
+        b.vm(
+            po,
+            name,
+            host=olds[hi] if hi >= 0 else None,
+            memory_gib=mem,
+            vcpus=max(1, int(mem // 4)),
+            disks=disks,
+            networks=networks,
+            **extra,
+        )
     nweb = [nets["new", "vm-net"]]
     for i, (name, mem) in enumerate((("portal-01", 8), ("portal-02", 8), ("db-10", 64))):
-        b.vm(pn, name, host=news[i], memory_gib=mem, vcpus=max(1, int(mem // 4)),
-             disks=[(n_nfs, 100)], networks=nweb)  # fmt: skip
+        b.vm(
+            pn,
+            name,
+            host=news[i],
+            memory_gib=mem,
+            vcpus=max(1, int(mem // 4)),
+            disks=[(n_nfs, 100)],
+            networks=nweb,
+        )
     doc = b.document()
     _suspend(doc, "batch-01", g_old.vendor, g_old.features)
     return doc

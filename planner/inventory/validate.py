@@ -52,8 +52,9 @@ def validate_document(doc: Any) -> ValidationReport:
     """
     c = _Checker()
     if not isinstance(doc, dict):
-        c.errors.append(f"document: must be a JSON object with format {FORMAT_NAME!r}, "
-                        f"got {_show(doc)}")  # fmt: skip
+        c.errors.append(
+            f"document: must be a JSON object with format {FORMAT_NAME!r}, got {_show(doc)}"
+        )
         return ValidationReport(c.errors, c.warnings)
     fmt = doc.get("format", _MISSING)
     if fmt is _MISSING:
@@ -65,8 +66,11 @@ def validate_document(doc: Any) -> ValidationReport:
         if ver is _MISSING:
             c.err("version", f"missing (expected {FORMAT_VERSION})")
         elif type(ver) is not int or ver not in READ_VERSIONS:
-            c.err("version", f"unsupported inventory version {_show(ver)} "
-                             f"(this planner reads versions 1 and {FORMAT_VERSION})")  # fmt: skip
+            c.err(
+                "version",
+                f"unsupported inventory version {_show(ver)} "
+                f"(this planner reads versions 1 and {FORMAT_VERSION})",
+            )
     if c.errors:
         return ValidationReport(c.errors, c.warnings)
 
@@ -166,9 +170,14 @@ def _claim(c: _Checker, refs: _Refs, uuid: str | None, path: str) -> bool:
 
 def _pass1(c: _Checker, lists: dict[str, list[tuple[int, dict[str, Any]]]], refs: _Refs) -> None:
     """Shapes and types of every object; records uuids and each object's pool."""
-    for kind, shape in (("pools", _pool_shape), ("hosts", _host_shape), ("srs", _sr_shape),
-                        ("networks", _network_shape), ("vm_groups", _group_shape),
-                        ("vms", _vm_shape)):  # fmt: skip
+    for kind, shape in (
+        ("pools", _pool_shape),
+        ("hosts", _host_shape),
+        ("srs", _sr_shape),
+        ("networks", _network_shape),
+        ("vm_groups", _group_shape),
+        ("vms", _vm_shape),
+    ):
         for i, d in lists[kind]:
             shape(c, refs, i, d)
 
@@ -208,8 +217,10 @@ def _host_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     total = c.integer(d, "memory_total_bytes", path, positive=True)
     overhead = c.integer(d, "memory_overhead_bytes", path)
     if total is not None and overhead is not None and overhead >= total:
-        c.err(f"{path}.memory_overhead_bytes",
-              f"must be less than memory_total_bytes ({total}), got {overhead}")  # fmt: skip
+        c.err(
+            f"{path}.memory_overhead_bytes",
+            f"must be less than memory_total_bytes ({total}), got {overhead}",
+        )
     if uuid is not None and _claim(c, refs, uuid, path):
         refs.host_pool[uuid] = pool
         refs.host_path[uuid] = path
@@ -268,8 +279,7 @@ def _vm_shape(c: _Checker, refs: _Refs, i: int, d: dict[str, Any]) -> None:
     mem = c.integer(d, "memory_bytes", path)
     low = c.integer(d, "memory_min_bytes", path)
     if mem is not None and low is not None and low > mem:
-        c.err(f"{path}.memory_min_bytes",
-              f"must not exceed memory_bytes ({mem}), got {low}")  # fmt: skip
+        c.err(f"{path}.memory_min_bytes", f"must not exceed memory_bytes ({mem}), got {low}")
     c.integer(d, "vcpus", path, positive=True)
     c.enum(d, "cpu_vendor", path, CPU_VENDORS, nullable=True)
     c.features(d, "cpu_features", path, nullable=True)

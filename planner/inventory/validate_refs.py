@@ -83,13 +83,20 @@ def _host_list(c: Checker, refs: Refs, d: dict[str, Any], path: str, what: str) 
         if h not in refs.host_pool:
             c.err(f"{path}.hosts[{j}]", f"no host with uuid {h!r}")
         elif _other_pool(refs, refs.host_pool[h], pool):
-            c.err(f"{path}.hosts[{j}]",
-                  f"host {h!r} ({refs.host_path[h]}) is in another pool than "
-                  f"this {what}")  # fmt: skip
+            c.err(
+                f"{path}.hosts[{j}]",
+                f"host {h!r} ({refs.host_path[h]}) is in another pool than this {what}",
+            )
 
 
-def _vm_refs(c: Checker, refs: Refs, d: dict[str, Any], path: str,
-             committed: dict[str, int], disk_used: dict[str, int]) -> None:  # fmt: skip
+def _vm_refs(
+    c: Checker,
+    refs: Refs,
+    d: dict[str, Any],
+    path: str,
+    committed: dict[str, int],
+    disk_used: dict[str, int],
+) -> None:
     """A VM's host, affinity, disks' SRs, suspend image, groups and VIFs' networks; adds
     its memory to `committed` (running on a known host) and its disks to `disk_used`."""
     pool = _pool_of(c, refs, d, path)
@@ -122,20 +129,28 @@ def _vm_refs(c: Checker, refs: Refs, d: dict[str, Any], path: str,
         if net not in refs.net_pool:
             c.err(f"{path}.vifs[{j}].network", f"no network with uuid {net!r}")
         elif _other_pool(refs, refs.net_pool[net], pool):
-            c.err(f"{path}.vifs[{j}].network",
-                  f"network {net!r} is in another pool than the VM")  # fmt: skip
+            c.err(f"{path}.vifs[{j}].network", f"network {net!r} is in another pool than the VM")
 
 
-def _vm_host(c: Checker, refs: Refs, d: dict[str, Any], path: str, pool: str | None,
-             state: Any, committed: dict[str, int]) -> None:  # fmt: skip
+def _vm_host(
+    c: Checker,
+    refs: Refs,
+    d: dict[str, Any],
+    path: str,
+    pool: str | None,
+    state: Any,
+    committed: dict[str, int],
+) -> None:
     """A Running/Paused VM names a host of its pool; a Halted/Suspended one none."""
     host = d.get("host")
     if type(host) is str:
         if host not in refs.host_pool:
             c.err(f"{path}.host", f"no host with uuid {host!r}")
         elif _other_pool(refs, refs.host_pool[host], pool):
-            c.err(f"{path}.host",
-                  f"resident on host {host!r} ({refs.host_path[host]}) of another pool")
+            c.err(
+                f"{path}.host",
+                f"resident on host {host!r} ({refs.host_path[host]}) of another pool",
+            )
         elif state in RUNNING:
             mem = d.get("memory_bytes")
             if type(mem) is int and mem >= 0:
@@ -155,7 +170,8 @@ def _sr_usage_warnings(c: Checker, srs: Objects, disk_used: dict[str, int]) -> N
             # it as it is; a figure below its own disks usually means a stale collection
             c.warnings.append(
                 f"srs[{i}].used_bytes: {sr_used} bytes, less than the {listed} bytes its "
-                "listed disks use; the planner and the checker take the SR's figure")
+                "listed disks use; the planner and the checker take the SR's figure"
+            )
 
 
 def _memory_warnings(c: Checker, refs: Refs, committed: dict[str, int]) -> None:
@@ -168,15 +184,18 @@ def _memory_warnings(c: Checker, refs: Refs, committed: dict[str, int]) -> None:
             )
 
 
-def _v2_vm_refs(c: Checker, refs: Refs, d: dict[str, Any], path: str, pool: str | None,
-                state: Any) -> None:  # fmt: skip
+def _v2_vm_refs(
+    c: Checker, refs: Refs, d: dict[str, Any], path: str, pool: str | None, state: Any
+) -> None:
     """(v2) A VM's suspend image (Suspended VMs only, on an SR of its pool) and groups
     (known VM groups of its pool)."""
     sv = d.get("suspend_vdi")
     if type(sv) is dict:
         if state != "Suspended":
-            c.err(f"{path}.suspend_vdi", f"only a Suspended VM has a suspend image, this one "
-                                         f"is {show(state)}")  # fmt: skip
+            c.err(
+                f"{path}.suspend_vdi",
+                f"only a Suspended VM has a suspend image, this one is {show(state)}",
+            )
         sr = sv.get("sr")
         if type(sr) is str:
             if sr not in refs.sr_pool:
@@ -210,8 +229,12 @@ def _ip_hosts(c: Checker, networks: list[tuple[int, dict[str, Any]]], refs: Refs
             if h not in refs.host_pool:
                 c.err(path, f"no host with uuid {h!r}")
             elif pool in refs.pools and refs.host_pool[h] != pool:
-                c.err(path, f"host {h!r} ({refs.host_path[h]}) is in another pool than "
-                            "this network")  # fmt: skip
+                c.err(
+                    path, f"host {h!r} ({refs.host_path[h]}) is in another pool than this network"
+                )
             elif on is not None and h not in on:
-                c.err(path, f"host {h!r} ({refs.host_path[h]}) has no PIF on this network "
-                            "(not in its hosts)")  # fmt: skip
+                c.err(
+                    path,
+                    f"host {h!r} ({refs.host_path[h]}) has no PIF on this network "
+                    "(not in its hosts)",
+                )

@@ -43,8 +43,23 @@ from planner.plots.schedule import gantt
 from planner.rules.memory import memory_after
 
 __all__ = [
-    "DPI", "GIB", "KIND_COLOURS", "KIND_LABELS", "MAX_HEIGHT_IN", "MAX_WIDTH_IN",
-    "MEMORY_COLOURS", "REASON_CLASSES", "REASON_COLOURS", "STEP_COLOUR", "PlannerFigure",
-    "describe_goal", "gantt", "hmm", "host_memory", "memory_after", "migration_starts",
-    "n1_heatmap", "png_bytes",
-]  # fmt: skip
+    "DPI",
+    "GIB",
+    "KIND_COLOURS",
+    "KIND_LABELS",
+    "MAX_HEIGHT_IN",
+    "MAX_WIDTH_IN",
+    "MEMORY_COLOURS",
+    "REASON_CLASSES",
+    "REASON_COLOURS",
+    "STEP_COLOUR",
+    "PlannerFigure",
+    "describe_goal",
+    "gantt",
+    "hmm",
+    "host_memory",
+    "memory_after",
+    "migration_starts",
+    "n1_heatmap",
+    "png_bytes",
+]

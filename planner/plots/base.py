@@ -22,8 +22,11 @@ DPI = 100
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 KIND_COLOURS = {"live": "#0072B2", "storage": "#E69F00", "move": "#009E73"}
-KIND_LABELS = {"live": "live migration", "storage": "storage migration",
-               "move": "disk move (halted VM)"}
+KIND_LABELS = {
+    "live": "live migration",
+    "storage": "storage migration",
+    "move": "disk move (halted VM)",
+}
 STEP_COLOUR = "#8C8C8C"  # host steps (disable, upgrade, enable) in a schedule
 MEMORY_COLOURS = {"before": "#C8C8C8", "after": "#5E3C99", "capacity": "#000000"}
 # N-1 map: what keeps a failed host's VMs from restarting, by class of first reason
@@ -37,11 +40,16 @@ REASON_COLOURS = {
     "other": "#8C8C8C",
 }
 REASON_CLASSES = {
-    "NO_CAPACITY": "memory", "MEMORY": "memory", "HALTED_MEMORY": "memory",
-    "SR_NOT_ATTACHED": "storage", "SR_SPACE": "storage", "SR_WRONG_POOL": "storage",
-    "NETWORK_NOT_ATTACHED": "network", "NETWORK_UNMAPPED": "network",
+    "NO_CAPACITY": "memory",
+    "MEMORY": "memory",
+    "HALTED_MEMORY": "memory",
+    "SR_NOT_ATTACHED": "storage",
+    "SR_SPACE": "storage",
+    "SR_WRONG_POOL": "storage",
+    "NETWORK_NOT_ATTACHED": "network",
+    "NETWORK_UNMAPPED": "network",
     "NO_TARGET": "no host left",
-}  # fmt: skip
+}
 
 
 class PlannerFigure(Figure):
@@ -72,8 +80,7 @@ def _figure(width: float, height: float) -> PlannerFigure:
 # ---------------------------------------------------------------- time
 
 
-_TICK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
-               86400)  # fmt: skip
+_TICK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
 def _time_axis(ax: Axes, span: float, *, label: bool = True) -> None:
@@ -99,7 +106,7 @@ def _short(text: str, n: int) -> str:
     if len(text) <= n:
         return text
     head = (n - 1) // 2
-    return text[:head] + "…" + text[-(n - 1 - head):]
+    return text[:head] + "…" + text[-(n - 1 - head) :]
 
 
 # ---------------------------------------------------------------- bars and picking
@@ -142,8 +149,9 @@ def _text_colour(colour: str) -> str:
     return "black" if lum > 0.179 else "white"
 
 
-def _pick(keys: list[str], weight: dict[str, float], wanted: Iterable[str] | None,
-          most: int) -> tuple[list[str], int]:  # fmt: skip
+def _pick(
+    keys: list[str], weight: dict[str, float], wanted: Iterable[str] | None, most: int
+) -> tuple[list[str], int]:
     """The keys to draw: `wanted` ones (in key order), else the `most` heaviest; and how
     many were left out."""
     if wanted is not None:

@@ -26,7 +26,7 @@ _Cell = tuple[str, str, str]  # failed host, reason class, cell text
 
 
 def _reason_counts(text: Any) -> dict[str, int]:
-    """"NO_CAPACITY:2, SR_NOT_ATTACHED:1" -> {"memory": 2, "storage": 1}."""
+    """ "NO_CAPACITY:2, SR_NOT_ATTACHED:1" -> {"memory": 2, "storage": 1}."""
     out: dict[str, int] = {}
     if not isinstance(text, str):
         return out
@@ -61,8 +61,13 @@ def _cells(df: pd.DataFrame) -> tuple[dict[str, list[_Cell]], dict[str, float]]:
     return cells, bad
 
 
-def _shown(cells: dict[str, list[_Cell]], bad: dict[str, float], pools: Iterable[str] | None,
-           max_cols: int, max_rows: int) -> tuple[list[str], int]:  # fmt: skip
+def _shown(
+    cells: dict[str, list[_Cell]],
+    bad: dict[str, float],
+    pools: Iterable[str] | None,
+    max_cols: int,
+    max_rows: int,
+) -> tuple[list[str], int]:
     """The pools to draw (frame order) and how many were left out: those picked, else the
     worst first until `max_rows` rows are used."""
     keys = list(cells)
@@ -91,12 +96,21 @@ def _draw_grid(ax: Axes, rows: list[tuple[str, list[_Cell]]], ncols: int) -> Non
         for j, (_, cls, _) in enumerate(row):
             grid[i, j] = classes.index(cls)
     cmap = ListedColormap([REASON_COLOURS[c] for c in classes]).with_extremes(bad="white")
-    ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5, aspect="auto",
-              interpolation="nearest")  # fmt: skip
+    ax.imshow(
+        grid, cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5, aspect="auto", interpolation="nearest"
+    )
     for i, (_, row) in enumerate(rows):
         for j, (_, cls, text) in enumerate(row):
-            ax.text(j, i, text, ha="center", va="center", fontsize=9 if ncols <= 8 else 8,
-                    color=_text_colour(REASON_COLOURS[cls]), linespacing=1.15)  # fmt: skip
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=9 if ncols <= 8 else 8,
+                color=_text_colour(REASON_COLOURS[cls]),
+                linespacing=1.15,
+            )
     # white gridlines between cells so neighbours of one colour still read as cells
     ax.set_xticks(np.arange(-0.5, ncols, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, len(rows), 1), minor=True)
@@ -111,8 +125,14 @@ def _draw_grid(ax: Axes, rows: list[tuple[str, list[_Cell]]], ncols: int) -> Non
             ax.axhline(i - 0.5, color="#444444", linewidth=1.2)
 
 
-def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols: int = 12,
-               max_rows: int = 24, ax: Axes | None = None) -> Figure:  # fmt: skip
+def n1_heatmap(
+    df: pd.DataFrame,
+    *,
+    pools: Iterable[str] | None = None,
+    max_cols: int = 12,
+    max_rows: int = 24,
+    ax: Axes | None = None,
+) -> Figure:
     """An N-1 sweep as a grid: one cell per failed host, one row of cells per pool.
 
     A cell's colour is why its VMs cannot all restart (the class of each unplaced VM's
@@ -131,7 +151,7 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     rows: list[tuple[str, list[_Cell]]] = []
     for p in shown:
         for i in range(0, len(cells[p]), max_cols):
-            rows.append((p if i == 0 else "", cells[p][i:i + max_cols]))
+            rows.append((p if i == 0 else "", cells[p][i : i + max_cols]))
     ncols = max((len(c) for _, c in rows), default=1)
     given = ax is not None
     fig: Any  # a Figure, or the SubFigure a given `ax` sits in
@@ -143,22 +163,46 @@ def n1_heatmap(df: pd.DataFrame, *, pools: Iterable[str] | None = None, max_cols
     _draw_grid(ax, rows, ncols)
     n_bad = int(sum(bad[p] for p in shown))
     n_all = sum(len(cells[p]) for p in shown)
-    title = (f"N-1: can each pool restart a failed host's VMs? {n_bad} of {n_all} single "
-             "failures leave VMs without a host")  # fmt: skip
+    title = (
+        f"N-1: can each pool restart a failed host's VMs? {n_bad} of {n_all} single "
+        "failures leave VMs without a host"
+    )
     if left_out:
-        title += _left_out([p for p in keys if p not in shown],
-                           None if pools is not None else "fewer failing hosts")  # fmt: skip
+        title += _left_out(
+            [p for p in keys if p not in shown],
+            None if pools is not None else "fewer failing hosts",
+        )
     ax.set_title(title, fontsize=10)
     present = [c for c in REASON_COLOURS if c in {cls for _, r in rows for _, cls, _ in r}]
-    handles = [Patch(facecolor=REASON_COLOURS[c], edgecolor="#999999",
-                     label=c if c == "all restart" else f"unplaced: {c}") for c in present]
+    handles = [
+        Patch(
+            facecolor=REASON_COLOURS[c],
+            edgecolor="#999999",
+            label=c if c == "all restart" else f"unplaced: {c}",
+        )
+        for c in present
+    ]
     if not rows:
-        ax.text(0.5, 0.5, "no failure scenarios", ha="center", va="center",
-                transform=ax.transAxes, fontsize=12, color="#555555")  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            "no failure scenarios",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=12,
+            color="#555555",
+        )
     elif not given:
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
-                   fontsize=8, frameon=False)  # fmt: skip
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=min(len(handles), 4),
+            fontsize=8,
+            frameon=False,
+        )
     else:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
-                  frameon=False)  # fmt: skip
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False
+        )
     return fig

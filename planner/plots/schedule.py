@@ -34,8 +34,9 @@ MAX_WAVE_LINES = 30  # more waves than this draw no wave lines (they would be a 
 
 
 def _wave_starts(plan: Plan, starts: dict[str, int]) -> list[int]:
-    return [min((starts[m.id] for m in w.migrations), default=0) for w in plan.waves
-            if w.migrations]  # fmt: skip
+    return [
+        min((starts[m.id] for m in w.migrations), default=0) for w in plan.waves if w.migrations
+    ]
 
 
 def _step_bars(plan: Plan, inv: Inventory | None) -> dict[str, list[_Bar]]:
@@ -51,21 +52,24 @@ def _step_bars(plan: Plan, inv: Inventory | None) -> dict[str, list[_Bar]]:
     return out
 
 
-def _bars_by_pool(plan: Plan, inv: Inventory | None,
-                  starts: dict[str, int]) -> dict[str, list[_Bar]]:  # fmt: skip
+def _bars_by_pool(
+    plan: Plan, inv: Inventory | None, starts: dict[str, int]
+) -> dict[str, list[_Bar]]:
     """Every migration (by its source pool) and timed host step (by its host's pool)."""
     by_pool: dict[str, list[_Bar]] = {}
     for m in plan.migrations():
         vm = name_of(inv, m.vm)
         by_pool.setdefault(m.from_pool, []).append(
-            _Bar(starts[m.id], m.est_seconds, KIND_COLOURS.get(m.kind, "grey"), vm))
+            _Bar(starts[m.id], m.est_seconds, KIND_COLOURS.get(m.kind, "grey"), vm)
+        )
     for pool, bars in _step_bars(plan, inv).items():
         by_pool.setdefault(pool, []).extend(bars)
     return by_pool
 
 
-def _gantt_axes(ax: Axes | None, shown: list[str], lanes: dict[str, list[list[_Bar]]],
-                height: float) -> tuple[Any, list[Axes]]:  # fmt: skip
+def _gantt_axes(
+    ax: Axes | None, shown: list[str], lanes: dict[str, list[list[_Bar]]], height: float
+) -> tuple[Any, list[Axes]]:
     """The figure and one axes per shown pool (the given `ax` for every pool)."""
     if ax is not None:
         return ax.figure, [ax] * len(shown)
@@ -73,32 +77,55 @@ def _gantt_axes(ax: Axes | None, shown: list[str], lanes: dict[str, list[list[_B
     if not shown:
         return fig, [fig.add_subplot()]
     ratios = [max(len(lanes[p]), 1) + 0.6 for p in shown]
-    axes = list(fig.subplots(len(shown), 1, sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": ratios})[:, 0])  # fmt: skip
+    axes = list(
+        fig.subplots(
+            len(shown), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios}
+        )[:, 0]
+    )
     return fig, axes
 
 
-def _draw_rows(a: Axes, rows: list[list[_Bar]], offset: int, span: float, axes_in: float,
-               named: bool, n_bars: int) -> None:  # fmt: skip
+def _draw_rows(
+    a: Axes,
+    rows: list[list[_Bar]],
+    offset: int,
+    span: float,
+    axes_in: float,
+    named: bool,
+    n_bars: int,
+) -> None:
     """One pool's lanes of bars from row `offset`; bar names where `named` and they fit."""
     for i, row in enumerate(rows):
         y = offset + i
         # one collection per row: a campaign of 30,000 migrations draws in seconds
-        a.broken_barh([(b.start, b.seconds) for b in row], (y - 0.39, 0.78),
-                      facecolors=[b.colour for b in row], edgecolor="white",
-                      linewidth=0.5 if n_bars <= 2000 else 0)  # fmt: skip
+        a.broken_barh(
+            [(b.start, b.seconds) for b in row],
+            (y - 0.39, 0.78),
+            facecolors=[b.colour for b in row],
+            edgecolor="white",
+            linewidth=0.5 if n_bars <= 2000 else 0,
+        )
         if not named:
             continue
         for b in row:
             # a bar's name fits inside it when the bar is wide enough for ~6.5 pt a character
             width_in = b.seconds / span * axes_in
             if width_in > 0.09 * min(len(b.text), 14):
-                a.text(b.start + span * 0.004, y, _short(b.text, 14), va="center",
-                       ha="left", fontsize=7, color=_text_colour(b.colour), clip_on=True)
+                a.text(
+                    b.start + span * 0.004,
+                    y,
+                    _short(b.text, 14),
+                    va="center",
+                    ha="left",
+                    fontsize=7,
+                    color=_text_colour(b.colour),
+                    clip_on=True,
+                )
 
 
-def _wave_lines(a: Axes, plan: Plan, starts: dict[str, int], span: float, axes_in: float,
-                labelled_axes: bool) -> None:  # fmt: skip
+def _wave_lines(
+    a: Axes, plan: Plan, starts: dict[str, int], span: float, axes_in: float, labelled_axes: bool
+) -> None:
     """Dotted lines where waves start; their names on `labelled_axes` where there is room."""
     labelled = -span
     for k, t in enumerate(_wave_starts(plan, starts)):
@@ -108,12 +135,21 @@ def _wave_lines(a: Axes, plan: Plan, starts: dict[str, int], span: float, axes_i
         room = (t - labelled) / span * axes_in > 0.6
         if labelled_axes and len(plan.waves) > 1 and room:
             labelled = t
-            a.text(t, 1.0, f" wave {k + 1}", transform=a.get_xaxis_transform(),
-                   ha="left", va="bottom", fontsize=7, color=WAVE_COLOUR)  # fmt: skip
+            a.text(
+                t,
+                1.0,
+                f" wave {k + 1}",
+                transform=a.get_xaxis_transform(),
+                ha="left",
+                va="bottom",
+                fontsize=7,
+                color=WAVE_COLOUR,
+            )
 
 
-def _gantt_title(plan: Plan, inv: Inventory | None, end: float, left_out: Sequence[str],
-                 picked: bool) -> str:  # fmt: skip
+def _gantt_title(
+    plan: Plan, inv: Inventory | None, end: float, left_out: Sequence[str], picked: bool
+) -> str:
     """Goal, migrations, waves, estimate, gap to the lower bound, and the pools left out."""
     n = sum(1 for _ in plan.migrations())
     secs = int(plan.estimate.get("seconds", end) or end)
@@ -121,9 +157,11 @@ def _gantt_title(plan: Plan, inv: Inventory | None, end: float, left_out: Sequen
     gap = ""
     if bound:
         gap = f", lower bound {hmm(bound)} ({100 * (secs - bound) / bound:.0f}% above)"
-    title = (f"{describe_goal(plan.goal, inv)}: {n} migration{'s' * (n != 1)} in "
-             f"{len(plan.waves)} wave{'s' * (len(plan.waves) != 1)}, {hmm(secs)} "
-             f"estimated{gap}")  # fmt: skip
+    title = (
+        f"{describe_goal(plan.goal, inv)}: {n} migration{'s' * (n != 1)} in "
+        f"{len(plan.waves)} wave{'s' * (len(plan.waves) != 1)}, {hmm(secs)} "
+        f"estimated{gap}"
+    )
     if left_out:
         title += _left_out(left_out, None if picked else "less migration time")
     return title
@@ -151,8 +189,16 @@ def _time_axes(axes: list[Axes], span: float, empty: bool) -> None:
         if a is not axes[-1]:
             a.tick_params(labelbottom=False)
     if empty:
-        axes[0].text(0.5, 0.5, "nothing to migrate", ha="center", va="center",
-                     transform=axes[0].transAxes, fontsize=12, color="#555555")  # fmt: skip
+        axes[0].text(
+            0.5,
+            0.5,
+            "nothing to migrate",
+            ha="center",
+            va="center",
+            transform=axes[0].transAxes,
+            fontsize=12,
+            color="#555555",
+        )
         axes[0].set_yticks([])
 
 
@@ -161,17 +207,33 @@ def _title_and_legend(fig: Any, ax: Axes | None, title: str, handles: list[Any])
     if ax is None:
         fig.suptitle(title, fontsize=11)
         if handles:
-            fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
-                       fontsize=8, frameon=False)  # fmt: skip
+            fig.legend(
+                handles=handles,
+                loc="outside lower center",
+                ncol=len(handles),
+                fontsize=8,
+                frameon=False,
+            )
     else:
         ax.set_title(title, fontsize=10, pad=14)  # above the wave labels
         if handles:
-            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
-                      fontsize=8, frameon=False)  # fmt: skip
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1),
+                fontsize=8,
+                frameon=False,
+            )
 
 
-def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | None = None,
-          max_pools: int = 8, ax: Axes | None = None) -> Figure:  # fmt: skip
+def gantt(
+    plan: Plan,
+    inv: Inventory | None = None,
+    *,
+    pools: Iterable[str] | None = None,
+    max_pools: int = 8,
+    ax: Axes | None = None,
+) -> Figure:
     """The plan's schedule: one panel per source pool, one bar per migration from its
     planned start for its estimated duration, coloured by kind; host steps in grey.
 
@@ -204,8 +266,13 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         if ax is None:
             a.set_ylim(len(rows) - 0.5, -0.5)
             a.set_yticks([])
-            a.set_ylabel("from " + _short(name_of(inv, p), 18), rotation=0, ha="right", va="center",
-                         fontsize=9)  # fmt: skip
+            a.set_ylabel(
+                "from " + _short(name_of(inv, p), 18),
+                rotation=0,
+                ha="right",
+                va="center",
+                fontsize=9,
+            )
         else:
             ticks.append((offset + (len(rows) - 1) / 2, name_of(inv, p)))
             offset += len(rows) + 1
@@ -217,7 +284,12 @@ def gantt(plan: Plan, inv: Inventory | None = None, *, pools: Iterable[str] | No
         ax.set_yticks([t for t, _ in ticks], [n for _, n in ticks])
         ax.set_ylim(offset - 1.5, -0.5)  # no gap after the last pool
     _time_axes(axes, span, empty=not shown)
-    title = _gantt_title(plan, inv, end, [name_of(inv, p) for p in keys if p not in shown]
-                         if left_out else [], pools is not None)  # fmt: skip
+    title = _gantt_title(
+        plan,
+        inv,
+        end,
+        [name_of(inv, p) for p in keys if p not in shown] if left_out else [],
+        pools is not None,
+    )
     _title_and_legend(fig, ax, title, _gantt_handles(plan, inv))
     return fig

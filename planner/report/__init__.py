@@ -42,9 +42,18 @@ if TYPE_CHECKING:
     from planner.inventory.model import Inventory
 
 __all__ = [
-    "FORMATS", "GIB", "ReasonCount", "Row", "Summary", "plan_file_digest", "render",
-    "restart_advice", "rows", "summary", "unplaced_by_reason",
-]  # fmt: skip
+    "FORMATS",
+    "GIB",
+    "ReasonCount",
+    "Row",
+    "Summary",
+    "plan_file_digest",
+    "render",
+    "restart_advice",
+    "rows",
+    "summary",
+    "unplaced_by_reason",
+]
 
 
 # ---------------------------------------------------------------- rendering
@@ -68,8 +77,14 @@ def _figures(plan: Plan, inv: Inventory | None) -> dict[str, str | None]:
     return out
 
 
-def render(plan: Plan, inv: Inventory | None = None, *, fmt: str = "html",
-           plan_doc: dict[str, Any] | None = None, figures: bool = True) -> str:  # fmt: skip
+def render(
+    plan: Plan,
+    inv: Inventory | None = None,
+    *,
+    fmt: str = "html",
+    plan_doc: dict[str, Any] | None = None,
+    figures: bool = True,
+) -> str:
     """The report of `plan` as `fmt` ("html" or "md").
 
     With `inv` (the inventory the plan was made for) names replace uuids, the memory
@@ -82,10 +97,13 @@ def render(plan: Plan, inv: Inventory | None = None, *, fmt: str = "html",
     check = None
     if inv is not None:
         check = check_plan(inv, plan)
-    ctx = _Context(plan, inv, summary(plan, inv, check), rows(plan, inv),
-                   unplaced_by_reason(plan, inv),
-                   plan_file_digest(plan_doc if plan_doc is not None else to_dict(plan)),
-                   _figures(plan, inv) if figures and fmt == "html" else {})  # fmt: skip
+    ctx = _Context(
+        plan,
+        inv,
+        summary(plan, inv, check),
+        rows(plan, inv),
+        unplaced_by_reason(plan, inv),
+        plan_file_digest(plan_doc if plan_doc is not None else to_dict(plan)),
+        _figures(plan, inv) if figures and fmt == "html" else {},
+    )
     return _html(ctx) if fmt == "html" else _markdown(ctx)
-
-

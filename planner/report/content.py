@@ -54,7 +54,7 @@ def _name(inv: Inventory | None, uuid: str | None) -> str:
 
 
 def _disks(inv: Inventory | None, m: Migration) -> str:
-    """"2 disks, 60 GiB: local-xs02 -> nfs" (moves grouped by source and target SR)."""
+    """ "2 disks, 60 GiB: local-xs02 -> nfs" (moves grouped by source and target SR)."""
     if not m.disks:
         return ""
     sizes = {}
@@ -62,7 +62,8 @@ def _disks(inv: Inventory | None, m: Migration) -> str:
         sizes = {d.uuid: d.size_bytes for d in inv.vm_by_uuid[m.vm].disks}
     pairs = Counter((d.from_sr, d.to_sr) for d in m.disks)
     moves = "; ".join(
-        f"{_name(inv, a)} → {_name(inv, b)}" + (f" ×{n}" if n > 1 else "") if a != b
+        f"{_name(inv, a)} → {_name(inv, b)}" + (f" ×{n}" if n > 1 else "")
+        if a != b
         else f"{_name(inv, a)} (stays)" + (f" ×{n}" if n > 1 else "")
         for (a, b), n in pairs.items()
     )
@@ -78,10 +79,21 @@ def rows(plan: Plan, inv: Inventory | None = None) -> list[Row]:
     for w in plan.waves:
         for m in w.migrations:
             s = starts[m.id]
-            out.append(Row(w.index, s, s + m.est_seconds, _name(inv, m.vm), m.kind,
-                           _name(inv, m.from_host), _name(inv, m.to_host),
-                           _name(inv, m.from_pool), _name(inv, m.to_pool), _disks(inv, m),
-                           m.reason or ""))  # fmt: skip
+            out.append(
+                Row(
+                    w.index,
+                    s,
+                    s + m.est_seconds,
+                    _name(inv, m.vm),
+                    m.kind,
+                    _name(inv, m.from_host),
+                    _name(inv, m.to_host),
+                    _name(inv, m.from_pool),
+                    _name(inv, m.to_pool),
+                    _disks(inv, m),
+                    m.reason or "",
+                )
+            )
     out.sort(key=lambda r: (r.start_s, r.wave))
     return out
 
@@ -102,9 +114,10 @@ def unplaced_by_reason(plan: Plan, inv: Inventory | None = None) -> list[ReasonC
     for u in plan.unplaced:
         code = u.reasons[0].code if u.reasons else "UNKNOWN"
         by.setdefault(code, []).append(_name(inv, u.vm))
-    return [ReasonCount(c, len(v), codes.MEANING.get(c, ""), codes.REMEDY.get(c, ""),
-                        tuple(sorted(v)))
-            for c, v in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0]))]  # fmt: skip
+    return [
+        ReasonCount(c, len(v), codes.MEANING.get(c, ""), codes.REMEDY.get(c, ""), tuple(sorted(v)))
+        for c, v in sorted(by.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
 
 
 def restart_advice(plan: Plan) -> list[str]:
@@ -139,8 +152,7 @@ class Summary:
     wave_seconds: int | None = None  # the lock-step figure (each wave waits for the last)
 
 
-def summary(plan: Plan, inv: Inventory | None = None,
-            check: CheckReport | None = None) -> Summary:  # fmt: skip
+def summary(plan: Plan, inv: Inventory | None = None, check: CheckReport | None = None) -> Summary:
     """The headline figures of `plan`."""
     n = sum(len(w.migrations) for w in plan.waves)
     secs = int(plan.estimate.get("seconds", 0) or 0)
@@ -150,12 +162,21 @@ def summary(plan: Plan, inv: Inventory | None = None,
     wall = plan.solver.get("wall_seconds")
     if isinstance(wall, int | float):
         solver += f", {wall:.1f} s"
-    return Summary(describe_goal(plan.goal, inv), describe_goal(plan.goal, inv, most=None),
-                   plan.status or "no status", solver, n,
-                   dict(Counter(m.kind for m in plan.migrations())), len(plan.waves), secs,
-                   int(bound) if bound is not None else None, gap, len(plan.unplaced),
-                   check, plan.estimate.get("wave_seconds"))  # fmt: skip
-
+    return Summary(
+        describe_goal(plan.goal, inv),
+        describe_goal(plan.goal, inv, most=None),
+        plan.status or "no status",
+        solver,
+        n,
+        dict(Counter(m.kind for m in plan.migrations())),
+        len(plan.waves),
+        secs,
+        int(bound) if bound is not None else None,
+        gap,
+        len(plan.unplaced),
+        check,
+        plan.estimate.get("wave_seconds"),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,10 +191,12 @@ class _Context:
 
 
 def _headline(s: Summary) -> str:
-    """"OPTIMAL: 7 migrations in 3 waves, 0:28 (h:mm), 0 unplaced"."""
-    return (f"{s.status}: {s.migrations} migration{'s' * (s.migrations != 1)} in {s.waves} "
-            f"wave{'s' * (s.waves != 1)}, {hmm(s.seconds)} (h:mm) estimated, "
-            f"{s.unplaced} unplaced")
+    """ "OPTIMAL: 7 migrations in 3 waves, 0:28 (h:mm), 0 unplaced"."""
+    return (
+        f"{s.status}: {s.migrations} migration{'s' * (s.migrations != 1)} in {s.waves} "
+        f"wave{'s' * (s.waves != 1)}, {hmm(s.seconds)} (h:mm) estimated, "
+        f"{s.unplaced} unplaced"
+    )
 
 
 def _summary_items(c: _Context) -> list[tuple[str, str]]:
@@ -183,18 +206,27 @@ def _summary_items(c: _Context) -> list[tuple[str, str]]:
         ("Goal", s.goal_in_full),
         ("Solver", f"{s.solver}; status {s.status}"),
         ("Schedule length", f"{hmm(s.seconds)} (h:mm, {s.seconds:,} s estimated)"),
-        ("Lower bound", f"{hmm(s.bound)} ({s.bound:,} s)" if s.bound is not None
-         else "not known"),
+        ("Lower bound", f"{hmm(s.bound)} ({s.bound:,} s)" if s.bound is not None else "not known"),
         ("Gap to the bound", f"{s.gap_percent:.1f}%" if s.gap_percent is not None else "-"),
-        ("Waves", str(s.waves) + (f" (in lock step, one after another: {hmm(s.wave_seconds)})"
-                                  if s.wave_seconds not in (None, s.seconds) else "")),
+        (
+            "Waves",
+            str(s.waves)
+            + (
+                f" (in lock step, one after another: {hmm(s.wave_seconds)})"
+                if s.wave_seconds not in (None, s.seconds)
+                else ""
+            ),
+        ),
         ("Migrations", f"{s.migrations}" + (f" ({kinds})" if kinds else "")),
         ("Unplaced VMs", str(s.unplaced)),
-    ]  # fmt: skip
+    ]
     if s.check is not None:
         n = len(s.check.violations)
-        verdict = ("safe: every replay rule holds" if s.check.ok
-                   else f"NOT safe: {n} violation{'s' * (n != 1)}")  # fmt: skip
+        verdict = (
+            "safe: every replay rule holds"
+            if s.check.ok
+            else f"NOT safe: {n} violation{'s' * (n != 1)}"
+        )
         items.append(("Replay check", verdict))
     else:
         items.append(("Replay check", "not run (no inventory given)"))
@@ -211,23 +243,42 @@ def _digest_items(c: _Context) -> list[tuple[str, str]]:
     items.append(("Inventory digest (the plan's)", c.plan.inventory_digest or "(empty)"))
     if c.inv is not None:
         same = digest(c.inv) == c.plan.inventory_digest
-        items.append(("Inventory given", "the same digest: the plan was made for it" if same
-                      else digest(c.inv)))  # fmt: skip
+        items.append(
+            (
+                "Inventory given",
+                "the same digest: the plan was made for it" if same else digest(c.inv),
+            )
+        )
     items.append(("Planner", f"xen-planner {__version__}"))
     opts = ", ".join(f"{k}={v}" for k, v in sorted(c.plan.options.items()))
     items.append(("Options", opts or "-"))
     return items
 
 
-DIGEST_NOTE = ("The plan digest is the sha256 of the plan file's JSON in canonical form "
-               "(sorted keys, separators ',' and ':', UTF-8, non-ASCII kept), the rule "
-               "FORMATS.md fixes for the inventory digest. Check it with:")  # fmt: skip
-DIGEST_COMMAND = ("python3 -c \"import json,hashlib,sys; d=json.load(open(sys.argv[1])); "
-                  "print(hashlib.sha256(json.dumps(d,sort_keys=True,separators=(',',':'),"
-                  "ensure_ascii=False).encode()).hexdigest())\" plan.json")  # fmt: skip
+DIGEST_NOTE = (
+    "The plan digest is the sha256 of the plan file's JSON in canonical form "
+    "(sorted keys, separators ',' and ':', UTF-8, non-ASCII kept), the rule "
+    "FORMATS.md fixes for the inventory digest. Check it with:"
+)
+DIGEST_COMMAND = (
+    'python3 -c "import json,hashlib,sys; d=json.load(open(sys.argv[1])); '
+    "print(hashlib.sha256(json.dumps(d,sort_keys=True,separators=(',',':'),"
+    'ensure_ascii=False).encode()).hexdigest())" plan.json'
+)
 
-COLUMNS = ("Start", "End", "Wave", "VM", "Kind", "From host", "To host", "From pool",
-           "To pool", "Disks", "Note")  # fmt: skip
+COLUMNS = (
+    "Start",
+    "End",
+    "Wave",
+    "VM",
+    "Kind",
+    "From host",
+    "To host",
+    "From pool",
+    "To pool",
+    "Disks",
+    "Note",
+)
 
 
 def _clock(seconds: int, short: bool) -> str:
@@ -235,8 +286,19 @@ def _clock(seconds: int, short: bool) -> str:
 
 
 def _cells(r: Row, short: bool) -> list[str]:
-    return [_clock(r.start_s, short), _clock(r.end_s, short), str(r.wave + 1), r.vm, r.kind,
-            r.from_host, r.to_host, r.from_pool, r.to_pool, r.disks, r.reason]  # fmt: skip
+    return [
+        _clock(r.start_s, short),
+        _clock(r.end_s, short),
+        str(r.wave + 1),
+        r.vm,
+        r.kind,
+        r.from_host,
+        r.to_host,
+        r.from_pool,
+        r.to_pool,
+        r.disks,
+        r.reason,
+    ]
 
 
 def _short_plan(c: _Context) -> bool:
@@ -249,9 +311,17 @@ def _steps(c: _Context) -> list[list[str]]:
     short = _short_plan(c)
     for w in scheduled_waves(c.plan):
         for s in w.steps:
-            out.append([str(w.index + 1), s.when, s.kind, _name(c.inv, s.host),
-                        s.to_version or "", _clock(s.start_s, short),
-                        hmm(s.est_seconds, with_seconds=short) if s.est_seconds else ""])
+            out.append(
+                [
+                    str(w.index + 1),
+                    s.when,
+                    s.kind,
+                    _name(c.inv, s.host),
+                    s.to_version or "",
+                    _clock(s.start_s, short),
+                    hmm(s.est_seconds, with_seconds=short) if s.est_seconds else "",
+                ]
+            )
     return out
 
 

@@ -47,14 +47,19 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _table(head: Sequence[str], body: Sequence[Sequence[str]],
-           num: Callable[[int], bool] = lambda _: False) -> str:  # fmt: skip
+def _table(
+    head: Sequence[str], body: Sequence[Sequence[str]], num: Callable[[int], bool] = lambda _: False
+) -> str:
     h = "".join(f"<th>{_e(x)}</th>" for x in head)
     b = "".join(
-        "<tr>" + "".join(f"<td class=num>{_e(x)}</td>" if num(i) else f"<td>{_e(x)}</td>"
-                         for i, x in enumerate(r)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td class=num>{_e(x)}</td>" if num(i) else f"<td>{_e(x)}</td>"
+            for i, x in enumerate(r)
+        )
+        + "</tr>"
         for r in body
-    )  # fmt: skip
+    )
     return f"<table><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>"
 
 
@@ -69,14 +74,21 @@ def _kv(items: Sequence[tuple[str, str]], mono: Sequence[str] = ()) -> str:
 def _figure_html(b64: str | None, alt: str, caption: str, missing: str) -> str:
     if b64 is None:
         return f"<p class=note>{_e(missing)}</p>"
-    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")  # fmt: skip
+    return (
+        f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _nav(c: _Context) -> str:
     """Links to the sections (plain anchors: no script)."""
-    links = [("summary", "Summary"), ("unplaced", "Unplaced"), ("schedule", "Schedule"),
-             ("memory", "Memory"), ("migrations", "Migrations")]  # fmt: skip
+    links = [
+        ("summary", "Summary"),
+        ("unplaced", "Unplaced"),
+        ("schedule", "Schedule"),
+        ("memory", "Memory"),
+        ("migrations", "Migrations"),
+    ]
     if any(w.steps for w in c.plan.waves):
         links.append(("steps", "Host steps"))
     links.append(("warnings", "Warnings"))
@@ -91,9 +103,9 @@ def _html(c: _Context) -> str:
     verdict = ""
     if s.check is not None:
         cls = "ok" if s.check.ok else "bad"
-        verdict = f' <span class={cls}>{_e(_summary_items(c)[-1][1])}</span>'
+        verdict = f" <span class={cls}>{_e(_summary_items(c)[-1][1])}</span>"
     if s.unplaced:
-        verdict += f' <span class=bad>{s.unplaced} VM{"s" * (s.unplaced != 1)} unplaced</span>'
+        verdict += f" <span class=bad>{s.unplaced} VM{'s' * (s.unplaced != 1)} unplaced</span>"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -101,7 +113,7 @@ def _html(c: _Context) -> str:
         f"<title>Plan report: {_e(s.goal)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Plan report: {_e(s.goal)}</h1>",
-        f'<p class=sub>{_e(_headline(s))}.{verdict}</p>',
+        f"<p class=sub>{_e(_headline(s))}.{verdict}</p>",
         _nav(c),
         "<h2 id=summary>Summary</h2>",
         _kv(_summary_items(c)),
@@ -111,34 +123,45 @@ def _html(c: _Context) -> str:
         "how far above it the plan can be.</p>",
     ]
     if s.check is not None and not s.check.ok:
-        parts.append("<ul>" + "".join(f"<li>{_e(v)}</li>" for v in s.check.violations)
-                     + "</ul>")  # fmt: skip
+        parts.append("<ul>" + "".join(f"<li>{_e(v)}</li>" for v in s.check.violations) + "</ul>")
     parts.append("<h2 id=unplaced>Unplaced VMs by reason</h2>")
     if c.reasons:
-        parts.append(_table(("Reason", "VMs", "Meaning", "Remedy"),
-                            [(r.code, str(r.vms), r.meaning, r.remedy or "-")
-                             for r in c.reasons], lambda i: i == 1))  # fmt: skip
+        parts.append(
+            _table(
+                ("Reason", "VMs", "Meaning", "Remedy"),
+                [(r.code, str(r.vms), r.meaning, r.remedy or "-") for r in c.reasons],
+                lambda i: i == 1,
+            )
+        )
         for r in c.reasons:
-            parts.append(f"<details><summary>{_e(r.code)}: {r.vms} VM"
-                         f"{'s' * (r.vms != 1)}</summary><p>{_e(', '.join(r.names))}</p>"
-                         "</details>")  # fmt: skip
+            parts.append(
+                f"<details><summary>{_e(r.code)}: {r.vms} VM"
+                f"{'s' * (r.vms != 1)}</summary><p>{_e(', '.join(r.names))}</p>"
+                "</details>"
+            )
     else:
         parts.append("<p>None: every VM the goal concerns has a place.</p>")
     parts += [
         "<h2 id=schedule>Schedule</h2>",
-        _figure_html(c.figures.get("gantt"), "Gantt chart of the schedule per pool",
-                     "One panel per source pool; each bar is a migration from its planned "
-                     "start for its estimated duration, coloured by kind.",
-                     "Figures need matplotlib (pip install 'xen-planner[notebook]')."),
+        _figure_html(
+            c.figures.get("gantt"),
+            "Gantt chart of the schedule per pool",
+            "One panel per source pool; each bar is a migration from its planned "
+            "start for its estimated duration, coloured by kind.",
+            "Figures need matplotlib (pip install 'xen-planner[notebook]').",
+        ),
         "<h2 id=memory>Host memory before and after</h2>",
-        _figure_html(c.figures.get("memory"), "Committed memory per host before and after",
-                     "Grey: before the plan; purple: after; black mark: capacity (total "
-                     "less overhead and headroom).",
-                     "Give the inventory (planner report PLAN INV) to draw host memory."
-                     if c.inv is None else
-                     "Figures need matplotlib (pip install 'xen-planner[notebook]')."),
+        _figure_html(
+            c.figures.get("memory"),
+            "Committed memory per host before and after",
+            "Grey: before the plan; purple: after; black mark: capacity (total "
+            "less overhead and headroom).",
+            "Give the inventory (planner report PLAN INV) to draw host memory."
+            if c.inv is None
+            else "Figures need matplotlib (pip install 'xen-planner[notebook]').",
+        ),
         f"<h2 id=migrations>Migrations ({len(c.rows)})</h2>",
-    ]  # fmt: skip
+    ]
     if c.rows:
         short = _short_plan(c)
         parts.append(_table(COLUMNS, [_cells(r, short) for r in c.rows], lambda i: i < 3))
@@ -149,19 +172,26 @@ def _html(c: _Context) -> str:
         parts += ["<h2 id=steps>Host steps</h2>", _table(STEP_COLUMNS, steps)]
     parts.append(f"<h2 id=warnings>Warnings ({len(c.plan.warnings)})</h2>")
     if c.plan.warnings:
-        parts.append(_table(("Code", "Message"),
-                            [(w.code, w.message) for w in c.plan.warnings]))  # fmt: skip
+        parts.append(_table(("Code", "Message"), [(w.code, w.message) for w in c.plan.warnings]))
     else:
         parts.append("<p>None.</p>")
     advice = restart_advice(c.plan)
     if advice:
-        parts += ["<h2 id=restart-advice>Restart advice</h2>",
-                  "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in advice) + "</ul>"]
+        parts += [
+            "<h2 id=restart-advice>Restart advice</h2>",
+            "<ul>" + "".join(f"<li>{_e(a)}</li>" for a in advice) + "</ul>",
+        ]
     parts += [
         "<h2 id=digests>Digests</h2>",
-        _kv(_digest_items(c), mono=("Plan digest", "Plan digest in the executor's journal",
-                                    "Inventory digest (the plan's)")),
+        _kv(
+            _digest_items(c),
+            mono=(
+                "Plan digest",
+                "Plan digest in the executor's journal",
+                "Inventory digest (the plan's)",
+            ),
+        ),
         f"<p class=note>{_e(DIGEST_NOTE)}<br><code>{_e(DIGEST_COMMAND)}</code></p>",
         "</body></html>",
-    ]  # fmt: skip
+    ]
     return "\n".join(parts) + "\n"

@@ -38,27 +38,35 @@ def _markdown(c: _Context) -> str:
         out += [""] + [f"- {v}" for v in s.check.violations]
     out += ["", "## Unplaced VMs by reason", ""]
     if c.reasons:
-        out += _md_table(("Reason", "VMs", "Meaning", "Remedy"),
-                         [(r.code, str(r.vms), r.meaning, r.remedy or "-") for r in c.reasons])
+        out += _md_table(
+            ("Reason", "VMs", "Meaning", "Remedy"),
+            [(r.code, str(r.vms), r.meaning, r.remedy or "-") for r in c.reasons],
+        )
         out += [""] + [f"- **{r.code}**: {', '.join(r.names)}" for r in c.reasons]
     else:
         out.append("None: every VM the goal concerns has a place.")
-    out += ["", f"## Migrations ({len(c.rows)})", "",
-            f"Times are {'h:mm:ss' if _short_plan(c) else 'h:mm'} from the campaign's "
-            "start (estimated); the HTML report "
-            "(`--format html`) has the schedule and memory figures.", ""]  # fmt: skip
+    out += [
+        "",
+        f"## Migrations ({len(c.rows)})",
+        "",
+        f"Times are {'h:mm:ss' if _short_plan(c) else 'h:mm'} from the campaign's "
+        "start (estimated); the HTML report "
+        "(`--format html`) has the schedule and memory figures.",
+        "",
+    ]
     short = _short_plan(c)
     out += _md_table(COLUMNS, [_cells(r, short) for r in c.rows]) if c.rows else ["None."]
     steps = _steps(c)
     if steps:
         out += ["", "## Host steps", "", *_md_table(STEP_COLUMNS, steps)]
     out += ["", f"## Warnings ({len(c.plan.warnings)})", ""]
-    out += ([f"- **{w.code}**: {w.message}" for w in c.plan.warnings] or ["None."])
+    out += [f"- **{w.code}**: {w.message}" for w in c.plan.warnings] or ["None."]
     advice = restart_advice(c.plan)
     if advice:
         out += ["", "## Restart advice", ""] + [f"- {a}" for a in advice]
     out += ["", "## Digests", ""]
-    out += _md_table(("Item", "Value"), [(k, f"`{v}`" if "digest" in k else v)
-                                         for k, v in _digest_items(c)])  # fmt: skip
+    out += _md_table(
+        ("Item", "Value"), [(k, f"`{v}`" if "digest" in k else v) for k, v in _digest_items(c)]
+    )
     out += ["", DIGEST_NOTE, "", "```", DIGEST_COMMAND, "```", ""]
     return "\n".join(out)

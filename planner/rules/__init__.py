@@ -51,9 +51,12 @@ def kind_reasons(vm: VM, kind: str, to_pool: str, moves_disks: bool) -> list[Rea
     # a live-capable move may also be done as a storage migration within the pool
     if kind == "storage" and want == "live":
         return []
-    return [Reason(codes.WRONG_KIND,
-                   f"{vm.name} ({vm.power_state}) cannot make a {kind} migration here; "
-                   f"it needs {want}")]  # fmt: skip
+    return [
+        Reason(
+            codes.WRONG_KIND,
+            f"{vm.name} ({vm.power_state}) cannot make a {kind} migration here; it needs {want}",
+        )
+    ]
 
 
 def target_reasons(
@@ -90,14 +93,26 @@ def target_reasons(
         networks = [v.network for v in vm.vifs]
     if host is not None:
         out += networks_attached_reasons(inv, vm, networks, host)
-    out += migration_network_reasons(inv, kind, to_host, to_pool, options.migration_network,
-                                     [disk_targets.get(d.uuid, d.sr) for d in vm.disks])
+    out += migration_network_reasons(
+        inv,
+        kind,
+        to_host,
+        to_pool,
+        options.migration_network,
+        [disk_targets.get(d.uuid, d.sr) for d in vm.disks],
+    )
     return out
 
 
-def _destination_reasons(inv: Inventory, vm: VM, kind: str, to_host: str | None,
-                         to_pool: str, disk_targets: Mapping[str, str],
-                         pool_name: str) -> list[Reason]:  # fmt: skip
+def _destination_reasons(
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    to_host: str | None,
+    to_pool: str,
+    disk_targets: Mapping[str, str],
+    pool_name: str,
+) -> list[Reason]:
     """The reasons about the destination itself: a missing host where one is needed, the
     host's pool, state, CPU and version (the pool master's version without a host)."""
     out: list[Reason] = []
@@ -105,20 +120,30 @@ def _destination_reasons(inv: Inventory, vm: VM, kind: str, to_host: str | None,
     if vm.power_state != "Halted" and to_host is None:
         # a running or suspended VM always lands on a host: XAPI's pool_migrate and
         # migrate_send need a destination (migrate_send's dest token names one)
-        out.append(Reason(codes.WRONG_KIND,
-                          f"{vm.name} is {vm.power_state}: its {kind} migration needs a "
-                          "to_host"))  # fmt: skip
+        out.append(
+            Reason(
+                codes.WRONG_KIND,
+                f"{vm.name} is {vm.power_state}: its {kind} migration needs a to_host",
+            )
+        )
     if kind == "storage" and to_host is None:
-        local = [inv.sr_by_uuid[s] for s in disk_targets.values()
-                 if s in inv.sr_by_uuid and not inv.sr_by_uuid[s].shared]  # fmt: skip
+        local = [
+            inv.sr_by_uuid[s]
+            for s in disk_targets.values()
+            if s in inv.sr_by_uuid and not inv.sr_by_uuid[s].shared
+        ]
         if local:
             # FORMATS.md: a storage migration sets to_host (VM.migrate_send needs a
             # destination host); without one the pool master gets it, and a local SR is
             # attached to one host only (VM_REQUIRES_SR at run time)
-            out.append(Reason(codes.WRONG_KIND,
-                              f"{vm.name}'s storage migration has no to_host, but its disk "
-                              f"goes to local SR {local[0].name}: name the host that has "
-                              "it"))  # fmt: skip
+            out.append(
+                Reason(
+                    codes.WRONG_KIND,
+                    f"{vm.name}'s storage migration has no to_host, but its disk "
+                    f"goes to local SR {local[0].name}: name the host that has "
+                    "it",
+                )
+            )
     if host is not None:
         if host.pool != to_pool:
             out.append(Reason(codes.WRONG_KIND, f"{host.name} is not in pool {pool_name}"))
@@ -135,9 +160,15 @@ def _destination_reasons(inv: Inventory, vm: VM, kind: str, to_host: str | None,
     return out
 
 
-def _target_networks(inv: Inventory, vm: VM, to_pool: str, options: PlanOptions,
-                     vifs: tuple[VifMap, ...] | None, pool_name: str,
-                     out: list[Reason]) -> list[str]:  # fmt: skip
+def _target_networks(
+    inv: Inventory,
+    vm: VM,
+    to_pool: str,
+    options: PlanOptions,
+    vifs: tuple[VifMap, ...] | None,
+    pool_name: str,
+    out: list[Reason],
+) -> list[str]:
     """The target-pool networks a cross-pool migration's VIFs land on; what is unmapped or
     mapped outside `to_pool` is appended to `out` (once per VIF)."""
     if vifs is None:
@@ -153,9 +184,12 @@ def _target_networks(inv: Inventory, vm: VM, to_pool: str, options: PlanOptions,
     for v in vifs:
         net = inv.network_by_uuid.get(v.to_network)
         if net is None or net.pool != to_pool:
-            out.append(Reason(codes.NETWORK_UNMAPPED,
-                              f"{vm.name} VIF {v.device}: network {v.to_network} is not "
-                              f"in pool {pool_name}"))  # fmt: skip
+            out.append(
+                Reason(
+                    codes.NETWORK_UNMAPPED,
+                    f"{vm.name} VIF {v.device}: network {v.to_network} is not in pool {pool_name}",
+                )
+            )
         else:
             networks.append(v.to_network)  # unmapped ones are reported once, above
     return networks

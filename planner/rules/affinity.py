@@ -59,8 +59,9 @@ def current_hosts(inv: Inventory) -> dict[str, str | None]:
     return {v.uuid: v.host if v.is_running else None for v in inv.vms}
 
 
-def member_hosts(inv: Inventory, vm: VM, hosts_of: Mapping[str, str | None]
-                 ) -> dict[str, list[str]]:  # fmt: skip
+def member_hosts(
+    inv: Inventory, vm: VM, hosts_of: Mapping[str, str | None]
+) -> dict[str, list[str]]:
     """Host uuid -> uuids of the other members of `vm`'s anti-affinity groups running there,
     with `hosts_of` (VM uuid -> host or None) saying where each VM runs at the instant."""
     out: dict[str, list[str]] = {}
@@ -80,8 +81,9 @@ def member_hosts(inv: Inventory, vm: VM, hosts_of: Mapping[str, str | None]
     return out
 
 
-def anti_affinity_reasons(inv: Inventory, vm: VM, to_host: str | None,
-                          hosts_of: Mapping[str, str | None]) -> list[Reason]:  # fmt: skip
+def anti_affinity_reasons(
+    inv: Inventory, vm: VM, to_host: str | None, hosts_of: Mapping[str, str | None]
+) -> list[Reason]:
     """Why placing `vm` on `to_host` breaks anti-affinity at the instant `hosts_of`
     describes (VM uuid -> host it runs on, None when not running). Empty when `to_host`
     is None (the VM does not run after the move) or no other member runs there."""
@@ -92,13 +94,18 @@ def anti_affinity_reasons(inv: Inventory, vm: VM, to_host: str | None,
         return []
     names = ", ".join(sorted(inv.label(u) for u in others))
     groups = ", ".join(inv.vm_group_by_uuid[g].name for g in anti_groups(inv, vm))
-    return [Reason(codes.ANTI_AFFINITY,
-                   f"{vm.name} would share {inv.label(to_host)} with {names} "
-                   f"(anti-affinity group {groups})")]  # fmt: skip
+    return [
+        Reason(
+            codes.ANTI_AFFINITY,
+            f"{vm.name} would share {inv.label(to_host)} with {names} "
+            f"(anti-affinity group {groups})",
+        )
+    ]
 
 
-def anti_affinity_warnings(inv: Inventory, waves: Iterable[Iterable[Migration]]
-                           ) -> tuple[Reason, ...]:  # fmt: skip
+def anti_affinity_warnings(
+    inv: Inventory, waves: Iterable[Iterable[Migration]]
+) -> tuple[Reason, ...]:
     """One ANTI_AFFINITY warning per migration that puts a VM next to another member of
     its group during its wave (soft mode: the plan says so instead of refusing). Members
     count on their host from the start of the wave they arrive in until the end of the
@@ -124,8 +131,13 @@ def anti_affinity_warnings(inv: Inventory, waves: Iterable[Iterable[Migration]]
     return tuple(out)
 
 
-def _wave_reasons(inv: Inventory, vm: VM, to_host: str | None, during: Mapping[str, str | None],
-                  arriving: Mapping[str, str]) -> list[Reason]:  # fmt: skip
+def _wave_reasons(
+    inv: Inventory,
+    vm: VM,
+    to_host: str | None,
+    during: Mapping[str, str | None],
+    arriving: Mapping[str, str],
+) -> list[Reason]:
     """Anti-affinity during a wave: members where they were at its start, and members
     arriving in it (both hold their hosts for the wave)."""
     if to_host is None:

@@ -75,8 +75,7 @@ MEANING: dict[str, str] = {
     NETWORK_UNMAPPED: "a VIF's network has no counterpart in the target pool",
     NETWORK_NOT_ATTACHED: "a VIF's network has no PIF on the target host",
     PORT80: "source pool needs port 80, target pool is HTTPS-only",
-    MIGRATION_NETWORK_NO_IP: "the migration network has no IP on the host receiving the "
-    "stream",
+    MIGRATION_NETWORK_NO_IP: "the migration network has no IP on the host receiving the stream",
     WRONG_KIND: "migration kind does not fit the VM's state or the move",
     MEMORY: "target host lacks free memory",
     SR_SPACE: "an SR lacks the space a storage migration reserves",
@@ -123,8 +122,7 @@ REMEDY: dict[str, str] = {
     "--network-map SRC=DST",
     NETWORK_NOT_ATTACHED: "add a PIF on the network to the host, or pick another host",
     PORT80: "apply hotfix XS82ECU1033 to the source pool, or open port 80 on the target",
-    HOME_HOST: "re-plan with --set-home same-host (or none), or name a host of the VM's "
-    "new pool",
+    HOME_HOST: "re-plan with --set-home same-host (or none), or name a host of the VM's new pool",
     MIGRATION_NETWORK_NO_IP: "give the host's PIF on that network an IP (xe "
     "pif-reconfigure-ip), pick another --migration-network, or another host",
     WRONG_KIND: "use the migration kind that fits the VM's power state",

@@ -34,11 +34,17 @@ def cpu_reasons(vm: VM, host: Host) -> list[Reason]:
     if vm.power_state == "Halted" or vm.cpu_vendor is None:
         return []
     if vm.cpu_vendor != host.cpu.vendor:
-        return [Reason(codes.CPU_VENDOR,
-                       f"{vm.name} runs on {vm.cpu_vendor}, {host.name} is "
-                       f"{host.cpu.vendor}")]  # fmt: skip
+        return [
+            Reason(
+                codes.CPU_VENDOR,
+                f"{vm.name} runs on {vm.cpu_vendor}, {host.name} is {host.cpu.vendor}",
+            )
+        ]
     if vm.cpu_features and not features_subset(vm.cpu_features, host.cpu.features):
-        return [Reason(codes.CPU_FEATURES,
-                       f"{vm.name} booted with CPU features {host.name} lacks "
-                       f"({host.cpu.model})")]  # fmt: skip
+        return [
+            Reason(
+                codes.CPU_FEATURES,
+                f"{vm.name} booted with CPU features {host.name} lacks ({host.cpu.model})",
+            )
+        ]
     return []

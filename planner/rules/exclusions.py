@@ -20,14 +20,22 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
     """
     out: list[Reason] = []
     if vm.power_state == "Paused":
-        out.append(Reason(codes.PAUSED,
-                          f"{vm.name} is Paused: XAPI migrates only Running, Suspended or "
-                          "Halted VMs; unpause it"))  # fmt: skip
+        out.append(
+            Reason(
+                codes.PAUSED,
+                f"{vm.name} is Paused: XAPI migrates only Running, Suspended or "
+                "Halted VMs; unpause it",
+            )
+        )
     pool = inv.pool_by_uuid.get(vm.pool)
     if vm.ha_protected and pool is not None and pool.ha_enabled:
-        out.append(Reason(codes.HA_PROTECTED,
-                          f"{vm.name} is HA-protected in pool {pool.name}: disable its "
-                          "HA restart priority (or HA) before migrating"))  # fmt: skip
+        out.append(
+            Reason(
+                codes.HA_PROTECTED,
+                f"{vm.name} is HA-protected in pool {pool.name}: disable its "
+                "HA restart priority (or HA) before migrating",
+            )
+        )
     nets = inv.network_by_uuid
     sriov = [x.device for x in vm.vifs if (n := nets.get(x.network)) is not None and n.sriov]
     if sriov:
@@ -39,21 +47,37 @@ def exclusion_reasons(inv: Inventory, vm: VM, kind: str) -> list[Reason]:
         out.append(Reason(codes.VGPU, f"{vm.name} has a vGPU"))
     reset = [d.uuid for d in vm.disks if d.on_boot == "reset"]
     if reset:
-        out.append(Reason(codes.ON_BOOT_RESET,
-                          f"{vm.name} has disk {', '.join(reset)} with on-boot=reset: set "
-                          "on-boot=persist to migrate it"))  # fmt: skip
+        out.append(
+            Reason(
+                codes.ON_BOOT_RESET,
+                f"{vm.name} has disk {', '.join(reset)} with on-boot=reset: set "
+                "on-boot=persist to migrate it",
+            )
+        )
     if vm.os == "windows" and not vm.tools and vm.power_state != "Halted":
-        out.append(Reason(codes.NO_TOOLS,
-                          f"{vm.name} is a Windows VM running without VM tools: install "
-                          "the XenServer VM Tools"))  # fmt: skip
+        out.append(
+            Reason(
+                codes.NO_TOOLS,
+                f"{vm.name} is a Windows VM running without VM tools: install "
+                "the XenServer VM Tools",
+            )
+        )
     if kind in STORAGE_KINDS:
         cbt = [d.uuid for d in vm.disks if d.cbt]
         if cbt:
-            out.append(Reason(codes.CBT,
-                              f"{vm.name} has disk {', '.join(cbt)} with changed block "
-                              "tracking: disable CBT to move its storage"))  # fmt: skip
+            out.append(
+                Reason(
+                    codes.CBT,
+                    f"{vm.name} has disk {', '.join(cbt)} with changed block "
+                    "tracking: disable CBT to move its storage",
+                )
+            )
         if vm.mcs:
-            out.append(Reason(codes.MCS,
-                              f"{vm.name} was created by Machine Creation Services: its "
-                              "storage cannot be migrated"))  # fmt: skip
+            out.append(
+                Reason(
+                    codes.MCS,
+                    f"{vm.name} was created by Machine Creation Services: its "
+                    "storage cannot be migrated",
+                )
+            )
     return out

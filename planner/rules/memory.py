@@ -34,13 +34,10 @@ def memory_reasons(vm: VM, host: Host, need: int, free: int) -> list[Reason]:
     if need <= free:
         return []
     need_s, free_s = amounts(need, free)
-    return [Reason(codes.MEMORY,
-                   f"{host.name} needs {need_s} for {vm.name}, {free_s} free")]  # fmt: skip
+    return [Reason(codes.MEMORY, f"{host.name} needs {need_s} for {vm.name}, {free_s} free")]
 
 
-def committed_memory(
-    inv: Inventory, dmc: bool, *, exclude: Collection[str] = ()
-) -> dict[str, int]:
+def committed_memory(inv: Inventory, dmc: bool, *, exclude: Collection[str] = ()) -> dict[str, int]:
     """Bytes committed on every host by its Running/Paused VMs (VMs in `exclude` left out)."""
     used = {h.uuid: 0 for h in inv.hosts}
     for host, vms in inv.vms_on_host.items():
@@ -57,8 +54,9 @@ def free_memory(
     return {h.uuid: host_capacity(h, options.headroom_fraction) - used[h.uuid] for h in inv.hosts}
 
 
-def memory_after(inv: Inventory, plan: Plan | None, options: PlanOptions | None = None
-                 ) -> dict[str, int]:  # fmt: skip
+def memory_after(
+    inv: Inventory, plan: Plan | None, options: PlanOptions | None = None
+) -> dict[str, int]:
     """Committed memory per host (bytes) once `plan` has run (now, without a plan)."""
     opts = options or (PlanOptions.from_json(plan.options) if plan else PlanOptions())
     used = committed_memory(inv, opts.dmc)
@@ -73,8 +71,9 @@ def memory_after(inv: Inventory, plan: Plan | None, options: PlanOptions | None 
     return used
 
 
-def utilisation(inv: Inventory, vms: Iterable[VM], pool: str,
-                options: PlanOptions) -> dict[str, float]:  # fmt: skip
+def utilisation(
+    inv: Inventory, vms: Iterable[VM], pool: str, options: PlanOptions
+) -> dict[str, float]:
     """Memory utilisation in points (0-100) of each enabled host of `pool`, with the
     running VMs `vms` where they are: committed bytes / capacity bytes (the capacity of
     `host_capacity`, so headroom counts as used)."""

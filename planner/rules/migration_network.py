@@ -43,8 +43,9 @@ def stream_network(inv: Inventory, to_pool: str, named: Mapping[str, str]) -> Ne
     return next((n for n in inv.networks_in_pool.get(to_pool, []) if n.management), None)
 
 
-def receiving_host(inv: Inventory, to_host: str | None, to_pool: str,
-                   srs: Iterable[str] = ()) -> str | None:  # fmt: skip
+def receiving_host(
+    inv: Inventory, to_host: str | None, to_pool: str, srs: Iterable[str] = ()
+) -> str | None:
     """The host whose `migrate_receive` takes the stream: `to_host`; for a VM moved
     without one, as the executor picks it: the target pool's master when it has every
     target SR in `srs` attached, else the first enabled host of the pool that has (a
@@ -62,13 +63,23 @@ def receiving_host(inv: Inventory, to_host: str | None, to_pool: str,
     master = inv.host_by_uuid.get(pool.master)
     if master is None or sees(master):
         return pool.master
-    other = next((h for h in inv.hosts_in_pool.get(to_pool, [])
-                  if h.uuid != pool.master and h.enabled and sees(h)), None)  # fmt: skip
+    other = next(
+        (
+            h
+            for h in inv.hosts_in_pool.get(to_pool, [])
+            if h.uuid != pool.master and h.enabled and sees(h)
+        ),
+        None,
+    )
     return other.uuid if other is not None else pool.master
 
 
 def migration_network_reasons(
-    inv: Inventory, kind: str, to_host: str | None, to_pool: str, named: Mapping[str, str],
+    inv: Inventory,
+    kind: str,
+    to_host: str | None,
+    to_pool: str,
+    named: Mapping[str, str],
     srs: Iterable[str] = (),
 ) -> list[Reason]:
     """Why the migration network cannot carry this migration's stream
@@ -82,16 +93,22 @@ def migration_network_reasons(
     net = stream_network(inv, to_pool, named)
     pool_name = inv.label(to_pool)
     if uuid is not None and (net is None or net.pool != to_pool):
-        return [Reason(codes.MIGRATION_NETWORK_NO_IP,
-                       f"migration network {inv.label(uuid)} is not a network of pool "
-                       f"{pool_name}")]  # fmt: skip
+        return [
+            Reason(
+                codes.MIGRATION_NETWORK_NO_IP,
+                f"migration network {inv.label(uuid)} is not a network of pool {pool_name}",
+            )
+        ]
     host = receiving_host(inv, to_host, to_pool, srs)
     if net is None or host is None or host in net.ip_hosts:
         return []
     why = "has no PIF on it" if host not in net.hosts else "its PIF on it has no IP"
-    return [Reason(codes.MIGRATION_NETWORK_NO_IP,
-                   f"{inv.label(host)} cannot receive the migration stream on network "
-                   f"{net.name}: {why}")]  # fmt: skip
+    return [
+        Reason(
+            codes.MIGRATION_NETWORK_NO_IP,
+            f"{inv.label(host)} cannot receive the migration stream on network {net.name}: {why}",
+        )
+    ]
 
 
 def resolve_migration_networks(inv: Inventory, items: list[str]) -> dict[str, str]:
@@ -106,8 +123,7 @@ def resolve_migration_networks(inv: Inventory, items: list[str]) -> dict[str, st
     for item in items:
         pool_ref, sep, net_ref = (x.strip() for x in item.partition("="))
         if not sep or not pool_ref or not net_ref:
-            problems.append(f"--migration-network {item!r}: expected POOL=NETWORK "
-                            "(names or uuids)")  # fmt: skip
+            problems.append(f"--migration-network {item!r}: expected POOL=NETWORK (names or uuids)")
             continue
         try:
             pool = inv.find("pool", pool_ref)
@@ -120,11 +136,15 @@ def resolve_migration_networks(inv: Inventory, items: list[str]) -> dict[str, st
             hits = [n for n in nets if n.uuid.startswith(net_ref)]
         if len(hits) != 1:
             what = "no network" if not hits else f"{len(hits)} networks"
-            problems.append(f"--migration-network {item!r}: {what} named or with uuid "
-                            f"{net_ref!r} in pool {inv.label(pool)}")  # fmt: skip
+            problems.append(
+                f"--migration-network {item!r}: {what} named or with uuid "
+                f"{net_ref!r} in pool {inv.label(pool)}"
+            )
         elif out.get(pool, hits[0].uuid) != hits[0].uuid:
-            problems.append(f"--migration-network {item!r}: pool {inv.label(pool)} "
-                            f"already has {inv.label(out[pool])}")  # fmt: skip
+            problems.append(
+                f"--migration-network {item!r}: pool {inv.label(pool)} "
+                f"already has {inv.label(out[pool])}"
+            )
         else:
             out[pool] = hits[0].uuid
     if problems:

@@ -43,10 +43,14 @@ def map_vifs(
         src = inv.network_by_uuid.get(vif.network)
         net = by_name.get(src.name) if src is not None else None
         if net is None:
-            reasons.append(Reason(codes.NETWORK_UNMAPPED,
-                                  f"{vm.name} VIF {vif.device}: pool {inv.label(to_pool)} has "
-                                  f"no network named {src.name if src else vif.network!r}; "
-                                  "map it with --network-map"))  # fmt: skip
+            reasons.append(
+                Reason(
+                    codes.NETWORK_UNMAPPED,
+                    f"{vm.name} VIF {vif.device}: pool {inv.label(to_pool)} has "
+                    f"no network named {src.name if src else vif.network!r}; "
+                    "map it with --network-map",
+                )
+            )
             continue
         out.append(VifMap(vif.device, net.uuid))
     return tuple(out), reasons
@@ -60,9 +64,12 @@ def networks_attached_reasons(
     for uuid in networks:
         net = inv.network_by_uuid.get(uuid)
         if net is None or host.uuid not in net.hosts:
-            out.append(Reason(codes.NETWORK_NOT_ATTACHED,
-                              f"{host.name} has no PIF on network {inv.label(uuid)} "
-                              f"({vm.name})"))  # fmt: skip
+            out.append(
+                Reason(
+                    codes.NETWORK_NOT_ATTACHED,
+                    f"{host.name} has no PIF on network {inv.label(uuid)} ({vm.name})",
+                )
+            )
     return out
 
 
@@ -106,14 +113,20 @@ def resolve_network_map(inv: Inventory, pairs: list[str]) -> dict[str, str]:
             problems.append(f"--network-map {item!r}: {e.message}")
             continue
         if src.pool == dst.pool:
-            problems.append(f"--network-map {item!r}: {src.name} and {dst.name} are both in "
-                            f"pool {inv.label(src.pool)}; map into another pool")  # fmt: skip
+            problems.append(
+                f"--network-map {item!r}: {src.name} and {dst.name} are both in "
+                f"pool {inv.label(src.pool)}; map into another pool"
+            )
         elif dst.management:
-            problems.append(f"--network-map {item!r}: {dst.name} is the management network "
-                            f"of pool {inv.label(dst.pool)}; map VIFs to a VM network")  # fmt: skip
+            problems.append(
+                f"--network-map {item!r}: {dst.name} is the management network "
+                f"of pool {inv.label(dst.pool)}; map VIFs to a VM network"
+            )
         elif out.get(src.uuid, dst.uuid) != dst.uuid:
-            problems.append(f"--network-map {item!r}: {src.name} is already mapped to "
-                            f"{inv.label(out[src.uuid])}")  # fmt: skip
+            problems.append(
+                f"--network-map {item!r}: {src.name} is already mapped to "
+                f"{inv.label(out[src.uuid])}"
+            )
         else:
             out[src.uuid] = dst.uuid
     if problems:
@@ -150,10 +163,16 @@ def management_network_warnings(
             pools[pool] = pools.get(pool, 0) + 1
     out = []
     for pool, n in pools.items():
-        mgmt = next((x.name for x in inv.networks_in_pool.get(pool, []) if x.management),
-                    "the management network")  # fmt: skip
-        out.append(Reason(codes.MANAGEMENT_NETWORK,
-                          f"pool {inv.label(pool)}: {n} migration{'s' if n != 1 else ''} "
-                          f"will use {mgmt}; a dedicated migration network keeps management "
-                          "traffic responsive"))  # fmt: skip
+        mgmt = next(
+            (x.name for x in inv.networks_in_pool.get(pool, []) if x.management),
+            "the management network",
+        )
+        out.append(
+            Reason(
+                codes.MANAGEMENT_NETWORK,
+                f"pool {inv.label(pool)}: {n} migration{'s' if n != 1 else ''} "
+                f"will use {mgmt}; a dedicated migration network keeps management "
+                "traffic responsive",
+            )
+        )
     return tuple(out)

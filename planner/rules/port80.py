@@ -21,8 +21,12 @@ def port80_reasons(inv: Inventory, from_pool: str, to_pool: str) -> list[Reason]
     master = inv.master_of(from_pool)
     if parse_version(master.version) == NEEDS_HOTFIX and HOTFIX not in master.hotfixes:
         src = inv.pool_by_uuid[from_pool]
-        return [Reason(codes.PORT80,
-                       f"pool {src.name}'s master {master.name} runs 8.2.1 without "
-                       f"{HOTFIX} and pool {dst.name} is HTTPS-only: apply {HOTFIX} "
-                       "or open port 80")]  # fmt: skip
+        return [
+            Reason(
+                codes.PORT80,
+                f"pool {src.name}'s master {master.name} runs 8.2.1 without "
+                f"{HOTFIX} and pool {dst.name} is HTTPS-only: apply {HOTFIX} "
+                "or open port 80",
+            )
+        ]
     return []

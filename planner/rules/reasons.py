@@ -13,26 +13,54 @@ from __future__ import annotations
 
 from planner.rules import codes
 
-EXCLUSION_CODES: frozenset[str] = frozenset({
-    codes.HA_PROTECTED, codes.SRIOV, codes.PCI, codes.VGPU, codes.ON_BOOT_RESET,
-    codes.NO_TOOLS, codes.CBT, codes.MCS, codes.PAUSED,
-})  # fmt: skip
-TARGET_CODES: frozenset[str] = frozenset({
-    codes.CPU_VENDOR, codes.CPU_FEATURES, codes.VERSION, codes.HOST_DISABLED,
-    codes.SR_NOT_ATTACHED, codes.SR_WRONG_POOL, codes.NETWORK_UNMAPPED,
-    codes.NETWORK_NOT_ATTACHED, codes.PORT80, codes.WRONG_KIND, codes.NO_TARGET,
-})  # fmt: skip
-CAPACITY_CODES: frozenset[str] = frozenset({
-    codes.NO_CAPACITY, codes.MEMORY, codes.SR_SPACE, codes.HALTED_MEMORY,
-    codes.CONCURRENCY, codes.ANTI_AFFINITY,
-    # plan-level outcomes of the campaigns (docs/plan-extensions.md)
-    codes.CYCLE, codes.HOST_NOT_EMPTY, codes.UPGRADE_ORDER, codes.REBALANCE_INCOMPLETE,
-    codes.NOTHING_TO_DO,
-})  # fmt: skip
+EXCLUSION_CODES: frozenset[str] = frozenset(
+    {
+        codes.HA_PROTECTED,
+        codes.SRIOV,
+        codes.PCI,
+        codes.VGPU,
+        codes.ON_BOOT_RESET,
+        codes.NO_TOOLS,
+        codes.CBT,
+        codes.MCS,
+        codes.PAUSED,
+    }
+)
+TARGET_CODES: frozenset[str] = frozenset(
+    {
+        codes.CPU_VENDOR,
+        codes.CPU_FEATURES,
+        codes.VERSION,
+        codes.HOST_DISABLED,
+        codes.SR_NOT_ATTACHED,
+        codes.SR_WRONG_POOL,
+        codes.NETWORK_UNMAPPED,
+        codes.NETWORK_NOT_ATTACHED,
+        codes.PORT80,
+        codes.WRONG_KIND,
+        codes.NO_TARGET,
+    }
+)
+CAPACITY_CODES: frozenset[str] = frozenset(
+    {
+        codes.NO_CAPACITY,
+        codes.MEMORY,
+        codes.SR_SPACE,
+        codes.HALTED_MEMORY,
+        codes.CONCURRENCY,
+        codes.ANTI_AFFINITY,
+        # plan-level outcomes of the campaigns (docs/plan-extensions.md)
+        codes.CYCLE,
+        codes.HOST_NOT_EMPTY,
+        codes.UPGRADE_ORDER,
+        codes.REBALANCE_INCOMPLETE,
+        codes.NOTHING_TO_DO,
+    }
+)
 
 
 def reason_class(code: str) -> str:
-    """"exclusion", "target", "capacity" or "unknown" for an unplaced reason code."""
+    """ "exclusion", "target", "capacity" or "unknown" for an unplaced reason code."""
     if code in EXCLUSION_CODES:
         return "exclusion"
     if code in TARGET_CODES:

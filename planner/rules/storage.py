@@ -68,8 +68,14 @@ def amounts(need: int, free: int) -> tuple[str, str]:
     return a, b
 
 
-def suspend_target(inv: Inventory, vm: VM, at: str, to_host: str | None, to_pool: str,
-                   disk_to_sr: Mapping[str, str]) -> str | None:  # fmt: skip
+def suspend_target(
+    inv: Inventory,
+    vm: VM,
+    at: str,
+    to_host: str | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+) -> str | None:
     """The SR a Suspended VM's memory image ends on after a migration (None: no image).
 
     XAPI (xapi_vm_migrate.ml, the suspend VDIs of `migrate_send`) leaves the image where
@@ -92,8 +98,9 @@ def suspend_target(inv: Inventory, vm: VM, at: str, to_host: str | None, to_pool
 Moved = tuple[Disk | SuspendVdi, str, str]
 
 
-def vdi_moves(inv: Inventory, vm: VM, to_host: str | None, to_pool: str,
-              disk_to_sr: Mapping[str, str]) -> list[Moved]:  # fmt: skip
+def vdi_moves(
+    inv: Inventory, vm: VM, to_host: str | None, to_pool: str, disk_to_sr: Mapping[str, str]
+) -> list[Moved]:
     """Every VDI of `vm` that changes SR in this migration, as (disk or suspend image,
     from SR, to SR): the disks whose target differs from their SR (`disk_to_sr` maps disk
     uuid -> target SR; absent: it stays) and (v2) a Suspended VM's memory image when

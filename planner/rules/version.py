@@ -11,7 +11,7 @@ from planner.rules import codes
 
 @lru_cache(maxsize=1024)
 def parse_version(version: str) -> tuple[int, ...]:
-    """"8.2.1" -> (8, 2, 1). Non-numeric parts (and ones of more than 18 digits, which
+    """ "8.2.1" -> (8, 2, 1). Non-numeric parts (and ones of more than 18 digits, which
     int() may refuse) count as 0: validation rejects them."""
     out = []
     for part in version.split("."):
@@ -38,6 +38,9 @@ def version_reasons(vm: VM, from_version: str, host: Host) -> list[Reason]:
     """Why `host` is too old to receive `vm`, coming from a host of `from_version`."""
     if version_at_least(host.version, from_version):
         return []
-    return [Reason(codes.VERSION,
-                   f"{host.name} runs {host.version}, older than {vm.name}'s source "
-                   f"{from_version}")]  # fmt: skip
+    return [
+        Reason(
+            codes.VERSION,
+            f"{host.name} runs {host.version}, older than {vm.name}'s source {from_version}",
+        )
+    ]

@@ -85,11 +85,12 @@ class Api(Handlers):
             if len(params) not in (2, 3) or str(params[0]) not in st.live:
                 raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, "3", str(len(params)))
             with st.lock:
-                st.upgrade_host_later(str(params[0]), str(params[1]),
-                                      float(params[2]) if len(params) == 3 else 0.0)
+                st.upgrade_host_later(
+                    str(params[0]), str(params[1]), float(params[2]) if len(params) == 3 else 0.0
+                )
             return ""
         is_async = method.startswith("Async.")
-        name = method[len("Async."):] if is_async else method
+        name = method[len("Async.") :] if is_async else method
         cls, _, msg = name.partition(".")
         cls = CANONICAL.get(cls.lower(), cls) if cls.lower() != "event" else "event"
         if cls.lower() == "session":
@@ -102,8 +103,9 @@ class Api(Handlers):
             raise XapiError("MESSAGE_METHOD_UNKNOWN", method)
         nargs = len(params) - 1
         if not spec.nmin <= nargs <= spec.nmax:
-            raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, str(spec.nmax + 1),
-                            str(len(params)))  # fmt: skip
+            raise XapiError(
+                "MESSAGE_PARAMETER_COUNT_MISMATCH", method, str(spec.nmax + 1), str(len(params))
+            )
         session = params[0]
         with st.lock:
             pool = st.session_pool(session)
@@ -172,14 +174,19 @@ class Api(Handlers):
 
         def get_by_name_label(ctx: Ctx, label: Any) -> list[str]:
             with st.lock:
-                return [r for r, rec in st.db.table(ctx.pool, cls).items()
-                        if rec.get("name_label") == label]  # fmt: skip
+                return [
+                    r
+                    for r, rec in st.db.table(ctx.pool, cls).items()
+                    if rec.get("name_label") == label
+                ]
 
-        fixed = {"get_all_records": Method(get_all_records, 0, 0, False),
-                 "get_all": Method(get_all, 0, 0, False),
-                 "get_record": Method(get_record, 1, 1, False),
-                 "get_by_uuid": Method(get_by_uuid, 1, 1, False),
-                 "get_by_name_label": Method(get_by_name_label, 1, 1, False)}  # fmt: skip
+        fixed = {
+            "get_all_records": Method(get_all_records, 0, 0, False),
+            "get_all": Method(get_all, 0, 0, False),
+            "get_record": Method(get_record, 1, 1, False),
+            "get_by_uuid": Method(get_by_uuid, 1, 1, False),
+            "get_by_name_label": Method(get_by_name_label, 1, 1, False),
+        }
         if msg in fixed:
             return fixed[msg]
         if msg in ("add_to_other_config", "remove_from_other_config") and cls in ("VM", "task"):
@@ -211,8 +218,9 @@ class Api(Handlers):
                 oc = dict(rec.get("other_config") or {})
                 if add:
                     if str(key) in oc:
-                        raise XapiError("MAP_DUPLICATE_KEY", cls, "other_config", str(ref),
-                                        str(key))  # fmt: skip
+                        raise XapiError(
+                            "MAP_DUPLICATE_KEY", cls, "other_config", str(ref), str(key)
+                        )
                     oc[str(key)] = str(value)
                 else:
                     oc.pop(str(key), None)
@@ -258,9 +266,16 @@ class Api(Handlers):
                 for cls, table in st.db.tables[ctx.pool].items():
                     for ref, rec in table.items():
                         if ev.matches(subs, cls, ref):
-                            out.append({"id": "0", "timestamp": f"{now:.6f}",
-                                        "class": cls.lower(), "operation": "add", "ref": ref,
-                                        "snapshot": rec})  # fmt: skip
+                            out.append(
+                                {
+                                    "id": "0",
+                                    "timestamp": f"{now:.6f}",
+                                    "class": cls.lower(),
+                                    "operation": "add",
+                                    "ref": ref,
+                                    "snapshot": rec,
+                                }
+                            )
                 return {"events": out, "valid_ref_counts": {}, "token": str(st.events.last_id)}
             deadline = time.monotonic() + wait_s
             while True:
@@ -269,8 +284,11 @@ class Api(Handlers):
                 if found or left <= 0:
                     break
                 st.cond.wait(left)
-            return {"events": [ev.to_wire(e) for e in found], "valid_ref_counts": {},
-                    "token": str(st.events.last_id)}  # fmt: skip
+            return {
+                "events": [ev.to_wire(e) for e in found],
+                "valid_ref_counts": {},
+                "token": str(st.events.last_id),
+            }
 
     def session_logout(self, ctx: Ctx) -> str:
         with self.st.lock:

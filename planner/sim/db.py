@@ -15,10 +15,27 @@ from planner.sim.wire import NULL_REF, XapiError
 
 # The classes the simulator serves, in XAPI's own spelling (the wire is case-insensitive).
 CLASSES: tuple[str, ...] = (
-    "pool", "host", "host_metrics", "VM", "VM_guest_metrics", "VM_metrics", "VBD", "VDI",
-    "SR", "PBD", "network", "PIF", "VIF", "network_sriov", "pool_update", "task", "PCI",
-    "VGPU", "VLAN", "VM_group",
-)  # fmt: skip
+    "pool",
+    "host",
+    "host_metrics",
+    "VM",
+    "VM_guest_metrics",
+    "VM_metrics",
+    "VBD",
+    "VDI",
+    "SR",
+    "PBD",
+    "network",
+    "PIF",
+    "VIF",
+    "network_sriov",
+    "pool_update",
+    "task",
+    "PCI",
+    "VGPU",
+    "VLAN",
+    "VM_group",
+)
 CANONICAL: dict[str, str] = {c.lower(): c for c in CLASSES}
 
 Record = dict[str, Any]

@@ -78,5 +78,11 @@ def matches(subs: list[tuple[str, str | None]], cls: str, ref: str) -> bool:
 
 
 def to_wire(e: Event) -> dict[str, Any]:
-    return {"id": str(e.id), "timestamp": f"{e.timestamp:.6f}", "class": e.cls.lower(),
-            "operation": e.op, "ref": e.ref, "snapshot": e.snapshot}  # fmt: skip
+    return {
+        "id": str(e.id),
+        "timestamp": f"{e.timestamp:.6f}",
+        "class": e.cls.lower(),
+        "operation": e.op,
+        "ref": e.ref,
+        "snapshot": e.snapshot,
+    }

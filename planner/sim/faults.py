@@ -83,15 +83,16 @@ def parse_faults(specs: list[str] | tuple[str, ...], inv: Inventory) -> Faults:
         except InputError as e:  # LookupFailed for unknown VM or host names
             problems.append(f"--fault {spec!r}: {e.message}")
     if problems:
-        raise InputError(f"{len(problems)} bad fault spec{'s' if len(problems) > 1 else ''}",
-                         problems)  # fmt: skip
+        raise InputError(
+            f"{len(problems)} bad fault spec{'s' if len(problems) > 1 else ''}", problems
+        )
     return out
 
 
 def _parse_one(spec: str, inv: Inventory, out: Faults) -> None:
     head, _, rest = spec.partition(":")
     if spec.startswith("expire@"):
-        out.expire_at.append(_number(spec[len("expire@"):], "time"))
+        out.expire_at.append(_number(spec[len("expire@") :], "time"))
     elif head == "offline" and rest:
         host, _, at = rest.partition("@")
         out.offline.append((inv.find("host", host), _number(at, "time") if at else 0.0))
@@ -106,9 +107,10 @@ def _parse_one(spec: str, inv: Inventory, out: Faults) -> None:
     elif ":" in spec:
         vm, _, code = spec.rpartition(":")
         if not CODE_RE.match(code):
-            raise ValueError(f"{code!r} is not a XAPI error code (e.g. VM_MIGRATE_FAILED) "
-                             "or STALL")  # fmt: skip
+            raise ValueError(f"{code!r} is not a XAPI error code (e.g. VM_MIGRATE_FAILED) or STALL")
         out.vm_codes.setdefault(inv.find("vm", vm), []).append(code)
     else:
-        raise ValueError("expected <vm>:<CODE>, <vm>:STALL, offline:<host>[@s], "
-                         "sessions:<s>, expire@<s> or delay:<method>:<s>[:<n>]")  # fmt: skip
+        raise ValueError(
+            "expected <vm>:<CODE>, <vm>:STALL, offline:<host>[@s], "
+            "sessions:<s>, expire@<s> or delay:<method>:<s>[:<n>]"
+        )

@@ -34,16 +34,25 @@ class Handlers(HostHandlers):
                 if vm.power_state != "Running":  # Paused too (xapi_vm_lifecycle.ml)
                     raise mig.bad_power_state(st, vm, mig.POOL_MIGRATE_STATES)
                 mem = mig.check_migration(
-                    st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs],
-                    force=force, version_code="NOT_SUPPORTED_DURING_UPGRADE")
+                    st,
+                    vm,
+                    "live",
+                    host,
+                    vm.pool,
+                    {},
+                    [x.network for x in vm.vifs],
+                    force=force,
+                    version_code="NOT_SUPPORTED_DURING_UPGRADE",
+                )
             except XapiError as e:
                 mig.refuse(st, vm, "live", host.uuid, vm.pool, e)
                 return self._failed_or_raise(ctx, name, e)
             m = mig.begin(st, ctx.pool, vm, "live", host, vm.pool, {}, {}, mem, name, "")
         return self._finish(ctx, m.task, "")
 
-    def _send_args(self, ctx: Ctx, vm: VM, dest: Any, vdi_map: Any, vif_map: Any
-                   ) -> tuple[Host, str, dict[str, str], dict[str, str], list[str]]:  # fmt: skip
+    def _send_args(
+        self, ctx: Ctx, vm: VM, dest: Any, vdi_map: Any, vif_map: Any
+    ) -> tuple[Host, str, dict[str, str], dict[str, str], list[str]]:
         """Resolve migrate_send's dest token and maps to (host, pool, disks, vifs, nets)."""
         st = self.st
         if not isinstance(dest, dict) or "host" not in dest:
@@ -93,14 +102,16 @@ class Handlers(HostHandlers):
                 nets.append(net["uuid"])
             else:
                 if target is not None and target != own:
-                    raise XapiError("OPERATION_NOT_ALLOWED",
-                                    "vif_map must be empty for a migration within a pool")
+                    raise XapiError(
+                        "OPERATION_NOT_ALLOWED",
+                        "vif_map must be empty for a migration within a pool",
+                    )
                 nets.append(st.db.get(own)["uuid"])
         return host, to_pool, disk_to_sr, vif_to_net, nets
 
-    def _check_send(self, ctx: Ctx, vm_ref: Any, dest: Any, vdi_map: Any, vif_map: Any,
-                    audit: bool = True) -> tuple[VM, str, Host, str, dict[str, str],
-                                                 dict[str, str], int]:  # fmt: skip
+    def _check_send(
+        self, ctx: Ctx, vm_ref: Any, dest: Any, vdi_map: Any, vif_map: Any, audit: bool = True
+    ) -> tuple[VM, str, Host, str, dict[str, str], dict[str, str], int]:
         st = self.st
         vm = self._vm(ctx, vm_ref)
         kind = "move" if vm.power_state == "Halted" else "storage"
@@ -113,33 +124,64 @@ class Handlers(HostHandlers):
                 mig.refuse(st, vm, kind, None, vm.pool, e)
             raise
         try:
-            mem = mig.check_migration(st, vm, kind, host, to_pool, disks, nets,
-                                      check_concurrency=audit)
+            mem = mig.check_migration(
+                st, vm, kind, host, to_pool, disks, nets, check_concurrency=audit
+            )
         except XapiError as e:
             if audit:
                 mig.refuse(st, vm, kind, host.uuid if vm.is_running else None, to_pool, e)
             raise
         return vm, kind, host, to_pool, disks, vifs, mem
 
-    def vm_migrate_send(self, ctx: Ctx, vm_ref: Any, dest: Any, live: Any, vdi_map: Any,
-                        vif_map: Any, options: Any, vgpu_map: Any = None,
-                        vdi_format_map: Any = None) -> Any:  # fmt: skip
+    def vm_migrate_send(
+        self,
+        ctx: Ctx,
+        vm_ref: Any,
+        dest: Any,
+        live: Any,
+        vdi_map: Any,
+        vif_map: Any,
+        options: Any,
+        vgpu_map: Any = None,
+        vdi_format_map: Any = None,
+    ) -> Any:
         st = self.st
         name = "Async.VM.migrate_send"
         with st.lock:
             try:
                 vm, kind, host, to_pool, disks, vifs, mem = self._check_send(
-                    ctx, vm_ref, dest, vdi_map, vif_map)
+                    ctx, vm_ref, dest, vdi_map, vif_map
+                )
             except XapiError as e:
                 return self._failed_or_raise(ctx, name, e)
             vref = st.ref_of[vm.uuid]
-            m = mig.begin(st, ctx.pool, vm, kind, host, to_pool, disks, vifs, mem, name,
-                          f"<value>{vref}</value>")
+            m = mig.begin(
+                st,
+                ctx.pool,
+                vm,
+                kind,
+                host,
+                to_pool,
+                disks,
+                vifs,
+                mem,
+                name,
+                f"<value>{vref}</value>",
+            )
             m.entry["network"] = self._stream_network(dest)  # the audit names it
         return self._finish(ctx, m.task, vref)
 
-    def vm_assert_can_migrate(self, ctx: Ctx, vm_ref: Any, dest: Any, live: Any, vdi_map: Any,
-                              vif_map: Any, options: Any, vgpu_map: Any = None) -> str:
+    def vm_assert_can_migrate(
+        self,
+        ctx: Ctx,
+        vm_ref: Any,
+        dest: Any,
+        live: Any,
+        vdi_map: Any,
+        vif_map: Any,
+        options: Any,
+        vgpu_map: Any = None,
+    ) -> str:
         with self.st.lock:
             self._check_send(ctx, vm_ref, dest, vdi_map, vif_map, audit=False)
         return ""
@@ -160,13 +202,31 @@ class Handlers(HostHandlers):
             try:
                 if disk.cbt:
                     raise XapiError("VDI_CBT_ENABLED", str(vdi_ref))
-                mem = mig.check_migration(st, vm, "storage", host, vm.pool,
-                                          {disk.uuid: sr["uuid"]}, [x.network for x in vm.vifs])
+                mem = mig.check_migration(
+                    st,
+                    vm,
+                    "storage",
+                    host,
+                    vm.pool,
+                    {disk.uuid: sr["uuid"]},
+                    [x.network for x in vm.vifs],
+                )
             except XapiError as e:
                 mig.refuse(st, vm, "storage", vm.host, vm.pool, e)
                 return self._failed_or_raise(ctx, name, e)
-            m = mig.begin(st, ctx.pool, vm, "storage", host, vm.pool, {disk.uuid: sr["uuid"]},
-                          {}, mem, name, f"<value>{vdi_ref}</value>")
+            m = mig.begin(
+                st,
+                ctx.pool,
+                vm,
+                "storage",
+                host,
+                vm.pool,
+                {disk.uuid: sr["uuid"]},
+                {},
+                mem,
+                name,
+                f"<value>{vdi_ref}</value>",
+            )
         return self._finish(ctx, m.task, str(vdi_ref))
 
     def vm_assert_can_boot_here(self, ctx: Ctx, vm_ref: Any, host_ref: Any) -> str:
@@ -210,16 +270,19 @@ class Handlers(HostHandlers):
                 stream = f"http://{self._stream_ip(str(host_ref), str(network))}/"
             if not st.live[host.uuid]:
                 raise XapiError("HOST_OFFLINE", str(host_ref))
-            return {"host": str(host_ref), "master": master, "session_id": ctx.session,
-                    "xenops": f"{stream}services/xenops?session_id={ctx.session}",
-                    "SM": f"{stream}services/SM?session_id={ctx.session}",
-                    "SM_url": f"{stream}services/SM"}  # fmt: skip
+            return {
+                "host": str(host_ref),
+                "master": master,
+                "session_id": ctx.session,
+                "xenops": f"{stream}services/xenops?session_id={ctx.session}",
+                "SM": f"{stream}services/SM?session_id={ctx.session}",
+                "SM_url": f"{stream}services/SM",
+            }
 
     def _stream_ip(self, host_ref: str, network: str) -> str:
         """The address of `host_ref`'s PIF on `network`, or XAPI's refusal."""
         db = self.st.db
-        pif_ref = next((p for p in db.get(network)["PIFs"] if db.get(p)["host"] == host_ref),
-                       None)  # fmt: skip
+        pif_ref = next((p for p in db.get(network)["PIFs"] if db.get(p)["host"] == host_ref), None)
         if pif_ref is None:
             raise XapiError("HOST_CANNOT_ATTACH_NETWORK", host_ref, network)
         pif = db.get(pif_ref)
@@ -254,9 +317,19 @@ class Handlers(HostHandlers):
             st.update(str(vm_ref), affinity=str(host_ref))
             st.changed(ctx.pool)
             now = round(st.sim_now(), 3)
-            st.audit_refused({
-                "vm": vm.uuid, "kind": "affinity", "from_host": None, "to_host": host,
-                "from_pool": ctx.pool, "to_pool": ctx.pool, "start": now, "end": now,
-                "result": "set", "task": None, "network": None,
-            })  # fmt: skip
+            st.audit_refused(
+                {
+                    "vm": vm.uuid,
+                    "kind": "affinity",
+                    "from_host": None,
+                    "to_host": host,
+                    "from_pool": ctx.pool,
+                    "to_pool": ctx.pool,
+                    "start": now,
+                    "end": now,
+                    "result": "set",
+                    "task": None,
+                    "network": None,
+                }
+            )
         return ""

@@ -57,8 +57,11 @@ class HandlerBase:
 
     def _host(self, ctx: Ctx | None, ref: Any) -> Host:
         st = self.st
-        rec = (st.db.lookup(ctx.pool, "host", str(ref)) if ctx is not None
-               else st.db.get(str(ref), "host"))  # fmt: skip
+        rec = (
+            st.db.lookup(ctx.pool, "host", str(ref))
+            if ctx is not None
+            else st.db.get(str(ref), "host")
+        )
         return st.pool_view(st.db.pool_of(str(ref))).host_by_uuid[rec["uuid"]]
 
     def _failed_or_raise(self, ctx: Ctx, name: str, err: XapiError) -> str:
@@ -98,15 +101,21 @@ class HostHandlers(HandlerBase):
             host = self._host(ctx, host_ref)
             return i(max(0, self.st.free_memory(host.uuid)))
 
-    def _evacuation_plan(self, ctx: Ctx, host_ref: Any
-                         ) -> tuple[list[tuple[VM, Host]], dict[str, list[str]]]:  # fmt: skip
+    def _evacuation_plan(
+        self, ctx: Ctx, host_ref: Any
+    ) -> tuple[list[tuple[VM, Host]], dict[str, list[str]]]:
         """XAPI's evacuation plan: (VM, target) pairs, and errors per VM ref."""
         st = self.st
         src = self._host(ctx, host_ref)
         inv = st.pool_view(ctx.pool)
-        targets = [h for h in inv.hosts_in_pool[src.pool]
-                   if h.uuid != src.uuid and h.enabled and st.live[h.uuid]
-                   and version_at_least(h.version, src.version)]  # fmt: skip
+        targets = [
+            h
+            for h in inv.hosts_in_pool[src.pool]
+            if h.uuid != src.uuid
+            and h.enabled
+            and st.live[h.uuid]
+            and version_at_least(h.version, src.version)
+        ]
         free = {h.uuid: st.free_memory(h.uuid) for h in targets}
         moves: list[tuple[VM, Host]] = []
         errors: dict[str, list[str]] = {}
@@ -121,12 +130,19 @@ class HostHandlers(HandlerBase):
             first_err: list[str] | None = None
             for h in targets:
                 bad = cpu_reasons(vm, h)
-                bad += [r for d in vm.disks
-                        for r in sr_attached_reasons(inv.sr_by_uuid[d.sr], h, d.uuid)]
+                bad += [
+                    r
+                    for d in vm.disks
+                    for r in sr_attached_reasons(inv.sr_by_uuid[d.sr], h, d.uuid)
+                ]
                 bad += networks_attached_reasons(inv, vm, [x.network for x in vm.vifs], h)
                 if bad:
-                    first_err = first_err or ["VM_INCOMPATIBLE_WITH_THIS_HOST", vref,
-                                              st.ref_of[h.uuid], bad[0].message]
+                    first_err = first_err or [
+                        "VM_INCOMPATIBLE_WITH_THIS_HOST",
+                        vref,
+                        st.ref_of[h.uuid],
+                        bad[0].message,
+                    ]
                 else:
                     static_ok.append(h)
             need = vm_memory(vm, False)
@@ -144,8 +160,9 @@ class HostHandlers(HandlerBase):
         with self.st.lock:
             return self._evacuation_plan(ctx, host_ref)[1]
 
-    def host_evacuate(self, ctx: Ctx, host_ref: Any, network: Any = NULL_REF,
-                      batch_size: Any = "0") -> str:  # fmt: skip
+    def host_evacuate(
+        self, ctx: Ctx, host_ref: Any, network: Any = NULL_REF, batch_size: Any = "0"
+    ) -> str:
         """Plan, then migrate the VMs in batches of at most three; the first error wins."""
         st = self.st
         with st.lock:
@@ -157,17 +174,29 @@ class HostHandlers(HandlerBase):
             tasks = []
             failure: XapiError | None = None
             with st.lock:
-                for vm, host in moves[start:start + size]:
+                for vm, host in moves[start : start + size]:
                     vm = st.pool_view(ctx.pool).vm_by_uuid[vm.uuid]
                     try:
-                        mem = mig.check_migration(st, vm, "live", host, vm.pool,
-                                                  {}, [x.network for x in vm.vifs])
+                        mem = mig.check_migration(
+                            st, vm, "live", host, vm.pool, {}, [x.network for x in vm.vifs]
+                        )
                     except XapiError as e:
                         mig.refuse(st, vm, "live", host.uuid, vm.pool, e)
                         failure = failure or e
                         continue
-                    m = mig.begin(st, ctx.pool, vm, "live", host, vm.pool, {}, {}, mem,
-                                  "Async.VM.pool_migrate", "")
+                    m = mig.begin(
+                        st,
+                        ctx.pool,
+                        vm,
+                        "live",
+                        host,
+                        vm.pool,
+                        {},
+                        {},
+                        mem,
+                        "Async.VM.pool_migrate",
+                        "",
+                    )
                     tasks.append(m.task)
             for t in tasks:
                 try:

@@ -134,9 +134,17 @@ def check_migration(
     return _check_room(st, inv, vm, kind, host, to_pool, disk_to_sr, check_concurrency)
 
 
-def _check_target(st: SimState, inv: Inventory, vm: VM, host: Host | None, to_pool: str,
-                  disk_to_sr: Mapping[str, str], vref: str, force: bool,
-                  version_code: str) -> None:  # fmt: skip
+def _check_target(
+    st: SimState,
+    inv: Inventory,
+    vm: VM,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+    vref: str,
+    force: bool,
+    version_code: str,
+) -> None:
     """The target host (the pool master when none is named): live, not where the VM
     already is, enabled, CPU-compatible, new enough; and the remote pool reachable."""
     target = host if host is not None else inv.master_of(to_pool)
@@ -160,9 +168,16 @@ def _check_target(st: SimState, inv: Inventory, vm: VM, host: Host | None, to_po
         raise XapiError("VM_MIGRATE_CONTACT_REMOTE_SERVICE_FAILED")
 
 
-def _check_srs_networks(st: SimState, inv: Inventory, vm: VM, host: Host | None,
-                        to_pool: str, disk_to_sr: Mapping[str, str], networks: list[str],
-                        vref: str) -> None:  # fmt: skip
+def _check_srs_networks(
+    st: SimState,
+    inv: Inventory,
+    vm: VM,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+    networks: list[str],
+    vref: str,
+) -> None:
     """Every disk's SR is in the target pool (and seen by the host); the host has the
     VIFs' networks."""
     pool_name = inv.label(to_pool)
@@ -178,9 +193,16 @@ def _check_srs_networks(st: SimState, inv: Inventory, vm: VM, host: Host | None,
         raise XapiError("VM_REQUIRES_NETWORK", vref, st.ref_of[missing])
 
 
-def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
-                to_pool: str, disk_to_sr: Mapping[str, str],
-                check_concurrency: bool) -> int:  # fmt: skip
+def _check_room(
+    st: SimState,
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+    check_concurrency: bool,
+) -> int:
     """Concurrency, then the ledger's admission (memory, room to start a halted VM, SR
     space); the memory (bytes) to reserve on the target host."""
     in_flight = sum(1 for m in st.in_flight.values() if m.from_pool == vm.pool)
@@ -194,8 +216,11 @@ def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | No
             raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(sf.need), i(max(0, sf.free)))
     if d.halted_need:
         # FORMATS.md rule 4: some enabled, live host of the source pool could start the VM
-        frees = [led.free(("mem", h.uuid)) or 0 for h in inv.hosts_in_pool.get(vm.pool, [])
-                 if h.enabled and st.live.get(h.uuid, True)]  # fmt: skip
+        frees = [
+            led.free(("mem", h.uuid)) or 0
+            for h in inv.hosts_in_pool.get(vm.pool, [])
+            if h.enabled and st.live.get(h.uuid, True)
+        ]
         best = max(frees, default=0)
         if best < d.halted_need:
             raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", i(d.halted_need), i(max(0, best)))
@@ -204,8 +229,15 @@ def _check_room(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | No
     return vm_memory(vm, False) if any(k[0] == "mem" for k, _ in d.start) else 0  # type: ignore[index]  # ledger keys are Hashable; this account's are str tuples
 
 
-def admission(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
-              to_pool: str, disk_to_sr: Mapping[str, str]) -> tuple[Account, Demand]:  # fmt: skip
+def admission(
+    st: SimState,
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+) -> tuple[Account, Demand]:
     """The ledger of `inv` (a view of the pools involved) with the memory and SR bytes
     the migrations in flight hold, and what this migration would take from it."""
     acc = Account.of(inv, XAPI_VIEW, slots=False)
@@ -224,15 +256,27 @@ def admission(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None
         # XAPI's fallback) or stays: a disks entry for it tells the ledger which
         disks.append(DiskMove(sv.uuid, sv.sr, disk_to_sr.get(sv.uuid, sv.sr)))
     m = PlanMigration(
-        id="-", vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
-        to_host=host.uuid if host is not None else None, from_pool=vm.pool, to_pool=to_pool,
+        id="-",
+        vm=vm.uuid,
+        kind=kind,
+        from_host=vm.host if vm.is_running else None,
+        to_host=host.uuid if host is not None else None,
+        from_pool=vm.pool,
+        to_pool=to_pool,
         disks=tuple(disks),
-    )  # fmt: skip
+    )
     return acc, acc.demand(m)
 
 
-def _sr_needs(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None,
-              to_pool: str, disk_to_sr: Mapping[str, str]) -> dict[str, int]:  # fmt: skip
+def _sr_needs(
+    st: SimState,
+    inv: Inventory,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: Mapping[str, str],
+) -> dict[str, int]:
     """Bytes each SR holds while the disks copy (3x on target, 2x on source; the
     ledger's start delta)."""
     _, d = admission(st, inv, vm, kind, host, to_pool, disk_to_sr)
@@ -243,13 +287,17 @@ def _sr_needs(st: SimState, inv: Inventory, vm: VM, kind: str, host: Host | None
     return dict(need)
 
 
-def _moves(inv: Inventory, vm: VM, to_host: str | None, to_pool: str,
-           disk_to_sr: Mapping[str, str]) -> list[Moved]:  # fmt: skip
+def _moves(
+    inv: Inventory, vm: VM, to_host: str | None, to_pool: str, disk_to_sr: Mapping[str, str]
+) -> list[Moved]:
     """The VDIs that change SR: `rules.storage.vdi_moves`, with the suspend image going
     where `disk_to_sr` maps it (the call's vdi_map, or XAPI's fallback) when it is there."""
     sv = vm.suspend_vdi
-    out = [x for x in vdi_moves(inv, vm, to_host, to_pool, disk_to_sr)
-           if sv is None or x[0].uuid != sv.uuid]  # fmt: skip
+    out = [
+        x
+        for x in vdi_moves(inv, vm, to_host, to_pool, disk_to_sr)
+        if sv is None or x[0].uuid != sv.uuid
+    ]
     if sv is not None and vm.power_state == "Suspended" and disk_to_sr.get(sv.uuid, sv.sr) != sv.sr:
         out.append((sv, sv.sr, disk_to_sr[sv.uuid]))
     return out
@@ -262,9 +310,19 @@ def bad_power_state(st: SimState, vm: VM, expected: str) -> XapiError:
 # ---------------------------------------------------------------- running migrations
 
 
-def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None, to_pool: str,
-          disk_to_sr: dict[str, str], vif_to_net: dict[str, str], memory: int,
-          name: str, result: str) -> Migration:  # fmt: skip
+def begin(
+    st: SimState,
+    session_pool: str,
+    vm: VM,
+    kind: str,
+    host: Host | None,
+    to_pool: str,
+    disk_to_sr: dict[str, str],
+    vif_to_net: dict[str, str],
+    memory: int,
+    name: str,
+    result: str,
+) -> Migration:
     """Start an accepted migration: task, reservations, the timer for its end."""
     inv = st.pool_view(vm.pool, to_pool)
     dest = host.uuid if host is not None else None
@@ -274,11 +332,20 @@ def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None,
     wall = est / st.speed
     task = st.new_task(session_pool, name, wall)
     to_host = host.uuid if host is not None and vm.is_running else None
-    m = Migration(task=task, vm=vm.uuid, kind=kind, from_host=vm.host if vm.is_running else None,
-                  to_host=to_host, from_pool=vm.pool, to_pool=to_pool,
-                  dest_host=host.uuid if host is not None else None,
-                  disk_to_sr={d: s for d, s in disk_to_sr.items() if d in moved},
-                  vif_to_net=vif_to_net, memory=memory, result=result)  # fmt: skip
+    m = Migration(
+        task=task,
+        vm=vm.uuid,
+        kind=kind,
+        from_host=vm.host if vm.is_running else None,
+        to_host=to_host,
+        from_pool=vm.pool,
+        to_pool=to_pool,
+        dest_host=host.uuid if host is not None else None,
+        disk_to_sr={d: s for d, s in disk_to_sr.items() if d in moved},
+        vif_to_net=vif_to_net,
+        memory=memory,
+        result=result,
+    )
     if to_host is not None and memory:
         st.incoming[to_host] = st.incoming.get(to_host, 0) + memory
     for sr_uuid, need in _sr_needs(st, inv, vm, kind, host, to_pool, m.disk_to_sr).items():
@@ -290,8 +357,11 @@ def begin(st: SimState, session_pool: str, vm: VM, kind: str, host: Host | None,
     st.max_conc[vm.pool] = max(st.max_conc.get(vm.pool, 0), n)
     vref = st.ref_of[vm.uuid]
     op = "pool_migrate" if kind == "live" else "migrate_send"
-    st.update(vref, current_operations={task: op},
-              scheduled_to_be_resident_on=st.ref_of[to_host] if to_host else NULL_REF)
+    st.update(
+        vref,
+        current_operations={task: op},
+        scheduled_to_be_resident_on=st.ref_of[to_host] if to_host else NULL_REF,
+    )
     m.entry = st.audit_start(_entry(st, m, "pending"))
     st.tasks[task].cancel = lambda: end(st, m, XapiError("TASK_CANCELLED", task))
     code = st.faults.take_vm_fault(vm.uuid)
@@ -318,22 +388,42 @@ def _fault_error(st: SimState, m: Migration, code: str) -> XapiError:
     return XapiError(code, vref)
 
 
-def refuse(st: SimState, vm: VM, kind: str, to_host: str | None, to_pool: str,
-           err: XapiError) -> None:  # fmt: skip
+def refuse(
+    st: SimState, vm: VM, kind: str, to_host: str | None, to_pool: str, err: XapiError
+) -> None:
     """Record a refused attempt in the audit (start == end)."""
     now = round(st.sim_now(), 3)
-    st.audit_refused({
-        "vm": vm.uuid, "kind": kind, "from_host": vm.host if vm.is_running else None,
-        "to_host": to_host, "from_pool": vm.pool, "to_pool": to_pool, "start": now,
-        "end": now, "result": err.code, "task": None, "network": None,
-    })  # fmt: skip
+    st.audit_refused(
+        {
+            "vm": vm.uuid,
+            "kind": kind,
+            "from_host": vm.host if vm.is_running else None,
+            "to_host": to_host,
+            "from_pool": vm.pool,
+            "to_pool": to_pool,
+            "start": now,
+            "end": now,
+            "result": err.code,
+            "task": None,
+            "network": None,
+        }
+    )
 
 
 def _entry(st: SimState, m: Migration, result: str) -> dict[str, Any]:
-    return {"vm": m.vm, "kind": m.kind, "from_host": m.from_host, "to_host": m.to_host,
-            "from_pool": m.from_pool, "to_pool": m.to_pool,
-            "start": round(st.sim_now(), 3), "end": None, "result": result,
-            "task": m.task, "network": None}  # fmt: skip
+    return {
+        "vm": m.vm,
+        "kind": m.kind,
+        "from_host": m.from_host,
+        "to_host": m.to_host,
+        "from_pool": m.from_pool,
+        "to_pool": m.to_pool,
+        "start": round(st.sim_now(), 3),
+        "end": None,
+        "result": result,
+        "task": m.task,
+        "network": None,
+    }
 
 
 def end(st: SimState, m: Migration, error: XapiError | None) -> None:

@@ -24,8 +24,9 @@ def apply_migration(st: SimState, m: Migration) -> None:
     if m.from_host != m.to_host:
         if m.from_host is not None:
             h = db.get(st.ref_of[m.from_host])
-            st.update(st.ref_of[m.from_host], resident_VMs=[x for x in h["resident_VMs"]
-                                                            if x != vref])  # fmt: skip
+            st.update(
+                st.ref_of[m.from_host], resident_VMs=[x for x in h["resident_VMs"] if x != vref]
+            )
         if m.to_host is not None:
             h = db.get(st.ref_of[m.to_host])
             st.update(st.ref_of[m.to_host], resident_VMs=[*h["resident_VMs"], vref])
@@ -47,12 +48,18 @@ def _move_vdi(st: SimState, vdi_ref: str, new: str) -> None:
     old = vdi["SR"]
     used, size = int(vdi["physical_utilisation"]), int(vdi["virtual_size"])
     o, n = db.get(old), db.get(new)
-    st.update(old, VDIs=[x for x in o["VDIs"] if x != vdi_ref],
-              physical_utilisation=i(int(o["physical_utilisation"]) - used),
-              virtual_allocation=i(int(o["virtual_allocation"]) - size))
-    st.update(new, VDIs=[*n["VDIs"], vdi_ref],
-              physical_utilisation=i(int(n["physical_utilisation"]) + used),
-              virtual_allocation=i(int(n["virtual_allocation"]) + size))
+    st.update(
+        old,
+        VDIs=[x for x in o["VDIs"] if x != vdi_ref],
+        physical_utilisation=i(int(o["physical_utilisation"]) - used),
+        virtual_allocation=i(int(o["virtual_allocation"]) - size),
+    )
+    st.update(
+        new,
+        VDIs=[*n["VDIs"], vdi_ref],
+        physical_utilisation=i(int(n["physical_utilisation"]) + used),
+        virtual_allocation=i(int(n["virtual_allocation"]) + size),
+    )
     st.update(vdi_ref, SR=new)
 
 

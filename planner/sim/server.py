@@ -48,8 +48,9 @@ class SimServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
 
     def __init__(self, addr: tuple[str, int], api: Api) -> None:
         self.api = api
-        super().__init__(addr, requestHandler=_Handler, logRequests=False, allow_none=True,
-                         encoding="utf-8")  # fmt: skip
+        super().__init__(
+            addr, requestHandler=_Handler, logRequests=False, allow_none=True, encoding="utf-8"
+        )
 
     def host_of_path(self, path: str) -> str | bool | None:
         """Host uuid of a URL path; None for `/` and `/RPC2`; False when not served."""
@@ -63,8 +64,12 @@ class SimServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
 
     # typeshed says str in and out; the server hands it the request body and sends its
     # answer as they are, bytes both ways
-    def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,  # type: ignore[override]
-                            path: Any = None) -> bytes:  # fmt: skip
+    def _marshaled_dispatch(  # type: ignore[override]
+        self,
+        data: bytes,
+        dispatch_method: Any = None,
+        path: Any = None,
+    ) -> bytes:
         host = self.host_of_path(path or "/")
         try:
             params, method = xmlrpc.client.loads(data, use_builtin_types=False)
@@ -82,5 +87,6 @@ class SimServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
         try:
             return dumps_response(resp)
         except (OverflowError, TypeError) as e:
-            return dumps_response(failure(XapiError("INTERNAL_ERROR",
-                                                    f"cannot marshal the answer: {e}")))
+            return dumps_response(
+                failure(XapiError("INTERNAL_ERROR", f"cannot marshal the answer: {e}"))
+            )

@@ -70,8 +70,16 @@ class Simulator:
         self._bind = (host, port)
         self._tls = tls
         self._scheme = "https" if tls else "http"
-        self.state = SimState(inv, speed=speed, fail_rate=fail_rate, seed=seed, faults=parsed,
-                              user=user, password=password, audit_path=audit_path)  # fmt: skip
+        self.state = SimState(
+            inv,
+            speed=speed,
+            fail_rate=fail_rate,
+            seed=seed,
+            faults=parsed,
+            user=user,
+            password=password,
+            audit_path=audit_path,
+        )
         self.api = Api(self.state)
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
@@ -89,16 +97,20 @@ class Simulator:
             ctx.load_cert_chain(str(self._tls[0]), str(self._tls[1]))
             # handshake in the request thread, so a client that refuses the certificate
             # does not hold up the accept loop
-            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
-                                                  do_handshake_on_connect=False)  # fmt: skip
+            self._server.socket = ctx.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         # an AF_INET server: (host, port); typeshed also allows a path or bytes
         bound_host, port = cast(tuple[str, int], self._server.server_address)[:2]
         shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
         self._base = f"{shown}:{port}"
         self.state.start(self._base)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, name="sim-server",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sim-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -116,8 +128,9 @@ class Simulator:
     def __enter__(self) -> Simulator:
         return self.start()
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # ---------------------------------------------------------------- addresses
@@ -139,8 +152,9 @@ class Simulator:
         """Pool uuid -> the URL of that pool's master."""
         st = self.state
         with st.lock:
-            masters = {p: st.db.get(st.db.get(st.ref_of[p])["master"])["uuid"]
-                       for p in st.pool_order}  # fmt: skip
+            masters = {
+                p: st.db.get(st.db.get(st.ref_of[p])["master"])["uuid"] for p in st.pool_order
+            }
         return {p: self.url_of_host(h) for p, h in masters.items()}
 
     # ---------------------------------------------------------------- observation
@@ -202,8 +216,9 @@ class Simulator:
                 used = sum(vm_memory(v, False) for v in inv.vms_on_host.get(h.uuid, []))
                 total = used + st.incoming.get(h.uuid, 0)
                 if total > host_capacity(h, 0.0):
-                    out.append(f"host {h.name}: {total} bytes committed > capacity "
-                               f"{host_capacity(h, 0.0)}")  # fmt: skip
+                    out.append(
+                        f"host {h.name}: {total} bytes committed > capacity {host_capacity(h, 0.0)}"
+                    )
             for s in inv.srs:
                 total = s.used_bytes + st.sr_reserved.get(s.uuid, 0)
                 if total > s.size_bytes:

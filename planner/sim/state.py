@@ -74,9 +74,7 @@ class Clock:
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._stopped and (
-                    not self._heap or self._heap[0][0] > time.monotonic()
-                ):
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._cv.wait(timeout)
                 if self._stopped:
@@ -108,9 +106,18 @@ class TaskInfo:
 
 
 class SimState:
-    def __init__(self, inv: Inventory, *, speed: float, fail_rate: float, seed: int,
-                 faults: Faults, user: str, password: str,
-                 audit_path: str | Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        inv: Inventory,
+        *,
+        speed: float,
+        fail_rate: float,
+        seed: int,
+        faults: Faults,
+        user: str,
+        password: str,
+        audit_path: str | Path | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.inv0 = inv
@@ -185,11 +192,14 @@ class SimState:
                 # objects keep the order of the served inventory, so that an untouched
                 # simulator gives back exactly the document it was given
                 rank = self.rank[k]
-                doc[k] = sorted((x for part in parts for x in getattr(part, k)),
-                                key=lambda x: rank.get(x["uuid"], len(rank)))  # fmt: skip
+                doc[k] = sorted(
+                    (x for part in parts for x in getattr(part, k)),
+                    key=lambda x: rank.get(x["uuid"], len(rank)),
+                )
             merged = PoolDoc(**doc)
-            inv = assemble([merged], source=self.inv0.source, taken_at=self.inv0.taken_at,
-                           validate=False)  # fmt: skip
+            inv = assemble(
+                [merged], source=self.inv0.source, taken_at=self.inv0.taken_at, validate=False
+            )
             if len(self._views) > 64:
                 self._views.clear()
             self._views[key] = inv
@@ -265,8 +275,10 @@ class SimState:
 
     def session_pool(self, ref: Any) -> str:
         s = self.sessions.get(ref) if isinstance(ref, str) else None
-        if s is not None and self.faults.session_ttl is not None and (
-            time.monotonic() - s.created > self.faults.session_ttl
+        if (
+            s is not None
+            and self.faults.session_ttl is not None
+            and (time.monotonic() - s.created > self.faults.session_ttl)
         ):
             del self.sessions[ref]
             s = None
@@ -291,9 +303,12 @@ class SimState:
         VERSION rule see the new version at once. Caller holds the lock."""
         ref = self.ref_of[host_uuid]
         sv = dict(self.db.get(ref)["software_version"])
-        sv.update(product_version=version, product_version_text=version,
-                  product_version_text_short=version,
-                  platform_version=objects.platform_version(version))  # fmt: skip
+        sv.update(
+            product_version=version,
+            product_version_text=version,
+            product_version_text_short=version,
+            platform_version=objects.platform_version(version),
+        )
         self.update(ref, software_version=sv)
         self.changed(self.db.pool_of(ref))
 
@@ -315,13 +330,23 @@ class SimState:
     def new_task(self, pool: str, name: str, duration: float = 0.0) -> str:
         ref = self.refs.ref()
         rec: Record = {
-            "name_label": name, "name_description": "", "allowed_operations": ["cancel"],
-            "current_operations": {}, "created": xapi_datetime(),
-            "finished": xapi_datetime(0), "status": "pending",
-            "resident_on": self.db.get(self.ref_of[pool])["master"], "progress": 0.0,
-            "type": "<none/>", "result": "", "error_info": [], "other_config": {},
-            "subtask_of": NULL_REF, "subtasks": [], "backtrace": "()",
-        }  # fmt: skip
+            "name_label": name,
+            "name_description": "",
+            "allowed_operations": ["cancel"],
+            "current_operations": {},
+            "created": xapi_datetime(),
+            "finished": xapi_datetime(0),
+            "status": "pending",
+            "resident_on": self.db.get(self.ref_of[pool])["master"],
+            "progress": 0.0,
+            "type": "<none/>",
+            "result": "",
+            "error_info": [],
+            "other_config": {},
+            "subtask_of": NULL_REF,
+            "subtasks": [],
+            "backtrace": "()",
+        }
         rec["uuid"] = self.refs.uuid()
         self.db.add(pool, "task", ref, rec)
         self.tasks[ref] = TaskInfo(time.monotonic(), duration)
@@ -337,8 +362,7 @@ class SimState:
         if info.stalled:
             rec["progress"] = 0.5
         elif info.duration > 0:
-            rec["progress"] = round(min(0.99, (time.monotonic() - info.started) / info.duration),
-                                    3)  # fmt: skip
+            rec["progress"] = round(min(0.99, (time.monotonic() - info.started) / info.duration), 3)
 
     def finish_task(self, ref: str, result: str = "", error: XapiError | None = None) -> None:
         rec = self.db.maybe(ref)

@@ -41,8 +41,9 @@ def fleet():
 
 
 def _homes(inv, plan):
-    return {inv.label(m.vm): inv.label(m.home_host) if m.home_host else None
-            for m in plan.migrations()}  # fmt: skip
+    return {
+        inv.label(m.vm): inv.label(m.home_host) if m.home_host else None for m in plan.migrations()
+    }
 
 
 def _cross(inv):
@@ -53,8 +54,7 @@ def _cross(inv):
 def test_keep_gives_a_new_home_only_to_vms_that_had_one_and_changed_pool():
     inv = fleet()
     plan = assign_homes(inv, _cross(inv), "keep")
-    to = {inv.label(m.vm): inv.label(m.to_host) if m.to_host else None
-          for m in plan.migrations()}  # fmt: skip
+    to = {inv.label(m.vm): inv.label(m.to_host) if m.to_host else None for m in plan.migrations()}
     homes = _homes(inv, plan)
     assert homes["homed"] == to["homed"] and to["homed"] in ("b1", "b2")
     assert homes["free"] is None
@@ -74,8 +74,7 @@ def test_same_host_homes_every_vm_that_lands_on_a_host():
 
 def test_keep_within_a_pool_leaves_the_home_alone_and_none_clears_everything():
     inv = fleet()
-    plan = solve(inv, Evacuate((inv.find("host", "a1"),)), solver="greedy", time_limit=10,
-                 seed=0)  # fmt: skip
+    plan = solve(inv, Evacuate((inv.find("host", "a1"),)), solver="greedy", time_limit=10, seed=0)
     assert {inv.label(m.vm) for m in plan.migrations()} == {"homed", "free"}
     assert set(_homes(inv, assign_homes(inv, plan, "keep")).values()) == {None}
     same = assign_homes(inv, plan, "same-host")
@@ -90,9 +89,17 @@ def test_only_the_last_migration_of_a_vm_carries_its_home():
     plan = _cross(inv)
     m = next(m for m in plan.migrations() if inv.label(m.vm) == "homed")
     # a second, later move of the same VM (b-host to b-host): the home goes on it
-    again = replace(m, id="again", kind="live", from_host=m.to_host,
-                    to_host=inv.find("host", "b2" if inv.label(m.to_host) == "b1" else "b1"),
-                    from_pool=m.to_pool, disks=(), vifs=(), depends_on=())  # fmt: skip
+    again = replace(
+        m,
+        id="again",
+        kind="live",
+        from_host=m.to_host,
+        to_host=inv.find("host", "b2" if inv.label(m.to_host) == "b1" else "b1"),
+        from_pool=m.to_pool,
+        disks=(),
+        vifs=(),
+        depends_on=(),
+    )
     waves = (*plan.waves, replace(plan.waves[-1], index=len(plan.waves), migrations=(again,)))
     homed = assign_homes(inv, replace(plan, waves=waves), "same-host")
     by_id = {x.id: x for x in homed.migrations()}
@@ -103,17 +110,36 @@ def test_checker_refuses_a_home_outside_the_new_pool():
     inv = fleet()
     plan = assign_homes(inv, _cross(inv), "same-host")
     a1 = inv.find("host", "a1")
-    bad = replace(plan, waves=tuple(
-        replace(w, migrations=tuple(replace(m, home_host=a1) if m.home_host else m
-                                    for m in w.migrations)) for w in plan.waves))  # fmt: skip
+    bad = replace(
+        plan,
+        waves=tuple(
+            replace(
+                w,
+                migrations=tuple(
+                    replace(m, home_host=a1) if m.home_host else m for m in w.migrations
+                ),
+            )
+            for w in plan.waves
+        ),
+    )
     report = check_plan(inv, bad)
     assert report.codes() == {codes.HOME_HOST}
     assert len(report.violations) == 3
-    assert all("a1 is in pool a, not in the VM's new pool b" in v.message
-               for v in report.violations)  # fmt: skip
-    unknown = replace(plan, waves=tuple(
-        replace(w, migrations=tuple(replace(m, home_host="nope") if m.home_host else m
-                                    for m in w.migrations)) for w in plan.waves))  # fmt: skip
+    assert all(
+        "a1 is in pool a, not in the VM's new pool b" in v.message for v in report.violations
+    )
+    unknown = replace(
+        plan,
+        waves=tuple(
+            replace(
+                w,
+                migrations=tuple(
+                    replace(m, home_host="nope") if m.home_host else m for m in w.migrations
+                ),
+            )
+            for w in plan.waves
+        ),
+    )
     assert check_plan(inv, unknown).codes() == {codes.HOME_HOST}
 
 
@@ -122,8 +148,18 @@ def test_cli_set_home(tmp_path):
     path = tmp_path / "inv.json"
     save(inv, path)
     out = tmp_path / "plan.json"
-    args = ["solve", str(path), "--move-pool", "a", "--to", "b", "--solver", "greedy",
-            "-o", str(out)]  # fmt: skip
+    args = [
+        "solve",
+        str(path),
+        "--move-pool",
+        "a",
+        "--to",
+        "b",
+        "--solver",
+        "greedy",
+        "-o",
+        str(out),
+    ]
     r = CliRunner().invoke(app, [*args, "--set-home", "same-host"])
     assert r.exit_code == 0, r.output
     plan = load_plan(out)

@@ -28,14 +28,20 @@ def six_hosts(ha_on_master: bool = False):
     h5: 64 GiB = eight, and empty. h0 has 2 VMs, h1-h4 have 3 each: 14 VMs."""
     b = Builder()
     p = b.pool("lab", ha=ha_on_master)
-    hosts = [b.host(p, f"h{i}", memory_gib=34 if i < 5 else 66, version=OLD)
-             for i in range(6)]  # fmt: skip
+    hosts = [b.host(p, f"h{i}", memory_gib=34 if i < 5 else 66, version=OLD) for i in range(6)]
     sr = b.sr(p, "nfs")
     net = b.network(p, "vm-net")
     for i, h in enumerate(hosts[:5]):
         for k in range(3 if i else 2):
-            b.vm(p, f"v{i}{k}", host=h, memory_gib=8, disks=[(sr, 10)], networks=[net],
-                 ha_protected=ha_on_master and i == 0 and k == 0)
+            b.vm(
+                p,
+                f"v{i}{k}",
+                host=h,
+                memory_gib=8,
+                disks=[(sr, 10)],
+                networks=[net],
+                ha_protected=ha_on_master and i == 0 and k == 0,
+            )
     return b.build(), p, hosts
 
 
@@ -72,8 +78,9 @@ def test_return_home_brings_vms_back():
     inv, p, _ = six_hosts()
     plan = plan_rolling_upgrade(inv, RollingUpgrade(p, NEW, return_home=True), PlanOptions())
     assert check_plan(inv, plan).ok
-    last_upgrade = max(w.index for w in plan.waves
-                       if any(s.kind == "host-upgrade" for s in w.steps))  # fmt: skip
+    last_upgrade = max(
+        w.index for w in plan.waves if any(s.kind == "host-upgrade" for s in w.steps)
+    )
     end = {v.uuid: v.host for v in inv.vms}
     for w in plan.waves:
         for m in w.migrations:
@@ -120,15 +127,25 @@ def test_steps_round_trip_through_json():
         from_dict(bad)
     assert len(e.value.problems) == 2
     assert to_dict(plan)["waves"][0]["steps"][0] == {
-        "kind": "host-disable", "host": inv.pool_by_uuid[p].master, "when": "before",
-        "start_s": 0, "est_seconds": 0}
+        "kind": "host-disable",
+        "host": inv.pool_by_uuid[p].master,
+        "when": "before",
+        "start_s": 0,
+        "est_seconds": 0,
+    }
 
 
 def _plan(inv, p, waves) -> Plan:
     waves = lockstep(waves)  # a v2 plan's schedule: the lock-step one, valid when waves are
-    return Plan(inventory_digest=digest(inv), goal=RollingUpgrade(p, NEW).to_json(),
-                options=PlanOptions().to_json(), solver={}, bounds={}, waves=tuple(waves),
-                estimate=estimate_of(waves))  # fmt: skip
+    return Plan(
+        inventory_digest=digest(inv),
+        goal=RollingUpgrade(p, NEW).to_json(),
+        options=PlanOptions().to_json(),
+        solver={},
+        bounds={},
+        waves=tuple(waves),
+        estimate=estimate_of(waves),
+    )
 
 
 def test_checker_catches_upgrading_a_busy_host_and_member_before_master():
@@ -145,14 +162,22 @@ def test_checker_catches_move_from_upgraded_to_older_host_and_disabled_target():
     v00 = next(v for v in inv.vms if v.name == "v00")
     v01 = next(v for v in inv.vms if v.name == "v01")
     waves = [
-        Wave(0, (Migration("m1", v00.uuid, "live", h0, h5, p, p, est_seconds=5),
-                 Migration("m2", v01.uuid, "live", h0, h5, p, p, est_seconds=5)),
-             (Step("host-upgrade", h0, "after", NEW),)),
+        Wave(
+            0,
+            (
+                Migration("m1", v00.uuid, "live", h0, h5, p, p, est_seconds=5),
+                Migration("m2", v01.uuid, "live", h0, h5, p, p, est_seconds=5),
+            ),
+            (Step("host-upgrade", h0, "after", NEW),),
+        ),
         # back to the upgraded master (old -> new is fine)
         Wave(1, (Migration("m3", v00.uuid, "live", h5, h0, p, p, est_seconds=5),)),
         # from the upgraded master to the old h1: VERSION
-        Wave(2, (Migration("m4", v00.uuid, "live", h0, h1, p, p, est_seconds=5),),
-             (Step("host-disable", h2, "after"),)),
+        Wave(
+            2,
+            (Migration("m4", v00.uuid, "live", h0, h1, p, p, est_seconds=5),),
+            (Step("host-disable", h2, "after"),),
+        ),
         # to a host disabled by a step: HOST_DISABLED
         Wave(3, (Migration("m5", v01.uuid, "live", h5, h2, p, p, est_seconds=5),)),
     ]
@@ -179,14 +204,26 @@ def test_cli_rolling_upgrade(tmp_path):
     ip, pp = tmp_path / "inv.json", tmp_path / "plan.json"
     save(inv, ip)
     runner = CliRunner()
-    r = runner.invoke(app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version",
-                            NEW, "-o", str(pp)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version", NEW, "-o", str(pp)]
+    )
     assert r.exit_code == 0, r.output
     assert "16 migrations" in r.output and "host-upgrade h0 -> 8.4.0" in r.output
     r = runner.invoke(app, ["check", str(pp), str(ip)])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["solve", str(ip), "--rolling-upgrade", "nopool", "--order",
-                            "zz", "-o", str(tmp_path / "x.json")])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "solve",
+            str(ip),
+            "--rolling-upgrade",
+            "nopool",
+            "--order",
+            "zz",
+            "-o",
+            str(tmp_path / "x.json"),
+        ],
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "nopool" in r.stderr and "zz" in r.stderr
     assert not (tmp_path / "x.json").exists()
@@ -212,8 +249,9 @@ def test_cli_export_of_a_rolling_plan(tmp_path):
     ip, pp = tmp_path / "inv.json", tmp_path / "plan.json"
     save(inv, ip)
     runner = CliRunner()
-    r = runner.invoke(app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version",
-                            NEW, "-o", str(pp)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version", NEW, "-o", str(pp)]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["export", str(pp), "--to", "xe"])
     assert r.exit_code == 0, r.output
@@ -230,8 +268,9 @@ def test_host_that_cannot_be_emptied_keeps_its_vms_and_is_skipped():
     h0 = b.host(p, "h0", memory_gib=22, version=OLD)
     h1, h2 = (b.host(p, n, memory_gib=34, version=OLD) for n in ("h1", "h2"))
     sr = b.sr(p, "nfs")
-    big = [b.vm(p, f"big{i}", host=h, memory_gib=24, disks=[(sr, 10)]) for i, h in
-           enumerate((h1, h2))]  # fmt: skip
+    big = [
+        b.vm(p, f"big{i}", host=h, memory_gib=24, disks=[(sr, 10)]) for i, h in enumerate((h1, h2))
+    ]
     for i, h in enumerate((h1, h2)):
         b.vm(p, f"small{i}", host=h, memory_gib=4, disks=[(sr, 10)])
     inv = b.build()
@@ -259,12 +298,19 @@ def test_generated_fleets_every_campaign_passes_check(seed):
     inv = from_dict(generate(2, 6, 40, seed=seed))
     rng = random.Random(seed)
     running = [v for v in inv.vms if v.is_running]
-    placements = {v.uuid: rng.choice(inv.hosts_in_pool[v.pool]).uuid
-                  for v in rng.sample(running, 12)}  # fmt: skip
-    plans = [plan_rebalance(inv, Rebalance(), PlanOptions()),
-             plan_target(inv, Target(placements), PlanOptions())]  # fmt: skip
-    plans += [plan_rolling_upgrade(inv, RollingUpgrade(pool.uuid, "9.0.0", return_home=True),
-                                   PlanOptions()) for pool in inv.pools]  # fmt: skip
+    placements = {
+        v.uuid: rng.choice(inv.hosts_in_pool[v.pool]).uuid for v in rng.sample(running, 12)
+    }
+    plans = [
+        plan_rebalance(inv, Rebalance(), PlanOptions()),
+        plan_target(inv, Target(placements), PlanOptions()),
+    ]
+    plans += [
+        plan_rolling_upgrade(
+            inv, RollingUpgrade(pool.uuid, "9.0.0", return_home=True), PlanOptions()
+        )
+        for pool in inv.pools
+    ]
     for plan in plans:
         report = check_plan(inv, plan)
         assert report.ok, (plan.goal["kind"], report.lines()[:3])

@@ -27,20 +27,27 @@ def local_pool(*, nfs_gib: float = 1000, l0_gib: float = 200, h2_enabled: bool =
     Suspended (sus0) VM, which have no resident host."""
     b = Builder()
     p = b.pool("lab")
-    hosts = [b.host(p, f"h{i}", memory_gib=34, version=OLD,
-                    enabled=h2_enabled or i != 2) for i in range(3)]  # fmt: skip
+    hosts = [
+        b.host(p, f"h{i}", memory_gib=34, version=OLD, enabled=h2_enabled or i != 2)
+        for i in range(3)
+    ]
     nfs = b.sr(p, "nfs", size_gib=nfs_gib)
-    local = [b.sr(p, f"l{i}", size_gib=l0_gib if i == 0 else 200, shared=False, host=h)
-             for i, h in enumerate(hosts)]  # fmt: skip
+    local = [
+        b.sr(p, f"l{i}", size_gib=l0_gib if i == 0 else 200, shared=False, host=h)
+        for i, h in enumerate(hosts)
+    ]
     net = b.network(p, "vm-net")
     vm = {}
-    for name, h, sr in (("loc0", 0, local[0]), ("sh0", 0, nfs), ("loc1", 1, local[1]),
-                        ("sh1", 1, nfs), ("sh2", 2, nfs)):  # fmt: skip
-        vm[name] = b.vm(p, name, host=hosts[h], memory_gib=8, disks=[(sr, 20)],
-                        networks=[net])  # fmt: skip
+    for name, h, sr in (
+        ("loc0", 0, local[0]),
+        ("sh0", 0, nfs),
+        ("loc1", 1, local[1]),
+        ("sh1", 1, nfs),
+        ("sh2", 2, nfs),
+    ):
+        vm[name] = b.vm(p, name, host=hosts[h], memory_gib=8, disks=[(sr, 20)], networks=[net])
     vm["off0"] = b.vm(p, "off0", power_state="Halted", memory_gib=8, disks=[(local[0], 20)])
-    vm["sus0"] = b.vm(p, "sus0", power_state="Suspended", memory_gib=8,
-                      disks=[(local[0], 20)])  # fmt: skip
+    vm["sus0"] = b.vm(p, "sus0", power_state="Suspended", memory_gib=8, disks=[(local[0], 20)])
     return b.build(), p, hosts, nfs, local, vm
 
 
@@ -77,8 +84,9 @@ def test_master_with_a_vm_on_its_local_sr_is_emptied_by_storage_migration():
     assert first.kind == "storage" and first.from_host == hosts[0]
     assert first.disks == (DiskMove(disk.uuid, local[0], nfs),)
     assert first.to_host in inv.sr_by_uuid[nfs].hosts
-    assert first.est_seconds == DEFAULT_MODEL.estimate(inv, inv.vm_by_uuid[vm["loc0"]],
-                                                       "storage", {disk.uuid})  # fmt: skip
+    assert first.est_seconds == DEFAULT_MODEL.estimate(
+        inv, inv.vm_by_uuid[vm["loc0"]], "storage", {disk.uuid}
+    )
     assert first.est_seconds > moves_of(plan, vm["sh0"])[0].est_seconds  # copies 10 GiB
     # its next move (if any) is live: its disk is on shared storage by then
     assert all(m.kind == "live" for m in moves_of(plan, vm["loc0"])[1:])
@@ -120,8 +128,8 @@ def test_storage_moves_respect_sr_space_per_wave():
     w0 = plan.waves[0]
     other = next(m for m in first if m not in w0.migrations)
     waves = [replace(w0, migrations=(*w0.migrations, other))] + [
-        replace(w, migrations=tuple(m for m in w.migrations if m != other))
-        for w in plan.waves[1:]]  # fmt: skip
+        replace(w, migrations=tuple(m for m in w.migrations if m != other)) for w in plan.waves[1:]
+    ]
     from planner.plan import estimate_of
 
     bad = replace(plan, waves=tuple(waves), estimate=estimate_of(waves))
@@ -243,8 +251,9 @@ def test_cli_prints_storage_moves_and_one_line_per_unplaced_vm(tmp_path):
     ip, pp = tmp_path / "inv.json", tmp_path / "plan.json"
     save(inv, ip)
     runner = CliRunner()
-    r = runner.invoke(app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version",
-                            NEW, "-o", str(pp)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(ip), "--rolling-upgrade", "lab", "--to-version", NEW, "-o", str(pp)]
+    )
     assert r.exit_code == 0, r.output
     assert "storage to nfs" in r.output and "7 migrations" in r.output
     assert runner.invoke(app, ["check", str(pp), str(ip)]).exit_code == 0

@@ -32,8 +32,7 @@ def swap_pool(spare_free_gib: float):
     for name, host in (("A", h1), ("X", h1), ("B", h2), ("Y", h2)):
         vm[name] = b.vm(p, name, host=host, memory_gib=16, disks=[(sr, 10)], networks=[net])
     if spare_free_gib < 32:
-        b.vm(p, "filler", host=h3, memory_gib=32 - spare_free_gib, disks=[(sr, 10)],
-             networks=[net])
+        b.vm(p, "filler", host=h3, memory_gib=32 - spare_free_gib, disks=[(sr, 10)], networks=[net])
     return b.build(), vm, (h1, h2, h3)
 
 
@@ -83,7 +82,8 @@ def test_plain_moves_and_impossible_entries():
     plan = plan_target(inv, Target({vm["X"]: h3, vm["Y"]: h2}), PlanOptions())
     # Y is already on h2: only X moves, straight to the empty h3
     assert [(m.vm, m.from_host, m.to_host, m.reason) for m in plan.migrations()] == [
-        (b.uuid, h1, h3, None)]
+        (b.uuid, h1, h3, None)
+    ]
     assert check_plan(inv, plan).ok
 
 

@@ -56,8 +56,18 @@ def test_every_option_of_every_command_is_in_its_section():
 
 def test_hand_written_sections_name_the_new_options():
     text = DOC.read_text(encoding="utf-8").split(docgen.BEGIN, 1)[0]
-    for needle in ("--format table|json|csv", "-o -", "--pool NAME", "--ca-file PEM",
-                   "--fingerprint SHA256", "--log-file FILE", "--progress", "--version",
-                   "--install-completion", "XEN_PLANNER_CONFIG", "[defaults]"):
+    for needle in (
+        "--format table|json|csv",
+        "-o -",
+        "--pool NAME",
+        "--ca-file PEM",
+        "--fingerprint SHA256",
+        "--log-file FILE",
+        "--progress",
+        "--version",
+        "--install-completion",
+        "XEN_PLANNER_CONFIG",
+        "[defaults]",
+    ):
         assert needle in text, needle
     assert "being added" not in text.lower()

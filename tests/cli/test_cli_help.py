@@ -45,9 +45,21 @@ COMMANDS = _commands()
 
 def test_the_walk_finds_every_documented_command():
     # the README's command table; a walk that found nothing would pass the tests below
-    expected = {("solve",), ("check",), ("explain",), ("inventory", "show"),
-                ("inventory", "validate"), ("schema",), ("generate",), ("collect",),
-                ("sim", "serve"), ("execute",), ("export",), ("whatif",), ("version",)}  # fmt: skip
+    expected = {
+        ("solve",),
+        ("check",),
+        ("explain",),
+        ("inventory", "show"),
+        ("inventory", "validate"),
+        ("schema",),
+        ("generate",),
+        ("collect",),
+        ("sim", "serve"),
+        ("execute",),
+        ("export",),
+        ("whatif",),
+        ("version",),
+    }
     assert expected <= set(COMMANDS)
 
 
@@ -89,12 +101,15 @@ def test_reflow_keeps_indented_example_lists():
 
 def test_top_level_help_imports_no_heavy_module():
     # `planner --help` must stay fast: the heavy libraries load inside the commands
-    code = ("import sys; from planner.cli import app; from typer.testing import CliRunner; "
-            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
-            "print(sorted(m for m in ('ortools', 'pandas', 'numpy', 'XenAPI', 'networkx', "
-            "'dask') if m in sys.modules))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)  # fmt: skip
+    code = (
+        "import sys; from planner.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "
+        "print(sorted(m for m in ('ortools', 'pandas', 'numpy', 'XenAPI', 'networkx', "
+        "'dask') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -113,8 +128,9 @@ def plan_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def other_inventory(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("inv") / "fleet.json"
-    r = runner.invoke(app, ["generate", "--pools", "1", "--hosts", "3", "--vms", "10",
-                            "-o", str(p)])  # fmt: skip
+    r = runner.invoke(
+        app, ["generate", "--pools", "1", "--hosts", "3", "--vms", "10", "-o", str(p)]
+    )
     assert r.exit_code == 0, r.output
     return p
 
@@ -125,51 +141,126 @@ CASES = [
     ("generate-negative-vms", ["generate", "--vms", "-5", "-o", "{tmp}/f.json"], "--vms"),
     ("generate-zero-pools", ["generate", "--pools", "0", "-o", "{tmp}/f.json"], "--pools"),
     ("generate-unwritable", ["generate", "-o", "{tmp}/no/such/dir/f.json"], "cannot write"),
-    ("solve-unwritable-o", ["solve", "--evacuate", "xs-02", "-o", "{tmp}/no/dir/p.json"],
-     "cannot write"),
+    (
+        "solve-unwritable-o",
+        ["solve", "--evacuate", "xs-02", "-o", "{tmp}/no/dir/p.json"],
+        "cannot write",
+    ),
     ("explain-headroom-1", ["explain", "web-01", "--headroom", "1"], "--headroom"),
     ("explain-unknown-to", ["explain", "web-01", "--to", "nowhere"], "'nowhere'"),
     ("whatif-negative-headroom", ["whatif", "--headroom", "-0.5"], "--headroom"),
     ("whatif-growth-step-0", ["whatif", "-s", "growth", "--step", "0"], "step"),
     ("whatif-malformed-inventory", ["whatif", "{tmp}/bad.json"], "malformed JSON"),
     ("check-malformed-plan", ["check", "{tmp}/bad.json"], "malformed JSON"),
-    ("export-other-inventory", ["export", "{plan}", "--to", "csv", "--inventory", "{other}"],
-     "not the inventory the plan was made for"),
-    ("export-unwritable-o", ["export", "{plan}", "--to", "xe", "-o", "{tmp}/no/dir/c.sh"],
-     "c.sh"),
-    ("execute-other-inventory", ["execute", "{plan}", "--url", "http://127.0.0.1:1/",
-                                 "--inventory", "{other}", "--journal", "{tmp}/j"],
-     "not the inventory the plan was made for"),
+    (
+        "export-other-inventory",
+        ["export", "{plan}", "--to", "csv", "--inventory", "{other}"],
+        "not the inventory the plan was made for",
+    ),
+    ("export-unwritable-o", ["export", "{plan}", "--to", "xe", "-o", "{tmp}/no/dir/c.sh"], "c.sh"),
+    (
+        "execute-other-inventory",
+        [
+            "execute",
+            "{plan}",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--inventory",
+            "{other}",
+            "--journal",
+            "{tmp}/j",
+        ],
+        "not the inventory the plan was made for",
+    ),
     ("execute-no-url", ["execute", "{plan}", "--journal", "{tmp}/j"], "--url"),
     ("execute-no-plan", ["execute", "--url", "http://127.0.0.1:1/"], "missing PLAN"),
     ("execute-status-no-journal", ["execute", "--status"], "--status needs --journal"),
-    ("execute-status-missing-journal", ["execute", "--status", "--journal", "{tmp}/j"],
-     "no such journal"),
-    ("execute-negative-retries", ["execute", "{plan}", "--url", "http://127.0.0.1:1/",
-                                  "--retries", "-1", "--journal", "{tmp}/j"], "--retries"),
-    ("collect-no-password-on-stdin", ["collect", "http://127.0.0.1:1/", "-o",
-                                      "{tmp}/inv.json"], "no password"),
-    ("collect-bad-timeout", ["collect", "http://127.0.0.1:1/", "--password-env", "QA_PW",
-                             "--timeout", "-1", "-o", "{tmp}/inv.json"], "--timeout"),
+    (
+        "execute-status-missing-journal",
+        ["execute", "--status", "--journal", "{tmp}/j"],
+        "no such journal",
+    ),
+    (
+        "execute-negative-retries",
+        [
+            "execute",
+            "{plan}",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--retries",
+            "-1",
+            "--journal",
+            "{tmp}/j",
+        ],
+        "--retries",
+    ),
+    (
+        "collect-no-password-on-stdin",
+        ["collect", "http://127.0.0.1:1/", "-o", "{tmp}/inv.json"],
+        "no password",
+    ),
+    (
+        "collect-bad-timeout",
+        [
+            "collect",
+            "http://127.0.0.1:1/",
+            "--password-env",
+            "QA_PW",
+            "--timeout",
+            "-1",
+            "-o",
+            "{tmp}/inv.json",
+        ],
+        "--timeout",
+    ),
     # click's own parse errors: one line too, not typer's five-line box
-    ("usage-mistyped-option", ["solve", "--evacuat", "xs-01", "-o", "{tmp}/p.json"],
-     "No such option: --evacuat"),
+    (
+        "usage-mistyped-option",
+        ["solve", "--evacuat", "xs-01", "-o", "{tmp}/p.json"],
+        "No such option: --evacuat",
+    ),
     ("usage-bad-choice", ["whatif", "-s", "n-2"], "'n-2' is not one of"),
     ("usage-missing-argument", ["export", "-o", "{tmp}/c.sh"], "Missing argument 'PLAN'"),
-    ("export-bad-format", ["export", "{plan}", "--format", "xml", "-o", "{tmp}/c.csv"],
-     "--format"),
-    ("check-format-and-bad-output", ["check", "{plan}", "--format", "json", "-o",
-                                     "{tmp}/no/dir/r.json"], "cannot write"),
-    ("execute-format-without-status", ["execute", "{plan}", "--url", "http://127.0.0.1:1/",
-                                       "--format", "json", "--journal", "{tmp}/j"], "--status"),
+    ("export-bad-format", ["export", "{plan}", "--format", "xml", "-o", "{tmp}/c.csv"], "--format"),
+    (
+        "check-format-and-bad-output",
+        ["check", "{plan}", "--format", "json", "-o", "{tmp}/no/dir/r.json"],
+        "cannot write",
+    ),
+    (
+        "execute-format-without-status",
+        [
+            "execute",
+            "{plan}",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--format",
+            "json",
+            "--journal",
+            "{tmp}/j",
+        ],
+        "--status",
+    ),
     ("usage-not-a-number", ["solve", "--time-limit", "soon"], "'--time-limit'"),
     ("usage-unknown-command", ["slove"], "No such command 'slove'"),
-    ("collect-unwritable-o-before-connecting", ["collect", "http://127.0.0.1:1/",
-                                                "--password-env", "QA_PW", "-o",
-                                                "{tmp}/no/dir/inv.json"], "cannot write"),
-    ("collect-dead-endpoint-bare-host", ["collect", "127.0.0.1:1", "--password-env", "QA_PW",
-                                         "-o", "{tmp}/inv.json"], "https://127.0.0.1:1/"),
-]  # fmt: skip
+    (
+        "collect-unwritable-o-before-connecting",
+        [
+            "collect",
+            "http://127.0.0.1:1/",
+            "--password-env",
+            "QA_PW",
+            "-o",
+            "{tmp}/no/dir/inv.json",
+        ],
+        "cannot write",
+    ),
+    (
+        "collect-dead-endpoint-bare-host",
+        ["collect", "127.0.0.1:1", "--password-env", "QA_PW", "-o", "{tmp}/inv.json"],
+        "https://127.0.0.1:1/",
+    ),
+]
 
 
 def _digests(paths: list[Path]) -> dict[Path, str]:
@@ -181,8 +272,12 @@ def test_bad_input_is_one_line_exit_2_nothing_changed(
     args, needle, tmp_path, plan_file, other_inventory
 ):
     (tmp_path / "bad.json").write_text('{"format": "xen-planner/plan",\n')
-    fill = {"{plan}": str(plan_file), "{other}": str(other_inventory), "{tmp}": str(tmp_path),
-            "{sample}": str(sample_path())}  # fmt: skip
+    fill = {
+        "{plan}": str(plan_file),
+        "{other}": str(other_inventory),
+        "{tmp}": str(tmp_path),
+        "{sample}": str(sample_path()),
+    }
     argv = []
     for a in args:
         for k, v in fill.items():
@@ -215,9 +310,21 @@ def test_execute_done_lines_name_their_unit(tmp_path, plan_file):
 
     with Simulator(load(sample_path()), speed=5000, password="pw-qa") as sim:
         url = next(iter(sim.urls.values()))
-        r = runner.invoke(app, ["execute", str(plan_file), "--url", url, "--password-env",
-                                "QA_PW", "--journal", str(tmp_path / "j"), "--yes"],
-                          env={"QA_PW": "pw-qa"})  # fmt: skip
+        r = runner.invoke(
+            app,
+            [
+                "execute",
+                str(plan_file),
+                "--url",
+                url,
+                "--password-env",
+                "QA_PW",
+                "--journal",
+                str(tmp_path / "j"),
+                "--yes",
+            ],
+            env={"QA_PW": "pw-qa"},
+        )
     assert r.exit_code == 0, r.output
     done = [line for line in r.stdout.splitlines() if re.match(r"\d\d:\d\d:\d\d done ", line)]
     # "(0.4 s; planned t+267s, at t+0s (-267s))": the run time names its unit
@@ -234,8 +341,13 @@ def test_help_runs_as_a_console_script_quickly():
     import time
 
     t0 = time.monotonic()
-    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+    out = subprocess.run(
+        [str(exe), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "80"},
+    )
     elapsed = time.monotonic() - t0
     assert out.returncode == 0 and "Usage: planner" in out.stdout
     assert elapsed < 5.0, elapsed
@@ -249,8 +361,15 @@ def test_execute_plan_naming_objects_the_live_pools_lack_is_refused_cleanly(tmp_
     from planner.sim import Simulator
 
     with Simulator(load(sample_path("two-pools")), speed=5000, password="pw-qa") as sim:
-        argv = ["execute", str(plan_file), "--password-env", "QA_PW", "--yes",
-                "--journal", str(tmp_path / "j")]  # fmt: skip
+        argv = [
+            "execute",
+            str(plan_file),
+            "--password-env",
+            "QA_PW",
+            "--yes",
+            "--journal",
+            str(tmp_path / "j"),
+        ]
         for url in sim.urls.values():
             argv += ["--url", url]
         r = runner.invoke(app, argv, env={"QA_PW": "pw-qa"})

@@ -81,12 +81,15 @@ def test_validate_caps_the_display_but_counts_everything(tmp_path: Path):
     assert len(lines) == 1 + 43  # under the cap of 50: every one shown
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "no such file"),
-    ("{not json", "malformed JSON"),
-    ('{"format": "xen-planner/plan", "version": 1}', "format: must be 'xen-planner/inventory'"),
-    ('{"format": "xen-planner/inventory", "version": 9}', "version: unsupported"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "no such file"),
+        ("{not json", "malformed JSON"),
+        ('{"format": "xen-planner/plan", "version": 1}', "format: must be 'xen-planner/inventory'"),
+        ('{"format": "xen-planner/inventory", "version": 9}', "version: unsupported"),
+    ],
+)
 def test_unusable_files_one_line_exit_2(content, expected, tmp_path: Path):
     p = tmp_path / "inv.json"
     if content is not None:
@@ -106,8 +109,20 @@ def test_show_sample_summary():
     r = run("inventory", "show")
     assert r.exit_code == 0
     out = r.stdout
-    for text in ("lab", "xs-01", "xs-05", "nfs-old", "nfs-new", "xs-02-local", "sriov-net",
-                 "HA_PROTECTED", "ON_BOOT_RESET", "NO_TOOLS", "Suspended", "Halted"):  # fmt: skip
+    for text in (
+        "lab",
+        "xs-01",
+        "xs-05",
+        "nfs-old",
+        "nfs-new",
+        "xs-02-local",
+        "sriov-net",
+        "HA_PROTECTED",
+        "ON_BOOT_RESET",
+        "NO_TOOLS",
+        "Suspended",
+        "Halted",
+    ):
         assert text in out, text
     # xs-01: 128 GiB - 4 GiB overhead = 124 GiB capacity, 94 committed, 30 free
     row = next(line for line in out.splitlines() if "xs-01" in line and "124.0" in line)
@@ -125,8 +140,10 @@ def _count(out: str, code: str) -> int:
 
 def test_show_caps_rows_unless_all(tmp_path: Path):
     fleet = tmp_path / "fleet.json"
-    assert run("generate", "--pools", "3", "--hosts", "20", "--vms", "50", "-o", str(fleet)
-               ).exit_code == 0  # fmt: skip
+    assert (
+        run("generate", "--pools", "3", "--hosts", "20", "--vms", "50", "-o", str(fleet)).exit_code
+        == 0
+    )
     capped = run("inventory", "show", str(fleet))
     assert capped.exit_code == 0
     assert "... 20 more rows (use --all)" in capped.stdout  # 60 hosts, 40 shown
@@ -151,23 +168,31 @@ def test_show_prints_validation_warnings(tmp_path: Path):
 def test_generate_writes_a_valid_deterministic_file(tmp_path: Path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for p in (a, b):
-        r = run("generate", "--pools", "2", "--hosts", "4", "--vms", "30", "--seed", "3",
-                "-o", str(p))  # fmt: skip
+        r = run(
+            "generate", "--pools", "2", "--hosts", "4", "--vms", "30", "--seed", "3", "-o", str(p)
+        )
         assert r.exit_code == 0
         assert r.stdout.startswith(f"wrote {p}: 2 pools, 8 hosts, 60 VMs in ")
     assert a.read_bytes() == b.read_bytes()
     assert run("inventory", "validate", str(a)).stdout.strip() == "ok: 2 pools, 8 hosts, 60 VMs"
-    r = run("generate", "--pools", "2", "--hosts", "4", "--vms", "30", "--seed", "4",
-            "-o", str(b))  # fmt: skip
+    r = run("generate", "--pools", "2", "--hosts", "4", "--vms", "30", "--seed", "4", "-o", str(b))
     assert a.read_bytes() != b.read_bytes()
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--pools", "0"], ["--pools: must be a positive integer, got 0"]),
-    (["--hosts", "-1"], ["--hosts: must be a positive integer, got -1"]),
-    (["--vms", "0", "--pools", "-2"], ["--pools: must be a positive integer, got -2",
-                                       "--vms: must be a positive integer, got 0"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--pools", "0"], ["--pools: must be a positive integer, got 0"]),
+        (["--hosts", "-1"], ["--hosts: must be a positive integer, got -1"]),
+        (
+            ["--vms", "0", "--pools", "-2"],
+            [
+                "--pools: must be a positive integer, got -2",
+                "--vms: must be a positive integer, got 0",
+            ],
+        ),
+    ],
+)
 def test_generate_rejects_non_positive_counts(args, expected, tmp_path: Path):
     out = tmp_path / "f.json"
     r = run("generate", *args, "-o", str(out))
@@ -210,8 +235,10 @@ def test_schema_unknown_is_exit_2():
     assert r.stderr.strip() == "planner: schema: choose one of inventory, plan, got 'fleet'"
 
 
-@pytest.mark.parametrize("cmd", [["inventory"], ["inventory", "show"], ["inventory", "validate"],
-                                 ["generate"], ["schema"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "cmd",
+    [["inventory"], ["inventory", "show"], ["inventory", "validate"], ["generate"], ["schema"]],
+)
 def test_every_command_has_help(cmd):
     r = run(*cmd, "--help")
     assert r.exit_code == 0

@@ -35,25 +35,27 @@ def test_execute_log_has_every_event_retries_with_attempts_and_no_password(tmp_p
     pf, jf, log = tmp_path / "plan.json", tmp_path / "run.journal", tmp_path / "run.log"
     save_plan(plan, pf)
     with Simulator(inv, speed=1000, password=PASSWORD, fail_rate=0.1, seed=3) as sim:
-        r = runner.invoke(app, cli_args(pf, sim, jf, "--retries", "6", "--log-file", str(log),
-                                        "--progress"), env={PW_ENV: PASSWORD})  # fmt: skip
+        r = runner.invoke(
+            app,
+            cli_args(pf, sim, jf, "--retries", "6", "--log-file", str(log), "--progress"),
+            env={PW_ENV: PASSWORD},
+        )
         failures = [a for a in sim.audit() if a["result"] != "success"]
     assert r.exit_code == 0, r.output
     recs = _records(log)
     done = [x for x in recs if x.get("event") == "done"]
-    assert len(done) == 12 and {x["migration"] for x in done} == {
-        m.id for m in plan.migrations()}
+    assert len(done) == 12 and {x["migration"] for x in done} == {m.id for m in plan.migrations()}
     assert failures, "seed 3 at 10% makes failures: the retry path must run"
     retries = [x for x in recs if x.get("event") == "retry"]
     assert len(retries) == len(failures)
-    assert all("attempt " in x["message"] and "of at most 7 in " in x["message"]
-               for x in retries)  # fmt: skip
+    assert all("attempt " in x["message"] and "of at most 7 in " in x["message"] for x in retries)
     assert any(x.get("event") == "summary" for x in recs)
     assert "file_only" not in log.read_text()
     # --progress: the bars on stderr, ETA as h:mm:ss, each retry once with its attempt
     assert re.search(r"ETA \d+:\d\d:\d\d", r.stderr), r.stderr
     assert " ".join(r.stderr.split()).count("attempt 2 of at most 7") == sum(
-        1 for x in retries if "attempt 1 failed" in x["message"])
+        1 for x in retries if "attempt 1 failed" in x["message"]
+    )
     assert "summary: done 12" in r.stdout
     raw = log.read_bytes() + r.output.encode()
     raw += b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("run."))
@@ -65,13 +67,35 @@ def test_collect_log_per_pool_and_a_refused_login_logs_no_password(tmp_path):
     log = tmp_path / "collect.log"
     with Simulator(inv, password=PASSWORD) as sim:
         urls = list(sim.urls.values())
-        r = runner.invoke(app, ["collect", *urls, "--password-env", PW_ENV, "-o",
-                                str(tmp_path / "inv.json"), "--log-file", str(log)],
-                          env={PW_ENV: PASSWORD})  # fmt: skip
+        r = runner.invoke(
+            app,
+            [
+                "collect",
+                *urls,
+                "--password-env",
+                PW_ENV,
+                "-o",
+                str(tmp_path / "inv.json"),
+                "--log-file",
+                str(log),
+            ],
+            env={PW_ENV: PASSWORD},
+        )
         assert r.exit_code == 0, r.output
-        bad = runner.invoke(app, ["collect", urls[0], "--password-env", PW_ENV, "-o",
-                                  str(tmp_path / "x.json"), "--log-file", str(log)],
-                            env={PW_ENV: PASSWORD + "-wrong"})  # fmt: skip
+        bad = runner.invoke(
+            app,
+            [
+                "collect",
+                urls[0],
+                "--password-env",
+                PW_ENV,
+                "-o",
+                str(tmp_path / "x.json"),
+                "--log-file",
+                str(log),
+            ],
+            env={PW_ENV: PASSWORD + "-wrong"},
+        )
     assert bad.exit_code == 2
     recs = _records(log)
     pools = {x.get("pool") for x in recs if x.get("pool")}
@@ -85,8 +109,9 @@ def test_a_secret_that_slips_into_a_message_is_redacted(tmp_path):
     path = tmp_path / "l.jsonl"
     log = logs.configure(path, secrets=["hunter2"], tty=False)
     try:
-        logging.getLogger("planner.test").warning("server said: bad password %s", "hunter2",
-                                                  extra={"detail": "x hunter2 y"})
+        logging.getLogger("planner.test").warning(
+            "server said: bad password %s", "hunter2", extra={"detail": "x hunter2 y"}
+        )
     finally:
         logs.close()
     rec = _records(path)[0]

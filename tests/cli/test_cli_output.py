@@ -95,12 +95,16 @@ def _parse(fmt: str, text: str) -> object:
     return rows
 
 
-WALK = [(path, fmt, dash) for path, (_, fmts) in CASES.items() for fmt in fmts
-        for dash in (False, True)]  # fmt: skip
+WALK = [
+    (path, fmt, dash) for path, (_, fmts) in CASES.items() for fmt in fmts for dash in (False, True)
+]
 
 
-@pytest.mark.parametrize(("path", "fmt", "dash"), WALK,
-                         ids=[f"{' '.join(p)}-{f}{'-o-' if d else ''}" for p, f, d in WALK])
+@pytest.mark.parametrize(
+    ("path", "fmt", "dash"),
+    WALK,
+    ids=[f"{' '.join(p)}-{f}{'-o-' if d else ''}" for p, f, d in WALK],
+)
 def test_data_on_stdout_parses_and_status_stays_on_stderr(path, fmt, dash, files):
     args, _ = CASES[path]
     argv = [*_argv(args, files), "--format", fmt] + (["-o", "-"] if dash else [])
@@ -129,8 +133,9 @@ def test_o_file_gets_the_data_and_stdout_stays_empty(path, files, tmp_path):
 
 def test_solve_csv_and_export_csv_have_the_same_rows(files):
     a = runner.invoke(app, ["solve", "--solver", "greedy", "--format", "csv"])
-    b = runner.invoke(app, ["export", files["plan"], "--to", "csv", "--inventory",
-                            str(sample_path())])  # fmt: skip
+    b = runner.invoke(
+        app, ["export", files["plan"], "--to", "csv", "--inventory", str(sample_path())]
+    )
     assert a.stdout == b.stdout
     rows = list(csv.DictReader(io.StringIO(a.stdout)))
     inv = load(sample_path())
@@ -152,8 +157,19 @@ def test_rolling_upgrade_rows_carry_the_host_steps(tmp_path):
         b.vm(p, f"vm{i}", host=hs[i % 3], memory_gib=4, disks=[(sr, 10)])
     inv_path = tmp_path / "inv.json"
     save(b.build(), inv_path)
-    r = runner.invoke(app, ["solve", str(inv_path), "--rolling-upgrade", "old",
-                            "--to-version", "8.4.0", "--format", "csv"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "solve",
+            str(inv_path),
+            "--rolling-upgrade",
+            "old",
+            "--to-version",
+            "8.4.0",
+            "--format",
+            "csv",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     kinds = [x["kind"] for x in rows]
@@ -182,8 +198,9 @@ def test_check_says_safe_but_names_unplaced_vms(tmp_path):
 
     inv_path = _write_inv(tmp_path, build)
     plan = tmp_path / "plan.json"
-    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "h1", "--solver", "greedy",
-                            "-o", str(plan)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(inv_path), "--evacuate", "h1", "--solver", "greedy", "-o", str(plan)]
+    )
     assert r.exit_code == 1, r.output  # one of the three does not fit
     n = len(json.loads(plan.read_text())["unplaced"])
     r = runner.invoke(app, ["check", str(plan), str(inv_path)])
@@ -209,8 +226,11 @@ def test_version_option():
 def test_completion_is_enabled_and_completes_commands_and_options():
     r = runner.invoke(app, ["--show-completion", "bash"])
     assert r.exit_code == 0 and "_PLANNER_COMPLETE=complete_bash" in r.stdout
-    env = {"_PLANNER_COMPLETE": "complete_bash", "COMP_WORDS": "planner solve --evac",
-           "COMP_CWORD": "2"}  # fmt: skip
+    env = {
+        "_PLANNER_COMPLETE": "complete_bash",
+        "COMP_WORDS": "planner solve --evac",
+        "COMP_CWORD": "2",
+    }
     r = runner.invoke(app, [], env=env, prog_name="planner")
     assert r.stdout.split() == ["--evacuate"]
     env.update(COMP_WORDS="planner inv", COMP_CWORD="1")
@@ -223,8 +243,9 @@ def test_progress_goes_to_stderr_and_stdout_stays_data():
     assert r.exit_code == 0, r.output
     json.loads(r.stdout)
     assert "solved in" in r.stderr and "OPTIMAL" in r.stderr
-    r = runner.invoke(app, ["whatif", "-s", "n-1", "--processes", "1", "--format", "csv",
-                            "--progress"])  # fmt: skip
+    r = runner.invoke(
+        app, ["whatif", "-s", "n-1", "--processes", "1", "--format", "csv", "--progress"]
+    )
     assert r.exit_code in (0, 1)
     assert "scenarios" in r.stderr and "5/5" in r.stderr  # the bar, one scenario per host
     assert r.stdout.startswith("scenario") or r.stdout.splitlines()[0].count(",") > 2
@@ -253,8 +274,9 @@ def test_long_unplaced_table_starts_with_a_count_per_reason(tmp_path):
             b.vm(p, f"vm{i:02d}", host=h1, memory_gib=8, disks=[(sr, 10)])
 
     path = _write_inv(tmp_path, build)
-    r = runner.invoke(app, ["solve", str(path), "--evacuate", "h1", "--solver", "greedy"],
-                      env={"COLUMNS": "120"})  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(path), "--evacuate", "h1", "--solver", "greedy"], env={"COLUMNS": "120"}
+    )
     assert r.exit_code == 1, r.output
     lines = r.stdout.splitlines()
     head = next(i for i, x in enumerate(lines) if x.startswith("Unplaced: "))
@@ -273,8 +295,11 @@ def test_campaign_tables_show_h_mm_ss_and_singular_waves(tmp_path):
             b.vm(p, f"vm{i}", host=hs[i % 3], memory_gib=4, disks=[(sr, 10)])
 
     path = _write_inv(tmp_path, build)
-    r = runner.invoke(app, ["solve", str(path), "--rolling-upgrade", "old", "--to-version",
-                            "8.4.0"], env={"COLUMNS": "120"})  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["solve", str(path), "--rolling-upgrade", "old", "--to-version", "8.4.0"],
+        env={"COLUMNS": "120"},
+    )
     assert r.exit_code == 0, r.output
     import re
 

@@ -36,13 +36,27 @@ def test_json_output_all_feasible_exit_0(tmp_path):
 
 def test_infeasible_exits_1_and_csv(tmp_path):
     path = _write(tmp_path)
-    r = runner.invoke(app, ["whatif", str(path), "-s", "n-k", "--hosts", "xs-01,xs-02",
-                            "--format", "csv"])  # fmt: skip
+    r = runner.invoke(
+        app, ["whatif", str(path), "-s", "n-k", "--hosts", "xs-01,xs-02", "--format", "csv"]
+    )
     # 4 x 4 GiB onto one 30 GiB host already holding 8: 22 free, all fit
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].startswith("scenario,kind,pool")
-    r = runner.invoke(app, ["whatif", str(path), "-s", "growth", "--step", "1",
-                            "--max-factor", "5", "--format", "json"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "whatif",
+            str(path),
+            "-s",
+            "growth",
+            "--step",
+            "1",
+            "--max-factor",
+            "5",
+            "--format",
+            "json",
+        ],
+    )
     # two 4 GiB VMs per 30 GiB host: x3 (24) fits, x4 (32) cannot be re-packed
     assert r.exit_code == 1
     assert [x["factor"] for x in json.loads(r.stdout)] == [1.0, 2.0, 3.0, 4.0]

@@ -30,17 +30,39 @@ def cert(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"),
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
 def _fingerprint(cert_pem) -> str:
     """As `openssl x509 -fingerprint -sha256` prints it (AB:CD:...)."""
-    out = subprocess.run(["openssl", "x509", "-in", str(cert_pem), "-noout", "-fingerprint",
-                          "-sha256"], check=True, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(cert_pem), "-noout", "-fingerprint", "-sha256"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip()  # "sha256 Fingerprint=AB:CD:..."
 
 
@@ -105,13 +127,13 @@ def test_collect_with_config_pools_and_no_urls(cert, tls_sim, tmp_path):
     inv, sim = tls_sim
     conf = _config(tmp_path, sim, pin=_fingerprint(cert[0]).split("=", 1)[1])
     out = tmp_path / "inv.json"
-    r = runner.invoke(app, ["--config", conf, "collect", "-o", str(out)],
-                      env={PW_ENV: PASSWORD})  # fmt: skip
+    r = runner.invoke(app, ["--config", conf, "collect", "-o", str(out)], env={PW_ENV: PASSWORD})
     assert r.exit_code == 0, r.output
     assert len(json.loads(out.read_text())["pools"]) == len(inv.pools)
     # one named pool, the config found through the environment variable
-    r = runner.invoke(app, ["collect", "--pool", "p1", "-o", "-"],
-                      env={PW_ENV: PASSWORD, ENV_VAR: conf})  # fmt: skip
+    r = runner.invoke(
+        app, ["collect", "--pool", "p1", "-o", "-"], env={PW_ENV: PASSWORD, ENV_VAR: conf}
+    )
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)["pools"]) == 1
     assert PASSWORD not in r.output
@@ -120,20 +142,26 @@ def test_collect_with_config_pools_and_no_urls(cert, tls_sim, tmp_path):
 def test_a_wrong_pin_on_the_command_line_is_one_line_exit_2(tls_sim):
     _, sim = tls_sim
     url = next(iter(sim.urls.values()))
-    r = runner.invoke(app, ["collect", url, "--fingerprint", "00" * 32, "--password-env",
-                            PW_ENV, "-o", "-"], env={PW_ENV: PASSWORD})  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["collect", url, "--fingerprint", "00" * 32, "--password-env", PW_ENV, "-o", "-"],
+        env={PW_ENV: PASSWORD},
+    )
     assert r.exit_code == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "fingerprint mismatch" in r.stderr
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('[pools.a]\nurl = "https://x"\npassword = "hunter2"\n', "passwords do not go"),
-    ('[pools.a]\nuser = "root"\n', "pools.a.url: required"),
-    ('[pools.a]\nurl = "https://x"\nfingerprint = "12"\n', "pools.a.fingerprint"),
-    ('[defaults]\nheadroom = 1.5\n', "defaults.headroom"),
-    ('[defaults]\nmode = "fast"\n', "defaults.mode"),
-    ("[defaults\n", "not valid TOML"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[pools.a]\nurl = "https://x"\npassword = "hunter2"\n', "passwords do not go"),
+        ('[pools.a]\nuser = "root"\n', "pools.a.url: required"),
+        ('[pools.a]\nurl = "https://x"\nfingerprint = "12"\n', "pools.a.fingerprint"),
+        ("[defaults]\nheadroom = 1.5\n", "defaults.headroom"),
+        ('[defaults]\nmode = "fast"\n', "defaults.mode"),
+        ("[defaults\n", "not valid TOML"),
+    ],
+)
 def test_config_mistakes_are_one_line_each(tmp_path, text, needle):
     conf = tmp_path / "c.toml"
     conf.write_text(text)
@@ -159,8 +187,9 @@ def test_defaults_apply_and_the_command_line_wins(tmp_path):
     conf.write_text("[defaults]\nheadroom = 0.05\ntime_limit = 7\n")
     r = runner.invoke(app, ["--config", str(conf), "solve", "--solver", "greedy", "-o", "-"])
     assert json.loads(r.stdout)["options"]["headroom_fraction"] == 0.05
-    r = runner.invoke(app, ["--config", str(conf), "solve", "--solver", "greedy",
-                            "--headroom", "0.02", "-o", "-"])  # fmt: skip
+    r = runner.invoke(
+        app, ["--config", str(conf), "solve", "--solver", "greedy", "--headroom", "0.02", "-o", "-"]
+    )
     assert json.loads(r.stdout)["options"]["headroom_fraction"] == 0.02
     r = runner.invoke(app, ["solve", "--solver", "greedy", "-o", "-"])
     assert json.loads(r.stdout)["options"]["headroom_fraction"] == 0.0
@@ -180,8 +209,10 @@ def test_pools_with_different_passwords_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("XP_A", "pw-Aaa-7")
     monkeypatch.setenv("XP_B", "pw-Bbb-9")
     conf = tmp_path / "c.toml"
-    conf.write_text('[pools.a]\nurl = "http://127.0.0.1:1/"\npassword_env = "XP_A"\n'
-                    '[pools.b]\nurl = "http://127.0.0.1:2/"\npassword_env = "XP_B"\n')
+    conf.write_text(
+        '[pools.a]\nurl = "http://127.0.0.1:1/"\npassword_env = "XP_A"\n'
+        '[pools.b]\nurl = "http://127.0.0.1:2/"\npassword_env = "XP_B"\n'
+    )
     r = runner.invoke(app, ["--config", str(conf), "collect", "-o", "-"])
     assert r.exit_code == 2 and "different passwords" in r.stderr
     assert "pw-Aaa-7" not in r.output and "pw-Bbb-9" not in r.output

@@ -55,8 +55,19 @@ def test_missing_url_names_the_pool(tmp_path):
     pool_a = plan.waves[0].migrations[0].from_pool
     with Simulator(inv, speed=1000, password=PASSWORD) as sim:
         other = [u for p, u in sim.urls.items() if p != pool_a]
-        r = _invoke(["execute", str(pf), "--url", other[0], "--password-env", PW_ENV,
-                     "--yes", "--journal", str(jf)])  # fmt: skip
+        r = _invoke(
+            [
+                "execute",
+                str(pf),
+                "--url",
+                other[0],
+                "--password-env",
+                PW_ENV,
+                "--yes",
+                "--journal",
+                str(jf),
+            ]
+        )
         assert sim.audit() == []
     assert r.exit_code == 2
     assert "no --url for pool" in r.stderr

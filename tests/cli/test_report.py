@@ -41,8 +41,10 @@ def _files(tmp_path, *, ha: bool = True):
     inv_path = tmp_path / "inv.json"
     save(b.build(), inv_path)
     plan_path = tmp_path / "plan.json"
-    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "--solver",
-                            "greedy", "-o", str(plan_path)])  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["solve", str(inv_path), "--evacuate", "xs-01", "--solver", "greedy", "-o", str(plan_path)],
+    )
     assert r.exit_code in (0, 1), r.output
     inv, plan = load(inv_path), load_plan(plan_path)
     assert_checked(inv, plan)
@@ -53,8 +55,15 @@ def test_html_report_has_every_section_and_no_outside_resource(tmp_path):
     _, plan_path, inv, plan = _files(tmp_path)
     assert plan.unplaced and any(m.kind == "storage" for m in plan.migrations())
     text = render(plan, inv, plan_doc=json.loads(plan_path.read_text()))
-    for heading in ("Summary", "Unplaced VMs by reason", "Schedule", "Host memory before and "
-                    "after", "Migrations (", "Warnings (", "Digests"):  # fmt: skip
+    for heading in (
+        "Summary",
+        "Unplaced VMs by reason",
+        "Schedule",
+        "Host memory before and after",
+        "Migrations (",
+        "Warnings (",
+        "Digests",
+    ):
         assert f">{heading}" in text, heading
     assert "Evacuate xs-01" in text and "Replay check" in text and "safe: every replay" in text
     # unplaced by reason, with the remedy of docs/rules.md
@@ -64,8 +73,9 @@ def test_html_report_has_every_section_and_no_outside_resource(tmp_path):
     assert "xs-01-local → nfs" in text and ">db-0<" in text and ">storage<" in text
     # digests: the plan file's canonical JSON, and the inventory's
     doc = json.loads(plan_path.read_text())
-    want = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"),
-                                     ensure_ascii=False).encode()).hexdigest()  # fmt: skip
+    want = hashlib.sha256(
+        json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
     assert want in text and plan.inventory_digest in text
     # self-contained: no script, no link, nothing fetched from elsewhere
     assert not re.search(r"<script|<link|@import|url\(|src=\"(?!data:)|https?://", text)
@@ -90,8 +100,15 @@ def test_restart_advice_hook(tmp_path):
     import dataclasses
 
     _, _, inv, plan = _files(tmp_path)
-    advised = dataclasses.replace(plan, solver={**plan.solver, "restart_advice": [
-        {"vm": "web-1", "message": "restart web-1 to use the newer CPU features"}]})
+    advised = dataclasses.replace(
+        plan,
+        solver={
+            **plan.solver,
+            "restart_advice": [
+                {"vm": "web-1", "message": "restart web-1 to use the newer CPU features"}
+            ],
+        },
+    )
     assert "Restart advice" not in render(plan, inv, figures=False)
     with pytest.raises(Exception, match="another inventory"):
         render(advised, load(sample_path()))
@@ -102,8 +119,9 @@ def test_restart_advice_hook(tmp_path):
 
 def test_cli_defaults_to_the_bundled_sample_only_for_a_plan_made_for_it(tmp_path):
     plan_path = tmp_path / "sample-plan.json"
-    r = runner.invoke(app, ["solve", "--evacuate", "xs-02", "--solver", "greedy", "-o",
-                            str(plan_path)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", "--evacuate", "xs-02", "--solver", "greedy", "-o", str(plan_path)]
+    )
     assert r.exit_code in (0, 1), r.output
     assert_checked(load(sample_path()), load_plan(plan_path))
     r = runner.invoke(app, ["report", str(plan_path), "-o", "-", "--format", "md"])
@@ -122,8 +140,7 @@ def test_cli_writes_html_markdown_and_stdout(tmp_path):
     html_path = plan_path.with_suffix(".html")
     assert html_path.read_text().startswith("<!DOCTYPE html>")
     assert f"wrote {html_path}" in r.stderr
-    r = runner.invoke(app, ["report", str(plan_path), str(inv_path), "-o", "-", "--format",
-                            "md"])  # fmt: skip
+    r = runner.invoke(app, ["report", str(plan_path), str(inv_path), "-o", "-", "--format", "md"])
     assert r.exit_code == 0, r.output
     md = r.stdout
     assert md.startswith("# Plan report: Evacuate xs-01")
@@ -135,11 +152,14 @@ def test_cli_writes_html_markdown_and_stdout(tmp_path):
     assert r.exit_code == 0 and out.read_text().startswith("# Plan report")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "pdf", "-o", "-"], "--format: must be one of html, md"),
-    (["-o", "{plan}"], "is the plan file itself"),
-    (["{sample}", "-o", "-"], "plan was made for another inventory"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "pdf", "-o", "-"], "--format: must be one of html, md"),
+        (["-o", "{plan}"], "is the plan file itself"),
+        (["{sample}", "-o", "-"], "plan was made for another inventory"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, message):
     _, plan_path, _, _ = _files(tmp_path)
     args = [a.format(plan=plan_path, sample=sample_path()) for a in args]
@@ -149,8 +169,18 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, message):
     assert "Traceback" not in r.output
 
 
-CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
-                             shutil.which("google-chrome")) if p), None)  # fmt: skip
+CHROMIUM = next(
+    (
+        p
+        for p in (
+            shutil.which("chromium"),
+            shutil.which("chromium-browser"),
+            shutil.which("google-chrome"),
+        )
+        if p
+    ),
+    None,
+)
 
 # appended to a copy of the report (the report itself has no script): after load, writes
 # how many images decoded into the page title, so --dump-dom shows it
@@ -165,16 +195,29 @@ window.addEventListener("load", () => {
 
 def _chromium(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", *args],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install "
-                    "chromium; CI's .ci/run installs it)")  # fmt: skip
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium installed (Debian: apt-get install chromium; CI's .ci/run installs it)",
+)
 def test_report_renders_in_headless_chromium(tmp_path):
     inv_path, plan_path, _, _ = _files(tmp_path)
     out = tmp_path / "report.html"
@@ -183,8 +226,13 @@ def test_report_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     # --host-resolver-rules: any attempt to reach the network fails, so the page must
     # render from the file alone
-    run = _chromium(f"--screenshot={shot}", "--window-size=1280,2000",
-                    "--host-resolver-rules=MAP * ~NOTFOUND", out.as_uri(), tmp_path=tmp_path)
+    run = _chromium(
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        out.as_uri(),
+        tmp_path=tmp_path,
+    )
     assert shot.exists(), run.stderr[-2000:]
     assert_not_blank(shot.read_bytes())
     console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]

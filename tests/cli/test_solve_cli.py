@@ -58,8 +58,9 @@ def test_default_is_the_sample_maintenance_demo(tmp_path):
 def test_max_per_host_option_reaches_the_plan(tmp_path):
     inv_path = _fleet(tmp_path)
     out = tmp_path / "plan.json"
-    r = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "--max-per-host",
-                            "1", "-o", str(out)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(inv_path), "--evacuate", "xs-01", "--max-per-host", "1", "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
     assert plan.options["max_per_host"] == 1
@@ -67,17 +68,19 @@ def test_max_per_host_option_reaches_the_plan(tmp_path):
     # every move leaves xs-01: one at a time
     spans = sorted((m.start_s, m.end_s) for m in plan.migrations())
     assert len(spans) == 4 and all(a[1] <= b[0] for a, b in pairwise(spans))
-    bad = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01",
-                              "--max-per-host", "0"])  # fmt: skip
+    bad = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "--max-per-host", "0"])
     assert bad.exit_code == 2 and "max_per_host" in bad.output
 
 
 def test_names_comma_separated_or_repeated(tmp_path):
     inv_path = _fleet(tmp_path)
-    a = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01,xs-02", "--format",
-                            "json"])  # fmt: skip
-    b = runner.invoke(app, ["solve", str(inv_path), "--evacuate", "xs-01", "--evacuate",
-                            "xs-02", "--format", "json"])  # fmt: skip
+    a = runner.invoke(
+        app, ["solve", str(inv_path), "--evacuate", "xs-01,xs-02", "--format", "json"]
+    )
+    b = runner.invoke(
+        app,
+        ["solve", str(inv_path), "--evacuate", "xs-01", "--evacuate", "xs-02", "--format", "json"],
+    )
     assert a.exit_code == b.exit_code == 0, a.output + b.output
     ga, gb = json.loads(a.stdout)["goal"], json.loads(b.stdout)["goal"]
     assert ga == gb and len(ga["hosts"]) == 2
@@ -87,14 +90,28 @@ def test_names_comma_separated_or_repeated(tmp_path):
 
     assert_checked(inv, from_dict(plan))
     assert {m["to_host"] for w in plan["waves"] for m in w["migrations"]} == {
-        inv.find("host", "xs-03")}
+        inv.find("host", "xs-03")
+    }
 
 
 def test_csv_has_a_row_per_migration(tmp_path):
     inv_path = _fleet(tmp_path)
     out = tmp_path / "plan.json"
-    r = runner.invoke(app, ["solve", str(inv_path), "--retire-sr", "nfs-old", "--solver",
-                            "greedy", "--format", "csv", "-o", str(out)])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "solve",
+            str(inv_path),
+            "--retire-sr",
+            "nfs-old",
+            "--solver",
+            "greedy",
+            "--format",
+            "csv",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert_checked(load(inv_path), load_plan(out))
     lines = r.stdout.strip().splitlines()
@@ -117,8 +134,9 @@ def test_cpsat_beats_greedy_in_the_footer(tmp_path):
     path = tmp_path / "trap.json"
     save(inv, path)
     out = tmp_path / "plan.json"
-    r = runner.invoke(app, ["solve", str(path), "--evacuate", "src", "--workers", "1",
-                            "-o", str(out)])  # fmt: skip
+    r = runner.invoke(
+        app, ["solve", str(path), "--evacuate", "src", "--workers", "1", "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     assert_checked(inv, load_plan(out))
     assert "1 VM unplaced" in r.stdout  # greedy's figures

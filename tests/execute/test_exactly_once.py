@@ -45,8 +45,11 @@ def test_case3_resume_does_not_adopt_someone_elses_task(tmp_path):
     plan = evacuation_plan(inv, hosts)
     first = next(plan.migrations())
     # the operator moves the VM to another host than the plan's
-    other = next(h.uuid for h in inv.hosts if h.pool == first.from_pool
-                 and h.uuid not in (first.from_host, first.to_host))  # fmt: skip
+    other = next(
+        h.uuid
+        for h in inv.hosts
+        if h.pool == first.from_pool and h.uuid not in (first.from_host, first.to_host)
+    )
     with Simulator(inv, speed=20, password=PASSWORD) as sim:
         be = _backend(sim)
         try:
@@ -55,8 +58,9 @@ def test_case3_resume_does_not_adopt_someone_elses_task(tmp_path):
                 # ... the executor dies before its call; the operator's call goes out
                 vm = be._ref(first.from_pool, "VM", first.vm)
                 h = be._ref(first.from_pool, "host", other)
-                be._call(first.from_pool,
-                         lambda x: x.Async.VM.pool_migrate(vm, h, {"live": "true"}))  # fmt: skip
+                be._call(
+                    first.from_pool, lambda x: x.Async.VM.pool_migrate(vm, h, {"live": "true"})
+                )
                 notes = reconcile(plan, j, be, settle_seconds=5)
                 e = j.entry(first.id)
                 assert e.state == J.HELD and e.error.startswith("drift:"), (e, notes)
@@ -87,8 +91,9 @@ def test_case4_call_in_transit_at_the_crash_lands_once(tmp_path):
     assert migs and all(m.kind == "storage" for m in migs)
     pf, jf = tmp_path / "plan.json", tmp_path / "run.journal"
     save_plan(plan, pf)
-    with Simulator(inv, speed=100, password=PASSWORD,
-                   faults=["delay:Async.VM.migrate_send:30:1"]) as sim:  # fmt: skip
+    with Simulator(
+        inv, speed=100, password=PASSWORD, faults=["delay:Async.VM.migrate_send:30:1"]
+    ) as sim:
         args = cli_args(pf, sim, jf, "--settle", "40")
         p = run_cli(args)
         time.sleep(5)  # the first migrate_send is still held by the fault
@@ -157,11 +162,26 @@ def test_case6_checker_refuses_storage_move_without_to_host(tmp_path):
 
     inv, vm, local, nb, pa, pb, _ = _suspended_fleet()
     d = inv.vm_by_uuid[vm].disks[0]
-    m = Migration("m1", vm, "storage", None, None, pa, pb,
-                  disks=(DiskMove(d.uuid, d.sr, local),), vifs=(VifMap("0", nb),),
-                  est_seconds=60)  # fmt: skip
-    plan = Plan(digest(inv), {"kind": "move-pool", "from_pools": [pa], "to_pools": [pb]},
-                {"max_per_pool": 3}, {"name": "hand"}, {}, (Wave(0, (m,)),))  # fmt: skip
+    m = Migration(
+        "m1",
+        vm,
+        "storage",
+        None,
+        None,
+        pa,
+        pb,
+        disks=(DiskMove(d.uuid, d.sr, local),),
+        vifs=(VifMap("0", nb),),
+        est_seconds=60,
+    )
+    plan = Plan(
+        digest(inv),
+        {"kind": "move-pool", "from_pools": [pa], "to_pools": [pb]},
+        {"max_per_pool": 3},
+        {"name": "hand"},
+        {},
+        (Wave(0, (m,)),),
+    )
     report = check_plan(inv, plan)
     assert any("to_host" in v.message for v in report.violations), report.violations
 
@@ -173,11 +193,21 @@ def test_case6_executor_sends_it_to_a_host_that_sees_the_sr(tmp_path):
 
     inv, vm, local, nb, pa, pb, _hb2 = _suspended_fleet()
     d = inv.vm_by_uuid[vm].disks[0]
-    m = Migration("m1", vm, "storage", None, None, pa, pb,
-                  disks=(DiskMove(d.uuid, d.sr, local),), vifs=(VifMap("0", nb),),
-                  est_seconds=60)  # fmt: skip
-    plan = Plan("x" * 64, {"kind": "move-pool"}, {"max_per_pool": 3}, {"name": "hand"}, {},
-                (Wave(0, (m,)),))  # fmt: skip
+    m = Migration(
+        "m1",
+        vm,
+        "storage",
+        None,
+        None,
+        pa,
+        pb,
+        disks=(DiskMove(d.uuid, d.sr, local),),
+        vifs=(VifMap("0", nb),),
+        est_seconds=60,
+    )
+    plan = Plan(
+        "x" * 64, {"kind": "move-pool"}, {"max_per_pool": 3}, {"name": "hand"}, {}, (Wave(0, (m,)),)
+    )
     with Simulator(inv, speed=100, password=PASSWORD) as sim:
         be = _backend(sim)
         try:

@@ -43,8 +43,14 @@ def three_pools() -> tuple[Inventory, list[str]]:
         sr = b.sr(p, f"p{p_i}-nfs", size_gib=20_000)
         net = b.network(p, "vm-net")
         for i in range(n):
-            b.vm(p, f"p{p_i}-vm{i:02d}", host=hosts[i % 2], memory_gib=low + i % 3,
-                 disks=[(sr, 20)], networks=[net])  # fmt: skip
+            b.vm(
+                p,
+                f"p{p_i}-vm{i:02d}",
+                host=hosts[i % 2],
+                memory_gib=low + i % 3,
+                disks=[(sr, 20)],
+                networks=[net],
+            )
         sources += hosts[:2]
     return b.build(), sources
 
@@ -98,9 +104,11 @@ def test_flow_run_keeps_to_the_schedule(tmp_path):
     save_plan(plan, pf)
     save(inv, inf)
     with Simulator(inv, speed=SPEED, password=PASSWORD, seed=1) as sim:
-        r = CliRunner().invoke(app, cli_args(pf, sim, jf, "--mode", "flow", "--inventory",
-                                             str(inf), "--poll", "0.02"),
-                               env={PW_ENV: PASSWORD})  # fmt: skip
+        r = CliRunner().invoke(
+            app,
+            cli_args(pf, sim, jf, "--mode", "flow", "--inventory", str(inf), "--poll", "0.02"),
+            env={PW_ENV: PASSWORD},
+        )
         assert r.exit_code == 0, r.output
         live, audit = sim.inventory(), sim.audit()
     assert goal_holds(plan, live) == []

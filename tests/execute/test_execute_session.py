@@ -20,8 +20,9 @@ FAST = RunConfig(poll_seconds=0.05, backoff_seconds=0.05)
 
 def _run(plan, pf, jf, sim, **kw):
     ui = QuietUI()
-    out = execute_plan(plan, pf, None, jf, list(sim.urls.values()), "root", PASSWORD,
-                       ui=ui, config=FAST, **kw)
+    out = execute_plan(
+        plan, pf, None, jf, list(sim.urls.values()), "root", PASSWORD, ui=ui, config=FAST, **kw
+    )
     return out, ui
 
 
@@ -46,7 +47,7 @@ def test_execute_plan_returns_a_typed_outcome(tmp_path):
         assert out.counts[J.DONE] == n and out.goal == ()
         assert out.drift is not None and out.drift.startswith("time: this run took")
         assert out.summary and out.summary[1].startswith(f"summary: done {n}")
-        assert ui.out[-len(out.summary):] == list(out.summary)  # said as printed
+        assert ui.out[-len(out.summary) :] == list(out.summary)  # said as printed
         assert out.journal_path == jf and out.plan_path == pf
         again, _ = _run(plan, pf, jf, sim, yes=True)
         assert again.verdict is Verdict.NOTHING_TO_DO and again.exit_code == 0

@@ -75,8 +75,11 @@ class Operator(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            asked = [s.host for s in _steps_of(self.journal)
-                     if s.kind == "host-upgrade" and s.state == J.INTENT]  # fmt: skip
+            asked = [
+                s.host
+                for s in _steps_of(self.journal)
+                if s.kind == "host-upgrade" and s.state == J.INTENT
+            ]
             if asked:
                 inv = self.sim.inventory()
                 for h in asked:
@@ -225,8 +228,7 @@ def test_stop_during_upgrade_then_resume_does_not_repeat_migrations(tmp_path):
             # wait until the executor is waiting for the master's upgrade, then Ctrl-C
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                if any(s.kind == "host-upgrade" and s.state == J.INTENT
-                       for s in _steps_of(jf)):  # fmt: skip
+                if any(s.kind == "host-upgrade" and s.state == J.INTENT for s in _steps_of(jf)):
                     break
                 time.sleep(0.05)
             else:
@@ -278,8 +280,14 @@ def test_unknown_step_kind_is_refused_before_anything_is_written(tmp_path):
     inv, pool = three_hosts()
     plan = rolling_plan(inv, pool)
     host = inv.pool_by_uuid[pool].master
-    odd = Plan(plan.inventory_digest, plan.goal, plan.options, plan.solver, plan.bounds,
-               (Wave(0, (), (Step("host-reboot", host, "after"),)), *plan.waves))  # fmt: skip
+    odd = Plan(
+        plan.inventory_digest,
+        plan.goal,
+        plan.options,
+        plan.solver,
+        plan.bounds,
+        (Wave(0, (), (Step("host-reboot", host, "after"),)), *plan.waves),
+    )
     with pytest.raises(InputError, match="host-reboot"):
         refuse_steps(odd, inv)
     # through the CLI: the plan file itself is refused, one line, exit 2
@@ -300,8 +308,19 @@ def test_unknown_step_kind_is_refused_before_anything_is_written(tmp_path):
 def test_bad_step_options_are_refused(tmp_path):
     inv, pool = three_hosts()
     pf, _ = _files(tmp_path, rolling_plan(inv, pool))
-    r = _invoke(["execute", str(pf), "--url", "http://127.0.0.1:1/", "--yes",
-                 "--step-poll", "0", "--step-timeout", "-1"])  # fmt: skip
+    r = _invoke(
+        [
+            "execute",
+            str(pf),
+            "--url",
+            "http://127.0.0.1:1/",
+            "--yes",
+            "--step-poll",
+            "0",
+            "--step-timeout",
+            "-1",
+        ]
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "--step-poll" in r.stderr and "--step-timeout" in r.stderr
     assert not (tmp_path / "plan.json.journal").exists()
@@ -349,8 +368,15 @@ def test_upgrade_without_a_plan_disable_disables_then_enables_again(tmp_path):
     b.vm(p, "v", host=h1, memory_gib=4, disks=[(sr, 10)])
     inv = b.build()
     waves = (Wave(0, (), (Step("host-upgrade", h0, "after", NEW),)),)
-    plan = Plan(digest(inv), RollingUpgrade(p, NEW).to_json(), {}, {"name": "hand"}, {},
-                waves, estimate=estimate_of(waves))  # fmt: skip
+    plan = Plan(
+        digest(inv),
+        RollingUpgrade(p, NEW).to_json(),
+        {},
+        {"name": "hand"},
+        {},
+        waves,
+        estimate=estimate_of(waves),
+    )
     # deliberately partial (h1 is left at OLD): the goal is the only thing not met
     assert [v.code for v in check_plan(inv, plan).violations] == ["GOAL"]
     pf, jf = _files(tmp_path, plan)

@@ -35,9 +35,24 @@ def campaign(tmp_path):
     inv, hosts = storage_fleet()
     inf, pf = tmp_path / "inv.json", tmp_path / "plan.json"
     save(inv, inf)
-    r = _invoke(["solve", str(inf), "--move-pool", "a", "--to", "b", "--migration-network",
-                 "b=storage", "--set-home", "same-host", "--solver", "greedy", "-o",
-                 str(pf)])  # fmt: skip
+    r = _invoke(
+        [
+            "solve",
+            str(inf),
+            "--move-pool",
+            "a",
+            "--to",
+            "b",
+            "--migration-network",
+            "b=storage",
+            "--set-home",
+            "same-host",
+            "--solver",
+            "greedy",
+            "-o",
+            str(pf),
+        ]
+    )
     assert r.exit_code == 0, r.output
     plan = load_plan(pf)
     assert check_plan(inv, plan).ok
@@ -155,8 +170,20 @@ def test_xe_script_names_the_network_and_sets_each_home(tmp_path, campaign):
 
 def test_restart_advice_in_the_table_and_the_json(campaign):
     inv, _, _, inf, _ = campaign
-    r = _invoke(["solve", str(inf), "--move-pool", "a", "--to", "b", "--solver", "greedy",
-                 "--format", "json"])  # fmt: skip
+    r = _invoke(
+        [
+            "solve",
+            str(inf),
+            "--move-pool",
+            "a",
+            "--to",
+            "b",
+            "--solver",
+            "greedy",
+            "--format",
+            "json",
+        ]
+    )
     assert r.exit_code == 0, r.output
     advice = json.loads(r.stdout)["restart_advice"]
     assert sorted(a["name"] for a in advice) == ["vm0", "vm1", "vm2", "vm3"]
@@ -166,8 +193,7 @@ def test_restart_advice_in_the_table_and_the_json(campaign):
     assert "Restart advice: 4 VMs moved to a newer version" in r.output
     assert "  vm2: 8.2.1 -> 8.4.0" in r.output
     # an evacuation within pool a (all 8.2.1) gives none
-    r = _invoke(["solve", str(inf), "--evacuate", "a1", "--solver", "greedy", "--format",
-                 "json"])  # fmt: skip
+    r = _invoke(["solve", str(inf), "--evacuate", "a1", "--solver", "greedy", "--format", "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["restart_advice"] == []
 
 
@@ -188,8 +214,7 @@ def test_restart_advice_replays_host_upgrades():
     assert restart_advice(inv, home) == []
 
 
-def test_preflight_refuses_when_a_target_lost_its_ip_on_the_migration_network(tmp_path,
-                                                                            campaign):
+def test_preflight_refuses_when_a_target_lost_its_ip_on_the_migration_network(tmp_path, campaign):
     """The live pools serve the fleet with b1's storage PIF unconfigured since the plan
     was made: the pre-flight's rules (MIGRATION_NETWORK_NO_IP) stop the run."""
     inv, hosts, plan, inf, pf = campaign

@@ -274,8 +274,10 @@ def _attack_fleet(pool_name: str = "old", host_name: str = "old-02"):
         pools=tuple(replace(p, name=pool_name) if p is old else p for p in inv.pools),
         hosts=tuple(replace(h, name=host_name) if h is h2 else h for h in inv.hosts),
     )
-    steps = (Step("host-disable", h2.uuid, "after"),
-             Step("host-upgrade", h2.uuid, "after", "8.4.0"))  # fmt: skip
+    steps = (
+        Step("host-disable", h2.uuid, "after"),
+        Step("host-upgrade", h2.uuid, "after", "8.4.0"),
+    )
     waves = (replace(plan.waves[0], steps=steps), *plan.waves[1:])
     return inv, replace(plan, waves=waves)
 
@@ -285,8 +287,15 @@ def _run_attack(tmp_path, inv, plan, mark):
     script.write_text(to_xe_script(plan, inv))
     assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
     log, env = _fake_xe(tmp_path)
-    r = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
-                       timeout=30, stdin=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
+    r = subprocess.run(
+        ["sh", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
     assert not mark.exists(), "a planted command ran"
     assert r.returncode == 0, r.stderr
     assert len([ln for ln in log.read_text().splitlines() if "vm-migrate" in ln]) == 4
@@ -330,8 +339,14 @@ def test_case2_export_password_prompt_mode_keeps_env_password_out_of_argv(tmp_pa
     script = tmp_path / "run.sh"
     script.write_text(to_xe_script(plan, inv, remote_password="prompt"))
     log, env = _fake_xe(tmp_path)
-    r = subprocess.run(["sh", str(script)], env=env, input="typed-remote-pw\n",
-                       capture_output=True, text=True, timeout=30)  # fmt: skip
+    r = subprocess.run(
+        ["sh", str(script)],
+        env=env,
+        input="typed-remote-pw\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     lines = log.read_text().splitlines()
     assert not any("pw-from-env" in ln for ln in lines)  # only in the -pwf file
@@ -346,7 +361,11 @@ def test_case2_export_password_prompt_mode_keeps_env_password_out_of_argv(tmp_pa
 def test_case1_csv_names_cannot_be_spreadsheet_formulas():
     inv, plan = _fleet()
     web = next(v for v in inv.vms if v.name == "web")
-    inv = replace(inv, vms=tuple(replace(v, name='=HYPERLINK("http://x","y")') if v is web
-                                 else v for v in inv.vms))  # fmt: skip
+    inv = replace(
+        inv,
+        vms=tuple(
+            replace(v, name='=HYPERLINK("http://x","y")') if v is web else v for v in inv.vms
+        ),
+    )
     rows = list(csv.DictReader(io.StringIO(to_csv(plan, inv))))
     assert next(r for r in rows if r["vm"] == web.uuid)["vm_name"].startswith("'=")

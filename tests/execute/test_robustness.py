@@ -111,8 +111,9 @@ def test_case9_solve_refuses_to_overwrite_its_input(tmp_path):
     f = tmp_path / "inv.json"
     save(inv, f)
     before = f.read_bytes()
-    r = CliRunner().invoke(app, ["solve", str(f), "-o", str(f), "--solver", "greedy",
-                                 "--evacuate", hosts[0]])  # fmt: skip
+    r = CliRunner().invoke(
+        app, ["solve", str(f), "-o", str(f), "--solver", "greedy", "--evacuate", hosts[0]]
+    )
     assert "refusing to overwrite" in _one_line_exit_2(r)
     assert f.read_bytes() == before
 
@@ -165,8 +166,7 @@ def test_case9_simulator_validates_its_options(tmp_path):
     for spec in ("sessions:nan", "sessions:inf", "delay:*:nan", "expire@inf"):
         with pytest.raises(InputError):
             Simulator(inv, faults=[spec])
-    r = CliRunner().invoke(app, ["sim", "serve", "--fault", "sessions:nan"],
-                           env={PW_ENV: PASSWORD})  # fmt: skip
+    r = CliRunner().invoke(app, ["sim", "serve", "--fault", "sessions:nan"], env={PW_ENV: PASSWORD})
     assert r.exit_code == 2 and "Traceback" not in r.output
 
 
@@ -176,8 +176,9 @@ def test_case9_simulator_session_refs_are_unpredictable():
     inv, _ = fleet(2)
     refs = []
     for _ in range(2):
-        st = SimState(inv, speed=1.0, fail_rate=0.0, seed=0, faults=None, user="root",
-                      password="pw")  # fmt: skip
+        st = SimState(
+            inv, speed=1.0, fail_rate=0.0, seed=0, faults=None, user="root", password="pw"
+        )
         master = inv.pools[0].master
         refs.append(st.login(master, "root", "pw"))
     assert refs[0] != refs[1]  # same seed, same inventory: still different

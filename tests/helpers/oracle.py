@@ -133,8 +133,15 @@ class OracleResult:
 
 
 class _Oracle:
-    def __init__(self, inv: Inventory, goal: Goal, options: PlanOptions,
-                 durations: DurationModel, extra: int, per_disk: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        inv: Inventory,
+        goal: Goal,
+        options: PlanOptions,
+        durations: DurationModel,
+        extra: int,
+        per_disk: bool,
+    ) -> None:
         self.inv, self.goal, self.options, self.durations = inv, goal, options, durations
         self.per_disk = per_disk
         self.vms: list[VM] = list(inv.vms)
@@ -167,8 +174,7 @@ class _Oracle:
 
     def _ok(self, i: int, p: Pos) -> bool:
         vm = self.vms[i]
-        where = Position(p.host, p.pool, {d.uuid: s for d, s in zip(vm.disks, p.srs,
-                                                                    strict=True)})
+        where = Position(p.host, p.pool, {d.uuid: s for d, s in zip(vm.disks, p.srs, strict=True)})
         return satisfied(self.goal, self.inv, vm, where)
 
     def _scope(self, i: int) -> tuple[str, ...]:
@@ -200,8 +206,10 @@ class _Oracle:
         disks = tuple(replace(d, sr=s) for d, s in zip(vm.disks, p.srs, strict=True))
         vifs = vm.vifs
         if p.pool != vm.pool:
-            mapped = {m.device: m.to_network
-                      for m in map_vifs(self.inv, vm, p.pool, self.options.network_map)[0]}
+            mapped = {
+                m.device: m.to_network
+                for m in map_vifs(self.inv, vm, p.pool, self.options.network_map)[0]
+            }
             vifs = tuple(Vif(x.device, mapped.get(x.device, x.network)) for x in vm.vifs)
         return replace(vm, pool=p.pool, host=p.host, disks=disks, vifs=vifs)
 
@@ -221,8 +229,9 @@ class _Oracle:
         if to == frm:
             return None
         inv, vm = self.inv, self.vm_at(i, frm)
-        moving = tuple((k, s) for k, (f, s) in enumerate(zip(frm.srs, to.srs, strict=True))
-                       if f != s)  # fmt: skip
+        moving = tuple(
+            (k, s) for k, (f, s) in enumerate(zip(frm.srs, to.srs, strict=True)) if f != s
+        )
         if not self.per_disk and len({s for _, s in moving}) > 1:
             return None  # the planner's model: one target SR for the disks that move
         if vm.power_state == "Halted":
@@ -238,18 +247,28 @@ class _Oracle:
         if not vm.is_running and to.pool == frm.pool and not moving:
             return None  # nothing would change
         targets = {vm.disks[k].uuid: s for k, s in moving}
-        vifs = map_vifs(inv, vm, to.pool, self.options.network_map)[0] \
-            if to.pool != frm.pool else ()  # fmt: skip
+        vifs = (
+            map_vifs(inv, vm, to.pool, self.options.network_map)[0] if to.pool != frm.pool else ()
+        )
         for h in hosts:
-            if not target_reasons(inv, vm, kind, h, to.pool, targets, self.options,
-                                  vifs if to.pool != frm.pool else None):  # fmt: skip
+            if not target_reasons(
+                inv,
+                vm,
+                kind,
+                h,
+                to.pool,
+                targets,
+                self.options,
+                vifs if to.pool != frm.pool else None,
+            ):
                 est = self.durations.estimate(inv, vm, kind, set(targets))
                 return Move(i, to, kind, h, est, moving, tuple(vifs))
         return None
 
     # ------------------------------------------------------------ waves
-    def waves(self, pos: tuple[Pos, ...], count: tuple[int, ...],
-              size: int | None = None) -> Iterator[list[Move]]:
+    def waves(
+        self, pos: tuple[Pos, ...], count: tuple[int, ...], size: int | None = None
+    ) -> Iterator[list[Move]]:
         """Every feasible non-empty wave (of at most `size` moves) from the state, built
         VM by VM; a branch stops at its first infeasible move (feasibility is monotone
         under adding moves)."""
@@ -279,8 +298,9 @@ class _Oracle:
             if per_pool[frm.pool] + 1 > opt.max_per_pool:
                 return False
             ends = {h for h in (frm.host, m.to_host) if h is not None}
-            if opt.max_per_host is not None and any(per_host[h] + 1 > opt.max_per_host
-                                                    for h in ends):  # fmt: skip
+            if opt.max_per_host is not None and any(
+                per_host[h] + 1 > opt.max_per_host for h in ends
+            ):
                 return False
             if vm.is_running and m.to_host != frm.host:
                 need = vm_memory(vm, opt.dmc)
@@ -313,9 +333,14 @@ class _Oracle:
         def halted_ok() -> bool:
             for i in halted:
                 vm = self.vms[i]
-                best = max((self.cap[h.uuid] - committed[h.uuid] - incoming[h.uuid]
-                            for h in inv.hosts_in_pool.get(pos[i].pool, []) if h.enabled),
-                           default=0)  # fmt: skip
+                best = max(
+                    (
+                        self.cap[h.uuid] - committed[h.uuid] - incoming[h.uuid]
+                        for h in inv.hosts_in_pool.get(pos[i].pool, [])
+                        if h.enabled
+                    ),
+                    default=0,
+                )
                 if best < vm.memory_bytes:
                     return False
             return True
@@ -359,8 +384,14 @@ class _Oracle:
         return placed
 
     def h(self, pos: tuple[Pos, ...]) -> int:
-        return max((c for i, (p, c) in enumerate(zip(pos, self.cheapest, strict=True))
-                    if self.must[i] and c and not self._ok(i, p)), default=0)  # fmt: skip
+        return max(
+            (
+                c
+                for i, (p, c) in enumerate(zip(pos, self.cheapest, strict=True))
+                if self.must[i] and c and not self._ok(i, p)
+            ),
+            default=0,
+        )
 
     def search(self, max_states: int, max_orders: int) -> OracleResult:
         t0 = time.perf_counter()
@@ -426,11 +457,20 @@ class _Oracle:
         if flow is not None and flow.schedule_seconds < g:
             plan = flow
         wall = time.perf_counter() - t0
-        return OracleResult(plan, placed, plan.schedule_seconds, must, expanded, tried,
-                            rejected, complete, wall,
-                            {"placeable": self.placeable, "orders": orders,
-                             "lockstep_waves": lockstep_waves},
-                            wave_seconds=g, flow_complete=flow_complete)  # fmt: skip
+        return OracleResult(
+            plan,
+            placed,
+            plan.schedule_seconds,
+            must,
+            expanded,
+            tried,
+            rejected,
+            complete,
+            wall,
+            {"placeable": self.placeable, "orders": orders, "lockstep_waves": lockstep_waves},
+            wave_seconds=g,
+            flow_complete=flow_complete,
+        )
 
     # ------------------------------------------------------------ flow mode
     def flow(self, placed: int, seconds: int, limit: int) -> tuple[Plan | None, int, bool]:
@@ -460,12 +500,16 @@ class _Oracle:
             # the cheapest goal-meeting move of its VM
             now = state[0]
             need = placed - sum(1 for i, p in enumerate(now) if self.must[i] and self._ok(i, p))
-            rest = sorted(c for i, (p, c) in enumerate(zip(now, self.cheapest, strict=True))
-                          if self.must[i] and c and not self._ok(i, p))  # fmt: skip
+            rest = sorted(
+                c
+                for i, (p, c) in enumerate(zip(now, self.cheapest, strict=True))
+                if self.must[i] and c and not self._ok(i, p)
+            )
             more = rest[:need] if need > 0 else []
             total = sum(work.values()) + sum(more)
-            return max([longest, *more, -(-total // (mpp * pools)),
-                        *(-(-w // mpp) for w in work.values())])
+            return max(
+                [longest, *more, -(-total // (mpp * pools)), *(-(-w // mpp) for w in work.values())]
+            )
 
         def dfs(state: Any, path: list[tuple[tuple[Pos, ...], list[Move]]]) -> None:
             nonlocal best, best_s, n, complete
@@ -517,27 +561,50 @@ class _Oracle:
                 n += 1
                 moved_count[m.vm] += 1
                 vm, frm = self.vm_at(m.vm, pos[m.vm]), pos[m.vm]
-                disks = () if m.kind == "live" else tuple(
-                    DiskMove(d.uuid, f, t)
-                    for d, f, t in zip(vm.disks, frm.srs, m.to.srs, strict=True))  # fmt: skip
+                disks = (
+                    ()
+                    if m.kind == "live"
+                    else tuple(
+                        DiskMove(d.uuid, f, t)
+                        for d, f, t in zip(vm.disks, frm.srs, m.to.srs, strict=True)
+                    )
+                )
                 # a VM that moves again later steps aside for now (FORMATS.md `reason`)
                 reason = "temporary" if moved_count[m.vm] < total[m.vm] else None
-                migs.append(Migration(
-                    id=f"o{n}", vm=vm.uuid, kind=m.kind, from_host=frm.host,
-                    to_host=m.to_host, from_pool=frm.pool, to_pool=m.to.pool, disks=disks,
-                    vifs=m.vifs, est_seconds=m.est_seconds, reason=reason))  # fmt: skip
+                migs.append(
+                    Migration(
+                        id=f"o{n}",
+                        vm=vm.uuid,
+                        kind=m.kind,
+                        from_host=frm.host,
+                        to_host=m.to_host,
+                        from_pool=frm.pool,
+                        to_pool=m.to.pool,
+                        disks=disks,
+                        vifs=m.vifs,
+                        est_seconds=m.est_seconds,
+                        reason=reason,
+                    )
+                )
             waves.append(Wave(len(waves), tuple(migs)))
         staged = schedule(inv, self.options, waves) if flow else lockstep(waves)
         end = self._end_positions(path)
-        unplaced = [Unplaced(self.vms[i].uuid, self._reasons(i))
-                    for i, p in enumerate(end) if self.must[i] and not self._ok(i, p)]
+        unplaced = [
+            Unplaced(self.vms[i].uuid, self._reasons(i))
+            for i, p in enumerate(end)
+            if self.must[i] and not self._ok(i, p)
+        ]
         return Plan(
-            inventory_digest=digest(inv), goal=self.goal.to_json(),
+            inventory_digest=digest(inv),
+            goal=self.goal.to_json(),
             options=self.options.to_json(),
             solver={"name": "oracle", "status": "OPTIMAL", "wall_seconds": 0.0},
-            bounds={}, waves=staged, unplaced=tuple(unplaced), warnings=(),
+            bounds={},
+            waves=staged,
+            unplaced=tuple(unplaced),
+            warnings=(),
             estimate=estimate_of(staged),
-        )  # fmt: skip
+        )
 
     def _end_positions(self, path: list[tuple[tuple[Pos, ...], list[Move]]]) -> list[Pos]:
         end = list(self.start)
@@ -552,28 +619,43 @@ class _Oracle:
         code as the solver's claim)."""
         vm = self.vms[i]
         if self.cheapest[i] is not None:
-            return (Reason(codes.NO_CAPACITY, f"oracle: no plan within its bounds places "
-                           f"{vm.name} together with the VMs it places"),)  # fmt: skip
+            return (
+                Reason(
+                    codes.NO_CAPACITY,
+                    f"oracle: no plan within its bounds places "
+                    f"{vm.name} together with the VMs it places",
+                ),
+            )
         seen: dict[str, Reason] = {}
         for p in self.positions[i]:
             if not self._ok(i, p):
                 continue
             for m_kind in ("live", "storage", "move"):
-                moving = {d.uuid: s for d, s, s0 in zip(vm.disks, p.srs, self.start[i].srs,
-                                                         strict=True) if s != s0}
-                rs = target_reasons(self.inv, vm, m_kind, p.host, p.pool, moving,
-                                    self.options)  # fmt: skip
+                moving = {
+                    d.uuid: s
+                    for d, s, s0 in zip(vm.disks, p.srs, self.start[i].srs, strict=True)
+                    if s != s0
+                }
+                rs = target_reasons(self.inv, vm, m_kind, p.host, p.pool, moving, self.options)
                 if not [r for r in rs if r.code == codes.WRONG_KIND]:
                     for r in rs:
                         seen.setdefault(r.code, r)
-        return tuple(seen.values()) or (Reason(codes.NO_TARGET,
-                                               f"oracle: no target for {vm.name}"),)
+        return tuple(seen.values()) or (
+            Reason(codes.NO_TARGET, f"oracle: no target for {vm.name}"),
+        )
 
 
-def oracle(inv: Inventory, goal: Goal, options: PlanOptions | None = None, *,
-           durations: DurationModel = DEFAULT_MODEL, extra: int = EXTRA_MOVES,
-           per_disk: bool = True, max_states: int = 200_000,
-           max_orders: int = 5_000) -> OracleResult:  # fmt: skip
+def oracle(
+    inv: Inventory,
+    goal: Goal,
+    options: PlanOptions | None = None,
+    *,
+    durations: DurationModel = DEFAULT_MODEL,
+    extra: int = EXTRA_MOVES,
+    per_disk: bool = True,
+    max_states: int = 200_000,
+    max_orders: int = 5_000,
+) -> OracleResult:
     """The best plan of a tiny instance (module docstring). `extra`: moves allowed beyond
     one per VM the goal moves (0: no step-asides and no second moves: only the VMs the
     goal moves move, once each, to where the goal holds); `per_disk`: False
@@ -590,10 +672,17 @@ def oracle(inv: Inventory, goal: Goal, options: PlanOptions | None = None, *,
 GOALS = ("evacuate", "move-pool", "retire-sr")
 
 
-def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4,
-                    max_disks: int = 2, local_srs: bool = True, exclusions: bool = True,
-                    max_parked: int | None = None,
-                    paused: bool = True) -> tuple[Inventory, Goal]:  # fmt: skip
+def random_instance(
+    seed: int,
+    goal_kind: str | None = None,
+    *,
+    max_vms: int = 4,
+    max_disks: int = 2,
+    local_srs: bool = True,
+    exclusions: bool = True,
+    max_parked: int | None = None,
+    paused: bool = True,
+) -> tuple[Inventory, Goal]:
     """A seeded tiny inventory (Builder) and a goal on it: 1-2 pools, 2-3 hosts, 1-3 SRs
     (shared, or local to one host when `local_srs`), 1-`max_vms` VMs in every power
     state with 0-`max_disks` disks, memory and SR sizes small enough that capacity
@@ -610,17 +699,24 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
     kind = goal_kind or rng.choice(GOALS)
     b = Builder()
     n_pools = 2 if kind == "move-pool" else rng.choice((1, 1, 2))
-    pools = [b.pool(f"p{k}", ha=rng.random() < 0.15, https_only=rng.random() < 0.05)
-             for k in range(n_pools)]  # fmt: skip
+    pools = [
+        b.pool(f"p{k}", ha=rng.random() < 0.15, https_only=rng.random() < 0.05)
+        for k in range(n_pools)
+    ]
     n_hosts = rng.choice((2, 3, 3, 3))
     host_pool = [pools[k % n_pools] for k in range(n_hosts)]
     hosts, cap = [], {}
     for k, p in enumerate(host_pool):
         mem = rng.choice((6, 8, 10, 12))
-        h = b.host(p, f"h{k}", memory_gib=mem, overhead_gib=1,
-                   vendor=AMD if rng.random() < 0.08 else INTEL,
-                   version="8.2.1" if rng.random() < 0.12 else "8.4.0",
-                   enabled=k == 0 or rng.random() > 0.08)  # fmt: skip
+        h = b.host(
+            p,
+            f"h{k}",
+            memory_gib=mem,
+            overhead_gib=1,
+            vendor=AMD if rng.random() < 0.08 else INTEL,
+            version="8.2.1" if rng.random() < 0.12 else "8.4.0",
+            enabled=k == 0 or rng.random() > 0.08,
+        )
         hosts.append(h)
         cap[h] = (mem - 1) * 2**30
     n_srs = rng.choice((1, 2, 3, 3)) if n_pools == 1 else rng.choice((2, 3, 3))
@@ -653,8 +749,11 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
         mem_gib = rng.choice((1, 2, 3, 4, 6))
         host = None
         if state in ("Running", "Paused"):
-            fit = [h for h, hp in zip(hosts, host_pool, strict=True)
-                   if hp == p and used_mem[h] + mem_gib * 2**30 <= cap[h]]  # fmt: skip
+            fit = [
+                h
+                for h, hp in zip(hosts, host_pool, strict=True)
+                if hp == p and used_mem[h] + mem_gib * 2**30 <= cap[h]
+            ]
             if fit:
                 host = hosts[0] if hosts[0] in fit and rng.random() < 0.5 else rng.choice(fit)
                 used_mem[host] += mem_gib * 2**30
@@ -677,11 +776,22 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
             disks.append((sr, size))
         x = exclusions and rng.random() < 0.15  # one exclusion now and then
         which = rng.choice(("ha", "pci", "cbt", "mcs", "win", "reset")) if x else ""
-        b.vm(p, f"v{k}", host=host, power_state=state, memory_gib=mem_gib, disks=disks,
-             networks=nets[p][: rng.randint(1, len(nets[p]))], ha_protected=which == "ha",
-             pci=which == "pci", cbt=which == "cbt", mcs=which == "mcs",
-             os="windows" if which == "win" else "linux", tools=which != "win",
-             on_boot="reset" if which == "reset" else "persist")  # fmt: skip
+        b.vm(
+            p,
+            f"v{k}",
+            host=host,
+            power_state=state,
+            memory_gib=mem_gib,
+            disks=disks,
+            networks=nets[p][: rng.randint(1, len(nets[p]))],
+            ha_protected=which == "ha",
+            pci=which == "pci",
+            cbt=which == "cbt",
+            mcs=which == "mcs",
+            os="windows" if which == "win" else "linux",
+            tools=which != "win",
+            on_boot="reset" if which == "reset" else "persist",
+        )
     inv = b.build()
     goal: Goal
     if kind == "evacuate":
@@ -690,15 +800,13 @@ def random_instance(seed: int, goal_kind: str | None = None, *, max_vms: int = 4
         spare = [h for h in busy if len(inv.hosts_in_pool[inv.host_by_uuid[h].pool]) > 1]
         if hosts[0] in spare and rng.random() < 0.7:
             spare = [hosts[0]]
-        goal = Evacuate((rng.choice((spare if rng.random() < 0.8 else []) or busy
-                                    or [hosts[0]]),))  # fmt: skip
+        goal = Evacuate((rng.choice((spare if rng.random() < 0.8 else []) or busy or [hosts[0]]),))
     elif kind == "retire-sr":
         full = sorted({d.sr for v in inv.vms for d in v.disks})
         spare = [s for s in full if len(inv.srs_in_pool[inv.sr_by_uuid[s].pool]) > 1]
         if srs[0][0] in spare and rng.random() < 0.7:
             spare = [srs[0][0]]
-        goal = RetireSR((rng.choice((spare if rng.random() < 0.8 else []) or full
-                                    or [srs[0][0]]),))  # fmt: skip
+        goal = RetireSR((rng.choice((spare if rng.random() < 0.8 else []) or full or [srs[0][0]]),))
     else:
         goal = MovePool((pools[0],), (pools[1],))
     return inv, goal
@@ -728,7 +836,6 @@ def random_options(seed: int, min_per_pool: int = 1) -> PlanOptions:
 #   run two such moves together where the checker allows it (seed 1285).
 # The full generator runs in `test_oracle_full_generator_counts` (slow), which reports.
 RESTRICTED: dict[str, Any] = {"max_disks": 1, "local_srs": False, "paused": False, "max_parked": 1}
-
 
 
 @dataclass(frozen=True)
@@ -771,8 +878,15 @@ def _wave_seconds(plan: Plan) -> int:
     return int(estimate_of(plan.waves)["wave_seconds"])
 
 
-def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
-            time_limit: float = 5.0, min_per_pool: int = 1, **gen: Any) -> Comparison:  # fmt: skip
+def compare(
+    seed: int,
+    goal_kind: str | None = None,
+    *,
+    solver: str = "cpsat",
+    time_limit: float = 5.0,
+    min_per_pool: int = 1,
+    **gen: Any,
+) -> Comparison:
     """Generate instance `seed`, plan it with `planner.solve` and the oracle, compare."""
     from planner.solve import solve
 
@@ -783,9 +897,15 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
     pp = _placed(plan, r.must)
     # the campaign's length: the schedule's (estimate.seconds), for both
     secs = plan.schedule_seconds
-    base = dict(seed=seed, goal=goal.kind, oracle_placed=r.placed, planner_placed=pp,
-                oracle_seconds=r.seconds, planner_seconds=secs,
-                status=plan.status)  # fmt: skip
+    base = dict(
+        seed=seed,
+        goal=goal.kind,
+        oracle_placed=r.placed,
+        planner_placed=pp,
+        oracle_seconds=r.seconds,
+        planner_seconds=secs,
+        status=plan.status,
+    )
     report = check_plan(inv, plan)
     if not report.ok:
         return Comparison(**base, kind="invalid", why="; ".join(report.lines()[:3]))
@@ -800,8 +920,7 @@ def compare(seed: int, goal_kind: str | None = None, *, solver: str = "cpsat",
             return Comparison(**base, kind="length-unproven")
         # the oracle's plan is a real, checked plan: shorter than an OPTIMAL claim
     if pp > r.placed or (pp == r.placed and secs < r.seconds):
-        return Comparison(**base, kind="better", why="outside the oracle's bounds or an "
-                          "oracle bug")  # fmt: skip
+        return Comparison(**base, kind="better", why="outside the oracle's bounds or an oracle bug")
     if pp < r.placed:
         return Comparison(**base, kind="fewer", why=_why(inv, goal, pp, plan, r))
     if secs > r.seconds:
@@ -843,8 +962,11 @@ def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult
         # a VM the goal does not move, or one the plan leaves unplaced, that moves
         other = any(v in left or not must_move(goal, inv, inv.vm_by_uuid[v]) for v in moved)
         twice = any(n > 1 for n in moved.values())
-        what = " and ".join(x for x, on in (("step-aside of another VM", other),
-                                            ("second move of a VM", twice)) if on)
+        what = " and ".join(
+            x
+            for x, on in (("step-aside of another VM", other), ("second move of a VM", twice))
+            if on
+        )
         return f"{what} (item 11)" if what else CHOICE
     if matches(extra=0, per_disk=False):
         return "per-disk SRs (item 9)"
@@ -867,7 +989,7 @@ if __name__ == "__main__":  # python -m tests.helpers.oracle [N]: the counts, bo
     for label, seeds, gen in (
         ("restricted (oracle.RESTRICTED)", range(1000, 1000 + n), RESTRICTED),
         ("full", range(n), {}),
-    ):  # fmt: skip
+    ):
         t0 = time.perf_counter()
         got, odd = counts(seeds, **gen)
         print(f"{label}: {n} instances in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -22,11 +22,22 @@ from planner.plan import (
 )
 
 
-def mig(inv: Inventory, mid: str, vm_ref: str, *, to_host: str | None = None,
-        to_pool: str | None = None, to_sr: str | None = None, kind: str | None = None,
-        vifs: dict[str, str] | None = None, depends_on: tuple[str, ...] = (),
-        from_host: Any = ..., from_pool: str | None = None,
-        from_srs: dict[str, str] | None = None, est: int | None = None) -> Migration:  # fmt: skip
+def mig(
+    inv: Inventory,
+    mid: str,
+    vm_ref: str,
+    *,
+    to_host: str | None = None,
+    to_pool: str | None = None,
+    to_sr: str | None = None,
+    kind: str | None = None,
+    vifs: dict[str, str] | None = None,
+    depends_on: tuple[str, ...] = (),
+    from_host: Any = ...,
+    from_pool: str | None = None,
+    from_srs: dict[str, str] | None = None,
+    est: int | None = None,
+) -> Migration:
     """A migration of `vm_ref` (name or uuid) from where the inventory has it.
 
     `to_sr` moves every disk there; `vifs` maps device -> network uuid; `from_*` override
@@ -47,22 +58,36 @@ def mig(inv: Inventory, mid: str, vm_ref: str, *, to_host: str | None = None,
     if vifs is None and pool != vm.pool:
         # same-name mapping, written out here rather than taken from the rules
         names = {n.name: n.uuid for n in inv.networks if n.pool == pool}
-        vif_maps = tuple(VifMap(x.device, names[inv.network_by_uuid[x.network].name])
-                         for x in vm.vifs)  # fmt: skip
-    seconds = est if est is not None else DEFAULT_MODEL.estimate(
-        inv, vm, kind, {d.vdi for d in disks})
+        vif_maps = tuple(
+            VifMap(x.device, names[inv.network_by_uuid[x.network].name]) for x in vm.vifs
+        )
+    seconds = (
+        est if est is not None else DEFAULT_MODEL.estimate(inv, vm, kind, {d.vdi for d in disks})
+    )
     return Migration(
-        id=mid, vm=vm.uuid, kind=kind,
+        id=mid,
+        vm=vm.uuid,
+        kind=kind,
         from_host=(vm.host if vm.is_running else None) if from_host is ... else from_host,
-        to_host=to_host, from_pool=from_pool or vm.pool, to_pool=pool, disks=disks,
-        vifs=vif_maps, est_seconds=seconds, depends_on=depends_on,
-    )  # fmt: skip
+        to_host=to_host,
+        from_pool=from_pool or vm.pool,
+        to_pool=pool,
+        disks=disks,
+        vifs=vif_maps,
+        est_seconds=seconds,
+        depends_on=depends_on,
+    )
 
 
-def plan_of(inv: Inventory, waves: list[list[Migration]], goal: dict[str, Any], *,
-            options: dict[str, Any] | None = None,
-            unplaced: dict[str, list[str]] | None = None,
-            estimate: dict[str, Any] | None = None) -> Plan:  # fmt: skip
+def plan_of(
+    inv: Inventory,
+    waves: list[list[Migration]],
+    goal: dict[str, Any],
+    *,
+    options: dict[str, Any] | None = None,
+    unplaced: dict[str, list[str]] | None = None,
+    estimate: dict[str, Any] | None = None,
+) -> Plan:
     """A plan for `inv` with the given waves, scheduled lock-step (`start_s` at each wave's
     start); the estimate is computed unless given."""
     ws = lockstep([Wave(i, tuple(ms)) for i, ms in enumerate(waves)])
@@ -73,7 +98,9 @@ def plan_of(inv: Inventory, waves: list[list[Migration]], goal: dict[str, Any], 
         solver={"name": "hand", "status": "FEASIBLE", "wall_seconds": 0.0},
         bounds={"waves": 0, "seconds": 0},
         waves=ws,
-        unplaced=tuple(Unplaced(inv.find("vm", v), tuple(Reason(c, c) for c in cs))
-                       for v, cs in (unplaced or {}).items()),
+        unplaced=tuple(
+            Unplaced(inv.find("vm", v), tuple(Reason(c, c) for c in cs))
+            for v, cs in (unplaced or {}).items()
+        ),
         estimate=estimate if estimate is not None else estimate_of(ws),
     )

@@ -70,8 +70,9 @@ def parallel_pools() -> tuple[Inventory, list[str]]:
         sr = b.sr(p, f"{pool_name}-nfs", size_gib=2000)
         net = b.network(p, "vm-net")
         for i, gib in enumerate(sizes):
-            b.vm(p, f"{pool_name}-vm{i}", host=src, memory_gib=gib, disks=[(sr, 10)],
-                 networks=[net])  # fmt: skip
+            b.vm(
+                p, f"{pool_name}-vm{i}", host=src, memory_gib=gib, disks=[(sr, 10)], networks=[net]
+            )
         srcs.append(src)
     return b.build(), srcs
 

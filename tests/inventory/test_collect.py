@@ -54,28 +54,67 @@ def edge_fleet():
     p = b.pool("edge", ha=True, compression=True, https_only=True)
     h1 = b.host(p, "e1", memory_gib=128, hotfixes=("XS84E001", "XS84E003"))
     h2 = b.host(p, "e2", memory_gib=96, overhead_gib=3.3, features="1fcbfbff-f7fa3223")
-    h3 = b.host(p, "e3", memory_gib=64, enabled=False, version="8.2.1", vendor=AMD,
-                model="EPYC 7543", cpus=64)  # fmt: skip
+    h3 = b.host(
+        p,
+        "e3",
+        memory_gib=64,
+        enabled=False,
+        version="8.2.1",
+        vendor=AMD,
+        model="EPYC 7543",
+        cpus=64,
+    )
     nfs = b.sr(p, "nfs", size_gib=3000, default=True)
     local = b.sr(p, "local-e1", size_gib=500, shared=False, host=h1, used_gib=123)
     part = b.sr(p, "iscsi-part", size_gib=800, type="lvmoiscsi")
     mgmt = b.network(p, "management", management=True)
     vmnet = b.network(p, "vm-net", hosts=[h1, h2])
     sriov = b.network(p, "sriov", sriov=True, hosts=[h1])
-    b.vm(p, "win-tools", host=h1, os="windows", disks=[(nfs, 60), (local, 10)],
-         networks=[vmnet, mgmt], tags=["prod", "windows"], ha_protected=True)  # fmt: skip
-    b.vm(p, "win-notools", host=h2, os="windows", tools=False, disks=[(nfs, 40)],
-         networks=[vmnet], memory_gib=6, memory_min_gib=3)  # fmt: skip
+    b.vm(
+        p,
+        "win-tools",
+        host=h1,
+        os="windows",
+        disks=[(nfs, 60), (local, 10)],
+        networks=[vmnet, mgmt],
+        tags=["prod", "windows"],
+        ha_protected=True,
+    )
+    b.vm(
+        p,
+        "win-notools",
+        host=h2,
+        os="windows",
+        tools=False,
+        disks=[(nfs, 40)],
+        networks=[vmnet],
+        memory_gib=6,
+        memory_min_gib=3,
+    )
     b.vm(p, "linux-notools", host=h1, tools=False, disks=[(part, 20)], networks=[vmnet])
     b.vm(p, "bsd", host=h1, os="other", disks=[(nfs, 8)], networks=[vmnet])
     b.vm(p, "bsd-notools", power_state="Halted", os="other", tools=False, disks=[(nfs, 8)])
-    b.vm(p, "paused", host=h2, power_state="Paused", disks=[(nfs, 10)], networks=[vmnet],
-         cpu_features="1fcbfbff-f7fa3023")  # fmt: skip
-    b.vm(p, "suspended", power_state="Suspended", disks=[(nfs, 10)], networks=[vmnet],
-         affinity=h2)  # fmt: skip
+    b.vm(
+        p,
+        "paused",
+        host=h2,
+        power_state="Paused",
+        disks=[(nfs, 10)],
+        networks=[vmnet],
+        cpu_features="1fcbfbff-f7fa3023",
+    )
+    b.vm(p, "suspended", power_state="Suspended", disks=[(nfs, 10)], networks=[vmnet], affinity=h2)
     b.vm(p, "halted-home", disks=[(nfs, 10), (nfs, 30)], affinity=h1, cbt=True)
-    b.vm(p, "mcs-desktop", host=h1, mcs=True, os="windows", disks=[(nfs, 32)],
-         networks=[vmnet], on_boot="reset")  # fmt: skip
+    b.vm(
+        p,
+        "mcs-desktop",
+        host=h1,
+        mcs=True,
+        os="windows",
+        disks=[(nfs, 32)],
+        networks=[vmnet],
+        on_boot="reset",
+    )
     b.vm(p, "gpu", host=h1, vgpu=True, pci=True, disks=[(local, 50)], networks=[sriov])
     b.vm(p, "bare", host=h2, memory_gib=0.5, vcpus=1)
     b.vm(p, "amd-guest", host=h3, disks=[(nfs, 5)])
@@ -131,8 +170,11 @@ def test_templates_snapshots_and_control_domains_are_left_out():
         x = sim.state.db
         pool = inv.find("pool", "edge")
         all_vms = x.table(pool, "VM")
-        odd = [r for r in all_vms.values()
-               if r["is_a_template"] or r["is_a_snapshot"] or r["is_control_domain"]]
+        odd = [
+            r
+            for r in all_vms.values()
+            if r["is_a_template"] or r["is_a_snapshot"] or r["is_control_domain"]
+        ]
         assert len(odd) >= 3 + 2 + 1  # a dom0 per host, two templates, a snapshot
         got = collect([sim.urls[pool]], "root", PW)
     assert len(got.vms) == len(inv.vms_in_pool[pool])
@@ -149,8 +191,11 @@ def test_what_cannot_be_mapped_is_a_warning():
         st.db.get(disk_vbd)["VDI"] = "OpaqueRef:NULL"  # a disk drive with nothing in it
         host = st.db.get(st.ref_of[inv.find("host", "e3")])
         host["control_domain"] = "OpaqueRef:NULL"
-        dom0 = next(r for r in st.db.table(inv.find("pool", "edge"), "VM").values()
-                    if r["is_control_domain"] and r["resident_on"] == st.ref_of[host["uuid"]])
+        dom0 = next(
+            r
+            for r in st.db.table(inv.find("pool", "edge"), "VM").values()
+            if r["is_control_domain"] and r["resident_on"] == st.ref_of[host["uuid"]]
+        )
         dom0["is_control_domain"] = False  # no control domain to be found for e3
         dom0["is_a_template"] = True
         got, warnings = collect_with_warnings([sim.urls[inv.find("pool", "edge")]], "root", PW)
@@ -204,7 +249,8 @@ def test_the_same_pool_twice_is_collected_once():
     pool = inv.find("pool", "edge")
     with Simulator(inv, password=PW) as sim:
         got, warnings = collect_with_warnings(
-            [sim.urls[pool], sim.url_of_host(inv.find("host", "e3"))], "root", PW)
+            [sim.urls[pool], sim.url_of_host(inv.find("host", "e3"))], "root", PW
+        )
     assert len(got.pools) == 1 and any("collected once" in w for w in warnings)
 
 
@@ -230,8 +276,9 @@ def test_url_forms():
 def test_dns_failure_message_names_the_host():
     import socket
 
-    msg = _describe("https://nope.invalid/", socket.gaierror(-2, "Name or service not known"),
-                    "root", 5.0)  # fmt: skip
+    msg = _describe(
+        "https://nope.invalid/", socket.gaierror(-2, "Name or service not known"), "root", 5.0
+    )
     assert msg == "https://nope.invalid/: cannot resolve host name 'nope.invalid'"
 
 
@@ -240,10 +287,28 @@ def cert(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"),
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -269,16 +334,28 @@ def test_tls_is_verified_unless_insecure(cert, monkeypatch):
 def test_vlan_on_an_sriov_pif_makes_an_sriov_network():
     tables = {
         "pool": {"OpaqueRef:p": {"uuid": "p", "name_label": "p", "master": "OpaqueRef:h"}},
-        "host": {"OpaqueRef:h": {"uuid": "h", "name_label": "h", "cpu_info": {"vendor": "x"},
-                                 "software_version": {"product_version": "8.4.0"},
-                                 "updates": []}},
-        "network": {"OpaqueRef:n": {"uuid": "n", "name_label": "vlan-on-vf",
-                                    "PIFs": ["OpaqueRef:vlanpif"]}},
-        "PIF": {"OpaqueRef:vlanpif": {"host": "OpaqueRef:h", "VLAN_master_of": "OpaqueRef:v",
-                                      "sriov_logical_PIF_of": []},
-                "OpaqueRef:vf": {"host": "OpaqueRef:h", "sriov_logical_PIF_of": ["OpaqueRef:s"]}},
+        "host": {
+            "OpaqueRef:h": {
+                "uuid": "h",
+                "name_label": "h",
+                "cpu_info": {"vendor": "x"},
+                "software_version": {"product_version": "8.4.0"},
+                "updates": [],
+            }
+        },
+        "network": {
+            "OpaqueRef:n": {"uuid": "n", "name_label": "vlan-on-vf", "PIFs": ["OpaqueRef:vlanpif"]}
+        },
+        "PIF": {
+            "OpaqueRef:vlanpif": {
+                "host": "OpaqueRef:h",
+                "VLAN_master_of": "OpaqueRef:v",
+                "sriov_logical_PIF_of": [],
+            },
+            "OpaqueRef:vf": {"host": "OpaqueRef:h", "sriov_logical_PIF_of": ["OpaqueRef:s"]},
+        },
         "VLAN": {"OpaqueRef:v": {"tagged_PIF": "OpaqueRef:vf", "tag": "12"}},
-    }  # fmt: skip
+    }
     doc = convert_pool(tables)
     assert doc.networks[0]["sriov"] is True
     tables["PIF"]["OpaqueRef:vf"]["sriov_logical_PIF_of"] = []
@@ -293,16 +370,35 @@ def test_mcs_rule_is_overridable():
     assert not McsRule(other_config_keys=("XdMcs",)).matches({"other_config": {"XdMcs": "false"}})
 
 
-@pytest.mark.parametrize("value", [
-    "plain", "", " spaced ", "a&b<c>", "ünïcode", True, False, 0, -5, 2**31 - 1, 1.5,
-    [], ["a", 1, [True]], {}, {"k": {"n": ["x", {"y": ""}]}, "e": []}, None,
-    xmlrpc.client.DateTime("20261128T12:00:00Z"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        " spaced ",
+        "a&b<c>",
+        "ünïcode",
+        True,
+        False,
+        0,
+        -5,
+        2**31 - 1,
+        1.5,
+        [],
+        ["a", 1, [True]],
+        {},
+        {"k": {"n": ["x", {"y": ""}]}, "e": []},
+        None,
+        xmlrpc.client.DateTime("20261128T12:00:00Z"),
+    ],
+)
 def test_fast_loads_decodes_like_xmlrpc_client(value):
     from planner.sim.wire import dumps_response
 
-    for body in (xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True).encode(),
-                 dumps_response(value)):
+    for body in (
+        xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True).encode(),
+        dumps_response(value),
+    ):
         assert fast_loads(body) == xmlrpc.client.loads(body)[0]
 
 
@@ -320,8 +416,11 @@ def test_cli_collect_writes_the_inventory(tmp_path):
     inv = edge_fleet()
     out = tmp_path / "inv.json"
     with Simulator(inv, password=PW) as sim:
-        r = CliRunner().invoke(app, ["collect", *sim.urls.values(), "--password-env", PW_ENV,
-                                     "-o", str(out)], env={PW_ENV: PW})  # fmt: skip
+        r = CliRunner().invoke(
+            app,
+            ["collect", *sim.urls.values(), "--password-env", PW_ENV, "-o", str(out)],
+            env={PW_ENV: PW},
+        )
     assert r.exit_code == 0, r.output
     assert "collected 2 pool(s), 4 hosts" in r.output and f"{len(inv.vms)} VMs" in r.output
     assert PW not in r.output
@@ -350,8 +449,9 @@ def test_cli_collect_errors_exit_2_with_one_line(tmp_path, case):
             env = {}
         if case == "refused":
             url = url.replace(f":{sim.port}/", ":1/")
-        r = CliRunner().invoke(app, ["collect", url, "--password-env", PW_ENV, "-o", str(out)],
-                               env=env)  # fmt: skip
+        r = CliRunner().invoke(
+            app, ["collect", url, "--password-env", PW_ENV, "-o", str(out)], env=env
+        )
     assert r.exit_code == 2
     lines = r.stderr.strip().splitlines() if r.stderr_bytes else r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("planner: ")
@@ -367,9 +467,13 @@ def test_cli_sim_serve_round_trip_and_clean_stop(tmp_path):
 
     save(inv, src)
     env = dict(os.environ, **{PW_ENV: PW})
-    proc = subprocess.Popen([*PLANNER, "sim", "serve", str(src), "--password-env", PW_ENV,
-                             "--speed", "1000"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [*PLANNER, "sim", "serve", str(src), "--password-env", PW_ENV, "--speed", "1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         urls, head = [], []
         assert proc.stdout is not None
@@ -382,8 +486,9 @@ def test_cli_sim_serve_round_trip_and_clean_stop(tmp_path):
         assert "password from $" + PW_ENV in head[0] and PW not in "".join(head)
         assert len(urls) == 2
         out = tmp_path / "collected.json"
-        r = CliRunner().invoke(app, ["collect", *urls, "--password-env", PW_ENV, "-o", str(out)],
-                               env={PW_ENV: PW})  # fmt: skip
+        r = CliRunner().invoke(
+            app, ["collect", *urls, "--password-env", PW_ENV, "-o", str(out)], env={PW_ENV: PW}
+        )
         assert r.exit_code == 0, r.output
         assert_same(inv, load(out))
     finally:
@@ -413,4 +518,3 @@ def test_collect_a_large_generated_fleet():
         took = time.monotonic() - t0
     assert_same(inv, got)
     assert took < 60.0
-

@@ -37,8 +37,12 @@ def test_same_seed_same_document_other_seed_other_document():
 
 
 @settings(max_examples=25, deadline=None)
-@given(pools=st.integers(1, 4), hosts=st.integers(1, 6), vms=st.integers(0, 60),
-       seed=st.integers(0, 2**32))  # fmt: skip
+@given(
+    pools=st.integers(1, 4),
+    hosts=st.integers(1, 6),
+    vms=st.integers(0, 60),
+    seed=st.integers(0, 2**32),
+)
 def test_every_generated_fleet_is_valid(pools, hosts, vms, seed):
     report = validate_document(generate(pools, hosts, vms, seed))
     assert report.errors == []
@@ -51,8 +55,9 @@ def test_counts_are_per_pool(fleet: Inventory):
     assert all(len(fleet.vms_in_pool[p.uuid]) == 150 for p in fleet.pools)
 
 
-@pytest.mark.parametrize("bad", [dict(pools=0), dict(hosts_per_pool=0), dict(vms_per_pool=-1),
-                                 dict(pools=1.5)])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad", [dict(pools=0), dict(hosts_per_pool=0), dict(vms_per_pool=-1), dict(pools=1.5)]
+)
 def test_bad_counts_raise_value_error(bad):
     args = dict(pools=1, hosts_per_pool=1, vms_per_pool=1) | bad
     with pytest.raises(ValueError):
@@ -83,8 +88,16 @@ def test_every_exclusion_appears_each_a_small_share(fleet: Inventory):
         found = {r.code for r in exclusion_reasons(fleet, vm, "live")}
         found |= {r.code for r in exclusion_reasons(fleet, vm, "storage")}
         seen.update(found)
-    for code in (codes.HA_PROTECTED, codes.SRIOV, codes.PCI, codes.VGPU, codes.ON_BOOT_RESET,
-                 codes.NO_TOOLS, codes.CBT, codes.MCS):  # fmt: skip
+    for code in (
+        codes.HA_PROTECTED,
+        codes.SRIOV,
+        codes.PCI,
+        codes.VGPU,
+        codes.ON_BOOT_RESET,
+        codes.NO_TOOLS,
+        codes.CBT,
+        codes.MCS,
+    ):
         assert seen[code] > 0, code
         assert seen[code] / len(fleet.vms) < 0.08, code  # "a few %"
     movable = sum(1 for v in fleet.vms if not exclusion_reasons(fleet, v, "storage"))

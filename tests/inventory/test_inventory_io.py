@@ -123,11 +123,17 @@ def test_not_utf8_is_one_line(tmp_path: Path):
     assert "cannot read inventory" in _one_line(e.value)
 
 
-@pytest.mark.parametrize("doc, expected", [
-    ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
-    ({"format": "xen-planner/inventory", "version": 3}, "version: unsupported inventory version 3"),
-    ([1, 2], "document: must be a JSON object"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "doc, expected",
+    [
+        ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
+        (
+            {"format": "xen-planner/inventory", "version": 3},
+            "version: unsupported inventory version 3",
+        ),
+        ([1, 2], "document: must be a JSON object"),
+    ],
+)
 def test_wrong_format_or_version_is_one_problem(doc, expected, tmp_path: Path):
     p = tmp_path / "x.json"
     p.write_text(json.dumps(doc))

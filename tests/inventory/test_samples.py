@@ -13,8 +13,17 @@ from planner.rules import codes, target_reasons
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity
 
-EXCLUSIONS = {codes.HA_PROTECTED, codes.SRIOV, codes.PCI, codes.VGPU, codes.ON_BOOT_RESET,
-              codes.NO_TOOLS, codes.CBT, codes.MCS, codes.PAUSED}  # fmt: skip
+EXCLUSIONS = {
+    codes.HA_PROTECTED,
+    codes.SRIOV,
+    codes.PCI,
+    codes.VGPU,
+    codes.ON_BOOT_RESET,
+    codes.NO_TOOLS,
+    codes.CBT,
+    codes.MCS,
+    codes.PAUSED,
+}
 
 
 def _codes(inv: Inventory, vm, kind: str) -> set[str]:
@@ -48,8 +57,9 @@ def test_every_exclusion_appears(sample_inv: Inventory):
         seen |= _codes(sample_inv, vm, "live") | _codes(sample_inv, vm, "storage")
     assert seen == EXCLUSIONS
     # NO_TOOLS must come from a running Windows VM
-    assert any(v.os == "windows" and not v.tools and v.power_state == "Running"
-               for v in sample_inv.vms)  # fmt: skip
+    assert any(
+        v.os == "windows" and not v.tools and v.power_state == "Running" for v in sample_inv.vms
+    )
 
 
 def _xs02(inv: Inventory):
@@ -72,8 +82,11 @@ def _targets(inv: Inventory, vm, hosts, new_sr: str) -> list[str]:
     local = {s.uuid for s in inv.srs if not s.shared}
     moves = {d.uuid: new_sr for d in vm.disks if d.sr in local}
     kind = "storage" if moves else "live"
-    return [h.uuid for h in hosts
-            if not target_reasons(inv, vm, kind, h.uuid, vm.pool, moves, PlanOptions())]
+    return [
+        h.uuid
+        for h in hosts
+        if not target_reasons(inv, vm, kind, h.uuid, vm.pool, moves, PlanOptions())
+    ]
 
 
 def test_evacuate_demo_packing_exists_but_is_tight(sample_inv: Inventory):
@@ -81,8 +94,10 @@ def test_evacuate_demo_packing_exists_but_is_tight(sample_inv: Inventory):
     h2, vms = _xs02(inv)
     others = [h for h in inv.hosts if h.uuid != h2]
     new_sr = inv.find("sr", "nfs-new")
-    free = {h.uuid: host_capacity(h, 0.0) - sum(v.memory_bytes for v in inv.vms_on_host[h.uuid])
-            for h in others}  # fmt: skip
+    free = {
+        h.uuid: host_capacity(h, 0.0) - sum(v.memory_bytes for v in inv.vms_on_host[h.uuid])
+        for h in others
+    }
     cands = [_targets(inv, v, others, new_sr) for v in vms]
     assert all(cands)
     # brute force over every assignment (4**7): count those that fit in memory
@@ -134,8 +149,12 @@ def test_two_pools_move_is_feasible_but_for_four(two_pools_inv: Inventory):
         reasons = target_reasons(inv, vm, kind, to_host, new, moves, PlanOptions())
         if reasons:
             blocked[vm.name] = {r.code for r in reasons}
-    assert blocked == {"lic-01": {codes.PCI}, "backup-01": {codes.CBT},
-                       "legacy-01": {codes.NO_TOOLS}, "report-01": {codes.PAUSED}}  # fmt: skip
+    assert blocked == {
+        "lic-01": {codes.PCI},
+        "backup-01": {codes.CBT},
+        "legacy-01": {codes.NO_TOOLS},
+        "report-01": {codes.PAUSED},
+    }
     assert 25 <= len(inv.vms_in_pool[old]) <= 35 and 1 <= len(inv.vms_in_pool[new]) <= 6
 
 

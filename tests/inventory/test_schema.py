@@ -51,19 +51,22 @@ def test_required_keys_are_exactly_what_the_model_writes(sample_inv):
     assert set(cpu["required"]) == set(doc["hosts"][0]["cpu"])
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d["hosts"][0].update(memory_total_bytes=True),
-    lambda d: d["hosts"][0].update(memory_total_bytes=0),
-    lambda d: d["vms"][0].update(power_state="running"),
-    lambda d: d["vms"][0]["disks"][0].update(size_bytes=-1),
-    lambda d: d["vms"][0]["disks"][0].pop("on_boot"),
-    lambda d: d["pools"][0].update(ha_enabled=1),
-    lambda d: d["hosts"][0].update(version="8.4-beta"),
-    lambda d: d["hosts"][0]["cpu"].update(features="xyz"),
-    lambda d: d.update(version=3),
-    lambda d: d.update(format="other"),
-    lambda d: d.pop("vms"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["hosts"][0].update(memory_total_bytes=True),
+        lambda d: d["hosts"][0].update(memory_total_bytes=0),
+        lambda d: d["vms"][0].update(power_state="running"),
+        lambda d: d["vms"][0]["disks"][0].update(size_bytes=-1),
+        lambda d: d["vms"][0]["disks"][0].pop("on_boot"),
+        lambda d: d["pools"][0].update(ha_enabled=1),
+        lambda d: d["hosts"][0].update(version="8.4-beta"),
+        lambda d: d["hosts"][0]["cpu"].update(features="xyz"),
+        lambda d: d.update(version=3),
+        lambda d: d.update(format="other"),
+        lambda d: d.pop("vms"),
+    ],
+)
 def test_inventory_faults_are_rejected(edit, sample_inv):
     doc = to_dict(sample_inv)
     edit(doc)
@@ -81,55 +84,86 @@ def test_unknown_keys_are_allowed(sample_inv):
 def hand_written_plan() -> dict:
     """A plan written by hand from FORMATS.md (not by the planner)."""
     return {
-        "format": "xen-planner/plan", "version": 1, "inventory_digest": "ab" * 32,
+        "format": "xen-planner/plan",
+        "version": 1,
+        "inventory_digest": "ab" * 32,
         "goal": {"kind": "evacuate", "hosts": ["h2"]},
         "options": {"headroom_fraction": 0.1, "dmc": False, "max_per_pool": 3},
         "solver": {"name": "greedy", "status": "FEASIBLE", "wall_seconds": 0.01},
         "bounds": {"waves": 1, "seconds": 40},
-        "waves": [{"index": 0, "migrations": [
-            {"id": "m1", "vm": "v1", "kind": "live", "from_host": "h2", "to_host": "h1",
-             "from_pool": "p", "to_pool": "p", "disks": [], "vifs": [], "est_seconds": 40,
-             "depends_on": []},
-            {"id": "m2", "vm": "v2", "kind": "move", "from_host": None, "to_host": None,
-             "from_pool": "p", "to_pool": "q",
-             "disks": [{"vdi": "d1", "from_sr": "s1", "to_sr": "s9"}],
-             "vifs": [{"device": "0", "to_network": "n9"}], "est_seconds": 30,
-             "depends_on": ["m1"]},
-        ]}],
+        "waves": [
+            {
+                "index": 0,
+                "migrations": [
+                    {
+                        "id": "m1",
+                        "vm": "v1",
+                        "kind": "live",
+                        "from_host": "h2",
+                        "to_host": "h1",
+                        "from_pool": "p",
+                        "to_pool": "p",
+                        "disks": [],
+                        "vifs": [],
+                        "est_seconds": 40,
+                        "depends_on": [],
+                    },
+                    {
+                        "id": "m2",
+                        "vm": "v2",
+                        "kind": "move",
+                        "from_host": None,
+                        "to_host": None,
+                        "from_pool": "p",
+                        "to_pool": "q",
+                        "disks": [{"vdi": "d1", "from_sr": "s1", "to_sr": "s9"}],
+                        "vifs": [{"device": "0", "to_network": "n9"}],
+                        "est_seconds": 30,
+                        "depends_on": ["m1"],
+                    },
+                ],
+            }
+        ],
         "unplaced": [{"vm": "v3", "reasons": [{"code": "SRIOV", "message": "v3 has ..."}]}],
         "warnings": [],
         "estimate": {"waves": 1, "seconds": 40},
-    }  # fmt: skip
+    }
 
 
 def test_hand_written_plan_matches():
     PLAN.validate(hand_written_plan())
 
 
-@pytest.mark.parametrize("goal", [
-    {"kind": "move-pool", "from": ["a"], "to": ["b"]},
-    {"kind": "retire-sr", "srs": ["s"]},
-    {"kind": "rebalance", "max_moves": None},
-    {"kind": "rebalance", "max_moves": 5},
-    {"kind": "target", "placements": {"v1": "h1"}},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "goal",
+    [
+        {"kind": "move-pool", "from": ["a"], "to": ["b"]},
+        {"kind": "retire-sr", "srs": ["s"]},
+        {"kind": "rebalance", "max_moves": None},
+        {"kind": "rebalance", "max_moves": 5},
+        {"kind": "target", "placements": {"v1": "h1"}},
+    ],
+)
 def test_every_goal_kind_matches(goal):
     plan = hand_written_plan()
     plan["goal"] = goal
     PLAN.validate(plan)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda p: p.update(inventory_digest="not-hex"),
-    lambda p: p["goal"].update(kind="evacuate-all"),
-    lambda p: p["goal"].pop("hosts"),
-    lambda p: p["options"].update(max_per_pool=4),
-    lambda p: p["waves"][0]["migrations"][0].update(kind="cold"),
-    lambda p: p["waves"][0]["migrations"][0].pop("to_pool"),
-    lambda p: p["waves"][0]["migrations"][0].update(est_seconds=-1),
-    lambda p: p["unplaced"][0]["reasons"][0].pop("code"),
-    lambda p: p.pop("estimate"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: p.update(inventory_digest="not-hex"),
+        lambda p: p["goal"].update(kind="evacuate-all"),
+        lambda p: p["goal"].pop("hosts"),
+        lambda p: p["options"].update(max_per_pool=4),
+        lambda p: p["waves"][0]["migrations"][0].update(kind="cold"),
+        lambda p: p["waves"][0]["migrations"][0].pop("to_pool"),
+        lambda p: p["waves"][0]["migrations"][0].update(est_seconds=-1),
+        lambda p: p["unplaced"][0]["reasons"][0].pop("code"),
+        lambda p: p.pop("estimate"),
+    ],
+)
 def test_plan_faults_are_rejected(edit):
     plan = copy.deepcopy(hand_written_plan())
     edit(plan)
@@ -146,9 +180,13 @@ def test_plan_written_by_the_planner_matches(sample_inv):
     other = next(h for h in sample_inv.hosts if h.uuid != vm.host)
     m = Migration("m1", vm.uuid, "live", vm.host, other.uuid, vm.pool, vm.pool, est_seconds=12)
     waves = (Wave(0, (m,)),)
-    plan = Plan(inventory_digest="0" * 64, goal={"kind": "evacuate", "hosts": [vm.host]},
-                options={"headroom_fraction": 0.0, "dmc": False, "max_per_pool": 3},
-                solver={"name": "test", "status": "FEASIBLE", "wall_seconds": 0.0},
-                bounds={"waves": 1, "seconds": 12}, waves=waves,
-                estimate=estimate_of(waves))  # fmt: skip
+    plan = Plan(
+        inventory_digest="0" * 64,
+        goal={"kind": "evacuate", "hosts": [vm.host]},
+        options={"headroom_fraction": 0.0, "dmc": False, "max_per_pool": 3},
+        solver={"name": "test", "status": "FEASIBLE", "wall_seconds": 0.0},
+        bounds={"waves": 1, "seconds": 12},
+        waves=waves,
+        estimate=estimate_of(waves),
+    )
     PLAN.validate(plan_to_dict(plan))

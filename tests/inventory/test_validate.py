@@ -40,8 +40,9 @@ def small_doc() -> Doc:
     b.vm(q, "b-vm", host=g1, networks=[])
     doc = b.document()
     susp = copy.deepcopy(doc["vms"][2])
-    susp.update(uuid="00000000-0000-0000-0000-0000000000aa", name="susp",
-                power_state="Suspended", disks=[])  # fmt: skip
+    susp.update(
+        uuid="00000000-0000-0000-0000-0000000000aa", name="susp", power_state="Suspended", disks=[]
+    )
     doc["vms"].append(susp)
     return doc
 
@@ -68,17 +69,23 @@ def test_bundled_samples_are_valid(sample_inv, two_pools_inv):
 # ---------------------------------------------------------------- document level
 
 
-@pytest.mark.parametrize("doc, expected", [
-    ([], "document: must be a JSON object"),
-    ("x", "document: must be a JSON object"),
-    (None, "document: must be a JSON object"),
-    ({}, "format: missing"),
-    ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
-    ({"format": "xen-planner/inventory"}, "version: missing"),
-    ({"format": "xen-planner/inventory", "version": 3}, "version: unsupported inventory version 3"),
-    ({"format": "xen-planner/inventory", "version": True}, "version: unsupported"),
-    ({"format": "xen-planner/inventory", "version": "1"}, "version: unsupported"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "doc, expected",
+    [
+        ([], "document: must be a JSON object"),
+        ("x", "document: must be a JSON object"),
+        (None, "document: must be a JSON object"),
+        ({}, "format: missing"),
+        ({"format": "xen-planner/plan", "version": 1}, "format: must be 'xen-planner/inventory'"),
+        ({"format": "xen-planner/inventory"}, "version: missing"),
+        (
+            {"format": "xen-planner/inventory", "version": 3},
+            "version: unsupported inventory version 3",
+        ),
+        ({"format": "xen-planner/inventory", "version": True}, "version: unsupported"),
+        ({"format": "xen-planner/inventory", "version": "1"}, "version: unsupported"),
+    ],
+)
 def test_wrong_document_is_one_line(doc, expected):
     errs = errors_of(doc)
     assert len(errs) == 1
@@ -111,6 +118,7 @@ def _set(path: list[Any], value: Any) -> Callable[[Doc], None]:
         for k in path[:-1]:
             obj = obj[k]
         obj[path[-1]] = value
+
     return f
 
 
@@ -120,44 +128,90 @@ def _del(path: list[Any]) -> Callable[[Doc], None]:
         for k in path[:-1]:
             obj = obj[k]
         del obj[path[-1]]
+
     return f
 
 
 FAULTS: list[tuple[str, Callable[[Doc], None], str]] = [
     # types
-    ("bool is not an int", _set(["hosts", 0, "memory_total_bytes"], True),
-     "hosts[0].memory_total_bytes: must be a positive integer, got true"),
-    ("int is not a bool", _set(["pools", 0, "ha_enabled"], 1),
-     "pools[0].ha_enabled: must be true or false, got 1"),
-    ("float is not an int", _set(["vms", 0, "memory_bytes"], 8.0),
-     "vms[0].memory_bytes: must be a non-negative integer, got 8.0"),
-    ("negative size", _set(["srs", 0, "size_bytes"], -1),
-     "srs[0].size_bytes: must be a non-negative integer, got -1"),
-    ("negative disk size", _set(["vms", 0, "disks", 0, "used_bytes"], -5),
-     "vms[0].disks[0].used_bytes: must be a non-negative integer, got -5"),
-    ("memory total zero", _set(["hosts", 1, "memory_total_bytes"], 0),
-     "hosts[1].memory_total_bytes: must be a positive integer, got 0"),
-    ("memory total negative", _set(["hosts", 1, "memory_total_bytes"], -5),
-     "hosts[1].memory_total_bytes: must be a positive integer, got -5"),
+    (
+        "bool is not an int",
+        _set(["hosts", 0, "memory_total_bytes"], True),
+        "hosts[0].memory_total_bytes: must be a positive integer, got true",
+    ),
+    (
+        "int is not a bool",
+        _set(["pools", 0, "ha_enabled"], 1),
+        "pools[0].ha_enabled: must be true or false, got 1",
+    ),
+    (
+        "float is not an int",
+        _set(["vms", 0, "memory_bytes"], 8.0),
+        "vms[0].memory_bytes: must be a non-negative integer, got 8.0",
+    ),
+    (
+        "negative size",
+        _set(["srs", 0, "size_bytes"], -1),
+        "srs[0].size_bytes: must be a non-negative integer, got -1",
+    ),
+    (
+        "negative disk size",
+        _set(["vms", 0, "disks", 0, "used_bytes"], -5),
+        "vms[0].disks[0].used_bytes: must be a non-negative integer, got -5",
+    ),
+    (
+        "memory total zero",
+        _set(["hosts", 1, "memory_total_bytes"], 0),
+        "hosts[1].memory_total_bytes: must be a positive integer, got 0",
+    ),
+    (
+        "memory total negative",
+        _set(["hosts", 1, "memory_total_bytes"], -5),
+        "hosts[1].memory_total_bytes: must be a positive integer, got -5",
+    ),
     ("vcpus zero", _set(["vms", 1, "vcpus"], 0), "vms[1].vcpus: must be a positive integer, got 0"),
-    ("cpu count zero", _set(["hosts", 0, "cpu", "count"], 0),
-     "hosts[0].cpu.count: must be a positive integer, got 0"),
-    ("name not a string", _set(["networks", 0, "name"], 5),
-     "networks[0].name: must be a string, got 5"),
-    ("host null for a string", _set(["hosts", 0, "pool"], None),
-     "hosts[0].pool: must be a string, got null"),
-    ("hotfixes not a list", _set(["hosts", 0, "hotfixes"], "XS82ECU1033"),
-     "hosts[0].hotfixes: must be a list, got 'XS82ECU1033'"),
-    ("hotfix item not a string", _set(["hosts", 0, "hotfixes"], ["ok", 3]),
-     "hosts[0].hotfixes[1]: must be a string, got 3"),
+    (
+        "cpu count zero",
+        _set(["hosts", 0, "cpu", "count"], 0),
+        "hosts[0].cpu.count: must be a positive integer, got 0",
+    ),
+    (
+        "name not a string",
+        _set(["networks", 0, "name"], 5),
+        "networks[0].name: must be a string, got 5",
+    ),
+    (
+        "host null for a string",
+        _set(["hosts", 0, "pool"], None),
+        "hosts[0].pool: must be a string, got null",
+    ),
+    (
+        "hotfixes not a list",
+        _set(["hosts", 0, "hotfixes"], "XS82ECU1033"),
+        "hosts[0].hotfixes: must be a list, got 'XS82ECU1033'",
+    ),
+    (
+        "hotfix item not a string",
+        _set(["hosts", 0, "hotfixes"], ["ok", 3]),
+        "hosts[0].hotfixes[1]: must be a string, got 3",
+    ),
     ("tags item", _set(["vms", 0, "tags"], [None]), "vms[0].tags[0]: must be a string, got null"),
-    ("cpu not an object", _set(["hosts", 0, "cpu"], "Xeon"),
-     "hosts[0].cpu: must be an object, got 'Xeon'"),
+    (
+        "cpu not an object",
+        _set(["hosts", 0, "cpu"], "Xeon"),
+        "hosts[0].cpu: must be an object, got 'Xeon'",
+    ),
     ("host not an object", _set(["hosts", 2], [1]), "hosts[2]: must be an object, got a list"),
-    ("disk not an object", _set(["vms", 0, "disks", 0], 7),
-     "vms[0].disks[0]: must be an object, got 7"),
-    ("vif not an object", _set(["vms", 0, "vifs", 0], None),
-     "vms[0].vifs[0]: must be an object, got null"),
+    (
+        "disk not an object",
+        _set(["vms", 0, "disks", 0], 7),
+        "vms[0].disks[0]: must be an object, got 7",
+    ),
+    (
+        "vif not an object",
+        _set(["vms", 0, "vifs", 0], None),
+        "vms[0].vifs[0]: must be an object, got null",
+    ),
     ("vms not a list", _set(["vms"], {}), "vms: must be a list, got an object"),
     ("empty uuid", _set(["srs", 1, "uuid"], ""), "srs[1].uuid: must not be empty"),
     # missing keys
@@ -166,88 +220,180 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str]] = [
     ("missing disk key", _del(["vms", 2, "disks", 1, "cbt"]), "vms[2].disks[1].cbt: missing"),
     ("missing nullable key", _del(["vms", 2, "affinity"]), "vms[2].affinity: missing"),
     # enums and formats
-    ("power state", _set(["vms", 0, "power_state"], "running"),
-     "vms[0].power_state: must be one of 'Running', 'Paused', 'Suspended', 'Halted', got "
-     "'running'"),
-    ("os", _set(["vms", 0, "os"], "bsd"), "vms[0].os: must be one of 'windows', 'linux', "
-     "'other', got 'bsd'"),
-    ("on_boot", _set(["vms", 0, "disks", 0, "on_boot"], "keep"),
-     "vms[0].disks[0].on_boot: must be one of 'persist', 'reset', got 'keep'"),
-    ("cpu vendor", _set(["hosts", 0, "cpu", "vendor"], "Intel"),
-     "hosts[0].cpu.vendor: must be one of 'GenuineIntel', 'AuthenticAMD', got 'Intel'"),
-    ("vm cpu vendor", _set(["vms", 0, "cpu_vendor"], "ARM"),
-     "vms[0].cpu_vendor: must be one of 'GenuineIntel', 'AuthenticAMD' or null, got 'ARM'"),
-    ("version letters", _set(["hosts", 0, "version"], "8.4.0-beta"),
-     "hosts[0].version: must be dotted integers like '8.4.0', got '8.4.0-beta'"),
+    (
+        "power state",
+        _set(["vms", 0, "power_state"], "running"),
+        "vms[0].power_state: must be one of 'Running', 'Paused', 'Suspended', 'Halted', got "
+        "'running'",
+    ),
+    (
+        "os",
+        _set(["vms", 0, "os"], "bsd"),
+        "vms[0].os: must be one of 'windows', 'linux', 'other', got 'bsd'",
+    ),
+    (
+        "on_boot",
+        _set(["vms", 0, "disks", 0, "on_boot"], "keep"),
+        "vms[0].disks[0].on_boot: must be one of 'persist', 'reset', got 'keep'",
+    ),
+    (
+        "cpu vendor",
+        _set(["hosts", 0, "cpu", "vendor"], "Intel"),
+        "hosts[0].cpu.vendor: must be one of 'GenuineIntel', 'AuthenticAMD', got 'Intel'",
+    ),
+    (
+        "vm cpu vendor",
+        _set(["vms", 0, "cpu_vendor"], "ARM"),
+        "vms[0].cpu_vendor: must be one of 'GenuineIntel', 'AuthenticAMD' or null, got 'ARM'",
+    ),
+    (
+        "version letters",
+        _set(["hosts", 0, "version"], "8.4.0-beta"),
+        "hosts[0].version: must be dotted integers like '8.4.0', got '8.4.0-beta'",
+    ),
     ("version empty part", _set(["hosts", 0, "version"], "8..4"), "hosts[0].version: must be "),
-    ("features not hex", _set(["hosts", 0, "cpu", "features"], "1fcbfbff-zz"),
-     "hosts[0].cpu.features: must be hex words joined by '-'"),
-    ("features word too long", _set(["hosts", 0, "cpu", "features"], "1fcbfbff0"),
-     "hosts[0].cpu.features: must be hex words"),
-    ("features empty", _set(["hosts", 0, "cpu", "features"], ""),
-     "hosts[0].cpu.features: must be hex words"),
+    (
+        "features not hex",
+        _set(["hosts", 0, "cpu", "features"], "1fcbfbff-zz"),
+        "hosts[0].cpu.features: must be hex words joined by '-'",
+    ),
+    (
+        "features word too long",
+        _set(["hosts", 0, "cpu", "features"], "1fcbfbff0"),
+        "hosts[0].cpu.features: must be hex words",
+    ),
+    (
+        "features empty",
+        _set(["hosts", 0, "cpu", "features"], ""),
+        "hosts[0].cpu.features: must be hex words",
+    ),
     ("vm features", _set(["vms", 0, "cpu_features"], "abc-"), "vms[0].cpu_features: must be hex"),
     # duplicate uuids, across kinds and including disks
-    ("duplicate host uuid", lambda d: d["hosts"][1].update(uuid=d["hosts"][0]["uuid"]),
-     "hosts[1].uuid: duplicate uuid '00000000-0000-0000-0000-000000000002' (also hosts[0])"),
-    ("vm uuid = pool uuid", lambda d: d["vms"][3].update(uuid=d["pools"][0]["uuid"]),
-     "vms[3].uuid: duplicate uuid '00000000-0000-0000-0000-000000000001' (also pools[0])"),
-    ("disk uuid = network uuid",
-     lambda d: d["vms"][2]["disks"][1].update(uuid=d["networks"][0]["uuid"]),
-     "vms[2].disks[1].uuid: duplicate uuid"),
-    ("duplicate vif device", lambda d: d["vms"][0]["vifs"].append(dict(d["vms"][0]["vifs"][0])),
-     "vms[0].vifs[1].device: duplicate VIF device '0' in this VM"),
+    (
+        "duplicate host uuid",
+        lambda d: d["hosts"][1].update(uuid=d["hosts"][0]["uuid"]),
+        "hosts[1].uuid: duplicate uuid '00000000-0000-0000-0000-000000000002' (also hosts[0])",
+    ),
+    (
+        "vm uuid = pool uuid",
+        lambda d: d["vms"][3].update(uuid=d["pools"][0]["uuid"]),
+        "vms[3].uuid: duplicate uuid '00000000-0000-0000-0000-000000000001' (also pools[0])",
+    ),
+    (
+        "disk uuid = network uuid",
+        lambda d: d["vms"][2]["disks"][1].update(uuid=d["networks"][0]["uuid"]),
+        "vms[2].disks[1].uuid: duplicate uuid",
+    ),
+    (
+        "duplicate vif device",
+        lambda d: d["vms"][0]["vifs"].append(dict(d["vms"][0]["vifs"][0])),
+        "vms[0].vifs[1].device: duplicate VIF device '0' in this VM",
+    ),
     # dangling references
-    ("pool master", _set(["pools", 0, "master"], "nope"),
-     "pools[0].master: no host with uuid 'nope'"),
-    ("default sr", _set(["pools", 0, "default_sr"], "nope"),
-     "pools[0].default_sr: no SR with uuid 'nope'"),
+    (
+        "pool master",
+        _set(["pools", 0, "master"], "nope"),
+        "pools[0].master: no host with uuid 'nope'",
+    ),
+    (
+        "default sr",
+        _set(["pools", 0, "default_sr"], "nope"),
+        "pools[0].default_sr: no SR with uuid 'nope'",
+    ),
     ("host pool", _set(["hosts", 1, "pool"], "nope"), "hosts[1].pool: no pool with uuid 'nope'"),
     ("sr pool", _set(["srs", 0, "pool"], "nope"), "srs[0].pool: no pool with uuid 'nope'"),
     ("sr hosts", _set(["srs", 0, "hosts"], ["nope"]), "srs[0].hosts[0]: no host with uuid 'nope'"),
-    ("network pool", _set(["networks", 0, "pool"], "nope"),
-     "networks[0].pool: no pool with uuid 'nope'"),
-    ("network hosts", _set(["networks", 1, "hosts"], ["x"]),
-     "networks[1].hosts[0]: no host with uuid 'x'"),
+    (
+        "network pool",
+        _set(["networks", 0, "pool"], "nope"),
+        "networks[0].pool: no pool with uuid 'nope'",
+    ),
+    (
+        "network hosts",
+        _set(["networks", 1, "hosts"], ["x"]),
+        "networks[1].hosts[0]: no host with uuid 'x'",
+    ),
     ("vm pool", _set(["vms", 2, "pool"], "nope"), "vms[2].pool: no pool with uuid 'nope'"),
     ("vm host", _set(["vms", 0, "host"], "nope"), "vms[0].host: no host with uuid 'nope'"),
-    ("vm affinity", _set(["vms", 2, "affinity"], "nope"),
-     "vms[2].affinity: no host with uuid 'nope'"),
-    ("disk sr", _set(["vms", 0, "disks", 0, "sr"], "3f2a"),
-     "vms[0].disks[0].sr: no SR with uuid '3f2a'"),
-    ("vif network", _set(["vms", 0, "vifs", 0, "network"], "n"),
-     "vms[0].vifs[0].network: no network with uuid 'n'"),
+    (
+        "vm affinity",
+        _set(["vms", 2, "affinity"], "nope"),
+        "vms[2].affinity: no host with uuid 'nope'",
+    ),
+    (
+        "disk sr",
+        _set(["vms", 0, "disks", 0, "sr"], "3f2a"),
+        "vms[0].disks[0].sr: no SR with uuid '3f2a'",
+    ),
+    (
+        "vif network",
+        _set(["vms", 0, "vifs", 0, "network"], "n"),
+        "vms[0].vifs[0].network: no network with uuid 'n'",
+    ),
     # pool membership
-    ("master of another pool", lambda d: d["pools"][0].update(master=d["hosts"][2]["uuid"]),
-     "pools[0].master: host '00000000-0000-0000-0000-000000000005' (hosts[2]) is not in this pool"),
-    ("default sr of another pool", lambda d: d["pools"][0].update(default_sr=d["srs"][2]["uuid"]),
-     "pools[0].default_sr: SR "),
-    ("sr attached to another pool's host",
-     lambda d: d["srs"][0]["hosts"].append(d["hosts"][2]["uuid"]),
-     f"srs[0].hosts[2]: host '{B1}' (hosts[2]) is in another pool"),
-    ("network on another pool's host",
-     lambda d: d["networks"][0]["hosts"].append(d["hosts"][2]["uuid"]),
-     "networks[0].hosts[2]: host "),
-    ("vm resident in another pool", lambda d: d["vms"][0].update(host=d["hosts"][2]["uuid"]),
-     f"vms[0].host: resident on host '{B1}' (hosts[2]) of another pool"),
-    ("affinity in another pool", lambda d: d["vms"][0].update(affinity=d["hosts"][2]["uuid"]),
-     "vms[0].affinity: host '00000000-0000-0000-0000-000000000005' is in another pool"),
-    ("disk on another pool's SR",
-     lambda d: d["vms"][0]["disks"][0].update(sr=d["srs"][2]["uuid"]),
-     "vms[0].disks[0].sr: SR '00000000-0000-0000-0000-000000000008' is in another pool"),
-    ("vif on another pool's network",
-     lambda d: d["vms"][0]["vifs"][0].update(network=d["networks"][1]["uuid"]),
-     "vms[0].vifs[0].network: network "),
+    (
+        "master of another pool",
+        lambda d: d["pools"][0].update(master=d["hosts"][2]["uuid"]),
+        "pools[0].master: host '00000000-0000-0000-0000-000000000005' (hosts[2]) "
+        "is not in this pool",
+    ),
+    (
+        "default sr of another pool",
+        lambda d: d["pools"][0].update(default_sr=d["srs"][2]["uuid"]),
+        "pools[0].default_sr: SR ",
+    ),
+    (
+        "sr attached to another pool's host",
+        lambda d: d["srs"][0]["hosts"].append(d["hosts"][2]["uuid"]),
+        f"srs[0].hosts[2]: host '{B1}' (hosts[2]) is in another pool",
+    ),
+    (
+        "network on another pool's host",
+        lambda d: d["networks"][0]["hosts"].append(d["hosts"][2]["uuid"]),
+        "networks[0].hosts[2]: host ",
+    ),
+    (
+        "vm resident in another pool",
+        lambda d: d["vms"][0].update(host=d["hosts"][2]["uuid"]),
+        f"vms[0].host: resident on host '{B1}' (hosts[2]) of another pool",
+    ),
+    (
+        "affinity in another pool",
+        lambda d: d["vms"][0].update(affinity=d["hosts"][2]["uuid"]),
+        "vms[0].affinity: host '00000000-0000-0000-0000-000000000005' is in another pool",
+    ),
+    (
+        "disk on another pool's SR",
+        lambda d: d["vms"][0]["disks"][0].update(sr=d["srs"][2]["uuid"]),
+        "vms[0].disks[0].sr: SR '00000000-0000-0000-0000-000000000008' is in another pool",
+    ),
+    (
+        "vif on another pool's network",
+        lambda d: d["vms"][0]["vifs"][0].update(network=d["networks"][1]["uuid"]),
+        "vms[0].vifs[0].network: network ",
+    ),
     # power state consistency
-    ("running without host", _set(["vms", 0, "host"], None),
-     "vms[0].host: a Running VM needs its resident host, got null"),
-    ("paused without host", _set(["vms", 1, "host"], None),
-     "vms[1].host: a Paused VM needs its resident host, got null"),
-    ("halted with host", lambda d: d["vms"][2].update(host=d["hosts"][0]["uuid"]),
-     "vms[2].host: must be null for a Halted VM, got '00000000-0000-0000-0000-000000000002'"),
-    ("suspended with host", lambda d: d["vms"][4].update(host=d["hosts"][0]["uuid"]),
-     "vms[4].host: must be null for a Suspended VM"),
-]  # fmt: skip
+    (
+        "running without host",
+        _set(["vms", 0, "host"], None),
+        "vms[0].host: a Running VM needs its resident host, got null",
+    ),
+    (
+        "paused without host",
+        _set(["vms", 1, "host"], None),
+        "vms[1].host: a Paused VM needs its resident host, got null",
+    ),
+    (
+        "halted with host",
+        lambda d: d["vms"][2].update(host=d["hosts"][0]["uuid"]),
+        "vms[2].host: must be null for a Halted VM, got '00000000-0000-0000-0000-000000000002'",
+    ),
+    (
+        "suspended with host",
+        lambda d: d["vms"][4].update(host=d["hosts"][0]["uuid"]),
+        "vms[4].host: must be null for a Suspended VM",
+    ),
+]
 
 
 CASCADES = {"host not an object", "duplicate host uuid"}
@@ -268,9 +414,20 @@ def test_each_fault_is_reported_once_with_its_path(name, mutate, expected):
 
 
 def test_all_faults_are_reported_not_only_the_first():
-    chosen = {"int is not a bool", "float is not an int", "negative size", "vcpus zero",
-              "missing key", "power state", "disk sr", "pool master", "version letters",
-              "empty uuid", "cpu vendor", "halted with host"}  # independent faults
+    chosen = {
+        "int is not a bool",
+        "float is not an int",
+        "negative size",
+        "vcpus zero",
+        "missing key",
+        "power state",
+        "disk sr",
+        "pool master",
+        "version letters",
+        "empty uuid",
+        "cpu vendor",
+        "halted with host",
+    }  # independent faults
     doc = small_doc()
     for name, mutate, _ in FAULTS:
         if name in chosen:
@@ -307,8 +464,9 @@ def test_memory_min_may_equal_but_not_exceed_memory():
 
     good, bad = _threshold(edit, 0, 1)
     assert good == []
-    assert bad == [f"vms[0].memory_min_bytes: must not exceed memory_bytes ({8 * GIB}), "
-                   f"got {8 * GIB + 1}"]  # fmt: skip
+    assert bad == [
+        f"vms[0].memory_min_bytes: must not exceed memory_bytes ({8 * GIB}), got {8 * GIB + 1}"
+    ]
 
 
 def test_sr_used_may_equal_but_not_exceed_size():
@@ -329,11 +487,16 @@ def test_overhead_must_stay_below_total():
     assert len(bad) == 1 and bad[0].startswith("hosts[2].memory_overhead_bytes: must be less")
 
 
-@pytest.mark.parametrize("path, low", [
-    (["vms", 0, "vcpus"], 1),
-    (["hosts", 0, "cpu", "count"], 1), (["srs", 0, "size_bytes"], 0),
-    (["vms", 0, "disks", 0, "size_bytes"], 0), (["hosts", 0, "memory_overhead_bytes"], 0),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path, low",
+    [
+        (["vms", 0, "vcpus"], 1),
+        (["hosts", 0, "cpu", "count"], 1),
+        (["srs", 0, "size_bytes"], 0),
+        (["vms", 0, "disks", 0, "size_bytes"], 0),
+        (["hosts", 0, "memory_overhead_bytes"], 0),
+    ],
+)
 def test_lowest_allowed_value_passes_and_one_below_fails(path, low):
     good, bad = small_doc(), small_doc()
     _set(path, low)(good)
@@ -375,7 +538,8 @@ def test_committed_memory_at_capacity_is_fine_and_above_is_a_warning():
     assert at.errors == [] and at.warnings == []
     assert over.errors == []
     assert len(over.warnings) == 1 and over.warnings[0].startswith(
-        f"hosts[0]: running VMs commit {62 * GIB + 1} bytes, more than the {62 * GIB} bytes")
+        f"hosts[0]: running VMs commit {62 * GIB + 1} bytes, more than the {62 * GIB} bytes"
+    )
 
 
 def test_halted_vms_commit_no_memory():
@@ -400,6 +564,8 @@ def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 BASE = small_doc()
 PATHS = [p for p in _paths(BASE) if p]
+
+
 def _get(obj: Any, path: tuple) -> Any:
     for k in path:
         obj = obj[k]
@@ -409,12 +575,17 @@ def _get(obj: Any, path: tuple) -> Any:
 UUIDS = sorted({x["uuid"] for k in ("pools", "hosts", "srs", "networks", "vms") for x in BASE[k]})
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True)
-    | st.text(max_size=12) | st.sampled_from(UUIDS),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                  max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=12)
+    | st.sampled_from(UUIDS),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
-)  # fmt: skip
+)
 
 
 @st.composite

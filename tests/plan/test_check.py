@@ -20,8 +20,14 @@ from planner.rules import codes
 from tests.helpers.plans import mig, plan_of
 
 
-def fleet(*, h2_gib: float = 64, ha: bool = False, b_https: bool = False,
-          a_version: str = "8.4.0", a_hotfixes: tuple[str, ...] = ()):  # fmt: skip
+def fleet(
+    *,
+    h2_gib: float = 64,
+    ha: bool = False,
+    b_https: bool = False,
+    a_version: str = "8.4.0",
+    a_hotfixes: tuple[str, ...] = (),
+):
     """Pool a: h1 (4 web VMs, 4 GiB each), h2, h3; shared nfs; a halted VM. Pool b: g1."""
     b = Builder()
     a = b.pool("a", ha=ha)
@@ -92,8 +98,13 @@ def test_concurrency_honours_max_per_pool_option():
 
 
 # ---------------------------------------------------------------- rule 2
-def _one_vm_to_small_host(vm_gib: float, h2_gib: float, dmc: bool = False,
-                          min_gib: float | None = None, headroom: float = 0.0):  # fmt: skip
+def _one_vm_to_small_host(
+    vm_gib: float,
+    h2_gib: float,
+    dmc: bool = False,
+    min_gib: float | None = None,
+    headroom: float = 0.0,
+):
     b = Builder()
     a = b.pool("a")
     h1 = b.host(a, "h1")
@@ -140,9 +151,11 @@ def test_memory_is_freed_only_at_the_end_of_the_wave():
     assert report.codes() == {codes.MEMORY}
     assert len(report.violations) == 2
     # via the spare host, in three waves, it is safe
-    waves = [[mig(inv, "m0", "x", to_host=h3)],
-             [mig(inv, "m1", "y", to_host=h1, depends_on=("m0",))],
-             [mig(inv, "m2", "x", to_host=h2, from_host=h3, depends_on=("m1",))]]  # fmt: skip
+    waves = [
+        [mig(inv, "m0", "x", to_host=h3)],
+        [mig(inv, "m1", "y", to_host=h1, depends_on=("m0",))],
+        [mig(inv, "m2", "x", to_host=h2, from_host=h3, depends_on=("m1",))],
+    ]
     assert check_plan(inv, plan_of(inv, waves, goal)).ok
 
 
@@ -249,8 +262,11 @@ def test_reachability_disabled_host_sr_and_network_not_attached():
     b.vm(a, "netv", host=h1, disks=[(nfs, 10)], networks=[net])
     b.vm(a, "fine", host=h1, disks=[(nfs, 10)])
     inv = b.build()
-    cases = [("fine", off, codes.HOST_DISABLED), ("loc", h3, codes.SR_NOT_ATTACHED),
-             ("netv", h3, codes.NETWORK_NOT_ATTACHED)]  # fmt: skip
+    cases = [
+        ("fine", off, codes.HOST_DISABLED),
+        ("loc", h3, codes.SR_NOT_ATTACHED),
+        ("netv", h3, codes.NETWORK_NOT_ATTACHED),
+    ]
     for vm, host, code in cases:
         goal = {"kind": "target", "placements": {inv.find("vm", vm): host}}
         plan = plan_of(inv, [[mig(inv, "m0", vm, to_host=host)]], goal)
@@ -287,10 +303,14 @@ def test_valid_cross_pool_storage_migration_passes():
 # ---------------------------------------------------------------- rule 8
 @pytest.mark.parametrize(
     ("props", "code"),
-    [({"ha_protected": True}, codes.HA_PROTECTED), ({"pci": True}, codes.PCI),
-     ({"vgpu": True}, codes.VGPU), ({"on_boot": "reset"}, codes.ON_BOOT_RESET),
-     ({"os": "windows", "tools": False}, codes.NO_TOOLS)],
-)  # fmt: skip
+    [
+        ({"ha_protected": True}, codes.HA_PROTECTED),
+        ({"pci": True}, codes.PCI),
+        ({"vgpu": True}, codes.VGPU),
+        ({"on_boot": "reset"}, codes.ON_BOOT_RESET),
+        ({"os": "windows", "tools": False}, codes.NO_TOOLS),
+    ],
+)
 def test_exclusions_block_live_migration(props, code):
     b = Builder()
     a = b.pool("a", ha=True)
@@ -313,8 +333,9 @@ def test_sriov_blocks_migration():
     assert check_plan(inv, plan).codes() == {codes.SRIOV}
 
 
-@pytest.mark.parametrize(("props", "code"), [({"cbt": True}, codes.CBT),
-                                              ({"mcs": True}, codes.MCS)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("props", "code"), [({"cbt": True}, codes.CBT), ({"mcs": True}, codes.MCS)]
+)
 def test_cbt_and_mcs_block_storage_moves_only(props, code):
     b = Builder()
     a = b.pool("a")
@@ -354,8 +375,10 @@ def test_continuity_wrong_from_host():
 def test_continuity_second_move_starts_where_the_first_ended():
     inv = fleet()
     h2, h3 = inv.find("host", "h2"), inv.find("host", "h3")
-    ok = [[mig(inv, "m0", "web-0", to_host=h2)], [mig(inv, "m1", "web-0", to_host=h3,
-                                                      from_host=h2)]]  # fmt: skip
+    ok = [
+        [mig(inv, "m0", "web-0", to_host=h2)],
+        [mig(inv, "m1", "web-0", to_host=h3, from_host=h2)],
+    ]
     goal = {"kind": "target", "placements": {inv.find("vm", "web-0"): h3}}
     assert check_plan(inv, plan_of(inv, ok, goal)).ok
     stale = [ok[0], [mig(inv, "m1", "web-0", to_host=h3)]]  # from h1 again
@@ -394,11 +417,16 @@ def test_goal_not_met_unless_unplaced_with_reasons():
     report = check_plan(inv, short)
     assert report.codes() == {codes.GOAL}
     assert report.violations[0].vm == "web-3"
-    excused = plan_of(inv, [list(plan.waves[0].migrations)], ev(inv, "h1"),
-                      unplaced={"web-3": [codes.NO_CAPACITY]})  # fmt: skip
+    excused = plan_of(
+        inv,
+        [list(plan.waves[0].migrations)],
+        ev(inv, "h1"),
+        unplaced={"web-3": [codes.NO_CAPACITY]},
+    )
     assert check_plan(inv, excused).ok
-    no_reason = plan_of(inv, [list(plan.waves[0].migrations)], ev(inv, "h1"),
-                        unplaced={"web-3": []})  # fmt: skip
+    no_reason = plan_of(
+        inv, [list(plan.waves[0].migrations)], ev(inv, "h1"), unplaced={"web-3": []}
+    )
     assert check_plan(inv, no_reason).codes() == {codes.GOAL}
 
 
@@ -532,8 +560,12 @@ def test_fifty_thousand_migrations_replay_in_seconds():
         hosts = [b.host(pool, f"p{p}h{i}", memory_gib=1024) for i in range(8)]
         sr = b.sr(pool, f"p{p}nfs", size_gib=100_000)
         net = b.network(pool, f"p{p}net")
-        vms = [b.vm(pool, f"p{p}v{i}", host=hosts[i % 8], memory_gib=4, disks=[(sr, 10)],
-                    networks=[net]) for i in range(100)]  # fmt: skip
+        vms = [
+            b.vm(
+                pool, f"p{p}v{i}", host=hosts[i % 8], memory_gib=4, disks=[(sr, 10)], networks=[net]
+            )
+            for i in range(100)
+        ]
         pools.append((pool, hosts, vms))
     inv = b.build()
     at = {v.uuid: v.host for v in inv.vms}
@@ -544,8 +576,7 @@ def test_fifty_thousand_migrations_replay_in_seconds():
             for k in range(3):
                 vm = vms[(w * 3 + k) % len(vms)]
                 to = hosts[(hosts.index(at[vm]) + 1) % len(hosts)]
-                ms.append(Migration(f"m{n}", vm, "live", at[vm], to, pool, pool,
-                                    est_seconds=60))  # fmt: skip
+                ms.append(Migration(f"m{n}", vm, "live", at[vm], to, pool, pool, est_seconds=60))
                 at[vm] = to
                 n += 1
         waves.append(Wave(w, tuple(ms)))
@@ -560,7 +591,9 @@ def test_fifty_thousand_migrations_replay_in_seconds():
     assert seconds < 20, f"{n} migrations took {seconds:.1f} s"
     # and one slip deep inside the plan is still found
     last = waves[-1].migrations[0]
-    broken = (*waves[:-1], Wave(waves[-1].index, (replace(last, from_host=last.to_host),
-                                                  *waves[-1].migrations[1:])))  # fmt: skip
+    broken = (
+        *waves[:-1],
+        Wave(waves[-1].index, (replace(last, from_host=last.to_host), *waves[-1].migrations[1:])),
+    )
     report = check_plan(inv, replace(plan, waves=broken))
     assert report.codes() == {codes.CONTINUITY}

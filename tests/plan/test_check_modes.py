@@ -20,9 +20,13 @@ from tests.plan.test_check import _files, ev, evacuate_h1, fleet
 
 
 def _restamp(plan: Plan, starts: dict[str, int]) -> Plan:
-    waves = tuple(replace(w, migrations=tuple(replace(m, start_s=starts.get(m.id, m.start_s))
-                                              for m in w.migrations))
-                  for w in plan.waves)  # fmt: skip
+    waves = tuple(
+        replace(
+            w,
+            migrations=tuple(replace(m, start_s=starts.get(m.id, m.start_s)) for m in w.migrations),
+        )
+        for w in plan.waves
+    )
     return replace(plan, waves=waves, estimate=estimate_of(waves))
 
 
@@ -82,8 +86,14 @@ def _grouped(soft: bool = False, max_per_host: int | None = None):
     b.vm(a, "db-1", host=h2, memory_gib=2, disks=[(sr, 10)], networks=[net])
     b.vm(a, "web", host=h1, memory_gib=2, disks=[(sr, 10)], networks=[net])
     doc = b.document()
-    doc["vm_groups"] = [{"uuid": "g-db", "name": "db", "pool": doc["pools"][0]["uuid"],
-                         "placement": "anti-affinity"}]  # fmt: skip
+    doc["vm_groups"] = [
+        {
+            "uuid": "g-db",
+            "name": "db",
+            "pool": doc["pools"][0]["uuid"],
+            "placement": "anti-affinity",
+        }
+    ]
     for v in doc["vms"]:
         if v["name"].startswith("db-"):
             v["groups"] = ["g-db"]
@@ -93,15 +103,21 @@ def _grouped(soft: bool = False, max_per_host: int | None = None):
 def test_anti_affinity_strict_and_soft():
     inv = _grouped()
     h2, h3 = inv.find("host", "h2"), inv.find("host", "h3")
-    meet = plan_of(inv, [[mig(inv, "m0", "db-0", to_host=h2), mig(inv, "m1", "web", to_host=h3)]],
-                   ev(inv, "h1"))  # fmt: skip
+    meet = plan_of(
+        inv,
+        [[mig(inv, "m0", "db-0", to_host=h2), mig(inv, "m1", "web", to_host=h3)]],
+        ev(inv, "h1"),
+    )
     report = check_plan(inv, meet)
     assert report.codes() == {"ANTI_AFFINITY"}
     assert [(v.migration, v.mode) for v in report.violations] == [("m0", None)]
     soft = replace(meet, options={**meet.options, "anti_affinity": "soft"})
     assert check_plan(inv, soft).ok
-    apart = plan_of(inv, [[mig(inv, "m0", "db-0", to_host=h3), mig(inv, "m1", "web", to_host=h2)]],
-                    ev(inv, "h1"))  # fmt: skip
+    apart = plan_of(
+        inv,
+        [[mig(inv, "m0", "db-0", to_host=h3), mig(inv, "m1", "web", to_host=h2)]],
+        ev(inv, "h1"),
+    )
     assert check_plan(inv, apart).ok
 
 

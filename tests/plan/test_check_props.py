@@ -17,8 +17,9 @@ from planner.plan import Plan, Wave, estimate_of
 from planner.rules import codes
 from tests.helpers.plans import mig, plan_of
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+SETTINGS = settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite
@@ -28,8 +29,10 @@ def fleets(draw):
     b = Builder()
     a = b.pool("a")
     n = draw(st.integers(2, 5))
-    hosts = [b.host(a, f"h{i}", memory_gib=draw(st.sampled_from([16, 32, 64])), overhead_gib=2)
-             for i in range(n)]  # fmt: skip
+    hosts = [
+        b.host(a, f"h{i}", memory_gib=draw(st.sampled_from([16, 32, 64])), overhead_gib=2)
+        for i in range(n)
+    ]
     b.host(a, "tiny", memory_gib=2.5, overhead_gib=2)  # 0.5 GiB for guests
     b.host(a, "off", memory_gib=256, enabled=False)
     sr = b.sr(a, "nfs", size_gib=10_000)
@@ -64,7 +67,7 @@ def constructive_plan(inv, evacuate: str) -> Plan:
             continue
         room[to] -= v.memory_bytes
         moves.append(mig(inv, f"m{len(moves)}", v.uuid, to_host=to))
-    waves = [moves[i:i + 3] for i in range(0, len(moves), 3)]
+    waves = [moves[i : i + 3] for i in range(0, len(moves), 3)]
     return plan_of(inv, waves, {"kind": "evacuate", "hosts": [evacuate]}, unplaced=unplaced)
 
 
@@ -99,8 +102,7 @@ def test_one_mutation_is_caught(case, data):
     n = sum(len(w.migrations) for w in plan.waves)
     mutations = ["estimate"]
     if n:
-        mutations += ["wrong_kind", "from_host", "overfull", "bogus", "drop", "disabled",
-                      "twice"]  # fmt: skip
+        mutations += ["wrong_kind", "from_host", "overfull", "bogus", "drop", "disabled", "twice"]
     if n > 3:
         mutations.append("merge")
     what = data.draw(st.sampled_from(mutations))

@@ -26,8 +26,9 @@ from planner.schedule import schedule
 from planner.solve import solve
 from tests.helpers.solving import assert_checked, parallel_pools, serial_sr
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+SETTINGS = settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _scheduled(inv: Inventory, plan: Plan) -> Plan:
@@ -40,8 +41,7 @@ def _plans() -> list[tuple[Inventory, Plan]]:
     """(inventory, plan) pairs: the sample and generated fleets, evacuating two hosts per
     pool; each plan as solved (lock-step starts) and list-scheduled."""
     out = []
-    fleets = [load(samples.sample_path())] + [from_dict(generate(2, 6, 40, seed=s))
-                                               for s in (1, 2)]  # fmt: skip
+    fleets = [load(samples.sample_path())] + [from_dict(generate(2, 6, 40, seed=s)) for s in (1, 2)]
     for inv in fleets:
         hosts = tuple(h.uuid for p in inv.pools for h in inv.hosts_in_pool[p.uuid][:2])
         plan = solve(inv, Evacuate(hosts), solver="greedy")
@@ -50,8 +50,9 @@ def _plans() -> list[tuple[Inventory, Plan]]:
 
 
 def _with(plan: Plan, changed: dict[str, Migration]) -> Plan:
-    waves = tuple(replace(w, migrations=tuple(changed.get(m.id, m) for m in w.migrations))
-                  for w in plan.waves)  # fmt: skip
+    waves = tuple(
+        replace(w, migrations=tuple(changed.get(m.id, m) for m in w.migrations)) for w in plan.waves
+    )
     return replace(plan, waves=waves, estimate=estimate_of(waves))
 
 
@@ -83,13 +84,16 @@ def test_a_start_moved_earlier_is_caught(data: st.DataObject) -> None:
     want = set()
     if any(ends[d] > start for d in bad.depends_on):
         want.add(codes.DEPENDENCY)
-    prev = [x for x in migs[:pos[m.id]] if x.vm == m.vm]
+    prev = [x for x in migs[: pos[m.id]] if x.vm == m.vm]
     if prev and prev[-1].end_s > start:
         want.add(codes.CONTINUITY)
     report = check_plan(inv, _with(plan, {m.id: bad}))
     assert all(v.mode == FLOW for v in report.violations), report.lines()
-    got = {v.code for v in report.violations if v.migration == m.id
-           and v.code in (codes.DEPENDENCY, codes.CONTINUITY)}  # fmt: skip
+    got = {
+        v.code
+        for v in report.violations
+        if v.migration == m.id and v.code in (codes.DEPENDENCY, codes.CONTINUITY)
+    }
     assert got == want == got | {codes.DEPENDENCY}, report.lines()
 
 
@@ -104,14 +108,22 @@ def test_overlapping_a_pool_beyond_its_slots_is_caught(data: st.DataObject) -> N
             by_pool.setdefault(m.from_pool, []).append(m)
     pools = sorted(p for p, ms in by_pool.items() if len(ms) > limit)
     pool = data.draw(st.sampled_from(pools))
-    chosen = data.draw(st.lists(st.sampled_from(by_pool[pool]), min_size=limit + 1,
-                                max_size=limit + 1, unique_by=lambda m: m.id))  # fmt: skip
+    chosen = data.draw(
+        st.lists(
+            st.sampled_from(by_pool[pool]),
+            min_size=limit + 1,
+            max_size=limit + 1,
+            unique_by=lambda m: m.id,
+        )
+    )
     at = data.draw(st.sampled_from([m.start_s for m in chosen]))
     report = check_plan(inv, _with(plan, {m.id: replace(m, start_s=at) for m in chosen}))
     assert all(v.mode == FLOW for v in report.violations), report.lines()
     ids = {m.id for m in chosen}
-    assert any(v.code == codes.CONCURRENCY and v.migration in ids
-               and f"at t={at} s" in v.message for v in report.violations), report.lines()
+    assert any(
+        v.code == codes.CONCURRENCY and v.migration in ids and f"at t={at} s" in v.message
+        for v in report.violations
+    ), report.lines()
 
 
 @SETTINGS
@@ -127,20 +139,21 @@ def test_exact_codes_on_small_fleets(data: st.DataObject) -> None:
         plan = _scheduled(inv, solve(inv, Evacuate(tuple(srcs)), solver="greedy"))
         pool_a = inv.host_by_uuid[srcs[0]].pool
         mine = [m for m in plan.migrations() if m.from_pool == pool_a]
-        chosen = data.draw(st.lists(st.sampled_from(mine), min_size=4, max_size=4,
-                                    unique_by=lambda m: m.id))  # fmt: skip
+        chosen = data.draw(
+            st.lists(st.sampled_from(mine), min_size=4, max_size=4, unique_by=lambda m: m.id)
+        )
         want = codes.CONCURRENCY
     else:
         inv, old, _ = serial_sr()
         plan = _scheduled(inv, solve(inv, RetireSR((old,)), solver="greedy"))
         mine = list(plan.migrations())
-        chosen = data.draw(st.lists(st.sampled_from(mine), min_size=2, max_size=3,
-                                    unique_by=lambda m: m.id))  # fmt: skip
+        chosen = data.draw(
+            st.lists(st.sampled_from(mine), min_size=2, max_size=3, unique_by=lambda m: m.id)
+        )
         want = codes.SR_SPACE
     assert_checked(inv, plan)
     at = data.draw(st.integers(0, 100))
-    changed = {m.id: replace(m, start_s=at + i % 2, depends_on=())
-               for i, m in enumerate(chosen)}  # fmt: skip
+    changed = {m.id: replace(m, start_s=at + i % 2, depends_on=()) for i, m in enumerate(chosen)}
     others = {m.id: replace(m, depends_on=()) for m in mine if m.id not in changed}
     report = check_plan(inv, _with(plan, {**others, **changed}))
     assert report.codes() == {want}, report.lines()

@@ -45,8 +45,10 @@ def test_slots_and_best_free() -> None:
     assert led2.best_free(["a", "zz"]) is None
 
 
-@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(-5, 9)), max_size=12),
-       st.dictionaries(st.sampled_from("abc"), st.integers(0, 20)))
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.integers(-5, 9)), max_size=12),
+    st.dictionaries(st.sampled_from("abc"), st.integers(0, 20)),
+)
 def test_fits_agrees_with_applying(pairs: list[tuple[str, int]], caps: dict[str, int]) -> None:
     """fits(delta) iff applying it leaves every raised key within capacity."""
     led = Ledger(caps)
@@ -76,8 +78,15 @@ def test_suspend_image_stays_where_xapi_leaves_it():
     old, new = b.sr(p, "old"), b.sr(p, "new")
     img = b.sr(p, "img", size_gib=100)
     net = b.network(p, "vm-net")
-    b.vm(p, "s", power_state="Suspended", disks=[(old, 10)], networks=[net],
-         suspend_sr=img, suspend_gib=40)  # fmt: skip
+    b.vm(
+        p,
+        "s",
+        power_state="Suspended",
+        disks=[(old, 10)],
+        networks=[net],
+        suspend_sr=img,
+        suspend_gib=40,
+    )
     b.vm(p, "h", power_state="Halted", disks=[(old, 30)], networks=[net])
     inv = b.build()
     goal = {"kind": "retire-sr", "srs": [old]}

@@ -31,15 +31,27 @@ def _fleet():
         if v["name"] == "run":
             v["disks"][0]["snapshot_used_bytes"] = 3 * GIB
         if v["name"] == "sus":
-            v["suspend_vdi"] = {"uuid": "img", "sr": old, "size_bytes": 8 * GIB,
-                                "used_bytes": 8 * GIB}  # fmt: skip
+            v["suspend_vdi"] = {
+                "uuid": "img",
+                "sr": old,
+                "size_bytes": 8 * GIB,
+                "used_bytes": 8 * GIB,
+            }
     return from_dict(doc)
 
 
 def _move(inv, mid, name, to_sr, *, to_host=None, kind="storage"):
     vm = inv.vm_by_uuid[inv.find("vm", name)]
-    return Migration(mid, vm.uuid, kind, vm.host, to_host, vm.pool, vm.pool,
-                     tuple(DiskMove(d.uuid, d.sr, to_sr) for d in vm.disks))  # fmt: skip
+    return Migration(
+        mid,
+        vm.uuid,
+        kind,
+        vm.host,
+        to_host,
+        vm.pool,
+        vm.pool,
+        tuple(DiskMove(d.uuid, d.sr, to_sr) for d in vm.disks),
+    )
 
 
 def test_snapshots_move_with_the_disk():
@@ -72,8 +84,16 @@ def test_suspend_image_travels_and_reserves():
     assert d.halted_need == 8 * GIB and d.suspend_to is None
     # a plan that names the image in `disks` moves it: disk 10 GiB + image 8 GiB
     m = _move(inv, "m1", "sus", new, to_host=h2)
-    m = Migration(m.id, m.vm, m.kind, m.from_host, m.to_host, m.from_pool, m.to_pool,
-                  (*m.disks, DiskMove("img", old, new)))  # fmt: skip
+    m = Migration(
+        m.id,
+        m.vm,
+        m.kind,
+        m.from_host,
+        m.to_host,
+        m.from_pool,
+        m.to_pool,
+        (*m.disks, DiskMove("img", old, new)),
+    )
     d = acc.demand(m)
     assert dict(d.start)[("sr", new)] == 3 * 18 * GIB
     assert dict(d.start)[("sr", old)] == 2 * 18 * GIB
@@ -94,8 +114,11 @@ def test_a_halted_move_in_flight_is_not_starved_by_an_arrival():
     assert acc.fits(cold)
     acc.start(cold)
     acc.ledger.used[("mem", h2)] = 50 * GIB  # others arrived: 14 GiB free
-    run = acc.demand(Migration("m2", inv.find("vm", "run"), "live", inv.find("host", "h1"),
-                               h2, cold.pool, cold.pool))  # fmt: skip
+    run = acc.demand(
+        Migration(
+            "m2", inv.find("vm", "run"), "live", inv.find("host", "h1"), h2, cold.pool, cold.pool
+        )
+    )
     assert not acc.fits(run)
     assert [r.code for r in acc.reasons(run)] == [codes.HALTED_MEMORY]
     acc.end(cold)

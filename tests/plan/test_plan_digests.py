@@ -28,18 +28,33 @@ DIGESTS = Path(__file__).resolve().parents[1] / "data" / "plan_digests.json"
 def _cases() -> dict[str, tuple[str, Callable[[Inventory], Goal], str]]:
     """name -> (sample, goal from the inventory, solver)."""
     return {
-        "sample-evacuate-greedy": ("sample", lambda i: Evacuate((i.find("host", "xs-02"),)),
-                                   "greedy"),
-        "sample-evacuate-cpsat": ("sample", lambda i: Evacuate((i.find("host", "xs-02"),)),
-                                  "cpsat"),
-        "sample-retire-sr-greedy": ("sample", lambda i: RetireSR((i.find("sr", "nfs-old"),)),
-                                    "greedy"),
+        "sample-evacuate-greedy": (
+            "sample",
+            lambda i: Evacuate((i.find("host", "xs-02"),)),
+            "greedy",
+        ),
+        "sample-evacuate-cpsat": (
+            "sample",
+            lambda i: Evacuate((i.find("host", "xs-02"),)),
+            "cpsat",
+        ),
+        "sample-retire-sr-greedy": (
+            "sample",
+            lambda i: RetireSR((i.find("sr", "nfs-old"),)),
+            "greedy",
+        ),
         "sample-rebalance": ("sample", lambda i: Rebalance(), "greedy"),
-        "sample-rolling-upgrade": ("sample", lambda i: RollingUpgrade(
-            i.pools[0].uuid, "8.4.1"), "greedy"),
-        "two-pools-move-pool-greedy": ("two-pools", lambda i: MovePool(
-            (i.find("pool", "old"),), (i.find("pool", "new"),)), "greedy"),
-    }  # fmt: skip
+        "sample-rolling-upgrade": (
+            "sample",
+            lambda i: RollingUpgrade(i.pools[0].uuid, "8.4.1"),
+            "greedy",
+        ),
+        "two-pools-move-pool-greedy": (
+            "two-pools",
+            lambda i: MovePool((i.find("pool", "old"),), (i.find("pool", "new"),)),
+            "greedy",
+        ),
+    }
 
 
 def plan_digest(name: str) -> str:
@@ -49,8 +64,9 @@ def plan_digest(name: str) -> str:
     plan = solve(inv, goal_of(inv), solver=solver, time_limit=20, workers=1, seed=0)
     assert check_plan(inv, plan).ok, name
     doc = to_dict(plan)
-    doc["solver"] = {k: v for k, v in doc["solver"].items()
-                    if "seconds" not in k and k != "time_limit"}  # wall-clock figures
+    doc["solver"] = {
+        k: v for k, v in doc["solver"].items() if "seconds" not in k and k != "time_limit"
+    }  # wall-clock figures
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -60,10 +76,10 @@ def test_plans_are_unchanged(name):
     want = json.loads(DIGESTS.read_text())
     assert plan_digest(name) == want[name], (
         f"the {name} plan changed; if that is meant, rewrite {DIGESTS.name} with "
-        "`python -m tests.plan.test_plan_digests` and say why in the commit")
+        "`python -m tests.plan.test_plan_digests` and say why in the commit"
+    )
 
 
 if __name__ == "__main__":
-    DIGESTS.write_text(json.dumps({n: plan_digest(n) for n in sorted(_cases())}, indent=1)
-                       + "\n")  # fmt: skip
+    DIGESTS.write_text(json.dumps({n: plan_digest(n) for n in sorted(_cases())}, indent=1) + "\n")
     sys.stdout.write(f"wrote {DIGESTS}\n")

@@ -21,10 +21,13 @@ def small():
     b.vm(a, "web", host=h1, memory_gib=4, disks=[(nfs, 20)], networks=[net])
     b.vm(a, "db", host=h1, memory_gib=16, disks=[(nfs, 50), (nfs, 30)], networks=[net])
     inv = b.build()
-    waves = [[mig(inv, "m0", "web", to_host=h2)],
-             [mig(inv, "m1", "db", to_host=h2, to_sr=new, depends_on=("m0",))]]  # fmt: skip
-    plan = plan_of(inv, waves, {"kind": "evacuate", "hosts": [h1]},
-                   unplaced={"web": ["NO_CAPACITY"]})  # fmt: skip
+    waves = [
+        [mig(inv, "m0", "web", to_host=h2)],
+        [mig(inv, "m1", "db", to_host=h2, to_sr=new, depends_on=("m0",))],
+    ]
+    plan = plan_of(
+        inv, waves, {"kind": "evacuate", "hosts": [h1]}, unplaced={"web": ["NO_CAPACITY"]}
+    )
     return inv, plan
 
 
@@ -38,8 +41,19 @@ def test_round_trip_through_dict_and_file(tmp_path):
     assert load(path) == plan
     m1 = json.loads(path.read_text())["waves"][1]["migrations"][0]
     # FORMATS.md migration keys, all of them
-    assert set(m1) >= {"id", "vm", "kind", "from_host", "to_host", "from_pool", "to_pool",
-                       "disks", "vifs", "est_seconds", "depends_on"}  # fmt: skip
+    assert set(m1) >= {
+        "id",
+        "vm",
+        "kind",
+        "from_host",
+        "to_host",
+        "from_pool",
+        "to_pool",
+        "disks",
+        "vifs",
+        "est_seconds",
+        "depends_on",
+    }
     assert set(m1["disks"][0]) == {"vdi", "from_sr", "to_sr"}
     assert m1["depends_on"] == ["m0"]
 
@@ -70,22 +84,33 @@ def test_plan_with_no_waves_and_defaults():
         (lambda d: d.update(version=3), "unsupported plan version 3"),
         (lambda d: d.pop("inventory_digest"), "plan.inventory_digest: missing"),
         (lambda d: d["waves"].append(7), "waves[2]: must be an object"),
-        (lambda d: d["waves"][0]["migrations"][0].update(kind="teleport"),
-         "waves[0].migrations[0].kind: must be one of live, storage, move, got 'teleport'"),
-        (lambda d: d["waves"][0]["migrations"][0].update(est_seconds="ten"),
-         "waves[0].migrations[0].est_seconds: must be int/float, got str"),
-        (lambda d: d["waves"][0]["migrations"][0].update(est_seconds=-1),
-         "est_seconds: must not be negative"),
-        (lambda d: d["waves"][1]["migrations"][0].update(id="m0"),
-         "duplicate migration id 'm0'"),
-        (lambda d: d["waves"][1]["migrations"][0]["disks"].append("x"),
-         "waves[1].migrations[0].disks[2]: must be an object"),
-        (lambda d: d["waves"][0]["migrations"][0].update(from_pool=None),
-         "waves[0].migrations[0].from_pool: must be str, got NoneType"),
-        (lambda d: d["unplaced"][0].update(reasons=[{"message": "no code"}]),
-         "unplaced[0].reasons[0].code: missing"),
+        (
+            lambda d: d["waves"][0]["migrations"][0].update(kind="teleport"),
+            "waves[0].migrations[0].kind: must be one of live, storage, move, got 'teleport'",
+        ),
+        (
+            lambda d: d["waves"][0]["migrations"][0].update(est_seconds="ten"),
+            "waves[0].migrations[0].est_seconds: must be int/float, got str",
+        ),
+        (
+            lambda d: d["waves"][0]["migrations"][0].update(est_seconds=-1),
+            "est_seconds: must not be negative",
+        ),
+        (lambda d: d["waves"][1]["migrations"][0].update(id="m0"), "duplicate migration id 'm0'"),
+        (
+            lambda d: d["waves"][1]["migrations"][0]["disks"].append("x"),
+            "waves[1].migrations[0].disks[2]: must be an object",
+        ),
+        (
+            lambda d: d["waves"][0]["migrations"][0].update(from_pool=None),
+            "waves[0].migrations[0].from_pool: must be str, got NoneType",
+        ),
+        (
+            lambda d: d["unplaced"][0].update(reasons=[{"message": "no code"}]),
+            "unplaced[0].reasons[0].code: missing",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_plans_name_the_fault(mutate, expect):
     _, plan = small()
     doc = to_dict(plan)
@@ -123,9 +148,20 @@ def test_malformed_json_file_is_one_line(tmp_path):
 def test_to_frame_columns_and_values():
     inv, plan = small()
     df = plan.to_frame(inv)
-    assert list(df.columns) == ["wave", "id", "vm", "kind", "from_host", "to_host",
-                                "from_pool", "to_pool", "memory_bytes", "disk_bytes",
-                                "est_seconds", "reason"]  # fmt: skip
+    assert list(df.columns) == [
+        "wave",
+        "id",
+        "vm",
+        "kind",
+        "from_host",
+        "to_host",
+        "from_pool",
+        "to_pool",
+        "memory_bytes",
+        "disk_bytes",
+        "est_seconds",
+        "reason",
+    ]
     assert list(df["vm"]) == ["web", "db"]
     assert list(df["wave"]) == [0, 1]
     assert list(df["to_host"]) == ["h2", "h2"]

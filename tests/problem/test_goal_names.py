@@ -18,11 +18,11 @@ def inv():
 
 def test_evacuate_by_name_plans_the_same_as_by_uuid(inv):
     by_name = planner.solve(inv, planner.Evacuate(("xs-02",)), solver="greedy")
-    by_uuid = planner.solve(inv, planner.Evacuate((inv.find("host", "xs-02"),)),
-                            solver="greedy")  # fmt: skip
+    by_uuid = planner.solve(inv, planner.Evacuate((inv.find("host", "xs-02"),)), solver="greedy")
     assert by_name.status != "NOTHING_TO_DO"
-    assert by_name.goal == by_uuid.goal == {"kind": "evacuate",
-                                            "hosts": [inv.find("host", "xs-02")]}
+    assert (
+        by_name.goal == by_uuid.goal == {"kind": "evacuate", "hosts": [inv.find("host", "xs-02")]}
+    )
     assert [m.vm for m in by_name.migrations()] == [m.vm for m in by_uuid.migrations()]
     assert by_name.waves, "xs-02 runs VMs: there is something to move"
     assert_checked(inv, by_name)
@@ -40,7 +40,9 @@ def test_every_named_goal_resolves_and_reports_each_bad_name(inv):
     sr = resolve_goal(inv, RetireSR(("nfs-old",)))
     assert sr.srs == (inv.find("sr", "nfs-old"),)
     assert resolve_goal(inv, planner.Evacuate("xs-01,xs-02")).hosts == (
-        inv.find("host", "xs-01"), inv.find("host", "xs-02"))
+        inv.find("host", "xs-01"),
+        inv.find("host", "xs-02"),
+    )
     ru = resolve_goal(inv, RollingUpgrade("lab", "8.4.0", ("xs-01",)))
     assert ru.pool == inv.find("pool", "lab") and ru.order == (inv.find("host", "xs-01"),)
     with pytest.raises(InputError) as e:

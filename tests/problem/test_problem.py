@@ -48,8 +48,9 @@ def test_evacuate_live_jobs_exclude_the_evacuated_host():
 def test_local_disk_moves_to_a_shared_sr_with_storage_migration():
     b, pool, hosts, sr, net = _lab()
     local = b.sr(pool, "local-1", size_gib=500, shared=False, host=hosts[0])
-    vm = b.vm(pool, "db", host=hosts[0], memory_gib=8, disks=[(local, 40), (sr, 10)],
-              networks=[net])  # fmt: skip
+    vm = b.vm(
+        pool, "db", host=hosts[0], memory_gib=8, disks=[(local, 40), (sr, 10)], networks=[net]
+    )
     inv = b.build()
     p = build_problem(inv, Evacuate((hosts[0],)))
     assert KINDS[p.job_kind[0]] == "storage"
@@ -59,7 +60,7 @@ def test_local_disk_moves_to_a_shared_sr_with_storage_migration():
     assert {s for _, s in _targets(p, 0)} == {sr_ix}
     # 3x the 40 GiB virtual size on the target, 2x on the source, used bytes after
     assert _b(p, p.job_reserve[0]) == 3 * 40 * GIB
-    assert [_b(p, x) for x in p.src_reserve[p.srcs(0).start:p.srcs(0).stop]] == [2 * 40 * GIB]
+    assert [_b(p, x) for x in p.src_reserve[p.srcs(0).start : p.srcs(0).stop]] == [2 * 40 * GIB]
     assert _b(p, p.job_used_up[0]) == 20 * GIB
 
 
@@ -91,8 +92,7 @@ def test_issue13_case12_byte_exact_memory_fit_is_placed():
     dst = b.host(pool, "dst", memory_gib=4 + 1 / GIB, overhead_gib=0)
     sr = b.sr(pool, "nfs", size_gib=2000)
     net = b.network(pool, "vm-net")
-    vm = b.vm(pool, "exact", host=src, memory_gib=4 + 1 / GIB, disks=[(sr, 10)],
-              networks=[net])  # fmt: skip
+    vm = b.vm(pool, "exact", host=src, memory_gib=4 + 1 / GIB, disks=[(sr, 10)], networks=[net])
     inv = b.build()
     assert inv.host_by_uuid[dst].memory_total_bytes == inv.vm_by_uuid[vm].memory_bytes
     p = build_problem(inv, Evacuate((src,)))
@@ -117,8 +117,7 @@ def test_issue13_case9_two_disks_that_fit_only_on_two_srs_are_placed():
     a = b.sr(pool, "a", size_gib=100)
     c = b.sr(pool, "c", size_gib=100)
     net = b.network(pool, "vm-net")
-    vm = b.vm(pool, "two", host=h, memory_gib=2, disks=[(old, 30), (old, 30)],
-              networks=[net])  # fmt: skip
+    vm = b.vm(pool, "two", host=h, memory_gib=2, disks=[(old, 30), (old, 30)], networks=[net])
     inv = b.build()
     p = build_problem(inv, RetireSR((old,)))
     assert p.unplaced == () and p.n_jobs == 1
@@ -134,8 +133,15 @@ def test_issue13_case9_two_disks_that_fit_only_on_two_srs_are_placed():
 
 def test_dmc_counts_dynamic_minimum():
     b, pool, hosts, sr, net = _lab()
-    b.vm(pool, "squeezable", host=hosts[0], memory_gib=8, memory_min_gib=2, disks=[(sr, 10)],
-         networks=[net])  # fmt: skip
+    b.vm(
+        pool,
+        "squeezable",
+        host=hosts[0],
+        memory_gib=8,
+        memory_min_gib=2,
+        disks=[(sr, 10)],
+        networks=[net],
+    )
     inv = b.build()
     p8 = build_problem(inv, Evacuate((hosts[0],)))
     assert _b(p8, p8.job_mem_up[0]) == 8 * GIB
@@ -145,8 +151,7 @@ def test_dmc_counts_dynamic_minimum():
 
 def test_exclusions_go_to_unplaced_with_every_code():
     b, pool, hosts, sr, net = _lab()
-    vm = b.vm(pool, "gpu", host=hosts[0], pci=True, vgpu=True, disks=[(sr, 10)],
-              networks=[net])  # fmt: skip
+    vm = b.vm(pool, "gpu", host=hosts[0], pci=True, vgpu=True, disks=[(sr, 10)], networks=[net])
     inv = b.build()
     p = build_problem(inv, Evacuate((hosts[0],)))
     assert p.n_jobs == 0

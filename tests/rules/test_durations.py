@@ -59,8 +59,7 @@ def test_halted_move_has_no_memory_part_and_counts_only_moved_disks():
     inv = inv_with()
     off = vm(inv, "off")
     first = {off.disks[0].uuid}
-    assert DEFAULT_MODEL.estimate(inv, off, "move", first) == math.ceil(30 + 20 * GIB / 2**20
-                                                                        / 100)  # fmt: skip
+    assert DEFAULT_MODEL.estimate(inv, off, "move", first) == math.ceil(30 + 20 * GIB / 2**20 / 100)
     both = {d.uuid for d in off.disks}
     assert DEFAULT_MODEL.estimate(inv, off, "move", both) == math.ceil(30 + 30 * 1024 / 100)
 
@@ -78,8 +77,12 @@ def test_parameters_validated_and_round_trip():
     assert DurationModel.from_json({"dirty_factor": 2}).dirty_factor == 2
     with pytest.raises(InputError, match="unknown parameter speed"):
         DurationModel.from_json({"speed": 3})
-    for bad in ({"network_bytes_per_s": 0}, {"storage_overhead_s": -1},
-                {"dirty_factor": 0.5}, {"compression_gain": float("nan")},
-                {"live_overhead_s": True}):  # fmt: skip
+    for bad in (
+        {"network_bytes_per_s": 0},
+        {"storage_overhead_s": -1},
+        {"dirty_factor": 0.5},
+        {"compression_gain": float("nan")},
+        {"live_overhead_s": True},
+    ):
         with pytest.raises(InputError):
             DurationModel.from_json(bad)

@@ -66,7 +66,8 @@ def test_local_disk_gets_storage_rows():
     storage = rows["h2", "nfs"]
     assert storage.kind == "storage" and storage.eligible
     assert storage.free_sr_bytes == inv.sr_by_uuid[inv.find("sr", "nfs")].size_bytes - (
-        inv.sr_by_uuid[inv.find("sr", "nfs")].used_bytes)
+        inv.sr_by_uuid[inv.find("sr", "nfs")].used_bytes
+    )
 
 
 def test_excluded_vm_comes_with_its_remedy():
@@ -84,7 +85,9 @@ def test_cross_pool_candidates_and_vif_mapping():
     inv = fleet()
     e = explain(inv, "web", to="b")
     assert {(inv.label(c.host), inv.label(c.sr)) for c in e.candidates} == {
-        ("g1", "nfs-b"), ("g2", "nfs-b")}
+        ("g1", "nfs-b"),
+        ("g2", "nfs-b"),
+    }
     assert all(c.kind == "storage" and c.eligible for c in e.candidates)
     assert [(v.device, inv.label(v.to_network)) for v in e.vifs] == [("0", "vm-net")]
     assert inv.network_by_uuid[e.vifs[0].to_network].pool == inv.find("pool", "b")
@@ -94,7 +97,8 @@ def test_halted_vm_lists_srs():
     inv = fleet()
     e = explain(inv, "cold", to="b")
     assert [(c.kind, inv.label(c.host), inv.label(c.sr)) for c in e.candidates] == [
-        ("move", "-", "nfs-b")]
+        ("move", "-", "nfs-b")
+    ]
     assert e.candidates[0].eligible
 
 
@@ -115,8 +119,9 @@ def test_cli_explain(tmp_path):
     assert r.exit_code == 0, r.output
     out = r.output
     assert out.index("CBT") < out.index("remedy") < out.index("g1")
-    r = runner.invoke(app, ["explain", "web", str(path), "--to", "b",
-                            "--network-map", "a/vm-net=nosuch"])  # fmt: skip
+    r = runner.invoke(
+        app, ["explain", "web", str(path), "--to", "b", "--network-map", "a/vm-net=nosuch"]
+    )
     assert r.exit_code == 2
     assert "nosuch" in r.stderr and "Traceback" not in r.output
     r = runner.invoke(app, ["explain", "nobody", str(path)])

@@ -55,8 +55,15 @@ def storage_fleet():
     b.network(pb, "storage", ip_hosts=[b1, b2])
     b.network(pb, "backup", hosts=[b1], ip_hosts=[b1])
     for i in range(4):
-        b.vm(pa, f"vm{i}", host=a1, memory_gib=2, disks=[(sra, 10)], networks=[na],
-             affinity=a1 if i % 2 else None)  # fmt: skip
+        b.vm(
+            pa,
+            f"vm{i}",
+            host=a1,
+            memory_gib=2,
+            disks=[(sra, 10)],
+            networks=[na],
+            affinity=a1 if i % 2 else None,
+        )
     b.vm(pa, "cold", disks=[(sra, 5)], networks=[na])
     return b.build(), {"b1": b1, "b2": b2, "b3": b3}
 
@@ -75,8 +82,11 @@ def test_ip_hosts_round_trip_through_the_file_and_the_simulator():
     assert from_dict(to_dict(inv)).network_by_uuid[net.uuid].ip_hosts == net.ip_hosts
     with Simulator(inv, password=PW) as sim:
         pifs = sim.state.db.table(net.pool, "PIF")
-        with_ip = {r["host"] for r in pifs.values()
-                   if r["network"] == sim.state.ref_of[net.uuid] and r["IP"]}  # fmt: skip
+        with_ip = {
+            r["host"]
+            for r in pifs.values()
+            if r["network"] == sim.state.ref_of[net.uuid] and r["IP"]
+        }
         assert with_ip == {sim.state.ref_of[h["b1"]], sim.state.ref_of[h["b2"]]}
         got = collect(list(sim.urls.values()), "root", PW)
     for n in inv.networks:
@@ -101,8 +111,9 @@ def test_ip_hosts_validation_names_each_bad_entry():
     doc = to_dict(inv)
     nets = doc["networks"]
     i = next(k for k, n in enumerate(nets) if n["name"] == "storage")
-    a_mgmt = next(k for k, n in enumerate(nets)
-                  if n["name"] == "mgmt" and n["pool"] != nets[i]["pool"])  # fmt: skip
+    a_mgmt = next(
+        k for k, n in enumerate(nets) if n["name"] == "mgmt" and n["pool"] != nets[i]["pool"]
+    )
     a1 = doc["hosts"][0]["uuid"]
     assert _errors(doc) == []
     nets[i]["ip_hosts"] = ["nope", a1, 7]
@@ -111,8 +122,10 @@ def test_ip_hosts_validation_names_each_bad_entry():
     nets[a_mgmt]["hosts"] = [a1]
     errs = _errors(doc)
     assert f"networks[{i}].ip_hosts[0]: no host with uuid 'nope'" in errs
-    assert any(e.startswith(f"networks[{i}].ip_hosts[1]: host '{a1}'") and "another pool" in e
-               for e in errs)  # fmt: skip
+    assert any(
+        e.startswith(f"networks[{i}].ip_hosts[1]: host '{a1}'") and "another pool" in e
+        for e in errs
+    )
     assert any(e.startswith(f"networks[{i}].ip_hosts[2]: must be a string") for e in errs)
     assert any(e.startswith(f"networks[{a_mgmt}].ip_hosts[1]") for e in errs)
     # a host of the right pool without a PIF on the network cannot have an IP on it
@@ -166,18 +179,23 @@ def test_rule_refuses_a_host_without_an_ip_on_the_migration_network():
     assert migration_network_reasons(inv, "move", None, pb, named) == []
     # a network of another pool is refused
     bad = {pb: _net(inv, "a", "vm-net")}
-    assert [x.code for x in migration_network_reasons(inv, "storage", h["b1"], pb, bad)] \
-        == [codes.MIGRATION_NETWORK_NO_IP]
+    assert [x.code for x in migration_network_reasons(inv, "storage", h["b1"], pb, bad)] == [
+        codes.MIGRATION_NETWORK_NO_IP
+    ]
     # the same function decides for target_reasons (the problem builder, check, explain,
     # pre-flight)
     vm = _vm(inv, "vm0")
     opts = PlanOptions(migration_network=named)
     assert codes.MIGRATION_NETWORK_NO_IP in {
-        x.code for x in target_reasons(inv, vm, "storage", h["b3"], pb,
-                                       {vm.disks[0].uuid: _sr(inv, "b-nfs")}, opts)}  # fmt: skip
+        x.code
+        for x in target_reasons(
+            inv, vm, "storage", h["b3"], pb, {vm.disks[0].uuid: _sr(inv, "b-nfs")}, opts
+        )
+    }
     cands = explain(inv, "vm0", to="b3", options=opts).candidates
-    assert cands and all(codes.MIGRATION_NETWORK_NO_IP in {r.code for r in c.reasons}
-                         for c in cands)  # fmt: skip
+    assert cands and all(
+        codes.MIGRATION_NETWORK_NO_IP in {r.code for r in c.reasons} for c in cands
+    )
 
 
 def _net(inv, pool, name):
@@ -193,8 +211,9 @@ def test_solver_avoids_hosts_without_an_ip_and_check_catches_a_plan_that_does_no
     inv, h = storage_fleet()
     pb, storage = inv.find("pool", "b"), inv.find("network", "storage")
     opts = PlanOptions(migration_network={pb: storage})
-    plan = solve(inv, MovePool((inv.find("pool", "a"),), (pb,)), opts, solver="greedy",
-                 time_limit=10, seed=0)  # fmt: skip
+    plan = solve(
+        inv, MovePool((inv.find("pool", "a"),), (pb,)), opts, solver="greedy", time_limit=10, seed=0
+    )
     assert not plan.unplaced
     assert {m.to_host for m in plan.migrations() if m.to_host} <= {h["b1"], h["b2"]}
     assert check_plan(inv, plan).ok
@@ -204,9 +223,18 @@ def test_solver_avoids_hosts_without_an_ip_and_check_catches_a_plan_that_does_no
     assert len(warned) == 1 and warned[0].startswith("pool a:")
     # the same moves sent to b3 break the rule, and the checker says so
     m = next(m for m in plan.migrations() if m.to_host)
-    bad = replace(plan, waves=tuple(
-        replace(w, migrations=tuple(replace(x, to_host=h["b3"]) if x.id == m.id else x
-                                    for x in w.migrations)) for w in plan.waves))  # fmt: skip
+    bad = replace(
+        plan,
+        waves=tuple(
+            replace(
+                w,
+                migrations=tuple(
+                    replace(x, to_host=h["b3"]) if x.id == m.id else x for x in w.migrations
+                ),
+            )
+            for w in plan.waves
+        ),
+    )
     assert codes.MIGRATION_NETWORK_NO_IP in check_plan(inv, bad).codes()
 
 
@@ -226,16 +254,32 @@ def test_cli_solve_takes_migration_networks_and_reports_bad_ones(tmp_path):
     path = tmp_path / "inv.json"
     save(inv, path)
     out = tmp_path / "plan.json"
-    r = CliRunner().invoke(app, ["solve", str(path), "--move-pool", "a", "--to", "b",
-                                 "--migration-network", "b=storage", "--solver", "greedy",
-                                 "-o", str(out)])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "solve",
+            str(path),
+            "--move-pool",
+            "a",
+            "--to",
+            "b",
+            "--migration-network",
+            "b=storage",
+            "--solver",
+            "greedy",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
-    assert plan.options["migration_network"] == {inv.find("pool", "b"):
-                                                 inv.find("network", "storage")}
+    assert plan.options["migration_network"] == {
+        inv.find("pool", "b"): inv.find("network", "storage")
+    }
     assert h["b3"] not in {m.to_host for m in plan.migrations()}
-    r = CliRunner().invoke(app, ["solve", str(path), "--move-pool", "a", "--to", "b",
-                                 "--migration-network", "b=nope"])  # fmt: skip
+    r = CliRunner().invoke(
+        app, ["solve", str(path), "--move-pool", "a", "--to", "b", "--migration-network", "b=nope"]
+    )
     assert r.exit_code == 2
     assert "bad migration network" in r.output and "Traceback" not in r.output
 
@@ -244,12 +288,14 @@ def test_cli_explain_shows_the_rule_with_its_remedy(tmp_path):
     inv, _ = storage_fleet()
     path = tmp_path / "inv.json"
     save(inv, path)
-    r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3",
-                                 "--migration-network", "b=storage"], env={"COLUMNS": "200"})
+    r = CliRunner().invoke(
+        app,
+        ["explain", "vm0", str(path), "--to", "b3", "--migration-network", "b=storage"],
+        env={"COLUMNS": "200"},
+    )
     assert r.exit_code == 0, r.output
     assert "MIGRATION_NETWORK_NO_IP" in r.output
-    r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3"],
-                           env={"COLUMNS": "200"})  # fmt: skip
+    r = CliRunner().invoke(app, ["explain", "vm0", str(path), "--to", "b3"], env={"COLUMNS": "200"})
     assert "MIGRATION_NETWORK_NO_IP" not in r.output
 
 
@@ -282,7 +328,6 @@ def test_receiving_host_of_a_move_without_to_host_follows_the_target_srs():
     named = {pb: inv.find("network", "storage")}
     assert receiving_host(inv, None, pb, [inv.find("sr", "b-nfs")]) == b1
     assert receiving_host(inv, None, pb, [local]) == b2
-    assert migration_network_reasons(inv, "move", None, pb, named,
-                                     [inv.find("sr", "b-nfs")]) == []  # fmt: skip
+    assert migration_network_reasons(inv, "move", None, pb, named, [inv.find("sr", "b-nfs")]) == []
     r = migration_network_reasons(inv, "move", None, pb, named, [local])
     assert [x.code for x in r] == [codes.MIGRATION_NETWORK_NO_IP] and "b2" in r[0].message

@@ -102,9 +102,13 @@ def test_sr_not_attached_and_wrong_pool():
 # ---------------------------------------------------------------- exclusions
 @pytest.mark.parametrize(
     ("props", "code"),
-    [({"ha_protected": True}, codes.HA_PROTECTED), ({"pci": True}, codes.PCI),
-     ({"vgpu": True}, codes.VGPU), ({"on_boot": "reset"}, codes.ON_BOOT_RESET)],
-)  # fmt: skip
+    [
+        ({"ha_protected": True}, codes.HA_PROTECTED),
+        ({"pci": True}, codes.PCI),
+        ({"vgpu": True}, codes.VGPU),
+        ({"on_boot": "reset"}, codes.ON_BOOT_RESET),
+    ],
+)
 def test_exclusions_block_every_kind(props, code):
     inv, vm = one_vm(**props)
     for kind in ("live", "storage"):
@@ -138,10 +142,15 @@ def test_sriov():
 
 @pytest.mark.parametrize(
     ("state", "os", "tools", "blocked"),
-    [("Running", "windows", False, True), ("Paused", "windows", False, True),
-     ("Suspended", "windows", False, True), ("Halted", "windows", False, False),
-     ("Running", "windows", True, False), ("Running", "linux", False, False)],
-)  # fmt: skip
+    [
+        ("Running", "windows", False, True),
+        ("Paused", "windows", False, True),
+        ("Suspended", "windows", False, True),
+        ("Halted", "windows", False, False),
+        ("Running", "windows", True, False),
+        ("Running", "linux", False, False),
+    ],
+)
 def test_no_tools_for_running_or_suspended_windows(state, os, tools, blocked):
     b = Builder()
     a = b.pool("a")
@@ -154,8 +163,9 @@ def test_no_tools_for_running_or_suspended_windows(state, os, tools, blocked):
     assert (codes.NO_TOOLS in got(exclusion_reasons(inv, vm, kind))) is blocked
 
 
-@pytest.mark.parametrize(("props", "code"), [({"cbt": True}, codes.CBT),
-                                              ({"mcs": True}, codes.MCS)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("props", "code"), [({"cbt": True}, codes.CBT), ({"mcs": True}, codes.MCS)]
+)
 def test_cbt_and_mcs_block_only_storage_and_move(props, code):
     inv, vm = one_vm(**props)
     assert live_reasons(inv, vm) == []
@@ -251,8 +261,13 @@ def test_kinds_fit_power_state():
 
 
 # ---------------------------------------------------------------- networks and port 80
-def two_pools(*, b_net: str = "vm-net", https: bool = False, version: str = "8.4.0",
-              hotfixes: tuple[str, ...] = ()):  # fmt: skip
+def two_pools(
+    *,
+    b_net: str = "vm-net",
+    https: bool = False,
+    version: str = "8.4.0",
+    hotfixes: tuple[str, ...] = (),
+):
     b = Builder()
     a = b.pool("a")
     h1 = b.host(a, "h1", version=version, hotfixes=hotfixes)
@@ -323,8 +338,7 @@ def test_plan_vifs_checked_across_pools():
 def test_resolve_network_map_bad_items():
     inv, _ = two_pools(b_net="VM Network")
     with pytest.raises(InputError) as e:
-        resolve_network_map(inv, ["novalue", "vm-net=nosuch", "vm-net=mgmt", "vm-net=mgmt-b",
-                                  "=x"])  # fmt: skip
+        resolve_network_map(inv, ["novalue", "vm-net=nosuch", "vm-net=mgmt", "vm-net=mgmt-b", "=x"])
     lines = e.value.problems
     assert len(lines) == 5
     assert "expected SRC=DST" in lines[0] and "nosuch" in lines[1]
@@ -344,9 +358,13 @@ def test_network_not_attached():
 
 @pytest.mark.parametrize(
     ("version", "hotfixes", "https", "blocked"),
-    [("8.2.1", (), True, True), ("8.2.1", ("XS82ECU1033",), True, False),
-     ("8.2.1", (), False, False), ("8.4.0", (), True, False)],
-)  # fmt: skip
+    [
+        ("8.2.1", (), True, True),
+        ("8.2.1", ("XS82ECU1033",), True, False),
+        ("8.2.1", (), False, False),
+        ("8.4.0", (), True, False),
+    ],
+)
 def test_port80(version, hotfixes, https, blocked):
     inv, vm = two_pools(https=https, version=version, hotfixes=hotfixes)
     r = port80_reasons(inv, vm.pool, inv.find("pool", "b"))

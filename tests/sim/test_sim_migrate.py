@@ -17,8 +17,19 @@ from planner.inventory.builder import AMD, Builder
 from planner.sim import Simulator
 
 GIB = 2**30
-AUDIT_KEYS = {"vm", "kind", "from_host", "to_host", "from_pool", "to_pool", "start", "end",
-              "result", "task", "network"}  # fmt: skip
+AUDIT_KEYS = {
+    "vm",
+    "kind",
+    "from_host",
+    "to_host",
+    "from_pool",
+    "to_pool",
+    "start",
+    "end",
+    "result",
+    "task",
+    "network",
+}
 
 
 def lab():
@@ -94,8 +105,7 @@ class Lab:
 
     def disks(self, vm: str) -> list[str]:
         x = self.x["a"]
-        return [x.VBD.get_VDI(v) for v in x.VM.get_VBDs(self.vm(vm))
-                if x.VBD.get_type(v) == "Disk"]  # fmt: skip
+        return [x.VBD.get_VDI(v) for v in x.VM.get_VBDs(self.vm(vm)) if x.VBD.get_type(v) == "Disk"]
 
     def send_args(self, vm: str, pool: str, host: str, sr: str):
         """(dest, vdi_map, vif_map) for a migrate_send of `vm` into `pool` on `host`, `sr`."""
@@ -144,10 +154,15 @@ def test_cpu_vendor_mismatch(lab_sim):
     L.x["a"].VM.pool_migrate(L.vm("web"), L.host("a4-amd"), {"force": "true"})
 
 
-@pytest.mark.parametrize("vm,code", [
-    ("pci", "VM_HAS_PCI_ATTACHED"), ("gpu", "VM_HAS_VGPU"), ("sriov", "VM_HAS_SRIOV_VIF"),
-    ("ha", "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "vm,code",
+    [
+        ("pci", "VM_HAS_PCI_ATTACHED"),
+        ("gpu", "VM_HAS_VGPU"),
+        ("sriov", "VM_HAS_SRIOV_VIF"),
+        ("ha", "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN"),
+    ],
+)
 def test_vm_level_exclusions(lab_sim, vm, code):
     L = lab_sim
     d = refusal(L.x["a"].VM.pool_migrate, L.vm(vm), L.host("a2"), {})
@@ -208,8 +223,7 @@ def test_sr_space_uses_the_3x_target_reservation(lab_sim):
     assert d[0] == "SR_BACKEND_FAILURE_44"
     vdi10 = L.disks("cold")[0]  # a halted VM's 10 GiB disk fits: 30 GiB <= 50 GiB
     dest, _, _ = L.send_args("cold", "a", "a2", "tiny")
-    task = L.x["a"].Async.VM.migrate_send(L.vm("cold"), dest, False, {vdi10: L.sr("tiny")}, {},
-                                          {})  # fmt: skip
+    task = L.x["a"].Async.VM.migrate_send(L.vm("cold"), dest, False, {vdi10: L.sr("tiny")}, {}, {})
     assert L.wait(task)["status"] == "success"
     assert L.x["a"].VDI.get_SR(vdi10) == L.sr("tiny")
     assert L.sim.inventory().sr_by_uuid[L.inv.find("sr", "tiny")].used_bytes == 5 * GIB
@@ -239,7 +253,8 @@ def test_host_offline_refuses_and_breaks_migrations():
         # an offline host's URL drops the connection without answering
         with pytest.raises((ConnectionError, OSError)):
             XenAPI.Session(sim.url_of_host(L.inv.find("host", "a2"))).xenapi.login_with_password(
-                "root", "secret")
+                "root", "secret"
+            )
 
 
 # ------------------------------------------------------------------ capacity and limits
@@ -263,8 +278,10 @@ def test_memory_is_reserved_on_the_target_from_the_start():
 def test_three_migrations_per_source_pool_and_the_fourth_is_refused():
     with Simulator(INV, speed=20) as sim:
         L = Lab(sim)
-        tasks = [L.x["a"].Async.VM.pool_migrate(L.vm(n), L.host("a2"), {})
-                 for n in ("web", "web2", "web3")]  # fmt: skip
+        tasks = [
+            L.x["a"].Async.VM.pool_migrate(L.vm(n), L.host("a2"), {})
+            for n in ("web", "web2", "web3")
+        ]
         assert all(L.x["a"].task.get_status(t) == "pending" for t in tasks)
         d = refusal(L.x["a"].VM.pool_migrate, L.vm("web4"), L.host("a2"), {})
         assert d == ["TOO_MANY_STORAGE_MIGRATES", "3"]
@@ -300,8 +317,9 @@ def test_random_concurrent_traffic_never_breaks_capacity():
                     tasks.append(x.Async.VM.pool_migrate(vm, L.host(rng.choice(hosts)), {}))
                 else:
                     vdi = next(iter(x.VM.get_VBDs(vm)))
-                    tasks.append(x.Async.VDI.pool_migrate(x.VBD.get_VDI(vdi),
-                                                          L.sr(rng.choice(srs)), {}))
+                    tasks.append(
+                        x.Async.VDI.pool_migrate(x.VBD.get_VDI(vdi), L.sr(rng.choice(srs)), {})
+                    )
             except XenAPI.Failure as e:
                 codes.add(e.details[0])
             assert sim.check_invariants() == []
@@ -389,9 +407,13 @@ def test_evacuate_moves_every_vm_it_can(lab_sim):
     x = L.x["a"]
     blockers = x.host.get_vms_which_prevent_evacuation(L.host("a1"))
     blocked = {L.x["a"].VM.get_name_label(r): v[0] for r, v in blockers.items()}
-    assert blocked == {"pci": "VM_HAS_PCI_ATTACHED", "gpu": "VM_HAS_VGPU",
-                       "sriov": "VM_HAS_SRIOV_VIF", "ha": "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN",
-                       "local": "VM_INCOMPATIBLE_WITH_THIS_HOST"}  # fmt: skip
+    assert blocked == {
+        "pci": "VM_HAS_PCI_ATTACHED",
+        "gpu": "VM_HAS_VGPU",
+        "sriov": "VM_HAS_SRIOV_VIF",
+        "ha": "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN",
+        "local": "VM_INCOMPATIBLE_WITH_THIS_HOST",
+    }
     assert refusal(x.host.evacuate, L.host("a1"))[0] in set(blocked.values())
 
 

@@ -73,8 +73,10 @@ def test_envelope_success_and_failure_on_the_wire(sim):
     ok = raw.session.login_with_password("root", "pw", "2.21", "raw")
     assert ok["Status"] == "Success" and ok["Value"].startswith("OpaqueRef:")
     bad = raw.VM.get_record(ok["Value"], "OpaqueRef:nope")
-    assert bad == {"Status": "Failure", "ErrorDescription": ["HANDLE_INVALID", "VM",
-                                                             "OpaqueRef:nope"]}
+    assert bad == {
+        "Status": "Failure",
+        "ErrorDescription": ["HANDLE_INVALID", "VM", "OpaqueRef:nope"],
+    }
     assert "Value" not in bad
 
 
@@ -90,8 +92,7 @@ def test_64_bit_ints_travel_as_decimal_strings(sim):
     assert isinstance(vm["is_a_template"], bool)
     # and on the raw wire no <int>/<i4> element carries a size
     body = xmlrpc.client.dumps((s.handle, metrics), "host_metrics.get_record").encode()
-    req = urllib.request.Request(master_url(sim), data=body,
-                                 headers={"Content-Type": "text/xml"})
+    req = urllib.request.Request(master_url(sim), data=body, headers={"Content-Type": "text/xml"})
     answer = urllib.request.urlopen(req, timeout=10).read().decode()
     assert str(256 * GIB) in answer and "<int>" not in answer and "<i4>" not in answer
 
@@ -109,8 +110,22 @@ def test_records_carry_xapi_names_and_enum_spellings(sim):
     vbds = x.VBD.get_all_records()
     assert {r["type"] for r in vbds.values()} <= {"Disk", "CD", "Floppy"}
     assert {r["mode"] for r in vbds.values()} <= {"RO", "RW"}
-    for cls in ("pool", "host", "host_metrics", "VM_guest_metrics", "VM_metrics", "VDI",
-                "SR", "PBD", "network", "PIF", "VIF", "network_sriov", "pool_update", "task"):
+    for cls in (
+        "pool",
+        "host",
+        "host_metrics",
+        "VM_guest_metrics",
+        "VM_metrics",
+        "VDI",
+        "SR",
+        "PBD",
+        "network",
+        "PIF",
+        "VIF",
+        "network_sriov",
+        "pool_update",
+        "task",
+    ):
         recs = getattr(x, cls).get_all_records()
         assert all("uuid" in r for r in recs.values()), cls
     pool = next(iter(x.pool.get_all_records().values()))
@@ -213,8 +228,11 @@ def test_older_arities_are_accepted(sim):
     # migrate_send with 6 (pre vgpu_map) and 8 parameters
     web = vm_ref(x, sim, "web")
     dest = x.host.migrate_receive(a2, x.network.get_by_name_label("mgmt")[0], {})
-    vdis = {x.VBD.get_VDI(v): x.SR.get_by_name_label("nfs")[0] for v in x.VM.get_VBDs(web)
-            if x.VBD.get_type(v) == "Disk"}
+    vdis = {
+        x.VBD.get_VDI(v): x.SR.get_by_name_label("nfs")[0]
+        for v in x.VM.get_VBDs(web)
+        if x.VBD.get_type(v) == "Disk"
+    }
     x.VM.assert_can_migrate(web, dest, True, vdis, {}, {})
     x.VM.assert_can_migrate(web, dest, True, vdis, {}, {}, {})
 
@@ -278,8 +296,11 @@ def test_async_migrate_send_result_is_the_vm_ref_fragment(sim):
     web = vm_ref(xa, sim, "web")
     b1 = xb.host.get_all()[0]
     dest = xb.host.migrate_receive(b1, xb.network.get_by_name_label("mgmt")[0], {})
-    vdi_map = {xa.VBD.get_VDI(v): xb.SR.get_by_name_label("b-nfs")[0]
-               for v in xa.VM.get_VBDs(web) if xa.VBD.get_type(v) == "Disk"}
+    vdi_map = {
+        xa.VBD.get_VDI(v): xb.SR.get_by_name_label("b-nfs")[0]
+        for v in xa.VM.get_VBDs(web)
+        if xa.VBD.get_type(v) == "Disk"
+    }
     vif_map = {v: xb.network.get_by_name_label("vm-net")[0] for v in xa.VM.get_VIFs(web)}
     task = xa.Async.VM.migrate_send(web, dest, True, vdi_map, vif_map, {}, {}, {})
     while xa.task.get_status(task) == "pending":

@@ -125,8 +125,10 @@ def test_solution_replays_and_is_deterministic():
     p = build_problem(inv, Evacuate((src,)))
     g = solve_greedy(p)
     b = lower_bounds(p)
-    runs = [solve_cpsat(p, hint=g, workers=1, seed=3, min_seconds=b.seconds,
-                        time_limit=10) for _ in range(2)]  # fmt: skip
+    runs = [
+        solve_cpsat(p, hint=g, workers=1, seed=3, min_seconds=b.seconds, time_limit=10)
+        for _ in range(2)
+    ]
     assert runs[0].status == Status.OPTIMAL
     assert flow_replay(p, runs[0].choice, runs[0].start) == []
     assert np.array_equal(runs[0].choice, runs[1].choice)
@@ -198,8 +200,10 @@ def _anti_pair(small_gib: int = 32):
     small = b.host(pool, "small", memory_gib=small_gib)
     sr = b.sr(pool, "nfs", size_gib=2000)
     g = b.vm_group(pool, "db-cluster")
-    vms = [b.vm(pool, f"db-{i}", host=src, memory_gib=4, disks=[(sr, 10)], groups=[g])
-           for i in range(2)]  # fmt: skip
+    vms = [
+        b.vm(pool, f"db-{i}", host=src, memory_gib=4, disks=[(sr, 10)], groups=[g])
+        for i in range(2)
+    ]
     return b.build(), src, big, small, vms
 
 

@@ -41,8 +41,7 @@ def trap_fleet(pools: int) -> tuple[Inventory, Evacuate]:
         sr = b.sr(p, f"p{i}-nfs", size_gib=4000)
         net = b.network(p, "vm-net")
         for j, gib in enumerate((8, 6, 3, 3, 2, 2)):
-            b.vm(p, f"p{i}-v{j}", host=src, memory_gib=gib * k, disks=[(sr, 10)],
-                 networks=[net])  # fmt: skip
+            b.vm(p, f"p{i}-v{j}", host=src, memory_gib=gib * k, disks=[(sr, 10)], networks=[net])
         srcs.append(src)
     return b.build(), Evacuate(tuple(srcs))
 
@@ -60,9 +59,16 @@ def cluster():
     worker), 1 thread each, bound to 127.0.0.1, no dashboard."""
     from distributed import Client, LocalCluster
 
-    with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as lc,
-          Client(lc) as client):  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as lc,
+        Client(lc) as client,
+    ):
         yield lc, client
 
 
@@ -80,8 +86,7 @@ def test_dask_plan_equals_local_plan(cluster) -> None:
     inv, goal = trap_fleet(6)
     local = solve(inv, goal, workers=1, seed=0, time_limit=60)
     msgs: list[str] = []
-    remote = solve(inv, goal, workers=1, seed=0, time_limit=60, client=client,
-                   progress=msgs.append)  # fmt: skip
+    remote = solve(inv, goal, workers=1, seed=0, time_limit=60, client=client, progress=msgs.append)
     assert comparable(remote) == comparable(local)
     assert remote.solver["components"] == 6
     assert not remote.unplaced
@@ -110,8 +115,9 @@ def test_lost_worker_is_retried_and_plan_unchanged(cluster) -> None:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-    remote = solve(inv, goal, workers=1, seed=0, time_limit=120, client=client,
-                   progress=kill_busy_worker)  # fmt: skip
+    remote = solve(
+        inv, goal, workers=1, seed=0, time_limit=120, client=client, progress=kill_busy_worker
+    )
     assert killed, "no worker had work left to lose"
     assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == "zombie"
     assert comparable(remote) == comparable(local)
@@ -130,8 +136,9 @@ def test_cli_dask_bad_address_is_one_line() -> None:
 def test_cli_dask_solves_sample(cluster, tmp_path) -> None:
     lc, _ = cluster
     out = tmp_path / "plan.json"
-    r = CliRunner().invoke(app, ["solve", "--dask", lc.scheduler_address, "-o", str(out),
-                                 "--workers", "1"])  # fmt: skip
+    r = CliRunner().invoke(
+        app, ["solve", "--dask", lc.scheduler_address, "-o", str(out), "--workers", "1"]
+    )
     assert r.exit_code == 0, r.output
     local = CliRunner().invoke(app, ["solve", "--workers", "1", "--format", "json"])
     import json

@@ -102,8 +102,14 @@ def test_schedule_leaves_a_job_that_never_fits_unplaced():
     prob = build_problem(inv, RetireSR((old,)))
     choice = place(prob)
     # shrink the target SR below any single reservation: nothing can start
-    tight = prob.__class__(**{**prob.__dict__, "sr_size": np.where(
-        np.arange(len(prob.sr_size)) == prob.cand_sr[choice[0]], 1, prob.sr_size)})
+    tight = prob.__class__(
+        **{
+            **prob.__dict__,
+            "sr_size": np.where(
+                np.arange(len(prob.sr_size)) == prob.cand_sr[choice[0]], 1, prob.sr_size
+            ),
+        }
+    )
     start, _ = list_schedule(tight, choice)
     assert (start == -1).all()
 
@@ -140,8 +146,7 @@ def test_max_per_host_limits_moves_that_leave_or_enter_a_host():
     d = gib_seconds_live(2)
     for solver in ("greedy", "cpsat"):
         free = solve(inv, Evacuate((src,)), solver=solver, time_limit=5)
-        one = solve(inv, Evacuate((src,)), PlanOptions(max_per_host=1), solver=solver,
-                    time_limit=5)  # fmt: skip
+        one = solve(inv, Evacuate((src,)), PlanOptions(max_per_host=1), solver=solver, time_limit=5)
         for plan in (free, one):
             assert_checked(inv, plan)
         assert free.estimate["seconds"] == 2 * d

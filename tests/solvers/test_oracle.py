@@ -35,7 +35,6 @@ from tests.helpers.oracle import (
 # The property test's generator is `oracle.RESTRICTED` (why: see there).
 
 
-
 def test_oracle_packs_waves_under_the_pool_limit() -> None:
     """Four 1 GiB VMs leave h1: at most 3 per pool per wave, so two waves."""
     b = Builder()
@@ -151,8 +150,7 @@ def _property(seeds: range) -> list[Comparison]:
 
 def test_planner_matches_the_oracle_on_100_random_instances() -> None:
     out = _property(range(100))
-    assert all(c.kind in ("agree", "longer", "optimal-in-model", "length-unproven")
-               for c in out)  # fmt: skip
+    assert all(c.kind in ("agree", "longer", "optimal-in-model", "length-unproven") for c in out)
 
 
 @pytest.mark.slow
@@ -216,8 +214,10 @@ def _brute_force(inv: Inventory, goal: Goal, waves: int) -> tuple[int, int]:
             return
         pos, count = state
         left = o.budget - sum(count)
-        options = [[None, *o.moves(i, pos[i])] if count[i] < o.max_moves and left > 0
-                   else [None] for i in range(n)]  # fmt: skip
+        options = [
+            [None, *o.moves(i, pos[i])] if count[i] < o.max_moves and left > 0 else [None]
+            for i in range(n)
+        ]
         for combo in itertools.product(*options):
             wave = [m for m in combo if m is not None]
             if not wave or len(wave) > left:

@@ -43,11 +43,13 @@ def test_list_schedule_of_a_generated_pool_is_fast_and_near_its_bound() -> None:
 
 
 def test_benchmarks_entry_point_help_and_bad_rung() -> None:
-    ok = subprocess.run([sys.executable, "-m", "benchmarks", "--help"],
-                        capture_output=True, text=True)  # fmt: skip
+    ok = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "--quick" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--rungs", "4m"],
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--rungs", "4m"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "unknown 4m" in bad.stderr
 
 

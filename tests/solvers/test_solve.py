@@ -24,11 +24,11 @@ def _two_pools(n_vms: int = 4):
     o_net, o_back = b.network(old, "vm-net"), b.network(old, "backup")
     n_net, n_other = b.network(new, "vm-net"), b.network(new, "bk-2")
     for i in range(n_vms):
-        b.vm(old, f"run-{i}", host=o1, memory_gib=4, disks=[(o_sr, 20)],
-             networks=[o_net, o_back])  # fmt: skip
+        b.vm(old, f"run-{i}", host=o1, memory_gib=4, disks=[(o_sr, 20)], networks=[o_net, o_back])
     b.vm(old, "cold", memory_gib=4, disks=[(o_sr, 20)], networks=[o_net, o_back])
-    return b.build(), dict(old=old, new=new, n1=n1, n2=n2, n_sr=n_sr, n_net=n_net,
-                           n_other=n_other, o_back=o_back)  # fmt: skip
+    return b.build(), dict(
+        old=old, new=new, n1=n1, n2=n2, n_sr=n_sr, n_net=n_net, n_other=n_other, o_back=o_back
+    )
 
 
 def test_move_pool_plan_has_every_formats_field():
@@ -40,8 +40,14 @@ def test_move_pool_plan_has_every_formats_field():
     assert plan.goal == {"kind": "move-pool", "from": [x["old"]], "to": [x["new"]]}
     assert plan.options == opts.to_json()
     assert plan.estimate == estimate_of(plan.waves)
-    assert set(plan.solver) >= {"name", "status", "wall_seconds", "objective", "best_bound",
-                                "greedy"}  # fmt: skip
+    assert set(plan.solver) >= {
+        "name",
+        "status",
+        "wall_seconds",
+        "objective",
+        "best_bound",
+        "greedy",
+    }
     ids = [m.id for m in plan.migrations()]
     assert ids == [f"m{i}" for i in range(1, 6)]
     assert [w.index for w in plan.waves] == list(range(len(plan.waves)))

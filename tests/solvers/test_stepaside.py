@@ -104,8 +104,15 @@ def test_issue13_case11_retire_sr_steps_aside() -> None:
     bb = b.sr(p, "b", size_gib=500, shared=False, host=h2)
     net = b.network(p, "mgmt", management=True)
     b.vm(p, "v", host=h1, memory_gib=40, disks=[(old, 60)], networks=[net])
-    b.vm(p, "w", power_state="Halted", memory_gib=4, disks=[(a, 40)],
-         disk_used_fraction=1.0, networks=[net])  # fmt: skip
+    b.vm(
+        p,
+        "w",
+        power_state="Halted",
+        memory_gib=4,
+        disks=[(a, 40)],
+        disk_used_fraction=1.0,
+        networks=[net],
+    )
     inv = b.build()
     goal = RetireSR((old,))
     v, w = inv.find("vm", "v"), inv.find("vm", "w")
@@ -125,8 +132,13 @@ def test_step_aside_leaves_a_plan_without_stuck_vms_alone() -> None:
     """Nothing unplaced for lack of room: the solver's plan comes back unchanged."""
     inv, goal, _ = _evacuate_case()
     plan = solve(inv, goal, time_limit=5)
-    again = step_aside(inv, goal, plan_options(plan), plan,
-                       lambda *_: (_ for _ in ()).throw(AssertionError("no re-solve")))
+    again = step_aside(
+        inv,
+        goal,
+        plan_options(plan),
+        plan,
+        lambda *_: (_ for _ in ()).throw(AssertionError("no re-solve")),
+    )
     assert again is plan
 
 
@@ -176,8 +188,11 @@ def test_issue13_case11_retire_sr_steps_aside_and_back() -> None:
     v, w = inv.find("vm", "v"), inv.find("vm", "w")
     plan = _checked(inv, solve(inv, goal, time_limit=5))
     assert plan.unplaced == ()
-    trips = [(m.reason, [(d.from_sr, d.to_sr) for d in m.disks if d.from_sr != d.to_sr])
-             for m in plan.migrations() if m.vm == w]  # fmt: skip
+    trips = [
+        (m.reason, [(d.from_sr, d.to_sr) for d in m.disks if d.from_sr != d.to_sr])
+        for m in plan.migrations()
+        if m.vm == w
+    ]
     assert trips == [("temporary", [(s1, old)]), (None, [(old, s1)])]
     order = [m.vm for m in sorted(plan.migrations(), key=lambda m: m.start_s)]
     assert order == [w, v, w]

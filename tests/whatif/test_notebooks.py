@@ -43,8 +43,11 @@ def _figure_cells(nb) -> dict[str, dict]:
 
 
 def _pngs(cell) -> list[bytes]:
-    return [base64.b64decode(o["data"]["image/png"]) for o in cell.get("outputs", [])
-            if "image/png" in o.get("data", {})]  # fmt: skip
+    return [
+        base64.b64decode(o["data"]["image/png"])
+        for o in cell.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
 
 
 def test_notebooks_are_committed_with_their_outputs():
@@ -77,6 +80,9 @@ def test_notebook_runs_and_every_figure_cell_shows_a_png(name):
         # exactly one: a figure that showed twice (pyplot and the repr) would be two
         assert len(pngs) == 1, f"cell ending in {fig!r}: {len(pngs)} image/png outputs"
         assert_not_blank(pngs[0])
-        text = [o for o in cells[fig].outputs if "text/plain" in o.get("data", {})
-                and "image/png" not in o.get("data", {})]  # fmt: skip
+        text = [
+            o
+            for o in cells[fig].outputs
+            if "text/plain" in o.get("data", {}) and "image/png" not in o.get("data", {})
+        ]
         assert not text, f"cell ending in {fig!r} printed a repr instead of a picture"

@@ -31,15 +31,25 @@ def _inv_and_plan():
     v3 = b.vm(p, "c", host=h1, memory_gib=2)
     inv = b.build()
     waves = (
-        Wave(0, (
-            Migration("m1", v1, "live", h1, h2, p, p, est_seconds=400),
-            Migration("m2", v2, "live", h1, h2, p, p, est_seconds=700),
-        )),
+        Wave(
+            0,
+            (
+                Migration("m1", v1, "live", h1, h2, p, p, est_seconds=400),
+                Migration("m2", v2, "live", h1, h2, p, p, est_seconds=700),
+            ),
+        ),
         Wave(1, (Migration("m3", v3, "live", h1, h2, p, p, est_seconds=300),)),
     )
     waves = lockstep(waves)  # planned starts: wave 2 when wave 1 has ended
-    plan = Plan(digest(inv), {"kind": "evacuate", "hosts": [h1]}, {"max_per_pool": 3}, {},
-                {"seconds": 900}, waves, estimate=estimate_of(waves))  # fmt: skip
+    plan = Plan(
+        digest(inv),
+        {"kind": "evacuate", "hosts": [h1]},
+        {"max_per_pool": 3},
+        {},
+        {"seconds": 900},
+        waves,
+        estimate=estimate_of(waves),
+    )
     report = check_plan(inv, plan)
     assert report.ok, report.violations
     return inv, plan, (h1, h2)
@@ -61,9 +71,14 @@ def _bars(fig) -> list[_Bar]:
             colours = coll.get_facecolors()
             for i, path in enumerate(coll.get_paths()):
                 v = path.vertices
-                out.append(_Bar(float(v[:, 0].min()), float(v[:, 0].max() - v[:, 0].min()),
-                                float((v[:, 1].min() + v[:, 1].max()) / 2),
-                                tuple(colours[i % len(colours)][:3])))  # fmt: skip
+                out.append(
+                    _Bar(
+                        float(v[:, 0].min()),
+                        float(v[:, 0].max() - v[:, 0].min()),
+                        float((v[:, 1].min() + v[:, 1].max()) / 2),
+                        tuple(colours[i % len(colours)][:3]),
+                    )
+                )
     return out
 
 
@@ -82,8 +97,7 @@ def test_gantt_places_each_migration_at_its_wave_start_for_its_duration():
     spans = sorted((round(b.x), round(b.width)) for b in _bars(fig))
     # wave 2 starts when wave 1's longest migration (700 s) ends
     assert spans == [(0, 400), (0, 700), (700, 300)]
-    assert _bars(fig)[0].colour == pytest.approx(
-        to_rgb(plots.KIND_COLOURS["live"]))
+    assert _bars(fig)[0].colour == pytest.approx(to_rgb(plots.KIND_COLOURS["live"]))
     assert plots.migration_starts(plan) == {"m1": 0, "m2": 0, "m3": 700}
     fig.canvas.draw()
     ax = fig.axes[-1]
@@ -147,21 +161,44 @@ def test_n1_heatmap_colours_cells_by_reason_class_with_readable_text():
 
     inv = load(sample_path())
     df = whatif.n_minus_1(inv, processes=1)
-    df = pd.concat([df, pd.DataFrame([
-        {"pool": "lab", "hosts": "xs-09", "vms": 5, "unplaced": 3,
-         "reasons": "NO_CAPACITY:1, SR_NOT_ATTACHED:2"},
-        {"pool": "gone", "hosts": "g-01", "vms": 2, "unplaced": 2, "reasons": "NO_TARGET:2"},
-    ])], ignore_index=True)  # fmt: skip
+    df = pd.concat(
+        [
+            df,
+            pd.DataFrame(
+                [
+                    {
+                        "pool": "lab",
+                        "hosts": "xs-09",
+                        "vms": 5,
+                        "unplaced": 3,
+                        "reasons": "NO_CAPACITY:1, SR_NOT_ATTACHED:2",
+                    },
+                    {
+                        "pool": "gone",
+                        "hosts": "g-01",
+                        "vms": 2,
+                        "unplaced": 2,
+                        "reasons": "NO_TARGET:2",
+                    },
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     fig = plots.n1_heatmap(df)
     ax = fig.axes[0]
     classes = list(plots.REASON_COLOURS)
     grid = ax.images[0].get_array()
     assert grid.shape == (2, 6)  # pools x most hosts in a pool
-    cell = {"xs-01": (0, 0), "xs-02": (0, 1), "xs-03": (0, 2), "xs-09": (0, 5),
-            "g-01": (1, 0)}  # fmt: skip
+    cell = {"xs-01": (0, 0), "xs-02": (0, 1), "xs-03": (0, 2), "xs-09": (0, 5), "g-01": (1, 0)}
     # the sample: xs-02's VMs are on its local SR; the others' lack room elsewhere
-    want = {"xs-01": "all restart", "xs-02": "storage", "xs-03": "memory",
-            "xs-09": "several", "g-01": "no host left"}  # fmt: skip
+    want = {
+        "xs-01": "all restart",
+        "xs-02": "storage",
+        "xs-03": "memory",
+        "xs-09": "several",
+        "g-01": "no host left",
+    }
     for host, cls in want.items():
         assert classes[int(grid[cell[host]])] == cls, host
     by_host = {t.get_text().split("\n")[0]: t for t in ax.texts}
@@ -198,11 +235,20 @@ def test_a_320_host_fleet_stays_slide_sized_and_names_what_it_left_out():
     assert [a.get_title(loc="left") for a in one.axes] == ["pool pool-07"]
     split = plots.host_memory(big, pools=["pool-07"], hosts_per_panel=16)
     assert [a.get_title(loc="left") for a in split.axes] == [
-        f"pool pool-07 (hosts {r} of 40)" for r in ("1-16", "17-32", "33-40")]
+        f"pool pool-07 (hosts {r} of 40)" for r in ("1-16", "17-32", "33-40")
+    ]
     assert len({a.get_xlim() for a in split.axes}) == 1  # same bar width on every panel
-    rows = [{"pool": f"pool-{p:02d}", "hosts": f"p{p:02d}-xs-{i:02d}", "vms": 9,
-             "unplaced": int(i % 3 == 0), "reasons": "NO_CAPACITY:1" if i % 3 == 0 else ""}
-            for p in range(8) for i in range(40)]  # fmt: skip
+    rows = [
+        {
+            "pool": f"pool-{p:02d}",
+            "hosts": f"p{p:02d}-xs-{i:02d}",
+            "vms": 9,
+            "unplaced": int(i % 3 == 0),
+            "reasons": "NO_CAPACITY:1" if i % 3 == 0 else "",
+        }
+        for p in range(8)
+        for i in range(40)
+    ]
     heat = plots.n1_heatmap(pd.DataFrame(rows))
     w, h = heat.get_size_inches()
     assert w <= plots.MAX_WIDTH_IN and h <= plots.MAX_HEIGHT_IN
@@ -218,8 +264,11 @@ def test_figures_display_in_jupyter_as_png_and_are_not_blank():
 
     inv, plan, _ = _inv_and_plan()
     shell = InteractiveShell.instance()
-    for fig in (plots.gantt(plan, inv), plots.host_memory(inv, plan),
-                plots.n1_heatmap(whatif.n_minus_1(inv, processes=1))):  # fmt: skip
+    for fig in (
+        plots.gantt(plan, inv),
+        plots.host_memory(inv, plan),
+        plots.n1_heatmap(whatif.n_minus_1(inv, processes=1)),
+    ):
         data, _ = shell.display_formatter.format(fig)
         assert "image/png" in data
         png = data["image/png"]
@@ -272,8 +321,10 @@ def test_gantt_draws_host_steps_that_take_time():
 
     inv, plan, (h1, _) = _inv_and_plan()
     last = plan.waves[-1]
-    steps = (Step("host-disable", h1, "before"), Step("host-upgrade", h1, "after", "8.4.1",
-                                                     est_seconds=1800))  # fmt: skip
+    steps = (
+        Step("host-disable", h1, "before"),
+        Step("host-upgrade", h1, "after", "8.4.1", est_seconds=1800),
+    )
     waves = lockstep((*plan.waves[:-1], dataclasses.replace(last, steps=steps)))
     upgraded = dataclasses.replace(plan, waves=waves, estimate=estimate_of(waves))
     report = check_plan(inv, upgraded)

@@ -81,9 +81,12 @@ def test_dask_local_cluster_matches_local():
     distributed = pytest.importorskip("distributed")
     inv = _fleet()
     local = whatif.n_minus_1(inv, processes=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         seen: list[tuple[int, int]] = []
         remote = whatif.n_minus_1(inv, client=client, progress=lambda d, n: seen.append((d, n)))
     pd.testing.assert_frame_equal(local, remote)
