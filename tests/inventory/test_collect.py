@@ -4,7 +4,6 @@ every failure (wrong password, refused connection, TLS, timeout) is one clear li
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -280,36 +279,6 @@ def test_dns_failure_message_names_the_host():
         "https://nope.invalid/", socket.gaierror(-2, "Name or service not known"), "root", 5.0
     )
     assert msg == "https://nope.invalid/: cannot resolve host name 'nope.invalid'"
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(d / "key.pem"),
-            "-out",
-            str(d / "cert.pem"),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return d / "cert.pem", d / "key.pem"
 
 
 def test_tls_is_verified_unless_insecure(cert, monkeypatch):
