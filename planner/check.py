@@ -43,8 +43,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
     "flow", or None for both: a static rule, or one broken the same way in both).
 
     Raises `InputError` when the plan was made for another inventory (its
-    `inventory_digest` differs) or its `options` are unusable: such a plan cannot be
-    checked at all.
+    `inventory_digest` differs): such a plan cannot be checked at all.
     """
     want = digest(inv)
     if plan.inventory_digest != want:
@@ -53,7 +52,7 @@ def check_plan(inv: Inventory, plan: Plan) -> CheckReport:
             f"{plan.inventory_digest[:12] or '(empty)'}... is not this inventory's "
             f"{want[:12]}..."
         )
-    options = PlanOptions.from_json(plan.options)
+    options = plan.options
     replay = _Replay(inv, options)
     for wave in plan.waves:
         replay.steps(wave.index, [s for s in wave.steps if s.when == "before"])

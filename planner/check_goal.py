@@ -4,7 +4,6 @@ codes are true, the estimate adds up (rules 12 and 15) and home hosts are in the
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from planner.check_types import FLOW, WAVES, Violation
@@ -17,7 +16,7 @@ from planner.goals import (
     Rebalance,
     RetireSR,
     RollingUpgrade,
-    goal_from_json,
+    check_goal_refs,
     satisfied,
 )
 from planner.home import home_violations
@@ -59,11 +58,11 @@ def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violati
             )
         else:
             excused.add(u.vm)
+    goal: Goal = plan.goal  # its shape was checked when the plan was read
     try:
-        goal: Goal = goal_from_json(plan.goal, inv)
+        check_goal_refs(goal, inv)
     except InputError as e:
-        code = codes.UNKNOWN_OBJECT if "uuid" in e.message else codes.GOAL
-        out.append(Violation(code, f"the plan's goal is unusable: {e.message}"))
+        out.append(Violation(codes.UNKNOWN_OBJECT, f"the plan's goal is unusable: {e.message}"))
         return out
     if isinstance(goal, Rebalance):
         n = sum(len(w.migrations) for w in plan.waves)
@@ -73,10 +72,10 @@ def goal_violations(inv: Inventory, plan: Plan, replay: _Replay) -> list[Violati
                     codes.GOAL, f"rebalance allows {goal.max_moves} moves, the plan makes {n}"
                 )
             )
-        if "tolerance" in plan.goal:
-            # the planner always writes the tolerance; a goal without it (older plans,
+        if goal.tolerance is not None:
+            # the planner always states the tolerance; a goal without it (older plans,
             # hand-made ones) is held to max_moves only, as before
-            out += _rebalance_violations(inv, plan, goal, replay)
+            out += _rebalance_violations(inv, plan, goal.tolerance, replay)
         return out
     if isinstance(goal, RollingUpgrade):
         return out + _rolling_violations(goal, replay, excused)
@@ -108,11 +107,12 @@ def unplaced_reason_violations(inv: Inventory, plan: Plan) -> tuple[list[Violati
     builder would consider) and be among their reasons; a capacity code is the solver's
     claim (counted); an unknown code is a violation. Returns the violations and the number
     of unplaced VMs excused by capacity claims only."""
+    goal: Goal | None = plan.goal
     try:
-        goal: Goal | None = goal_from_json(plan.goal, inv)
+        check_goal_refs(plan.goal, inv)
     except InputError:
         goal = None  # reported by the goal check
-    options = PlanOptions.from_json(plan.options)
+    options = plan.options
     out: list[Violation] = []
     claimed = 0
     for u in plan.unplaced:
@@ -226,10 +226,11 @@ def _broad_reasons(inv: Inventory, goal: Goal | None, vm: VM, options: PlanOptio
 
 
 def _rebalance_violations(
-    inv: Inventory, plan: Plan, goal: Rebalance, replay: _Replay
+    inv: Inventory, plan: Plan, tolerance: float, replay: _Replay
 ) -> list[Violation]:
     """Rebalance: live moves within a pool only; no moves in a pool that was within the
-    tolerance; no pool ends with a wider spread than it began (docs/check.md)."""
+    `tolerance` (max - min utilisation, fraction of 1); no pool ends with a wider spread
+    than it began (docs/check.md)."""
     out: list[Violation] = []
     moved_pools: set[str] = set()
     for m in plan.migrations():
@@ -248,7 +249,7 @@ def _rebalance_violations(
     for pool in inv.pools:
         before = spread_points(inv, inv.vms, pool.uuid, replay.options)
         after = spread_points(inv, end_vms, pool.uuid, replay.options)
-        if pool.uuid in moved_pools and before <= goal.tolerance * 100 + 1e-9:
+        if pool.uuid in moved_pools and before <= tolerance * 100 + 1e-9:
             out.append(
                 Violation(
                     codes.GOAL,
@@ -307,7 +308,7 @@ def home_host_violations(inv: Inventory, plan: Plan) -> list[Violation]:
 def estimate_violations(plan: Plan) -> list[Violation]:
     """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
     longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
-    want = estimate_of(plan.waves)
+    want = estimate_of(plan.waves).to_json()
     keys: tuple[str, ...] = ("waves", "seconds", "wave_seconds")
     if not plan.has_schedule:
         want["seconds"] = want["wave_seconds"]
@@ -315,12 +316,8 @@ def estimate_violations(plan: Plan) -> list[Violation]:
     out = []
     for key in keys:
         mode = FLOW if key == "seconds" and plan.has_schedule else WAVES
-        have = plan.estimate.get(key)
-        ok = (
-            isinstance(have, int | float)
-            and not isinstance(have, bool)
-            and math.isclose(have, want[key], rel_tol=0, abs_tol=1e-6)
-        )
+        have = getattr(plan.estimate, key)
+        ok = have == want[key]
         if not ok:
             what = "the schedule gives" if mode == FLOW else "the waves give"
             out.append(

@@ -3,8 +3,10 @@ anything else that shows a plan to a person."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from planner.goals import Evacuate, Goal, MovePool, Rebalance, RetireSR, Target
 from planner.plan import Migration, Plan, Step, Wave, lockstep
 
 if TYPE_CHECKING:
@@ -32,37 +34,28 @@ def name_of(inv: Inventory | None, uuid: str | None, *, short: bool = True) -> s
     return uuid[:8] if short else uuid
 
 
-def describe_goal(
-    goal: dict[str, Any], inv: Inventory | None = None, *, most: int | None = 4
-) -> str:
+def describe_goal(goal: Goal, inv: Inventory | None = None, *, most: int | None = 4) -> str:
     """A plan's goal in words, with names when an inventory is given; at most `most`
     names of a list ("and 3 more"), every one when `most` is None."""
 
-    def names(key: str) -> str:
-        items = goal.get(key) or []
+    def names(items: Sequence[str]) -> str:
         cut = len(items) if most is None else most
         shown = [name_of(inv, u) for u in items[:cut]]
         more = f" and {len(items) - cut} more" if len(items) > cut else ""
         return ", ".join(shown) + more
 
-    kind = goal.get("kind", "?")
-    if kind == "evacuate":
-        return f"Evacuate {names('hosts')}".rstrip()
-    if kind == "move-pool":
-        return f"Move pool {names('from')} into {names('to')}"
-    if kind == "retire-sr":
-        return f"Retire SR {names('srs')}"
-    if kind == "rebalance":
-        most = goal.get("max_moves")
-        return "Rebalance" + (f" (at most {most} moves)" if most is not None else "")
-    if kind == "target":
-        return f"Reach a target placement of {len(goal.get('placements') or {})} VMs"
-    if kind == "rolling-upgrade":
-        return (
-            f"Rolling upgrade of pool {name_of(inv, goal.get('pool'))} to "
-            f"{goal.get('to_version', '?')}"
-        )
-    return str(kind)
+    if isinstance(goal, Evacuate):
+        return f"Evacuate {names(goal.hosts)}".rstrip()
+    if isinstance(goal, MovePool):
+        return f"Move pool {names(goal.from_pools)} into {names(goal.to_pools)}"
+    if isinstance(goal, RetireSR):
+        return f"Retire SR {names(goal.srs)}"
+    if isinstance(goal, Rebalance):
+        n = goal.max_moves
+        return "Rebalance" + (f" (at most {n} moves)" if n is not None else "")
+    if isinstance(goal, Target):
+        return f"Reach a target placement of {len(goal.placements)} VMs"
+    return f"Rolling upgrade of pool {name_of(inv, goal.pool)} to {goal.to_version}"
 
 
 def scheduled_waves(plan: Plan) -> tuple[Wave, ...]:

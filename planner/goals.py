@@ -7,12 +7,28 @@ where)` says whether the VM's final position meets the goal (FORMATS.md rule 11)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError, LookupFailed
 from planner.inventory.model import VM, Inventory
+
+DEFAULT_TOLERANCE = 0.10  # rebalance: max - min memory utilisation accepted, 10 points
+
+
+# `extra` of every goal: keys a plan document's goal carries that this version does not
+# know (FORMATS.md: readers ignore unknown keys), kept so that load -> save keeps them.
+# Left out of ==, hash and repr: two goals that ask for the same thing are equal.
+def _extra() -> Any:
+    return field(default_factory=dict, kw_only=True, compare=False, repr=False)
+
+
+def _with_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`out` (a goal's known keys) followed by the unknown keys it was read with."""
+    for k, v in extra.items():
+        out.setdefault(k, v)
+    return out
 
 
 @dataclass(frozen=True)
@@ -21,9 +37,10 @@ class Evacuate:
 
     hosts: tuple[str, ...]
     kind: str = field(default="evacuate", init=False)
+    extra: Mapping[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "hosts": list(self.hosts)}
+        return _with_extra({"kind": self.kind, "hosts": list(self.hosts)}, self.extra)
 
 
 @dataclass(frozen=True)
@@ -33,9 +50,11 @@ class MovePool:
     from_pools: tuple[str, ...]
     to_pools: tuple[str, ...]
     kind: str = field(default="move-pool", init=False)
+    extra: Mapping[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "from": list(self.from_pools), "to": list(self.to_pools)}
+        out = {"kind": self.kind, "from": list(self.from_pools), "to": list(self.to_pools)}
+        return _with_extra(out, self.extra)
 
 
 @dataclass(frozen=True)
@@ -44,23 +63,36 @@ class RetireSR:
 
     srs: tuple[str, ...]
     kind: str = field(default="retire-sr", init=False)
+    extra: Mapping[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "srs": list(self.srs)}
+        return _with_extra({"kind": self.kind, "srs": list(self.srs)}, self.extra)
 
 
 @dataclass(frozen=True)
 class Rebalance:
-    """Even out memory utilisation within each pool, with at most `max_moves` moves."""
+    """Even out memory utilisation within each pool, with at most `max_moves` moves.
+
+    `tolerance`: the widest spread of memory utilisation (max - min, a fraction of 1)
+    accepted in a pool. None only for a plan document that states none (older or
+    hand-made plans): the checker then holds it to `max_moves` only, and the planner
+    uses `DEFAULT_TOLERANCE` (`tolerance_or_default`)."""
 
     max_moves: int | None = None
-    tolerance: float = 0.10
+    tolerance: float | None = DEFAULT_TOLERANCE
     kind: str = field(default="rebalance", init=False)
+    extra: Mapping[str, Any] = _extra()
+
+    @property
+    def tolerance_or_default(self) -> float:
+        """The tolerance the planner works to (fraction of 1)."""
+        return DEFAULT_TOLERANCE if self.tolerance is None else self.tolerance
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "max_moves": self.max_moves}
-        out["tolerance"] = self.tolerance
-        return out
+        if self.tolerance is not None:
+            out["tolerance"] = self.tolerance
+        return _with_extra(out, self.extra)
 
 
 @dataclass(frozen=True)
@@ -69,9 +101,10 @@ class Target:
 
     placements: Mapping[str, str]
     kind: str = field(default="target", init=False)
+    extra: Mapping[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "placements": dict(self.placements)}
+        return _with_extra({"kind": self.kind, "placements": dict(self.placements)}, self.extra)
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,7 @@ class RollingUpgrade:
     order: tuple[str, ...] = ()
     return_home: bool = False
     kind: str = field(default="rolling-upgrade", init=False)
+    extra: Mapping[str, Any] = _extra()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "pool": self.pool, "to_version": self.to_version}
@@ -92,7 +126,7 @@ class RollingUpgrade:
             out["order"] = list(self.order)
         if self.return_home:
             out["return_home"] = True
-        return out
+        return _with_extra(out, self.extra)
 
 
 Goal = Evacuate | MovePool | RetireSR | Rebalance | Target | RollingUpgrade
@@ -130,56 +164,108 @@ def must_move(goal: Goal, inv: Inventory, vm: VM) -> bool:
     return not satisfied(goal, inv, vm, Position.of(vm))
 
 
-def _uuids(inv: Inventory, kind: str, values: Any, path: str) -> tuple[str, ...]:
+# the keys each kind of goal document knows; any other key is kept in the goal's `extra`
+_KEYS = {
+    "evacuate": ("hosts",),
+    "move-pool": ("from", "to"),
+    "retire-sr": ("srs",),
+    "rebalance": ("max_moves", "tolerance"),
+    "target": ("placements",),
+    "rolling-upgrade": ("pool", "to_version", "order", "return_home"),
+}
+
+
+def _strings(kind: str, values: Any, path: str) -> tuple[str, ...]:
     if not isinstance(values, list) or not all(isinstance(x, str) for x in values):
         raise InputError(f"{path}: must be a list of {kind} uuids")
-    index = getattr(inv, f"{kind}_by_uuid")
-    for x in values:
-        if x not in index:
-            raise InputError(f"{path}: no {kind} with uuid {x}")
     return tuple(values)
 
 
-def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
-    """Goal from a plan's `goal` object; every uuid must exist in `inv`."""
+def parse_goal_json(d: Any, where: str = "goal") -> Goal:
+    """The goal a plan document's `goal` object states, checked for shape only (no
+    inventory: whether its uuids exist is `check_goal_refs`'s question). Keys this
+    version does not know are kept in the goal's `extra`. Raises `InputError` naming
+    the first bad field (`{where}.hosts: must be a list of host uuids`)."""
     if not isinstance(d, dict) or "kind" not in d:
         raise InputError(f"{where}: must be an object with a 'kind'")
     kind = d["kind"]
+    if kind not in _KEYS:
+        raise InputError(
+            f"{where}.kind: unknown goal {kind!r}; "
+            "expected evacuate, move-pool, retire-sr, rebalance, target or rolling-upgrade"
+        )
+    extra = {k: v for k, v in d.items() if k != "kind" and k not in _KEYS[kind]}
     if kind == "evacuate":
-        return Evacuate(_uuids(inv, "host", d.get("hosts"), f"{where}.hosts"))
+        return Evacuate(_strings("host", d.get("hosts"), f"{where}.hosts"), extra=extra)
     if kind == "move-pool":
         return MovePool(
-            _uuids(inv, "pool", d.get("from"), f"{where}.from"),
-            _uuids(inv, "pool", d.get("to"), f"{where}.to"),
+            _strings("pool", d.get("from"), f"{where}.from"),
+            _strings("pool", d.get("to"), f"{where}.to"),
+            extra=extra,
         )
     if kind == "retire-sr":
-        return RetireSR(_uuids(inv, "sr", d.get("srs"), f"{where}.srs"))
+        return RetireSR(_strings("sr", d.get("srs"), f"{where}.srs"), extra=extra)
     if kind == "rebalance":
         mm = d.get("max_moves")
         if mm is not None and (not isinstance(mm, int) or isinstance(mm, bool) or mm < 0):
             raise InputError(f"{where}.max_moves: must be a non-negative integer or null")
-        tol = d.get("tolerance", 0.10)
-        if not isinstance(tol, int | float) or isinstance(tol, bool) or not 0 <= tol <= 1:
+        tol = d.get("tolerance")  # absent (or null): the document states none
+        if tol is not None and (
+            not isinstance(tol, int | float) or isinstance(tol, bool) or not 0 <= tol <= 1
+        ):
             raise InputError(f"{where}.tolerance: must be a number in [0, 1]")
-        return Rebalance(mm, float(tol))
+        return Rebalance(mm, None if tol is None else float(tol), extra=extra)
     if kind == "target":
         pl = d.get("placements")
         if not isinstance(pl, dict):
             raise InputError(f"{where}.placements: must be an object {{vm: host}}")
-        _uuids(inv, "vm", list(pl), f"{where}.placements")
-        _uuids(inv, "host", list(pl.values()), f"{where}.placements")
-        return Target(dict(pl))
-    if kind == "rolling-upgrade":
-        pool = _uuids(inv, "pool", [d.get("pool")], f"{where}.pool")[0]
-        ver = d.get("to_version")
-        if not isinstance(ver, str) or not ver:
-            raise InputError(f"{where}.to_version: must be a version string")
-        order = _uuids(inv, "host", d.get("order", []), f"{where}.order")
-        return RollingUpgrade(pool, ver, order, bool(d.get("return_home", False)))
-    raise InputError(
-        f"{where}.kind: unknown goal {kind!r}; "
-        "expected evacuate, move-pool, retire-sr, rebalance, target or rolling-upgrade"
-    )
+        _strings("vm", list(pl), f"{where}.placements")
+        _strings("host", list(pl.values()), f"{where}.placements")
+        return Target(dict(pl), extra=extra)
+    pool = d.get("pool")
+    if not isinstance(pool, str):
+        raise InputError(f"{where}.pool: must be a pool uuid")
+    ver = d.get("to_version")
+    if not isinstance(ver, str) or not ver:
+        raise InputError(f"{where}.to_version: must be a version string")
+    order = _strings("host", d.get("order", []), f"{where}.order")
+    back = d.get("return_home", False)
+    if not isinstance(back, bool):
+        raise InputError(f"{where}.return_home: must be true or false")
+    return RollingUpgrade(pool, ver, order, back, extra=extra)
+
+
+def check_goal_refs(goal: Goal, inv: Inventory, where: str = "goal") -> None:
+    """Raise `InputError` (`{where}.hosts: no host with uuid ...`) for the first object
+    `goal` names that `inv` does not have."""
+
+    def known(kind: str, values: Iterable[str], path: str) -> None:
+        index = getattr(inv, f"{kind}_by_uuid")
+        for x in values:
+            if x not in index:
+                raise InputError(f"{path}: no {kind} with uuid {x}")
+
+    if isinstance(goal, Evacuate):
+        known("host", goal.hosts, f"{where}.hosts")
+    elif isinstance(goal, MovePool):
+        known("pool", goal.from_pools, f"{where}.from")
+        known("pool", goal.to_pools, f"{where}.to")
+    elif isinstance(goal, RetireSR):
+        known("sr", goal.srs, f"{where}.srs")
+    elif isinstance(goal, Target):
+        known("vm", goal.placements, f"{where}.placements")
+        known("host", goal.placements.values(), f"{where}.placements")
+    elif isinstance(goal, RollingUpgrade):
+        known("pool", [goal.pool], f"{where}.pool")
+        known("host", goal.order, f"{where}.order")
+
+
+def goal_from_json(d: Any, inv: Inventory, where: str = "goal") -> Goal:
+    """Goal from a plan's `goal` object; every uuid must exist in `inv`
+    (`parse_goal_json`, then `check_goal_refs`)."""
+    goal = parse_goal_json(d, where)
+    check_goal_refs(goal, inv, where)
+    return goal
 
 
 # ---------------------------------------------------------------- command-line parsing

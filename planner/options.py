@@ -10,6 +10,15 @@ from planner.errors import InputError
 
 MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 ANTI_AFFINITY_MODES = ("strict", "soft")
+_KNOWN = (  # the keys of a plan's `options` that PlanOptions reads
+    "headroom_fraction",
+    "dmc",
+    "max_per_pool",
+    "network_map",
+    "max_per_host",
+    "anti_affinity",
+    "migration_network",
+)
 
 
 def slots_error(what: str, value: int, *, null: bool = False) -> str | None:
@@ -36,6 +45,9 @@ class PlanOptions:
         or "soft" (allowed, warned as ANTI_AFFINITY, minimised by the solver).
     migration_network: (v2) target pool uuid -> network uuid carrying the migration
         stream; a pool not named uses its management network.
+    extra: keys of a plan document's `options` this version does not know, kept so
+        that load -> save keeps them (FORMATS.md: readers ignore unknown keys); not
+        compared.
     """
 
     headroom_fraction: float = 0.0
@@ -45,6 +57,7 @@ class PlanOptions:
     max_per_host: int | None = None
     anti_affinity: str = "strict"
     migration_network: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.headroom_fraction < 1.0:
@@ -72,7 +85,7 @@ class PlanOptions:
             out["network_map"] = dict(self.network_map)
         if self.migration_network:
             out["migration_network"] = dict(self.migration_network)
-        return out
+        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PlanOptions:
@@ -86,6 +99,7 @@ class PlanOptions:
                 max_per_host=(None if d.get("max_per_host") is None else int(d["max_per_host"])),
                 anti_affinity=str(d.get("anti_affinity", "strict")),
                 migration_network=dict(d.get("migration_network") or {}),
+                extra={k: v for k, v in d.items() if k not in _KNOWN},
             )
         except (TypeError, ValueError) as e:
             raise InputError(f"plan options: {e}") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
+from planner.goals import Goal
 from planner.inventory.io import read_json, write_json
 from planner.limits import MAX_INDEX, bad_number
 from planner.moves import KINDS as KINDS
@@ -22,6 +23,10 @@ from planner.moves import Migration as Migration
 from planner.moves import Reason as Reason
 from planner.moves import Unplaced as Unplaced
 from planner.moves import VifMap as VifMap
+from planner.options import PlanOptions
+from planner.plan_header import Figures as Figures
+from planner.plan_header import SolverInfo as SolverInfo
+from planner.plan_header import read_figures, read_goal, read_options, read_solver
 from planner.plan_json import _migration, _migration_json, _Reader, _reasons, _unplaced
 from planner.status import Status
 
@@ -82,15 +87,19 @@ class Wave:
 
 @dataclass(frozen=True)
 class Plan:
+    """A plan: its header (goal, options, solver, bounds, estimate: typed values,
+    turned to and from JSON only by `to_dict` / `from_dict`), its waves, the VMs it
+    could not place and its warnings."""
+
     inventory_digest: str
-    goal: dict[str, Any]
-    options: dict[str, Any]
-    solver: dict[str, Any]
-    bounds: dict[str, Any]
+    goal: Goal
+    options: PlanOptions
+    solver: SolverInfo
+    bounds: Figures
     waves: tuple[Wave, ...]
     unplaced: tuple[Unplaced, ...] = ()
     warnings: tuple[Reason, ...] = ()
-    estimate: dict[str, Any] = field(default_factory=dict)
+    estimate: Figures = field(default_factory=Figures)
     version: int = FORMAT_VERSION  # as read; a v1 plan has no schedule
 
     @property
@@ -101,7 +110,7 @@ class Plan:
     @property
     def schedule_seconds(self) -> int:
         """The campaign's length in flow mode (FORMATS.md rule 15), seconds."""
-        return int(self.estimate.get("seconds", 0))
+        return self.estimate.seconds or 0
 
     def migrations(self) -> Iterator[Migration]:
         """Every migration, in wave order."""
@@ -111,19 +120,19 @@ class Plan:
     @property
     def status(self) -> Status | None:
         """`solver.status` as a `Status` (None when the plan names none it knows)."""
-        return Status.of(self.solver.get("status"))
+        return self.solver.status
 
     def summary(self) -> str:
         """One line: goal, status, migrations, the schedule's length and its gap to the
         bound, the wave-mode figure, unplaced VMs."""
         n = sum(len(w.migrations) for w in self.waves)
-        secs = int(self.estimate.get("seconds", 0))
-        bound = self.bounds.get("seconds")
+        secs = self.estimate.seconds or 0
+        bound = self.bounds.seconds
         gap = f" (bound {bound} s, {100 * (secs - bound) / bound:.1f}% above)" if bound else ""
-        wave_s = int(self.estimate.get("wave_seconds", secs))
+        wave_s = secs if self.estimate.wave_seconds is None else self.estimate.wave_seconds
         waves = len(self.waves)
         return (
-            f"{self.goal.get('kind', '?')}: {self.status or 'no status'}, "
+            f"{self.goal.kind}: {self.status or 'no status'}, "
             f"{n} migration{'' if n == 1 else 's'}, schedule {secs} s{gap}; "
             f"lock-step {waves} wave{'' if waves == 1 else 's'} {wave_s} s; "
             f"{len(self.unplaced)} unplaced"
@@ -185,17 +194,17 @@ class Plan:
         return pd.DataFrame(rows, columns=columns)
 
 
-def estimate_of(waves: tuple[Wave, ...] | list[Wave]) -> dict[str, int]:
+def estimate_of(waves: tuple[Wave, ...] | list[Wave]) -> Figures:
     """FORMATS.md rules 12 and 15: the number of waves, the schedule's length (`seconds`:
     the latest planned end of any migration or step) and the lock-step figure
     (`wave_seconds`: the sum of each wave's longest migration)."""
     ends = [m.end_s for w in waves for m in w.migrations]
     ends += [s.end_s for w in waves for s in w.steps]
-    return {
-        "waves": len(waves),
-        "seconds": max(ends, default=0),
-        "wave_seconds": sum(w.seconds for w in waves),
-    }
+    return Figures(
+        waves=len(waves),
+        seconds=max(ends, default=0),
+        wave_seconds=sum(w.seconds for w in waves),
+    )
 
 
 def lockstep(waves: tuple[Wave, ...] | list[Wave]) -> tuple[Wave, ...]:
@@ -266,16 +275,16 @@ def to_dict(plan: Plan) -> dict[str, Any]:
         "format": FORMAT_NAME,
         "version": plan.version,
         "inventory_digest": plan.inventory_digest,
-        "goal": plan.goal,
-        "options": plan.options,
-        "solver": plan.solver,
-        "bounds": plan.bounds,
+        "goal": plan.goal.to_json(),
+        "options": plan.options.to_json(),
+        "solver": plan.solver.to_json(),
+        "bounds": plan.bounds.to_json(),
         "waves": [_wave_json(w) for w in plan.waves],
         "unplaced": [
             {"vm": u.vm, "reasons": [r.to_json() for r in u.reasons]} for u in plan.unplaced
         ],
         "warnings": [r.to_json() for r in plan.warnings],
-        "estimate": plan.estimate,
+        "estimate": plan.estimate.to_json(),
     }
 
 
@@ -324,22 +333,37 @@ def from_dict(doc: Any, where: str = "plan") -> Plan:
         if (wave := _wave(r, w, i, ids)) is not None
     ]
     unplaced = _unplaced(r, doc)
-    plan = Plan(
-        inventory_digest=r.get(doc, "inventory_digest", "plan", str) or "",
-        goal=r.get(doc, "goal", "plan", dict) or {},
-        options=r.get(doc, "options", "plan", dict, default={}) or {},
-        solver=r.get(doc, "solver", "plan", dict, default={}) or {},
-        bounds=r.get(doc, "bounds", "plan", dict, default={}) or {},
-        waves=tuple(waves),
-        unplaced=tuple(unplaced),
-        warnings=_reasons(r, r.get(doc, "warnings", "plan", list, default=[]), "warnings"),
-        estimate=r.get(doc, "estimate", "plan", dict, default={}) or {},
-        version=version,
-    )
-    if r.errors:
+    digest = r.get(doc, "inventory_digest", "plan", str) or ""
+    options = read_options(r, doc.get("options", {}))
+    solver = read_solver(r, doc.get("solver", {}))
+    bounds = read_figures(r, doc.get("bounds", {}), "plan.bounds")
+    estimate = read_figures(r, doc.get("estimate", {}), "plan.estimate")
+    warnings = _reasons(r, r.get(doc, "warnings", "plan", list, default=[]), "warnings")
+    goal: Goal | None = None
+    if "goal" not in doc:
+        r.errors.append("plan.goal: missing")
+    else:
+        try:
+            goal = read_goal(doc["goal"])
+        except InputError as e:
+            if not r.errors:  # the only fault: one line naming it
+                raise InputError(f"{where}: {e.message}") from None
+            r.errors.append(e.message)
+    if r.errors or goal is None:
         n = len(r.errors)
         raise InputError(f"{where}: {n} problem{'s' if n != 1 else ''}", r.errors)
-    return plan
+    return Plan(
+        inventory_digest=digest,
+        goal=goal,
+        options=options,
+        solver=solver,
+        bounds=bounds,
+        waves=tuple(waves),
+        unplaced=tuple(unplaced),
+        warnings=warnings,
+        estimate=estimate,
+        version=version,
+    )
 
 
 def load(path: str | Path) -> Plan:

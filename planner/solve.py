@@ -40,6 +40,7 @@ from planner.plan import (
     Wave,
     estimate_of,
 )
+from planner.plan_header import Figures, SolverInfo, SolveSettings
 from planner.problem import KINDS, Problem, build_problem
 from planner.rules import codes
 from planner.rules.affinity import anti_affinity_warnings
@@ -53,7 +54,7 @@ from solvers.base import (
     makespan,
     wave_seconds,
 )
-from solvers.bounds import BOUND_ASSUMES, lower_bounds
+from solvers.bounds import BOUND_ASSUMES, Bounds, lower_bounds
 from solvers.decompose import PartResult, components, solve_component, split_time
 
 SOLVERS = ("cpsat", "greedy")
@@ -132,33 +133,32 @@ def solve(
     warnings = _solver_notes(results)
     cp_bounds = [r.kept.bound for r in results if r.kept.bound is not None]
     g_wave = _waves(p, parts_idx, [r.greedy for r in results])
-    solver_info = {
-        "name": solver,
-        "status": status.value,
-        "wall_seconds": 0.0,
-        "objective": length,
-        "best_bound": max([bounds.seconds, *[int(b) for b in cp_bounds]]) if p.n_jobs else 0,
-        "bound_assumes": BOUND_ASSUMES,
-        "greedy": {
-            "seconds": makespan(p, g_choice, g_start),
-            "waves": int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
-            "wave_seconds": wave_seconds(p, g_wave),
-            "unplaced": len(p.unplaced) + int((g_choice < 0).sum()),
-        },
-        "placed_bound": placed_bound.to_json(),
-        "components": len(results),
-        "time_limit": time_limit,
-        "workers": workers,
-        "seed": seed,
-    }
-    plan = _assemble(
-        inv, goal, options, p, choice, start, wave, warnings, bounds.to_json(), solver_info
+    solver_info = SolverInfo(
+        name=solver,
+        status=status,
+        wall_seconds=0.0,
+        objective=length,
+        best_bound=max([bounds.seconds, *[int(b) for b in cp_bounds]]) if p.n_jobs else 0,
+        bound_assumes=BOUND_ASSUMES,
+        greedy=Figures(
+            seconds=makespan(p, g_choice, g_start),
+            waves=int(g_wave.max()) + 1 if (g_wave >= 0).any() else 0,
+            wave_seconds=wave_seconds(p, g_wave),
+            unplaced=len(p.unplaced) + int((g_choice < 0).sum()),
+        ),
+        placed_bound=_figures(placed_bound),
+        components=len(results),
+        settings=SolveSettings(time_limit, workers, seed),
     )
-    solver_info["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    plan = _assemble(
+        inv, goal, options, p, choice, start, wave, warnings, _figures(bounds), solver_info
+    )
+    wall = round(time.perf_counter() - t0, 3)
+    plan = replace(plan, solver=replace(plan.solver, wall_seconds=wall))
     say(
-        f"done: {status.value}, schedule {plan.estimate['seconds']} s (bound "
-        f"{bounds.seconds} s), {plan.estimate['waves']} waves lock-step "
-        f"{plan.estimate['wave_seconds']} s, in {solver_info['wall_seconds']} s"
+        f"done: {status.value}, schedule {plan.estimate.seconds} s (bound "
+        f"{bounds.seconds} s), {plan.estimate.waves} waves lock-step "
+        f"{plan.estimate.wave_seconds} s, in {wall} s"
     )
     # step-aside moves: issue 13 item 11, docs/solving.md
     return after_solve(
@@ -169,6 +169,11 @@ def solve(
         dict(solver=solver, time_limit=time_limit, workers=workers, seed=seed, durations=durations),
         solve,
     )
+
+
+def _figures(b: Bounds) -> Figures:
+    """The plan's figures of a solver's lower bounds (whole seconds)."""
+    return Figures(waves=b.waves, seconds=b.seconds, wave_seconds=b.wave_seconds)
 
 
 def _solve_here(
@@ -281,8 +286,8 @@ def _assemble(
     start: np.ndarray,
     wave: np.ndarray,
     warnings: list[Reason],
-    bounds: dict,
-    solver_info: dict,
+    bounds: Figures,
+    solver_info: SolverInfo,
 ) -> Plan:
     """The FORMATS.md plan of a solution: migrations numbered in start order, each with
     its `start_s`, grouped into the waves derived from the schedule. `depends_on` lists
@@ -333,8 +338,8 @@ def _assemble(
         warnings = warnings + list(anti_affinity_warnings(inv, [w.migrations for w in waves]))
     return Plan(
         inventory_digest=digest(inv),
-        goal=goal.to_json(),
-        options=options.to_json(),
+        goal=goal,
+        options=options,
         solver=solver_info,
         bounds=bounds,
         waves=waves,

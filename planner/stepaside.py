@@ -47,6 +47,7 @@ from planner.inventory.io import digest
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Reason, Wave, estimate_of
+from planner.plan_header import StepAside
 from planner.rules import codes
 from planner.schedule import schedule
 from planner.status import Status
@@ -295,16 +296,15 @@ def _plan(
         )
         for r in rels
     ]
-    solver: dict[str, Any] = dict(post.solver)
-    solver["step_aside"] = [
-        {"migration": r.migration.id, "vm": r.vm, "for": r.for_vm} for r in rels
-    ]
-    if Status.of(solver.get("status")) == Status.OPTIMAL:
-        solver["status"] = Status.FEASIBLE.value  # optimal after the step-asides, not overall
+    solver = replace(
+        post.solver, step_aside=tuple(StepAside(r.migration.id, r.vm, r.for_vm) for r in rels)
+    )
+    if solver.status == Status.OPTIMAL:  # optimal after the step-asides, not overall
+        solver = replace(solver, status=Status.FEASIBLE)
     return Plan(
         inventory_digest=digest(inv),
-        goal=goal.to_json(),
-        options=options.to_json(),
+        goal=goal,
+        options=options,
         solver=solver,
         bounds=post.bounds,
         waves=staged,

@@ -152,8 +152,8 @@ def _run_maintenance(inv: Inventory, sc: Scenario) -> dict[str, Any]:
         unplaced=len(unplaced),
         reasons=_reason_summary(unplaced),
         unplaced_vms=", ".join(sorted(inv.label(u) for u in unplaced)),
-        waves=plan.estimate.get("waves"),
-        seconds=plan.estimate.get("seconds"),
+        waves=plan.estimate.waves,
+        seconds=plan.estimate.seconds,
         max_utilisation=round(util, 4),
         exact=plan.status in (Status.OPTIMAL, Status.NOTHING_TO_DO),
     )

@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "planner.plan",
             "planner.plan_json",
+            "planner.plan_header",
             "planner.schema",
             "planner.schedule",
             "planner.describe",

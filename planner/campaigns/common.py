@@ -43,6 +43,7 @@ from planner.plan import (
     Wave,
     estimate_of,
 )
+from planner.plan_header import Figures, SolverInfo
 from planner.rules import target_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.memory import spread_points as spread_points  # moved: check uses it too
@@ -320,25 +321,25 @@ class Sequencer:
         started: float,
         unplaced: Iterable[Unplaced] = (),
         warnings: Iterable[Reason] = (),
-        extra: dict[str, Any] | None = None,
+        orders_tried: int | None = None,
     ) -> Plan:
         """The finished plan, its waves given real start times by the list scheduler
         (`planner.schedule`). `bounds` is the trivial lower bound (one wave as long as
-        the longest single move): these planners do not prove optimality."""
+        the longest single move): these planners do not prove optimality.
+        `orders_tried`: the host orders a rolling upgrade tried (`solver.orders_tried`)."""
         self.close()
         longest = max((m.est_seconds for w in self.waves for m in w.migrations), default=0)
-        bounds = {"waves": 1 if longest else 0, "seconds": longest}
-        # Status(...) also takes the plain string older callers pass
-        solver: dict[str, Any] = {
-            "name": name,
-            "status": Status(status).value,
-            "wall_seconds": round(time.monotonic() - started, 3),
-        }
-        solver.update(extra or {})
+        bounds = Figures(waves=1 if longest else 0, seconds=longest)
+        solver = SolverInfo(
+            name=name,
+            status=Status(status),  # also takes the plain string older callers pass
+            wall_seconds=round(time.monotonic() - started, 3),
+            orders_tried=orders_tried,
+        )
         return Plan(
             inventory_digest=digest(self.base),
-            goal=goal.to_json(),
-            options=self.options.to_json(),
+            goal=goal,
+            options=self.options,
             solver=solver,
             bounds=bounds,
             waves=(staged := schedule(self.base, self.options, self.waves)),

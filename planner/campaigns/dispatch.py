@@ -12,7 +12,7 @@ from planner.campaigns.rebalance import plan_rebalance
 from planner.campaigns.rolling import host_order, plan_rolling_upgrade
 from planner.campaigns.target import plan_target
 from planner.errors import InputError, LookupFailed
-from planner.goals import Goal, Rebalance, RollingUpgrade, Target
+from planner.goals import DEFAULT_TOLERANCE, Goal, Rebalance, RollingUpgrade, Target
 from planner.inventory.io import read_json
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -88,7 +88,7 @@ def _rebalance_goal(
     """--rebalance's goal (tolerance 10 points by default); bad values go to `problems`."""
     if max_moves is not None and max_moves < 0:
         problems.append(f"--max-moves: must be 0 or more, got {max_moves}")
-    tol = 0.10 if tolerance is None else tolerance
+    tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     if not 0 <= tol <= 1:
         problems.append(f"--tolerance: must be a fraction in [0, 1] (0.10 = 10 points), got {tol}")
     return Rebalance(max_moves, tol)

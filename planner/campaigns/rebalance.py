@@ -78,7 +78,7 @@ def plan_rebalance(inv: Inventory, goal: Rebalance, options: PlanOptions) -> Pla
     seq = Sequencer(inv, options)
     warnings: list[Reason] = []
     budget = goal.max_moves
-    tol = goal.tolerance * 100
+    tol = goal.tolerance_or_default * 100
     for pool in inv.pools:
         hosts = [h.uuid for h in inv.hosts_in_pool.get(pool.uuid, []) if h.enabled]
         if len(hosts) < 2:

@@ -412,5 +412,5 @@ def plan_rolling_upgrade(inv: Inventory, goal: RollingUpgrade, options: PlanOpti
         started=started,
         unplaced=unplaced,
         warnings=warnings,
-        extra={"orders_tried": tried},
+        orders_tried=tried,
     )

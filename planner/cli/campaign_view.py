@@ -17,6 +17,7 @@ from planner.cli.common import emit_plan, load_inventory
 from planner.cli.output import hms, plural, print_reason_summary
 from planner.errors import InputError
 from planner.execute.journal import step_ids
+from planner.goals import Rebalance, RollingUpgrade
 from planner.home import assign_homes
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
@@ -28,14 +29,14 @@ from planner.terminal import SafeConsole as Console  # names from XAPI: no marku
 def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
     """The table of a campaign plan: waves with their steps, unplaced VMs, warnings."""
     out = Console(width=max(100, Console().width))
-    g: dict[str, Any] = plan.goal
-    head = g["kind"]
-    if g["kind"] == "rolling-upgrade":
-        head += f" {inv.label(g['pool'])} to {g['to_version']}"
-    elif g["kind"] == "rebalance":
+    g = plan.goal
+    head = g.kind
+    if isinstance(g, RollingUpgrade):
+        head += f" {inv.label(g.pool)} to {g.to_version}"
+    elif isinstance(g, Rebalance):
         head += (
-            f" (tolerance {g['tolerance'] * 100:.0f} points, max moves "
-            f"{g['max_moves'] if g['max_moves'] is not None else 'any'})"
+            f" (tolerance {g.tolerance_or_default * 100:.0f} points, max moves "
+            f"{g.max_moves if g.max_moves is not None else 'any'})"
         )
     out.print(f"[bold]{head}[/bold]")
     if plan.waves:
@@ -58,10 +59,10 @@ def show(inv: Inventory, plan: Plan, output: Path | None) -> None:
         out.print(f"{warning.code}: {warning.message}", highlight=False)
     n = sum(len(w.migrations) for w in plan.waves)
     out.print(
-        f"Plan: {plural(n, 'migration')} in {plural(plan.estimate['waves'], 'wave')}, "
-        f"{hms(plan.estimate['seconds'])} ({plan.estimate['seconds']} s); "
-        f"{plan.solver['name']} {plan.solver['status']} "
-        f"in {plan.solver['wall_seconds']:.2f} s",
+        f"Plan: {plural(n, 'migration')} in {plural(plan.estimate.waves or 0, 'wave')}, "
+        f"{hms(plan.estimate.seconds or 0)} ({plan.estimate.seconds or 0} s); "
+        f"{plan.solver.name} {plan.solver.status_label} "
+        f"in {plan.solver.wall_seconds or 0:.2f} s",
         highlight=False,
     )
     if output is not None:

@@ -80,13 +80,13 @@ def plan_status(plan: Plan) -> str:
 
     s, est, b = plan.solver, plan.estimate, plan.bounds
     n = sum(len(w.migrations) for w in plan.waves)
-    bound = f", lower bound {hms(b['seconds'])}" if b.get("seconds") is not None else ""
+    bound = f", lower bound {hms(b.seconds)}" if b.seconds is not None else ""
     return (
-        f"plan: {plural(n, 'migration')}, schedule {hms(est.get('seconds', 0))} "
-        f"({plural(int(est.get('waves', 0)), 'wave')}){bound}; "
+        f"plan: {plural(n, 'migration')}, schedule {hms(est.seconds or 0)} "
+        f"({plural(est.waves or 0, 'wave')}){bound}; "
         f"{plural(len(plan.unplaced), 'VM')} "
-        f"unplaced; {s.get('name', '?')} {s.get('status', '?')} in "
-        f"{float(s.get('wall_seconds', 0)):.2f} s"
+        f"unplaced; {s.name or '?'} {s.status_label} in "
+        f"{s.wall_seconds or 0:.2f} s"
     )
 
 

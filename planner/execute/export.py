@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
-from planner.options import PlanOptions
+from planner.goals import RollingUpgrade
 from planner.plan import Migration, Plan
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def to_xe_script(
     if remote_password not in REMOTE_PASSWORD_MODES:
         raise InputError(f"--remote-password: must be env or prompt, got {remote_password!r}")
     pools = pool_variables(plan)
-    networks = PlanOptions.from_json(plan.options).migration_network
+    networks = plan.options.migration_network
     label = _labeller(inv)
     step_pool = _step_pools(plan, inv)
     for p in step_pool.values():
@@ -347,8 +347,8 @@ def _step_pools(plan: Plan, inv: Inventory | None) -> dict[str, str]:
         for st in w.steps:
             if inv is not None and st.host in inv.host_by_uuid:
                 out[st.host] = inv.host_by_uuid[st.host].pool
-            elif isinstance(plan.goal.get("pool"), str):
-                out[st.host] = plan.goal["pool"]
+            elif isinstance(plan.goal, RollingUpgrade):
+                out[st.host] = plan.goal.pool
             else:
                 raise InputError(
                     f"wave {w.index}: step {st.kind} names host {st.host}, whose "

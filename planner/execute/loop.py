@@ -50,7 +50,7 @@ from planner.execute.reconcile import (
 from planner.execute.room import Room
 from planner.execute.steps import StepsMixin, refuse_steps
 from planner.inventory.model import Inventory
-from planner.options import MAX_PER_POOL, PlanOptions
+from planner.options import MAX_PER_POOL
 from planner.plan import Migration, Plan
 
 LOST_CONTACT_SECONDS = 300.0  # how long a master may stay silent before the run stops
@@ -81,7 +81,7 @@ class Runner(ResumeMixin, StepsMixin):
         self.scheduled = self.config.mode == "flow" and self.plan.has_schedule
         if self.scheduled:  # schedule order; a stable sort keeps plan order at one instant
             self.order.sort(key=lambda m: m.start_s)
-        options = PlanOptions.from_json(self.plan.options)
+        options = self.plan.options
         self.max_per_pool = min(options.max_per_pool, self.config.max_per_pool or MAX_PER_POOL)
         self.wave_of: dict[str, int] = {
             m.id: w.index for w in self.plan.waves for m in w.migrations

@@ -138,7 +138,7 @@ def _preflight(
             "--inventory: this is not the inventory the plan was made for "
             f"(digest {digest(base)[:12]}, plan {plan.inventory_digest[:12]})"
         )
-    options = PlanOptions.from_json(plan.options)
+    options = plan.options
     order = list(plan.migrations())
     done = tuple(m.id for m in order if states.get(m.id) == J.DONE)
     pending = tuple(m.id for m in order if states.get(m.id, J.PENDING) != J.DONE)

@@ -321,7 +321,7 @@ def _run(
         extra = f" and {len(steps_left)} host step(s)" if steps_left else ""
         if not ui.confirm(f"start {len(report.pending)} migration(s){extra}?"):
             return ExecuteOutcome(Verdict.DECLINED, plan_path, j.path)
-    slots = min(config.max_per_pool or 3, int(plan.options.get("max_per_pool", 3)))
+    slots = min(config.max_per_pool or 3, plan.options.max_per_pool)
     scheduled = config.mode == "flow" and plan.has_schedule
     resumed = any(e.state == J.DONE for e in j.entries())  # an earlier run finished some
     with ui.progress(plan, base or live, slots, scheduled, config) as bars:
@@ -376,15 +376,12 @@ def replan_from(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
     """Solve `plan`'s goal again from the live state; `how` is (solver, seconds). The
     solver modules are imported here: they load OR-Tools, which a run without --replan
     does not need."""
-    from planner.goals import goal_from_json
-    from planner.options import PlanOptions
+    from planner.goals import check_goal_refs
     from planner.solve import solve
 
-    goal = goal_from_json(plan.goal, live, where="plan goal (live inventory)")
+    check_goal_refs(plan.goal, live, where="plan goal (live inventory)")
     solver, time_limit = how
-    return solve(
-        live, goal, PlanOptions.from_json(plan.options), solver=solver, time_limit=time_limit
-    )
+    return solve(live, plan.goal, plan.options, solver=solver, time_limit=time_limit)
 
 
 def free_name(plan_path: Path) -> Path:

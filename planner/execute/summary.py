@@ -40,7 +40,11 @@ def drift_line(summary: Summary, plan: Plan, mode: str, resumed: bool) -> str:
     want = (
         plan.schedule_seconds
         if scheduled
-        else int(plan.estimate.get("wave_seconds", plan.estimate.get("seconds", 0)))
+        else (
+            plan.estimate.wave_seconds
+            if plan.estimate.wave_seconds is not None
+            else plan.estimate.seconds or 0
+        )
     )
     what = "schedule" if scheduled else "wave estimate"
     took = f"this run took {summary.seconds:,.0f}s"

@@ -150,7 +150,7 @@ def host_memory(
     at most `max_panels` panels are drawn, in pool order (the title names the pools left
     out). `ax` draws one pool (or the first chosen) on a given axes.
     """
-    opts = PlanOptions.from_json(plan.options) if plan else PlanOptions()
+    opts = plan.options if plan else PlanOptions()
     before = memory_after(inv, None, opts)
     after = memory_after(inv, plan, opts) if plan else None
     keep = max_panels if ax is None else 1

@@ -152,8 +152,8 @@ def _gantt_title(
 ) -> str:
     """Goal, migrations, waves, estimate, gap to the lower bound, and the pools left out."""
     n = sum(1 for _ in plan.migrations())
-    secs = int(plan.estimate.get("seconds", end) or end)
-    bound = plan.bounds.get("seconds")
+    secs = int(plan.estimate.seconds or end)
+    bound = plan.bounds.seconds
     gap = ""
     if bound:
         gap = f", lower bound {hmm(bound)} ({100 * (secs - bound) / bound:.0f}% above)"

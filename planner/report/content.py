@@ -123,12 +123,11 @@ def unplaced_by_reason(plan: Plan, inv: Inventory | None = None) -> list[ReasonC
 def restart_advice(plan: Plan) -> list[str]:
     """Restart advice the plan carries (issue 17: VMs that moved to a newer version
     should restart to pick up its features), one line each; empty when there is none.
-    Reads `plan.solver["restart_advice"]`: a list of strings or of objects with a
-    `message` (or `vm` and `reason`)."""
-    items = plan.solver.get("restart_advice") or []
+    Reads `plan.solver.restart_advice`: strings or objects with a `message` (or `vm`
+    and `reason`)."""
     out = []
-    for x in items if isinstance(items, list) else [items]:
-        if isinstance(x, dict):
+    for x in plan.solver.restart_advice or ():
+        if not isinstance(x, str):
             out.append(str(x.get("message") or " ".join(f"{k}: {v}" for k, v in x.items())))
         else:
             out.append(str(x))
@@ -155,12 +154,12 @@ class Summary:
 def summary(plan: Plan, inv: Inventory | None = None, check: CheckReport | None = None) -> Summary:
     """The headline figures of `plan`."""
     n = sum(len(w.migrations) for w in plan.waves)
-    secs = int(plan.estimate.get("seconds", 0) or 0)
-    bound = plan.bounds.get("seconds")
+    secs = plan.estimate.seconds or 0
+    bound = plan.bounds.seconds
     gap = 100 * (secs - bound) / bound if bound else None
-    solver = str(plan.solver.get("name", "?"))
-    wall = plan.solver.get("wall_seconds")
-    if isinstance(wall, int | float):
+    solver = plan.solver.name or "?"
+    wall = plan.solver.wall_seconds
+    if wall is not None:
         solver += f", {wall:.1f} s"
     return Summary(
         describe_goal(plan.goal, inv),
@@ -171,11 +170,11 @@ def summary(plan: Plan, inv: Inventory | None = None, check: CheckReport | None 
         dict(Counter(m.kind for m in plan.migrations())),
         len(plan.waves),
         secs,
-        int(bound) if bound is not None else None,
+        bound,
         gap,
         len(plan.unplaced),
         check,
-        plan.estimate.get("wave_seconds"),
+        plan.estimate.wave_seconds,
     )
 
 
@@ -250,7 +249,7 @@ def _digest_items(c: _Context) -> list[tuple[str, str]]:
             )
         )
     items.append(("Planner", f"xen-planner {__version__}"))
-    opts = ", ".join(f"{k}={v}" for k, v in sorted(c.plan.options.items()))
+    opts = ", ".join(f"{k}={v}" for k, v in sorted(c.plan.options.to_json().items()))
     items.append(("Options", opts or "-"))
     return items
 

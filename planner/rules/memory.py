@@ -58,7 +58,7 @@ def memory_after(
     inv: Inventory, plan: Plan | None, options: PlanOptions | None = None
 ) -> dict[str, int]:
     """Committed memory per host (bytes) once `plan` has run (now, without a plan)."""
-    opts = options or (PlanOptions.from_json(plan.options) if plan else PlanOptions())
+    opts = options or (plan.options if plan else PlanOptions())
     used = committed_memory(inv, opts.dmc)
     for m in plan.migrations() if plan else ():
         vm = inv.vm_by_uuid[m.vm]
