@@ -20,12 +20,15 @@ from dataclasses import replace
 
 from planner.check import check_plan
 from planner.durations import DEFAULT_MODEL
+from planner.goals import Target
 from planner.inventory import digest, from_dict
 from planner.inventory.generate import generate
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Wave, estimate_of, lockstep
+from planner.plan_header import Figures, SolverInfo
 from planner.rules import exclusion_reasons, target_reasons
 from planner.rules.memory import host_capacity
+from planner.status import Status
 
 
 def build_plan(inv, want: int) -> Plan:
@@ -96,10 +99,10 @@ def build_plan(inv, want: int) -> Plan:
     waves = list(lockstep(waves))  # a v2 plan's schedule: the lock-step one
     return Plan(
         digest(inv),
-        {"kind": "target", "placements": placements},
-        opts.to_json(),
-        {"name": "bench", "status": "FEASIBLE", "wall_seconds": 0.0},
-        {},
+        Target(placements),
+        opts,
+        SolverInfo(name="bench", status=Status.FEASIBLE, wall_seconds=0.0),
+        Figures(),
         tuple(waves),
         estimate=estimate_of(waves),
     )

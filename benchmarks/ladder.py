@@ -132,7 +132,6 @@ def today(path: str, goal_name: str, limit: float, tree: Path, plan_out: Path) -
 
     from planner.check import check_plan
     from planner.inventory import load
-    from planner.options import PlanOptions
     from planner.plan import estimate_of
     from planner.plan import load as load_plan
     from planner.schedule import schedule
@@ -150,7 +149,7 @@ def today(path: str, goal_name: str, limit: float, tree: Path, plan_out: Path) -
         return {"today_error": out.stderr[-500:]}
     plan = load_plan(plan_out)
     inv = load(path)
-    flow = schedule(inv, PlanOptions.from_json(plan.options), plan.waves)
+    flow = schedule(inv, plan.options, plan.waves)
     est = estimate_of(flow)
     replayed = replace(plan, waves=flow, estimate=est)
     return {
@@ -203,7 +202,7 @@ def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> di
     t3 = time.perf_counter()
     report = check_plan(inv, plan)
     t4 = time.perf_counter()
-    placed_bound = plan.solver["placed_bound"]["seconds"]
+    placed_bound = plan.solver.placed_bound.seconds
     dask_line = next((x for x in lines if x.startswith("dask: ")), None)
     return {
         "load_s": round(t1 - t0, 2),
@@ -212,14 +211,14 @@ def one(path: str, goal_name: str, limit: float, dask: int, plan_out: str) -> di
         "check_s": round(t4 - t3, 2),
         "rss_gib": round(rss, 2),
         "worker_gib": worker_gib and round(worker_gib, 2),
-        "components": plan.solver.get("components", 1),
-        "waves": plan.estimate["waves"],
-        "seconds": plan.estimate["seconds"],
-        "wave_seconds": plan.estimate["wave_seconds"],
+        "components": plan.solver.components or 1,
+        "waves": plan.estimate.waves,
+        "seconds": plan.estimate.seconds,
+        "wave_seconds": plan.estimate.wave_seconds,
         "bound": placed_bound,
-        "gap_pct": round(gap(plan.estimate["seconds"], placed_bound), 1),
-        "greedy_waves": plan.solver["greedy"]["waves"],
-        "greedy_seconds": plan.solver["greedy"]["seconds"],
+        "gap_pct": round(gap(plan.estimate.seconds, placed_bound), 1),
+        "greedy_waves": plan.solver.greedy.waves,
+        "greedy_seconds": plan.solver.greedy.seconds,
         "unplaced": len(plan.unplaced),
         "status": plan.status,
         "check_ok": report.ok,

@@ -230,7 +230,9 @@ def read_solver(r: _Reader, d: Any, path: str = "plan.solver") -> SolverInfo:
         r.errors.append(f"{path}: must be an object")
         return SolverInfo()
     name = r.get(d, "name", path, str, nullable=True, default=None)
-    text = r.get(d, "status", path, str, nullable=True, default=None)
+    # a status that is not even a string is kept verbatim too (in `extra`): it reads as
+    # no status, as one this version does not know
+    text = d.get("status") if isinstance(d.get("status"), str) else None
     status = Status.of(text)
     bound_assumes = r.get(d, "bound_assumes", path, str, nullable=True, default=None)
     figures = {
@@ -238,6 +240,8 @@ def read_solver(r: _Reader, d: Any, path: str = "plan.solver") -> SolverInfo:
         for k in ("greedy", "placed_bound")
     }
     extra = {k: v for k, v in d.items() if k not in _SOLVER and k not in _SETTINGS}
+    if d.get("status") is not None and text is None:
+        extra["status"] = d["status"]
     settings = None
     if all(k in d for k in _SETTINGS):
         workers = _whole(r, d, "workers", path)

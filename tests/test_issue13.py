@@ -59,7 +59,7 @@ def test_issue13_case1_suspended_vm_cpu_checked():
     bad = plan_of(
         inv,
         [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-        MovePool((o["pa"],), (o["pb"],)).to_json(),
+        MovePool((o["pa"],), (o["pb"],)),
     )
     assert codes.CPU_VENDOR in check_plan(inv, bad).codes()
 
@@ -78,7 +78,7 @@ def test_issue13_case1_suspended_vm_feature_superset_refused():
     bad = plan_of(
         inv,
         [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-        MovePool((o["pa"],), (o["pb"],)).to_json(),
+        MovePool((o["pa"],), (o["pb"],)),
     )
     assert codes.CPU_FEATURES in check_plan(inv, bad).codes()
 
@@ -136,7 +136,7 @@ def test_issue13_case2_paused_vm_unplaced_with_paused():
     assert check_plan(inv, plan).ok
     assert codes.REMEDY[codes.PAUSED].startswith("unpause it")
     # a hand-made live move of the Paused VM is refused by the checker
-    bad = plan_of(inv, [[mig(inv, "m1", o["vm"], to_host=o["h2"], kind="live")]], goal.to_json())
+    bad = plan_of(inv, [[mig(inv, "m1", o["vm"], to_host=o["h2"], kind="live")]], goal)
     assert codes.PAUSED in check_plan(inv, bad).codes()
 
 
@@ -176,7 +176,7 @@ def test_issue13_case2_suspended_storage_migration_names_to_host():
     assert (m.vm, m.kind, m.to_host) == (vm, "storage", o["b1"])
     assert check_plan(inv, plan).ok
     # without to_host the checker says the storage migration lacks its destination
-    bad = plan_of(inv, [[mig(inv, "m1", vm, to_pool=o["pb"], to_sr=o["sb"])]], goal.to_json())
+    bad = plan_of(inv, [[mig(inv, "m1", vm, to_pool=o["pb"], to_sr=o["sb"])]], goal)
     assert codes.WRONG_KIND in check_plan(inv, bad).codes()
 
 
@@ -196,7 +196,7 @@ def _case3_lab():
 
 def test_issue13_case3_unplaced_reasons_are_checked():
     inv, o = _case3_lab()
-    goal = Evacuate((o["h1"],)).to_json()
+    goal = Evacuate((o["h1"],))
     # an empty plan excusing every VM with a made-up code: UNKNOWN_REASON
     whatever = plan_of(inv, [], goal, unplaced={o["web"]: ["WHATEVER"], o["ha"]: ["WHATEVER"]})
     report = check_plan(inv, whatever)
@@ -230,7 +230,7 @@ def test_issue13_case3_target_claim_false_when_a_target_passes():
     net = b.network(p, "vm-net")
     web = b.vm(p, "web", host=h1, disks=[(sr, 10)], networks=[net])
     inv = b.build()
-    plan = plan_of(inv, [], Evacuate((h1,)).to_json(), unplaced={web: ["CPU_VENDOR"]})
+    plan = plan_of(inv, [], Evacuate((h1,)), unplaced={web: ["CPU_VENDOR"]})
     lines = check_plan(inv, plan).lines()
     assert len(lines) == 1 and "passes every rule" in lines[0]
 
@@ -270,7 +270,7 @@ def test_issue13_case4_sr_used_bytes_as_xapi_reports_it():
     hand = plan_of(
         inv,
         [[mig(inv, "m1", o["vm"], to_sr=o["full"], to_host=inv.vm_by_uuid[o["vm"]].host)]],
-        goal.to_json(),
+        goal,
     )
     assert check_plan(inv, hand).ok
     # and `inventory validate` says the figure is below its disks' sum
@@ -353,7 +353,7 @@ def test_issue13_case5_export_maps_the_suspend_image():
     plan = plan_of(
         inv,
         [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]],
-        MovePool((o["pa"],), (o["pb"],)).to_json(),
+        MovePool((o["pa"],), (o["pb"],)),
     )
     sv = inv.vm_by_uuid[vm].suspend_vdi
     (line,) = [x for x in to_xe_script(plan, inv).splitlines() if "vm-migrate" in x]
@@ -450,7 +450,7 @@ def test_issue13_case13_strict_keeps_members_apart():
     (m,) = plan.migrations()
     assert m.to_host == o["hc"] and check_plan(inv, plan).ok
     # a hand-made move next to y is an ANTI_AFFINITY violation in strict mode
-    bad = plan_of(inv, [[mig(inv, "m1", o["x"], to_host=o["hb"])]], goal.to_json())
+    bad = plan_of(inv, [[mig(inv, "m1", o["x"], to_host=o["hb"])]], goal)
     assert codes.ANTI_AFFINITY in check_plan(inv, bad).codes()
 
 
@@ -559,7 +559,7 @@ def test_issue13_case14_suspend_image_takes_space_and_time():
     plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
     assert [u.vm for u in plan.unplaced] == [vm]
     assert check_plan(inv, plan).ok
-    hand = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]], goal.to_json())
+    hand = plan_of(inv, [[mig(inv, "m1", vm, to_host=o["b1"], to_sr=o["sb"])]], goal)
     assert codes.SR_SPACE in check_plan(inv, hand).codes()
     # copying the image (and snapshots) takes time
     v = inv.vm_by_uuid[vm]

@@ -38,7 +38,7 @@ def pool(counts: list[int]):
 def test_balanced_pool_is_nothing_to_do():
     inv, _p, _ = pool([2, 2, 2])  # 50/50/50 points: spread 0
     plan = plan_rebalance(inv, Rebalance(), PlanOptions())
-    assert not plan.waves and plan.solver["status"] == "NOTHING_TO_DO"
+    assert not plan.waves and plan.solver.status == "NOTHING_TO_DO"
     assert [w.code for w in plan.warnings] == [codes.NOTHING_TO_DO]
     assert check_plan(inv, plan).ok
 

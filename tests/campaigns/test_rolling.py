@@ -18,6 +18,7 @@ from planner.inventory.builder import Builder
 from planner.inventory.io import digest, save
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Step, Wave, estimate_of, from_dict, lockstep, to_dict
+from planner.plan_header import Figures, SolverInfo
 from planner.rules import codes
 
 OLD, NEW = "8.2.1", "8.4.0"
@@ -105,7 +106,7 @@ def test_fixed_order_and_bad_order():
 def test_pinned_master_stops_the_campaign():
     inv, p, _ = six_hosts(ha_on_master=True)
     plan = plan_rolling_upgrade(inv, RollingUpgrade(p, NEW), PlanOptions())
-    assert not plan.waves and plan.solver["status"] == "PARTIAL"
+    assert not plan.waves and plan.solver.status == "PARTIAL"
     assert plan.unplaced[0].reasons[0].code == codes.HA_PROTECTED
     assert check_plan(inv, plan).ok
 
@@ -139,10 +140,10 @@ def _plan(inv, p, waves) -> Plan:
     waves = lockstep(waves)  # a v2 plan's schedule: the lock-step one, valid when waves are
     return Plan(
         inventory_digest=digest(inv),
-        goal=RollingUpgrade(p, NEW).to_json(),
-        options=PlanOptions().to_json(),
-        solver={},
-        bounds={},
+        goal=RollingUpgrade(p, NEW),
+        options=PlanOptions(),
+        solver=SolverInfo(),
+        bounds=Figures(),
         waves=tuple(waves),
         estimate=estimate_of(waves),
     )
@@ -313,5 +314,5 @@ def test_generated_fleets_every_campaign_passes_check(seed):
     ]
     for plan in plans:
         report = check_plan(inv, plan)
-        assert report.ok, (plan.goal["kind"], report.lines()[:3])
-        assert plan.unplaced or plan.solver["status"] != "PARTIAL"
+        assert report.ok, (plan.goal.kind, report.lines()[:3])
+        assert plan.unplaced or plan.solver.status != "PARTIAL"

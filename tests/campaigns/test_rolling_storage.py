@@ -74,7 +74,7 @@ def test_master_with_a_vm_on_its_local_sr_is_emptied_by_storage_migration():
     plan = plan_rolling_upgrade(inv, RollingUpgrade(p, NEW), PlanOptions())
     report = check_plan(inv, plan)
     assert report.ok, report.lines()
-    assert plan.solver["status"] == "FEASIBLE" and not plan.unplaced
+    assert plan.solver.status == "FEASIBLE" and not plan.unplaced
     # every host is upgraded, the master first
     assert upgrades(plan)[0] == hosts[0] and sorted(upgrades(plan)) == sorted(hosts)
     # loc0 leaves h0 by a storage migration of its one disk, off l0 to an SR its target
@@ -142,7 +142,7 @@ def test_source_sr_too_full_stops_the_master_with_one_line():
     # cannot be emptied and the campaign stops; the reason names the source SR.
     inv, p, _hosts, _nfs, _local, vm = local_pool(l0_gib=60)
     plan = plan_rolling_upgrade(inv, RollingUpgrade(p, NEW), PlanOptions())
-    assert not plan.waves and plan.solver["status"] == "PARTIAL"
+    assert not plan.waves and plan.solver.status == "PARTIAL"
     assert [u.vm for u in plan.unplaced] == [vm["loc0"]]
     (reason,) = plan.unplaced[0].reasons
     assert reason.code == codes.SR_SPACE and "l0 needs 40.0 GiB, 30.0 GiB free" in reason.message

@@ -72,7 +72,7 @@ def test_cycle_without_spare_is_named():
     # host with 16 GiB free (the smallest VM of the cycle)
     assert "16.0 GiB more free on" in msg.message and "spare host with 16.0 GiB" in msg.message
     assert codes.CYCLE in {w.code for w in plan.warnings}
-    assert plan.solver["status"] == "PARTIAL"
+    assert plan.solver.status == "PARTIAL"
     assert check_plan(inv, plan).ok
 
 
@@ -90,7 +90,7 @@ def test_plain_moves_and_impossible_entries():
 def test_target_already_reached_is_nothing_to_do():
     inv, vm, (h1, _h2, _h3) = swap_pool(spare_free_gib=16)
     plan = plan_target(inv, Target({vm["A"]: h1}), PlanOptions())
-    assert plan.solver["status"] == "NOTHING_TO_DO" and not plan.waves
+    assert plan.solver.status == "NOTHING_TO_DO" and not plan.waves
 
 
 def test_cli_target(tmp_path):

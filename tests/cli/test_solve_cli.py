@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
+from planner.goals import Evacuate
 from planner.inventory import load, save
 from planner.inventory.builder import Builder
 from planner.plan import load as load_plan
@@ -46,13 +47,13 @@ def test_default_is_the_sample_maintenance_demo(tmp_path):
     assert_checked(inv, plan)
     # the summary prints the schedule's length, its bound and the wave-mode figure,
     # as the plan has them
-    est, bound = plan.estimate, plan.bounds["seconds"]
+    est, bound = plan.estimate, plan.bounds.seconds
     assert "Schedule: 7 migrations in" in r.stdout
     assert f"({est['seconds']} s); lower bound" in r.stdout
     assert f"({bound} s) (gap" in r.stdout
     assert f"Wave mode (lock-step): {est['waves']} waves" in r.stdout
     assert f"({est['wave_seconds']} s)" in r.stdout
-    assert plan.goal == {"kind": "evacuate", "hosts": [inv.find("host", "xs-02")]}
+    assert plan.goal == Evacuate((inv.find("host", "xs-02"),))
 
 
 def test_max_per_host_option_reaches_the_plan(tmp_path):
@@ -63,7 +64,7 @@ def test_max_per_host_option_reaches_the_plan(tmp_path):
     )
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
-    assert plan.options["max_per_host"] == 1
+    assert plan.options.max_per_host == 1
     assert_checked(load(inv_path), plan)
     # every move leaves xs-01: one at a time
     spans = sorted((m.start_s, m.end_s) for m in plan.migrations())

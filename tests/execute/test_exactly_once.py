@@ -12,7 +12,9 @@ import pytest
 
 from planner.execute import journal as J
 from planner.goals import MovePool
+from planner.options import PlanOptions
 from planner.plan import save as save_plan
+from planner.plan_header import Figures, SolverInfo
 from tests.helpers.execsim import PASSWORD, cli_args, evacuation_plan, fleet, run_cli, successes
 
 sim_mod = pytest.importorskip("planner.sim")
@@ -176,10 +178,10 @@ def test_case6_checker_refuses_storage_move_without_to_host(tmp_path):
     )
     plan = Plan(
         digest(inv),
-        {"kind": "move-pool", "from_pools": [pa], "to_pools": [pb]},
-        {"max_per_pool": 3},
-        {"name": "hand"},
-        {},
+        MovePool((pa,), (pb,)),
+        PlanOptions(),
+        SolverInfo(name="hand"),
+        Figures(),
         (Wave(0, (m,)),),
     )
     report = check_plan(inv, plan)
@@ -206,7 +208,12 @@ def test_case6_executor_sends_it_to_a_host_that_sees_the_sr(tmp_path):
         est_seconds=60,
     )
     plan = Plan(
-        "x" * 64, {"kind": "move-pool"}, {"max_per_pool": 3}, {"name": "hand"}, {}, (Wave(0, (m,)),)
+        "x" * 64,
+        MovePool((pa,), (pb,)),
+        PlanOptions(),
+        SolverInfo(name="hand"),
+        Figures(),
+        (Wave(0, (m,)),),
     )
     with Simulator(inv, speed=100, password=PASSWORD) as sim:
         be = _backend(sim)

@@ -59,8 +59,8 @@ def scheduled_plan(inv: Inventory, hosts: list[str]) -> Plan:
     """The solver's plan (its own schedule); the list scheduler must agree with it on
     this fleet (pools share nothing: each pool's moves one after another in its slots)."""
     plan = solve(inv, Evacuate(tuple(hosts)), time_limit=20)
-    waves = schedule(inv, PlanOptions.from_json(plan.options), plan.waves)
-    assert estimate_of(waves)["seconds"] == plan.estimate["seconds"]
+    waves = schedule(inv, plan.options, plan.waves)
+    assert estimate_of(waves).seconds == plan.estimate.seconds
     return plan
 
 
@@ -77,7 +77,7 @@ def audit_violations(inv: Inventory, plan: Plan, audit: list[dict]) -> list[str]
             continue
         m = by_vm[a["vm"]].pop(0)
         events += [(a["start"], 1, m), (a["end"], 0, m)]
-    acc = Account.of(inv, PlanOptions.from_json(plan.options))
+    acc = Account.of(inv, plan.options)
     demands = {}
     out = []
     for t, is_start, m in sorted(events, key=lambda e: (e[0], e[1])):
@@ -97,9 +97,9 @@ def test_flow_run_keeps_to_the_schedule(tmp_path):
     assert report.ok, report.lines()
     migs = list(plan.migrations())
     assert len(migs) >= 100 and len({m.from_pool for m in migs}) == 3 and not plan.unplaced
-    want = plan.estimate["seconds"]
+    want = plan.estimate.seconds
     # a real schedule: much shorter than lock-step waves (so a run in waves would fail)
-    assert want < 0.85 * plan.estimate["wave_seconds"]
+    assert want < 0.85 * plan.estimate.wave_seconds
     pf, jf, inf = tmp_path / "plan.json", tmp_path / "run.journal", tmp_path / "inv.json"
     save_plan(plan, pf)
     save(inv, inf)
@@ -114,7 +114,7 @@ def test_flow_run_keeps_to_the_schedule(tmp_path):
     assert goal_holds(plan, live) == []
     assert len(audit) == len(migs) and all(a["result"] == "success" for a in audit)
     span = max(a["end"] for a in audit) - min(a["start"] for a in audit)
-    print(f"span {span:.1f} s, schedule {want} s, waves {plan.estimate['wave_seconds']} s")
+    print(f"span {span:.1f} s, schedule {want} s, waves {plan.estimate.wave_seconds} s")
     assert abs(span - want) <= 0.05 * want, (span, want)
     assert audit_violations(inv, plan, audit) == []
     # the operator sees the plan against the run

@@ -25,6 +25,7 @@ from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Plan, Step, Wave, estimate_of, to_dict
 from planner.plan import save as save_plan
+from planner.plan_header import Figures, SolverInfo
 from planner.rules.version import version_at_least
 from tests.helpers.execsim import PASSWORD, PW_ENV, cli_args, goal_holds, run_cli, successes
 
@@ -370,10 +371,10 @@ def test_upgrade_without_a_plan_disable_disables_then_enables_again(tmp_path):
     waves = (Wave(0, (), (Step("host-upgrade", h0, "after", NEW),)),)
     plan = Plan(
         digest(inv),
-        RollingUpgrade(p, NEW).to_json(),
-        {},
-        {"name": "hand"},
-        {},
+        RollingUpgrade(p, NEW),
+        PlanOptions(),
+        SolverInfo(name="hand"),
+        Figures(),
         waves,
         estimate=estimate_of(waves),
     )

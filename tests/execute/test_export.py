@@ -16,10 +16,13 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.errors import InputError
 from planner.execute.export import pool_variables, to_csv, to_xe_script
+from planner.goals import Evacuate
 from planner.inventory.builder import Builder
 from planner.inventory.io import digest, save
+from planner.options import PlanOptions
 from planner.plan import DiskMove, Migration, Plan, VifMap, Wave
 from planner.plan import save as save_plan
+from planner.plan_header import Figures, SolverInfo
 
 
 def _fleet():
@@ -80,8 +83,8 @@ def _fleet():
         ),
     ]
     waves = (Wave(0, tuple(migs[:2])), Wave(1, tuple(migs[2:])))
-    goal = {"kind": "evacuate", "hosts": [h1]}
-    plan = Plan(digest(inv), goal, {"max_per_pool": 3}, {"name": "hand"}, {}, waves)
+    goal = Evacuate((h1,))
+    plan = Plan(digest(inv), goal, PlanOptions(), SolverInfo(name="hand"), Figures(), waves)
     return inv, plan
 
 

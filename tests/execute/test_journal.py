@@ -9,7 +9,10 @@ import pytest
 
 from planner.errors import InputError
 from planner.execute import journal as J
+from planner.goals import Evacuate
+from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Wave
+from planner.plan_header import Figures, SolverInfo
 
 
 def _plan(n: int = 3, digest: str = "d" * 64) -> Plan:
@@ -28,10 +31,10 @@ def _plan(n: int = 3, digest: str = "d" * 64) -> Plan:
     ]
     return Plan(
         inventory_digest=digest,
-        goal={"kind": "evacuate", "hosts": ["h1"]},
-        options={"headroom_fraction": 0.0, "dmc": False, "max_per_pool": 3},
-        solver={"name": "hand"},
-        bounds={},
+        goal=Evacuate(("h1",)),
+        options=PlanOptions(),
+        solver=SolverInfo(name="hand"),
+        bounds=Figures(),
         waves=(Wave(0, tuple(migs[:2])), Wave(1, tuple(migs[2:]))),
     )
 
@@ -102,7 +105,7 @@ def test_reopening_resumes_and_other_plan_is_refused(tmp_path):
     with J.Journal.open(path, plan) as j:
         assert j.entry("m0").state == J.STARTED
         assert j.entry("m0").tasks == ("OpaqueRef:t",)
-    other = replace(plan, goal={"kind": "evacuate", "hosts": ["h2"]})
+    other = replace(plan, goal=Evacuate(("h2",)))
     with pytest.raises(InputError, match="another plan"):
         J.Journal.open(path, other)
 

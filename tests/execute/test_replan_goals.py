@@ -46,7 +46,7 @@ def test_replan_of_a_target_goal_runs_on_the_simulator(tmp_path):
         assert r.exit_code == 0, r.output
         live, audit = sim.inventory(), sim.audit()
     new = load_plan(tmp_path / "plan.replan-1.json")
-    assert new.goal["kind"] == "target"
+    assert new.goal.kind == "target"
     assert check_plan(load_inv(tmp_path / "plan.replan-1.inventory.json"), new).ok
     # both VMs were moved from where they were live: vm-01 from a-02 now
     moves = {m.vm: m for m in new.migrations()}

@@ -78,11 +78,13 @@ from planner.plan import (
     estimate_of,
     lockstep,
 )
+from planner.plan_header import Figures, SolverInfo
 from planner.rules import codes, target_reasons
 from planner.rules.memory import host_capacity, vm_memory
 from planner.rules.network import map_vifs
 from planner.rules.storage import reserve_on_source, reserve_on_target
 from planner.schedule import schedule
+from planner.status import Status
 
 MAX_MOVES_PER_VM = 2  # a VM steps aside and comes back, or moves twice on its way
 EXTRA_MOVES = 2  # moves beyond one per VM the goal moves (step-asides, second moves)
@@ -596,10 +598,10 @@ class _Oracle:
         ]
         return Plan(
             inventory_digest=digest(inv),
-            goal=self.goal.to_json(),
-            options=self.options.to_json(),
-            solver={"name": "oracle", "status": "OPTIMAL", "wall_seconds": 0.0},
-            bounds={},
+            goal=self.goal,
+            options=self.options,
+            solver=SolverInfo(name="oracle", status=Status.OPTIMAL, wall_seconds=0.0),
+            bounds=Figures(),
             waves=staged,
             unplaced=tuple(unplaced),
             warnings=(),
@@ -875,7 +877,7 @@ def _placed(plan: Plan, must: int) -> int:
 
 def _wave_seconds(plan: Plan) -> int:
     """The lock-step length: the sum over waves of each wave's longest migration."""
-    return int(estimate_of(plan.waves)["wave_seconds"])
+    return int(estimate_of(plan.waves).wave_seconds)
 
 
 def compare(
@@ -950,7 +952,7 @@ def _why(inv: Inventory, goal: Goal, placed: int, plan: Plan, best: OracleResult
     seconds = plan.schedule_seconds
 
     def matches(**kw: Any) -> bool:  # the planner is at least as good as this variant
-        r = oracle(inv, goal, PlanOptions.from_json(plan.options), **kw)
+        r = oracle(inv, goal, plan.options, **kw)
         return placed > r.placed or (placed == r.placed and seconds <= r.seconds)
 
     if matches(extra=0, per_disk=True):

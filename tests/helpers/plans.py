@@ -7,19 +7,26 @@ from __future__ import annotations
 from typing import Any
 
 from planner.durations import DEFAULT_MODEL
+from planner.goals import Goal
 from planner.inventory import digest
 from planner.inventory.model import Inventory
+from planner.options import PlanOptions
 from planner.plan import (
     DiskMove,
+    Figures,
     Migration,
     Plan,
     Reason,
+    SolverInfo,
     Unplaced,
     VifMap,
     Wave,
     estimate_of,
     lockstep,
 )
+from planner.status import Status
+
+HAND = SolverInfo(name="hand", status=Status.FEASIBLE, wall_seconds=0.0)  # made by hand
 
 
 def mig(
@@ -82,11 +89,11 @@ def mig(
 def plan_of(
     inv: Inventory,
     waves: list[list[Migration]],
-    goal: dict[str, Any],
+    goal: Goal,
     *,
-    options: dict[str, Any] | None = None,
+    options: PlanOptions | None = None,
     unplaced: dict[str, list[str]] | None = None,
-    estimate: dict[str, Any] | None = None,
+    estimate: Figures | None = None,
 ) -> Plan:
     """A plan for `inv` with the given waves, scheduled lock-step (`start_s` at each wave's
     start); the estimate is computed unless given."""
@@ -94,9 +101,9 @@ def plan_of(
     return Plan(
         inventory_digest=digest(inv),
         goal=goal,
-        options=options or {"headroom_fraction": 0.0, "dmc": False, "max_per_pool": 3},
-        solver={"name": "hand", "status": "FEASIBLE", "wall_seconds": 0.0},
-        bounds={"waves": 0, "seconds": 0},
+        options=options or PlanOptions(),
+        solver=HAND,
+        bounds=Figures(waves=0, seconds=0),
         waves=ws,
         unplaced=tuple(
             Unplaced(inv.find("vm", v), tuple(Reason(c, c) for c in cs))

@@ -8,10 +8,14 @@ import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
+from planner.goals import Evacuate
 from planner.inventory import sample_path, to_dict
 from planner.inventory.generate import generate
 from planner.inventory.io import read_json
+from planner.options import PlanOptions
+from planner.plan_header import Figures, SolverInfo
 from planner.schema import inventory_schema, plan_schema
+from planner.status import Status
 
 INV = Draft202012Validator(inventory_schema())
 PLAN = Draft202012Validator(plan_schema())
@@ -182,10 +186,10 @@ def test_plan_written_by_the_planner_matches(sample_inv):
     waves = (Wave(0, (m,)),)
     plan = Plan(
         inventory_digest="0" * 64,
-        goal={"kind": "evacuate", "hosts": [vm.host]},
-        options={"headroom_fraction": 0.0, "dmc": False, "max_per_pool": 3},
-        solver={"name": "test", "status": "FEASIBLE", "wall_seconds": 0.0},
-        bounds={"waves": 1, "seconds": 12},
+        goal=Evacuate((vm.host,)),
+        options=PlanOptions(),
+        solver=SolverInfo(name="test", status=Status.FEASIBLE, wall_seconds=0.0),
+        bounds=Figures(waves=1, seconds=12),
         waves=waves,
         estimate=estimate_of(waves),
     )

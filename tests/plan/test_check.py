@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 from planner.check import check_plan
 from planner.cli import app
 from planner.errors import InputError
+from planner.goals import Evacuate, MovePool, Rebalance, RetireSR, Target
 from planner.inventory import save
 from planner.inventory.builder import GIB, Builder
-from planner.plan import DiskMove, Wave, estimate_of
+from planner.options import PlanOptions
+from planner.plan import DiskMove, Figures, Wave, estimate_of
 from planner.plan import save as save_plan
 from planner.rules import codes
 from tests.helpers.plans import mig, plan_of
@@ -50,7 +52,7 @@ def fleet(
 
 
 def ev(inv, *names):
-    return {"kind": "evacuate", "hosts": [inv.find("host", n) for n in names]}
+    return Evacuate(tuple(inv.find("host", n) for n in names))
 
 
 def evacuate_h1(inv):
@@ -93,7 +95,7 @@ def test_concurrency_four_from_one_pool_in_a_wave():
 def test_concurrency_honours_max_per_pool_option():
     inv = fleet()
     plan = evacuate_h1(inv)
-    plan = replace(plan, options={**plan.options, "max_per_pool": 2})
+    plan = replace(plan, options=replace(plan.options, max_per_pool=2))
     assert check_plan(inv, plan).codes() == {codes.CONCURRENCY}
 
 
@@ -113,7 +115,7 @@ def _one_vm_to_small_host(
     b.vm(a, "big", host=h1, memory_gib=vm_gib, memory_min_gib=min_gib, disks=[(sr, 10)])
     inv = b.build()
     m = mig(inv, "m0", "big", to_host=inv.find("host", "h2"))
-    opts = {"headroom_fraction": headroom, "dmc": dmc, "max_per_pool": 3}
+    opts = PlanOptions(headroom_fraction=headroom, dmc=dmc)
     return inv, plan_of(inv, [[m]], ev(inv, "h1"), options=opts)
 
 
@@ -145,7 +147,7 @@ def test_memory_is_freed_only_at_the_end_of_the_wave():
     b.vm(a, "x", host=h1, memory_gib=8)
     b.vm(a, "y", host=h2, memory_gib=8)
     inv = b.build()
-    goal = {"kind": "target", "placements": {inv.find("vm", "x"): h2, inv.find("vm", "y"): h1}}
+    goal = Target({inv.find("vm", "x"): h2, inv.find("vm", "y"): h1})
     swap = [mig(inv, "m0", "x", to_host=h2), mig(inv, "m1", "y", to_host=h1)]
     report = check_plan(inv, plan_of(inv, [swap], goal))
     assert report.codes() == {codes.MEMORY}
@@ -169,7 +171,7 @@ def _disk_to_sr(target_gib: float, source_gib: float = 1000):
     b.vm(a, "cold", disks=[(src, 10)], disk_used_fraction=0.5)
     inv = b.build()
     m = mig(inv, "m0", "cold", to_sr=inv.find("sr", "new"))
-    return inv, plan_of(inv, [[m]], {"kind": "retire-sr", "srs": [src]})
+    return inv, plan_of(inv, [[m]], RetireSR((src,)))
 
 
 def test_sr_space_target_three_times_size_exactly_and_one_byte_short():
@@ -197,7 +199,7 @@ def test_sr_space_used_moves_at_the_end_of_the_wave():
     b.vm(a, "c1", disks=[(src, 10)], disk_used_fraction=0.5)
     b.vm(a, "c2", disks=[(src, 10)], disk_used_fraction=0.5)
     inv = b.build()
-    goal = {"kind": "retire-sr", "srs": [src]}
+    goal = RetireSR((src,))
     both = [mig(inv, "m0", "c1", to_sr=new), mig(inv, "m1", "c2", to_sr=new)]
     assert check_plan(inv, plan_of(inv, [both], goal)).codes() == {codes.SR_SPACE}
     # wave 1: 5 GiB used + 30 GiB reserved = 35 GiB: exactly full
@@ -215,7 +217,7 @@ def test_halted_vm_needs_a_host_that_could_start_it():
         b.vm(a, "cold", memory_gib=8, disks=[(src, 10)])
         inv = b.build()
         m = mig(inv, "m0", "cold", to_sr=new)
-        return check_plan(inv, plan_of(inv, [[m]], {"kind": "retire-sr", "srs": [src]}))
+        return check_plan(inv, plan_of(inv, [[m]], RetireSR((src,))))
 
     assert run(10).ok
     assert run(10 - 1 / GIB).codes() == {codes.HALTED_MEMORY}
@@ -268,7 +270,7 @@ def test_reachability_disabled_host_sr_and_network_not_attached():
         ("netv", h3, codes.NETWORK_NOT_ATTACHED),
     ]
     for vm, host, code in cases:
-        goal = {"kind": "target", "placements": {inv.find("vm", vm): host}}
+        goal = Target({inv.find("vm", vm): host})
         plan = plan_of(inv, [[mig(inv, "m0", vm, to_host=host)]], goal)
         assert check_plan(inv, plan).codes() == {code}, vm
 
@@ -276,7 +278,7 @@ def test_reachability_disabled_host_sr_and_network_not_attached():
 def test_cross_pool_sr_in_wrong_pool_and_unmapped_vif():
     inv = fleet()
     g1, nfs2 = inv.find("host", "g1"), inv.find("sr", "nfs2")
-    goal = {"kind": "move-pool", "from": [inv.find("pool", "a")], "to": [inv.find("pool", "b")]}
+    goal = MovePool((inv.find("pool", "a"),), (inv.find("pool", "b"),))
     m = mig(inv, "m0", "web-0", to_host=g1, to_sr=nfs2)
     report = check_plan(inv, plan_of(inv, [[m]], goal, unplaced=_rest(inv, "web-0")))
     assert codes.SR_WRONG_POOL in report.codes()
@@ -294,7 +296,7 @@ def _rest(inv, *moved):
 
 def test_valid_cross_pool_storage_migration_passes():
     inv = fleet()
-    goal = {"kind": "move-pool", "from": [inv.find("pool", "a")], "to": [inv.find("pool", "b")]}
+    goal = MovePool((inv.find("pool", "a"),), (inv.find("pool", "b"),))
     m = mig(inv, "m0", "web-0", to_host=inv.find("host", "g1"), to_sr=inv.find("sr", "nfs-b"))
     report = check_plan(inv, plan_of(inv, [[m]], goal, unplaced=_rest(inv, "web-0")))
     assert report.ok, report.lines()
@@ -353,7 +355,7 @@ def test_cbt_and_mcs_block_storage_moves_only(props, code):
 @pytest.mark.parametrize(("hotfixes", "ok"), [((), False), (("XS82ECU1033",), True)])
 def test_port80_needs_hotfix_into_https_only_pool(hotfixes, ok):
     inv = fleet(b_https=True, a_version="8.2.1", a_hotfixes=hotfixes)
-    goal = {"kind": "move-pool", "from": [inv.find("pool", "a")], "to": [inv.find("pool", "b")]}
+    goal = MovePool((inv.find("pool", "a"),), (inv.find("pool", "b"),))
     m = mig(inv, "m0", "web-0", to_host=inv.find("host", "g1"), to_sr=inv.find("sr", "nfs-b"))
     report = check_plan(inv, plan_of(inv, [[m]], goal, unplaced=_rest(inv, "web-0")))
     assert report.ok if ok else report.codes() == {codes.PORT80}
@@ -379,7 +381,7 @@ def test_continuity_second_move_starts_where_the_first_ended():
         [mig(inv, "m0", "web-0", to_host=h2)],
         [mig(inv, "m1", "web-0", to_host=h3, from_host=h2)],
     ]
-    goal = {"kind": "target", "placements": {inv.find("vm", "web-0"): h3}}
+    goal = Target({inv.find("vm", "web-0"): h3})
     assert check_plan(inv, plan_of(inv, ok, goal)).ok
     stale = [ok[0], [mig(inv, "m1", "web-0", to_host=h3)]]  # from h1 again
     assert check_plan(inv, plan_of(inv, stale, goal)).codes() == {codes.CONTINUITY}
@@ -389,7 +391,7 @@ def test_continuity_same_vm_twice_in_a_wave():
     inv = fleet()
     h2, h3 = inv.find("host", "h2"), inv.find("host", "h3")
     twice = [[mig(inv, "m0", "web-0", to_host=h2), mig(inv, "m1", "web-0", to_host=h3)]]
-    goal = {"kind": "target", "placements": {inv.find("vm", "web-0"): h2}}
+    goal = Target({inv.find("vm", "web-0"): h2})
     assert check_plan(inv, plan_of(inv, twice, goal)).codes() == {codes.CONTINUITY}
 
 
@@ -399,7 +401,7 @@ def test_continuity_disk_from_wrong_sr():
     cold = inv.vm_by_uuid[inv.find("vm", "cold")]
     assert cold.disks[0].sr == nfs
     good = mig(inv, "m0", "cold", to_sr=nfs2)
-    anything = {"kind": "rebalance", "max_moves": None}  # no per-VM goal to meet
+    anything = Rebalance(None, tolerance=None)  # no per-VM goal to meet
     plan = plan_of(inv, [[good]], anything)
     assert check_plan(inv, plan).ok
     # the same move, claiming the disk starts on nfs2 where it is not
@@ -412,8 +414,7 @@ def test_continuity_disk_from_wrong_sr():
 def test_goal_not_met_unless_unplaced_with_reasons():
     inv = fleet()
     plan = evacuate_h1(inv)
-    short = replace(plan, waves=plan.waves[:1], estimate={})
-    short = replace(short, estimate=estimate_of(short.waves))
+    short = replace(plan, waves=plan.waves[:1], estimate=estimate_of(plan.waves[:1]))
     report = check_plan(inv, short)
     assert report.codes() == {codes.GOAL}
     assert report.violations[0].vm == "web-3"
@@ -432,9 +433,9 @@ def test_goal_not_met_unless_unplaced_with_reasons():
 
 def test_goal_rebalance_max_moves():
     inv = fleet()
-    plan = replace(evacuate_h1(inv), goal={"kind": "rebalance", "max_moves": 3})
+    plan = replace(evacuate_h1(inv), goal=Rebalance(3, tolerance=None))
     assert check_plan(inv, plan).codes() == {codes.GOAL}
-    plan = replace(plan, goal={"kind": "rebalance", "max_moves": 4})
+    plan = replace(plan, goal=Rebalance(4, tolerance=None))
     assert check_plan(inv, plan).ok
 
 
@@ -442,16 +443,15 @@ def test_goal_rebalance_max_moves():
 def test_estimate_must_match_waves():
     inv = fleet()
     plan = evacuate_h1(inv)
-    want = plan.estimate["wave_seconds"]
+    want = plan.estimate.wave_seconds
     assert want == sum(max(m.est_seconds for m in w.migrations) for w in plan.waves)
     # lock-step schedule: the schedule's length is the wave figure
-    assert plan.estimate["seconds"] == want
-    est = dict(plan.estimate)
+    assert plan.estimate.seconds == want
     for key, value in (("wave_seconds", want - 1), ("seconds", want + 1), ("waves", 3)):
-        bad = replace(plan, estimate={**est, key: value})
+        bad = replace(plan, estimate=replace(plan.estimate, **{key: value}))
         assert check_plan(inv, bad).codes() == {codes.ESTIMATE}, key
     # a version 1 plan: `seconds` is the wave figure, rule 15 does not apply
-    v1 = replace(plan, version=1, estimate={"waves": 2, "seconds": want})
+    v1 = replace(plan, version=1, estimate=Figures(waves=2, seconds=want))
     assert check_plan(inv, v1).ok
 
 
@@ -488,7 +488,7 @@ def test_every_violation_is_reported():
     inv = fleet(h2_gib=10)
     h2 = inv.find("host", "h2")
     w0 = [mig(inv, f"m{i}", f"web-{i}", to_host=h2) for i in range(4)]
-    report = check_plan(inv, plan_of(inv, [w0], ev(inv, "h1"), estimate={}))
+    report = check_plan(inv, plan_of(inv, [w0], ev(inv, "h1"), estimate=Figures()))
     assert report.codes() == {codes.CONCURRENCY, codes.MEMORY, codes.ESTIMATE}
     # h2 holds 8 GiB: web-0 and web-1 fit, web-2 and web-3 do not
     assert [v.migration for v in report.violations if v.code == codes.MEMORY] == ["m2", "m3"]
@@ -514,7 +514,7 @@ def test_cli_check_exit_codes(tmp_path):
     assert r.exit_code == 0, r.output
     assert "safe" in r.output
     plan = evacuate_h1(inv)
-    bad = _files(tmp_path, inv, replace(plan, estimate={"waves": 9, "seconds": 1}))
+    bad = _files(tmp_path, inv, replace(plan, estimate=Figures(waves=9, seconds=1)))
     r = runner.invoke(app, ["check", *bad])
     assert r.exit_code == 1
     assert "ESTIMATE" in r.output
@@ -551,7 +551,7 @@ def test_fifty_thousand_migrations_replay_in_seconds():
     import time
 
     from planner.inventory import digest
-    from planner.plan import Migration, Plan, estimate_of, lockstep
+    from planner.plan import Migration, Plan, SolverInfo, estimate_of, lockstep
 
     b = Builder()
     pools = []
@@ -580,9 +580,17 @@ def test_fifty_thousand_migrations_replay_in_seconds():
                 at[vm] = to
                 n += 1
         waves.append(Wave(w, tuple(ms)))
-    goal = {"kind": "target", "placements": dict(at)}
+    goal = Target(dict(at))
     waves = lockstep(waves)  # both replays: the schedule is the lock-step one
-    plan = Plan(digest(inv), goal, {}, {}, {}, tuple(waves), estimate=estimate_of(waves))
+    plan = Plan(
+        digest(inv),
+        goal,
+        PlanOptions(),
+        SolverInfo(name="hand"),
+        Figures(),
+        tuple(waves),
+        estimate=estimate_of(waves),
+    )
     t = time.perf_counter()
     report = check_plan(inv, plan)
     seconds = time.perf_counter() - t

@@ -14,6 +14,7 @@ from planner.cli import app
 from planner.inventory.builder import Builder
 from planner.inventory.io import from_dict
 from planner.plan import Plan, Wave, estimate_of
+from planner.plan_header import Figures
 from planner.rules import codes
 from tests.helpers.plans import mig, plan_of
 from tests.plan.test_check import _files, ev, evacuate_h1, fleet
@@ -70,7 +71,7 @@ def test_broken_both_ways_is_one_violation_without_a_mode():
 def test_v1_plan_is_checked_in_waves_only():
     inv = fleet()
     bad = _restamp(evacuate_h1(inv), {"m3": 0})
-    v1 = replace(bad, version=1, estimate={"waves": 2, "seconds": bad.estimate["wave_seconds"]})
+    v1 = replace(bad, version=1, estimate=Figures(waves=2, seconds=bad.estimate.wave_seconds))
     assert check_plan(inv, v1).ok
 
 
@@ -111,7 +112,7 @@ def test_anti_affinity_strict_and_soft():
     report = check_plan(inv, meet)
     assert report.codes() == {"ANTI_AFFINITY"}
     assert [(v.migration, v.mode) for v in report.violations] == [("m0", None)]
-    soft = replace(meet, options={**meet.options, "anti_affinity": "soft"})
+    soft = replace(meet, options=replace(meet.options, anti_affinity="soft"))
     assert check_plan(inv, soft).ok
     apart = plan_of(
         inv,
@@ -127,11 +128,11 @@ def test_max_per_host_counts_migrations_leaving_or_entering_a_host():
     both = [mig(inv, "m0", "db-0", to_host=h3), mig(inv, "m1", "web", to_host=h3)]
     plan = plan_of(inv, [both], ev(inv, "h1"))
     assert check_plan(inv, plan).ok
-    one = replace(plan, options={**plan.options, "max_per_host": 1})
+    one = replace(plan, options=replace(plan.options, max_per_host=1))
     report = check_plan(inv, one)
     assert report.codes() == {codes.CONCURRENCY}
     assert all(v.mode is None for v in report.violations)
     # one after the other: safe both ways
     serial = plan_of(inv, [both[:1], both[1:]], ev(inv, "h1"))
-    assert check_plan(inv, replace(serial, options={**serial.options, "max_per_host": 1})).ok
+    assert check_plan(inv, replace(serial, options=replace(serial.options, max_per_host=1))).ok
     assert isinstance(serial.waves[0], Wave)

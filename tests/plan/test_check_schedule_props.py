@@ -19,7 +19,6 @@ from planner.inventory import samples
 from planner.inventory.generate import generate
 from planner.inventory.io import from_dict, load
 from planner.inventory.model import Inventory
-from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Wave, estimate_of
 from planner.rules import codes
 from planner.schedule import schedule
@@ -32,7 +31,7 @@ SETTINGS = settings(
 
 
 def _scheduled(inv: Inventory, plan: Plan) -> Plan:
-    waves = schedule(inv, PlanOptions.from_json(plan.options), plan.waves)
+    waves = schedule(inv, plan.options, plan.waves)
     return replace(plan, waves=waves, estimate=estimate_of(waves))
 
 
@@ -60,7 +59,7 @@ def test_valid_plans_pass_both_replays() -> None:
     for inv, plan in _plans():
         assert_checked(inv, plan)
         assert plan.has_schedule
-        assert plan.estimate["seconds"] <= plan.estimate["wave_seconds"]
+        assert plan.estimate.seconds <= plan.estimate.wave_seconds
 
 
 @SETTINGS
@@ -101,7 +100,7 @@ def test_a_start_moved_earlier_is_caught(data: st.DataObject) -> None:
 @given(st.data())
 def test_overlapping_a_pool_beyond_its_slots_is_caught(data: st.DataObject) -> None:
     inv, plan = data.draw(st.sampled_from(_plans()))
-    limit = PlanOptions.from_json(plan.options).max_per_pool
+    limit = plan.options.max_per_pool
     by_pool: dict[str, list[Migration]] = {}
     for m in plan.migrations():
         if m.est_seconds > 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planner.goals import RetireSR
 from planner.ledger import Ledger, Shortfall, merge, negate, slot_capacities
 
 
@@ -89,7 +90,7 @@ def test_suspend_image_stays_where_xapi_leaves_it():
     )
     b.vm(p, "h", power_state="Halted", disks=[(old, 30)], networks=[net])
     inv = b.build()
-    goal = {"kind": "retire-sr", "srs": [old]}
+    goal = RetireSR((old,))
     first = mig(inv, "m1", "s", to_host=a1, to_sr=new, kind="storage")
     ok = plan_of(inv, [[first], [mig(inv, "m2", "h", to_sr=new)]], goal)
     assert check_plan(inv, ok).ok, check_plan(inv, ok).lines()

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from planner.errors import InputError
+from planner.goals import Evacuate
 from planner.inventory.builder import GIB, Builder
-from planner.plan import FORMAT_NAME, Reason, from_dict, load, save, to_dict
+from planner.options import PlanOptions
+from planner.plan import FORMAT_NAME, Figures, Reason, SolverInfo, from_dict, load, save, to_dict
 from tests.helpers.plans import mig, plan_of
 
 
@@ -25,9 +27,7 @@ def small():
         [mig(inv, "m0", "web", to_host=h2)],
         [mig(inv, "m1", "db", to_host=h2, to_sr=new, depends_on=("m0",))],
     ]
-    plan = plan_of(
-        inv, waves, {"kind": "evacuate", "hosts": [h1]}, unplaced={"web": ["NO_CAPACITY"]}
-    )
+    plan = plan_of(inv, waves, Evacuate((h1,)), unplaced={"web": ["NO_CAPACITY"]})
     return inv, plan
 
 
@@ -73,7 +73,8 @@ def test_plan_with_no_waves_and_defaults():
     for key in ("unplaced", "warnings", "solver", "bounds", "options", "estimate"):
         del doc[key]
     p = from_dict(doc)
-    assert p.waves == () and p.unplaced == () and p.options == {}
+    assert p.waves == () and p.unplaced == () and p.options == PlanOptions()
+    assert p.solver == SolverInfo() and p.bounds == p.estimate == Figures()
     assert p.warnings == ()
 
 

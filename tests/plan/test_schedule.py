@@ -6,7 +6,6 @@ import itertools
 from dataclasses import replace
 
 from planner.goals import Evacuate, RetireSR
-from planner.options import PlanOptions
 from planner.plan import estimate_of
 from planner.schedule import schedule
 from planner.solve import solve
@@ -14,7 +13,7 @@ from tests.helpers.solving import assert_checked, parallel_pools, serial_sr
 
 
 def _scheduled(inv, plan):
-    waves = schedule(inv, PlanOptions.from_json(plan.options), plan.waves)
+    waves = schedule(inv, plan.options, plan.waves)
     return replace(plan, waves=waves, estimate=estimate_of(waves))
 
 
@@ -26,7 +25,7 @@ def test_pools_do_not_wait_for_each_other():
     assert_checked(inv, flow)
     pool_b = inv.host_by_uuid[srcs[1]].pool
     assert all(m.start_s == 0 for m in flow.migrations() if m.from_pool == pool_b)
-    assert flow.estimate["seconds"] <= plan.estimate["seconds"]
+    assert flow.estimate.seconds <= plan.estimate.seconds
     # pool A: six moves, three slots: the second three start as the first three end
     a = sorted((m for m in flow.migrations() if m.from_pool != pool_b), key=lambda m: m.start_s)
     ends = sorted(m.end_s for m in a[:3])
@@ -41,13 +40,13 @@ def test_sr_space_serialises_storage_moves():
     ms = sorted(plan.migrations(), key=lambda m: m.start_s)
     for x, y in itertools.pairwise(ms):
         assert y.start_s >= x.end_s
-    assert plan.estimate["seconds"] == sum(m.est_seconds for m in ms)
+    assert plan.estimate.seconds == sum(m.est_seconds for m in ms)
 
 
 def test_lower_slot_limit_stretches_the_schedule():
     inv, srcs = parallel_pools()
     plan = solve(inv, Evacuate(tuple(srcs)), solver="greedy")
-    opts = PlanOptions.from_json(plan.options)
+    opts = plan.options
     one = schedule(inv, opts, plan.waves, max_per_pool=1)
     per_pool: dict[str, list] = {}
     for w in one:

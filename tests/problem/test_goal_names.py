@@ -7,7 +7,7 @@ import pytest
 
 import planner
 from planner.errors import InputError
-from planner.goals import MovePool, RetireSR, RollingUpgrade, resolve_goal
+from planner.goals import Evacuate, MovePool, RetireSR, RollingUpgrade, resolve_goal
 from tests.helpers.solving import assert_checked
 
 
@@ -21,7 +21,7 @@ def test_evacuate_by_name_plans_the_same_as_by_uuid(inv):
     by_uuid = planner.solve(inv, planner.Evacuate((inv.find("host", "xs-02"),)), solver="greedy")
     assert by_name.status != "NOTHING_TO_DO"
     assert (
-        by_name.goal == by_uuid.goal == {"kind": "evacuate", "hosts": [inv.find("host", "xs-02")]}
+        by_name.goal == by_uuid.goal == Evacuate((inv.find("host", "xs-02"),))
     )
     assert [m.vm for m in by_name.migrations()] == [m.vm for m in by_uuid.migrations()]
     assert by_name.waves, "xs-02 runs VMs: there is something to move"

@@ -217,7 +217,7 @@ def test_solver_avoids_hosts_without_an_ip_and_check_catches_a_plan_that_does_no
     assert not plan.unplaced
     assert {m.to_host for m in plan.migrations() if m.to_host} <= {h["b1"], h["b2"]}
     assert check_plan(inv, plan).ok
-    assert plan.options["migration_network"] == {pb: storage}
+    assert plan.options.migration_network == {pb: storage}
     # the named network silences the target pool's MANAGEMENT_NETWORK warning
     warned = [w.message for w in plan.warnings if w.code == codes.MANAGEMENT_NETWORK]
     assert len(warned) == 1 and warned[0].startswith("pool a:")
@@ -273,7 +273,7 @@ def test_cli_solve_takes_migration_networks_and_reports_bad_ones(tmp_path):
     )
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
-    assert plan.options["migration_network"] == {
+    assert plan.options.migration_network == {
         inv.find("pool", "b"): inv.find("network", "storage")
     }
     assert h["b3"] not in {m.to_host for m in plan.migrations()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from planner.goals import Evacuate, RetireSR
+from planner.plan import Figures
 from planner.problem import build_problem
 from planner.solve import solve
 from solvers.bounds import gap, group_bound, lower_bounds, machines_bound
@@ -56,8 +57,8 @@ def test_sr_space_bound_forces_serial_moves():
     assert "target SR" in b.seconds_by and "target SR" in b.wave_seconds_by
     plan = solve(inv, RetireSR((old,)), solver="greedy")
     assert_checked(inv, plan)
-    assert plan.bounds == {"waves": 3, "seconds": b.seconds, "wave_seconds": b.seconds}
-    assert plan.estimate["seconds"] == b.seconds  # serial, and provably so
+    assert plan.bounds == Figures(waves=3, seconds=b.seconds, wave_seconds=b.seconds)
+    assert plan.estimate.seconds == b.seconds  # serial, and provably so
 
 
 def test_source_sr_clique_bound():
@@ -83,4 +84,4 @@ def test_source_sr_clique_bound():
         plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)
         assert not plan.unplaced
-        assert plan.estimate["seconds"] == bound.seconds  # serial, and provably so
+        assert plan.estimate.seconds == bound.seconds  # serial, and provably so

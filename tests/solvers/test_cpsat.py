@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from planner.goals import Evacuate, MovePool, RetireSR
+from planner.plan import Figures
 from planner.problem import build_problem
 from planner.solve import solve
 from solvers.base import Solution, Status, flow_replay
@@ -53,14 +54,14 @@ def test_binpacking_trap_cpsat_places_everything():
     # target memory never binds over time here (each target ends exactly full, and
     # holds only what arrives), so the optimum is three slots' worth of durations
     want = _p_cmax([gib_seconds_live(g) for g in (8, 6, 3, 3, 2, 2)], 3)
-    assert cp.estimate["seconds"] == want
-    assert cp.bounds["seconds"] <= want
+    assert cp.estimate.seconds == want
+    assert cp.bounds.seconds <= want
     # the packing CP-SAT found is one of the two exact fits
     by_host: dict[str, set[float]] = {}
     for m in cp.migrations():
         by_host.setdefault(m.to_host, set()).add(inv.label(m.vm))
     assert sorted(map(sorted, by_host.values())) == [["v2a", "v2b", "v8"], ["v3a", "v3b", "v6"]]
-    assert cp.solver["greedy"]["unplaced"] == 1
+    assert cp.solver.greedy.unplaced == 1
 
 
 def test_serial_sr_moves_are_one_per_wave():
@@ -68,8 +69,8 @@ def test_serial_sr_moves_are_one_per_wave():
     greedy, cp = _both(inv, RetireSR((old,)))
     for plan in (greedy, cp):
         assert [len(w.migrations) for w in plan.waves] == [1, 1, 1]
-        assert plan.estimate["seconds"] == plan.bounds["seconds"]
-        assert plan.estimate["seconds"] == sum(m.est_seconds for m in plan.migrations())
+        assert plan.estimate.seconds == plan.bounds.seconds
+        assert plan.estimate.seconds == sum(m.est_seconds for m in plan.migrations())
         assert plan.status == "OPTIMAL"
 
 
@@ -80,10 +81,10 @@ def test_independent_pools_run_side_by_side():
     # pool A: three 16s, then three 1s; pool B: three 8s at once; the campaign is pool
     # A's length, and the waves derived from it line up the same way
     for plan in (greedy, cp):
-        assert plan.estimate == {"waves": 2, "seconds": d16 + d1, "wave_seconds": d16 + d1}
+        assert plan.estimate == Figures(waves=2, seconds=d16 + d1, wave_seconds=d16 + d1)
         assert sorted(m.est_seconds for m in plan.waves[0].migrations) == [d8] * 3 + [d16] * 3
         assert {m.start_s for m in plan.waves[1].migrations} == {d16}
-        assert plan.solver["components"] == 2
+        assert plan.solver.components == 2
         assert plan.status == "OPTIMAL"
 
 
@@ -93,7 +94,7 @@ def test_cpu_and_version_rules_leave_one_pool():
     for plan in (greedy, cp):
         assert plan.unplaced == ()
         assert {m.to_pool for m in plan.migrations()} == {good}
-        assert plan.estimate["seconds"] == plan.bounds["seconds"]
+        assert plan.estimate.seconds == plan.bounds.seconds
 
 
 def test_cpsat_beats_greedy_when_greedy_strands_a_vm_on_the_sample():
@@ -104,9 +105,9 @@ def test_cpsat_beats_greedy_when_greedy_strands_a_vm_on_the_sample():
     goal = Evacuate((inv.find("host", "xs-02"),))
     greedy, cp = _both(inv, goal)
     # greedy strands a VM; a step-aside move (issue 13 item 11) may then place it, later
-    assert greedy.unplaced or greedy.solver.get("step_aside")
-    assert not cp.unplaced and "step_aside" not in cp.solver
-    assert cp.status == "OPTIMAL" and cp.estimate["seconds"] == cp.bounds["seconds"]
+    assert greedy.unplaced or greedy.solver.step_aside
+    assert not cp.unplaced and cp.solver.step_aside is None
+    assert cp.status == "OPTIMAL" and cp.estimate.seconds == cp.bounds.seconds
 
 
 def test_statuses_nothing_to_do_and_no_plan():
@@ -177,7 +178,7 @@ def test_issue13_case10_horizon_never_leaves_a_vm_out_for_want_of_time():
     assert lower_bounds(p).waves == 4 and lower_bounds(p).seconds <= 4 * d
     plan = solve(inv, RetireSR((old,)), workers=1, time_limit=10)
     assert_checked(inv, plan)
-    assert plan.unplaced == () and plan.estimate["seconds"] == 4 * d
+    assert plan.unplaced == () and plan.estimate.seconds == 4 * d
 
 
 @pytest.mark.parametrize("limit", [0.01])

@@ -88,7 +88,7 @@ def test_dask_plan_equals_local_plan(cluster) -> None:
     msgs: list[str] = []
     remote = solve(inv, goal, workers=1, seed=0, time_limit=60, client=client, progress=msgs.append)
     assert comparable(remote) == comparable(local)
-    assert remote.solver["components"] == 6
+    assert remote.solver.components == 6
     assert not remote.unplaced
     assert_checked(inv, remote)
     # one streamed line per component as it finishes, counting up to all six

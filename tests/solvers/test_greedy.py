@@ -60,7 +60,7 @@ def test_longest_first_list_schedule_meets_the_longest_job():
     assert_checked(inv, plan)
     d = sorted((gib_seconds_live(g) for g in sizes), reverse=True)
     assert sum(d[1:]) <= 2 * d[0]  # the premise: the others fit beside the longest
-    assert plan.estimate["seconds"] == d[0] == plan.bounds["seconds"]
+    assert plan.estimate.seconds == d[0] == plan.bounds.seconds
     assert plan.status == "OPTIMAL"  # it meets the lower bound, which proves it
     starts = sorted((m.start_s, m.est_seconds) for m in plan.migrations())
     # the three longest start at once; each later one when a slot frees
@@ -68,7 +68,7 @@ def test_longest_first_list_schedule_meets_the_longest_job():
     assert starts[3][0] == d[2]
     assert _in_flight(plan, lambda m: [m.from_pool]) == 3
     # the derived waves replay in lock-step too (assert_checked), and are not shorter
-    assert plan.estimate["wave_seconds"] >= plan.estimate["seconds"]
+    assert plan.estimate.wave_seconds >= plan.estimate.seconds
 
 
 def test_greedy_falls_into_the_binpacking_trap():
@@ -127,7 +127,7 @@ def test_max_per_pool_is_respected():
     assert_checked(inv, plan)
     d = gib_seconds_live(1)
     assert _in_flight(plan, lambda m: [m.from_pool]) == 2
-    assert plan.estimate["seconds"] == 4 * d  # 7 equal moves on 2 slots
+    assert plan.estimate.seconds == 4 * d  # 7 equal moves on 2 slots
     assert [len(w.migrations) for w in plan.waves] == [2, 2, 2, 1]
 
 
@@ -149,8 +149,8 @@ def test_max_per_host_limits_moves_that_leave_or_enter_a_host():
         one = solve(inv, Evacuate((src,)), PlanOptions(max_per_host=1), solver=solver, time_limit=5)
         for plan in (free, one):
             assert_checked(inv, plan)
-        assert free.estimate["seconds"] == 2 * d
-        assert one.estimate["seconds"] == 4 * d == one.bounds["seconds"]
+        assert free.estimate.seconds == 2 * d
+        assert one.estimate.seconds == 4 * d == one.bounds.seconds
         hosts = lambda m: {m.from_host, m.to_host} - {None}  # noqa: E731
         assert _in_flight(one, hosts) == 1 and _in_flight(free, hosts) == 3
 

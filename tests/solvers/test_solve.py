@@ -9,7 +9,7 @@ from planner.goals import Evacuate, MovePool, RetireSR
 from planner.inventory import digest
 from planner.inventory.builder import Builder
 from planner.options import PlanOptions
-from planner.plan import estimate_of, from_dict, to_dict
+from planner.plan import Figures, estimate_of, from_dict, to_dict
 from planner.solve import solve
 from tests.helpers.solving import assert_checked, binpacking_trap
 
@@ -37,10 +37,10 @@ def test_move_pool_plan_has_every_formats_field():
     plan = solve(inv, MovePool((x["old"],), (x["new"],)), opts, workers=1)
     assert_checked(inv, plan)
     assert plan.inventory_digest == digest(inv)
-    assert plan.goal == {"kind": "move-pool", "from": [x["old"]], "to": [x["new"]]}
-    assert plan.options == opts.to_json()
+    assert plan.goal == MovePool((x["old"],), (x["new"],))
+    assert plan.options == opts
     assert plan.estimate == estimate_of(plan.waves)
-    assert set(plan.solver) >= {
+    assert set(to_dict(plan)["solver"]) >= {
         "name",
         "status",
         "wall_seconds",
@@ -78,8 +78,7 @@ def test_goal_already_met_is_an_empty_plan():
     assert_checked(inv, plan)
     assert plan.status == "NOTHING_TO_DO"
     assert plan.waves == () and plan.unplaced == ()
-    assert plan.estimate == {"waves": 0, "seconds": 0, "wave_seconds": 0}
-    assert plan.bounds == {"waves": 0, "seconds": 0, "wave_seconds": 0}
+    assert plan.estimate == plan.bounds == Figures(waves=0, seconds=0, wave_seconds=0)
 
 
 def test_unplaced_vm_makes_the_plan_partial_and_the_rest_still_moves():
@@ -147,11 +146,11 @@ def test_greedy_figures_are_reported_beside_cpsat():
     inv, src, _ = binpacking_trap()
     plan = solve(inv, Evacuate((src,)), workers=1)
     assert_checked(inv, plan)
-    g = plan.solver["greedy"]
-    assert g["unplaced"] == 1 and g["seconds"] > 0 and g["waves"] >= 1
-    assert plan.solver["objective"] == plan.estimate["seconds"]
-    assert plan.solver["best_bound"] >= plan.bounds["seconds"]
-    assert "assume" not in plan.solver or plan.solver["bound_assumes"]
+    g = plan.solver.greedy
+    assert g.unplaced == 1 and g.seconds > 0 and g.waves >= 1
+    assert plan.solver.objective == plan.estimate.seconds
+    assert plan.solver.best_bound >= plan.bounds.seconds
+    assert plan.solver.bound_assumes and "bounds hold" in plan.solver.bound_assumes
 
 
 def test_every_start_and_dependency_is_consistent():
@@ -168,7 +167,7 @@ def test_every_start_and_dependency_is_consistent():
     for m in migs.values():
         for d in m.depends_on:
             assert migs[d].end_s <= m.start_s
-    assert plan.estimate["seconds"] == max(m.end_s for m in migs.values())
+    assert plan.estimate.seconds == max(m.end_s for m in migs.values())
     # at most max_per_pool in flight from the old pool at any instant
     for t in {m.start_s for m in migs.values()}:
         assert sum(1 for m in migs.values() if m.start_s <= t < m.end_s) <= 3
@@ -180,7 +179,7 @@ def test_independent_components_all_start_at_zero():
     inv, srcs = parallel_pools()
     plan = solve(inv, Evacuate(tuple(srcs)), workers=1)
     assert_checked(inv, plan)
-    assert plan.solver["components"] == 2
+    assert plan.solver.components == 2
     first = {}
     for m in plan.migrations():
         first[m.from_pool] = min(first.get(m.from_pool, 1 << 30), m.start_s)
@@ -188,7 +187,7 @@ def test_independent_components_all_start_at_zero():
     longest = {}
     for m in plan.migrations():
         longest[m.from_pool] = max(longest.get(m.from_pool, 0), m.end_s)
-    assert plan.estimate["seconds"] == max(longest.values())
+    assert plan.estimate.seconds == max(longest.values())
 
 
 @pytest.mark.parametrize("kind", ["rebalance", "target"])
@@ -205,10 +204,10 @@ def test_campaign_goals_go_through_solve(kind):
     goal = Rebalance() if kind == "rebalance" else Target({vms[0]: h2})
     plan = solve(inv, goal)
     assert_checked(inv, plan)
-    assert plan.goal["kind"] == kind
+    assert plan.goal.kind == kind
     moved = list(plan.migrations())
     assert moved and all(m.to_host == h2 for m in moved)
-    assert plan.estimate["seconds"] == max(m.end_s for m in moved)
+    assert plan.estimate.seconds == max(m.end_s for m in moved)
 
 
 @pytest.mark.slow
@@ -228,7 +227,7 @@ def test_ten_generated_pools_in_time_and_checked():
         assert time.perf_counter() - t0 < 15
         assert_checked(inv, plans[solver])
     g, c = plans["greedy"], plans["cpsat"]
-    assert (len(c.unplaced), c.estimate["seconds"]) <= (len(g.unplaced), g.estimate["seconds"])
+    assert (len(c.unplaced), c.estimate.seconds) <= (len(g.unplaced), g.estimate.seconds)
 
 
 def test_rolling_upgrade_goes_through_solve_with_a_schedule():
@@ -245,8 +244,8 @@ def test_rolling_upgrade_goes_through_solve_with_a_schedule():
     inv = b.build()
     plan = solve(inv, RollingUpgrade(p, "8.4.0"))
     assert_checked(inv, plan)
-    assert plan.goal["kind"] == "rolling-upgrade"
+    assert plan.goal.kind == "rolling-upgrade"
     steps = [s for w in plan.waves for s in w.steps]
     assert {s.kind for s in steps} >= {"host-disable", "host-upgrade", "host-enable"}
     ends = [m.end_s for m in plan.migrations()] + [s.end_s for s in steps]
-    assert plan.estimate["seconds"] == max(ends) > 0
+    assert plan.estimate.seconds == max(ends) > 0

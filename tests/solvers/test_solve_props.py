@@ -87,12 +87,12 @@ def test_both_solvers_give_checked_plans_and_cpsat_is_never_worse(case):
         assert_checked(inv, plan)
         plans[solver] = plan
     g, c = plans["greedy"], plans["cpsat"]
-    assert (len(c.unplaced), c.estimate["seconds"]) <= (len(g.unplaced), g.estimate["seconds"])
-    assert c.solver["greedy"]["seconds"] == g.estimate["seconds"]
+    assert (len(c.unplaced), c.estimate.seconds) <= (len(g.unplaced), g.estimate.seconds)
+    assert c.solver.greedy.seconds == g.estimate.seconds
     jobs = build_problem(inv, goal).n_jobs
     for plan in (g, c):
         if sum(1 for _ in plan.migrations()) == jobs:  # the bounds are for complete plans
-            assert plan.bounds["seconds"] <= plan.estimate["seconds"]
-            assert plan.bounds["waves"] <= plan.estimate["waves"]
-        if plan.status == "OPTIMAL" and plan.solver["components"] == 1:
-            assert c.estimate["seconds"] <= plan.estimate["seconds"]
+            assert plan.bounds.seconds <= plan.estimate.seconds
+            assert plan.bounds.waves <= plan.estimate.waves
+        if plan.status == "OPTIMAL" and plan.solver.components == 1:
+            assert c.estimate.seconds <= plan.estimate.seconds

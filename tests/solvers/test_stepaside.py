@@ -55,7 +55,7 @@ def test_issue13_case11_evacuate_steps_aside() -> None:
     assert main[1].to_host == h2 and main[0] > step[0]
     assert step[1].reason is None  # it does not move again: an ordinary move
     assert step[1].id in main[1].depends_on
-    assert [s["vm"] for s in plan.solver["step_aside"]] == [small]
+    assert [s.vm for s in plan.solver.step_aside] == [small]
     assert any("step-aside" in w.message and "small" in w.message for w in plan.warnings)
     # the oracle: one VM placed, and no plan is shorter
     r = oracle(inv, goal)
@@ -156,7 +156,7 @@ def test_step_aside_is_dropped_when_it_places_nobody() -> None:
     goal = Evacuate((h1,))
     plan = _checked(inv, solve(inv, goal, time_limit=5))
     assert [u.vm for u in plan.unplaced] == [inv.find("vm", "big")]
-    assert "step_aside" not in plan.solver and plan.waves == ()
+    assert plan.solver.step_aside is None and plan.waves == ()
 
 
 def test_apply_moves_the_vm_and_the_sr_space() -> None:
@@ -168,7 +168,7 @@ def test_apply_moves_the_vm_and_the_sr_space() -> None:
 
 
 def plan_options(plan: Plan) -> PlanOptions:
-    return PlanOptions.from_json(plan.options)
+    return plan.options
 
 
 def test_issue13_case11_retire_sr_steps_aside_and_back() -> None:

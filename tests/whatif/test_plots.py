@@ -13,10 +13,13 @@ from matplotlib.colors import to_rgb
 
 from planner import plots, whatif
 from planner.check import check_plan
+from planner.goals import Evacuate
 from planner.inventory.builder import GIB, Builder
 from planner.inventory.generate import generate
 from planner.inventory.io import digest, from_dict
+from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Wave, estimate_of, lockstep
+from planner.plan_header import Figures, SolverInfo
 from tests.helpers.png import assert_not_blank
 
 
@@ -43,10 +46,10 @@ def _inv_and_plan():
     waves = lockstep(waves)  # planned starts: wave 2 when wave 1 has ended
     plan = Plan(
         digest(inv),
-        {"kind": "evacuate", "hosts": [h1]},
-        {"max_per_pool": 3},
-        {},
-        {"seconds": 900},
+        Evacuate((h1,)),
+        PlanOptions(),
+        SolverInfo(),
+        Figures(seconds=900),
         waves,
         estimate=estimate_of(waves),
     )
@@ -126,7 +129,15 @@ def test_gantt_rows_never_overlap_and_legend_covers_no_axes():
 
 def test_gantt_of_an_empty_plan_says_so():
     inv, plan, _ = _inv_and_plan()
-    empty = Plan(plan.inventory_digest, plan.goal, {}, {}, {}, (), estimate=estimate_of(()))
+    empty = Plan(
+        plan.inventory_digest,
+        plan.goal,
+        PlanOptions(),
+        SolverInfo(),
+        Figures(),
+        (),
+        estimate=estimate_of(()),
+    )
     fig = plots.gantt(empty, inv)
     assert any("nothing to migrate" in t.get_text() for t in fig.axes[0].texts)
 
