@@ -102,12 +102,12 @@ def test_restart_advice_hook(tmp_path):
     _, _, inv, plan = _files(tmp_path)
     advised = dataclasses.replace(
         plan,
-        solver={
-            **plan.solver,
-            "restart_advice": [
-                {"vm": "web-1", "message": "restart web-1 to use the newer CPU features"}
-            ],
-        },
+        solver=dataclasses.replace(
+            plan.solver,
+            restart_advice=(
+                {"vm": "web-1", "message": "restart web-1 to use the newer CPU features"},
+            ),
+        ),
     )
     assert "Restart advice" not in render(plan, inv, figures=False)
     with pytest.raises(Exception, match="another inventory"):

@@ -49,10 +49,10 @@ def test_default_is_the_sample_maintenance_demo(tmp_path):
     # as the plan has them
     est, bound = plan.estimate, plan.bounds.seconds
     assert "Schedule: 7 migrations in" in r.stdout
-    assert f"({est['seconds']} s); lower bound" in r.stdout
+    assert f"({est.seconds} s); lower bound" in r.stdout
     assert f"({bound} s) (gap" in r.stdout
-    assert f"Wave mode (lock-step): {est['waves']} waves" in r.stdout
-    assert f"({est['wave_seconds']} s)" in r.stdout
+    assert f"Wave mode (lock-step): {est.waves} waves" in r.stdout
+    assert f"({est.wave_seconds} s)" in r.stdout
     assert plan.goal == Evacuate((inv.find("host", "xs-02"),))
 
 

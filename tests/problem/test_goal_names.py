@@ -20,9 +20,7 @@ def test_evacuate_by_name_plans_the_same_as_by_uuid(inv):
     by_name = planner.solve(inv, planner.Evacuate(("xs-02",)), solver="greedy")
     by_uuid = planner.solve(inv, planner.Evacuate((inv.find("host", "xs-02"),)), solver="greedy")
     assert by_name.status != "NOTHING_TO_DO"
-    assert (
-        by_name.goal == by_uuid.goal == Evacuate((inv.find("host", "xs-02"),))
-    )
+    assert by_name.goal == by_uuid.goal == Evacuate((inv.find("host", "xs-02"),))
     assert [m.vm for m in by_name.migrations()] == [m.vm for m in by_uuid.migrations()]
     assert by_name.waves, "xs-02 runs VMs: there is something to move"
     assert_checked(inv, by_name)

@@ -273,9 +273,7 @@ def test_cli_solve_takes_migration_networks_and_reports_bad_ones(tmp_path):
     )
     assert r.exit_code == 0, r.output
     plan = load_plan(out)
-    assert plan.options.migration_network == {
-        inv.find("pool", "b"): inv.find("network", "storage")
-    }
+    assert plan.options.migration_network == {inv.find("pool", "b"): inv.find("network", "storage")}
     assert h["b3"] not in {m.to_host for m in plan.migrations()}
     r = CliRunner().invoke(
         app, ["solve", str(path), "--move-pool", "a", "--to", "b", "--migration-network", "b=nope"]
