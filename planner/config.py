@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
+from planner.tls import normalize_fingerprint
 
 ENV_VAR = "XEN_PLANNER_CONFIG"
 APP_NAME = "xen-planner"
@@ -218,7 +219,6 @@ def _str_or(value: Any, default: str | None) -> Any:
 
 def _fingerprint(value: Any, where: str, problems: list[str]) -> str | None:
     """The normalised `fingerprint` of a pool table, or None (absent or bad: a problem)."""
-    from planner.tls import normalize_fingerprint
 
     if not isinstance(value, str):
         return None
