@@ -103,9 +103,11 @@ def main(out: Any = sys.stdout) -> None:
     """Print one line per named instance: name, VMs, goal kind, the known answer."""
     for name in names():
         x = instance(name)
+        n = len(x.inv.vms)
         print(
-            f"{name:24} {len(x.inv.vms):3} VMs  {x.goal.to_json()['kind']:10} "
-            f"{x.seconds:5} s  {x.waves} waves  {x.unplaced} unplaced  {x.status}",
+            f"{name:24} {n:2} VM{'' if n == 1 else 's'}  {x.goal.to_json()['kind']:10} "
+            f"{x.seconds:4} s  {x.waves} wave{'' if x.waves == 1 else 's'}  "
+            f"{x.unplaced} unplaced  {x.status}",
             file=out,
         )
 
