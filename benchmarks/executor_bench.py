@@ -113,7 +113,7 @@ def main() -> None:
     n = sum(1 for _ in plan.migrations())
     print(
         f"plan: {n} migrations in {len(plan.waves)} waves, estimate "
-        f"{plan.estimate.get('seconds')} s; simulator speed {a.speed:g}x"
+        f"{plan.estimate.seconds} s; simulator speed {a.speed:g}x"
     )
     rows = [run_mode(inv, plan, mode, a.speed, a.seed) for mode in ("waves", "flow")]
     print(

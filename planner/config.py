@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
+from planner.options import headroom_error
+from planner.tls import normalize_fingerprint
 
 ENV_VAR = "XEN_PLANNER_CONFIG"
 APP_NAME = "xen-planner"
@@ -157,10 +159,9 @@ def _defaults_problems(defaults: dict[str, Any]) -> list[str]:
             problems.append(f"defaults.{k}: unknown key (known: {', '.join(DEFAULT_KEYS)})")
         elif not isinstance(v, kinds) or isinstance(v, bool):
             problems.append(f"defaults.{k}: wrong type {type(v).__name__}")
-    if isinstance(defaults.get("headroom"), int | float) and not 0 <= defaults["headroom"] < 1:
-        problems.append(
-            f"defaults.headroom: must be at least 0 and below 1, got {defaults['headroom']}"
-        )
+    headroom = defaults.get("headroom")
+    if isinstance(headroom, int | float) and (why := headroom_error("defaults.headroom", headroom)):
+        problems.append(why)
     if isinstance(defaults.get("time_limit"), int | float) and not defaults["time_limit"] > 0:
         problems.append(f"defaults.time_limit: must be positive, got {defaults['time_limit']}")
     if defaults.get("mode") not in (None, "waves", "flow"):
@@ -218,7 +219,6 @@ def _str_or(value: Any, default: str | None) -> Any:
 
 def _fingerprint(value: Any, where: str, problems: list[str]) -> str | None:
     """The normalised `fingerprint` of a pool table, or None (absent or bad: a problem)."""
-    from planner.tls import normalize_fingerprint
 
     if not isinstance(value, str):
         return None

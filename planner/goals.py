@@ -348,7 +348,6 @@ def resolve_goal(inv: Inventory, goal: Goal) -> Goal:
     unique uuid prefix; `a,b` splits) replaced by its uuid, so `Evacuate(("xs-02",))`
     works from Python exactly as `--evacuate xs-02` does. Unknown names raise InputError,
     one line each, naming the field (`Evacuate.hosts: no host named ...`)."""
-    from planner.errors import LookupFailed
 
     problems: list[str] = []
 

@@ -30,6 +30,15 @@ def slots_error(what: str, value: int, *, null: bool = False) -> str | None:
     return f"{what}: must be {'null or ' if null else ''}1..{MAX_PER_POOL}, got {value}"
 
 
+def headroom_error(what: str, value: float) -> str | None:
+    """The one range check of a headroom fraction (the plan's `headroom_fraction`,
+    `--headroom`, the config's `defaults.headroom`): None when 0 <= `value` < 1, else the
+    one-line message naming `what`."""
+    if 0.0 <= value < 1.0:
+        return None
+    return f"{what}: must be at least 0 and below 1, got {value}"
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     """What the plan's `options` object holds.
@@ -60,9 +69,8 @@ class PlanOptions:
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.headroom_fraction < 1.0:
-            raise InputError(f"headroom_fraction: must be in [0, 1), got {self.headroom_fraction}")
-        why = slots_error("max_per_pool", self.max_per_pool)
+        why = headroom_error("headroom_fraction", self.headroom_fraction)
+        why = why or slots_error("max_per_pool", self.max_per_pool)
         if why is None and self.max_per_host is not None:
             why = slots_error("max_per_host", self.max_per_host, null=True)
         if why is not None:

@@ -16,6 +16,8 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from planner.execute.journal import step_ids
+
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
     from planner.plan import Plan
@@ -49,7 +51,6 @@ PLAN_COLUMNS = (
 
 def plan_rows(plan: Plan, inv: Inventory | None = None) -> list[dict[str, Any]]:
     """One dict per migration and per host step, keys `PLAN_COLUMNS` (see the module)."""
-    from planner.execute.journal import step_ids
 
     def name(uuid: str | None) -> str | None:
         if uuid is None or inv is None:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from planner.inventory.model import Inventory
+from planner.inventory.model import POWER_STATES, Inventory
 from planner.rules import codes
 from planner.rules.exclusions import exclusion_reasons
 from planner.rules.memory import host_capacity
@@ -267,9 +267,7 @@ def document(inv: Inventory, warnings: list[str]) -> dict[str, Any]:
     excl = exclusion_counts(inv)
     doc: dict[str, Any] = {"source": inv.source, "taken_at": inv.taken_at}
     doc.update({t: rows(inv, t) for t in TABLES})
-    doc["power_states"] = {
-        s: states.get(s, 0) for s in ("Running", "Paused", "Suspended", "Halted")
-    }
+    doc["power_states"] = {s: states.get(s, 0) for s in POWER_STATES}
     doc["exclusions"] = {c: excl.get(c, 0) for c in EXCLUSION_CODES}
     doc["warnings"] = list(warnings)
     return doc
@@ -378,7 +376,7 @@ def render(console: Console, inv: Inventory, warnings: list[str], limit: int | N
         console.print(table(inv, limit))
 
     states = Counter(v.power_state for v in inv.vms)
-    state_rows = [(s, states.get(s, 0)) for s in ("Running", "Paused", "Suspended", "Halted")]
+    state_rows = [(s, states.get(s, 0)) for s in POWER_STATES]
     console.print(_table("Power states", ("state", "VMs"), state_rows, None, [1]))
     excl = exclusion_counts(inv)
     excl_rows = [(c, excl.get(c, 0), codes.MEANING[c]) for c in EXCLUSION_CODES]

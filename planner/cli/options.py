@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from planner.errors import InputError
+from planner.options import headroom_error
 
 HEADROOM_DEFAULT = 0.0  # share of a host's memory kept free: none unless asked
 DMC_DEFAULT = False
@@ -42,6 +43,6 @@ def migration_network_option(help: str) -> Any:
 
 def check_headroom(headroom: float) -> float:
     """`headroom`, or InputError naming --headroom when it is outside 0 <= F < 1."""
-    if not 0.0 <= headroom < 1.0:
-        raise InputError(f"--headroom: must be at least 0 and below 1, got {headroom}")
+    if why := headroom_error("--headroom", headroom):
+        raise InputError(why)
     return headroom

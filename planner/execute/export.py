@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError
 from planner.goals import RollingUpgrade
 from planner.plan import Migration, Plan
+from planner.rows import PLAN_COLUMNS, csv_text, plan_rows
+from planner.rules.storage import suspend_target
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -282,7 +284,6 @@ def _vdi_maps(plan: Plan, inv: Inventory | None) -> dict[str, dict[str, str]]:
     an inventory (the plan's own `disks` are then used)."""
     if inv is None:
         return {}
-    from planner.rules.storage import suspend_target
 
     where = {d.uuid: d.sr for v in inv.vms for d in v.disks}
     for v in inv.vms:
@@ -389,6 +390,5 @@ def to_csv(plan: Plan, inv: Inventory | None = None) -> str:
     """A runbook table, one row per migration and per host step in plan order: the
     columns of `planner.rows.PLAN_COLUMNS` (uuids and names both; `disks` is
     ``vdi>sr`` items joined by ``;``, `vifs` ``device>network``, `depends_on` ids)."""
-    from planner.rows import PLAN_COLUMNS, csv_text, plan_rows
 
     return csv_text(plan_rows(plan, inv), PLAN_COLUMNS)

@@ -27,7 +27,7 @@ from planner.errors import InputError
 from planner.execute import journal as J
 from planner.execute.room import Room
 from planner.inventory.io import digest
-from planner.inventory.model import VM, Inventory
+from planner.inventory.model import RESIDENT_STATES, VM, Inventory
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan, Step
 from planner.rules import target_reasons
@@ -81,7 +81,7 @@ def _after(p: _Pos, m: Migration) -> _Pos:
     disks = dict(p.disks)
     for d in m.disks:
         disks[d.vdi] = d.to_sr
-    host = m.to_host if p.power_state in ("Running", "Paused") else None
+    host = m.to_host if p.power_state in RESIDENT_STATES else None
     return _Pos(m.to_pool, host, p.power_state, disks)
 
 
@@ -389,7 +389,7 @@ def _arrived(m: Migration, live: Inventory) -> bool:
 
 def _state_class(power_state: str) -> str:
     """Running and Paused migrate alike (live); Suspended and Halted each differently."""
-    return "up" if power_state in ("Running", "Paused") else power_state
+    return "up" if power_state in RESIDENT_STATES else power_state
 
 
 def _dedupe(items: list[Drift]) -> list[Drift]:

@@ -39,8 +39,12 @@ from planner.execute.summary import (
     would_lines,
 )
 from planner.execute.xapi_backend import XapiBackend
+from planner.inventory import digest, load
+from planner.inventory.io import save as save_inv
 from planner.inventory.model import Inventory
+from planner.inventory.samples import sample_path
 from planner.plan import Migration, Plan
+from planner.plan import save as save_plan
 
 if TYPE_CHECKING:
     from planner.tls import TlsSetting
@@ -395,8 +399,6 @@ def free_name(plan_path: Path) -> Path:
 
 def save_replan(plan: Plan, live: Inventory, path: Path) -> None:
     """Write a re-plan and, beside it, the inventory it was made from."""
-    from planner.inventory.io import save as save_inv
-    from planner.plan import save as save_plan
 
     save_plan(plan, path)
     # the inventory the new plan was made from, so `planner check` can replay it
@@ -407,8 +409,6 @@ def inventory_beside(path: Path, inventory_digest: str) -> Inventory | None:
     """An inventory with this digest next to `path` (a plan or journal): the re-plan's
     `.inventory.json`, another inventory file of the directory, or a bundled sample;
     None when there is none. Only for names in messages."""
-    from planner.inventory import digest, load
-    from planner.inventory.samples import sample_path
 
     folder = path.absolute().parent
     first = [path.with_name(path.stem + ".inventory.json")]

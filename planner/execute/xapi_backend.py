@@ -46,6 +46,7 @@ from planner.execute.xapi_records import (
     _set_marker,
 )
 from planner.execute.xapi_session import CALL_TIMEOUT, ORIGINATOR, _open_session, _Pool
+from planner.inventory.collect import collect, normalize_url
 
 if TYPE_CHECKING:
     from planner.inventory.model import Inventory
@@ -71,7 +72,6 @@ class XapiBackend:
         use_events: bool = True,
         poll_seconds: float = 0.5,
     ) -> None:
-        from planner.inventory.collect import normalize_url
 
         self._urls = [normalize_url(u) for u in urls]
         self._user = user
@@ -153,7 +153,6 @@ class XapiBackend:
     # ------------------------------------------------------------ inventory
 
     def inventory(self) -> Inventory:
-        from planner.inventory.collect import collect
 
         return collect(self._urls, self._user, self._password, insecure=self._insecure)
 

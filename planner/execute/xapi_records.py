@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from planner.execute.backend import Location
+from planner.inventory.model import RESIDENT_STATES
 
 # other_config key of the executor's client-side marker (docs/reliability.md): set on
 # the VM before a migration call, and on the call's task once XAPI returned it
@@ -60,7 +61,7 @@ def _location(x: Any, ref: str, pool: str) -> Location:
     rec = x.VM.get_record(ref)
     state = rec.get("power_state", "Halted")
     host = None
-    if state in ("Running", "Paused") and rec.get("resident_on") not in (None, "OpaqueRef:NULL"):
+    if state in RESIDENT_STATES and rec.get("resident_on") not in (None, "OpaqueRef:NULL"):
         host = x.host.get_uuid(rec["resident_on"])
     disks: dict[str, str] = {}
     for vbd in rec.get("VBDs", []):

@@ -8,6 +8,7 @@ import xmlrpc.client
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import ConnectionFailed
+from planner.inventory.collect import make_transport
 
 if TYPE_CHECKING:
     from planner.tls import TlsSetting
@@ -27,8 +28,6 @@ def _open_session(
     a master that stops answering must not hang the executor.
     """
     import XenAPI
-
-    from planner.inventory.collect import make_transport
 
     try:
         s = XenAPI.Session(url, transport=make_transport(url, insecure, timeout))

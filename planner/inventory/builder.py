@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.inventory.io import from_dict
+from planner.inventory.model import RESIDENT_STATES
 
 GIB = 2**30
 INTEL = "GenuineIntel"
@@ -201,7 +202,7 @@ class Builder:
         Suspended VM's memory image (default size: its memory)."""
         u = self._uuid()
         state = power_state or ("Running" if host else "Halted")
-        running = state in ("Running", "Paused")
+        running = state in RESIDENT_STATES
         vendor = features = None
         if running:
             h = next(x for x in self.doc["hosts"] if x["uuid"] == host)

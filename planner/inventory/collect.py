@@ -43,6 +43,7 @@ from planner.inventory.convert import assemble as assemble
 from planner.inventory.convert import convert_pool as convert_pool
 from planner.inventory.convert import pif_has_ip as pif_has_ip
 from planner.inventory.model import Inventory
+from planner.tls import FingerprintMismatch, tls_for
 
 if TYPE_CHECKING:
     from planner.tls import TlsSetting
@@ -194,8 +195,6 @@ def make_transport(url: str, insecure: TlsSetting, timeout: float) -> xmlrpc.cli
     `insecure` is True, or as a `planner.tls` setting says (CA file, pinned fingerprint,
     per URL). The collector and the executor's XenAPI sessions both use it."""
     if url.startswith("https://"):
-        from planner.tls import tls_for
-
         return _SafeTransport(timeout, tls_for(url, insecure).context())
     return _Transport(timeout)
 
@@ -216,7 +215,6 @@ def _describe(url: str, e: BaseException, user: str, timeout: float) -> str:
         if code == "MESSAGE_METHOD_UNKNOWN":
             return f"{url}: the server does not know {details[1:]}: is this a XAPI pool master?"
         return f"{url}: XAPI error {' '.join(details)}"
-    from planner.tls import FingerprintMismatch
 
     if isinstance(e, FingerprintMismatch):
         return f"{url}: {e}"

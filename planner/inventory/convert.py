@@ -32,7 +32,13 @@ from planner.inventory.convert_fields import (
 )
 from planner.inventory.convert_fields import pif_has_ip as pif_has_ip
 from planner.inventory.io import from_dict
-from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, Inventory
+from planner.inventory.model import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    POWER_STATES,
+    RESIDENT_STATES,
+    Inventory,
+)
 
 
 @dataclass
@@ -268,7 +274,7 @@ def _vm(p: _Pool, v: Record, mcs: McsRule) -> None:
     if state not in POWER_STATES:
         p.warn(f"VM {name}: unknown power state {state!r}; left out")
         return
-    up = state in ("Running", "Paused")
+    up = state in RESIDENT_STATES
     host = p.uuid_in(p.hosts, v.get("resident_on")) if up else None
     if up and host is None:
         p.warn(f"VM {name}: {state} but resident on no host of the pool")

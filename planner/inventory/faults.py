@@ -14,7 +14,6 @@ from typing import Any
 from planner.limits import MAX_BYTES, bad_text
 
 FEATURES_RE = re.compile(r"[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8})*")
-RUNNING = ("Running", "Paused")
 
 
 @dataclass

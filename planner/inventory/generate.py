@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.inventory.cpus import AMD_GENERATIONS, INTEL_GENERATIONS, CpuGeneration
-from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION
+from planner.inventory.model import FORMAT_NAME, FORMAT_VERSION, POWER_STATES, RESIDENT_STATES
 
 GIB = 2**30
 HOTFIX = "XS82ECU1033"
@@ -36,7 +36,6 @@ TAKEN_AT = "2026-11-28T12:00:00Z"
 # guest memory sizes (GiB) and how common they are
 MEMORY_GIB = (1, 2, 4, 8, 16, 32, 64, 128)
 MEMORY_WEIGHTS = (8, 20, 30, 22, 12, 5, 2, 1)
-POWER_STATES = ("Running", "Paused", "Suspended", "Halted")
 POWER_WEIGHTS = (86, 1, 2, 11)
 ROLES = ("web", "app", "db", "cache", "mq", "ci", "mail", "file", "vdi", "mon", "proxy", "dc")
 COMMON_NETWORKS = ("vm-net", "backup-net", "dmz", "storage-net")
@@ -89,7 +88,7 @@ def _place(vm_specs: list[tuple[str, int]], targets: list[float]) -> dict[int, i
     where: dict[int, int] = {}
     for i in order:
         state, mem = vm_specs[i]
-        if state in _UP:
+        if state in RESIDENT_STATES:
             room, h = heapq.heappop(heap)
             where[i] = h
             heapq.heappush(heap, (room + mem, h))
@@ -224,13 +223,13 @@ class _Fleet:
         # of a host, judged on a first estimate of the host size.
         vm_specs = [self.vm_spec() for _ in range(n_vms)]
         fills = [rng.uniform(*FILL_RANGE) for _ in range(n_hosts)]
-        est = sum(m for s, m in vm_specs if s in _UP) / sum(fills)
+        est = sum(m for s, m in vm_specs if s in RESIDENT_STATES) / sum(fills)
         limit = max(4 * GIB, int(est // 3))
         vm_specs = [
             (s, m if m <= limit else max(g * GIB for g in MEMORY_GIB if g * GIB <= limit))
             for s, m in vm_specs
         ]
-        running = sum(m for s, m in vm_specs if s in _UP)
+        running = sum(m for s, m in vm_specs if s in RESIDENT_STATES)
         usable = running / sum(fills)
         total = max(64 * GIB, -(-int(usable + self.overhead(usable)) // ROUND_BYTES) * ROUND_BYTES)
         overhead = self.overhead(total)
@@ -413,7 +412,7 @@ class _Fleet:
         os_roll = r()
         os = "windows" if os_roll < 0.35 else "linux" if os_roll < 0.95 else "other"
         tools = not (os == "windows" and r() < 0.08)
-        running = state in ("Running", "Paused")
+        running = state in RESIDENT_STATES
         booted = state != "Halted"
         # disks: a system disk and 0-2 data disks; 20% of VMs live on a local SR
         on_local = r() < 0.2
@@ -453,6 +452,5 @@ class _Fleet:
         )
 
 
-_UP = ("Running", "Paused")
 _POWER_CUM = _cum(POWER_WEIGHTS)
 _MEMORY_CUM = _cum(MEMORY_WEIGHTS)

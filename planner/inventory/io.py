@@ -27,6 +27,7 @@ from planner.inventory.model import (
     Vif,
     VMGroup,
 )
+from planner.inventory.validate import validate_document
 from planner.limits import MAX_FILE_BYTES
 
 
@@ -168,8 +169,6 @@ def from_dict(doc: dict[str, Any], *, validate: bool = True, where: str = "inven
     the message). The returned inventory remembers the document's digest.
     """
     if validate:
-        from planner.inventory.validate import validate_document
-
         report = validate_document(doc)
         if report.errors:
             n = len(report.errors)

@@ -18,6 +18,9 @@ from planner.errors import LookupFailed
 
 PowerState = Literal["Running", "Paused", "Suspended", "Halted"]
 POWER_STATES: tuple[str, ...] = ("Running", "Paused", "Suspended", "Halted")
+# the states with a resident host, where the VM commits its memory (XAPI: a Paused VM
+# keeps its domain); the one definition every layer tests a power state against
+RESIDENT_STATES: tuple[str, ...] = ("Running", "Paused")
 OS_KINDS: tuple[str, ...] = ("windows", "linux", "other")
 ON_BOOT: tuple[str, ...] = ("persist", "reset")
 CPU_VENDORS: tuple[str, ...] = ("GenuineIntel", "AuthenticAMD")
@@ -150,7 +153,7 @@ class VM:
     @property
     def is_running(self) -> bool:
         """Running or Paused: the VM has a resident host and commits memory there."""
-        return self.power_state in ("Running", "Paused")
+        return self.power_state in RESIDENT_STATES
 
 
 T = TypeVar("T", Pool, Host, SR, Network, VM)

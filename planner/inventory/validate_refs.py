@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.inventory.faults import RUNNING, Checker, Refs, show
+from planner.inventory.faults import Checker, Refs, show
+from planner.inventory.model import RESIDENT_STATES
 
 Objects = list[tuple[int, dict[str, Any]]]  # (index in its list, object)
 
@@ -151,13 +152,13 @@ def _vm_host(
                 f"{path}.host",
                 f"resident on host {host!r} ({refs.host_path[host]}) of another pool",
             )
-        elif state in RUNNING:
+        elif state in RESIDENT_STATES:
             mem = d.get("memory_bytes")
             if type(mem) is int and mem >= 0:
                 committed[host] = committed.get(host, 0) + mem
         if state in ("Halted", "Suspended"):
             c.err(f"{path}.host", f"must be null for a {state} VM, got {host!r}")
-    elif host is None and state in RUNNING:
+    elif host is None and state in RESIDENT_STATES:
         c.err(f"{path}.host", f"a {state} VM needs its resident host, got null")
 
 

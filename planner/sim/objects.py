@@ -21,6 +21,7 @@ hosts missing from `sr.hosts`, and PCI / VGPU objects for VMs that have them.
 
 from __future__ import annotations
 
+from planner.inventory.collect import gc_paused
 from planner.inventory.model import SR, Host, Inventory, Network, Pool
 from planner.sim.db import Db
 from planner.sim.objects_vms import VmBuilder
@@ -361,7 +362,6 @@ class Builder(VmBuilder):
 
 def build(inv: Inventory, seed: int = 0) -> tuple[Db, dict[str, str]]:
     """The records of `inv` and the map inventory uuid -> ref."""
-    from planner.inventory.collect import gc_paused
 
     b = Builder(inv, seed)
     with gc_paused():  # millions of acyclic records: collector passes would only cost time

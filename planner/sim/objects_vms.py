@@ -7,7 +7,7 @@ module docstring of planner.sim.objects says how inventory keys map onto XAPI fi
 
 from __future__ import annotations
 
-from planner.inventory.model import VM, Host, Pool, VMGroup
+from planner.inventory.model import RESIDENT_STATES, VM, Host, Pool, VMGroup
 from planner.sim.records import MCS_KEY, OS_TEMPLATES, OS_VERSION, Records, split_vm_memory
 from planner.sim.wire import NULL_REF, i
 
@@ -36,7 +36,7 @@ class VmBuilder(Records):
         ref = self.ref[v.uuid]
         static_max, dyn_min, ov = split_vm_memory(v.memory_bytes, v.memory_min_bytes)
         rec = self.vm_base(v.name, v.power_state, static_max, dyn_min, ov, v.vcpus)
-        up = v.power_state in ("Running", "Paused")
+        up = v.power_state in RESIDENT_STATES
         master = self.inv.master_of(v.pool)
         other = {"base_template_name": OS_TEMPLATES.get(v.os, OS_TEMPLATES["other"])}
         if v.mcs:

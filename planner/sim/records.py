@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from planner.inventory.model import Inventory
+from planner.inventory.model import RESIDENT_STATES, Inventory
 from planner.sim.db import Db, Record
 from planner.sim.wire import NULL_REF, RefMaker, i, xapi_datetime
 
@@ -285,7 +285,7 @@ class Records:
         }
 
     def vm_metrics(self, pool: str, memory: int, vcpus: int, state: str) -> str:
-        up = state in ("Running", "Paused")
+        up = state in RESIDENT_STATES
         return self.new(
             pool,
             "VM_metrics",

@@ -13,7 +13,8 @@ from planner.goals import Evacuate
 from planner.inventory import load, save
 from planner.inventory.builder import Builder
 from planner.plan import load as load_plan
-from tests.helpers.solving import assert_checked, binpacking_trap
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked
 
 runner = CliRunner()
 
@@ -131,9 +132,8 @@ def test_unplaced_vms_exit_1_and_are_listed(tmp_path):
 
 
 def test_cpsat_beats_greedy_in_the_footer(tmp_path):
-    inv, _, _ = binpacking_trap()
-    path = tmp_path / "trap.json"
-    save(inv, path)
+    x = instance("binpacking-trap")
+    inv, path = x.inv, x.path
     out = tmp_path / "plan.json"
     r = runner.invoke(
         app, ["solve", str(path), "--evacuate", "src", "--workers", "1", "-o", str(out)]

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.check import FLOW, check_plan
-from planner.goals import Evacuate, RetireSR
+from planner.goals import Evacuate
 from planner.inventory import samples
 from planner.inventory.generate import generate
 from planner.inventory.io import from_dict, load
@@ -23,7 +23,8 @@ from planner.plan import Migration, Plan, Wave, estimate_of
 from planner.rules import codes
 from planner.schedule import schedule
 from planner.solve import solve
-from tests.helpers.solving import assert_checked, parallel_pools, serial_sr
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked
 
 SETTINGS = settings(
     max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -134,17 +135,19 @@ def test_exact_codes_on_small_fleets(data: st.DataObject) -> None:
     need them) so that order is not what breaks."""
     which = data.draw(st.sampled_from(["slots", "sr"]))
     if which == "slots":
-        inv, srcs = parallel_pools()
-        plan = _scheduled(inv, solve(inv, Evacuate(tuple(srcs)), solver="greedy"))
-        pool_a = inv.host_by_uuid[srcs[0]].pool
+        x = instance("parallel-pools")
+        inv = x.inv
+        plan = _scheduled(inv, solve(inv, x.goal, solver="greedy"))
+        pool_a = inv.find("pool", "A")
         mine = [m for m in plan.migrations() if m.from_pool == pool_a]
         chosen = data.draw(
             st.lists(st.sampled_from(mine), min_size=4, max_size=4, unique_by=lambda m: m.id)
         )
         want = codes.CONCURRENCY
     else:
-        inv, old, _ = serial_sr()
-        plan = _scheduled(inv, solve(inv, RetireSR((old,)), solver="greedy"))
+        x = instance("serial-sr")
+        inv = x.inv
+        plan = _scheduled(inv, solve(inv, x.goal, solver="greedy"))
         mine = list(plan.migrations())
         chosen = data.draw(
             st.lists(st.sampled_from(mine), min_size=2, max_size=3, unique_by=lambda m: m.id)

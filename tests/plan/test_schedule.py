@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
-from planner.goals import Evacuate, RetireSR
 from planner.plan import estimate_of
 from planner.schedule import schedule
 from planner.solve import solve
-from tests.helpers.solving import assert_checked, parallel_pools, serial_sr
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked
 
 
 def _scheduled(inv, plan):
@@ -19,11 +19,12 @@ def _scheduled(inv, plan):
 
 def test_pools_do_not_wait_for_each_other():
     """Pool B's three moves run beside pool A's, not after A's first wave."""
-    inv, srcs = parallel_pools()
-    plan = solve(inv, Evacuate(tuple(srcs)), solver="greedy")
+    x = instance("parallel-pools")
+    inv = x.inv
+    plan = solve(inv, x.goal, solver="greedy")
     flow = _scheduled(inv, plan)
     assert_checked(inv, flow)
-    pool_b = inv.host_by_uuid[srcs[1]].pool
+    pool_b = inv.find("pool", "B")
     assert all(m.start_s == 0 for m in flow.migrations() if m.from_pool == pool_b)
     assert flow.estimate.seconds <= plan.estimate.seconds
     # pool A: six moves, three slots: the second three start as the first three end
@@ -34,8 +35,9 @@ def test_pools_do_not_wait_for_each_other():
 
 def test_sr_space_serialises_storage_moves():
     """Three storage moves onto a 60 GiB SR: only one reservation fits at a time."""
-    inv, old, _ = serial_sr()
-    plan = _scheduled(inv, solve(inv, RetireSR((old,)), solver="greedy"))
+    x = instance("serial-sr")
+    inv = x.inv
+    plan = _scheduled(inv, solve(inv, x.goal, solver="greedy"))
     assert_checked(inv, plan)
     ms = sorted(plan.migrations(), key=lambda m: m.start_s)
     for x, y in itertools.pairwise(ms):
@@ -44,8 +46,9 @@ def test_sr_space_serialises_storage_moves():
 
 
 def test_lower_slot_limit_stretches_the_schedule():
-    inv, srcs = parallel_pools()
-    plan = solve(inv, Evacuate(tuple(srcs)), solver="greedy")
+    x = instance("parallel-pools")
+    inv = x.inv
+    plan = solve(inv, x.goal, solver="greedy")
     opts = plan.options
     one = schedule(inv, opts, plan.waves, max_per_pool=1)
     per_pool: dict[str, list] = {}

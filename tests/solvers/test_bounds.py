@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from planner.goals import Evacuate, RetireSR
 from planner.plan import Figures
 from planner.problem import build_problem
 from planner.solve import solve
 from solvers.bounds import gap, group_bound, lower_bounds, machines_bound
-from tests.helpers.solving import assert_checked, parallel_pools, serial_sr
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked
 
 
 def test_group_bound_sums_every_cth_longest():
@@ -33,8 +33,8 @@ def test_gap_percent():
 
 
 def test_pool_bound_is_the_max_over_pools_not_the_sum():
-    inv, srcs = parallel_pools()
-    p = build_problem(inv, Evacuate(tuple(srcs)))
+    x = instance("parallel-pools")
+    p = build_problem(x.inv, x.goal)
     secs = sorted(p.job_seconds.tolist(), reverse=True)
     b = lower_bounds(p)
     pool_a = [s for j, s in enumerate(p.job_seconds.tolist()) if p.job_pool[j] == 0]
@@ -48,14 +48,15 @@ def test_pool_bound_is_the_max_over_pools_not_the_sum():
 
 
 def test_sr_space_bound_forces_serial_moves():
-    inv, old, _ = serial_sr()
-    p = build_problem(inv, RetireSR((old,)))
+    x = instance("serial-sr")
+    inv = x.inv
+    p = build_problem(inv, x.goal)
     b = lower_bounds(p)
     # any two of the moves reserve more than the target SR holds: one wave each
     assert b.waves == 3
     assert b.seconds == b.wave_seconds == int(p.job_seconds.sum())
     assert "target SR" in b.seconds_by and "target SR" in b.wave_seconds_by
-    plan = solve(inv, RetireSR((old,)), solver="greedy")
+    plan = solve(inv, x.goal, solver="greedy")
     assert_checked(inv, plan)
     assert plan.bounds == Figures(waves=3, seconds=b.seconds, wave_seconds=b.seconds)
     assert plan.estimate.seconds == b.seconds  # serial, and provably so
@@ -64,24 +65,15 @@ def test_sr_space_bound_forces_serial_moves():
 def test_source_sr_clique_bound():
     """Disks leaving a nearly full local SR: the 2x reservation plus the disk's own used
     bytes must fit in what the SR can ever have free, so big ones go one at a time."""
-    from planner.inventory.builder import Builder
-
-    b = Builder()
-    pool = b.pool("lab")
-    src = b.host(pool, "src", memory_gib=256)
-    b.host(pool, "dst", memory_gib=256)
-    local = b.sr(pool, "local", size_gib=130, shared=False, host=src)
-    b.sr(pool, "nfs", size_gib=5000)
-    for i, gib in enumerate((30, 30, 30)):
-        b.vm(pool, f"v{i}", host=src, memory_gib=1, disks=[(local, gib)])
-    inv = b.build()
-    p = build_problem(inv, Evacuate((src,)))
+    x = instance("source-sr-clique")  # three 30 GiB disks on src's local 130 GiB SR
+    inv = x.inv
+    p = build_problem(inv, x.goal)
     # free ever = 130 - 45 + 45 = 130 GiB; each move weighs 2 x 30 + 15 = 75 GiB > 65
     bound = lower_bounds(p)
     assert bound.waves == 3 and bound.seconds == int(p.job_seconds.sum())
     assert bound.wave_seconds == bound.seconds
     for solver in ("greedy", "cpsat"):
-        plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
+        plan = solve(inv, x.goal, solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)
         assert not plan.unplaced
         assert plan.estimate.seconds == bound.seconds  # serial, and provably so

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.goals import Evacuate, MovePool, RetireSR
+from planner.goals import Evacuate
 from planner.plan import Figures
 from planner.problem import build_problem
 from planner.solve import solve
@@ -13,14 +13,8 @@ from solvers.base import Solution, Status, flow_replay
 from solvers.bounds import lower_bounds
 from solvers.cpsat import horizon_for, solve_cpsat
 from solvers.greedy import solve_greedy
-from tests.helpers.solving import (
-    assert_checked,
-    binpacking_trap,
-    gib_seconds_live,
-    one_good_pool,
-    parallel_pools,
-    serial_sr,
-)
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked, gib_seconds_live
 
 
 def _p_cmax(durations: list[int], slots: int) -> int:
@@ -47,8 +41,8 @@ def _both(inv, goal):
 
 
 def test_binpacking_trap_cpsat_places_everything():
-    inv, src, _ = binpacking_trap()
-    greedy, cp = _both(inv, Evacuate((src,)))
+    inv = instance("binpacking-trap").inv
+    greedy, cp = _both(inv, instance("binpacking-trap").goal)
     assert len(greedy.unplaced) == 1  # worst fit strands a 2 GiB VM
     assert cp.unplaced == () and cp.status == "OPTIMAL"
     # target memory never binds over time here (each target ends exactly full, and
@@ -65,8 +59,8 @@ def test_binpacking_trap_cpsat_places_everything():
 
 
 def test_serial_sr_moves_are_one_per_wave():
-    inv, old, _ = serial_sr()
-    greedy, cp = _both(inv, RetireSR((old,)))
+    inv = instance("serial-sr").inv
+    greedy, cp = _both(inv, instance("serial-sr").goal)
     for plan in (greedy, cp):
         assert [len(w.migrations) for w in plan.waves] == [1, 1, 1]
         assert plan.estimate.seconds == plan.bounds.seconds
@@ -75,8 +69,8 @@ def test_serial_sr_moves_are_one_per_wave():
 
 
 def test_independent_pools_run_side_by_side():
-    inv, srcs = parallel_pools()
-    greedy, cp = _both(inv, Evacuate(tuple(srcs)))
+    inv = instance("parallel-pools").inv
+    greedy, cp = _both(inv, instance("parallel-pools").goal)
     d16, d8, d1 = gib_seconds_live(16), gib_seconds_live(8), gib_seconds_live(1)
     # pool A: three 16s, then three 1s; pool B: three 8s at once; the campaign is pool
     # A's length, and the waves derived from it line up the same way
@@ -89,8 +83,9 @@ def test_independent_pools_run_side_by_side():
 
 
 def test_cpu_and_version_rules_leave_one_pool():
-    inv, src, targets, good = one_good_pool()
-    greedy, cp = _both(inv, MovePool((src,), tuple(targets)))
+    inv = instance("one-good-pool").inv
+    good = inv.find("pool", "good")
+    greedy, cp = _both(inv, instance("one-good-pool").goal)
     for plan in (greedy, cp):
         assert plan.unplaced == ()
         assert {m.to_pool for m in plan.migrations()} == {good}
@@ -111,8 +106,8 @@ def test_cpsat_beats_greedy_when_greedy_strands_a_vm_on_the_sample():
 
 
 def test_statuses_nothing_to_do_and_no_plan():
-    inv, src, _ = binpacking_trap()
-    p = build_problem(inv, Evacuate((src,)))
+    x = instance("binpacking-trap")
+    p = build_problem(x.inv, x.goal)
     empty = p.subset([])
     assert solve_cpsat(empty).status == Status.NOTHING_TO_DO
     g = solve_greedy(p)
@@ -122,8 +117,8 @@ def test_statuses_nothing_to_do_and_no_plan():
 
 
 def test_solution_replays_and_is_deterministic():
-    inv, src, _ = binpacking_trap()
-    p = build_problem(inv, Evacuate((src,)))
+    x = instance("binpacking-trap")
+    p = build_problem(x.inv, x.goal)
     g = solve_greedy(p)
     b = lower_bounds(p)
     runs = [
@@ -138,35 +133,20 @@ def test_solution_replays_and_is_deterministic():
 
 
 def test_without_hint_cpsat_still_solves():
-    inv, src, _ = binpacking_trap()
-    p = build_problem(inv, Evacuate((src,)))
+    x = instance("binpacking-trap")
+    p = build_problem(x.inv, x.goal)
     sol = solve_cpsat(p, workers=1, time_limit=10)
     assert sol.status in (Status.OPTIMAL, Status.FEASIBLE)
     assert sol.n_unplaced == 0 and flow_replay(p, sol.choice, sol.start) == []
-
-
-def _seven_halted():
-    """Retire `old`: seven halted VMs with 30 GiB disks (15 GiB used) onto `new`, 260
-    GiB: two 3x reservations (180 GiB) fit beside what earlier moves left there (at most
-    75 GiB before the last pair), three never do: four rounds of moves."""
-    from planner.inventory.builder import Builder
-
-    b = Builder()
-    pool = b.pool("lab")
-    b.host(pool, "xs-01", memory_gib=256)
-    old = b.sr(pool, "old", size_gib=2000)
-    b.sr(pool, "new", size_gib=260)
-    for i in range(7):
-        b.vm(pool, f"cold-{i}", memory_gib=4, disks=[(old, 30)])
-    return b.build(), old
 
 
 def test_issue13_case10_horizon_never_leaves_a_vm_out_for_want_of_time():
     """The wave model capped its horizon at the hint's waves + 2 and left a VM of this
     retire-sr unplaced when the hint placed none; the schedule's horizon (the sum of
     durations when the hint leaves any job out) always has room for all of them."""
-    inv, old = _seven_halted()
-    p = build_problem(inv, RetireSR((old,)))
+    x = instance("seven-halted")  # two moves at a time at most: four rounds
+    inv = x.inv
+    p = build_problem(inv, x.goal)
     assert p.n_jobs == 7
     nothing = np.full(7, -1, dtype=np.int64)
     bad_hint = Solution("greedy", Status.PARTIAL, nothing, nothing.copy(), 0.0)
@@ -176,56 +156,39 @@ def test_issue13_case10_horizon_never_leaves_a_vm_out_for_want_of_time():
     d = int(p.job_seconds[0])
     assert sol.seconds(p) == 4 * d  # two at a time, the seventh alone
     assert lower_bounds(p).waves == 4 and lower_bounds(p).seconds <= 4 * d
-    plan = solve(inv, RetireSR((old,)), workers=1, time_limit=10)
+    plan = solve(inv, x.goal, workers=1, time_limit=10)
     assert_checked(inv, plan)
     assert plan.unplaced == () and plan.estimate.seconds == 4 * d
 
 
 @pytest.mark.parametrize("limit", [0.01])
 def test_tiny_time_limit_still_returns_a_checked_plan(limit):
-    inv, src, _ = binpacking_trap()
-    plan = solve(inv, Evacuate((src,)), time_limit=limit, workers=1)
-    assert_checked(inv, plan)
+    x = instance("binpacking-trap")
+    plan = solve(x.inv, x.goal, time_limit=limit, workers=1)
+    assert_checked(x.inv, plan)
     assert plan.status in ("OPTIMAL", "FEASIBLE", "PARTIAL", "NO_PLAN")
-
-
-def _anti_pair(small_gib: int = 32):
-    """Evacuate `src`: two VMs of one anti-affinity group; host `big` has far more room
-    than `small`, so worst fit would put both on `big`; rule 8 keeps them apart."""
-    from planner.inventory.builder import Builder
-
-    b = Builder()
-    pool = b.pool("lab")
-    src = b.host(pool, "src", memory_gib=64)
-    big = b.host(pool, "big", memory_gib=256)
-    small = b.host(pool, "small", memory_gib=small_gib)
-    sr = b.sr(pool, "nfs", size_gib=2000)
-    g = b.vm_group(pool, "db-cluster")
-    vms = [
-        b.vm(pool, f"db-{i}", host=src, memory_gib=4, disks=[(sr, 10)], groups=[g])
-        for i in range(2)
-    ]
-    return b.build(), src, big, small, vms
 
 
 def test_anti_affinity_members_that_both_move_land_apart():
     from planner.options import PlanOptions
 
-    inv, src, big, small, _ = _anti_pair()
+    x = instance("anti-affinity-pair")  # worst fit would put both on `big`
+    inv, big, small = x.inv, x.inv.find("host", "big"), x.inv.find("host", "small")
     for solver in ("greedy", "cpsat"):
-        plan = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
+        plan = solve(inv, x.goal, solver=solver, workers=1, time_limit=5)
         assert_checked(inv, plan)
         assert plan.unplaced == ()
         assert sorted(m.to_host for m in plan.migrations()) == sorted([big, small])
     # `small` too small for either: strict leaves one VM where it is (it could only
     # join its mate), soft puts both on `big` with a warning (rule 8)
-    inv, src, big, _small, _ = _anti_pair(small_gib=4)
+    x = instance("anti-affinity-no-room")
+    inv, big = x.inv, x.inv.find("host", "big")
     for solver in ("greedy", "cpsat"):
-        strict = solve(inv, Evacuate((src,)), solver=solver, workers=1, time_limit=5)
+        strict = solve(inv, x.goal, solver=solver, workers=1, time_limit=5)
         assert_checked(inv, strict)
         assert [m.to_host for m in strict.migrations()] == [big]
         assert len(strict.unplaced) == 1
-    soft = solve(inv, Evacuate((src,)), PlanOptions(anti_affinity="soft"), solver="greedy")
+    soft = solve(inv, x.goal, PlanOptions(anti_affinity="soft"), solver="greedy")
     assert_checked(inv, soft)
     assert not soft.unplaced and {m.to_host for m in soft.migrations()} == {big}
     assert "ANTI_AFFINITY" in {w.code for w in soft.warnings}

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.goals import Evacuate, RetireSR
+from planner.goals import Evacuate
 from planner.inventory.builder import Builder
 from planner.options import PlanOptions
 from planner.problem import build_problem
 from planner.solve import solve
 from solvers.base import Status, derive_waves, flow_replay, list_schedule, wave_replay
 from solvers.greedy import place, solve_greedy
-from tests.helpers.solving import assert_checked, binpacking_trap, gib_seconds_live, serial_sr
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked, gib_seconds_live
 
 
 def _in_flight(plan, key) -> int:
@@ -72,16 +73,18 @@ def test_longest_first_list_schedule_meets_the_longest_job():
 
 
 def test_greedy_falls_into_the_binpacking_trap():
-    inv, src, _ = binpacking_trap()
-    plan = solve(inv, Evacuate((src,)), solver="greedy")
+    x = instance("binpacking-trap")
+    inv = x.inv
+    plan = solve(inv, x.goal, solver="greedy")
     assert_checked(inv, plan)
     assert plan.status == "PARTIAL"
     assert [r.code for u in plan.unplaced for r in u.reasons] == ["NO_CAPACITY"]
 
 
 def test_greedy_respects_sr_space_by_serialising():
-    inv, old, _ = serial_sr()
-    prob = build_problem(inv, RetireSR((old,)))
+    x = instance("serial-sr")
+    inv = x.inv
+    prob = build_problem(inv, x.goal)
     sol = solve_greedy(prob)
     assert sol.status == Status.FEASIBLE
     # any two reservations overflow the target SR: one after another
@@ -94,12 +97,13 @@ def test_greedy_respects_sr_space_by_serialising():
     both = sol.start.copy()
     both[both == both.max()] = 0
     assert flow_replay(prob, sol.choice, both) != []
-    assert_checked(inv, solve(inv, RetireSR((old,)), solver="greedy"))
+    assert_checked(inv, solve(inv, x.goal, solver="greedy"))
 
 
 def test_schedule_leaves_a_job_that_never_fits_unplaced():
-    inv, old, _ = serial_sr()
-    prob = build_problem(inv, RetireSR((old,)))
+    x = instance("serial-sr")
+    inv = x.inv
+    prob = build_problem(inv, x.goal)
     choice = place(prob)
     # shrink the target SR below any single reservation: nothing can start
     tight = prob.__class__(
@@ -134,19 +138,13 @@ def test_max_per_pool_is_respected():
 def test_max_per_host_limits_moves_that_leave_or_enter_a_host():
     """Four VMs leave `src` for two hosts; with max_per_host 1 they go one at a time
     (each leaves src), without it three at once."""
-    b = Builder()
-    p = b.pool("lab")
-    src = b.host(p, "src", memory_gib=256)
-    b.host(p, "a", memory_gib=256)
-    b.host(p, "b", memory_gib=256)
-    sr = b.sr(p, "nfs")
-    for i in range(4):
-        b.vm(p, f"v{i}", host=src, memory_gib=2, disks=[(sr, 10)])
-    inv = b.build()
+    x = instance("one-per-host")  # its options: max_per_host 1
+    inv = x.inv
+    assert x.options == PlanOptions(max_per_host=1)
     d = gib_seconds_live(2)
     for solver in ("greedy", "cpsat"):
-        free = solve(inv, Evacuate((src,)), solver=solver, time_limit=5)
-        one = solve(inv, Evacuate((src,)), PlanOptions(max_per_host=1), solver=solver, time_limit=5)
+        free = solve(inv, x.goal, solver=solver, time_limit=5)
+        one = solve(inv, x.goal, x.options, solver=solver, time_limit=5)
         for plan in (free, one):
             assert_checked(inv, plan)
         assert free.estimate.seconds == 2 * d
@@ -160,8 +158,9 @@ def test_compact_shifts_a_loose_schedule_left_and_keeps_every_move():
     all it optimised) is shifted as early as the account allows, in its own order."""
     from solvers.base import compact
 
-    inv, old, _ = serial_sr()
-    prob = build_problem(inv, RetireSR((old,)))
+    x = instance("serial-sr")
+    inv = x.inv
+    prob = build_problem(inv, x.goal)
     sol = solve_greedy(prob)
     loose = sol.start * 2 + 500  # same order, gaps everywhere
     assert flow_replay(prob, sol.choice, loose) == []

@@ -16,11 +16,12 @@ import pytest
 
 from planner.check import check_plan
 from planner.durations import DEFAULT_MODEL
-from planner.goals import Evacuate, Goal, RetireSR
+from planner.goals import Goal, RetireSR
 from planner.inventory.builder import Builder
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.solve import solve
+from tests.helpers.instances import instance
 from tests.helpers.oracle import (
     EXTRA_MOVES,
     MAX_MOVES_PER_VM,
@@ -37,14 +38,9 @@ from tests.helpers.oracle import (
 
 def test_oracle_packs_waves_under_the_pool_limit() -> None:
     """Four 1 GiB VMs leave h1: at most 3 per pool per wave, so two waves."""
-    b = Builder()
-    p = b.pool("lab")
-    h1, _ = b.host(p, "h1", memory_gib=16), b.host(p, "h2", memory_gib=64)
-    net = b.network(p, "mgmt", management=True)
-    for k in range(4):
-        b.vm(p, f"v{k}", host=h1, memory_gib=1, networks=[net])
-    inv = b.build()
-    r = oracle(inv, Evacuate((h1,)))
+    x = instance("pool-limit")
+    inv = x.inv
+    r = oracle(inv, x.goal)
     one = DEFAULT_MODEL.estimate(inv, inv.vms[0], "live", set())
     assert r.complete and r.placed == r.must == 4
     assert r.seconds == 2 * one and r.plan is not None
@@ -52,17 +48,11 @@ def test_oracle_packs_waves_under_the_pool_limit() -> None:
     assert check_plan(inv, r.plan).ok
 
 
-def _two_disks() -> tuple:
+def _two_disks() -> tuple[Inventory, Goal]:
     """A halted VM's two 40 GiB disks leave SR old; a and b each hold one (3 x 40 GiB
-    reserved) but not both."""
-    b = Builder()
-    p = b.pool("lab")
-    b.host(p, "h1", memory_gib=64)
-    old = b.sr(p, "old", size_gib=400)
-    b.sr(p, "a", size_gib=130)
-    b.sr(p, "b", size_gib=130)
-    b.vm(p, "v", power_state="Halted", memory_gib=4, disks=[(old, 40), (old, 40)])
-    return b.build(), RetireSR((old,))
+    reserved) but not both (the named instance two-disks)."""
+    x = instance("two-disks")
+    return x.inv, x.goal
 
 
 def test_oracle_finds_a_target_sr_per_disk() -> None:

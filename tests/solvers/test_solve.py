@@ -11,7 +11,8 @@ from planner.inventory.builder import Builder
 from planner.options import PlanOptions
 from planner.plan import Figures, estimate_of, from_dict, to_dict
 from planner.solve import solve
-from tests.helpers.solving import assert_checked, binpacking_trap
+from tests.helpers.instances import instance
+from tests.helpers.solving import assert_checked
 
 
 def _two_pools(n_vms: int = 4):
@@ -130,21 +131,22 @@ def test_retire_sr_with_halted_and_running_vms():
 
 
 def test_progress_messages_and_bad_arguments():
-    inv, src, _ = binpacking_trap()
+    inv, goal = instance("binpacking-trap").inv, instance("binpacking-trap").goal
     seen: list[str] = []
-    assert_checked(inv, solve(inv, Evacuate((src,)), workers=1, progress=seen.append))
+    assert_checked(inv, solve(inv, goal, workers=1, progress=seen.append))
     assert seen[0].startswith("problem:") and seen[-1].startswith("done:")
     with pytest.raises(InputError, match="--solver"):
-        solve(inv, Evacuate((src,)), solver="magic")
+        solve(inv, goal, solver="magic")
     with pytest.raises(InputError, match="--time-limit"):
-        solve(inv, Evacuate((src,)), time_limit=0)
+        solve(inv, goal, time_limit=0)
     with pytest.raises(InputError, match="--workers"):
-        solve(inv, Evacuate((src,)), workers=0)
+        solve(inv, goal, workers=0)
 
 
 def test_greedy_figures_are_reported_beside_cpsat():
-    inv, src, _ = binpacking_trap()
-    plan = solve(inv, Evacuate((src,)), workers=1)
+    x = instance("binpacking-trap")
+    inv = x.inv
+    plan = solve(inv, x.goal, workers=1)
     assert_checked(inv, plan)
     g = plan.solver.greedy
     assert g.unplaced == 1 and g.seconds > 0 and g.waves >= 1
@@ -174,10 +176,9 @@ def test_every_start_and_dependency_is_consistent():
 
 
 def test_independent_components_all_start_at_zero():
-    from tests.helpers.solving import parallel_pools
-
-    inv, srcs = parallel_pools()
-    plan = solve(inv, Evacuate(tuple(srcs)), workers=1)
+    x = instance("parallel-pools")
+    inv = x.inv
+    plan = solve(inv, x.goal, workers=1)
     assert_checked(inv, plan)
     assert plan.solver.components == 2
     first = {}

@@ -8,13 +8,14 @@ through the replay checker, and the exhaustive oracle confirms the plan's figure
 from __future__ import annotations
 
 from planner.check import check_plan
-from planner.goals import Evacuate, MovePool, RetireSR
+from planner.goals import Evacuate, Goal, MovePool, RetireSR
 from planner.inventory.builder import Builder
 from planner.inventory.model import Inventory
 from planner.options import PlanOptions
 from planner.plan import Migration, Plan
 from planner.solve import solve
 from planner.stepaside import apply, step_aside
+from tests.helpers.instances import instance
 from tests.helpers.oracle import oracle
 
 
@@ -28,19 +29,12 @@ def _moves(plan: Plan) -> list[tuple[int, Migration]]:
     return [(w.index, m) for w in plan.waves for m in w.migrations]
 
 
-def _evacuate_case() -> tuple[Inventory, Evacuate, tuple[str, str, str]]:
-    """big (40 GiB) on h1 fits on h2 only once small (24 GiB) leaves h2 for h3."""
-    b = Builder()
-    p = b.pool("lab")
-    h1 = b.host(p, "h1", memory_gib=64)
-    h2 = b.host(p, "h2", memory_gib=64)  # 62 GiB for guests: 24 used, 38 free
-    h3 = b.host(p, "h3", memory_gib=40)  # 38 for guests (< 40 even empty): 14 used
-    sr = b.sr(p, "nfs", size_gib=2000)
-    net = b.network(p, "mgmt", management=True)
-    b.vm(p, "big", host=h1, memory_gib=40, disks=[(sr, 20)], networks=[net])
-    b.vm(p, "small", host=h2, memory_gib=24, disks=[(sr, 20)], networks=[net])
-    b.vm(p, "other", host=h3, memory_gib=14, disks=[(sr, 20)], networks=[net])
-    return b.build(), Evacuate((h1,)), (h1, h2, h3)
+def _evacuate_case() -> tuple[Inventory, Goal, tuple[str, str, str]]:
+    """big (40 GiB) on h1 fits on h2 only once small (24 GiB) leaves h2 for h3 (the named
+    instance step-aside-evacuate): inventory, goal and the hosts h1, h2, h3."""
+    x = instance("step-aside-evacuate")
+    h1, h2, h3 = (x.inv.find("host", h) for h in ("h1", "h2", "h3"))
+    return x.inv, x.goal, (h1, h2, h3)
 
 
 def test_issue13_case11_evacuate_steps_aside() -> None:
