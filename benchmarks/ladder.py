@@ -154,9 +154,9 @@ def today(path: str, goal_name: str, limit: float, tree: Path, plan_out: Path) -
     replayed = replace(plan, waves=flow, estimate=est)
     return {
         "today_solve_s": float(out.stdout.strip().splitlines()[-1]),
-        "today_waves": est["waves"],
-        "today_wave_s": est["wave_seconds"],
-        "today_flow_s": est["seconds"],
+        "today_waves": est.waves,
+        "today_wave_s": est.wave_seconds,
+        "today_flow_s": est.seconds,
         "today_unplaced": len(plan.unplaced),
         "today_flow_ok": check_plan(inv, replayed).ok,
     }

@@ -4,6 +4,7 @@ codes are true, the estimate adds up (rules 12 and 15) and home hosts are in the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from planner.check_types import FLOW, WAVES, Violation
@@ -308,21 +309,19 @@ def home_host_violations(inv: Inventory, plan: Plan) -> list[Violation]:
 def estimate_violations(plan: Plan) -> list[Violation]:
     """Rules 12 and 15: the estimate is the number of waves, the sum of each wave's
     longest (`wave_seconds`; v1: `seconds`) and (v2) the schedule's length (`seconds`)."""
-    want = estimate_of(plan.waves).to_json()
+    want = estimate_of(plan.waves)
     keys: tuple[str, ...] = ("waves", "seconds", "wave_seconds")
     if not plan.has_schedule:
-        want["seconds"] = want["wave_seconds"]
+        want = replace(want, seconds=want.wave_seconds)
         keys = ("waves", "seconds")
     out = []
     for key in keys:
         mode = FLOW if key == "seconds" and plan.has_schedule else WAVES
-        have = getattr(plan.estimate, key)
-        ok = have == want[key]
-        if not ok:
+        # a figure the plan does not state (None) is wrong too
+        have, should = getattr(plan.estimate, key), getattr(want, key)
+        if have != should:
             what = "the schedule gives" if mode == FLOW else "the waves give"
             out.append(
-                Violation(
-                    codes.ESTIMATE, f"estimate.{key} is {have!r}, {what} {want[key]}", mode=mode
-                )
+                Violation(codes.ESTIMATE, f"estimate.{key} is {have!r}, {what} {should}", mode=mode)
             )
     return out

@@ -5,8 +5,8 @@ into a `Goal` (planner/goals.py), `PlanOptions` (planner/options.py), `SolverInf
 `Figures` here, once, by `planner.plan.from_dict`, and written back by `to_json` in
 `planner.plan.to_dict`. Nothing else in the planner handles them as dicts.
 
-Readers ignore keys they do not know (FORMATS.md), but keep them: a goal's, a
-`SolverInfo`'s and a `Figures`' unknown keys sit in their `extra` mapping, and a solver
+Readers ignore keys they do not know (FORMATS.md), but keep them: a goal's, the
+options', a `SolverInfo`'s and a `Figures`' unknown keys sit in their `extra` mapping, and a solver
 status this version does not know stays verbatim in `SolverInfo.status_text`, so that
 load -> save gives back the document's header.
 """
