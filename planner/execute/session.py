@@ -39,6 +39,7 @@ from planner.execute.summary import (
     would_lines,
 )
 from planner.execute.xapi_backend import XapiBackend
+from planner.goals import check_goal_refs
 from planner.inventory import digest, load
 from planner.inventory.io import save as save_inv
 from planner.inventory.model import Inventory
@@ -380,7 +381,6 @@ def replan_from(plan: Plan, live: Inventory, how: tuple[str, float]) -> Plan:
     """Solve `plan`'s goal again from the live state; `how` is (solver, seconds). The
     solver modules are imported here: they load OR-Tools, which a run without --replan
     does not need."""
-    from planner.goals import check_goal_refs
     from planner.solve import solve
 
     check_goal_refs(plan.goal, live, where="plan goal (live inventory)")
