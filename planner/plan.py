@@ -110,7 +110,7 @@ class Plan:
     @property
     def schedule_seconds(self) -> int:
         """The campaign's length in flow mode (FORMATS.md rule 15), seconds."""
-        return self.estimate.seconds or 0
+        return int(self.estimate.seconds or 0)
 
     def migrations(self) -> Iterator[Migration]:
         """Every migration, in wave order."""

@@ -36,16 +36,19 @@ class Figures:
     """The figures of `bounds`, `estimate` and the solver's `greedy` / `placed_bound`.
 
     waves: number of waves (lock-step).
-    seconds: the schedule's length, whole seconds (flow mode, FORMATS.md rule 15).
-    wave_seconds: (v2) the lock-step length, whole seconds: each wave lasts as long as
-        its longest migration.
+    seconds: the schedule's length, seconds (flow mode, FORMATS.md rule 15); whole
+        seconds in the planner's plans.
+    wave_seconds: (v2) the lock-step length, seconds: each wave lasts as long as its
+        longest migration.
     unplaced: VMs left unplaced (the solver's `greedy` figures only).
     A figure a document lacks is None and is not written back.
     """
 
     waves: int | None = None
-    seconds: int | None = None
-    wave_seconds: int | None = None
+    # float only in a document another tool wrote (the schema allows any number): the
+    # planner writes whole seconds, and the checker reports a fractional estimate
+    seconds: int | float | None = None
+    wave_seconds: int | float | None = None
     unplaced: int | None = None
     extra: Mapping[str, Any] = _extra()
 
@@ -56,6 +59,11 @@ class Figures:
             if v is not None:
                 out[key] = v
         return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+
+    def __repr__(self) -> str:
+        # the figures a document has, as a notebook shows them: Figures(waves=9, seconds=5244)
+        items = ", ".join(f"{k}={v!r}" for k, v in self.to_json().items())
+        return f"Figures({items})"
 
 
 @dataclass(frozen=True)
@@ -199,6 +207,13 @@ def _whole(r: _Reader, d: Mapping[str, Any], key: str, path: str) -> int | None:
     return int(v)
 
 
+def _seconds(r: _Reader, d: Mapping[str, Any], key: str, path: str) -> int | float | None:
+    """An optional non-negative number of seconds: whole ones as int (12.0 reads as
+    12), a fraction kept (the schema allows it; the checker judges an estimate's)."""
+    v = _number(r, d, key, path)
+    return int(v) if v is not None and float(v).is_integer() else v
+
+
 def _number(r: _Reader, d: Mapping[str, Any], key: str, path: str) -> float | None:
     """An optional finite, non-negative number (seconds); kept as the document has it."""
     v = d.get(key)
@@ -217,8 +232,8 @@ def read_figures(r: _Reader, d: Any, path: str) -> Figures:
         return Figures()
     return Figures(
         waves=_whole(r, d, "waves", path),
-        seconds=_whole(r, d, "seconds", path),
-        wave_seconds=_whole(r, d, "wave_seconds", path),
+        seconds=_seconds(r, d, "seconds", path),
+        wave_seconds=_seconds(r, d, "wave_seconds", path),
         unplaced=_whole(r, d, "unplaced", path),
         extra={k: v for k, v in d.items() if k not in _FIGURES},
     )

@@ -154,8 +154,8 @@ class Summary:
 def summary(plan: Plan, inv: Inventory | None = None, check: CheckReport | None = None) -> Summary:
     """The headline figures of `plan`."""
     n = sum(len(w.migrations) for w in plan.waves)
-    secs = plan.estimate.seconds or 0
-    bound = plan.bounds.seconds
+    secs = plan.schedule_seconds
+    bound = None if plan.bounds.seconds is None else int(plan.bounds.seconds)
     gap = 100 * (secs - bound) / bound if bound else None
     solver = plan.solver.name or "?"
     wall = plan.solver.wall_seconds
@@ -174,7 +174,7 @@ def summary(plan: Plan, inv: Inventory | None = None, check: CheckReport | None 
         gap,
         len(plan.unplaced),
         check,
-        plan.estimate.wave_seconds,
+        None if plan.estimate.wave_seconds is None else int(plan.estimate.wave_seconds),
     )
 
 

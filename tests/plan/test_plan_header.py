@@ -266,9 +266,9 @@ def test_hand_made_defaults_are_typed():
 @pytest.mark.parametrize(
     ("where", "value", "expect"),
     [
-        ("estimate", {"waves": 1, "seconds": 12.5}, "plan.estimate.seconds: must be a whole"),
-        ("bounds", {"seconds": "ten"}, "plan.bounds.seconds: must be a whole number, got str"),
-        ("bounds", {"seconds": -3}, "plan.bounds.seconds: must not be negative"),
+        ("estimate", {"waves": 1.5, "seconds": 12}, "plan.estimate.waves: must be a whole"),
+        ("bounds", {"seconds": "ten"}, "plan.bounds.seconds: must be a non-negative number"),
+        ("bounds", {"seconds": -3}, "plan.bounds.seconds: must be a non-negative number"),
         ("solver", {"name": 5}, "plan.solver.name: must be str"),
         ("solver", {"step_aside": [{"vm": "x"}]}, "plan.solver.step_aside[0].migration"),
         ("options", {"max_per_pool": 9}, "plan.options: max_per_pool: must be 1..3, got 9"),
@@ -281,6 +281,22 @@ def test_bad_header_figures_name_the_field(where, value, expect):
     with pytest.raises(InputError) as e:
         from_dict(doc)
     assert any(expect in line for line in e.value.lines()), e.value.lines()
+
+
+def test_a_fractional_estimate_loads_and_the_checker_reports_it():
+    """The schema allows any number of seconds; the planner writes whole ones, and rule
+    12 compares the file's estimate with the waves' exactly, so 12.5 is a violation of
+    the plan, not an unreadable file."""
+    doc, inv = _hand_document()
+    whole = doc["estimate"]["seconds"]
+    doc["estimate"]["seconds"] = whole + 0.5
+    doc["bounds"] = {"waves": 1, "seconds": 0.5}
+    plan = from_dict(doc)
+    assert plan.estimate.seconds == whole + 0.5 and plan.bounds.seconds == 0.5
+    report = check_plan(inv, plan)
+    assert [v.code for v in report.violations] == ["ESTIMATE"], report.lines()
+    doc["estimate"]["seconds"] = whole
+    assert check_plan(inv, from_dict(doc)).ok
 
 
 def test_a_whole_float_figure_reads_as_an_int():
