@@ -12,23 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputError, LookupFailed
+from planner.extra_keys import extra_field, unknown_keys, with_extra
 from planner.inventory.model import VM, Inventory
 
 DEFAULT_TOLERANCE = 0.10  # rebalance: max - min memory utilisation accepted, 10 points
-
-
-# `extra` of every goal: keys a plan document's goal carries that this version does not
-# know (FORMATS.md: readers ignore unknown keys), kept so that load -> save keeps them.
-# Left out of ==, hash and repr: two goals that ask for the same thing are equal.
-def _extra() -> Any:
-    return field(default_factory=dict, kw_only=True, compare=False, repr=False)
-
-
-def _with_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """`out` (a goal's known keys) followed by the unknown keys it was read with."""
-    for k, v in extra.items():
-        out.setdefault(k, v)
-    return out
 
 
 @dataclass(frozen=True)
@@ -37,10 +24,10 @@ class Evacuate:
 
     hosts: tuple[str, ...]
     kind: str = field(default="evacuate", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
-        return _with_extra({"kind": self.kind, "hosts": list(self.hosts)}, self.extra)
+        return with_extra({"kind": self.kind, "hosts": list(self.hosts)}, self.extra)
 
 
 @dataclass(frozen=True)
@@ -50,11 +37,11 @@ class MovePool:
     from_pools: tuple[str, ...]
     to_pools: tuple[str, ...]
     kind: str = field(default="move-pool", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
         out = {"kind": self.kind, "from": list(self.from_pools), "to": list(self.to_pools)}
-        return _with_extra(out, self.extra)
+        return with_extra(out, self.extra)
 
 
 @dataclass(frozen=True)
@@ -63,10 +50,10 @@ class RetireSR:
 
     srs: tuple[str, ...]
     kind: str = field(default="retire-sr", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
-        return _with_extra({"kind": self.kind, "srs": list(self.srs)}, self.extra)
+        return with_extra({"kind": self.kind, "srs": list(self.srs)}, self.extra)
 
 
 @dataclass(frozen=True)
@@ -81,7 +68,7 @@ class Rebalance:
     max_moves: int | None = None
     tolerance: float | None = DEFAULT_TOLERANCE
     kind: str = field(default="rebalance", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @property
     def tolerance_or_default(self) -> float:
@@ -92,7 +79,7 @@ class Rebalance:
         out: dict[str, Any] = {"kind": self.kind, "max_moves": self.max_moves}
         if self.tolerance is not None:
             out["tolerance"] = self.tolerance
-        return _with_extra(out, self.extra)
+        return with_extra(out, self.extra)
 
 
 @dataclass(frozen=True)
@@ -101,10 +88,10 @@ class Target:
 
     placements: Mapping[str, str]
     kind: str = field(default="target", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
-        return _with_extra({"kind": self.kind, "placements": dict(self.placements)}, self.extra)
+        return with_extra({"kind": self.kind, "placements": dict(self.placements)}, self.extra)
 
 
 @dataclass(frozen=True)
@@ -118,7 +105,7 @@ class RollingUpgrade:
     order: tuple[str, ...] = ()
     return_home: bool = False
     kind: str = field(default="rolling-upgrade", init=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "pool": self.pool, "to_version": self.to_version}
@@ -126,7 +113,7 @@ class RollingUpgrade:
             out["order"] = list(self.order)
         if self.return_home:
             out["return_home"] = True
-        return _with_extra(out, self.extra)
+        return with_extra(out, self.extra)
 
 
 Goal = Evacuate | MovePool | RetireSR | Rebalance | Target | RollingUpgrade
@@ -194,7 +181,7 @@ def parse_goal_json(d: Any, where: str = "goal") -> Goal:
             f"{where}.kind: unknown goal {kind!r}; "
             "expected evacuate, move-pool, retire-sr, rebalance, target or rolling-upgrade"
         )
-    extra = {k: v for k, v in d.items() if k != "kind" and k not in _KEYS[kind]}
+    extra = unknown_keys(d, ("kind", *_KEYS[kind]))
     if kind == "evacuate":
         return Evacuate(_strings("host", d.get("hosts"), f"{where}.hosts"), extra=extra)
     if kind == "move-pool":

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from planner.errors import InputError
+from planner.extra_keys import extra_field, unknown_keys, with_extra
 
 MAX_PER_POOL = 3  # XenServer runs at most three concurrent migrations per source pool
 ANTI_AFFINITY_MODES = ("strict", "soft")
-_KNOWN = (  # the keys of a plan's `options` that PlanOptions reads
-    "headroom_fraction",
-    "dmc",
-    "max_per_pool",
-    "network_map",
-    "max_per_host",
-    "anti_affinity",
-    "migration_network",
-)
 
 
 def slots_error(what: str, value: int, *, null: bool = False) -> str | None:
@@ -66,7 +58,7 @@ class PlanOptions:
     max_per_host: int | None = None
     anti_affinity: str = "strict"
     migration_network: Mapping[str, str] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    extra: Mapping[str, Any] = extra_field()
 
     def __post_init__(self) -> None:
         why = headroom_error("headroom_fraction", self.headroom_fraction)
@@ -93,7 +85,7 @@ class PlanOptions:
             out["network_map"] = dict(self.network_map)
         if self.migration_network:
             out["migration_network"] = dict(self.migration_network)
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+        return with_extra(out, self.extra)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PlanOptions:
@@ -107,7 +99,11 @@ class PlanOptions:
                 max_per_host=(None if d.get("max_per_host") is None else int(d["max_per_host"])),
                 anti_affinity=str(d.get("anti_affinity", "strict")),
                 migration_network=dict(d.get("migration_network") or {}),
-                extra={k: v for k, v in d.items() if k not in _KNOWN},
+                extra=unknown_keys(d, _KNOWN),
             )
         except (TypeError, ValueError) as e:
             raise InputError(f"plan options: {e}") from None
+
+
+# the keys of a plan's `options` that PlanOptions reads; any other is kept in `extra`
+_KNOWN = tuple(f.name for f in fields(PlanOptions) if f.name != "extra")

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError
+from planner.extra_keys import extra_field, unknown_keys, with_extra
 from planner.goals import Goal, parse_goal_json
 from planner.options import PlanOptions
 from planner.plan_json import _Reader
 from planner.status import Status
-
-
-def _extra() -> Any:
-    """An `extra` mapping: the keys of the document this version does not know, in the
-    document's order (read-only by convention; a plain dict so that plans pickle)."""
-    return field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class Figures:
     seconds: int | float | None = None
     wave_seconds: int | float | None = None
     unplaced: int | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -58,7 +53,7 @@ class Figures:
             v = getattr(self, key)
             if v is not None:
                 out[key] = v
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+        return with_extra(out, self.extra)
 
     def __repr__(self) -> str:
         # the figures a document has, as a notebook shows them: Figures(waves=9, seconds=5244)
@@ -131,7 +126,7 @@ class SolverInfo:
     step_aside: tuple[StepAside, ...] | None = None
     orders_tried: int | None = None
     restart_advice: tuple[str | Mapping[str, Any], ...] | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @property
     def status_label(self) -> str:
@@ -167,7 +162,7 @@ class SolverInfo:
             out["restart_advice"] = [
                 x if isinstance(x, str) else dict(x) for x in self.restart_advice
             ]
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+        return with_extra(out, self.extra)
 
 
 # ---------------------------------------------------------------- reading
@@ -235,7 +230,7 @@ def read_figures(r: _Reader, d: Any, path: str) -> Figures:
         seconds=_seconds(r, d, "seconds", path),
         wave_seconds=_seconds(r, d, "wave_seconds", path),
         unplaced=_whole(r, d, "unplaced", path),
-        extra={k: v for k, v in d.items() if k not in _FIGURES},
+        extra=unknown_keys(d, _FIGURES),
     )
 
 
@@ -254,7 +249,7 @@ def read_solver(r: _Reader, d: Any, path: str = "plan.solver") -> SolverInfo:
         k: read_figures(r, d[k], f"{path}.{k}") if d.get(k) is not None else None
         for k in ("greedy", "placed_bound")
     }
-    extra = {k: v for k, v in d.items() if k not in _SOLVER and k not in _SETTINGS}
+    extra = unknown_keys(d, (*_SOLVER, *_SETTINGS))
     if d.get("status") is not None and text is None:
         extra["status"] = d["status"]
     settings = None

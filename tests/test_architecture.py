@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "planner.errors",
             "planner.limits",
             "planner.options",
+            "planner.extra_keys",
             "planner.terminal",
             "planner.config",
             "planner.tls",
