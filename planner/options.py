@@ -88,8 +88,9 @@ class PlanOptions:
         return with_extra(out, self.extra)
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> PlanOptions:
-        """Options from a plan's `options` object (missing keys take their defaults)."""
+    def from_json(cls, d: Mapping[str, Any], where: str = "plan.options") -> PlanOptions:
+        """Options from a plan's `options` object (missing keys take their defaults).
+        Raises `InputError` naming `where` and the bad key."""
         try:
             return cls(
                 headroom_fraction=float(d.get("headroom_fraction", 0.0)),
@@ -102,7 +103,9 @@ class PlanOptions:
                 extra=unknown_keys(d, _KNOWN),
             )
         except (TypeError, ValueError) as e:
-            raise InputError(f"plan options: {e}") from None
+            raise InputError(f"{where}: {e}") from None
+        except InputError as e:  # a range check of __post_init__
+            raise InputError(f"{where}: {e.message}") from None
 
 
 # the keys of a plan's `options` that PlanOptions reads; any other is kept in `extra`

@@ -312,9 +312,9 @@ def read_options(r: _Reader, d: Any, path: str = "plan.options") -> PlanOptions:
         r.errors.append(f"{path}: must be an object")
         return PlanOptions()
     try:
-        return PlanOptions.from_json(d)
+        return PlanOptions.from_json(d, path)
     except InputError as e:
-        r.errors.append(f"{path}: {e.message.removeprefix('plan options: ')}")
+        r.errors.append(e.message)
         return PlanOptions()
 
 
