@@ -59,9 +59,6 @@ class Bounds:
     wave_seconds_by: str = ""
     seconds_by: str = ""
 
-    def to_json(self) -> dict[str, int]:
-        return {"seconds": self.seconds, "wave_seconds": self.wave_seconds, "waves": self.waves}
-
 
 def machines_bound(durations: list[int], c: int) -> int:
     """Least length of a schedule of `durations` on `c` identical slots: the longest,

@@ -1,7 +1,7 @@
 """Fidelity to XAPI (issue 13's numbered cases, named in each test): the rules, the
 problem builder, the collector and the simulator agree with what XAPI checks, one test
-per case, each with its inventory built here. Plans go through the replay checker; simulator tests go through the
-real XenAPI client."""
+per case, each with its inventory built here. Plans go through the replay checker;
+simulator tests go through the real XenAPI client."""
 
 from __future__ import annotations
 
