@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -91,21 +91,38 @@ class PlanOptions:
     def from_json(cls, d: Mapping[str, Any], where: str = "plan.options") -> PlanOptions:
         """Options from a plan's `options` object (missing keys take their defaults).
         Raises `InputError` naming `where` and the bad key."""
+
+        def get(key: str, conv: Callable[[Any], Any], default: Any) -> Any:
+            v = d.get(key)
+            if v is None:
+                return default
+            try:
+                return conv(v)
+            except (TypeError, ValueError):
+                raise InputError(f"{where}.{key}: must be {_WANT[conv]}, got {v!r}") from None
+
+        opts = dict(
+            headroom_fraction=get("headroom_fraction", float, 0.0),
+            dmc=get("dmc", bool, False),
+            max_per_pool=get("max_per_pool", int, MAX_PER_POOL),
+            network_map=get("network_map", dict, {}),
+            max_per_host=get("max_per_host", int, None),
+            anti_affinity=get("anti_affinity", str, "strict"),
+            migration_network=get("migration_network", dict, {}),
+        )
         try:
-            return cls(
-                headroom_fraction=float(d.get("headroom_fraction", 0.0)),
-                dmc=bool(d.get("dmc", False)),
-                max_per_pool=int(d.get("max_per_pool", MAX_PER_POOL)),
-                network_map=dict(d.get("network_map") or {}),
-                max_per_host=(None if d.get("max_per_host") is None else int(d["max_per_host"])),
-                anti_affinity=str(d.get("anti_affinity", "strict")),
-                migration_network=dict(d.get("migration_network") or {}),
-                extra=unknown_keys(d, _KNOWN),
-            )
-        except (TypeError, ValueError) as e:
-            raise InputError(f"{where}: {e}") from None
+            return cls(**opts, extra=unknown_keys(d, _KNOWN))
         except InputError as e:  # a range check of __post_init__
             raise InputError(f"{where}: {e.message}") from None
+
+
+_WANT: dict[Callable[[Any], Any], str] = {
+    float: "a number",
+    int: "an integer",
+    bool: "true or false",
+    str: "a string",
+    dict: "an object",
+}
 
 
 # the keys of a plan's `options` that PlanOptions reads; any other is kept in `extra`

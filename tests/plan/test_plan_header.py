@@ -273,6 +273,8 @@ def test_hand_made_defaults_are_typed():
         ("solver", {"step_aside": [{"vm": "x"}]}, "plan.solver.step_aside[0].migration"),
         ("options", {"max_per_pool": 9}, "plan.options: max_per_pool: must be 1..3, got 9"),
         ("options", [], "plan.options: must be an object"),
+        ("options", {"headroom_fraction": "x"}, "plan.options.headroom_fraction: must be a number"),
+        ("options", {"network_map": "a=b"}, "plan.options.network_map: must be an object"),
     ],
 )
 def test_bad_header_figures_name_the_field(where, value, expect):
