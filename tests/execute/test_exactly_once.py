@@ -12,10 +12,9 @@ import pytest
 
 from planner.execute import journal as J
 from planner.goals import MovePool
-from planner.options import PlanOptions
 from planner.plan import save as save_plan
-from planner.plan_header import Figures, SolverInfo
 from tests.helpers.execsim import PASSWORD, cli_args, evacuation_plan, fleet, run_cli, successes
+from tests.helpers.plans import plan_of
 
 sim_mod = pytest.importorskip("planner.sim")
 Simulator = sim_mod.Simulator
@@ -157,10 +156,10 @@ def _suspended_fleet():
     return b.build(), vm, local, nb, pa, pb, hb2
 
 
-def test_case6_checker_refuses_storage_move_without_to_host(tmp_path):
-    from planner.check import check_plan
-    from planner.inventory.io import digest
-    from planner.plan import DiskMove, Migration, Plan, VifMap, Wave
+def _suspended_plan():
+    """The Suspended VM's disk to a local SR of pool b, as a storage move with no
+    `to_host` (a hand-made plan: the planner would name a host that sees the SR)."""
+    from planner.plan import DiskMove, Migration, VifMap
 
     inv, vm, local, nb, pa, pb, _ = _suspended_fleet()
     d = inv.vm_by_uuid[vm].disks[0]
@@ -176,45 +175,21 @@ def test_case6_checker_refuses_storage_move_without_to_host(tmp_path):
         vifs=(VifMap("0", nb),),
         est_seconds=60,
     )
-    plan = Plan(
-        digest(inv),
-        MovePool((pa,), (pb,)),
-        PlanOptions(),
-        SolverInfo(name="hand"),
-        Figures(),
-        (Wave(0, (m,)),),
-    )
+    return inv, vm, local, pb, plan_of(inv, [[m]], MovePool((pa,), (pb,)))
+
+
+def test_case6_checker_refuses_storage_move_without_to_host(tmp_path):
+    from planner.check import check_plan
+
+    inv, _vm, _local, _pb, plan = _suspended_plan()
     report = check_plan(inv, plan)
     assert any("to_host" in v.message for v in report.violations), report.violations
 
 
 def test_case6_executor_sends_it_to_a_host_that_sees_the_sr(tmp_path):
-
     from planner.execute.runner import RunConfig, Runner
-    from planner.plan import DiskMove, Migration, Plan, VifMap, Wave
 
-    inv, vm, local, nb, pa, pb, _hb2 = _suspended_fleet()
-    d = inv.vm_by_uuid[vm].disks[0]
-    m = Migration(
-        "m1",
-        vm,
-        "storage",
-        None,
-        None,
-        pa,
-        pb,
-        disks=(DiskMove(d.uuid, d.sr, local),),
-        vifs=(VifMap("0", nb),),
-        est_seconds=60,
-    )
-    plan = Plan(
-        "x" * 64,
-        MovePool((pa,), (pb,)),
-        PlanOptions(),
-        SolverInfo(name="hand"),
-        Figures(),
-        (Wave(0, (m,)),),
-    )
+    inv, vm, local, pb, plan = _suspended_plan()
     with Simulator(inv, speed=100, password=PASSWORD) as sim:
         be = _backend(sim)
         try:
