@@ -5,6 +5,8 @@ simulator tests go through the real XenAPI client."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import XenAPI
 
@@ -23,7 +25,7 @@ WIDE = "ffffffff-ffffffff-ffffffff-ffffffff"  # more features than BASE_FEATURES
 
 
 def _two_pools(vendor_b: str = AMD):
-    """Pool a (Intel, 2 hosts, shared SR) with a Suspended VM; pool b (one host of
+    """Pool a (Intel, 2 hosts, shared SR; `_sleepy` adds its Suspended VM); pool b (one host of
     `vendor_b`)."""
     b = Builder()
     pa = b.pool("a")
@@ -43,9 +45,22 @@ def _two_pools(vendor_b: str = AMD):
 # ------------------------------------------------------------------ case 1
 
 
+def _sleepy(b: Builder, o: dict[str, str], disk_gib: float = 10, **kw: Any) -> str:
+    """A Suspended VM "sleepy" in pool a, one disk of `disk_gib` GiB on its SR, on its
+    network; `kw` as `Builder.vm` takes them (suspend image, snapshots, CPU...)."""
+    return b.vm(
+        o["pa"],
+        "sleepy",
+        power_state="Suspended",
+        disks=[(o["sa"], disk_gib)],
+        networks=[o["na"]],
+        **kw,
+    )
+
+
 def test_issue13_case1_suspended_vm_cpu_checked():
     b, o = _two_pools(AMD)
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
+    vm = _sleepy(b, o)
     inv = b.build()
     v = inv.vm_by_uuid[vm]
     reasons = target_reasons(
@@ -67,14 +82,7 @@ def test_issue13_case1_suspended_vm_cpu_checked():
 
 def test_issue13_case1_suspended_vm_feature_superset_refused():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(
-        o["pa"],
-        "sleepy",
-        power_state="Suspended",
-        cpu_features=WIDE,
-        disks=[(o["sa"], 10)],
-        networks=[o["na"]],
-    )
+    vm = _sleepy(b, o, cpu_features=WIDE)
     inv = b.build()
     bad = plan_of(
         inv,
@@ -86,7 +94,7 @@ def test_issue13_case1_suspended_vm_feature_superset_refused():
 
 def test_issue13_case1_simulator_checks_suspended_cpu():
     b, o = _two_pools(AMD)
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
+    vm = _sleepy(b, o)
     inv = b.build()
     with Simulator(inv, speed=2000) as sim:
         xa, xb = _session(sim, o["pa"]), _session(sim, o["pb"])
@@ -169,7 +177,7 @@ def test_issue13_case2_simulator_refuses_paused_vm():
 
 def test_issue13_case2_suspended_storage_migration_names_to_host():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(o["pa"], "sleepy", power_state="Suspended", disks=[(o["sa"], 10)], networks=[o["na"]])
+    vm = _sleepy(b, o)
     inv = b.build()
     goal = MovePool((o["pa"],), (o["pb"],))
     plan = solve(inv, goal, solver="greedy", time_limit=5, seed=0)
@@ -342,14 +350,7 @@ def test_issue13_case5_export_maps_the_suspend_image():
     from planner.execute.export import to_xe_script
 
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(
-        o["pa"],
-        "sleepy",
-        power_state="Suspended",
-        disks=[(o["sa"], 10)],
-        networks=[o["na"]],
-        suspend_sr=o["sa"],
-    )
+    vm = _sleepy(b, o, suspend_sr=o["sa"])
     inv = b.build()
     plan = plan_of(
         inv,
@@ -521,16 +522,7 @@ def test_issue13_case14_suspend_image_and_snapshots_collected():
     from planner.inventory.collect import collect
 
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(
-        o["pa"],
-        "sleepy",
-        power_state="Suspended",
-        disks=[(o["sa"], 10)],
-        networks=[o["na"]],
-        suspend_sr=o["sa"],
-        suspend_gib=3,
-        snapshot_gib=2,
-    )
+    vm = _sleepy(b, o, suspend_sr=o["sa"], suspend_gib=3, snapshot_gib=2)
     inv = b.build()
     with Simulator(inv, speed=2000) as sim:
         got = collect(list(sim.urls.values()), "root", "secret").vm_by_uuid[vm]
@@ -545,15 +537,7 @@ def test_issue13_case14_suspend_image_takes_space_and_time():
     b, o = _two_pools(vendor_b="GenuineIntel")
     # b-nfs has 1,000 GiB; 3 x (300 GiB disk) = 900 GiB fits, with the 8 GiB image's 24
     # GiB reservation it does not
-    vm = b.vm(
-        o["pa"],
-        "sleepy",
-        power_state="Suspended",
-        memory_gib=8,
-        disks=[(o["sa"], 300)],
-        networks=[o["na"]],
-        suspend_sr=o["sa"],
-    )
+    vm = _sleepy(b, o, disk_gib=300, memory_gib=8, suspend_sr=o["sa"])
     b.vm(o["pb"], "resident", disks=[(o["sb"], 160)], disk_used_fraction=0.5)  # 80 GiB used
     inv = b.build()
     goal = MovePool((o["pa"],), (o["pb"],))
@@ -572,15 +556,7 @@ def test_issue13_case14_suspend_image_takes_space_and_time():
 
 def test_issue13_case14_snapshots_move_with_the_disk_in_the_simulator():
     b, o = _two_pools(vendor_b="GenuineIntel")
-    vm = b.vm(
-        o["pa"],
-        "sleepy",
-        power_state="Suspended",
-        disks=[(o["sa"], 10)],
-        networks=[o["na"]],
-        suspend_sr=o["sa"],
-        snapshot_gib=2,
-    )
+    vm = _sleepy(b, o, suspend_sr=o["sa"], snapshot_gib=2)
     inv = b.build()
     before = inv.sr_by_uuid[o["sb"]].used_bytes
     v = inv.vm_by_uuid[vm]
